@@ -1,0 +1,1 @@
+"""Pure integer analysis of a Graph: per-layer rows, totals, published-vs-computed."""

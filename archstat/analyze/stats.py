@@ -1,0 +1,173 @@
+"""Graph → ModelStats: one row per op (in-place ops folded), totals, and the reference checks.
+
+Definitions (printed in every table header and in the README):
+
+- MACs: multiply-accumulates of conv and linear, bias excluded. FLOPs = 2 × MACs.
+- params = weights + biases (batch norm: C scales are weights, C shifts biases).
+- activation elements: each row's output elements × batch; the input row counts;
+  in-place ops and views (ReLU, dropout, flatten) allocate nothing and fold into
+  the row of the tensor they act on.
+- activation bytes: activation elements × bytes per element of ``dtype``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+from archstat.graph import Graph, Node
+from archstat.ops.registry import all_ops, numel
+
+DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2, "int8": 1}
+
+
+@dataclass
+class Row:
+    name: str
+    label: str
+    op: str
+    output_shape: tuple[int, ...]        # per sample
+    activation_elements: int             # batch included
+    activation_bytes: int
+    weights: int
+    biases: int
+    macs: int                            # batch included
+    ops: int                             # elementwise operations, batch included
+    formula: str = ""                    # the weights formula, as the slide writes it
+    folded: list[str] = field(default_factory=list)     # in-place ops folded into this row
+    contains: list[str] = field(default_factory=list)   # rows collapsed into this one (--depth)
+
+    @property
+    def params(self) -> int:
+        return self.weights + self.biases
+
+
+@dataclass
+class Totals:
+    weights: int = 0
+    biases: int = 0
+    macs: int = 0
+    ops: int = 0
+    activation_elements: int = 0
+    activation_bytes: int = 0
+
+    @property
+    def params(self) -> int:
+        return self.weights + self.biases
+
+
+@dataclass
+class ModelStats:
+    model: str
+    description: str
+    input_shape: tuple[int, ...]
+    output_shape: tuple[int, ...]
+    batch: int
+    dtype: str
+    bytes_per_element: int
+    rows: list[Row]
+    totals: Totals
+    per_sample: Totals                    # totals at batch 1 (what papers and slides quote)
+    params: dict = field(default_factory=dict)
+    references: list = field(default_factory=list)   # list[analyze.references.Check]
+    references_skipped: str = ""                      # why the figures were not checked, if so
+    folded: bool = True
+    depth: Optional[int] = None
+
+
+def node_row(node: Node, batch: int, nbytes: int) -> Row:
+    """The costs of one node, batch included."""
+    if node.op == "input":
+        elements = numel(node.shape) * batch
+        return Row(node.name, node.label, "input", node.shape, elements, elements * nbytes, 0, 0, 0, 0)
+    spec = all_ops()[node.op]
+    shapes = list(node.in_shapes)
+    inplace = spec.inplace(node.args)
+    elements = 0 if inplace else numel(node.shape) * batch
+    formula = spec.formula(node.args, shapes) if spec.formula else ""
+    return Row(
+        name=node.name, label=node.label, op=node.op, output_shape=node.shape,
+        activation_elements=elements, activation_bytes=elements * nbytes,
+        weights=spec.weights(node.args, shapes), biases=spec.biases(node.args, shapes),
+        macs=spec.macs(node.args, shapes, node.shape) * batch,
+        ops=spec.ops(node.args, shapes, node.shape) * batch, formula=formula)
+
+
+def analyze_graph(graph: Graph, *, description: str = "", batch: int = 1, dtype: str = "float32",
+                  fold: bool = True, depth: Optional[int] = None) -> ModelStats:
+    nbytes = DTYPE_BYTES[dtype]
+    ops = all_ops()
+    rows: list[Row] = []
+    by_name: dict[str, Row] = {}
+    totals, per_sample = Totals(), Totals()
+    for node in graph.nodes:
+        row = node_row(node, batch, nbytes)
+        _accumulate(totals, row)
+        _accumulate(per_sample, node_row(node, 1, nbytes) if batch != 1 else row)
+        folds = fold and node.op != "input" and ops[node.op].inplace(node.args) and node.inputs
+        if folds:
+            target = by_name.get(node.inputs[0]) or (rows[-1] if rows else None)
+            if target is not None:
+                target.ops += row.ops
+                target.weights += row.weights
+                target.biases += row.biases
+                target.macs += row.macs
+                target.folded.append(node.name)
+                by_name[node.name] = target
+                continue
+        rows.append(row)
+        by_name[node.name] = row
+    if depth is not None:
+        rows = collapse(rows, depth, graph.group_labels)
+    return ModelStats(
+        model=graph.name, description=description, input_shape=graph.input_shape,
+        output_shape=graph.output.shape, batch=batch, dtype=dtype, bytes_per_element=nbytes,
+        rows=rows, totals=totals, per_sample=per_sample, params=dict(graph.params), folded=fold,
+        depth=depth)
+
+
+def _accumulate(t: Totals, row: Row) -> None:
+    t.weights += row.weights
+    t.biases += row.biases
+    t.macs += row.macs
+    t.ops += row.ops
+    t.activation_elements += row.activation_elements
+    t.activation_bytes += row.activation_bytes
+
+
+def collapse(rows: list[Row], depth: int, labels: dict[str, str]) -> list[Row]:
+    """Rows below ``depth`` dotted levels merge into one row per block with the block's totals."""
+    out: list[Row] = []
+    groups: dict[str, Row] = {}
+    for row in rows:
+        parts = row.name.split(".")
+        if len(parts) <= depth:
+            out.append(row)
+            continue
+        key = ".".join(parts[:depth])
+        group = groups.get(key)
+        if group is None:
+            group = Row(key, labels.get(key, "BLOCK"), "block", row.output_shape, 0, 0, 0, 0, 0, 0)
+            groups[key] = group
+            out.append(group)
+        group.output_shape = row.output_shape
+        group.activation_elements += row.activation_elements
+        group.activation_bytes += row.activation_bytes
+        group.weights += row.weights
+        group.biases += row.biases
+        group.macs += row.macs
+        group.ops += row.ops
+        group.contains.extend([row.name] + row.folded + row.contains)
+    # a block's own merge row (named like the block) joins the block's group
+    merged: list[Row] = []
+    for row in out:
+        group = groups.get(row.name)
+        if group is not None and row is not group and row.op != "block":
+            group.activation_elements += row.activation_elements
+            group.activation_bytes += row.activation_bytes
+            group.ops += row.ops
+            group.output_shape = row.output_shape
+            group.contains.extend([row.name] + row.folded)
+            continue
+        merged.append(row)
+    return merged

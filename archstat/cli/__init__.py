@@ -1,0 +1,8 @@
+"""The command line: one thin module per command, one error boundary (``cli.app``)."""
+
+from archstat.cli import info_cmd, list_cmd, table_cmd  # noqa: F401  (registers the commands)
+from archstat.cli.app import app
+
+
+def main() -> None:
+    app()

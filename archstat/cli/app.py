@@ -1,0 +1,93 @@
+"""The typer app and its single error boundary.
+
+Data goes to stdout, diagnostics to stderr. Exit codes: 0 ok, 1 runtime failure
+(no torch, no CUDA, out of memory), 2 usage or config error, 3 a check that
+found a mismatch. A user error prints one line, ``error: ...``; ``--debug``
+shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+from typer.core import TyperGroup
+
+from archstat.errors import ArchstatError
+
+try:  # typer ≥ 0.20 vendors click
+    from typer._click.exceptions import ClickException
+except ImportError:  # pragma: no cover - older typer with click installed
+    from click.exceptions import ClickException
+
+STATE = {"debug": False}
+
+
+def error_line(message: str) -> None:
+    sys.stderr.write(f"error: {message}\n")
+    sys.stderr.flush()
+
+
+class ArchstatGroup(TyperGroup):
+    """Runs a command inside the error boundary, also under typer's test runner."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        debug = "--debug" in (sys.argv[1:] if args is None else list(args))
+        try:
+            rv = super().main(args=args, prog_name=prog_name or "archstat", complete_var=complete_var,
+                              standalone_mode=False, **extra)
+        except ArchstatError as exc:
+            if debug:
+                raise
+            error_line(exc.format())
+            sys.exit(exc.exit_code)
+        except ClickException as exc:
+            if debug:
+                raise
+            hint = " (see 'archstat --help')" if exc.exit_code == 2 else ""
+            error_line(exc.format_message().replace("\n", " ") + hint)
+            sys.exit(2 if exc.exit_code == 2 else 1)
+        except (typer.Abort, KeyboardInterrupt):
+            error_line("interrupted")
+            sys.exit(130)
+        except BrokenPipeError:
+            sys.exit(0)
+        except Exception as exc:  # a bug: still one line, with the way to see more
+            if debug:
+                raise
+            error_line(f"internal error: {type(exc).__name__}: {exc} "
+                       "(run with --debug for the traceback, and please report it)")
+            sys.exit(1)
+        if standalone_mode:
+            sys.exit(rv if isinstance(rv, int) else 0)
+        return rv
+
+
+app = typer.Typer(
+    cls=ArchstatGroup,
+    name="archstat",
+    help="What a convolutional network costs — shapes, params, MACs, activation memory — "
+         "from a YAML config, before you train it.",
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool):
+    if value:
+        from archstat import __version__
+
+        typer.echo(f"archstat {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks instead of one-line errors."),
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                 help="Print the version and exit."),
+):
+    STATE["debug"] = debug

@@ -1,0 +1,62 @@
+"""Parsing of option values shared by the commands; every failure is a one-line UsageError."""
+
+from __future__ import annotations
+
+import re
+
+from archstat.analyze.stats import DTYPE_BYTES
+from archstat.errors import UnknownNameError, UsageError
+
+FORMATS = ("table", "json", "csv", "markdown")
+UNITS = ("macs", "flops")
+MAX_BATCH = 10**9
+MAX_DIM = 10**7
+
+
+def choice(value: str, options, option: str) -> str:
+    if value not in options:
+        raise UnknownNameError("value", value, options, path=option,
+                               hint_extra=f" (choose from {', '.join(options)})")
+    return value
+
+
+def parse_input(text: str | None) -> tuple[int, ...] | None:
+    """'3x224x224' (or 3,224,224 or 3×224×224) → (3, 224, 224)."""
+    if text is None:
+        return None
+    parts = re.split(r"\s*[x×,]\s*", text.strip())
+    try:
+        dims = tuple(int(p) for p in parts)
+    except ValueError:
+        raise UsageError(f"--input '{text}': expected C×H×W such as 3x224x224") from None
+    if len(dims) not in (1, 3):
+        raise UsageError(f"--input '{text}': expected 3 sizes (C×H×W) or 1 (a flat input), got {len(dims)}")
+    if any(d < 1 or d > MAX_DIM for d in dims):
+        raise UsageError(f"--input '{text}': sizes must be between 1 and {MAX_DIM:,}")
+    return dims
+
+
+def parse_batch(value: int) -> int:
+    if value < 1 or value > MAX_BATCH:
+        raise UsageError(f"--batch {value}: must be between 1 and {MAX_BATCH:,}")
+    return value
+
+
+def parse_dtype(value: str) -> str:
+    return choice(value, tuple(DTYPE_BYTES), "--dtype")
+
+
+def parse_sets(values: list[str] | None) -> dict[str, str]:
+    """['width=2', 'depth=3'] → {'width': '2', 'depth': '3'}; the Spec checks names and types."""
+    out: dict[str, str] = {}
+    for item in values or []:
+        name, sep, value = item.partition("=")
+        name = name.strip()
+        if not sep or not name or not value.strip():
+            raise UsageError(f"--set '{item}': expected NAME=VALUE, e.g. --set num_classes=10")
+        if not name.isidentifier():
+            raise UsageError(f"--set '{item}': '{name}' is not a param name")
+        if name in out:
+            raise UsageError(f"--set '{item}': {name} is set twice")
+        out[name] = value.strip()
+    return out

@@ -1,0 +1,42 @@
+"""archstat table NAME|PATH: the per-layer table of one model."""
+
+from __future__ import annotations
+
+from typing import List, Optional
+
+import typer
+
+from archstat.cli import options
+from archstat.cli.app import app
+from archstat.cli.output import emit, render_stats
+
+MODEL_HELP = "A zoo name (see 'archstat list') or a path to a YAML config."
+
+
+@app.command("table")
+def table(
+    model: str = typer.Argument(..., help=MODEL_HELP, metavar="NAME|PATH"),
+    fmt: str = typer.Option("table", "--format", "-f", help="table, json, csv or markdown."),
+    depth: Optional[int] = typer.Option(None, "--depth", help="Collapse rows below this many dotted "
+                                        "name levels into one row per block."),
+    batch: int = typer.Option(1, "--batch", "-b", help="Batch size (activations and MACs scale with it)."),
+    input_: Optional[str] = typer.Option(None, "--input", help="Input C×H×W, e.g. 3x224x224."),
+    dtype: str = typer.Option("float32", "--dtype", help="float32, float16, bfloat16 or int8 "
+                              "(bytes per activation element)."),
+    units: str = typer.Option("macs", "--units", help="macs, or flops (= 2 × MACs)."),
+    unfold: bool = typer.Option(False, "--unfold", help="Show in-place ops and views as their own rows."),
+    sets: Optional[List[str]] = typer.Option(None, "--set", help="Override a declared param: NAME=VALUE "
+                                             "(repeatable)."),
+):
+    """Per-layer output shape, activation memory, weights and MACs, with totals and the
+    published figures beside the computed ones."""
+    from archstat.api import analyze
+
+    fmt = options.choice(fmt, options.FORMATS, "--format")
+    units = options.choice(units, options.UNITS, "--units")
+    if depth is not None and depth < 1:
+        raise options.UsageError(f"--depth {depth}: must be at least 1")
+    stats = analyze(model, options.parse_sets(sets), input_shape=options.parse_input(input_),
+                    batch=options.parse_batch(batch), dtype=options.parse_dtype(dtype), fold=not unfold,
+                    depth=depth)
+    emit(render_stats(stats, fmt, units))

@@ -1,0 +1,377 @@
+"""Expansion: a Spec with bound params → a Graph of ops with dotted names and shapes.
+
+A list of layers is sequential. Each entry holds exactly one op, block,
+``parallel`` or ``residual``, plus optionally ``repeat``, ``id`` and ``label``.
+Names: ``id`` when given, else the entry's kind and a counter within its scope
+(``conv1``, ``conv2``, ``conv_relu1``); ``repeat`` makes a group whose children
+are ``0, 1, ...``; a block's, branch's or residual's layers are nested under
+its name. These names equal the torch module names of the built model.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from archstat.config import expr
+from archstat.config.loader import LDict, LList
+from archstat.config.spec import BlockDef, Spec, check_keys
+from archstat.errors import ConfigError, Loc, ShapeError, UnknownNameError
+from archstat.graph import Graph, Node
+from archstat.ops.registry import all_ops
+from archstat.ops.types import check_min, coerce, fmt_shape
+
+MAX_LAYERS = 100_000       # nodes in an expanded graph
+MAX_BLOCK_DEPTH = 32       # blocks inside blocks
+ENTRY_EXTRAS = ("repeat", "id", "label")
+STRUCTURES = ("parallel", "residual")
+MERGES = ("concat", "add", "mean")
+
+
+class _Scope:
+    """Auto-naming within one list of layers: conv1, conv2, relu1, ..."""
+
+    def __init__(self):
+        self.counts: dict[str, int] = {}
+        self.used: set[str] = set()
+
+    def name(self, base: str, explicit: Optional[str]) -> str:
+        if explicit is not None:
+            return explicit
+        self.counts[base] = self.counts.get(base, 0) + 1
+        name = f"{base}{self.counts[base]}"
+        while name in self.used:
+            self.counts[base] += 1
+            name = f"{base}{self.counts[base]}"
+        return name
+
+
+class Expander:
+    def __init__(self, spec: Spec, env: dict[str, Any]):
+        self.spec = spec
+        self.model_env = dict(env)
+        self.ops = all_ops()
+        self.graph = Graph(spec.name, spec.input, params=dict(env))
+        self.block_stack: list[str] = []
+
+    # -- entry point -------------------------------------------------------------------------
+    def run(self) -> Graph:
+        self.graph.add(Node("input", "input", None, (), (), self.spec.input, "INPUT",
+                            self.spec.root.loc_of("input") if self.spec.root else None, "input"))
+        self.seq(self.spec.layers, "layers", "", self.model_env, "input")
+        return self.graph
+
+    # -- sequences -----------------------------------------------------------------------------
+    def seq(self, items, path: str, prefix: str, env: dict, src: str) -> str:
+        if not isinstance(items, list):
+            raise ConfigError("expected a list of layers", loc=getattr(items, "loc", None), path=path)
+        scope = _Scope()
+        for i, item in enumerate(items):
+            src = self.entry(item, items.loc_of(i), f"{path}[{i}]", prefix, env, src, scope)
+        return src
+
+    def entry(self, item, loc: Loc, path: str, prefix: str, env: dict, src: str, scope: _Scope) -> str:
+        kind, body, body_loc, extras = self.split_entry(item, loc, path)
+        explicit = extras.get("id")
+        if explicit is not None:
+            explicit = self.check_id(explicit, item, path, scope)
+        label = extras.get("label")
+        if label is not None and not isinstance(label, str):
+            raise ConfigError("label must be a string", loc=item.loc_of("label"), path=f"{path}.label")
+        name = scope.name(kind, explicit)
+        scope.used.add(name)
+        full = prefix + name
+        kpath = f"{path}.{kind}"
+        if "repeat" not in extras:
+            return self.one(kind, body, body_loc, kpath, full, env, src, label)
+        n, first, first_node = self.parse_repeat(extras["repeat"], item, path, env)
+        if label is not None:
+            self.graph.group_labels[full] = label
+        for r in range(n):
+            this_body = body
+            if r == 0 and first:
+                this_body = self.merge_first(body, first, first_node, kind, kpath, body_loc)
+            src = self.one(kind, this_body, body_loc, kpath, f"{full}.{r}", env, src, label)
+        return src
+
+    def one(self, kind, body, body_loc, path, full, env, src, label) -> str:
+        if kind == "parallel":
+            out = self.parallel(body, body_loc, path, full, env, src)
+        elif kind == "residual":
+            out = self.residual(body, body_loc, path, full, env, src)
+        elif kind in self.spec.blocks:
+            out = self.block(self.spec.blocks[kind], body, body_loc, path, full, env, src)
+        else:
+            return self.op(kind, body, body_loc, path, full, env, src, label)
+        if label is not None:
+            self.graph.group_labels.setdefault(full, label)
+        return out
+
+    def split_entry(self, item, loc: Loc, path: str):
+        if isinstance(item, str):
+            self.check_kind(item, loc, path)
+            return item, None, loc, {}
+        if not isinstance(item, LDict):
+            raise ConfigError("a layer is an op or block name, or a mapping {op: {args}}", loc=loc, path=path)
+        mains = [k for k in item if k not in ENTRY_EXTRAS]
+        if not mains:
+            raise ConfigError("a layer needs an op or block name", loc=item.loc, path=path)
+        if len(mains) > 1:
+            raise ConfigError(f"a layer holds exactly one op or block, found '{mains[0]}' and "
+                              f"'{mains[1]}' (start each on its own '- ' line)",
+                              loc=item.key_locs[mains[1]], path=path)
+        kind = mains[0]
+        self.check_kind(kind, item.key_locs[kind], path)
+        extras = {k: item[k] for k in ENTRY_EXTRAS if k in item}
+        return kind, item[kind], item.loc_of(kind), extras
+
+    def check_kind(self, kind, loc, path) -> None:
+        if not isinstance(kind, str):
+            raise ConfigError("a layer is an op or block name", loc=loc, path=path)
+        if kind in STRUCTURES or kind in self.spec.blocks or kind in self.ops:
+            return
+        raise UnknownNameError("op or block", kind, list(self.ops) + list(self.spec.blocks) + list(STRUCTURES),
+                               loc=loc, path=path)
+
+    def check_id(self, value, item: LDict, path: str, scope: _Scope) -> str:
+        loc = item.loc_of("id")
+        if not isinstance(value, str) or not value.isidentifier() and not value.isdigit():
+            raise ConfigError(f"id must be a name made of letters, digits and '_', got {value!r}",
+                              loc=loc, path=f"{path}.id")
+        if value in scope.used or value == "input":
+            raise ConfigError(f"id '{value}' is already used in this list", loc=loc, path=f"{path}.id")
+        return value
+
+    def parse_repeat(self, value, item: LDict, path: str, env: dict):
+        loc, rpath = item.loc_of("repeat"), f"{path}.repeat"
+        first, first_node = None, None
+        if isinstance(value, LDict):
+            check_keys(value, ("n", "first"), rpath)
+            if "n" not in value:
+                raise ConfigError("repeat needs n (the number of repetitions)", loc=value.loc, path=rpath)
+            first_node = value.get("first")
+            if first_node is not None and not isinstance(first_node, LDict):
+                raise ConfigError("repeat.first must be a mapping of arguments",
+                                  loc=value.loc_of("first"), path=f"{rpath}.first")
+            first = first_node
+            loc, value = value.loc_of("n"), value["n"]
+            rpath += ".n"
+        value = self.value(value, env, loc, rpath)
+        try:
+            n = coerce(value, int, "repeat")
+            check_min(n, 0, "repeat")
+        except ValueError as exc:
+            raise ConfigError(str(exc), loc=loc, path=rpath) from None
+        if n > MAX_LAYERS:
+            raise ConfigError(f"repeat {n:,} is past the limit of {MAX_LAYERS:,} layers", loc=loc, path=rpath)
+        return n, first, first_node
+
+    def merge_first(self, body, first: LDict, first_node, kind, path, body_loc):
+        if kind in STRUCTURES:
+            raise ConfigError("repeat.first applies to an op's or block's arguments, not to "
+                              f"'{kind}'", loc=first_node.loc, path=path)
+        merged = LDict()
+        base = body if isinstance(body, LDict) else LDict()
+        merged.update(base)
+        merged.update(first)
+        merged.loc = base.loc if isinstance(body, LDict) else body_loc
+        merged.key_locs = {**getattr(base, "key_locs", {}), **first.key_locs}
+        merged.val_locs = {**getattr(base, "val_locs", {}), **first.val_locs}
+        merged.raw = {**getattr(base, "raw", {}), **first.raw}
+        return merged
+
+    # -- values ----------------------------------------------------------------------------------
+    def value(self, value, env: dict, loc: Loc, path: str):
+        """Resolve ``$`` expressions in a scalar or a list."""
+        if expr.is_expression(value):
+            try:
+                return expr.evaluate(value, env)
+            except expr.ExprError as exc:
+                raise ConfigError(str(exc), loc=loc, path=path) from None
+        if isinstance(value, list):
+            return [self.value(v, env, value.loc_of(i) if isinstance(value, LList) else loc, path)
+                    for i, v in enumerate(value)]
+        return value
+
+    def args_mapping(self, body, body_loc, path: str, what: str) -> LDict:
+        if body is None:
+            empty = LDict()
+            empty.loc, empty.key_locs, empty.val_locs, empty.raw = body_loc, {}, {}, {}
+            return empty
+        if not isinstance(body, LDict):
+            raise ConfigError(f"the arguments of {what} must be a mapping, e.g. {{out: 64}}",
+                              loc=body_loc, path=path)
+        return body
+
+    # -- ops ---------------------------------------------------------------------------------------
+    def add(self, node: Node) -> Node:
+        if len(self.graph.nodes) >= MAX_LAYERS:
+            raise ConfigError(f"the expanded model has more than {MAX_LAYERS:,} layers (the limit)",
+                              loc=node.loc, path=node.path)
+        return self.graph.add(node)
+
+    def op(self, kind, body, body_loc, path, full, env, src, label) -> str:
+        spec = self.ops[kind]
+        if spec.multi_input:
+            raise ConfigError(f"'{kind}' merges branches: use it as the merge of a parallel block",
+                              loc=body_loc, path=path)
+        mapping = self.args_mapping(body, body_loc, path, f"'{kind}'")
+        types = spec.types()
+        fields = {f.name: f for f in spec.fields()}
+        values = {}
+        for key in mapping:
+            if key not in fields and not fields:
+                raise ConfigError(f"'{kind}' takes no arguments", loc=mapping.key_locs[key], path=path)
+            if key not in fields:
+                raise UnknownNameError("argument", key, fields, loc=mapping.key_locs[key], path=path)
+            vloc, vpath = mapping.loc_of(key), f"{path}.{key}"
+            value = self.value(mapping[key], env, vloc, vpath)
+            try:
+                value = coerce(value, types[key], f"'{key}'")
+                check_min(value, fields[key].metadata.get("min"), f"'{key}'")
+            except ValueError as exc:
+                raise ConfigError(str(exc), loc=vloc, path=vpath) from None
+            values[key] = value
+        missing = [r for r in spec.required() if r not in values]
+        if missing:
+            raise ConfigError(f"'{kind}' needs " + " and ".join(f"'{m}'" for m in missing)
+                              + f" ({kind}: {spec.signature()})", loc=mapping.loc, path=path)
+        args = spec.make_args(values)
+        return self.emit(kind, args, (src,), full, body_loc, path, label).name
+
+    def emit(self, kind, args, inputs, full, loc, path, label=None) -> Node:
+        spec = self.ops[kind]
+        in_shapes = tuple(self.graph[i].shape for i in inputs)
+        try:
+            shape = spec.out_shape(args, list(in_shapes))
+        except ShapeError as exc:
+            raise ShapeError(f"layer {full}: {exc.message}", loc=loc, path=path) from None
+        if any(d < 1 for d in shape):
+            raise ShapeError(f"layer {full}: output {fmt_shape(shape)} is empty (input "
+                             f"{fmt_shape(in_shapes[0])})", loc=loc, path=path)
+        if label is None:
+            label = spec.label(args, list(in_shapes), shape)
+        return self.add(Node(full, kind, args, tuple(inputs), in_shapes, shape, label, loc, path))
+
+    # -- blocks ------------------------------------------------------------------------------------
+    def block(self, block: BlockDef, body, body_loc, path, full, env, src) -> str:
+        if block.name in self.block_stack:
+            chain = " → ".join(self.block_stack[self.block_stack.index(block.name):] + [block.name])
+            raise ConfigError(f"block '{block.name}' uses itself ({chain})", loc=body_loc, path=path)
+        if len(self.block_stack) >= MAX_BLOCK_DEPTH:
+            raise ConfigError(f"blocks nested deeper than {MAX_BLOCK_DEPTH}", loc=body_loc, path=path)
+        mapping = self.args_mapping(body, body_loc, path, f"block '{block.name}'")
+        bound: dict[str, Any] = {}
+        for key in mapping:
+            if key not in block.params:
+                if not block.params:
+                    raise ConfigError(f"block '{block.name}' takes no params", loc=mapping.key_locs[key],
+                                      path=path)
+                raise UnknownNameError("param", key, block.params, loc=mapping.key_locs[key], path=path)
+            vloc, vpath = mapping.loc_of(key), f"{path}.{key}"
+            value = self.value(mapping[key], env, vloc, vpath)
+            try:
+                bound[key] = coerce(value, block.params[key].type, f"'{key}'")
+            except ValueError as exc:
+                raise ConfigError(str(exc), loc=vloc, path=vpath) from None
+        for pname, decl in block.params.items():
+            if pname not in bound:
+                if decl.required:
+                    raise ConfigError(f"block '{block.name}' needs param '{pname}' ({decl.type_name})",
+                                      loc=mapping.loc, path=path)
+                bound[pname] = decl.default
+        self.block_stack.append(block.name)
+        try:
+            return self.seq(block.layers, f"blocks.{block.name}.layers", full + ".",
+                            {**self.model_env, **bound}, src)
+        finally:
+            self.block_stack.pop()
+
+    # -- structure ---------------------------------------------------------------------------------
+    def parallel(self, body, body_loc, path, full, env, src) -> str:
+        if not isinstance(body, LDict):
+            raise ConfigError("parallel needs a mapping with merge and branches", loc=body_loc, path=path)
+        check_keys(body, ("merge", "branches"), path)
+        merge = self.merge_kind(body, path)
+        branches = body.get("branches")
+        if isinstance(branches, LList):
+            named = [(f"b{i}", b, branches.loc_of(i)) for i, b in enumerate(branches)]
+        elif isinstance(branches, LDict):
+            named = [(k, v, branches.loc_of(k)) for k, v in branches.items()]
+            for k in branches:
+                if not k.isidentifier():
+                    raise ConfigError(f"branch name '{k}' must be an identifier", loc=branches.key_locs[k],
+                                      path=f"{path}.branches")
+        else:
+            raise ConfigError("parallel needs branches: a mapping of name: [layers]",
+                              loc=body.loc_of("branches") if "branches" in body else body.loc, path=path)
+        if not named:
+            raise ConfigError("parallel needs at least one branch", loc=body.loc_of("branches"), path=path)
+        outs, names = [], []
+        for bname, layers, bloc in named:
+            bpath = f"{path}.branches.{bname}"
+            if not isinstance(layers, list):
+                raise ConfigError("a branch is a list of layers ([] for the identity)", loc=bloc, path=bpath)
+            outs.append(self.seq(layers, bpath, f"{full}.{bname}.", env, src))
+            names.append(bname)
+        return self.merge_node(merge, outs, names, full, body.loc, path).name
+
+    def merge_kind(self, body: LDict, path: str, default: str = "concat") -> str:
+        merge = body.get("merge", default)
+        if merge not in MERGES:
+            raise UnknownNameError("merge", str(merge), MERGES, loc=body.loc_of("merge"), path=f"{path}.merge")
+        return merge
+
+    def merge_node(self, merge, outs, names, full, loc, path) -> Node:
+        try:
+            return self.emit(merge, self.ops[merge].make_args({}), tuple(outs), full, loc, path)
+        except ShapeError:
+            shapes = ", ".join(f"{n} ({fmt_shape(self.graph[o].shape)})" for n, o in zip(names, outs))
+            need = "equal sizes except channels" if merge == "concat" else "equal shapes"
+            raise ShapeError(f"layer {full}: {merge} needs {need}, got {shapes}", loc=loc, path=path) from None
+
+    def residual(self, body, body_loc, path, full, env, src) -> str:
+        if not isinstance(body, LDict):
+            raise ConfigError("residual needs a mapping with body (and shortcut)", loc=body_loc, path=path)
+        check_keys(body, ("body", "shortcut", "merge"), path)
+        if "body" not in body:
+            raise ConfigError("residual needs a body: a list of layers", loc=body.loc, path=path)
+        merge = self.merge_kind(body, path, default="add")
+        if merge == "concat":
+            raise ConfigError("a residual merges with add or mean", loc=body.loc_of("merge"), path=f"{path}.merge")
+        out = self.seq(body["body"], f"{path}.body", f"{full}.body.", env, src)
+        shortcut = body.get("shortcut", "auto")
+        spath = f"{path}.shortcut"
+        if isinstance(shortcut, list):
+            short = self.seq(shortcut, spath, f"{full}.shortcut.", env, src)
+        elif shortcut == "identity":
+            short = src
+        elif shortcut == "auto":
+            short = self.auto_shortcut(src, out, full, body.loc_of("shortcut"), spath)
+        else:
+            raise ConfigError("shortcut must be auto, identity or a list of layers",
+                              loc=body.loc_of("shortcut"), path=spath)
+        return self.merge_node(merge, [out, short], ["body", "shortcut"], full, body.loc, path).name
+
+    def auto_shortcut(self, src: str, out: str, full: str, loc, path) -> str:
+        """Identity when the body keeps the shape; else a 1×1 conv (stride to match) and batch norm."""
+        s_in, s_out = self.graph[src].shape, self.graph[out].shape
+        if s_in == s_out:
+            return src
+        if len(s_in) != 3 or len(s_out) != 3:
+            raise ShapeError(f"layer {full}: an automatic shortcut needs C×H×W shapes, got "
+                             f"{fmt_shape(s_in)} and {fmt_shape(s_out)}", loc=loc, path=path)
+        strides = []
+        for a, b in zip(s_in[1:], s_out[1:]):
+            stride = -(-a // b)
+            if (a - 1) // stride + 1 != b:
+                raise ShapeError(f"layer {full}: no 1×1 conv stride maps {fmt_shape(s_in)} to "
+                                 f"{fmt_shape(s_out)}", loc=loc, path=path)
+            strides.append(stride)
+        conv = self.ops["conv"].make_args({"out": s_out[0], "kernel": 1, "stride": strides, "bias": False})
+        c = self.emit("conv", conv, (src,), f"{full}.shortcut.conv", loc, path)
+        bn = self.emit("bn", self.ops["bn"].make_args({}), (c.name,), f"{full}.shortcut.bn", loc, path)
+        return bn.name
+
+
+def expand(spec: Spec, env: dict[str, Any]) -> Graph:
+    return Expander(spec, env).run()

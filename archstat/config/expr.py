@@ -1,0 +1,159 @@
+"""``$`` expressions: a small arithmetic language over a whitelisted AST, never ``eval``.
+
+A string value that starts with ``$`` is an expression: ``$out``, ``$width * 2``,
+``$max(1, c // 4)``. Allowed: names bound in scope, int/float/bool literals,
+``+ - * / // % **``, unary ``- +``, comparisons, ``a if cond else b``,
+``and or not``, lists/tuples, and calls to ``min max abs int round ceil floor``.
+Everything else (attributes, subscripts, lambdas, comprehensions, keyword
+arguments, strings) is refused with a message naming the construct.
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+import operator
+
+MAX_EXPR_CHARS = 200
+MAX_EXPR_NODES = 100
+MAX_EXPR_DEPTH = 20
+MAX_ABS_VALUE = 10**30   # any intermediate beyond this is refused, never overflowed
+MAX_EXPONENT = 64
+
+
+class ExprError(ValueError):
+    """An expression is malformed or refused; the message is for the user."""
+
+
+_BINOPS = {
+    ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
+    ast.Div: operator.truediv, ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod,
+    ast.Pow: operator.pow,
+}
+_CMPOPS = {
+    ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt,
+    ast.LtE: operator.le, ast.Gt: operator.gt, ast.GtE: operator.ge,
+}
+_FUNCS = {
+    "min": min, "max": max, "abs": abs, "int": int, "round": round,
+    "ceil": math.ceil, "floor": math.floor,
+}
+_NAMES = {  # what the user wrote, by AST class, for refusals
+    "Attribute": "attribute access", "Subscript": "subscripts", "Lambda": "lambdas",
+    "ListComp": "comprehensions", "SetComp": "comprehensions", "DictComp": "comprehensions",
+    "GeneratorExp": "comprehensions", "Dict": "dict literals", "Set": "set literals",
+    "Starred": "star arguments", "NamedExpr": "assignments", "JoinedStr": "f-strings",
+    "Await": "await", "Yield": "yield", "YieldFrom": "yield",
+}
+
+
+def is_expression(value) -> bool:
+    return isinstance(value, str) and value.startswith("$")
+
+
+def evaluate(text: str, env: dict):
+    """Evaluate ``text`` (with or without its leading ``$``) with the names in ``env``."""
+    source = text[1:] if text.startswith("$") else text
+    source = source.strip()
+    if not source:
+        raise ExprError("empty expression after '$'")
+    if len(source) > MAX_EXPR_CHARS:
+        raise ExprError(f"expression longer than {MAX_EXPR_CHARS} characters")
+    try:
+        tree = ast.parse(source, mode="eval")
+    except SyntaxError as exc:
+        raise ExprError(f"bad expression '{source}': {exc.msg}") from None
+    except (RecursionError, MemoryError):
+        raise ExprError(f"expression nested deeper than {MAX_EXPR_DEPTH} levels") from None
+    count = sum(1 for _ in ast.walk(tree))
+    if count > MAX_EXPR_NODES:
+        raise ExprError(f"expression has {count} parts; the limit is {MAX_EXPR_NODES}")
+    return _Evaluator(env, source).eval(tree.body, 0)
+
+
+class _Evaluator:
+    def __init__(self, env: dict, source: str):
+        self.env = env
+        self.source = source
+
+    def eval(self, node, depth: int):
+        if depth > MAX_EXPR_DEPTH:
+            raise ExprError(f"expression nested deeper than {MAX_EXPR_DEPTH} levels")
+        d = depth + 1
+        if isinstance(node, ast.Constant):
+            if isinstance(node.value, (bool, int, float)):
+                return self.check(node.value)
+            raise ExprError(f"only numbers and booleans may appear in an expression, not {node.value!r}")
+        if isinstance(node, ast.Name):
+            if node.id in ("True", "False"):
+                return node.id == "True"
+            if node.id not in self.env:
+                known = sorted(self.env)
+                from archstat.errors import did_you_mean
+
+                guess = did_you_mean(node.id, known)
+                hint = f" (did you mean '{guess}'?)" if guess else (
+                    f" (known: {', '.join(known)})" if known else " (no names are declared here)")
+                raise ExprError(f"undefined name '{node.id}' in '${self.source}'{hint}")
+            return self.env[node.id]
+        if isinstance(node, ast.BinOp) and type(node.op) in _BINOPS:
+            left, right = self.eval(node.left, d), self.eval(node.right, d)
+            self.number(left), self.number(right)
+            if isinstance(node.op, ast.Pow) and abs(right) > MAX_EXPONENT:
+                raise ExprError(f"exponent {right} is larger than {MAX_EXPONENT}")
+            try:
+                return self.check(_BINOPS[type(node.op)](left, right))
+            except ZeroDivisionError:
+                raise ExprError(f"division by zero in '${self.source}'") from None
+            except OverflowError:
+                raise ExprError(f"'${self.source}' overflows") from None
+        if isinstance(node, ast.UnaryOp):
+            value = self.eval(node.operand, d)
+            if isinstance(node.op, ast.USub):
+                return self.check(-self.number(value))
+            if isinstance(node.op, ast.UAdd):
+                return self.number(value)
+            if isinstance(node.op, ast.Not):
+                return not value
+        if isinstance(node, ast.BoolOp):
+            values = [self.eval(v, d) for v in node.values]
+            return all(values) if isinstance(node.op, ast.And) else any(values)
+        if isinstance(node, ast.Compare) and all(type(op) in _CMPOPS for op in node.ops):
+            left = self.eval(node.left, d)
+            for op, comp in zip(node.ops, node.comparators):
+                right = self.eval(comp, d)
+                if not _CMPOPS[type(op)](left, right):
+                    return False
+                left = right
+            return True
+        if isinstance(node, ast.IfExp):
+            return self.eval(node.body, d) if self.eval(node.test, d) else self.eval(node.orelse, d)
+        if isinstance(node, (ast.List, ast.Tuple)):
+            return [self.eval(elt, d) for elt in node.elts]
+        if isinstance(node, ast.Call):
+            if not isinstance(node.func, ast.Name) or node.func.id not in _FUNCS:
+                what = node.func.id if isinstance(node.func, ast.Name) else "that"
+                raise ExprError(f"calling '{what}' is not allowed; only {', '.join(_FUNCS)}")
+            if node.keywords:
+                raise ExprError("keyword arguments are not allowed in expressions")
+            args = [self.eval(a, d) for a in node.args]
+            for a in args:
+                self.number(a)
+            try:
+                return self.check(_FUNCS[node.func.id](*args))
+            except (TypeError, ValueError, OverflowError) as exc:
+                raise ExprError(f"{node.func.id}(): {exc}") from None
+        what = _NAMES.get(type(node).__name__, type(node).__name__)
+        raise ExprError(f"{what} not allowed in expressions")
+
+    def number(self, value):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ExprError(f"expected a number in '${self.source}', got {value!r}")
+        return value
+
+    def check(self, value):
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ExprError(f"'${self.source}' is not a finite number")
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and abs(value) > MAX_ABS_VALUE:
+            raise ExprError(f"'${self.source}' exceeds {MAX_ABS_VALUE:.0e} in magnitude")
+        return value

@@ -1,0 +1,328 @@
+"""The Spec: a config's top level, validated, with its declared params bound.
+
+What a config may say (version 1)::
+
+    archstat: 1                 # required: the format version
+    name: vgg16                 # required
+    description: ...            # one line
+    source: ...                 # citation(s): a string or a list of strings
+    input: [3, 224, 224]        # required: C, H, W (or [F] for a flat input)
+    params: {num_classes: 1000} # declared params, overridable with --set NAME=VALUE
+    blocks: {NAME: {params: {...}, layers: [...]}}
+    layers: [...]               # required
+    reference: {source: ..., figures: {...}}
+
+A param declaration is a default (its type is inferred: int, float, bool, str,
+or size for a pair), a type name (``int``, ``float``, ``bool``, ``str``,
+``size``: required, blocks only), or ``{type: ..., default: ..., doc: ...}``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from archstat.config import expr
+from archstat.config.loader import LDict, LList, parse_yaml
+from archstat.errors import ConfigError, Loc, UnknownNameError
+from archstat.ops.types import TYPES_BY_NAME, Size, coerce, type_name
+
+FORMAT_VERSION = 1
+TOP_KEYS = ("archstat", "name", "description", "source", "input", "params", "blocks", "layers",
+            "reference")
+REQUIRED_TOP = ("archstat", "name", "input", "layers")
+
+
+@dataclass
+class ParamDecl:
+    name: str
+    type: Any                 # int, float, bool, str or Size
+    default: Any = None       # None: required
+    required: bool = False
+    doc: str = ""
+    loc: Optional[Loc] = None
+
+    @property
+    def type_name(self) -> str:
+        return type_name(self.type)
+
+
+@dataclass
+class BlockDef:
+    name: str
+    params: dict[str, ParamDecl]
+    layers: LList
+    loc: Loc
+
+
+@dataclass
+class Figure:
+    key: str
+    published: str
+    value: float | int
+    raw: str                  # the value as written, for its precision
+    metric: str
+    note: str = ""
+    source: str = ""
+    precision: Optional[int] = None
+    loc: Optional[Loc] = None
+
+
+@dataclass
+class Spec:
+    file: str
+    name: str
+    description: str
+    source: list[str]
+    input: tuple[int, ...]
+    params: dict[str, ParamDecl]
+    blocks: dict[str, BlockDef]
+    layers: LList
+    reference_source: str = ""
+    figures: list[Figure] = field(default_factory=list)
+    root: Optional[LDict] = None
+
+    def bind(self, overrides: dict[str, Any] | None = None, *, origin: str = "--set") -> dict[str, Any]:
+        """Declared params with their defaults, then ``overrides`` applied (type-checked)."""
+        env: dict[str, Any] = {}
+        for name, decl in self.params.items():
+            env[name] = decl.default
+        for name, value in (overrides or {}).items():
+            if name not in self.params:
+                if not self.params:
+                    raise ConfigError(f"unknown param '{name}' ({self.name} declares no params)",
+                                      path=f"{origin} {name}")
+                raise UnknownNameError("param", name, self.params, path=f"{origin} {name}")
+            decl = self.params[name]
+            if isinstance(value, str) and decl.type is not str:
+                value = parse_param_text(value, decl.type, f"{origin} {name}")
+            try:
+                env[name] = coerce(value, decl.type, f"'{name}'")
+            except ValueError as exc:
+                raise ConfigError(str(exc), path=f"{origin} {name}") from None
+        return env
+
+
+def parse_param_text(text: str, typ, where: str):
+    """A ``--set`` value as text → the declared type (``3x3`` is a size here)."""
+    t = text.strip()
+    try:
+        if typ is bool:
+            if t.lower() in ("true", "1", "yes"):
+                return True
+            if t.lower() in ("false", "0", "no"):
+                return False
+            raise ValueError
+        if typ is int:
+            return int(t.replace("_", ""))
+        if typ is float:
+            return float(t)
+        if typ == Size:
+            parts = [p for p in t.replace("×", "x").replace(",", "x").split("x")]
+            nums = [int(p) for p in parts]
+            if len(nums) == 1:
+                return (nums[0], nums[0])
+            if len(nums) == 2:
+                return tuple(nums)
+            raise ValueError
+    except ValueError:
+        raise ConfigError(f"expected {type_name(typ)}, got '{text}'", path=where) from None
+    return t
+
+
+def _need(mapping: LDict, key: str, typ, path: str):
+    try:
+        return coerce(mapping[key], typ, f"'{key}'")
+    except ValueError as exc:
+        raise ConfigError(str(exc), loc=mapping.loc_of(key), path=f"{path}.{key}" if path else key) from None
+
+
+def check_keys(mapping, allowed, path: str, what: str = "key") -> None:
+    if not isinstance(mapping, LDict):
+        return
+    for key in mapping:
+        if key not in allowed:
+            raise UnknownNameError(what, key, allowed, loc=mapping.key_locs[key], path=path or None)
+
+
+def parse_params(node, path: str, *, allow_required: bool) -> dict[str, ParamDecl]:
+    if node is None:
+        return {}
+    if not isinstance(node, LDict):
+        raise ConfigError("params must be a mapping of name: default", loc=getattr(node, "loc", None), path=path)
+    out: dict[str, ParamDecl] = {}
+    env: dict[str, Any] = {}
+    for name, value in node.items():
+        loc, ppath = node.loc_of(name), f"{path}.{name}"
+        if not name.isidentifier():
+            raise ConfigError(f"param name '{name}' must be an identifier", loc=node.key_locs[name], path=path)
+        doc = ""
+        if isinstance(value, LDict):
+            check_keys(value, ("type", "default", "doc"), ppath)
+            doc = str(value.get("doc", ""))
+            tname = value.get("type")
+            if tname is not None and tname not in TYPES_BY_NAME:
+                raise UnknownNameError("type", str(tname), TYPES_BY_NAME, loc=value.loc_of("type"),
+                                       path=f"{ppath}.type")
+            if "default" not in value:
+                if tname is None:
+                    raise ConfigError("a param needs a type or a default", loc=loc, path=ppath)
+                typ, default, required = TYPES_BY_NAME[tname], None, True
+            else:
+                default = value["default"]
+                loc = value.loc_of("default")
+                if expr.is_expression(default):
+                    default = _eval(default, env, loc, ppath)
+                typ = TYPES_BY_NAME[tname] if tname else _infer_type(default, loc, ppath)
+                required = False
+        elif isinstance(value, str) and value in TYPES_BY_NAME:
+            typ, default, required = TYPES_BY_NAME[value], None, True
+        else:
+            if expr.is_expression(value):
+                value = _eval(value, env, loc, ppath)
+            typ, default, required = _infer_type(value, loc, ppath), value, False
+        if required and not allow_required:
+            raise ConfigError(f"model param '{name}' needs a default value", loc=loc, path=ppath)
+        if not required:
+            try:
+                default = coerce(default, typ, f"'{name}'")
+            except ValueError as exc:
+                raise ConfigError(str(exc), loc=loc, path=ppath) from None
+            env[name] = default
+        out[name] = ParamDecl(name, typ, default, required, doc, node.key_locs[name])
+    return out
+
+
+def _eval(text: str, env: dict, loc: Loc, path: str):
+    try:
+        return expr.evaluate(text, env)
+    except expr.ExprError as exc:
+        raise ConfigError(str(exc), loc=loc, path=path) from None
+
+
+def _infer_type(value, loc, path):
+    if isinstance(value, bool):
+        return bool
+    if isinstance(value, int):
+        return int
+    if isinstance(value, float):
+        return float
+    if isinstance(value, str):
+        return str
+    if isinstance(value, list) and len(value) == 2 and all(isinstance(v, int) and not isinstance(v, bool)
+                                                          for v in value):
+        return Size
+    raise ConfigError("a param default must be a number, a boolean, a string or a pair [h, w]",
+                      loc=loc, path=path)
+
+
+_NUMBER_TEXT = re.compile(r"^[+-]?(\d[\d_]*\.?\d*|\.\d+)([eE][+-]?\d+)?$")
+
+METRICS = ("params", "weights", "biases", "macs", "flops", "activation_elements", "activation_bytes",
+           "output_channels")
+
+
+def parse_reference(node, path: str = "reference") -> tuple[str, list[Figure]]:
+    if node is None:
+        return "", []
+    if not isinstance(node, LDict):
+        raise ConfigError("reference must be a mapping with source and figures", loc=node.loc
+                          if hasattr(node, "loc") else None, path=path)
+    check_keys(node, ("source", "figures"), path)
+    source = _need(node, "source", str, path) if "source" in node else ""
+    figures_node = node.get("figures") or LDict()
+    if not isinstance(figures_node, LDict):
+        raise ConfigError("figures must be a mapping", loc=node.loc_of("figures"), path=f"{path}.figures")
+    figures = []
+    for key, fig in figures_node.items():
+        fpath = f"{path}.figures.{key}"
+        if not isinstance(fig, LDict):
+            raise ConfigError("a figure is a mapping with published, value and metric",
+                              loc=figures_node.loc_of(key), path=fpath)
+        check_keys(fig, ("published", "value", "metric", "note", "source", "precision"), fpath)
+        for req in ("published", "value"):
+            if req not in fig:
+                raise ConfigError(f"a figure needs '{req}'", loc=fig.loc, path=fpath)
+        metric = fig.get("metric", key)
+        if metric not in METRICS:
+            raise UnknownNameError("metric", str(metric), METRICS,
+                                   loc=fig.loc_of("metric") if "metric" in fig else figures_node.key_locs[key],
+                                   path=fpath)
+        # YAML 1.1 reads 138e6 as a string; a figure's value may be written so (its text gives
+        # the published precision), so numeric text is accepted here and only here
+        raw = fig.raw.get("value") or str(fig["value"])
+        if isinstance(fig["value"], str) and _NUMBER_TEXT.match(fig["value"].strip()):
+            value = float(fig["value"])
+        else:
+            value = _need(fig, "value", float, fpath)
+        precision = _need(fig, "precision", int, fpath) if "precision" in fig else None
+        figures.append(Figure(
+            key=key, published=str(fig["published"]), value=value, raw=raw, metric=metric,
+            note=str(fig.get("note", "")).strip(), source=str(fig.get("source", source)),
+            precision=precision, loc=fig.loc))
+    return source, figures
+
+
+def parse_spec(text: str, filename: str) -> Spec:
+    root = parse_yaml(text, filename)
+    if root is None:
+        raise ConfigError("empty config (expected a mapping with archstat, name, input and layers)",
+                          loc=Loc(filename, 1, 1))
+    if not isinstance(root, LDict):
+        raise ConfigError("a config is a mapping with archstat, name, input and layers",
+                          loc=getattr(root, "loc", Loc(filename, 1, 1)))
+    check_keys(root, TOP_KEYS, "")
+    for key in REQUIRED_TOP:
+        if key not in root:
+            raise ConfigError(f"missing required key '{key}'", loc=root.loc)
+    version = root["archstat"]
+    if version != FORMAT_VERSION or isinstance(version, bool):
+        raise ConfigError(f"unsupported format version {version!r} (this archstat reads version "
+                          f"{FORMAT_VERSION})", loc=root.loc_of("archstat"), path="archstat")
+    name = _need(root, "name", str, "")
+    description = _need(root, "description", str, "") if "description" in root else ""
+    source = root.get("source", [])
+    if isinstance(source, str):
+        source = [source]
+    if not isinstance(source, list) or not all(isinstance(s, str) for s in source):
+        raise ConfigError("source must be a string or a list of strings", loc=root.loc_of("source"),
+                          path="source")
+    input_shape = parse_input(root["input"], root.loc_of("input"))
+    params = parse_params(root.get("params"), "params", allow_required=False)
+    blocks_node = root.get("blocks") or LDict()
+    if not isinstance(blocks_node, LDict):
+        raise ConfigError("blocks must be a mapping of name: {params, layers}", loc=root.loc_of("blocks"),
+                          path="blocks")
+    blocks = {}
+    for bname, bnode in blocks_node.items():
+        bpath = f"blocks.{bname}"
+        if not isinstance(bnode, LDict):
+            raise ConfigError("a block is a mapping with params and layers", loc=blocks_node.loc_of(bname),
+                              path=bpath)
+        check_keys(bnode, ("params", "layers", "doc"), bpath)
+        if "layers" not in bnode or not isinstance(bnode["layers"], LList):
+            raise ConfigError("a block needs a list of layers", loc=bnode.loc, path=bpath)
+        bparams = parse_params(bnode.get("params"), f"{bpath}.params", allow_required=True)
+        blocks[bname] = BlockDef(bname, bparams, bnode["layers"], blocks_node.key_locs[bname])
+    layers = root["layers"]
+    if not isinstance(layers, LList):
+        raise ConfigError("layers must be a list", loc=root.loc_of("layers"), path="layers")
+    ref_source, figures = parse_reference(root.get("reference"))
+    return Spec(filename, name, description, source, input_shape, params, blocks, layers,
+                ref_source, figures, root)
+
+
+def parse_input(value, loc: Loc, origin: str = "input") -> tuple[int, ...]:
+    if not isinstance(value, list) or len(value) not in (1, 3):
+        raise ConfigError("input must be [C, H, W] (or [F] for a flat input)", loc=loc, path=origin)
+    dims = []
+    for v in value:
+        try:
+            n = coerce(v, int, "each input size")
+        except ValueError as exc:
+            raise ConfigError(str(exc), loc=loc, path=origin) from None
+        if n < 1:
+            raise ConfigError(f"input sizes must be positive, got {n}", loc=loc, path=origin)
+        dims.append(n)
+    return tuple(dims)

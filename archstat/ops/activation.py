@@ -1,0 +1,59 @@
+"""Elementwise activations. ReLU and its kin run in place by default (as in torchvision),
+so they allocate nothing and fold into the row before them in the table."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from archstat.ops.registry import numel, register_op
+from archstat.ops.types import arg
+
+
+@dataclass(frozen=True)
+class InplaceArgs:
+    inplace: bool = True
+
+
+@dataclass(frozen=True)
+class LeakyReLUArgs:
+    negative_slope: float = arg(0.01, min=0)
+    inplace: bool = True
+
+
+@dataclass(frozen=True)
+class ELUArgs:
+    alpha: float = arg(1.0, min=0)
+    inplace: bool = True
+
+
+@dataclass(frozen=True)
+class NoArgs:
+    pass
+
+
+#       name         Args           torch type   can run in place
+_ACTIVATIONS = [
+    ("relu",       InplaceArgs,   "ReLU",      True),
+    ("relu6",      InplaceArgs,   "ReLU6",     True),
+    ("leaky_relu", LeakyReLUArgs, "LeakyReLU", True),
+    ("elu",        ELUArgs,       "ELU",       True),
+    ("silu",       InplaceArgs,   "SiLU",      True),
+    ("hardswish",  InplaceArgs,   "Hardswish", True),
+    ("sigmoid",    NoArgs,        "Sigmoid",   False),
+    ("tanh",       NoArgs,        "Tanh",      False),
+    ("gelu",       NoArgs,        "GELU",      False),
+]
+
+for _name, _args, _torch, _can_inplace in _ACTIVATIONS:
+    register_op(
+        _name,
+        Args=_args,
+        doc=f"Elementwise {_torch} (torch.nn.{_torch})"
+            + ("; in place by default (inplace: false to allocate)." if _can_inplace else "."),
+        out_shape=lambda a, s: s[0],
+        weights=lambda a, s: 0, biases=lambda a, s: 0, macs=lambda a, s, o: 0,
+        ops=lambda a, s, o: numel(o),  # one operation per element
+        label=lambda a, s, o, _n=_name: _n.upper(),
+        inplace=(lambda a: a.inplace) if _can_inplace else (lambda a: False),
+        torch_type=_torch,
+    )

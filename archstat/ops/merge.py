@@ -1,0 +1,58 @@
+"""Merges of parallel branches: concat (inception), add (residual), mean (fractal join)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from archstat.errors import ShapeError
+from archstat.ops.registry import numel, register_op
+from archstat.ops.types import fmt_shape
+
+
+@dataclass(frozen=True)
+class NoArgs:
+    pass
+
+
+def _concat_shape(a, in_shapes):
+    first = in_shapes[0]
+    for s in in_shapes[1:]:
+        if len(s) != len(first) or s[1:] != first[1:]:
+            raise ShapeError("concat needs equal sizes except channels, got "
+                             + ", ".join(fmt_shape(x) for x in in_shapes))
+    return (sum(s[0] for s in in_shapes),) + tuple(first[1:])
+
+
+def _same_shape(op: str):
+    def out_shape(a, in_shapes):
+        if any(s != in_shapes[0] for s in in_shapes[1:]):
+            raise ShapeError(f"{op} needs equal shapes, got " + ", ".join(fmt_shape(x) for x in in_shapes))
+        return in_shapes[0]
+    return out_shape
+
+
+register_op(
+    "concat",
+    Args=NoArgs, doc="Concatenate branches along channels (torch.cat(dim=1)).",
+    out_shape=_concat_shape,
+    weights=lambda a, s: 0, biases=lambda a, s: 0, macs=lambda a, s, o: 0, ops=lambda a, s, o: 0,
+    label=lambda a, s, o: "CONCAT", multi_input=True,
+)
+
+register_op(
+    "add",
+    Args=NoArgs, doc="Elementwise sum of branches (residual connections).",
+    out_shape=_same_shape("add"),
+    weights=lambda a, s: 0, biases=lambda a, s: 0, macs=lambda a, s, o: 0,
+    ops=lambda a, s, o: (len(s) - 1) * numel(o),
+    label=lambda a, s, o: "ADD", multi_input=True,
+)
+
+register_op(
+    "mean",
+    Args=NoArgs, doc="Elementwise mean of branches (FractalNet's join).",
+    out_shape=_same_shape("mean"),
+    weights=lambda a, s: 0, biases=lambda a, s: 0, macs=lambda a, s, o: 0,
+    ops=lambda a, s, o: len(s) * numel(o),  # n-1 adds and one divide per element
+    label=lambda a, s, o: "MEAN", multi_input=True,
+)

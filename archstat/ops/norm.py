@@ -1,0 +1,52 @@
+"""Normalisation: batch norm and local response normalisation (AlexNet, GoogLeNet)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from archstat.ops.registry import numel, register_op
+from archstat.ops.types import arg
+
+
+@dataclass(frozen=True)
+class BatchNormArgs:
+    eps: float = arg(1e-5, min=0)
+    momentum: float = arg(0.1, min=0)
+    affine: bool = True
+
+
+register_op(
+    "bn",
+    Args=BatchNormArgs,
+    doc="Batch normalisation over channels (torch.nn.BatchNorm2d / BatchNorm1d). "
+        "Weights are the C scales, biases the C shifts; running statistics are buffers, not params.",
+    out_shape=lambda a, s: s[0],
+    weights=lambda a, s: s[0][0] if a.affine else 0,
+    biases=lambda a, s: s[0][0] if a.affine else 0,
+    macs=lambda a, s, o: 0,
+    # inference: the statistics fold into one scale and one shift per element
+    ops=lambda a, s, o: 2 * numel(o),
+    label=lambda a, s, o: "BN",
+    torch_type="BatchNorm2d",
+)
+
+
+@dataclass(frozen=True)
+class LRNArgs:
+    size: int = arg(5, min=1)
+    alpha: float = arg(1e-4, min=0)
+    beta: float = arg(0.75, min=0)
+    k: float = arg(1.0, min=0)
+
+
+register_op(
+    "lrn",
+    Args=LRNArgs,
+    doc="Local response normalisation across channels (torch.nn.LocalResponseNorm).",
+    out_shape=lambda a, s: s[0],
+    weights=lambda a, s: 0, biases=lambda a, s: 0, macs=lambda a, s, o: 0,
+    # per element: `size` squares-and-adds over the channel window, then scale, power, divide
+    ops=lambda a, s, o: (a.size + 3) * numel(o),
+    label=lambda a, s, o: "LRN",
+    torch_type="LocalResponseNorm",
+)

@@ -1,0 +1,133 @@
+"""The op registry: one :class:`OpSpec` per YAML op, holding all of its knowledge.
+
+Every formula is a pure function of the op's ``Args`` and the per-sample input
+shapes (batch excluded). ``macs`` counts multiply-accumulates (conv and linear,
+bias excluded); ``ops`` counts the other elementwise operations (compares, adds,
+...). Both are required at registration: an op without a formula is an error,
+never a silent zero; an op that costs nothing declares ``zero``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from dataclasses import dataclass
+from typing import Any, Callable, Optional
+
+from archstat.errors import UnknownNameError
+from archstat.ops.types import Shape, check_min, coerce, type_name
+
+
+def zero(*_args) -> int:
+    """The cost of an op that declares it costs nothing."""
+    return 0
+
+
+def numel(shape: Shape) -> int:
+    n = 1
+    for d in shape:
+        n *= d
+    return n
+
+
+@dataclass(frozen=True)
+class RFStep:
+    """One op's receptive-field step per spatial axis (None where it is global)."""
+
+    kernel: tuple[int, int]
+    stride: tuple[int, int]
+    dilation: tuple[int, int]
+    padding: tuple[int, int]
+
+
+@dataclass(frozen=True)
+class OpSpec:
+    name: str
+    Args: type
+    doc: str
+    out_shape: Callable[[Any, list], Shape]
+    weights: Callable[[Any, list], int]
+    biases: Callable[[Any, list], int]
+    macs: Callable[[Any, list, Shape], int]
+    ops: Callable[[Any, list, Shape], int]
+    label: Callable[[Any, list, Shape], str]
+    formula: Optional[Callable[[Any, list], str]] = None   # weights formula, as the slide shows it
+    inplace: Callable[[Any], bool] = lambda args: False     # allocates no output (in place or a view)
+    rf: Optional[Callable[[Any], Optional[RFStep]]] = None  # None: elementwise (kernel 1, stride 1)
+    global_rf: bool = False                                 # output sees the whole input
+    multi_input: bool = False
+    torch_type: str = ""                                    # the torch module class it builds
+
+    def fields(self) -> list[dataclasses.Field]:
+        return list(dataclasses.fields(self.Args))
+
+    def types(self) -> dict[str, Any]:
+        """Field name → resolved type (annotations are strings under PEP 563)."""
+        hints = _HINTS.get(self.Args)
+        if hints is None:
+            hints = _HINTS[self.Args] = typing.get_type_hints(self.Args)
+        return hints
+
+    def make_args(self, values: dict, where: str = "") -> Any:
+        """Coerce a mapping of argument values into ``Args``; ``ValueError`` names the argument.
+
+        Unknown and missing arguments are reported by the caller (which knows
+        the locations); this checks types and bounds.
+        """
+        kwargs = {}
+        types = self.types()
+        for f in self.fields():
+            if f.name in values:
+                v = coerce(values[f.name], types[f.name], f"'{f.name}'")
+                check_min(v, f.metadata.get("min"), f"'{f.name}'")
+                kwargs[f.name] = v
+            elif f.default is not dataclasses.MISSING:  # defaults in their canonical form: 1 → (1, 1)
+                kwargs[f.name] = coerce(f.default, types[f.name], f"'{f.name}'")
+        return self.Args(**kwargs)
+
+    def required(self) -> list[str]:
+        return [f.name for f in self.fields()
+                if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
+
+    def signature(self) -> str:
+        parts = []
+        types = self.types()
+        for f in self.fields():
+            t = type_name(types[f.name])
+            parts.append(f"{f.name}: {t}" if f.name in self.required()
+                         else f"{f.name}: {t} = {f.default!r}")
+        return ", ".join(parts)
+
+
+REGISTRY: dict[str, OpSpec] = {}
+_HINTS: dict[type, dict] = {}
+
+
+def register_op(name: str, **kw) -> OpSpec:
+    if name in REGISTRY:
+        raise ValueError(f"op {name!r} registered twice")  # pragma: no cover - programming error
+    for required in ("macs", "ops", "weights", "biases", "out_shape", "label"):
+        if required not in kw:
+            raise TypeError(f"op {name!r} declares no {required} formula")  # pragma: no cover
+    spec = OpSpec(name=name, **kw)
+    REGISTRY[name] = spec
+    return spec
+
+
+def get_op(name: str, **error_kw) -> OpSpec:
+    _load_all()
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise UnknownNameError("op", name, REGISTRY, **error_kw) from None
+
+
+def all_ops() -> dict[str, OpSpec]:
+    _load_all()
+    return REGISTRY
+
+
+def _load_all() -> None:
+    if REGISTRY:
+        return
+    from archstat.ops import activation, conv, linear, merge, norm, pool, shape  # noqa: F401

@@ -1,0 +1,58 @@
+"""Ops that reshape or pass through: flatten (a view), dropout (identity at inference), softmax."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from archstat.ops.registry import numel, register_op
+from archstat.ops.types import arg
+
+
+@dataclass(frozen=True)
+class NoArgs:
+    pass
+
+
+@dataclass(frozen=True)
+class DropoutArgs:
+    p: float = arg(0.5, min=0)
+
+
+@dataclass(frozen=True)
+class SoftmaxArgs:
+    dim: int = 1
+
+
+register_op(
+    "flatten",
+    Args=NoArgs,
+    doc="Flatten each sample to one dimension (torch.nn.Flatten); a view, it allocates nothing.",
+    out_shape=lambda a, s: (numel(s[0]),),
+    weights=lambda a, s: 0, biases=lambda a, s: 0, macs=lambda a, s, o: 0, ops=lambda a, s, o: 0,
+    label=lambda a, s, o: "FLATTEN",
+    inplace=lambda a: True,
+    global_rf=False,
+    torch_type="Flatten",
+)
+
+register_op(
+    "dropout",
+    Args=DropoutArgs,
+    doc="Dropout (torch.nn.Dropout); the identity at inference, so it allocates nothing there.",
+    out_shape=lambda a, s: s[0],
+    weights=lambda a, s: 0, biases=lambda a, s: 0, macs=lambda a, s, o: 0, ops=lambda a, s, o: 0,
+    label=lambda a, s, o: "DROPOUT",
+    inplace=lambda a: True,
+    torch_type="Dropout",
+)
+
+register_op(
+    "softmax",
+    Args=SoftmaxArgs,
+    doc="Softmax over the class (or channel) dimension (torch.nn.Softmax(dim=1)).",
+    out_shape=lambda a, s: s[0],
+    weights=lambda a, s: 0, biases=lambda a, s: 0, macs=lambda a, s, o: 0,
+    ops=lambda a, s, o: 3 * numel(o),  # exp, sum, divide per element
+    label=lambda a, s, o: "SOFTMAX",
+    torch_type="Softmax",
+)

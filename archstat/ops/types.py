@@ -1,0 +1,129 @@
+"""Argument types for ops and block params, and the one function that checks them.
+
+An op's ``Args`` dataclass *is* its schema: each field's annotation is one of the
+types below and ``arg(..., min=...)`` adds a lower bound. :func:`coerce` turns a
+YAML (or ``--set``) value into that type or raises ``ValueError`` with a message
+written for the user.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+from typing import Any, Union, get_args, get_origin
+
+Size = tuple[int, int]        # an int ``k`` (meaning k×k) or a pair ``[h, w]``
+Shape = tuple[int, ...]       # a tensor shape per sample: (C, H, W) or (F,)
+
+_FLOATY = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
+
+
+def arg(default: Any = dataclasses.MISSING, *, min: int | float | None = None):
+    """A dataclass field with an optional lower bound checked by :func:`coerce_args`."""
+    return dataclasses.field(default=default, metadata={"min": min})
+
+
+def type_name(typ) -> str:
+    if typ is int:
+        return "int"
+    if typ is float:
+        return "float"
+    if typ is bool:
+        return "bool"
+    if typ is str:
+        return "str"
+    if typ == Size:
+        return "size"
+    if get_origin(typ) is Union or type(typ).__name__ == "UnionType":
+        inner = [t for t in get_args(typ) if t is not type(None)]
+        return type_name(inner[0]) + "?"
+    return getattr(typ, "__name__", str(typ))
+
+
+TYPES_BY_NAME = {"int": int, "float": float, "bool": bool, "str": str, "size": Size}
+
+
+def _describe(value) -> str:
+    if isinstance(value, bool):
+        return f"the boolean {str(value).lower()}"
+    if isinstance(value, str):
+        return f"the string '{value}'"
+    if isinstance(value, (list, tuple)):
+        return f"a list of {len(value)}"
+    if isinstance(value, dict):
+        return "a mapping"
+    if value is None:
+        return "nothing (null)"
+    return f"{type(value).__name__} {value!r}"
+
+
+def _bool_hint(value) -> str:
+    return (" (YAML 1.1 reads on/off/yes/no as booleans; write a number)"
+            if isinstance(value, bool) else "")
+
+
+def _as_int(value, what: str) -> int:
+    if isinstance(value, bool):
+        raise ValueError(f"{what} must be an integer, got {_describe(value)}{_bool_hint(value)}")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and re.fullmatch(r"\d+\s*[x×*]\s*\d+", value.strip()):
+        h, w = re.split(r"\s*[x×*]\s*", value.strip())
+        raise ValueError(f"{what} must be an integer, got {_describe(value)} (write [{h}, {w}])")
+    raise ValueError(f"{what} must be an integer, got {_describe(value)}")
+
+
+def coerce(value, typ, what: str):
+    """Check and convert ``value`` to ``typ``; ``what`` names it in messages."""
+    if get_origin(typ) is Union or type(typ).__name__ == "UnionType":
+        inner = [t for t in get_args(typ) if t is not type(None)]
+        return None if value is None else coerce(value, inner[0], what)
+    if typ is int:
+        return _as_int(value, what)
+    if typ is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            hint = ""
+            if isinstance(value, str) and _FLOATY.match(value):
+                hint = (" (YAML 1.1 reads a number like 1e-3 as a string; "
+                        "write it with a dot and a signed exponent: 1.0e-3)")
+            raise ValueError(f"{what} must be a number, got {_describe(value)}{hint}")
+        if not math.isfinite(value):
+            raise ValueError(f"{what} must be a finite number")
+        return float(value)
+    if typ is bool:
+        if not isinstance(value, bool):
+            raise ValueError(f"{what} must be true or false, got {_describe(value)}")
+        return value
+    if typ is str:
+        if not isinstance(value, str):
+            raise ValueError(f"{what} must be a string, got {_describe(value)}")
+        return value
+    if typ == Size:
+        if isinstance(value, (list, tuple)):
+            if len(value) != 2:
+                raise ValueError(f"{what} must be an integer or a pair [h, w], got {_describe(value)}")
+            return (_as_int(value[0], what), _as_int(value[1], what))
+        n = _as_int(value, what + " (an integer or a pair [h, w])")
+        return (n, n)
+    raise TypeError(f"unsupported argument type {typ!r}")  # pragma: no cover - programming error
+
+
+def check_min(value, minimum, what: str) -> None:
+    if minimum is None or value is None:
+        return
+    values = value if isinstance(value, tuple) else (value,)
+    for v in values:
+        if v < minimum:
+            raise ValueError(f"{what} must be at least {minimum}, got {v}")
+
+
+def fmt_size(size: Size) -> str:
+    """``(3, 3)`` → ``3``; ``(1, 7)`` → ``1×7``."""
+    return str(size[0]) if size[0] == size[1] else f"{size[0]}×{size[1]}"
+
+
+def fmt_shape(shape: Shape) -> str:
+    return "×".join(str(d) for d in shape)

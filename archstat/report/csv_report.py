@@ -1,0 +1,28 @@
+"""CSV output: one row per layer with exact integers (no separators), header first."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from archstat.analyze.stats import ModelStats
+from archstat.report.units import compute_unit
+
+COLUMNS = ["name", "label", "op", "output_shape", "activation_elements", "activation_bytes",
+           "weights", "biases", "params"]
+
+
+def render(stats: ModelStats, units: str = "macs") -> str:
+    unit, factor = compute_unit(units)
+    out = io.StringIO()
+    w = csv.writer(out, lineterminator="\n")
+    w.writerow(COLUMNS + [unit.lower(), "formula", "folded"])
+    for r in stats.rows:
+        w.writerow([r.name, r.label, r.op, "x".join(map(str, (stats.batch, *r.output_shape))),
+                    r.activation_elements, r.activation_bytes, r.weights, r.biases, r.params,
+                    r.macs * factor, r.formula, " ".join(r.folded + r.contains)])
+    t = stats.totals
+    w.writerow(["TOTAL", "", "", "x".join(map(str, (stats.batch, *stats.output_shape))),
+                t.activation_elements, t.activation_bytes, t.weights, t.biases, t.params,
+                t.macs * factor, "", ""])
+    return out.getvalue()

@@ -1,0 +1,64 @@
+"""JSON output: stable keys, exact integers. Documented in the README ("JSON keys")."""
+
+from __future__ import annotations
+
+import json
+
+from archstat import __version__
+from archstat.analyze.stats import ModelStats, Row
+from archstat.report.rows import CONVENTIONS
+
+
+def row_dict(row: Row, batch: int, units: str) -> dict:
+    d = {
+        "name": row.name, "label": row.label, "op": row.op,
+        "output_shape": [batch, *row.output_shape],
+        "activation_elements": row.activation_elements, "activation_bytes": row.activation_bytes,
+        "weights": row.weights, "biases": row.biases, "params": row.params,
+        "macs": row.macs, "ops": row.ops, "formula": row.formula, "folded": list(row.folded),
+    }
+    if units == "flops":
+        d["flops"] = 2 * row.macs
+    if row.contains:
+        d["contains"] = list(row.contains)
+    return d
+
+
+def stats_dict(stats: ModelStats, units: str = "macs") -> dict:
+    t = stats.totals
+    totals = {"params": t.params, "weights": t.weights, "biases": t.biases, "macs": t.macs, "ops": t.ops,
+              "activation_elements": t.activation_elements, "activation_bytes": t.activation_bytes}
+    if units == "flops":
+        totals["flops"] = 2 * t.macs
+    return {
+        "archstat_version": __version__,
+        "model": stats.model,
+        "description": stats.description,
+        "input": list(stats.input_shape),
+        "batch": stats.batch,
+        "dtype": stats.dtype,
+        "bytes_per_element": stats.bytes_per_element,
+        "units": units,
+        "params": dict(stats.params),
+        "conventions": dict(CONVENTIONS),
+        "folded": stats.folded,
+        "depth": stats.depth,
+        "output_shape": [stats.batch, *stats.output_shape],
+        "layers": [row_dict(r, stats.batch, units) for r in stats.rows],
+        "totals": totals,
+        "references": [
+            {"figure": c.figure, "published": c.published, "value": _number(c.value),
+             "computed": c.computed, "metric": c.metric, "precision": c.precision,
+             "status": c.status, "note": c.note, "source": c.source}
+            for c in stats.references
+        ],
+        "references_skipped": stats.references_skipped,
+    }
+
+
+def _number(value):
+    return int(value) if value == value.to_integral_value() else float(value)
+
+
+def render(stats: ModelStats, units: str = "macs") -> str:
+    return json.dumps(stats_dict(stats, units), indent=2, ensure_ascii=False)

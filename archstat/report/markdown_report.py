@@ -1,0 +1,37 @@
+"""Markdown output: the per-layer table, totals and the published-vs-computed block."""
+
+from __future__ import annotations
+
+from archstat.analyze.stats import ModelStats
+from archstat.report.rows import cells, describe_run, header, total_cells
+from archstat.report.units import compute_unit, fmt_bytes_both, fmt_int, fmt_si
+
+
+def _line(values) -> str:
+    return "| " + " | ".join(str(v).replace("|", "\\|") for v in values) + " |"
+
+
+def render(stats: ModelStats, units: str = "macs") -> str:
+    unit, factor = compute_unit(units)
+    out = [f"## {stats.model}", ""]
+    if stats.description:
+        out += [stats.description, ""]
+    out += [describe_run(stats), ""]
+    cols = header(stats, units)
+    out.append(_line(cols))
+    out.append(_line(["---"] * 3 + ["---:"] * (len(cols) - 3)))
+    for r in stats.rows:
+        out.append(_line(cells(r, units)))
+    out.append(_line(f"**{c}**" if c else "" for c in total_cells(stats, units)))
+    t = stats.totals
+    out += ["", f"- params: {fmt_int(t.params)} ({fmt_si(t.params)}) = {fmt_int(t.weights)} weights + "
+            f"{fmt_int(t.biases)} biases",
+            f"- {unit}: {fmt_int(t.macs * factor)} ({fmt_si(t.macs * factor)})",
+            f"- activations: {fmt_int(t.activation_elements)} elements = {fmt_bytes_both(t.activation_bytes)}"]
+    if stats.references:
+        out += ["", "### Published vs computed", "",
+                _line(["figure", "published", "computed", "status", "note", "source"]),
+                _line(["---"] * 6)]
+        for c in stats.references:
+            out.append(_line([c.figure, c.published, fmt_int(c.computed), c.status, c.note, c.source]))
+    return "\n".join(out) + "\n"

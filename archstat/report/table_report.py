@@ -1,0 +1,75 @@
+"""The rich terminal table: conventions in the header, the slide's weight formulas, totals,
+then the published-vs-computed block."""
+
+from __future__ import annotations
+
+from rich import box
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+
+from archstat.analyze.references import REPRODUCED
+from archstat.analyze.stats import ModelStats
+from archstat.report.rows import cells, describe_run, header, total_cells
+from archstat.report.units import compute_unit, fmt_bytes_both, fmt_int, fmt_si
+
+
+def conventions_line(units: str, folded: bool) -> str:
+    unit, _ = compute_unit(units)
+    compute = ("MACs = multiply-accumulates of conv and linear, bias excluded (FLOPs = 2×MACs)"
+               if unit == "MACs" else "FLOPs = 2 × multiply-accumulates of conv and linear, bias excluded")
+    fold = ("in-place ops and views (ReLU, dropout, flatten) fold into the row before (--unfold shows them)"
+            if folded else "in-place ops and views shown as rows; they allocate nothing")
+    return (f"{compute} · params = weights + biases\n"
+            f"memory = output elements × batch × bytes (MB = 10^6 B) · {fold} · shapes C×H×W per sample")
+
+
+def render(stats: ModelStats, units: str = "macs"):
+    unit, factor = compute_unit(units)
+    title = Text(stats.model, style="bold")  # Text everywhere: user strings are never rich markup
+    if stats.description:
+        title.append(f" — {stats.description}", style="")
+    table = Table(box=box.SIMPLE_HEAD, show_footer=True, title=None, pad_edge=False)
+    totals = total_cells(stats, units)
+    numeric = {"activations", "memory", "weights", "biases", "params", unit}
+    for col, foot in zip(header(stats, units), totals):
+        if col == "op":
+            continue
+        table.add_column(col.capitalize() if col != unit else unit, footer=foot,
+                         justify="right" if col in numeric else "left",
+                         footer_style="bold", no_wrap=True)
+    for row in stats.rows:
+        values = cells(row, units)
+        values.pop(2)  # the op column: the label says it
+        style = "dim" if row.op == "input" else None
+        table.add_row(*(Text(v) for v in values), style=style)
+    t = stats.totals
+    lines = [
+        f"params       {fmt_int(t.params):>18} ({fmt_si(t.params)}) = {fmt_int(t.weights)} weights + "
+        f"{fmt_int(t.biases)} biases",
+        f"{unit:<12} {fmt_int(t.macs * factor):>18} ({fmt_si(t.macs * factor)})",
+        f"activations  {fmt_int(t.activation_elements):>18} elements × {stats.bytes_per_element} B = "
+        f"{fmt_bytes_both(t.activation_bytes)} (forward, batch {stats.batch})",
+    ]
+    parts = [title, Text(describe_run(stats), style="dim"),
+             Text(conventions_line(units, stats.folded), style="dim"), table, Text("\n".join(lines))]
+    if stats.references:
+        parts.append(references_table(stats))
+    elif stats.references_skipped:
+        parts.append(Text(stats.references_skipped, style="dim"))
+    return Group(*parts)
+
+
+def references_table(stats: ModelStats) -> Table:
+    ref = Table(title="Published vs computed (per image, at the published precision)", title_justify="left",
+                box=box.SIMPLE_HEAD, pad_edge=False, title_style="bold")
+    ref.add_column("Figure", no_wrap=True)
+    ref.add_column("Published", max_width=48)
+    ref.add_column("Computed", justify="right", no_wrap=True)
+    ref.add_column("Status", no_wrap=True)
+    ref.add_column("Note and source", max_width=72)
+    for c in stats.references:
+        status = Text(c.status, style="green" if c.status == REPRODUCED else "bold red")
+        note = Text(c.note + ("; " if c.note and c.source else "") + (f"source: {c.source}" if c.source else ""))
+        ref.add_row(Text(c.figure), Text(c.published), fmt_int(c.computed), status, note)
+    return ref

@@ -1,0 +1,55 @@
+"""Number formatting: exact integers with separators, SI prefixes, bytes in MB (10^6) and MiB (2^20)."""
+
+from __future__ import annotations
+
+
+def fmt_int(n: int) -> str:
+    return f"{n:,}"
+
+
+def fmt_si(n: int | float, digits: int = 3) -> str:
+    """1_849_688_064 → '1.85 G'; 138_357_544 → '138 M'; 0 → '0'."""
+    if n == 0:
+        return "0"
+    for factor, prefix in ((10**12, "T"), (10**9, "G"), (10**6, "M"), (10**3, "K")):
+        if abs(n) >= factor:
+            value = n / factor
+            decimals = max(0, digits - len(str(int(abs(value)))))
+            return f"{value:.{decimals}f} {prefix}"
+    return f"{n:,}" if isinstance(n, int) else f"{n:.{digits}g}"
+
+
+def fmt_bytes_unit(n: int, unit: str) -> str:
+    scale = {"B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "KiB": 2**10, "MiB": 2**20, "GiB": 2**30}
+    if unit not in scale:
+        return f"{n:,}"
+    return f"{n / scale[unit]:,.2f} {unit}"
+
+
+def fmt_bytes(n: int) -> str:
+    """60_950_432 → '60.95 MB'; large values in GB; under 1 MB in KB."""
+    if n >= 10**9:
+        return fmt_bytes_unit(n, "GB")
+    if n >= 10**6:
+        return fmt_bytes_unit(n, "MB")
+    if n >= 10**3:
+        return fmt_bytes_unit(n, "KB")
+    return f"{n} B"
+
+
+def fmt_bytes_both(n: int) -> str:
+    """'60.95 MB (58.13 MiB)': the two differ by about 5 %, so both are shown where it matters."""
+    if n >= 10**9:
+        return f"{fmt_bytes_unit(n, 'GB')} ({fmt_bytes_unit(n, 'GiB')})"
+    if n >= 10**6:
+        return f"{fmt_bytes_unit(n, 'MB')} ({fmt_bytes_unit(n, 'MiB')})"
+    return f"{fmt_bytes_unit(n, 'KB')} ({fmt_bytes_unit(n, 'KiB')})"
+
+
+def fmt_shape(shape) -> str:
+    return "×".join(str(d) for d in shape)
+
+
+def compute_unit(units: str) -> tuple[str, int]:
+    """(column name, factor): MACs ×1, or FLOPs = 2 × MACs."""
+    return ("FLOPs", 2) if units == "flops" else ("MACs", 1)
