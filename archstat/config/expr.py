@@ -131,9 +131,11 @@ class _Evaluator:
         if isinstance(node, (ast.List, ast.Tuple)):
             return [self.eval(elt, d) for elt in node.elts]
         if isinstance(node, ast.Call):
+            if isinstance(node.func, ast.Attribute):
+                raise ExprError("attribute access not allowed in expressions")
             if not isinstance(node.func, ast.Name) or node.func.id not in _FUNCS:
-                what = node.func.id if isinstance(node.func, ast.Name) else "that"
-                raise ExprError(f"calling '{what}' is not allowed; only {', '.join(_FUNCS)}")
+                what = f"'{node.func.id}'" if isinstance(node.func, ast.Name) else "the result of an expression"
+                raise ExprError(f"calling {what} is not allowed; only {', '.join(_FUNCS)}")
             if node.keywords:
                 raise ExprError("keyword arguments are not allowed in expressions")
             args = [self.eval(a, d) for a in node.args]

@@ -55,7 +55,7 @@ class _Builder:
         self.count = 0
         self.scalars = yaml.SafeLoader("")  # constructs scalars with YAML 1.1 rules
 
-    def build(self, node, depth: int = 0):
+    def build(self, node, depth: int = 0, path: str = ""):
         self.count += 1
         if self.count > MAX_NODES:
             raise ConfigError(f"the document expands to more than {MAX_NODES:,} YAML nodes "
@@ -69,7 +69,7 @@ class _Builder:
             out.loc = _loc(self.filename, node)
             out.item_locs, out.raw = [], []
             for item in node.value:
-                out.append(self.build(item, depth + 1))
+                out.append(self.build(item, depth + 1, f"{path}[{len(out)}]"))
                 out.item_locs.append(_loc(self.filename, item))
                 out.raw.append(item.value if isinstance(item, yaml.ScalarNode) else None)
             return out
@@ -89,8 +89,9 @@ class _Builder:
                     key = key_node.value  # `on:`/`1:` as keys: keep the text the user wrote
                 if key in out:
                     first = out.key_locs[key]
-                    raise ConfigError(f"duplicate key '{key}' (first at line {first.line})", loc=kloc)
-                out[key] = self.build(val_node, depth + 1)
+                    raise ConfigError(f"duplicate key '{key}' (first at line {first.line}, column "
+                                      f"{first.col})", loc=kloc, path=path or None)
+                out[key] = self.build(val_node, depth + 1, f"{path}.{key}" if path else str(key))
                 out.key_locs[key] = kloc
                 out.val_locs[key] = _loc(self.filename, val_node)
                 out.raw[key] = val_node.value if isinstance(val_node, yaml.ScalarNode) else None
@@ -113,8 +114,8 @@ def parse_yaml(text: str, filename: str):
         mark = exc.problem_mark or exc.context_mark
         loc = Loc(filename, mark.line + 1, mark.column + 1) if mark else Loc(filename, 1, 1)
         problem = (exc.problem or exc.context or "invalid YAML").strip()
-        if "\t" in problem or "'\\t'" in problem:
-            problem += " (YAML does not allow tabs for indentation; use spaces)"
+        if mark and _tab_at(text, mark.line, mark.column):
+            problem += " (a tab: YAML indents with spaces only)"
         raise ConfigError(f"YAML syntax error: {problem}", loc=loc) from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"YAML error: {exc}", loc=Loc(filename, 1, 1)) from None
@@ -123,6 +124,11 @@ def parse_yaml(text: str, filename: str):
     if root is None:
         return None
     return _Builder(filename).build(root)
+
+
+def _tab_at(text: str, line: int, column: int) -> bool:
+    lines = text.splitlines()
+    return 0 <= line < len(lines) and column < len(lines[line]) and lines[line][column] == "\t"
 
 
 def read_config_text(path, name: str | None = None) -> str:

@@ -44,13 +44,15 @@ def _pool_shape(op: str, a, in_shapes):
     dilation = getattr(a, "dilation", (1, 1))
     out = []
     for i, n in enumerate((h, w)):
-        span = dilation[i] * (a.kernel[i] - 1) + 1
-        if a.padding[i] * 2 > span:
-            raise ShapeError(f"padding {a.padding[i]} is more than half the kernel {span} "
+        if a.padding[i] > a.kernel[i] // 2:  # torch: pad at most half the (undilated) kernel
+            raise ShapeError(f"padding {a.padding[i]} is more than half the kernel {a.kernel[i]} "
                              "(torch refuses it)")
-        if span > n + 2 * a.padding[i]:
-            raise ShapeError(f"kernel {fmt_size(a.kernel)} does not fit a {h}×{w} input")
-        out.append(pool_out_len(n, a.kernel[i], stride[i], a.padding[i], dilation[i], a.ceil_mode))
+        length = pool_out_len(n, a.kernel[i], stride[i], a.padding[i], dilation[i], a.ceil_mode)
+        if length < 1:
+            raise ShapeError(f"kernel {fmt_size(a.kernel)} does not fit a {h}×{w} input"
+                             + (f" (padded {h + 2 * a.padding[0]}×{w + 2 * a.padding[1]})"
+                                if any(a.padding) else ""))
+        out.append(length)
     return (c, out[0], out[1])
 
 

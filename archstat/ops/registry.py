@@ -127,7 +127,11 @@ def all_ops() -> dict[str, OpSpec]:
     return REGISTRY
 
 
+_LOADED = []
+
+
 def _load_all() -> None:
-    if REGISTRY:
+    if _LOADED:
         return
     from archstat.ops import activation, conv, linear, merge, norm, pool, shape  # noqa: F401
+    _LOADED.append(True)
