@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from archstat.analyze.references import check_all
-from archstat.analyze.stats import DTYPE_BYTES, ModelStats, analyze_graph
+from archstat.analyze.stats import DTYPE_BYTES, MODES, ModelStats, analyze_graph
 from archstat.config.expand import expand
 from archstat.config.loader import read_config_text
 from archstat.config.spec import Spec, parse_spec
@@ -34,8 +34,9 @@ def load(name_or_path: str | Path | Spec, params: Optional[dict[str, Any]] = Non
     """Config → Graph, with declared params overridden by ``params`` and the input by ``input_shape``."""
     spec = name_or_path if isinstance(name_or_path, Spec) else load_spec(name_or_path)
     env = spec.bind(params, origin=origin)
-    if input_shape is not None:
-        spec = _with_input(spec, input_shape)
+    shape = tuple(input_shape) if input_shape is not None else spec.input_for(env)
+    if shape != spec.input:
+        spec = _with_input(spec, shape)
     return expand(spec, env)
 
 
@@ -47,24 +48,41 @@ def _with_input(spec: Spec, shape: tuple[int, ...]) -> Spec:
 
 def analyze(model: str | Path | Spec | Graph, params: Optional[dict[str, Any]] = None, *,
             input_shape: Optional[tuple[int, ...]] = None, batch: int = 1, dtype: str = "float32",
-            fold: bool = True, depth: Optional[int] = None) -> ModelStats:
-    """Per-layer rows, totals and published-vs-computed checks for a config."""
+            fold: bool = True, depth: Optional[int] = None, mode: str = "eval") -> ModelStats:
+    """Per-layer rows, totals and published-vs-computed checks for a config.
+
+    ``mode='eval'`` leaves auxiliary heads out of the rows and totals; ``'train'`` counts them.
+    """
     if dtype not in DTYPE_BYTES:
         raise UsageError(f"unknown dtype '{dtype}' (choose from {', '.join(DTYPE_BYTES)})")
+    if mode not in MODES:
+        raise UsageError(f"unknown mode '{mode}' (choose from {', '.join(MODES)})")
     if not isinstance(batch, int) or isinstance(batch, bool) or batch < 1:
         raise UsageError(f"batch must be a positive integer, got {batch!r}")
-    spec = model if isinstance(model, Spec) else None
     if isinstance(model, Graph):
-        graph, description, figures = model, "", []
-    else:
-        spec = spec or load_spec(model)
-        graph = load(spec, params, input_shape=input_shape)
-        description, figures = spec.description, spec.figures
-    stats = analyze_graph(graph, description=description, batch=batch, dtype=dtype, fold=fold, depth=depth)
+        return analyze_graph(model, batch=batch, dtype=dtype, fold=fold, depth=depth, mode=mode)
+    spec = model if isinstance(model, Spec) else load_spec(model)
+    graph = load(spec, params, input_shape=input_shape)
+    stats = analyze_graph(graph, description=spec.description, batch=batch, dtype=dtype, fold=fold,
+                          depth=depth, mode=mode)
     # published figures are for the config's own input; under another input they do not apply
-    if figures and (input_shape is None or tuple(input_shape) == spec.input):
-        stats.references = check_all(figures, stats.per_sample, stats.output_shape)
-    elif figures:
-        stats.references_skipped = (f"{len(figures)} published figures are for the input "
+    if spec.figures and (input_shape is None or tuple(input_shape) == spec.input):
+        stats.references = check_all(spec.figures, stats, _evaluator(spec, stats))
+    elif spec.figures:
+        stats.references_skipped = (f"{len(spec.figures)} published figures are for the input "
                                     f"{'×'.join(map(str, spec.input))} and are not checked at this one")
     return stats
+
+
+def _evaluator(spec: Spec, stats: ModelStats):
+    """What a figure needs beyond ``stats``: this config under other params or mode, or another model."""
+    cache: dict = {}
+
+    def evaluate(model: Optional[str], overrides: dict, mode: str) -> ModelStats:
+        key = (model, tuple(sorted(overrides.items())), mode)
+        if key not in cache:
+            target = spec if model is None else load_spec(model)
+            cache[key] = analyze_graph(load(target, overrides, origin="reference set"), mode=mode)
+        return cache[key]
+
+    return evaluate

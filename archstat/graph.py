@@ -19,6 +19,7 @@ class Node:
     label: str                     # display label, e.g. "CONV3-64"
     loc: Optional[Loc] = None      # where the config wrote it
     path: str = ""                 # where in the config, e.g. "layers[3].conv"
+    aux: bool = False              # part of an auxiliary head (counted in --mode train only)
 
 
 @dataclass
@@ -28,6 +29,8 @@ class Graph:
     nodes: list[Node] = field(default_factory=list)
     group_labels: dict[str, str] = field(default_factory=dict)  # block/branch name → label
     params: dict[str, Any] = field(default_factory=dict)        # the bound model params
+    main_output: str = ""                                       # the main path's last node
+    aux_outputs: list[str] = field(default_factory=list)        # auxiliary heads' last nodes
 
     def __post_init__(self):
         self._by_name: dict[str, Node] = {}
@@ -45,4 +48,9 @@ class Graph:
 
     @property
     def output(self) -> Node:
-        return self.nodes[-1]
+        return self._by_name[self.main_output] if self.main_output else self.nodes[-1]
+
+    @property
+    def outputs(self) -> list[str]:
+        """The main output first, then the auxiliary heads."""
+        return [self.output.name, *self.aux_outputs]

@@ -25,12 +25,13 @@ class Check:
     figure: str
     published: str
     value: Decimal          # the published value as a number
-    computed: int
+    computed: int | Decimal     # a Decimal for a ratio between two models
     metric: str
     precision: int
     status: str
     note: str
     source: str
+    relative_to: str | None = None
 
 
 def significant_digits(raw: str) -> int:
@@ -44,33 +45,39 @@ def significant_digits(raw: str) -> int:
     return max(1, len(digits))
 
 
-def round_significant(value: int, digits: int) -> Decimal:
-    """``value`` rounded half-up to ``digits`` significant digits, exactly."""
-    if value == 0:
+def round_significant(value, digits: int) -> Decimal:
+    """``value`` (an int, a Decimal or a ratio) rounded half-up to ``digits`` significant digits."""
+    d = value if isinstance(value, Decimal) else Decimal(value)
+    if d == 0:
         return Decimal(0)
-    d = Decimal(value)
     exponent = d.adjusted() - digits + 1
     return d.scaleb(-exponent).quantize(Decimal(1), rounding=ROUND_HALF_UP).scaleb(exponent)
 
 
-def metric_value(metric: str, totals, output_shape) -> int:
+def metric_value(metric: str, stats) -> int:
+    """A metric of a model at batch 1: what papers and slides quote."""
+    t = stats.per_sample
     if metric == "flops":
-        return 2 * totals.macs
+        return 2 * t.macs
     if metric == "output_channels":
-        return output_shape[0]
-    return getattr(totals, metric)
+        return stats.output_shape[0]
+    if metric == "layers":
+        return stats.layers
+    if metric == "receptive_field":
+        return stats.receptive_field.size[0]
+    return getattr(t, metric)
 
 
 _PLACEHOLDER = re.compile(r"\{(\w+)(?::(\w+))?\}")
 
 
-def fill_note(note: str, totals, output_shape) -> str:
+def fill_note(note: str, stats) -> str:
     from archstat.report.units import fmt_bytes_unit, fmt_int
 
     def sub(m: re.Match) -> str:
         metric, unit = m.group(1), m.group(2)
         try:
-            value = metric_value(metric, totals, output_shape)
+            value = metric_value(metric, stats)
         except AttributeError:
             return m.group(0)
         return fmt_bytes_unit(value, unit) if unit else fmt_int(value)
@@ -78,21 +85,26 @@ def fill_note(note: str, totals, output_shape) -> str:
     return _PLACEHOLDER.sub(sub, note)
 
 
-def check_figure(fig: Figure, totals, output_shape) -> Check:
-    computed = metric_value(fig.metric, totals, output_shape)
+def check_figure(fig: Figure, stats, evaluate) -> Check:
+    """``evaluate(model, overrides, mode)`` gives the ModelStats a figure needs beyond ``stats``
+    (``model`` None: this config under other params or mode)."""
+    base = stats
+    if fig.overrides or fig.mode != stats.mode:
+        base = evaluate(None, fig.overrides, fig.mode)
+    computed = metric_value(fig.metric, base)
+    if fig.relative_to:
+        other = metric_value(fig.metric, evaluate(fig.relative_to, {}, fig.mode))
+        computed = Decimal(other) / Decimal(computed)
     try:
         published = Decimal(fig.raw.strip().replace("_", ""))
     except InvalidOperation:
         published = Decimal(repr(fig.value))
     precision = fig.precision or significant_digits(fig.raw)
-    ok = round_significant(computed, precision) == round_significant(int(published), precision) \
-        if published == published.to_integral_value() else \
-        round_significant(computed, precision) == published
+    ok = round_significant(computed, precision) == round_significant(published, precision)
     return Check(fig.key, fig.published, published, computed, fig.metric, precision,
-                 REPRODUCED if ok else NOT_REPRODUCED, fill_note(fig.note, totals, output_shape),
-                 fig.source)
+                 REPRODUCED if ok else NOT_REPRODUCED, fill_note(fig.note, base), fig.source,
+                 fig.relative_to)
 
 
-def check_all(figures: list[Figure], per_sample_totals, output_shape) -> list[Check]:
-    """Figures are per image, as papers and slides quote them: checked at batch 1."""
-    return [check_figure(f, per_sample_totals, output_shape) for f in figures]
+def check_all(figures: list[Figure], stats, evaluate) -> list[Check]:
+    return [check_figure(f, stats, evaluate) for f in figures]

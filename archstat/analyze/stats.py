@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
+from archstat.analyze.receptive import RF, receptive_fields, weighted_depth
 from archstat.graph import Graph, Node
 from archstat.ops.registry import all_ops, numel
 
@@ -34,6 +35,8 @@ class Row:
     macs: int                            # batch included
     ops: int                             # elementwise operations, batch included
     formula: str = ""                    # the weights formula, as the slide writes it
+    rf: Optional[RF] = None              # receptive field of the row's output
+    aux: bool = False                    # an auxiliary head's row (counted in --mode train)
     folded: list[str] = field(default_factory=list)     # in-place ops folded into this row
     contains: list[str] = field(default_factory=list)   # rows collapsed into this one (--depth)
 
@@ -73,6 +76,10 @@ class ModelStats:
     references_skipped: str = ""                      # why the figures were not checked, if so
     folded: bool = True
     depth: Optional[int] = None
+    mode: str = "eval"
+    layers: int = 0                       # conv/linear layers on the longest path to the output
+    receptive_field: Optional[RF] = None  # of the main output
+    aux_params: int = 0                   # params of auxiliary heads (left out of eval totals)
 
 
 def node_row(node: Node, batch: int, nbytes: int) -> Row:
@@ -93,15 +100,25 @@ def node_row(node: Node, batch: int, nbytes: int) -> Row:
         ops=spec.ops(node.args, shapes, node.shape) * batch, formula=formula)
 
 
+MODES = ("eval", "train")
+
+
 def analyze_graph(graph: Graph, *, description: str = "", batch: int = 1, dtype: str = "float32",
-                  fold: bool = True, depth: Optional[int] = None) -> ModelStats:
+                  fold: bool = True, depth: Optional[int] = None, mode: str = "eval") -> ModelStats:
+    """Rows and totals. ``mode='eval'`` leaves auxiliary heads out; ``'train'`` counts them."""
     nbytes = DTYPE_BYTES[dtype]
     ops = all_ops()
+    rfs = receptive_fields(graph)
     rows: list[Row] = []
     by_name: dict[str, Row] = {}
     totals, per_sample = Totals(), Totals()
+    aux_params = 0
     for node in graph.nodes:
         row = node_row(node, batch, nbytes)
+        row.rf, row.aux = rfs[node.name], node.aux
+        if node.aux and mode == "eval":
+            aux_params += row.params
+            continue
         _accumulate(totals, row)
         _accumulate(per_sample, node_row(node, 1, nbytes) if batch != 1 else row)
         folds = fold and node.op != "input" and ops[node.op].inplace(node.args) and node.inputs
@@ -123,7 +140,8 @@ def analyze_graph(graph: Graph, *, description: str = "", batch: int = 1, dtype:
         model=graph.name, description=description, input_shape=graph.input_shape,
         output_shape=graph.output.shape, batch=batch, dtype=dtype, bytes_per_element=nbytes,
         rows=rows, totals=totals, per_sample=per_sample, params=dict(graph.params), folded=fold,
-        depth=depth)
+        depth=depth, mode=mode, layers=weighted_depth(graph)[graph.output.name],
+        receptive_field=rfs[graph.output.name], aux_params=aux_params)
 
 
 def _accumulate(t: Totals, row: Row) -> None:
@@ -150,7 +168,7 @@ def collapse(rows: list[Row], depth: int, labels: dict[str, str]) -> list[Row]:
             group = Row(key, labels.get(key, "BLOCK"), "block", row.output_shape, 0, 0, 0, 0, 0, 0)
             groups[key] = group
             out.append(group)
-        group.output_shape = row.output_shape
+        group.output_shape, group.rf, group.aux = row.output_shape, row.rf, row.aux
         group.activation_elements += row.activation_elements
         group.activation_bytes += row.activation_bytes
         group.weights += row.weights
@@ -166,7 +184,7 @@ def collapse(rows: list[Row], depth: int, labels: dict[str, str]) -> list[Row]:
             group.activation_elements += row.activation_elements
             group.activation_bytes += row.activation_bytes
             group.ops += row.ops
-            group.output_shape = row.output_shape
+            group.output_shape, group.rf = row.output_shape, row.rf
             group.contains.extend([row.name] + row.folded)
             continue
         merged.append(row)

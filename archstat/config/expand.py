@@ -23,7 +23,7 @@ from archstat.ops.types import check_min, coerce, fmt_shape
 MAX_LAYERS = 100_000       # nodes in an expanded graph
 MAX_BLOCK_DEPTH = 32       # blocks inside blocks
 ENTRY_EXTRAS = ("repeat", "id", "label")
-STRUCTURES = ("parallel", "residual")
+STRUCTURES = ("parallel", "residual", "aux")
 MERGES = ("concat", "add", "mean")
 
 
@@ -52,12 +52,14 @@ class Expander:
         self.ops = all_ops()
         self.graph = Graph(spec.name, spec.input, params=dict(env))
         self.block_stack: list[str] = []
+        self.aux_depth = 0
 
     # -- entry point -------------------------------------------------------------------------
     def run(self) -> Graph:
+        self.graph.main_output = ""
         self.graph.add(Node("input", "input", None, (), (), self.spec.input, "INPUT",
                             self.spec.root.loc_of("input") if self.spec.root else None, "input"))
-        self.seq(self.spec.layers, "layers", "", self.model_env, "input")
+        self.graph.main_output = self.seq(self.spec.layers, "layers", "", self.model_env, "input")
         return self.graph
 
     # -- sequences -----------------------------------------------------------------------------
@@ -94,6 +96,8 @@ class Expander:
         return src
 
     def one(self, kind, body, body_loc, path, full, env, src, label) -> str:
+        if kind == "aux":
+            return self.aux(body, body_loc, path, full, env, src, label)
         if kind == "parallel":
             out = self.parallel(body, body_loc, path, full, env, src)
         elif kind == "residual":
@@ -250,7 +254,8 @@ class Expander:
                              f"{fmt_shape(in_shapes[0])})", loc=loc, path=path)
         if label is None:
             label = spec.label(args, list(in_shapes), shape)
-        return self.add(Node(full, kind, args, tuple(inputs), in_shapes, shape, label, loc, path))
+        return self.add(Node(full, kind, args, tuple(inputs), in_shapes, shape, label, loc, path,
+                             aux=self.aux_depth > 0))
 
     # -- blocks ------------------------------------------------------------------------------------
     def block(self, block: BlockDef, body, body_loc, path, full, env, src) -> str:
@@ -280,13 +285,36 @@ class Expander:
                                       loc=mapping.loc, path=path)
                 bound[pname] = decl.default
         self.block_stack.append(block.name)
+        benv, bpath = {**self.model_env, **bound}, f"blocks.{block.name}.{block.kind}"
         try:
-            return self.seq(block.layers, f"blocks.{block.name}.layers", full + ".",
-                            {**self.model_env, **bound}, src)
+            if block.kind == "parallel":
+                return self.parallel(block.layers, block.body_loc, bpath, full, benv, src)
+            if block.kind == "residual":
+                return self.residual(block.layers, block.body_loc, bpath, full, benv, src)
+            return self.seq(block.layers, bpath, full + ".", benv, src)
         finally:
             self.block_stack.pop()
 
     # -- structure ---------------------------------------------------------------------------------
+    def aux(self, body, body_loc, path, full, env, src, label) -> str:
+        """A side output (GoogLeNet's auxiliary classifiers): its layers read ``src``; the main
+        path continues from ``src``. Counted only in ``--mode train``."""
+        if not isinstance(body, list):
+            raise ConfigError("aux needs a list of layers", loc=body_loc, path=path)
+        if self.aux_depth:
+            raise ConfigError("an aux head cannot hold another aux head", loc=body_loc, path=path)
+        self.aux_depth += 1
+        try:
+            out = self.seq(body, path, full + ".", env, src)
+        finally:
+            self.aux_depth -= 1
+        if out == src:
+            raise ConfigError("an aux head needs at least one layer", loc=body_loc, path=path)
+        self.graph.aux_outputs.append(out)
+        if label is not None:
+            self.graph.group_labels[full] = label
+        return src
+
     def parallel(self, body, body_loc, path, full, env, src) -> str:
         if not isinstance(body, LDict):
             raise ConfigError("parallel needs a mapping with merge and branches", loc=body_loc, path=path)

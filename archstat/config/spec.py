@@ -52,8 +52,10 @@ class ParamDecl:
 class BlockDef:
     name: str
     params: dict[str, ParamDecl]
-    layers: LList
+    layers: Any               # a list of layers, or the body of a parallel/residual
     loc: Loc
+    kind: str = "layers"      # "layers", "parallel" or "residual": the block's instance is that container
+    body_loc: Optional[Loc] = None
 
 
 @dataclass
@@ -67,6 +69,9 @@ class Figure:
     source: str = ""
     precision: Optional[int] = None
     loc: Optional[Loc] = None
+    relative_to: Optional[str] = None   # a zoo model: the figure is (that model's metric) / (this one's)
+    overrides: dict = field(default_factory=dict)  # params under which the figure is computed
+    mode: str = "eval"
 
 
 @dataclass
@@ -82,6 +87,15 @@ class Spec:
     reference_source: str = ""
     figures: list[Figure] = field(default_factory=list)
     root: Optional[LDict] = None
+
+    def input_for(self, env: dict[str, Any]) -> tuple[int, ...]:
+        """The input shape, whose sizes may be ``$`` expressions of the params (``[$C, 56, 56]``)."""
+        node = self.root["input"]
+        loc = self.root.loc_of("input")
+        if isinstance(node, list):
+            node = [_eval(v, env, node.loc_of(i) if isinstance(node, LList) else loc, "input")
+                    if expr.is_expression(v) else v for i, v in enumerate(node)]
+        return parse_input(node, loc)
 
     def bind(self, overrides: dict[str, Any] | None = None, *, origin: str = "--set") -> dict[str, Any]:
         """Declared params with their defaults, then ``overrides`` applied (type-checked)."""
@@ -220,7 +234,8 @@ def _infer_type(value, loc, path):
 _NUMBER_TEXT = re.compile(r"^[+-]?(\d[\d_]*\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 
 METRICS = ("params", "weights", "biases", "macs", "flops", "activation_elements", "activation_bytes",
-           "output_channels")
+           "output_channels", "layers", "receptive_field")
+MODES = ("eval", "train")
 
 
 def parse_reference(node, path: str = "reference") -> tuple[str, list[Figure]]:
@@ -240,7 +255,8 @@ def parse_reference(node, path: str = "reference") -> tuple[str, list[Figure]]:
         if not isinstance(fig, LDict):
             raise ConfigError("a figure is a mapping with published, value and metric",
                               loc=figures_node.loc_of(key), path=fpath)
-        check_keys(fig, ("published", "value", "metric", "note", "source", "precision"), fpath)
+        check_keys(fig, ("published", "value", "metric", "note", "source", "precision", "relative_to",
+                         "set", "mode"), fpath)
         for req in ("published", "value"):
             if req not in fig:
                 raise ConfigError(f"a figure needs '{req}'", loc=fig.loc, path=fpath)
@@ -257,10 +273,18 @@ def parse_reference(node, path: str = "reference") -> tuple[str, list[Figure]]:
         else:
             value = _need(fig, "value", float, fpath)
         precision = _need(fig, "precision", int, fpath) if "precision" in fig else None
+        relative_to = _need(fig, "relative_to", str, fpath) if "relative_to" in fig else None
+        overrides = fig.get("set") or {}
+        if not isinstance(overrides, LDict) and overrides:
+            raise ConfigError("set must be a mapping of param: value", loc=fig.loc_of("set"), path=f"{fpath}.set")
+        mode = fig.get("mode", "eval")
+        if mode not in MODES:
+            raise UnknownNameError("mode", str(mode), MODES, loc=fig.loc_of("mode"), path=f"{fpath}.mode")
         figures.append(Figure(
             key=key, published=str(fig["published"]), value=value, raw=raw, metric=metric,
             note=str(fig.get("note", "")).strip(), source=str(fig.get("source", source)),
-            precision=precision, loc=fig.loc))
+            precision=precision, loc=fig.loc, relative_to=relative_to, overrides=dict(overrides),
+            mode=mode))
     return source, figures
 
 
@@ -288,7 +312,6 @@ def parse_spec(text: str, filename: str) -> Spec:
     if not isinstance(source, list) or not all(isinstance(s, str) for s in source):
         raise ConfigError("source must be a string or a list of strings", loc=root.loc_of("source"),
                           path="source")
-    input_shape = parse_input(root["input"], root.loc_of("input"))
     params = parse_params(root.get("params"), "params", allow_required=False)
     blocks_node = root.get("blocks") or LDict()
     if not isinstance(blocks_node, LDict):
@@ -300,17 +323,24 @@ def parse_spec(text: str, filename: str) -> Spec:
         if not isinstance(bnode, LDict):
             raise ConfigError("a block is a mapping with params and layers", loc=blocks_node.loc_of(bname),
                               path=bpath)
-        check_keys(bnode, ("params", "layers", "doc"), bpath)
-        if "layers" not in bnode or not isinstance(bnode["layers"], LList):
-            raise ConfigError("a block needs a list of layers", loc=bnode.loc, path=bpath)
+        check_keys(bnode, ("params", "layers", "parallel", "residual", "doc"), bpath)
+        bodies = [k for k in ("layers", "parallel", "residual") if k in bnode]
+        if len(bodies) != 1:
+            raise ConfigError("a block needs exactly one of layers (a list), parallel or residual",
+                              loc=bnode.loc, path=bpath)
+        kind = bodies[0]
+        if kind == "layers" and not isinstance(bnode["layers"], LList):
+            raise ConfigError("a block's layers must be a list", loc=bnode.loc_of("layers"), path=f"{bpath}.layers")
         bparams = parse_params(bnode.get("params"), f"{bpath}.params", allow_required=True)
-        blocks[bname] = BlockDef(bname, bparams, bnode["layers"], blocks_node.key_locs[bname])
+        blocks[bname] = BlockDef(bname, bparams, bnode[kind], blocks_node.key_locs[bname], kind,
+                                 bnode.loc_of(kind))
     layers = root["layers"]
     if not isinstance(layers, LList):
         raise ConfigError("layers must be a list", loc=root.loc_of("layers"), path="layers")
     ref_source, figures = parse_reference(root.get("reference"))
-    return Spec(filename, name, description, source, input_shape, params, blocks, layers,
-                ref_source, figures, root)
+    spec = Spec(filename, name, description, source, (), params, blocks, layers, ref_source, figures, root)
+    spec.input = spec.input_for(spec.bind())
+    return spec
 
 
 def parse_input(value, loc: Loc, origin: str = "input") -> tuple[int, ...]:

@@ -21,7 +21,15 @@ def row_dict(row: Row, batch: int, units: str) -> dict:
         d["flops"] = 2 * row.macs
     if row.contains:
         d["contains"] = list(row.contains)
+    d["receptive_field"] = rf_dict(row.rf)
+    d["aux"] = row.aux
     return d
+
+
+def rf_dict(rf) -> dict | None:
+    if rf is None:
+        return None
+    return {"size": list(rf.size), "jump": list(rf.jump), "start": list(rf.start), "global": rf.is_global}
 
 
 def stats_dict(stats: ModelStats, units: str = "macs") -> dict:
@@ -44,11 +52,16 @@ def stats_dict(stats: ModelStats, units: str = "macs") -> dict:
         "folded": stats.folded,
         "depth": stats.depth,
         "output_shape": [stats.batch, *stats.output_shape],
+        "mode": stats.mode,
+        "layers_with_weights": stats.layers,
+        "receptive_field": rf_dict(stats.receptive_field),
+        "aux_params_excluded": stats.aux_params,
         "layers": [row_dict(r, stats.batch, units) for r in stats.rows],
         "totals": totals,
         "references": [
             {"figure": c.figure, "published": c.published, "value": _number(c.value),
-             "computed": c.computed, "metric": c.metric, "precision": c.precision,
+             "computed": c.computed if isinstance(c.computed, int) else _number(c.computed),
+             "metric": c.metric, "relative_to": c.relative_to, "precision": c.precision,
              "status": c.status, "note": c.note, "source": c.source}
             for c in stats.references
         ],
@@ -57,7 +70,8 @@ def stats_dict(stats: ModelStats, units: str = "macs") -> dict:
 
 
 def _number(value):
-    return int(value) if value == value.to_integral_value() else float(value)
+    """A Decimal as JSON: an exact int when integral, else a float."""
+    return int(value) if value == value.to_integral_value() else float(round(value, 6))
 
 
 def render(stats: ModelStats, units: str = "macs") -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from archstat.analyze.stats import ModelStats
 from archstat.report.rows import cells, describe_run, header, total_cells
-from archstat.report.units import compute_unit, fmt_bytes_both, fmt_int, fmt_si
+from archstat.report.units import compute_unit, fmt_bytes_both, fmt_computed, fmt_int, fmt_si
 
 
 def _line(values) -> str:
@@ -33,5 +33,5 @@ def render(stats: ModelStats, units: str = "macs") -> str:
                 _line(["figure", "published", "computed", "status", "note", "source"]),
                 _line(["---"] * 6)]
         for c in stats.references:
-            out.append(_line([c.figure, c.published, fmt_int(c.computed), c.status, c.note, c.source]))
+            out.append(_line([c.figure, c.published, fmt_computed(c.computed), c.status, c.note, c.source]))
     return "\n".join(out) + "\n"

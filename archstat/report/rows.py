@@ -14,6 +14,11 @@ CONVENTIONS = {
                            "(ReLU) and views (flatten, dropout at inference) allocate nothing",
     "activation_bytes": "activation elements × bytes per element of --dtype; MB = 10^6 B, MiB = 2^20 B",
     "ops": "other elementwise operations (compares, adds, bias adds), not included in MACs",
+    "receptive_field": "input pixels one output unit sees (size), the effective stride between units "
+                       "(jump) and where the first unit's field starts (start; negative: in the padding); "
+                       "a merge takes the largest field of its inputs",
+    "layers": "conv and linear layers on the longest path to the output",
+    "mode": "eval leaves auxiliary heads out of rows and totals; train counts them",
 }
 
 
@@ -25,14 +30,16 @@ def weights_cell(row: Row) -> str:
 
 def header(stats: ModelStats, units: str) -> list[str]:
     unit, _ = compute_unit(units)
-    return ["layer", "label", "op", "output", "activations", "memory", "weights", "biases", "params", unit]
+    return ["layer", "label", "op", "output", "activations", "memory", "weights", "biases", "params", unit,
+            "rf"]
 
 
 def cells(row: Row, units: str) -> list[str]:
     _, factor = compute_unit(units)
-    return [row.name, row.label, row.op, fmt_shape(row.output_shape), fmt_int(row.activation_elements),
+    label = row.label + (" (aux)" if row.aux else "")
+    return [row.name, label, row.op, fmt_shape(row.output_shape), fmt_int(row.activation_elements),
             fmt_bytes(row.activation_bytes), weights_cell(row), fmt_int(row.biases), fmt_int(row.params),
-            fmt_int(row.macs * factor)]
+            fmt_int(row.macs * factor), row.rf.text() if row.rf else ""]
 
 
 def total_cells(stats: ModelStats, units: str) -> list[str]:
@@ -40,11 +47,15 @@ def total_cells(stats: ModelStats, units: str) -> list[str]:
     t = stats.totals
     return ["TOTAL", "", "", fmt_shape(stats.output_shape), fmt_int(t.activation_elements),
             fmt_bytes(t.activation_bytes), fmt_int(t.weights), fmt_int(t.biases), fmt_int(t.params),
-            fmt_int(t.macs * factor)]
+            fmt_int(t.macs * factor), stats.receptive_field.text() if stats.receptive_field else ""]
 
 
 def describe_run(stats: ModelStats) -> str:
     params = ", ".join(f"{k}={v}" for k, v in stats.params.items())
     text = (f"input {fmt_shape(stats.input_shape)} · batch {stats.batch} · {stats.dtype} "
-            f"({stats.bytes_per_element} B/element)")
-    return text + (f" · params: {params}" if params else "")
+            f"({stats.bytes_per_element} B/element) · mode {stats.mode} · {stats.layers} layers with weights")
+    text += f" · params: {params}" if params else ""
+    if stats.aux_params:
+        text += (f" · auxiliary heads ({fmt_int(stats.aux_params)} params) left out: --mode train "
+                 "counts them")
+    return text

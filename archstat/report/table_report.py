@@ -11,7 +11,7 @@ from rich.text import Text
 from archstat.analyze.references import REPRODUCED
 from archstat.analyze.stats import ModelStats
 from archstat.report.rows import cells, describe_run, header, total_cells
-from archstat.report.units import compute_unit, fmt_bytes_both, fmt_int, fmt_si
+from archstat.report.units import compute_unit, fmt_bytes_both, fmt_computed, fmt_int, fmt_si
 
 
 def conventions_line(units: str, folded: bool) -> str:
@@ -21,7 +21,8 @@ def conventions_line(units: str, folded: bool) -> str:
     fold = ("in-place ops and views (ReLU, dropout, flatten) fold into the row before (--unfold shows them)"
             if folded else "in-place ops and views shown as rows; they allocate nothing")
     return (f"{compute} · params = weights + biases\n"
-            f"memory = output elements × batch × bytes (MB = 10^6 B) · {fold} · shapes C×H×W per sample")
+            f"memory = output elements × batch × bytes (MB = 10^6 B) · {fold}\n"
+            "shapes C×H×W per sample · RF = receptive field, input pixels one output unit sees")
 
 
 def render(stats: ModelStats, units: str = "macs"):
@@ -31,17 +32,18 @@ def render(stats: ModelStats, units: str = "macs"):
         title.append(f" — {stats.description}", style="")
     table = Table(box=box.SIMPLE_HEAD, show_footer=True, title=None, pad_edge=False)
     totals = total_cells(stats, units)
-    numeric = {"activations", "memory", "weights", "biases", "params", unit}
+    numeric = {"activations", "memory", "weights", "biases", "params", unit, "rf"}
     for col, foot in zip(header(stats, units), totals):
         if col == "op":
             continue
-        table.add_column(col.capitalize() if col != unit else unit, footer=foot,
+        heading = {"rf": "RF", unit: unit}.get(col, col.capitalize())
+        table.add_column(heading, footer=foot,
                          justify="right" if col in numeric else "left",
                          footer_style="bold", no_wrap=True)
     for row in stats.rows:
         values = cells(row, units)
         values.pop(2)  # the op column: the label says it
-        style = "dim" if row.op == "input" else None
+        style = "dim" if row.op == "input" else ("italic" if row.aux else None)
         table.add_row(*(Text(v) for v in values), style=style)
     t = stats.totals
     lines = [
@@ -71,5 +73,5 @@ def references_table(stats: ModelStats) -> Table:
     for c in stats.references:
         status = Text(c.status, style="green" if c.status == REPRODUCED else "bold red")
         note = Text(c.note + ("; " if c.note and c.source else "") + (f"source: {c.source}" if c.source else ""))
-        ref.add_row(Text(c.figure), Text(c.published), fmt_int(c.computed), status, note)
+        ref.add_row(Text(c.figure), Text(c.published), fmt_computed(c.computed), status, note)
     return ref

@@ -53,3 +53,10 @@ def fmt_shape(shape) -> str:
 def compute_unit(units: str) -> tuple[str, int]:
     """(column name, factor): MACs ×1, or FLOPs = 2 × MACs."""
     return ("FLOPs", 2) if units == "flops" else ("MACs", 1)
+
+
+def fmt_computed(value) -> str:
+    """A computed figure: an exact integer, or a ratio between two models to 3 digits."""
+    if isinstance(value, int):
+        return fmt_int(value)
+    return f"{float(value):.3g}×"

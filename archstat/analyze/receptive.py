@@ -1,0 +1,100 @@
+"""Receptive fields across chains, branches and merges.
+
+For each node and each spatial axis: ``size`` (input pixels one output unit sees),
+``jump`` (input pixels between neighbouring output units: the effective stride)
+and ``start`` (the input coordinate of the first pixel of the first unit's field;
+negative when it begins in the padding). For an op with kernel k, stride s,
+dilation d and padding p, with k' = d(k-1)+1::
+
+    size' = size + (k' - 1) * jump     jump' = jump * s     start' = start - p * jump
+
+A merge takes the largest field of its inputs. A layer that sees its whole input
+(linear after flatten, pooling to 1×1) has a global field: the whole extent of
+the map it reads.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from archstat.graph import Graph
+from archstat.ops.pool import adaptive_window
+from archstat.ops.registry import RFStep, all_ops
+
+
+@dataclass(frozen=True)
+class RF:
+    size: tuple[int, int]
+    jump: tuple[int, int]
+    start: tuple[int, int]
+    extent: tuple[int, int]        # the spatial size of the map (kept through flatten)
+    is_global: bool = False
+
+    def step(self, st: RFStep, extent: tuple[int, int]) -> "RF":
+        size, jump, start = [], [], []
+        for i in range(2):
+            span = st.dilation[i] * (st.kernel[i] - 1) + 1
+            size.append(self.size[i] + (span - 1) * self.jump[i])
+            jump.append(self.jump[i] * st.stride[i])
+            start.append(self.start[i] - st.padding[i] * self.jump[i])
+        return RF(tuple(size), tuple(jump), tuple(start), extent, self.is_global)
+
+    def whole(self) -> "RF":
+        """Every output sees the whole map this field's units tile."""
+        size = tuple(self.size[i] + (self.extent[i] - 1) * self.jump[i] for i in range(2))
+        jump = tuple(self.jump[i] * self.extent[i] for i in range(2))
+        return RF(size, jump, self.start, (1, 1), True)
+
+    def text(self) -> str:
+        s = str(self.size[0]) if self.size[0] == self.size[1] else f"{self.size[0]}×{self.size[1]}"
+        return s + (" (global)" if self.is_global else "")
+
+
+def _spatial(shape) -> tuple[int, int]:
+    return (shape[1], shape[2]) if len(shape) == 3 else (1, 1)
+
+
+def _adaptive_step(node) -> RFStep:
+    """Adaptive pooling as an ordinary pool: exact when the output divides the input; otherwise
+    its largest window and the floor of the stride."""
+    _, h, w = node.in_shapes[0]
+    oh, ow = node.shape[1], node.shape[2]
+    kernel = (max(adaptive_window(h, oh, i) for i in range(oh)), max(adaptive_window(w, ow, j) for j in range(ow)))
+    stride = (max(1, h // oh), max(1, w // ow))
+    return RFStep(kernel, stride, (1, 1), (0, 0))
+
+
+def receptive_fields(graph: Graph) -> dict[str, RF]:
+    ops = all_ops()
+    out: dict[str, RF] = {}
+    for node in graph.nodes:
+        if node.op == "input":
+            out[node.name] = RF((1, 1), (1, 1), (0, 0), _spatial(node.shape))
+            continue
+        spec = ops[node.op]
+        inputs = [out[i] for i in node.inputs]
+        rf = max(inputs, key=lambda r: (r.size[0] * r.size[1], r.is_global)) if len(inputs) > 1 else inputs[0]
+        extent = _spatial(node.shape) if len(node.shape) == 3 else rf.extent
+        if spec.rf is not None:
+            rf = rf.step(spec.rf(node.args), extent)
+        elif node.op == "adaptive_avgpool":
+            rf = rf.step(_adaptive_step(node), extent)
+            if extent == (1, 1):
+                rf = RF(rf.size, rf.jump, rf.start, (1, 1), True)
+        elif spec.global_rf and not rf.is_global:
+            rf = rf.whole()
+        elif len(node.shape) == 3:
+            rf = RF(rf.size, rf.jump, rf.start, extent, rf.is_global)
+        out[node.name] = rf
+    return out
+
+
+def weighted_depth(graph: Graph, include_aux: bool = False) -> dict[str, int]:
+    """Layers with weights (conv, linear) on the longest path to each node — how papers count depth."""
+    depth: dict[str, int] = {}
+    for node in graph.nodes:
+        if node.aux and not include_aux:
+            continue
+        before = max((depth.get(i, 0) for i in node.inputs), default=0)
+        depth[node.name] = before + (1 if node.op in ("conv", "linear") else 0)
+    return depth
