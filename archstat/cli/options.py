@@ -9,6 +9,7 @@ from archstat.errors import UnknownNameError, UsageError
 
 FORMATS = ("table", "json", "csv", "markdown")
 UNITS = ("macs", "flops")
+MODES = ("eval", "train")
 MAX_BATCH = 10**9
 MAX_DIM = 10**7
 

@@ -25,6 +25,7 @@ def table(
                               "(bytes per activation element)."),
     units: str = typer.Option("macs", "--units", help="macs, or flops (= 2 × MACs)."),
     unfold: bool = typer.Option(False, "--unfold", help="Show in-place ops and views as their own rows."),
+    mode: str = typer.Option("eval", "--mode", help="eval (auxiliary heads left out) or train (counted)."),
     sets: Optional[List[str]] = typer.Option(None, "--set", help="Override a declared param: NAME=VALUE "
                                              "(repeatable)."),
 ):
@@ -38,5 +39,5 @@ def table(
         raise options.UsageError(f"--depth {depth}: must be at least 1")
     stats = analyze(model, options.parse_sets(sets), input_shape=options.parse_input(input_),
                     batch=options.parse_batch(batch), dtype=options.parse_dtype(dtype), fold=not unfold,
-                    depth=depth)
+                    depth=depth, mode=options.choice(mode, options.MODES, "--mode"))
     emit(render_stats(stats, fmt, units))

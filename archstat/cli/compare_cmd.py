@@ -1,0 +1,84 @@
+"""archstat compare A B [C ...]: totals side by side with ratios, then rows aligned by name."""
+
+from __future__ import annotations
+
+import string
+from typing import List, Optional
+
+import typer
+
+from archstat.cli import options
+from archstat.cli.app import app
+from archstat.cli.output import emit
+from archstat.errors import UsageError
+
+
+def split_sets(models: list[str], sets: list[str]) -> list[dict[str, str]]:
+    """``--set NAME=V`` goes to every model that declares NAME; ``--set B:NAME=V`` (a letter, or a
+    model as given) to one model only."""
+    from archstat.api import load_spec
+
+    labels = string.ascii_uppercase[:len(models)]
+    per_model: list[dict[str, str]] = [{} for _ in models]
+    specs = [load_spec(m) for m in models]
+    for item in sets or []:
+        target, sep, rest = item.partition(":")
+        if sep and "=" not in target:
+            if target in labels:
+                indices = [labels.index(target)]
+            elif target in models:
+                indices = [i for i, m in enumerate(models) if m == target]
+            else:
+                raise UsageError(f"--set '{item}': '{target}' is not one of the models "
+                                 f"({', '.join(f'{l}={m}' for l, m in zip(labels, models))})")
+            parsed = options.parse_sets([rest])
+            for i in indices:
+                per_model[i].update(parsed)
+            continue
+        parsed = options.parse_sets([item])
+        name = next(iter(parsed))
+        indices = [i for i, s in enumerate(specs) if name in s.params]
+        if not indices:
+            raise UsageError(f"--set '{item}': no model here declares '{name}'")
+        for i in indices:
+            per_model[i].update(parsed)
+    return per_model
+
+
+@app.command("compare")
+def compare_models(
+    models: List[str] = typer.Argument(..., help="Two or more zoo names or config paths.", metavar="A B [C]..."),
+    fmt: str = typer.Option("table", "--format", "-f", help="table, json, csv or markdown."),
+    depth: Optional[int] = typer.Option(None, "--depth", help="Compare at block level: collapse rows below "
+                                        "this many dotted name levels."),
+    batch: int = typer.Option(1, "--batch", "-b", help="Batch size."),
+    input_: Optional[str] = typer.Option(None, "--input", help="Input C×H×W for every model."),
+    dtype: str = typer.Option("float32", "--dtype", help="float32, float16, bfloat16 or int8."),
+    units: str = typer.Option("macs", "--units", help="macs, or flops (= 2 × MACs)."),
+    mode: str = typer.Option("eval", "--mode", help="eval or train (auxiliary heads counted)."),
+    sets: Optional[List[str]] = typer.Option(None, "--set", help="NAME=VALUE for every model declaring NAME, "
+                                             "or B:NAME=VALUE for one (A is the first model)."),
+):
+    """Totals side by side with each model's ratio to the first, then an aligned breakdown."""
+    from archstat.analyze.compare import Compared, compare
+    from archstat.api import analyze
+    from archstat.report import compare_report
+
+    if len(models) < 2:
+        raise UsageError("compare needs at least two models (the same one twice with --set B:NAME=VALUE "
+                         "compares two settings)")
+    if len(models) > 26:
+        raise UsageError("compare takes at most 26 models")
+    fmt = options.choice(fmt, options.FORMATS, "--format")
+    units = options.choice(units, options.UNITS, "--units")
+    mode = options.choice(mode, options.MODES, "--mode")
+    if depth is not None and depth < 1:
+        raise UsageError(f"--depth {depth}: must be at least 1")
+    shape = options.parse_input(input_)
+    per_model = split_sets(models, sets or [])
+    compared = []
+    for label, model, params in zip(string.ascii_uppercase, models, per_model):
+        stats = analyze(model, params, input_shape=shape, batch=options.parse_batch(batch),
+                        dtype=options.parse_dtype(dtype), depth=depth, mode=mode)
+        compared.append(Compared(label, model, stats, {k: stats.params[k] for k in params}))
+    emit(compare_report.render(compare(compared), fmt, units))
