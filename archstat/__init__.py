@@ -5,5 +5,5 @@ The analytic API (``load``, ``analyze``) never imports torch.
 
 __version__ = "0.1.0"
 
-from archstat.api import analyze, load, load_spec  # noqa: E402,F401
+from archstat.api import analyze, build, load, load_spec  # noqa: E402,F401
 from archstat.errors import ArchstatError, ConfigError  # noqa: E402,F401

@@ -49,7 +49,8 @@ def _with_input(spec: Spec, shape: tuple[int, ...]) -> Spec:
 def analyze(model: str | Path | Spec | Graph, params: Optional[dict[str, Any]] = None, *,
             input_shape: Optional[tuple[int, ...]] = None, batch: int = 1, dtype: str = "float32",
             fold: bool = True, depth: Optional[int] = None, mode: str = "eval") -> ModelStats:
-    """Per-layer rows, totals and published-vs-computed checks for a config.
+    """Per-layer rows, totals and published-vs-computed checks for a config (a zoo name, a path,
+    a Spec or a Graph), or for any ``nn.Module`` or ``"module:PKG.MOD:FACTORY"`` with ``input_shape``.
 
     ``mode='eval'`` leaves auxiliary heads out of the rows and totals; ``'train'`` counts them.
     """
@@ -61,6 +62,16 @@ def analyze(model: str | Path | Spec | Graph, params: Optional[dict[str, Any]] =
         raise UsageError(f"batch must be a positive integer, got {batch!r}")
     if isinstance(model, Graph):
         return analyze_graph(model, batch=batch, dtype=dtype, fold=fold, depth=depth, mode=mode)
+    if hasattr(model, "named_modules") and hasattr(model, "forward"):  # an nn.Module (torch is loaded)
+        from archstat.builder.module_stats import analyze_module
+
+        if input_shape is None:
+            raise UsageError("analyzing an nn.Module needs input_shape, e.g. (3, 224, 224)")
+        return analyze_module(model, tuple(input_shape), batch=batch, dtype=dtype, fold=fold)
+    if isinstance(model, str) and model.startswith("module:"):
+        from archstat.builder.module_stats import analyze_target
+
+        return analyze_target(model, input_shape, batch=batch, dtype=dtype, fold=fold)
     spec = model if isinstance(model, Spec) else load_spec(model)
     graph = load(spec, params, input_shape=input_shape)
     stats = analyze_graph(graph, description=spec.description, batch=batch, dtype=dtype, fold=fold,
@@ -72,6 +83,18 @@ def analyze(model: str | Path | Spec | Graph, params: Optional[dict[str, Any]] =
         stats.references_skipped = (f"{len(spec.figures)} published figures are for the input "
                                     f"{'×'.join(map(str, spec.input))} and are not checked at this one")
     return stats
+
+
+def build(model: str | Path | Spec | Graph, params: Optional[dict[str, Any]] = None, *,
+          device: Optional[str] = None, input_shape: Optional[tuple[int, ...]] = None, **param_values):
+    """The torch ``nn.Module`` of a config; its ``named_modules()`` names equal the table's rows.
+
+    ``archstat.build("googlenet-bottleneck", c3_reduce=128, device="meta")``. torch is imported
+    here, not before; without it this raises RuntimeFailure with the install line.
+    """
+    from archstat.builder.torch_builder import build as build_module
+
+    return build_module(model, {**(params or {}), **param_values}, device=device, input_shape=input_shape)
 
 
 def _evaluator(spec: Spec, stats: ModelStats):

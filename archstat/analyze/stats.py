@@ -37,6 +37,8 @@ class Row:
     formula: str = ""                    # the weights formula, as the slide writes it
     rf: Optional[RF] = None              # receptive field of the row's output
     aux: bool = False                    # an auxiliary head's row (counted in --mode train)
+    counted: bool = True                 # False: archstat has no formula for it; MACs not counted
+    note: str = ""
     folded: list[str] = field(default_factory=list)     # in-place ops folded into this row
     contains: list[str] = field(default_factory=list)   # rows collapsed into this one (--depth)
 
@@ -77,9 +79,14 @@ class ModelStats:
     folded: bool = True
     depth: Optional[int] = None
     mode: str = "eval"
-    layers: int = 0                       # conv/linear layers on the longest path to the output
+    layers: Optional[int] = 0             # conv/linear layers on the longest path (None: unknown)
     receptive_field: Optional[RF] = None  # of the main output
     aux_params: int = 0                   # params of auxiliary heads (left out of eval totals)
+    source: str = "config"                # "config", or "module" for an analyzed nn.Module
+
+    @property
+    def not_counted(self) -> list[Row]:
+        return [r for r in self.rows if not r.counted]
 
 
 def node_row(node: Node, batch: int, nbytes: int) -> Row:

@@ -10,7 +10,8 @@ from archstat.cli import options
 from archstat.cli.app import app
 from archstat.cli.output import emit, render_stats
 
-MODEL_HELP = "A zoo name (see 'archstat list') or a path to a YAML config."
+MODEL_HELP = ("A zoo name (see 'archstat list'), a path to a YAML config, or module:PKG.MODULE:FACTORY / "
+              "module:FILE.py:FACTORY for an nn.Module (needs torch and --input).")
 
 
 @app.command("table")

@@ -44,6 +44,16 @@ _ACTIVATIONS = [
     ("gelu",       NoArgs,        "GELU",      False),
 ]
 
+def _builder(torch_name: str):
+    def build(a, in_shapes):
+        from torch import nn
+
+        kwargs = {k: getattr(a, k) for k in ("inplace", "negative_slope", "alpha") if hasattr(a, k)}
+        return getattr(nn, torch_name)(**kwargs)
+
+    return build
+
+
 for _name, _args, _torch, _can_inplace in _ACTIVATIONS:
     register_op(
         _name,
@@ -56,4 +66,5 @@ for _name, _args, _torch, _can_inplace in _ACTIVATIONS:
         label=lambda a, s, o, _n=_name: _n.upper(),
         inplace=(lambda a: a.inplace) if _can_inplace else (lambda a: False),
         torch_type=_torch,
+        build=_builder(_torch),
     )

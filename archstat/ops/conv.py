@@ -67,6 +67,12 @@ def _formula(a: ConvArgs, in_shapes) -> str:
     return f"({a.kernel[0]}×{a.kernel[1]}×{c_in})×{a.out}"
 
 
+def _build(a: ConvArgs, in_shapes):
+    from torch import nn
+
+    return nn.Conv2d(in_shapes[0][0], a.out, a.kernel, a.stride, a.padding, a.dilation, a.groups, a.bias)
+
+
 CONV = register_op(
     "conv",
     Args=ConvArgs,
@@ -80,4 +86,5 @@ CONV = register_op(
     formula=_formula,
     rf=lambda a: RFStep(a.kernel, a.stride, a.dilation, a.padding),
     torch_type="Conv2d",
+    build=_build,
 )

@@ -27,6 +27,12 @@ def _in_features(in_shapes) -> int:
     return shape[0]
 
 
+def _build(a: LinearArgs, in_shapes):
+    from torch import nn
+
+    return nn.Linear(_in_features(in_shapes), a.out, a.bias)
+
+
 register_op(
     "linear",
     Args=LinearArgs,
@@ -40,4 +46,5 @@ register_op(
     formula=lambda a, s: f"{_in_features(s)}×{a.out}",
     global_rf=True,
     torch_type="Linear",
+    build=_build,
 )

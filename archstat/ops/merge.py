@@ -36,7 +36,7 @@ register_op(
     Args=NoArgs, doc="Concatenate branches along channels (torch.cat(dim=1)).",
     out_shape=_concat_shape,
     weights=lambda a, s: 0, biases=lambda a, s: 0, macs=lambda a, s, o: 0, ops=lambda a, s, o: 0,
-    label=lambda a, s, o: "CONCAT", multi_input=True,
+    label=lambda a, s, o: "CONCAT", multi_input=True, torch_type="Concat",
 )
 
 register_op(
@@ -45,7 +45,7 @@ register_op(
     out_shape=_same_shape("add"),
     weights=lambda a, s: 0, biases=lambda a, s: 0, macs=lambda a, s, o: 0,
     ops=lambda a, s, o: (len(s) - 1) * numel(o),
-    label=lambda a, s, o: "ADD", multi_input=True,
+    label=lambda a, s, o: "ADD", multi_input=True, torch_type="Add",
 )
 
 register_op(
@@ -54,5 +54,5 @@ register_op(
     out_shape=_same_shape("mean"),
     weights=lambda a, s: 0, biases=lambda a, s: 0, macs=lambda a, s, o: 0,
     ops=lambda a, s, o: len(s) * numel(o),  # n-1 adds and one divide per element
-    label=lambda a, s, o: "MEAN", multi_input=True,
+    label=lambda a, s, o: "MEAN", multi_input=True, torch_type="Mean",
 )

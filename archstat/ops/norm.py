@@ -15,6 +15,19 @@ class BatchNormArgs:
     affine: bool = True
 
 
+def _build_bn(a: BatchNormArgs, in_shapes):
+    from torch import nn
+
+    cls = nn.BatchNorm2d if len(in_shapes[0]) == 3 else nn.BatchNorm1d
+    return cls(in_shapes[0][0], eps=a.eps, momentum=a.momentum, affine=a.affine)
+
+
+def _build_lrn(a: "LRNArgs", in_shapes):
+    from torch import nn
+
+    return nn.LocalResponseNorm(a.size, a.alpha, a.beta, a.k)
+
+
 register_op(
     "bn",
     Args=BatchNormArgs,
@@ -28,6 +41,7 @@ register_op(
     ops=lambda a, s, o: 2 * numel(o),
     label=lambda a, s, o: "BN",
     torch_type="BatchNorm2d",
+    build=_build_bn,
 )
 
 
@@ -49,4 +63,5 @@ register_op(
     ops=lambda a, s, o: (a.size + 3) * numel(o),
     label=lambda a, s, o: "LRN",
     torch_type="LocalResponseNorm",
+    build=_build_lrn,
 )

@@ -65,6 +65,25 @@ def _rf(a) -> RFStep:
     return RFStep(a.kernel, a.stride or a.kernel, getattr(a, "dilation", (1, 1)), a.padding)
 
 
+def _build_max(a: MaxPoolArgs, in_shapes):
+    from torch import nn
+
+    return nn.MaxPool2d(a.kernel, a.stride or a.kernel, a.padding, a.dilation, ceil_mode=a.ceil_mode)
+
+
+def _build_avg(a: AvgPoolArgs, in_shapes):
+    from torch import nn
+
+    return nn.AvgPool2d(a.kernel, a.stride or a.kernel, a.padding, ceil_mode=a.ceil_mode,
+                        count_include_pad=a.count_include_pad)
+
+
+def _build_adaptive(a: "AdaptiveAvgPoolArgs", in_shapes):
+    from torch import nn
+
+    return nn.AdaptiveAvgPool2d(a.out)
+
+
 register_op(
     "maxpool",
     Args=MaxPoolArgs,
@@ -75,6 +94,7 @@ register_op(
     label=lambda a, s, o: f"POOL{fmt_size(a.kernel).replace('×', 'x')}",
     rf=_rf,
     torch_type="MaxPool2d",
+    build=_build_max,
 )
 
 register_op(
@@ -87,6 +107,7 @@ register_op(
     label=lambda a, s, o: f"AVGPOOL{fmt_size(a.kernel).replace('×', 'x')}",
     rf=_rf,
     torch_type="AvgPool2d",
+    build=_build_avg,
 )
 
 
@@ -117,4 +138,5 @@ register_op(
     label=lambda a, s, o: f"AVGPOOL→{fmt_size(a.out)}",
     global_rf=True,
     torch_type="AdaptiveAvgPool2d",
+    build=_build_adaptive,
 )

@@ -57,6 +57,7 @@ class OpSpec:
     global_rf: bool = False                                 # output sees the whole input
     multi_input: bool = False
     torch_type: str = ""                                    # the torch module class it builds
+    build: Optional[Callable[[Any, list], Any]] = None      # Args, input shapes → nn.Module (torch inside)
 
     def fields(self) -> list[dataclasses.Field]:
         return list(dataclasses.fields(self.Args))

@@ -23,6 +23,16 @@ class SoftmaxArgs:
     dim: int = 1
 
 
+def _build(torch_name: str, **fixed):
+    def build(a, in_shapes):
+        from torch import nn
+
+        kwargs = {k: getattr(a, k) for k in ("p", "dim") if hasattr(a, k)}
+        return getattr(nn, torch_name)(**kwargs, **fixed)
+
+    return build
+
+
 register_op(
     "flatten",
     Args=NoArgs,
@@ -33,6 +43,19 @@ register_op(
     inplace=lambda a: True,
     global_rf=False,
     torch_type="Flatten",
+    build=_build("Flatten"),
+)
+
+register_op(
+    "identity",
+    Args=NoArgs,
+    doc="The identity (torch.nn.Identity): returns its input, allocates nothing.",
+    out_shape=lambda a, s: s[0],
+    weights=lambda a, s: 0, biases=lambda a, s: 0, macs=lambda a, s, o: 0, ops=lambda a, s, o: 0,
+    label=lambda a, s, o: "IDENTITY",
+    inplace=lambda a: True,
+    torch_type="Identity",
+    build=_build("Identity"),
 )
 
 register_op(
@@ -44,6 +67,7 @@ register_op(
     label=lambda a, s, o: "DROPOUT",
     inplace=lambda a: True,
     torch_type="Dropout",
+    build=_build("Dropout"),
 )
 
 register_op(
@@ -55,4 +79,5 @@ register_op(
     ops=lambda a, s, o: 3 * numel(o),  # exp, sum, divide per element
     label=lambda a, s, o: "SOFTMAX",
     torch_type="Softmax",
+    build=_build("Softmax"),
 )

@@ -23,6 +23,9 @@ def row_dict(row: Row, batch: int, units: str) -> dict:
         d["contains"] = list(row.contains)
     d["receptive_field"] = rf_dict(row.rf)
     d["aux"] = row.aux
+    d["counted"] = row.counted
+    if row.note:
+        d["note"] = row.note
     return d
 
 
@@ -66,6 +69,8 @@ def stats_dict(stats: ModelStats, units: str = "macs") -> dict:
             for c in stats.references
         ],
         "references_skipped": stats.references_skipped,
+        "source": stats.source,
+        "not_counted": [{"name": r.name, "op": r.op, "note": r.note} for r in stats.not_counted],
     }
 
 

@@ -39,7 +39,7 @@ def cells(row: Row, units: str) -> list[str]:
     label = row.label + (" (aux)" if row.aux else "")
     return [row.name, label, row.op, fmt_shape(row.output_shape), fmt_int(row.activation_elements),
             fmt_bytes(row.activation_bytes), weights_cell(row), fmt_int(row.biases), fmt_int(row.params),
-            fmt_int(row.macs * factor), row.rf.text() if row.rf else ""]
+            fmt_int(row.macs * factor) if row.counted else "not counted", row.rf.text() if row.rf else ""]
 
 
 def total_cells(stats: ModelStats, units: str) -> list[str]:
@@ -53,9 +53,12 @@ def total_cells(stats: ModelStats, units: str) -> list[str]:
 def describe_run(stats: ModelStats) -> str:
     params = ", ".join(f"{k}={v}" for k, v in stats.params.items())
     text = (f"input {fmt_shape(stats.input_shape)} · batch {stats.batch} · {stats.dtype} "
-            f"({stats.bytes_per_element} B/element) · mode {stats.mode} · {stats.layers} layers with weights")
+            f"({stats.bytes_per_element} B/element) · mode {stats.mode}")
+    if stats.layers is not None:
+        text += f" · {stats.layers} layers with weights"
     text += f" · params: {params}" if params else ""
     if stats.aux_params:
         text += (f" · auxiliary heads ({fmt_int(stats.aux_params)} params) left out: --mode train "
-                 "counts them")
+                 "counts them" if stats.source == "config" else
+                 f" · modules that did not run in eval mode ({fmt_int(stats.aux_params)} params) left out")
     return text

@@ -55,6 +55,11 @@ def render(stats: ModelStats, units: str = "macs"):
     ]
     parts = [title, Text(describe_run(stats), style="dim"),
              Text(conventions_line(units, stats.folded), style="dim"), table, Text("\n".join(lines))]
+    if stats.not_counted:
+        names = ", ".join(f"{r.name} ({r.op})" for r in stats.not_counted[:8])
+        more = f" and {len(stats.not_counted) - 8} more" if len(stats.not_counted) > 8 else ""
+        parts.append(Text(f"not counted (archstat has no formula; their MACs are missing from the total): "
+                          f"{names}{more}", style="yellow"))
     if stats.references:
         parts.append(references_table(stats))
     elif stats.references_skipped:

@@ -1,0 +1,16 @@
+"""Graph → torch ``nn.Module``, and analysis of any ``nn.Module``. torch is imported lazily."""
+
+from __future__ import annotations
+
+from archstat.errors import RuntimeFailure
+
+INSTALL_HINT = "pip install 'archstat[torch]'"
+
+
+def require_torch():
+    """Import torch, or fail with the line that says how to install it (exit code 1)."""
+    try:
+        import torch
+    except ImportError:
+        raise RuntimeFailure(f"this command needs torch, which is not installed ({INSTALL_HINT})") from None
+    return torch

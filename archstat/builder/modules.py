@@ -1,0 +1,69 @@
+"""The torch modules the builder assembles: merges, plain containers, and the graph runner."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class Block(nn.Module):
+    """A container that only names its children (a block, branch, repeat group or residual body)."""
+
+    def forward(self, *args):  # pragma: no cover - the GraphModule runs the leaves itself
+        raise RuntimeError("a Block is run by its GraphModule, not on its own")
+
+
+class Concat(nn.Module):
+    """torch.cat along channels: an inception module's merge. Its children are the branches."""
+
+    def forward(self, *xs):
+        return torch.cat(xs, dim=1)
+
+
+class Add(nn.Module):
+    """Elementwise sum: a residual connection's merge."""
+
+    def forward(self, *xs):
+        out = xs[0]
+        for x in xs[1:]:
+            out = out + x
+        return out
+
+
+class Mean(nn.Module):
+    """Elementwise mean: FractalNet's join."""
+
+    def forward(self, *xs):
+        return torch.stack(xs, dim=0).mean(dim=0)
+
+
+MERGES = {"concat": Concat, "add": Add, "mean": Mean}
+
+
+class GraphModule(nn.Module):
+    """Runs the Graph's nodes in topological order. ``named_modules()`` names equal the Graph's.
+
+    In training mode it returns ``(main, *aux)`` when the graph has auxiliary heads (as
+    torchvision's GoogLeNet does); in eval mode the heads do not run and it returns ``main``.
+    """
+
+    def __init__(self, name: str, plan: list[tuple[str, tuple[str, ...], bool]], main: str, aux: list[str]):
+        super().__init__()
+        self.model_name = name
+        self._plan = plan            # (node name, input names, is_aux)
+        self._main = main
+        self._aux = list(aux)
+
+    def forward(self, x):
+        values = {"input": x}
+        modules = self.__dict__.get("_lookup") or dict(self.named_modules())
+        for name, inputs, is_aux in self._plan:
+            if is_aux and not self.training:
+                continue
+            values[name] = modules[name](*(values[i] for i in inputs))
+        if self.training and self._aux:
+            return (values[self._main], *(values[a] for a in self._aux))
+        return values[self._main]
+
+    def extra_repr(self) -> str:
+        return f"model={self.model_name!r}"

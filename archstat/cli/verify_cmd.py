@@ -1,0 +1,52 @@
+"""archstat verify NAME|PATH ... | --all: archstat's numbers against torch, fvcore and FlopCounterMode."""
+
+from __future__ import annotations
+
+import sys
+from typing import List, Optional
+
+import typer
+
+from archstat.cli import options
+from archstat.cli.app import app
+from archstat.cli.output import emit
+from archstat.errors import CheckFailed, UsageError
+
+
+@app.command("verify")
+def verify_models(
+    models: Optional[List[str]] = typer.Argument(None, help="Zoo names or config paths.", metavar="[NAME|PATH]..."),
+    all_: bool = typer.Option(False, "--all", help="Every model in the zoo."),
+    fmt: str = typer.Option("table", "--format", "-f", help="table, json, csv or markdown."),
+    no_fvcore: bool = typer.Option(False, "--no-fvcore", help="Skip the fvcore check (it runs real CPU "
+                                   "tensors at batch 1, the slow part)."),
+    sets: Optional[List[str]] = typer.Option(None, "--set", help="Override a declared param: NAME=VALUE."),
+):
+    """Check every row's shape and params and the conv/linear MACs against the built torch module,
+    FlopCounterMode and fvcore. Exits 3 on any mismatch."""
+    from archstat.builder import require_torch
+    from archstat.report import verify_report
+    from archstat.verify.crosscheck import FAIL, verify
+    from archstat.zoo import zoo_names
+
+    fmt = options.choice(fmt, options.FORMATS, "--format")
+    if all_ and models:
+        raise UsageError("give model names or --all, not both")
+    names = zoo_names() if all_ else list(models or [])
+    if not names:
+        raise UsageError("verify needs model names or --all")
+    require_torch()
+    params = options.parse_sets(sets)
+    checks = []
+    for i, name in enumerate(names, 1):
+        if sys.stderr.isatty():
+            sys.stderr.write(f"\rverifying {name} ({i}/{len(names)})…\033[K")
+            sys.stderr.flush()
+        checks.extend(verify(name, params, fvcore=not no_fvcore))
+    if sys.stderr.isatty():
+        sys.stderr.write("\r\033[K")
+    emit(verify_report.render(checks, fmt))
+    failed = [c for c in checks if c.status == FAIL]
+    if failed:
+        raise CheckFailed(f"{len(failed)} of {len(checks)} checks found a mismatch "
+                          f"({', '.join(sorted({c.model for c in failed}))})")

@@ -1,0 +1,1 @@
+"""Checks of archstat's arithmetic against torch, fvcore and FlopCounterMode."""
