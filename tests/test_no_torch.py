@@ -45,3 +45,15 @@ def test_the_blocker_works():
     code = SCRIPT.replace("from archstat.cli import main", "import torch")
     r = subprocess.run([sys.executable, "-c", code, "list"], capture_output=True, text=True, cwd=ROOT)
     assert r.returncode != 0 and "torch is blocked" in r.stderr
+
+
+@pytest.mark.parametrize("args", [
+    ["verify", "vgg16"],
+    ["table", "module:torchvision.models:resnet18", "--input", "3x224x224"],
+])
+def test_torch_commands_say_how_to_install_it(args):
+    r = subprocess.run([sys.executable, "-c", SCRIPT, *args], capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 1
+    assert r.stdout == ""
+    assert r.stderr == ("error: this command needs torch, which is not installed "
+                        "(pip install 'archstat[torch]')\n")
