@@ -18,6 +18,7 @@ from archstat.config.spec import Figure
 
 REPRODUCED = "REPRODUCED"
 NOT_REPRODUCED = "NOT REPRODUCED"
+PUBLISHED_ONLY = "PUBLISHED"   # a published figure archstat does not compute (top-1 error)
 
 
 @dataclass
@@ -25,7 +26,7 @@ class Check:
     figure: str
     published: str
     value: Decimal          # the published value as a number
-    computed: int | Decimal     # a Decimal for a ratio between two models
+    computed: int | Decimal | None   # a Decimal for a ratio between two models; None: not computed
     metric: str
     precision: int
     status: str
@@ -88,6 +89,9 @@ def fill_note(note: str, stats) -> str:
 def check_figure(fig: Figure, stats, evaluate) -> Check:
     """``evaluate(model, overrides, mode)`` gives the ModelStats a figure needs beyond ``stats``
     (``model`` None: this config under other params or mode)."""
+    if fig.metric == "published_only":
+        return Check(fig.key, fig.published, Decimal(fig.raw), None, "error_percent", 0, PUBLISHED_ONLY,
+                     "published, not computed: archstat does not train networks", fig.source)
     base = stats
     if fig.overrides or fig.mode != stats.mode:
         base = evaluate(None, fig.overrides, fig.mode)

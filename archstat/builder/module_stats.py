@@ -65,6 +65,8 @@ def _module_args(module) -> Optional[tuple[str, dict]]:
         return "flatten", {}
     if name == "Softmax" and module.dim in (1, -1):
         return "softmax", {"dim": 1}
+    if name == "PadShortcut":
+        return "pad_shortcut", {"out": module.out_channels, "stride": module.stride}
     if name in _SIMPLE:
         args = {k: getattr(module, k) for k in ("inplace", "negative_slope", "alpha") if hasattr(module, k)}
         return _SIMPLE[name], args

@@ -40,6 +40,22 @@ class Mean(nn.Module):
 MERGES = {"concat": Concat, "add": Add, "mean": Mean}
 
 
+class PadShortcut(nn.Module):
+    """He et al. 2015, option A: subsample by the stride and zero-pad the new channels (no params)."""
+
+    def __init__(self, in_channels: int, out_channels: int, stride: int):
+        super().__init__()
+        self.in_channels, self.out_channels, self.stride = in_channels, out_channels, stride
+
+    def forward(self, x):
+        x = x[:, :, :: self.stride, :: self.stride]
+        extra = self.out_channels - self.in_channels
+        return nn.functional.pad(x, (0, 0, 0, 0, extra // 2, extra - extra // 2))
+
+    def extra_repr(self) -> str:
+        return f"{self.in_channels}→{self.out_channels}, stride={self.stride}"
+
+
 class GraphModule(nn.Module):
     """Runs the Graph's nodes in topological order. ``named_modules()`` names equal the Graph's.
 

@@ -357,31 +357,46 @@ class Expander:
             need = "equal sizes except channels" if merge == "concat" else "equal shapes"
             raise ShapeError(f"layer {full}: {merge} needs {need}, got {shapes}", loc=loc, path=path) from None
 
+    SHORTCUTS = ("auto", "projection", "identity", "pad", "none")
+
     def residual(self, body, body_loc, path, full, env, src) -> str:
+        """``body`` plus a shortcut, merged (add), then the ``after`` layers. Shortcuts: ``auto`` or
+        ``projection`` (identity when shapes match, else 1×1 conv + bn), ``pad`` (identity, or
+        subsample and zero-pad channels: option A of He et al. 2015), ``identity``, ``none`` (no
+        shortcut: a plain network) or a list of layers."""
         if not isinstance(body, LDict):
             raise ConfigError("residual needs a mapping with body (and shortcut)", loc=body_loc, path=path)
-        check_keys(body, ("body", "shortcut", "merge"), path)
+        check_keys(body, ("body", "shortcut", "merge", "after"), path)
         if "body" not in body:
             raise ConfigError("residual needs a body: a list of layers", loc=body.loc, path=path)
         merge = self.merge_kind(body, path, default="add")
         if merge == "concat":
             raise ConfigError("a residual merges with add or mean", loc=body.loc_of("merge"), path=f"{path}.merge")
         out = self.seq(body["body"], f"{path}.body", f"{full}.body.", env, src)
-        shortcut = body.get("shortcut", "auto")
-        spath = f"{path}.shortcut"
+        spath, sloc = f"{path}.shortcut", body.loc_of("shortcut")
+        shortcut = self.value(body.get("shortcut", "auto"), env, sloc, spath)
         if isinstance(shortcut, list):
-            short = self.seq(shortcut, spath, f"{full}.shortcut.", env, src)
+            short = self.seq(body["shortcut"], spath, f"{full}.shortcut.", env, src)
+        elif shortcut in ("auto", "projection"):
+            short = self.auto_shortcut(src, out, full, sloc, spath)
+        elif shortcut == "pad":
+            short = self.auto_shortcut(src, out, full, sloc, spath, pad=True)
         elif shortcut == "identity":
             short = src
-        elif shortcut == "auto":
-            short = self.auto_shortcut(src, out, full, body.loc_of("shortcut"), spath)
+        elif shortcut == "none":
+            short = None
         else:
-            raise ConfigError("shortcut must be auto, identity or a list of layers",
-                              loc=body.loc_of("shortcut"), path=spath)
-        return self.merge_node(merge, [out, short], ["body", "shortcut"], full, body.loc, path).name
+            raise UnknownNameError("shortcut", str(shortcut), self.SHORTCUTS, loc=sloc, path=spath,
+                                   hint_extra=" (or a list of layers)")
+        if short is not None:
+            out = self.merge_node(merge, [out, short], ["body", "shortcut"], full, body.loc, path).name
+        if "after" in body:
+            out = self.seq(body["after"], f"{path}.after", f"{full}.", env, out)
+        return out
 
-    def auto_shortcut(self, src: str, out: str, full: str, loc, path) -> str:
-        """Identity when the body keeps the shape; else a 1×1 conv (stride to match) and batch norm."""
+    def auto_shortcut(self, src: str, out: str, full: str, loc, path, pad: bool = False) -> str:
+        """Identity when the body keeps the shape; else a 1×1 conv (stride to match) and batch norm,
+        or with ``pad`` a strided subsample with zero-padded channels (no params)."""
         s_in, s_out = self.graph[src].shape, self.graph[out].shape
         if s_in == s_out:
             return src
@@ -395,6 +410,12 @@ class Expander:
                 raise ShapeError(f"layer {full}: no 1×1 conv stride maps {fmt_shape(s_in)} to "
                                  f"{fmt_shape(s_out)}", loc=loc, path=path)
             strides.append(stride)
+        if pad:
+            if s_out[0] < s_in[0] or strides[0] != strides[1]:
+                raise ShapeError(f"layer {full}: a padding shortcut needs as many or more channels and one "
+                                 f"stride, got {fmt_shape(s_in)} → {fmt_shape(s_out)}", loc=loc, path=path)
+            args = self.ops["pad_shortcut"].make_args({"out": s_out[0], "stride": strides[0]})
+            return self.emit("pad_shortcut", args, (src,), f"{full}.shortcut", loc, path).name
         conv = self.ops["conv"].make_args({"out": s_out[0], "kernel": 1, "stride": strides, "bias": False})
         c = self.emit("conv", conv, (src,), f"{full}.shortcut.conv", loc, path)
         bn = self.emit("bn", self.ops["bn"].make_args({}), (c.name,), f"{full}.shortcut.bn", loc, path)

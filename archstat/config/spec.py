@@ -244,8 +244,9 @@ def parse_reference(node, path: str = "reference") -> tuple[str, list[Figure]]:
     if not isinstance(node, LDict):
         raise ConfigError("reference must be a mapping with source and figures", loc=node.loc
                           if hasattr(node, "loc") else None, path=path)
-    check_keys(node, ("source", "figures"), path)
+    check_keys(node, ("source", "figures", "errors"), path)
     source = _need(node, "source", str, path) if "source" in node else ""
+    errors = parse_errors(node.get("errors"), f"{path}.errors", source)
     figures_node = node.get("figures") or LDict()
     if not isinstance(figures_node, LDict):
         raise ConfigError("figures must be a mapping", loc=node.loc_of("figures"), path=f"{path}.figures")
@@ -285,7 +286,31 @@ def parse_reference(node, path: str = "reference") -> tuple[str, list[Figure]]:
             note=str(fig.get("note", "")).strip(), source=str(fig.get("source", source)),
             precision=precision, loc=fig.loc, relative_to=relative_to, overrides=dict(overrides),
             mode=mode))
-    return source, figures
+    return source, figures + errors
+
+
+ERRORS = ("top1", "top5")
+
+
+def parse_errors(node, path: str, default_source: str) -> list[Figure]:
+    """Published top-1/top-5 error (percent): shown as published, never computed."""
+    if node is None:
+        return []
+    if not isinstance(node, LDict):
+        raise ConfigError("errors must be a mapping: {top1: 23.9, top5: 7.1, source: ...}",
+                          loc=getattr(node, "loc", None), path=path)
+    check_keys(node, ERRORS + ("source",), path)
+    source = _need(node, "source", str, path) if "source" in node else default_source
+    out = []
+    for key in ERRORS:
+        if key in node:
+            value = _need(node, key, float, path)
+            if not 0 <= value <= 100:
+                raise ConfigError(f"{key} error is a percentage, got {value}", loc=node.loc_of(key),
+                                  path=f"{path}.{key}")
+            out.append(Figure(key=f"{key}_error", published=f"{'top-1' if key == 'top1' else 'top-5'} error {value}%", value=value, raw=node.raw.get(key) or str(value),
+                              metric="published_only", source=source, loc=node.loc))
+    return out
 
 
 def parse_spec(text: str, filename: str) -> Spec:

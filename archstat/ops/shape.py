@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from archstat.ops.registry import numel, register_op
+from archstat.ops.registry import RFStep, numel, register_op
 from archstat.ops.types import arg
 
 
@@ -80,4 +80,35 @@ register_op(
     label=lambda a, s, o: "SOFTMAX",
     torch_type="Softmax",
     build=_build("Softmax"),
+)
+
+
+@dataclass(frozen=True)
+class PadShortcutArgs:
+    out: int = arg(min=1)
+    stride: int = arg(1, min=1)
+
+
+def _pad_shape(a: PadShortcutArgs, in_shapes):
+    c, h, w = in_shapes[0]
+    return (a.out, -(-h // a.stride), -(-w // a.stride))
+
+
+def _build_pad(a: PadShortcutArgs, in_shapes):
+    from archstat.builder.modules import PadShortcut
+
+    return PadShortcut(in_shapes[0][0], a.out, a.stride)
+
+
+register_op(
+    "pad_shortcut",
+    Args=PadShortcutArgs,
+    doc="Option A shortcut of He et al. 2015: x[:, :, ::stride, ::stride] with channels zero-padded "
+        "to out (no params). Used by residual's shortcut: pad.",
+    out_shape=_pad_shape,
+    weights=lambda a, s: 0, biases=lambda a, s: 0, macs=lambda a, s, o: 0, ops=lambda a, s, o: 0,
+    label=lambda a, s, o: "PAD",
+    rf=lambda a: RFStep((1, 1), (a.stride, a.stride), (1, 1), (0, 0)),
+    torch_type="PadShortcut",
+    build=_build_pad,
 )

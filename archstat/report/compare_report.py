@@ -136,7 +136,7 @@ def _rich(c: Comparison, units: str):
     from rich.table import Table
     from rich.text import Text
 
-    from archstat.analyze.references import REPRODUCED
+    from archstat.analyze.references import NOT_REPRODUCED, REPRODUCED
 
     first = c.models[0]
     parts = [Text(" vs ".join(_title(m) for m in c.models), style="bold"),
@@ -165,7 +165,7 @@ def _rich(c: Comparison, units: str):
                         ("Note", {"max_width": 64})):
             ref.add_column(col, **kw)
         for m, ch in refs:
-            status = Text(ch.status, style="green" if ch.status == REPRODUCED else "bold red")
+            status = Text(ch.status, style={REPRODUCED: "green", NOT_REPRODUCED: "bold red"}.get(ch.status, "cyan"))
             ref.add_row(m.label, Text(ch.figure), Text(ch.published), fmt_computed(ch.computed), status,
                         Text(ch.note))
         parts.append(ref)

@@ -63,7 +63,7 @@ def stats_dict(stats: ModelStats, units: str = "macs") -> dict:
         "totals": totals,
         "references": [
             {"figure": c.figure, "published": c.published, "value": _number(c.value),
-             "computed": c.computed if isinstance(c.computed, int) else _number(c.computed),
+             "computed": c.computed if c.computed is None or isinstance(c.computed, int) else _number(c.computed),
              "metric": c.metric, "relative_to": c.relative_to, "precision": c.precision,
              "status": c.status, "note": c.note, "source": c.source}
             for c in stats.references

@@ -8,7 +8,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from archstat.analyze.references import REPRODUCED
+from archstat.analyze.references import NOT_REPRODUCED, REPRODUCED
 from archstat.analyze.stats import ModelStats
 from archstat.report.rows import cells, describe_run, header, total_cells
 from archstat.report.units import compute_unit, fmt_bytes_both, fmt_computed, fmt_int, fmt_si
@@ -76,7 +76,7 @@ def references_table(stats: ModelStats) -> Table:
     ref.add_column("Status", no_wrap=True)
     ref.add_column("Note and source", max_width=72)
     for c in stats.references:
-        status = Text(c.status, style="green" if c.status == REPRODUCED else "bold red")
+        status = Text(c.status, style={REPRODUCED: "green", NOT_REPRODUCED: "bold red"}.get(c.status, "cyan"))
         note = Text(c.note + ("; " if c.note and c.source else "") + (f"source: {c.source}" if c.source else ""))
         ref.add_row(Text(c.figure), Text(c.published), fmt_computed(c.computed), status, note)
     return ref

@@ -57,6 +57,8 @@ def compute_unit(units: str) -> tuple[str, int]:
 
 def fmt_computed(value) -> str:
     """A computed figure: an exact integer, or a ratio between two models to 3 digits."""
+    if value is None:
+        return "—"
     if isinstance(value, int):
         return fmt_int(value)
     return f"{float(value):.3g}×"
