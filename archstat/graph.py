@@ -20,6 +20,7 @@ class Node:
     loc: Optional[Loc] = None      # where the config wrote it
     path: str = ""                 # where in the config, e.g. "layers[3].conv"
     aux: bool = False              # part of an auxiliary head (counted in --mode train only)
+    survival: float = 1.0          # probability it runs in a training step (stochastic depth)
 
 
 @dataclass

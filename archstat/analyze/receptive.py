@@ -89,12 +89,14 @@ def receptive_fields(graph: Graph) -> dict[str, RF]:
     return out
 
 
-def weighted_depth(graph: Graph, include_aux: bool = False) -> dict[str, int]:
-    """Layers with weights (conv, linear) on the longest path to each node — how papers count depth."""
-    depth: dict[str, int] = {}
+def weighted_depth(graph: Graph, include_aux: bool = False, expected: bool = False) -> dict[str, float]:
+    """Layers with weights (conv, linear) on the longest path to each node — how papers count depth.
+    ``expected``: each layer weighted by its survival probability (stochastic depth, training)."""
+    depth: dict[str, float] = {}
     for node in graph.nodes:
         if node.aux and not include_aux:
             continue
         before = max((depth.get(i, 0) for i in node.inputs), default=0)
-        depth[node.name] = before + (1 if node.op in ("conv", "linear") else 0)
+        weight = node.survival if expected else 1
+        depth[node.name] = before + (weight if node.op in ("conv", "linear") else 0)
     return depth

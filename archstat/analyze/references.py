@@ -64,8 +64,12 @@ def metric_value(metric: str, stats) -> int:
         return stats.output_shape[0]
     if metric == "layers":
         return stats.layers
+    if metric == "bn_params":
+        return stats.bn_params
     if metric == "receptive_field":
         return stats.receptive_field.size[0]
+    if metric == "params_without_bn":
+        return t.params - stats.bn_params
     return getattr(t, metric)
 
 

@@ -83,6 +83,8 @@ class ModelStats:
     receptive_field: Optional[RF] = None  # of the main output
     aux_params: int = 0                   # params of auxiliary heads (left out of eval totals)
     source: str = "config"                # "config", or "module" for an analyzed nn.Module
+    expected: Optional[dict] = None       # stochastic depth, --mode train: expected MACs and layers per step
+    bn_params: int = 0                    # batch norm's scales and shifts (some papers leave them out)
 
     @property
     def not_counted(self) -> list[Row]:
@@ -143,12 +145,22 @@ def analyze_graph(graph: Graph, *, description: str = "", batch: int = 1, dtype:
         by_name[node.name] = row
     if depth is not None:
         rows = collapse(rows, depth, graph.group_labels)
+    expected = None
+    if mode == "train" and any(n.survival < 1 for n in graph.nodes):
+        expected = {
+            "macs": round(sum(node_row(n, batch, nbytes).macs * n.survival for n in graph.nodes
+                              if n.op != "input" and not (n.aux and mode == "eval")), 3),
+            "layers": round(weighted_depth(graph, expected=True)[graph.output.name], 6),
+            "note": "stochastic depth: each residual body weighted by its survival probability",
+        }
     return ModelStats(
         model=graph.name, description=description, input_shape=graph.input_shape,
         output_shape=graph.output.shape, batch=batch, dtype=dtype, bytes_per_element=nbytes,
         rows=rows, totals=totals, per_sample=per_sample, params=dict(graph.params), folded=fold,
-        depth=depth, mode=mode, layers=weighted_depth(graph)[graph.output.name],
-        receptive_field=rfs[graph.output.name], aux_params=aux_params)
+        depth=depth, mode=mode, layers=int(weighted_depth(graph)[graph.output.name]),
+        receptive_field=rfs[graph.output.name], aux_params=aux_params, expected=expected,
+        bn_params=sum(node_row(n, 1, nbytes).params for n in graph.nodes
+                      if n.op == "bn" and not (n.aux and mode == "eval")))
 
 
 def _accumulate(t: Totals, row: Row) -> None:

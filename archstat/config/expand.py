@@ -92,7 +92,8 @@ class Expander:
             this_body = body
             if r == 0 and first:
                 this_body = self.merge_first(body, first, first_node, kind, kpath, body_loc)
-            src = self.one(kind, this_body, body_loc, kpath, f"{full}.{r}", env, src, label)
+            # the repetition's index is visible to its arguments as `i` (0-based)
+            src = self.one(kind, this_body, body_loc, kpath, f"{full}.{r}", {**env, "i": r}, src, label)
         return src
 
     def one(self, kind, body, body_loc, path, full, env, src, label) -> str:
@@ -357,7 +358,7 @@ class Expander:
             need = "equal sizes except channels" if merge == "concat" else "equal shapes"
             raise ShapeError(f"layer {full}: {merge} needs {need}, got {shapes}", loc=loc, path=path) from None
 
-    SHORTCUTS = ("auto", "projection", "identity", "pad", "none")
+    SHORTCUTS = ("auto", "projection", "conv", "identity", "pad", "none")
 
     def residual(self, body, body_loc, path, full, env, src) -> str:
         """``body`` plus a shortcut, merged (add), then the ``after`` layers. Shortcuts: ``auto`` or
@@ -366,13 +367,25 @@ class Expander:
         shortcut: a plain network) or a list of layers."""
         if not isinstance(body, LDict):
             raise ConfigError("residual needs a mapping with body (and shortcut)", loc=body_loc, path=path)
-        check_keys(body, ("body", "shortcut", "merge", "after"), path)
+        check_keys(body, ("body", "shortcut", "merge", "after", "survival"), path)
         if "body" not in body:
             raise ConfigError("residual needs a body: a list of layers", loc=body.loc, path=path)
         merge = self.merge_kind(body, path, default="add")
         if merge == "concat":
             raise ConfigError("a residual merges with add or mean", loc=body.loc_of("merge"), path=f"{path}.merge")
+        survival = 1.0
+        if "survival" in body:  # stochastic depth: the probability that the body runs in a training step
+            vloc, vpath = body.loc_of("survival"), f"{path}.survival"
+            try:
+                survival = coerce(self.value(body["survival"], env, vloc, vpath), float, "survival")
+            except ValueError as exc:
+                raise ConfigError(str(exc), loc=vloc, path=vpath) from None
+            if not 0 < survival <= 1:
+                raise ConfigError(f"survival is a probability in (0, 1], got {survival}", loc=vloc, path=vpath)
+        first_body = len(self.graph.nodes)
         out = self.seq(body["body"], f"{path}.body", f"{full}.body.", env, src)
+        for node in self.graph.nodes[first_body:]:
+            node.survival *= survival
         spath, sloc = f"{path}.shortcut", body.loc_of("shortcut")
         shortcut = self.value(body.get("shortcut", "auto"), env, sloc, spath)
         if isinstance(shortcut, list):
@@ -381,6 +394,8 @@ class Expander:
             short = self.auto_shortcut(src, out, full, sloc, spath)
         elif shortcut == "pad":
             short = self.auto_shortcut(src, out, full, sloc, spath, pad=True)
+        elif shortcut == "conv":
+            short = self.auto_shortcut(src, out, full, sloc, spath, bn=False)
         elif shortcut == "identity":
             short = src
         elif shortcut == "none":
@@ -394,9 +409,10 @@ class Expander:
             out = self.seq(body["after"], f"{path}.after", f"{full}.", env, out)
         return out
 
-    def auto_shortcut(self, src: str, out: str, full: str, loc, path, pad: bool = False) -> str:
-        """Identity when the body keeps the shape; else a 1×1 conv (stride to match) and batch norm,
-        or with ``pad`` a strided subsample with zero-padded channels (no params)."""
+    def auto_shortcut(self, src: str, out: str, full: str, loc, path, pad: bool = False, bn: bool = True) -> str:
+        """Identity when the body keeps the shape; else a 1×1 conv (stride to match) and batch norm
+        (without it for ``bn=False``: pre-activation nets), or with ``pad`` a strided subsample with
+        zero-padded channels (no params)."""
         s_in, s_out = self.graph[src].shape, self.graph[out].shape
         if s_in == s_out:
             return src
@@ -418,8 +434,9 @@ class Expander:
             return self.emit("pad_shortcut", args, (src,), f"{full}.shortcut", loc, path).name
         conv = self.ops["conv"].make_args({"out": s_out[0], "kernel": 1, "stride": strides, "bias": False})
         c = self.emit("conv", conv, (src,), f"{full}.shortcut.conv", loc, path)
-        bn = self.emit("bn", self.ops["bn"].make_args({}), (c.name,), f"{full}.shortcut.bn", loc, path)
-        return bn.name
+        if not bn:
+            return c.name
+        return self.emit("bn", self.ops["bn"].make_args({}), (c.name,), f"{full}.shortcut.bn", loc, path).name
 
 
 def expand(spec: Spec, env: dict[str, Any]) -> Graph:

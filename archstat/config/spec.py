@@ -234,7 +234,7 @@ def _infer_type(value, loc, path):
 _NUMBER_TEXT = re.compile(r"^[+-]?(\d[\d_]*\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 
 METRICS = ("params", "weights", "biases", "macs", "flops", "activation_elements", "activation_bytes",
-           "output_channels", "layers", "receptive_field")
+           "output_channels", "layers", "receptive_field", "params_without_bn")
 MODES = ("eval", "train")
 
 

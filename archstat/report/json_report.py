@@ -59,6 +59,7 @@ def stats_dict(stats: ModelStats, units: str = "macs") -> dict:
         "layers_with_weights": stats.layers,
         "receptive_field": rf_dict(stats.receptive_field),
         "aux_params_excluded": stats.aux_params,
+        "expected": stats.expected,
         "layers": [row_dict(r, stats.batch, units) for r in stats.rows],
         "totals": totals,
         "references": [

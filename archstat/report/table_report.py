@@ -53,6 +53,9 @@ def render(stats: ModelStats, units: str = "macs"):
         f"activations  {fmt_int(t.activation_elements):>18} elements × {stats.bytes_per_element} B = "
         f"{fmt_bytes_both(t.activation_bytes)} (forward, batch {stats.batch})",
     ]
+    if stats.expected:
+        lines.append(f"expected per training step ({stats.expected['note']}): "
+                     f"{stats.expected['macs'] * factor:,.0f} {unit}, {stats.expected['layers']:.1f} layers with weights")
     parts = [title, Text(describe_run(stats), style="dim"),
              Text(conventions_line(units, stats.folded), style="dim"), table, Text("\n".join(lines))]
     if stats.not_counted:
