@@ -89,7 +89,8 @@ def receptive_fields(graph: Graph) -> dict[str, RF]:
     return out
 
 
-def weighted_depth(graph: Graph, include_aux: bool = False, expected: bool = False) -> dict[str, float]:
+def weighted_depth(graph: Graph, include_aux: bool = False, expected: bool = False,
+                   ops: tuple[str, ...] = ("conv", "linear", "table_conv")) -> dict[str, float]:
     """Layers with weights (conv, linear) on the longest path to each node — how papers count depth.
     ``expected``: each layer weighted by its survival probability (stochastic depth, training)."""
     depth: dict[str, float] = {}
@@ -98,5 +99,5 @@ def weighted_depth(graph: Graph, include_aux: bool = False, expected: bool = Fal
             continue
         before = max((depth.get(i, 0) for i in node.inputs), default=0)
         weight = node.survival if expected else 1
-        depth[node.name] = before + (weight if node.op in ("conv", "linear") else 0)
+        depth[node.name] = before + (weight if node.op in ops else 0)
     return depth

@@ -64,6 +64,8 @@ def metric_value(metric: str, stats) -> int:
         return stats.output_shape[0]
     if metric == "layers":
         return stats.layers
+    if metric == "conv_layers":
+        return stats.conv_layers
     if metric == "bn_params":
         return stats.bn_params
     if metric == "receptive_field":

@@ -85,6 +85,7 @@ class ModelStats:
     source: str = "config"                # "config", or "module" for an analyzed nn.Module
     expected: Optional[dict] = None       # stochastic depth, --mode train: expected MACs and layers per step
     bn_params: int = 0                    # batch norm's scales and shifts (some papers leave them out)
+    conv_layers: Optional[int] = None     # conv layers alone on the longest path
 
     @property
     def not_counted(self) -> list[Row]:
@@ -160,7 +161,8 @@ def analyze_graph(graph: Graph, *, description: str = "", batch: int = 1, dtype:
         depth=depth, mode=mode, layers=int(weighted_depth(graph)[graph.output.name]),
         receptive_field=rfs[graph.output.name], aux_params=aux_params, expected=expected,
         bn_params=sum(node_row(n, 1, nbytes).params for n in graph.nodes
-                      if n.op == "bn" and not (n.aux and mode == "eval")))
+                      if n.op == "bn" and not (n.aux and mode == "eval")),
+        conv_layers=int(weighted_depth(graph, ops=("conv", "table_conv"))[graph.output.name]))
 
 
 def _accumulate(t: Totals, row: Row) -> None:

@@ -83,3 +83,39 @@ class GraphModule(nn.Module):
 
     def extra_repr(self) -> str:
         return f"model={self.model_name!r}"
+
+
+class TableConv(nn.Module):
+    """LeNet-5's C3: output map j is a convolution over the input maps ``table[j]`` only."""
+
+    def __init__(self, table, kernel, bias: bool = True):
+        super().__init__()
+        self.table = [list(row) for row in table]
+        self.convs = nn.ModuleList(nn.Conv2d(len(row), 1, kernel, bias=bias) for row in self.table)
+
+    def forward(self, x):
+        return torch.cat([conv(x[:, row]) for conv, row in zip(self.convs, self.table)], dim=1)
+
+
+class ChannelAffine(nn.Module):
+    """A trainable coefficient and bias per channel (LeNet-5's subsampling layers)."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(channels))
+        self.bias = nn.Parameter(torch.zeros(channels))
+
+    def forward(self, x):
+        shape = (1, -1) + (1,) * (x.dim() - 2)
+        return x * self.weight.view(shape) + self.bias.view(shape)
+
+
+class EuclideanRBF(nn.Module):
+    """LeNet-5's output units: squared distance to fixed prototypes (a buffer, not params)."""
+
+    def __init__(self, in_features: int, out_features: int):
+        super().__init__()
+        self.register_buffer("prototypes", torch.zeros(out_features, in_features))
+
+    def forward(self, x):
+        return ((x.unsqueeze(1) - self.prototypes.unsqueeze(0)) ** 2).sum(dim=-1)

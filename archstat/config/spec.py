@@ -234,7 +234,8 @@ def _infer_type(value, loc, path):
 _NUMBER_TEXT = re.compile(r"^[+-]?(\d[\d_]*\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 
 METRICS = ("params", "weights", "biases", "macs", "flops", "activation_elements", "activation_bytes",
-           "output_channels", "layers", "receptive_field", "params_without_bn")
+           "output_channels", "layers", "receptive_field", "params_without_bn",
+           "conv_layers")
 MODES = ("eval", "train")
 
 

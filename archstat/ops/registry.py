@@ -134,5 +134,5 @@ _LOADED = []
 def _load_all() -> None:
     if _LOADED:
         return
-    from archstat.ops import activation, conv, linear, merge, norm, pool, shape  # noqa: F401
+    from archstat.ops import activation, conv, lenet, linear, merge, norm, pool, shape  # noqa: F401
     _LOADED.append(True)

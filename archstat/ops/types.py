@@ -15,6 +15,7 @@ from typing import Any, Union, get_args, get_origin
 
 Size = tuple[int, int]        # an int ``k`` (meaning k×k) or a pair ``[h, w]``
 Shape = tuple[int, ...]       # a tensor shape per sample: (C, H, W) or (F,)
+Table = tuple[tuple[int, ...], ...]   # a connection table: for each output map, the input maps it reads
 
 _FLOATY = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 
@@ -35,6 +36,8 @@ def type_name(typ) -> str:
         return "str"
     if typ == Size:
         return "size"
+    if typ == Table:
+        return "table"
     if get_origin(typ) is Union or type(typ).__name__ == "UnionType":
         inner = [t for t in get_args(typ) if t is not type(None)]
         return type_name(inner[0]) + "?"
@@ -108,6 +111,11 @@ def coerce(value, typ, what: str):
             return (_as_int(value[0], what), _as_int(value[1], what))
         n = _as_int(value, what + " (an integer or a pair [h, w])")
         return (n, n)
+    if typ == Table:
+        if not isinstance(value, (list, tuple)) or not value or not all(isinstance(r, (list, tuple)) and r
+                                                                         for r in value):
+            raise ValueError(f"{what} must be a list of non-empty lists of input indices, got {_describe(value)}")
+        return tuple(tuple(_as_int(i, what) for i in row) for row in value)
     raise TypeError(f"unsupported argument type {typ!r}")  # pragma: no cover - programming error
 
 

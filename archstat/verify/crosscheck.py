@@ -26,7 +26,7 @@ from archstat.graph import Graph
 from archstat.ops.registry import all_ops
 
 PASS, FAIL, SKIP = "ok", "MISMATCH", "skipped"
-COUNTED = ("conv", "linear")
+COUNTED = ("conv", "linear", "table_conv")
 
 
 @dataclass
@@ -49,6 +49,11 @@ def _summary(model: str, check: str, pairs, what: str, reference: str) -> Check:
     detail = "; ".join(bad[:3]) + (f" (+{len(bad) - 3} more)" if len(bad) > 3 else "")
     return Check(model, check, f"{len(pairs)} {what}", reference,
                  PASS if not bad else FAIL, detail if bad else f"{len(pairs) - len(bad)}/{len(pairs)} equal")
+
+
+def _own_params(module, is_merge: bool) -> int:
+    """A row's own parameters: a merge's children are the branches it joins, not its own."""
+    return sum(p.numel() for p in module.parameters(recurse=not is_merge))
 
 
 def verify_graph(graph: Graph, *, fvcore: bool = True) -> list[Check]:
@@ -85,8 +90,8 @@ def verify_graph(graph: Graph, *, fvcore: bool = True) -> list[Check]:
     checks.append(_summary(model, "output shapes (meta device)",
                            ((n.name, (batch, *n.shape), seen.get(n.name)) for n in nodes), "rows", "torch"))
     checks.append(_summary(model, "params per row",
-                           ((n.name, rows[n.name].params, sum(p.numel() for p in modules[n.name].parameters(
-                               recurse=False))) for n in nodes), "rows", "p.numel()"))
+                           ((n.name, rows[n.name].params, _own_params(modules[n.name], ops[n.op].multi_input))
+                            for n in nodes), "rows", "p.numel()"))
     total = sum(p.numel() for p in module.parameters())
     checks.append(Check(model, "params total (all heads)", f"{train.totals.params:,}", f"{total:,}",
                         PASS if total == train.totals.params else FAIL))
