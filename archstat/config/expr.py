@@ -11,6 +11,7 @@ arguments, strings) is refused with a message naming the construct.
 from __future__ import annotations
 
 import ast
+import functools
 import math
 import operator
 
@@ -59,6 +60,12 @@ def evaluate(text: str, env: dict):
         raise ExprError("empty expression after '$'")
     if len(source) > MAX_EXPR_CHARS:
         raise ExprError(f"expression longer than {MAX_EXPR_CHARS} characters")
+    return _Evaluator(env, source).eval(_parse(source), 0)
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse(source: str) -> ast.expr:
+    """Parse and size-check once per distinct expression (a repeated block evaluates the same text)."""
     try:
         tree = ast.parse(source, mode="eval")
     except SyntaxError as exc:
@@ -68,7 +75,7 @@ def evaluate(text: str, env: dict):
     count = sum(1 for _ in ast.walk(tree))
     if count > MAX_EXPR_NODES:
         raise ExprError(f"expression has {count} parts; the limit is {MAX_EXPR_NODES}")
-    return _Evaluator(env, source).eval(tree.body, 0)
+    return tree.body
 
 
 class _Evaluator:

@@ -1,0 +1,26 @@
+"""archstat reproduce [FILE]: the lecture's claims with their computed values and verdicts."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import typer
+
+from archstat.cli import options
+from archstat.cli.app import app
+from archstat.cli.output import emit
+
+
+@app.command("reproduce")
+def reproduce_claims(
+    file: Optional[str] = typer.Argument(None, help="A claims file (default: the bundled cs231n Lecture 9 claims)."),
+    fmt: str = typer.Option("table", "--format", "-f", help="table, json, csv or markdown."),
+):
+    """Each published figure or claim beside what archstat computes: REPRODUCED or NOT REPRODUCED.
+    Exits 0 whatever the verdicts: it reports."""
+    from archstat.analyze.claims import reproduce
+    from archstat.report import claims_report
+
+    fmt = options.choice(fmt, options.FORMATS, "--format")
+    info, results = reproduce(file)
+    emit(claims_report.render(info, results, fmt))
