@@ -48,12 +48,18 @@ def _with_input(spec: Spec, shape: tuple[int, ...]) -> Spec:
 
 def analyze(model: str | Path | Spec | Graph, params: Optional[dict[str, Any]] = None, *,
             input_shape: Optional[tuple[int, ...]] = None, batch: int = 1, dtype: str = "float32",
-            fold: bool = True, depth: Optional[int] = None, mode: str = "eval") -> ModelStats:
+            fold: bool = True, depth: Optional[int] = None, mode: str = "eval", optimizer: str = "adam",
+            amp: bool = False) -> ModelStats:
     """Per-layer rows, totals and published-vs-computed checks for a config (a zoo name, a path,
     a Spec or a Graph), or for any ``nn.Module`` or ``"module:PKG.MOD:FACTORY"`` with ``input_shape``.
 
-    ``mode='eval'`` leaves auxiliary heads out of the rows and totals; ``'train'`` counts them.
+    ``mode='eval'`` leaves auxiliary heads out of the rows and totals; ``'train'`` counts them and
+    adds the training-memory estimate (``optimizer`` sgd|momentum|adam, ``amp`` for autocast).
     """
+    from archstat.analyze.training import OPTIMIZER_STATES
+
+    if optimizer not in OPTIMIZER_STATES:
+        raise UsageError(f"unknown optimizer '{optimizer}' (choose from {', '.join(OPTIMIZER_STATES)})")
     if dtype not in DTYPE_BYTES:
         raise UsageError(f"unknown dtype '{dtype}' (choose from {', '.join(DTYPE_BYTES)})")
     if mode not in MODES:
@@ -61,7 +67,8 @@ def analyze(model: str | Path | Spec | Graph, params: Optional[dict[str, Any]] =
     if not isinstance(batch, int) or isinstance(batch, bool) or batch < 1:
         raise UsageError(f"batch must be a positive integer, got {batch!r}")
     if isinstance(model, Graph):
-        return analyze_graph(model, batch=batch, dtype=dtype, fold=fold, depth=depth, mode=mode)
+        return analyze_graph(model, batch=batch, dtype=dtype, fold=fold, depth=depth, mode=mode,
+                             optimizer=optimizer, amp=amp)
     if hasattr(model, "named_modules") and hasattr(model, "forward"):  # an nn.Module (torch is loaded)
         from archstat.builder.module_stats import analyze_module
 
@@ -75,7 +82,7 @@ def analyze(model: str | Path | Spec | Graph, params: Optional[dict[str, Any]] =
     spec = model if isinstance(model, Spec) else load_spec(model)
     graph = load(spec, params, input_shape=input_shape)
     stats = analyze_graph(graph, description=spec.description, batch=batch, dtype=dtype, fold=fold,
-                          depth=depth, mode=mode)
+                          depth=depth, mode=mode, optimizer=optimizer, amp=amp)
     # published figures are for the config's own input; under another input they do not apply
     if spec.figures and (input_shape is None or tuple(input_shape) == spec.input):
         stats.references = check_all(spec.figures, stats, _evaluator(spec, stats))

@@ -13,7 +13,7 @@ Definitions (printed in every table header and in the README):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Any, Optional
 
 from archstat.analyze.receptive import RF, receptive_fields, weighted_depth
 from archstat.graph import Graph, Node
@@ -35,6 +35,7 @@ class Row:
     macs: int                            # batch included
     ops: int                             # elementwise operations, batch included
     formula: str = ""                    # the weights formula, as the slide writes it
+    saved_bytes: int = 0                 # --mode train: activations it saves for backward (new ones)
     rf: Optional[RF] = None              # receptive field of the row's output
     aux: bool = False                    # an auxiliary head's row (counted in --mode train)
     counted: bool = True                 # False: archstat has no formula for it; MACs not counted
@@ -86,6 +87,7 @@ class ModelStats:
     expected: Optional[dict] = None       # stochastic depth, --mode train: expected MACs and layers per step
     bn_params: int = 0                    # batch norm's scales and shifts (some papers leave them out)
     conv_layers: Optional[int] = None     # conv layers alone on the longest path
+    training: Any = None                  # analyze.training.TrainingMemory, in --mode train
 
     @property
     def not_counted(self) -> list[Row]:
@@ -114,8 +116,15 @@ MODES = ("eval", "train")
 
 
 def analyze_graph(graph: Graph, *, description: str = "", batch: int = 1, dtype: str = "float32",
-                  fold: bool = True, depth: Optional[int] = None, mode: str = "eval") -> ModelStats:
-    """Rows and totals. ``mode='eval'`` leaves auxiliary heads out; ``'train'`` counts them."""
+                  fold: bool = True, depth: Optional[int] = None, mode: str = "eval",
+                  optimizer: str = "adam", amp: bool = False) -> ModelStats:
+    """Rows and totals. ``mode='eval'`` leaves auxiliary heads out; ``'train'`` counts them and
+    estimates training memory (``optimizer``, ``amp``)."""
+    training = None
+    if mode == "train":
+        from archstat.analyze.training import training_memory
+
+        training = training_memory(graph, batch=batch, dtype=dtype, optimizer=optimizer, amp=amp)
     nbytes = DTYPE_BYTES[dtype]
     ops = all_ops()
     rfs = receptive_fields(graph)
@@ -126,6 +135,8 @@ def analyze_graph(graph: Graph, *, description: str = "", batch: int = 1, dtype:
     for node in graph.nodes:
         row = node_row(node, batch, nbytes)
         row.rf, row.aux = rfs[node.name], node.aux
+        if training is not None:
+            row.saved_bytes = training.per_node.get(node.name, 0)
         if node.aux and mode == "eval":
             aux_params += row.params
             continue
@@ -136,6 +147,7 @@ def analyze_graph(graph: Graph, *, description: str = "", batch: int = 1, dtype:
             target = by_name.get(node.inputs[0]) or (rows[-1] if rows else None)
             if target is not None:
                 target.ops += row.ops
+                target.saved_bytes += row.saved_bytes
                 target.weights += row.weights
                 target.biases += row.biases
                 target.macs += row.macs
@@ -162,7 +174,8 @@ def analyze_graph(graph: Graph, *, description: str = "", batch: int = 1, dtype:
         receptive_field=rfs[graph.output.name], aux_params=aux_params, expected=expected,
         bn_params=sum(node_row(n, 1, nbytes).params for n in graph.nodes
                       if n.op == "bn" and not (n.aux and mode == "eval")),
-        conv_layers=int(weighted_depth(graph, ops=("conv", "table_conv"))[graph.output.name]))
+        conv_layers=int(weighted_depth(graph, ops=("conv", "table_conv"))[graph.output.name]),
+        training=training)
 
 
 def _accumulate(t: Totals, row: Row) -> None:
@@ -196,6 +209,7 @@ def collapse(rows: list[Row], depth: int, labels: dict[str, str]) -> list[Row]:
         group.biases += row.biases
         group.macs += row.macs
         group.ops += row.ops
+        group.saved_bytes += row.saved_bytes
         group.contains.extend([row.name] + row.folded + row.contains)
     # a block's own merge row (named like the block) joins the block's group
     merged: list[Row] = []
@@ -205,6 +219,7 @@ def collapse(rows: list[Row], depth: int, labels: dict[str, str]) -> list[Row]:
             group.activation_elements += row.activation_elements
             group.activation_bytes += row.activation_bytes
             group.ops += row.ops
+            group.saved_bytes += row.saved_bytes
             group.output_shape, group.rf = row.output_shape, row.rf
             group.contains.extend([row.name] + row.folded)
             continue

@@ -10,6 +10,7 @@ from archstat.errors import UnknownNameError, UsageError
 FORMATS = ("table", "json", "csv", "markdown")
 UNITS = ("macs", "flops")
 MODES = ("eval", "train")
+OPTIMIZERS = ("sgd", "momentum", "adam")
 MAX_BATCH = 10**9
 MAX_DIM = 10**7
 

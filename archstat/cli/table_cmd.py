@@ -26,7 +26,11 @@ def table(
                               "(bytes per activation element)."),
     units: str = typer.Option("macs", "--units", help="macs, or flops (= 2 × MACs)."),
     unfold: bool = typer.Option(False, "--unfold", help="Show in-place ops and views as their own rows."),
-    mode: str = typer.Option("eval", "--mode", help="eval (auxiliary heads left out) or train (counted)."),
+    mode: str = typer.Option("eval", "--mode", help="eval, or train: auxiliary heads counted and the training "
+                             "memory estimated (params, gradients, optimizer state, saved activations)."),
+    optimizer: str = typer.Option("adam", "--optimizer", help="With --mode train: sgd, momentum or adam."),
+    amp: bool = typer.Option(False, "--amp", help="With --mode train: mixed precision (2-byte activations, "
+                             "fp32 master weights)."),
     sets: Optional[List[str]] = typer.Option(None, "--set", help="Override a declared param: NAME=VALUE "
                                              "(repeatable)."),
 ):
@@ -40,5 +44,6 @@ def table(
         raise options.UsageError(f"--depth {depth}: must be at least 1")
     stats = analyze(model, options.parse_sets(sets), input_shape=options.parse_input(input_),
                     batch=options.parse_batch(batch), dtype=options.parse_dtype(dtype), fold=not unfold,
-                    depth=depth, mode=options.choice(mode, options.MODES, "--mode"))
+                    depth=depth, mode=options.choice(mode, options.MODES, "--mode"),
+                    optimizer=options.choice(optimizer, options.OPTIMIZERS, "--optimizer"), amp=amp)
     emit(render_stats(stats, fmt, units))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from archstat.ops.registry import numel, register_op
+from archstat.ops.registry import numel, register_op, saves_input, saves_output
 from archstat.ops.types import arg
 
 
@@ -31,17 +31,17 @@ class NoArgs:
     pass
 
 
-#       name         Args           torch type   can run in place
+#       name         Args           torch type   can run in place  saves for backward
 _ACTIVATIONS = [
-    ("relu",       InplaceArgs,   "ReLU",      True),
-    ("relu6",      InplaceArgs,   "ReLU6",     True),
-    ("leaky_relu", LeakyReLUArgs, "LeakyReLU", True),
-    ("elu",        ELUArgs,       "ELU",       True),
-    ("silu",       InplaceArgs,   "SiLU",      True),
-    ("hardswish",  InplaceArgs,   "Hardswish", True),
-    ("sigmoid",    NoArgs,        "Sigmoid",   False),
-    ("tanh",       NoArgs,        "Tanh",      False),
-    ("gelu",       NoArgs,        "GELU",      False),
+    ("relu",       InplaceArgs,   "ReLU",      True,  saves_output),
+    ("relu6",      InplaceArgs,   "ReLU6",     True,  saves_output),
+    ("leaky_relu", LeakyReLUArgs, "LeakyReLU", True,  saves_output),
+    ("elu",        ELUArgs,       "ELU",       True,  saves_output),
+    ("silu",       InplaceArgs,   "SiLU",      True,  saves_input),
+    ("hardswish",  InplaceArgs,   "Hardswish", True,  saves_input),
+    ("sigmoid",    NoArgs,        "Sigmoid",   False, saves_output),
+    ("tanh",       NoArgs,        "Tanh",      False, saves_output),
+    ("gelu",       NoArgs,        "GELU",      False, saves_input),
 ]
 
 def _builder(torch_name: str):
@@ -54,7 +54,7 @@ def _builder(torch_name: str):
     return build
 
 
-for _name, _args, _torch, _can_inplace in _ACTIVATIONS:
+for _name, _args, _torch, _can_inplace, _saved in _ACTIVATIONS:
     register_op(
         _name,
         Args=_args,
@@ -63,6 +63,7 @@ for _name, _args, _torch, _can_inplace in _ACTIVATIONS:
         out_shape=lambda a, s: s[0],
         weights=lambda a, s: 0, biases=lambda a, s: 0, macs=lambda a, s, o: 0,
         ops=lambda a, s, o: numel(o),  # one operation per element
+        saved=_saved,
         label=lambda a, s, o, _n=_name: _n.upper(),
         inplace=(lambda a: a.inplace) if _can_inplace else (lambda a: False),
         torch_type=_torch,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from archstat.errors import ShapeError
-from archstat.ops.registry import RFStep, register_op
+from archstat.ops.registry import RFStep, register_op, saves_input
 from archstat.ops.types import Size, arg, fmt_size
 
 
@@ -82,6 +82,7 @@ CONV = register_op(
     biases=lambda a, s: a.out if a.bias else 0,
     macs=lambda a, s, o: conv_macs((o[1], o[2]), s[0][0], a.out, a.kernel, a.groups),
     ops=lambda a, s, o: (o[0] * o[1] * o[2]) if a.bias else 0,  # one add per output for the bias
+    saved=saves_input,
     label=_label,
     formula=_formula,
     rf=lambda a: RFStep(a.kernel, a.stride, a.dilation, a.padding),

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from archstat.errors import ShapeError
 from archstat.ops.conv import conv_out_len, spatial_input
-from archstat.ops.registry import RFStep, numel, register_op
+from archstat.ops.registry import RFStep, Saved, numel, register_op, saves_input
 from archstat.ops.types import Size, Table, arg
 
 
@@ -51,6 +51,8 @@ register_op(
     biases=lambda a, s: len(a.table) if a.bias else 0,
     macs=lambda a, s, o: o[1] * o[2] * _connections(a) * a.kernel[0] * a.kernel[1],
     ops=lambda a, s, o: numel(o) if a.bias else 0,
+    # each output map's conv saves its own gathered copy of the input maps it reads
+    saved=lambda a, s, o: (Saved("extra", _connections(a) * s[0][1] * s[0][2]),),
     label=lambda a, s, o: f"CONV{a.kernel[0]}-{len(a.table)} (table)",
     formula=lambda a, s: f"{_connections(a)} connections×{a.kernel[0]}×{a.kernel[1]}",
     rf=lambda a: RFStep(a.kernel, (1, 1), (1, 1), (0, 0)),
@@ -77,6 +79,7 @@ register_op(
     out_shape=lambda a, s: s[0],
     weights=lambda a, s: s[0][0], biases=lambda a, s: s[0][0], macs=lambda a, s, o: 0,
     ops=lambda a, s, o: 2 * numel(o),  # a multiply and an add per element
+    saved=saves_input,
     label=lambda a, s, o: "AFFINE",
     torch_type="ChannelAffine",
     build=_build_affine,
@@ -108,6 +111,7 @@ register_op(
     out_shape=lambda a, s: (_rbf_in(s), a.out)[1:],
     weights=lambda a, s: 0, biases=lambda a, s: 0, macs=lambda a, s, o: 0,
     ops=lambda a, s, o: 3 * _rbf_in(s) * a.out,  # subtract, square, accumulate
+    saved=lambda a, s, o: (Saved("extra", _rbf_in(s) * a.out),),  # the differences x_i - w_ij, squared
     label=lambda a, s, o: f"RBF-{a.out}",
     global_rf=True,
     torch_type="EuclideanRBF",

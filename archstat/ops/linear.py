@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from archstat.errors import ShapeError
-from archstat.ops.registry import register_op
+from archstat.ops.registry import register_op, saves_input
 from archstat.ops.types import arg, fmt_shape
 
 
@@ -42,6 +42,7 @@ register_op(
     biases=lambda a, s: a.out if a.bias else 0,
     macs=lambda a, s, o: linear_macs(_in_features(s), a.out),
     ops=lambda a, s, o: a.out if a.bias else 0,
+    saved=saves_input,
     label=lambda a, s, o: f"FC-{a.out}",
     formula=lambda a, s: f"{_in_features(s)}×{a.out}",
     global_rf=True,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from archstat.errors import ShapeError
-from archstat.ops.registry import numel, register_op
+from archstat.ops.registry import numel, register_op, saves_nothing
 from archstat.ops.types import fmt_shape
 
 
@@ -36,6 +36,7 @@ register_op(
     Args=NoArgs, doc="Concatenate branches along channels (torch.cat(dim=1)).",
     out_shape=_concat_shape,
     weights=lambda a, s: 0, biases=lambda a, s: 0, macs=lambda a, s, o: 0, ops=lambda a, s, o: 0,
+    saved=saves_nothing,
     label=lambda a, s, o: "CONCAT", multi_input=True, torch_type="Concat",
 )
 
@@ -45,6 +46,7 @@ register_op(
     out_shape=_same_shape("add"),
     weights=lambda a, s: 0, biases=lambda a, s: 0, macs=lambda a, s, o: 0,
     ops=lambda a, s, o: (len(s) - 1) * numel(o),
+    saved=saves_nothing,
     label=lambda a, s, o: "ADD", multi_input=True, torch_type="Add",
 )
 
@@ -54,5 +56,6 @@ register_op(
     out_shape=_same_shape("mean"),
     weights=lambda a, s: 0, biases=lambda a, s: 0, macs=lambda a, s, o: 0,
     ops=lambda a, s, o: len(s) * numel(o),  # n-1 adds and one divide per element
+    saved=saves_nothing,
     label=lambda a, s, o: "MEAN", multi_input=True, torch_type="Mean",
 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from archstat.ops.registry import numel, register_op
+from archstat.ops.registry import Saved, numel, register_op
 from archstat.ops.types import arg
 
 
@@ -39,6 +39,8 @@ register_op(
     macs=lambda a, s, o: 0,
     # inference: the statistics fold into one scale and one shift per element
     ops=lambda a, s, o: 2 * numel(o),
+    # training: the input, and the batch mean and inverse std (fp32) per channel
+    saved=lambda a, s, o: (Saved("input"), Saved("extra", 2 * s[0][0], 4)),
     label=lambda a, s, o: "BN",
     torch_type="BatchNorm2d",
     build=_build_bn,
@@ -61,6 +63,9 @@ register_op(
     weights=lambda a, s: 0, biases=lambda a, s: 0, macs=lambda a, s, o: 0,
     # per element: `size` squares-and-adds over the channel window, then scale, power, divide
     ops=lambda a, s, o: (a.size + 3) * numel(o),
+    # torch composes it: square, pad channels by size - 1, average, scale, power, divide. Saved: the
+    # input, the padded squares ((C + size - 1)·H·W) and two input-sized intermediates (measured)
+    saved=lambda a, s, o: (Saved("input"), Saved("extra", (o[0] + a.size - 1) * numel(o[1:]) + 2 * numel(o))),
     label=lambda a, s, o: "LRN",
     torch_type="LocalResponseNorm",
     build=_build_lrn,

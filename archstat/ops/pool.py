@@ -7,7 +7,7 @@ from typing import Optional
 
 from archstat.errors import ShapeError
 from archstat.ops.conv import spatial_input
-from archstat.ops.registry import RFStep, register_op
+from archstat.ops.registry import RFStep, Saved, numel, register_op, saves_input
 from archstat.ops.types import Size, arg, fmt_size
 
 
@@ -91,6 +91,7 @@ register_op(
     out_shape=lambda a, s: _pool_shape("maxpool", a, s),
     weights=lambda a, s: 0, biases=lambda a, s: 0, macs=lambda a, s, o: 0,
     ops=_window_ops,
+    saved=lambda a, s, o: (Saved("input"), Saved("extra", numel(o), 8)),  # the input and int64 indices
     label=lambda a, s, o: f"POOL{fmt_size(a.kernel).replace('×', 'x')}",
     rf=_rf,
     torch_type="MaxPool2d",
@@ -104,6 +105,7 @@ register_op(
     out_shape=lambda a, s: _pool_shape("avgpool", a, s),
     weights=lambda a, s: 0, biases=lambda a, s: 0, macs=lambda a, s, o: 0,
     ops=_window_ops,
+    saved=saves_input,
     label=lambda a, s, o: f"AVGPOOL{fmt_size(a.kernel).replace('×', 'x')}",
     rf=_rf,
     torch_type="AvgPool2d",
@@ -135,6 +137,7 @@ register_op(
     # one add per input element per window that covers it (windows may overlap)
     ops=lambda a, s, o: o[0] * sum(adaptive_window(s[0][1], o[1], i) for i in range(o[1]))
     * sum(adaptive_window(s[0][2], o[2], j) for j in range(o[2])),
+    saved=saves_input,
     label=lambda a, s, o: f"AVGPOOL→{fmt_size(a.out)}",
     global_rf=True,
     torch_type="AdaptiveAvgPool2d",

@@ -31,6 +31,30 @@ def numel(shape: Shape) -> int:
 
 
 @dataclass(frozen=True)
+class Saved:
+    """One tensor an op saves for its backward pass (what autograd keeps until backward):
+    its ``input`` or ``output`` (the same storage as the tensor it names: counted once however many
+    ops save it), or an ``extra`` allocation of ``elements`` at ``nbytes`` per element (None: the
+    activation dtype), e.g. max pooling's int64 indices or dropout's bool mask."""
+
+    what: str
+    elements: int = 0
+    nbytes: Optional[int] = None
+
+
+def saves_input(*_args) -> tuple:
+    return (Saved("input"),)
+
+
+def saves_output(*_args) -> tuple:
+    return (Saved("output"),)
+
+
+def saves_nothing(*_args) -> tuple:
+    return ()
+
+
+@dataclass(frozen=True)
 class RFStep:
     """One op's receptive-field step per spatial axis (None where it is global)."""
 
@@ -50,6 +74,7 @@ class OpSpec:
     biases: Callable[[Any, list], int]
     macs: Callable[[Any, list, Shape], int]
     ops: Callable[[Any, list, Shape], int]
+    saved: Callable[[Any, list, Shape], tuple]               # what it saves for backward (training)
     label: Callable[[Any, list, Shape], str]
     formula: Optional[Callable[[Any, list], str]] = None   # weights formula, as the slide shows it
     inplace: Callable[[Any], bool] = lambda args: False     # allocates no output (in place or a view)
@@ -107,7 +132,7 @@ _HINTS: dict[type, dict] = {}
 def register_op(name: str, **kw) -> OpSpec:
     if name in REGISTRY:
         raise ValueError(f"op {name!r} registered twice")  # pragma: no cover - programming error
-    for required in ("macs", "ops", "weights", "biases", "out_shape", "label"):
+    for required in ("macs", "ops", "weights", "biases", "out_shape", "label", "saved"):
         if required not in kw:
             raise TypeError(f"op {name!r} declares no {required} formula")  # pragma: no cover
     spec = OpSpec(name=name, **kw)

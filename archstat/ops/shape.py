@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from archstat.ops.registry import RFStep, numel, register_op
+from archstat.ops.registry import RFStep, Saved, numel, register_op, saves_nothing, saves_output
 from archstat.ops.types import arg
 
 
@@ -39,6 +39,7 @@ register_op(
     doc="Flatten each sample to one dimension (torch.nn.Flatten); a view, it allocates nothing.",
     out_shape=lambda a, s: (numel(s[0]),),
     weights=lambda a, s: 0, biases=lambda a, s: 0, macs=lambda a, s, o: 0, ops=lambda a, s, o: 0,
+    saved=saves_nothing,
     label=lambda a, s, o: "FLATTEN",
     inplace=lambda a: True,
     global_rf=False,
@@ -52,6 +53,7 @@ register_op(
     doc="The identity (torch.nn.Identity): returns its input, allocates nothing.",
     out_shape=lambda a, s: s[0],
     weights=lambda a, s: 0, biases=lambda a, s: 0, macs=lambda a, s, o: 0, ops=lambda a, s, o: 0,
+    saved=saves_nothing,
     label=lambda a, s, o: "IDENTITY",
     inplace=lambda a: True,
     torch_type="Identity",
@@ -64,6 +66,8 @@ register_op(
     doc="Dropout (torch.nn.Dropout); the identity at inference, so it allocates nothing there.",
     out_shape=lambda a, s: s[0],
     weights=lambda a, s: 0, biases=lambda a, s: 0, macs=lambda a, s, o: 0, ops=lambda a, s, o: 0,
+    # training: a new output (not in place) and its bool mask
+    saved=lambda a, s, o: (Saved("extra", numel(o), 1),),
     label=lambda a, s, o: "DROPOUT",
     inplace=lambda a: True,
     torch_type="Dropout",
@@ -77,6 +81,7 @@ register_op(
     out_shape=lambda a, s: s[0],
     weights=lambda a, s: 0, biases=lambda a, s: 0, macs=lambda a, s, o: 0,
     ops=lambda a, s, o: 3 * numel(o),  # exp, sum, divide per element
+    saved=saves_output,
     label=lambda a, s, o: "SOFTMAX",
     torch_type="Softmax",
     build=_build("Softmax"),
@@ -107,6 +112,7 @@ register_op(
         "to out (no params). Used by residual's shortcut: pad.",
     out_shape=_pad_shape,
     weights=lambda a, s: 0, biases=lambda a, s: 0, macs=lambda a, s, o: 0, ops=lambda a, s, o: 0,
+    saved=saves_nothing,
     label=lambda a, s, o: "PAD",
     rf=lambda a: RFStep((1, 1), (a.stride, a.stride), (1, 1), (0, 0)),
     torch_type="PadShortcut",

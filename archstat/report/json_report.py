@@ -21,12 +21,21 @@ def row_dict(row: Row, batch: int, units: str) -> dict:
         d["flops"] = 2 * row.macs
     if row.contains:
         d["contains"] = list(row.contains)
+    d["saved_bytes"] = row.saved_bytes
     d["receptive_field"] = rf_dict(row.rf)
     d["aux"] = row.aux
     d["counted"] = row.counted
     if row.note:
         d["note"] = row.note
     return d
+
+
+def training_dict(t) -> dict | None:
+    if t is None:
+        return None
+    return {"optimizer": t.optimizer, "amp": t.amp, "param_bytes": t.param_bytes, "grad_bytes": t.grad_bytes,
+            "optimizer_bytes": t.optimizer_bytes, "weight_copy_bytes": t.weight_copy_bytes,
+            "saved_activation_bytes": t.saved_bytes, "total_bytes": t.total, "leaves_out": t.leaves_out}
 
 
 def rf_dict(rf) -> dict | None:
@@ -60,6 +69,7 @@ def stats_dict(stats: ModelStats, units: str = "macs") -> dict:
         "receptive_field": rf_dict(stats.receptive_field),
         "aux_params_excluded": stats.aux_params,
         "expected": stats.expected,
+        "training": training_dict(stats.training),
         "layers": [row_dict(r, stats.batch, units) for r in stats.rows],
         "totals": totals,
         "references": [

@@ -21,7 +21,7 @@ def render(stats: ModelStats, units: str = "macs") -> str:
     out.append(_line(cols))
     out.append(_line(["---"] * 3 + ["---:"] * (len(cols) - 3)))
     for r in stats.rows:
-        out.append(_line(cells(r, units)))
+        out.append(_line(cells(r, units, bool(stats.training))))
     out.append(_line(f"**{c}**" if c else "" for c in total_cells(stats, units)))
     t = stats.totals
     out += ["", f"- params: {fmt_int(t.params)} ({fmt_si(t.params)}) = {fmt_int(t.weights)} weights + "

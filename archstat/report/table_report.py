@@ -32,7 +32,7 @@ def render(stats: ModelStats, units: str = "macs"):
         title.append(f" — {stats.description}", style="")
     table = Table(box=box.SIMPLE_HEAD, show_footer=True, title=None, pad_edge=False)
     totals = total_cells(stats, units)
-    numeric = {"activations", "memory", "weights", "biases", "params", unit, "rf"}
+    numeric = {"activations", "memory", "weights", "biases", "params", unit, "rf", "saved"}
     for col, foot in zip(header(stats, units), totals):
         if col == "op":
             continue
@@ -41,7 +41,7 @@ def render(stats: ModelStats, units: str = "macs"):
                          justify="right" if col in numeric else "left",
                          footer_style="bold", no_wrap=True)
     for row in stats.rows:
-        values = cells(row, units)
+        values = cells(row, units, bool(stats.training))
         values.pop(2)  # the op column: the label says it
         style = "dim" if row.op == "input" else ("italic" if row.aux else None)
         table.add_row(*(Text(v) for v in values), style=style)
@@ -56,6 +56,8 @@ def render(stats: ModelStats, units: str = "macs"):
     if stats.expected:
         lines.append(f"expected per training step ({stats.expected['note']}): "
                      f"{stats.expected['macs'] * factor:,.0f} {unit}, {stats.expected['layers']:.1f} layers with weights")
+    if stats.training:
+        lines += ["", *training_lines(stats.training)]
     parts = [title, Text(describe_run(stats), style="dim"),
              Text(conventions_line(units, stats.folded), style="dim"), table, Text("\n".join(lines))]
     if stats.not_counted:
@@ -68,6 +70,21 @@ def render(stats: ModelStats, units: str = "macs"):
     elif stats.references_skipped:
         parts.append(Text(stats.references_skipped, style="dim"))
     return Group(*parts)
+
+
+def training_lines(t) -> list[str]:
+    """The training-memory block: each part, the total, and what the estimate leaves out."""
+    p = "fp32 master weights, autocast (amp)" if t.amp else "parameter dtype"
+    lines = [f"training memory (optimizer {t.optimizer}{', amp' if t.amp else ''}):",
+             f"  parameters             {fmt_bytes_both(t.param_bytes):>28}  ({p})",
+             f"  gradients              {fmt_bytes_both(t.grad_bytes):>28}",
+             f"  optimizer state        {fmt_bytes_both(t.optimizer_bytes):>28}"]
+    if t.amp:
+        lines.append(f"  autocast weight copies {fmt_bytes_both(t.weight_copy_bytes):>28}")
+    lines += [f"  saved activations      {fmt_bytes_both(t.saved_bytes):>28}  (what backward needs, each tensor once)",
+              f"  total                  {fmt_bytes_both(t.total):>28}",
+              f"  not included: {t.leaves_out}"]
+    return lines
 
 
 def references_table(stats: ModelStats) -> Table:
