@@ -1,0 +1,88 @@
+"""Sweeps: one analysis per point of a grid over input size, batch and declared params."""
+
+from __future__ import annotations
+
+import itertools
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional
+
+from archstat.errors import UsageError
+
+MAX_POINTS = 10_000
+_BRACES = re.compile(r"\{([^{}]*)\}")
+_BYTES = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*$")
+_SCALE = {"B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
+          "KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40}
+
+
+def expand_braces(text: str) -> list[str]:
+    """'3x{128,224}' → ['3x128', '3x224']; several braces give every combination."""
+    parts = _BRACES.split(text)
+    literals, choices = parts[0::2], parts[1::2]
+    if any("{" in p or "}" in p for p in literals):
+        raise UsageError(f"'{text}': unbalanced braces")
+    options = [[c.strip() for c in group.split(",") if c.strip()] or [""] for group in choices]
+    out = []
+    for combo in itertools.product(*options):
+        out.append("".join(lit + (combo[i] if i < len(combo) else "") for i, lit in enumerate(literals)))
+    return out
+
+
+def parse_bytes(text: str) -> int:
+    """'24GiB' → 25769803776; '16GB' → 16000000000. A unit is required (GB and GiB differ by 7 %)."""
+    m = _BYTES.match(text)
+    if not m:
+        raise UsageError(f"--fits '{text}': expected a size with a unit, e.g. 24GiB or 16GB")
+    return int(float(m.group(1)) * _SCALE[m.group(2)])
+
+
+@dataclass
+class SweepPoint:
+    input: tuple[int, ...]
+    batch: int
+    params_set: dict[str, Any]
+    params: int
+    macs: int
+    activation_bytes: int
+    training_bytes: int
+    fits: Optional[bool] = None
+
+
+@dataclass
+class Sweep:
+    model: str
+    dims: list[str]                   # the swept dimensions, in order
+    points: list[SweepPoint] = field(default_factory=list)
+    budget: Optional[int] = None
+    budget_text: str = ""
+    optimizer: str = "adam"
+    amp: bool = False
+    dtype: str = "float32"
+
+
+def run_sweep(model: str, inputs: list[Optional[tuple[int, ...]]], batches: list[int],
+              sets: dict[str, list[str]], *, dtype: str = "float32", optimizer: str = "adam", amp: bool = False,
+              budget: Optional[int] = None, progress: Optional[Callable[[int, int], None]] = None) -> Sweep:
+    """Every combination of inputs × batches × param values, analysed in train mode."""
+    from archstat.api import analyze, load_spec
+
+    spec = load_spec(model)
+    names = list(sets)
+    grid = list(itertools.product(inputs, batches, *(sets[n] for n in names)))
+    if len(grid) > MAX_POINTS:
+        raise UsageError(f"the grid has {len(grid):,} points; the limit is {MAX_POINTS:,}")
+    dims = [d for d, values in (("input", inputs), ("batch", batches)) if len(values) > 1]
+    dims += [n for n in names if len(sets[n]) > 1]
+    sweep = Sweep(spec.name, dims, budget=budget, optimizer=optimizer, amp=amp, dtype=dtype)
+    for k, (shape, batch, *values) in enumerate(grid):
+        params = dict(zip(names, values))
+        stats = analyze(spec, params, input_shape=shape, batch=batch, dtype=dtype, mode="train",
+                        optimizer=optimizer, amp=amp)
+        total = stats.training.total
+        sweep.points.append(SweepPoint(stats.input_shape, batch, {n: stats.params[n] for n in names},
+                                       stats.totals.params, stats.totals.macs, stats.totals.activation_bytes,
+                                       total, None if budget is None else total <= budget))
+        if progress:
+            progress(k + 1, len(grid))
+    return sweep

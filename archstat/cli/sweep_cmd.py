@@ -1,0 +1,79 @@
+"""archstat sweep NAME: params, MACs, activation and training memory over a grid."""
+
+from __future__ import annotations
+
+import sys
+from typing import List, Optional
+
+import typer
+
+from archstat.cli import options
+from archstat.cli.app import app
+from archstat.cli.output import emit
+from archstat.errors import UsageError
+
+
+def parse_grid(inputs: Optional[List[str]], batches: Optional[str], sets: Optional[List[str]]):
+    from archstat.analyze.sweep import expand_braces
+
+    shapes = [None]
+    if inputs:
+        shapes = [options.parse_input(s) for text in inputs for s in expand_braces(text)]
+    batch_values = [1]
+    if batches:
+        try:
+            batch_values = [options.parse_batch(int(b)) for b in expand_braces(batches)[0].split(",") if b.strip()]
+        except ValueError:
+            raise UsageError(f"--batch '{batches}': expected integers such as 1,8,32") from None
+    grid: dict[str, list[str]] = {}
+    for item in sets or []:
+        name, sep, values = item.partition("=")
+        if not sep or not name.strip() or not values.strip():
+            raise UsageError(f"--set '{item}': expected NAME=V1,V2,... e.g. --set width=1,2,4")
+        expanded = [v.strip() for text in expand_braces(values) for v in text.split(",") if v.strip()]
+        grid[name.strip()] = expanded
+    return shapes, batch_values, grid
+
+
+@app.command("sweep")
+def sweep(
+    model: str = typer.Argument(..., help="A zoo name or a config path.", metavar="NAME|PATH"),
+    inputs: Optional[List[str]] = typer.Option(None, "--input", help="Input sizes: 3x{128,160,224} or repeated."),
+    batches: Optional[str] = typer.Option(None, "--batch", "-b", help="Batch sizes: 1,8,32,128."),
+    sets: Optional[List[str]] = typer.Option(None, "--set", help="A declared param over values: NAME=V1,V2."),
+    fits: Optional[str] = typer.Option(None, "--fits", help="A memory budget such as 24GiB: marks which points' "
+                                       "training memory fits."),
+    dtype: str = typer.Option("float32", "--dtype", help="float32, float16, bfloat16 or int8."),
+    optimizer: str = typer.Option("adam", "--optimizer", help="sgd, momentum or adam."),
+    amp: bool = typer.Option(False, "--amp", help="Mixed precision training memory."),
+    fmt: str = typer.Option("table", "--format", "-f", help="table, json, csv or markdown."),
+):
+    """One row per point of the grid: params, MACs, forward activation memory and training memory
+    (the --mode train estimate), and with --fits whether it fits the budget."""
+    from archstat.analyze.sweep import parse_bytes, run_sweep
+    from archstat.report import sweep_report
+
+    fmt = options.choice(fmt, options.FORMATS, "--format")
+    budget = parse_bytes(fits) if fits else None
+    shapes, batch_values, grid = parse_grid(inputs, batches, sets)
+    total = len(shapes) * len(batch_values)
+    for values in grid.values():
+        total *= len(values)
+    progress = None
+    if sys.stderr.isatty() and total > 20:
+        from rich.console import Console
+        from rich.progress import Progress
+
+        bar = Progress(console=Console(stderr=True), transient=True)
+        task = bar.add_task(f"sweeping {model}", total=total)
+        bar.start()
+        progress = lambda done, n: bar.update(task, completed=done)  # noqa: E731
+    try:
+        result = run_sweep(model, shapes, batch_values, grid, dtype=options.parse_dtype(dtype),
+                           optimizer=options.choice(optimizer, options.OPTIMIZERS, "--optimizer"), amp=amp,
+                           budget=budget, progress=progress)
+    finally:
+        if progress:
+            bar.stop()
+    result.budget_text = fits or ""
+    emit(sweep_report.render(result, fmt))

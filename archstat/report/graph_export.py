@@ -1,0 +1,120 @@
+"""The Graph as a picture: mermaid or dot. Blocks are clusters (subgraphs), branches parallel
+paths, merges labelled concat/add/mean, and every edge carries the shape of its tensor. In-place
+ops and views fold into the node before them, as in the table."""
+
+from __future__ import annotations
+
+from archstat.graph import Graph
+from archstat.ops.registry import all_ops
+from archstat.report.units import fmt_shape
+
+
+def _visible(graph: Graph) -> tuple[list, dict[str, str]]:
+    """Nodes to draw, and for each folded node the drawn node it folds into."""
+    ops = all_ops()
+    alias: dict[str, str] = {}
+    drawn = []
+    for node in graph.nodes:
+        if node.op != "input" and ops[node.op].inplace(node.args) and node.inputs:
+            alias[node.name] = alias.get(node.inputs[0], node.inputs[0])
+            continue
+        drawn.append(node)
+    return drawn, alias
+
+
+def _clusters(names: list[str]) -> list[str]:
+    """Every dotted prefix of a drawn node's name, outermost first."""
+    out: list[str] = []
+    for name in names:
+        parts = name.split(".")
+        for i in range(1, len(parts)):
+            prefix = ".".join(parts[:i])
+            if prefix not in out:
+                out.append(prefix)
+    return out
+
+
+def _label(node, folded: list[str]) -> str:
+    short = node.name.rsplit(".", 1)[-1]   # the cluster around it names the rest
+    text = f"{short}: {node.label}" if node.op != "input" else f"input {fmt_shape(node.shape)}"
+    if node.op in ("concat", "add", "mean"):
+        text = f"{short}: {node.op}"
+    return text + (" + " + " + ".join(f.rsplit(".", 1)[-1] for f in folded) if folded else "")
+
+
+def _tree(graph: Graph):
+    drawn, alias = _visible(graph)
+    ids = {n.name: f"n{i}" for i, n in enumerate(drawn)}
+    folded: dict[str, list[str]] = {}
+    for name, target in alias.items():
+        folded.setdefault(target, []).append(name)
+    edges = []
+    for node in drawn:
+        for src in node.inputs:
+            src = alias.get(src, src)
+            edges.append((ids[src], ids[node.name], fmt_shape(graph[src].shape)))
+    clusters = [c for c in _clusters([n.name for n in drawn])]
+    return drawn, ids, folded, edges, clusters
+
+
+def _members(drawn, clusters):
+    """cluster → its directly contained nodes and sub-clusters (a merge sits in its own cluster)."""
+    children = {c: ([], []) for c in [""] + clusters}
+    for c in clusters:
+        parent = c.rsplit(".", 1)[0] if "." in c else ""
+        children[parent][1].append(c)
+    for n in drawn:
+        home = n.name if n.name in children else (n.name.rsplit(".", 1)[0] if "." in n.name else "")
+        children[home][0].append(n)
+    return children
+
+
+def _quote(text: str) -> str:
+    return text.replace('"', "'")
+
+
+def mermaid(graph: Graph) -> str:
+    drawn, ids, folded, edges, clusters = _tree(graph)
+    children = _members(drawn, clusters)
+    cluster_ids = {c: f"c{i}" for i, c in enumerate(clusters)}
+    lines = ["flowchart TD"]
+
+    def emit(cluster: str, indent: str):
+        nodes, subs = children[cluster]
+        for n in nodes:
+            shape = ("((", "))") if n.op in ("concat", "add", "mean") else ("[", "]")
+            lines.append(f'{indent}{ids[n.name]}{shape[0]}"{_quote(_label(n, folded.get(n.name, [])))}"{shape[1]}')
+        for sub in subs:
+            lines.append(f'{indent}subgraph {cluster_ids[sub]}["{_quote(sub.rsplit(".", 1)[-1])}"]')
+            emit(sub, indent + "  ")
+            lines.append(f"{indent}end")
+
+    emit("", "  ")
+    for a, b, shape in edges:
+        lines.append(f'  {a} -- "{shape}" --> {b}')
+    return "\n".join(lines) + "\n"
+
+
+def dot(graph: Graph) -> str:
+    drawn, ids, folded, edges, clusters = _tree(graph)
+    children = _members(drawn, clusters)
+    cluster_ids = {c: f"cluster_{i}" for i, c in enumerate(clusters)}
+    lines = [f'digraph "{_quote(graph.name)}" {{', "  rankdir=TB;", '  node [shape=box, fontname="Helvetica"];',
+             '  edge [fontname="Helvetica", fontsize=10];']
+
+    def emit(cluster: str, indent: str):
+        nodes, subs = children[cluster]
+        for n in nodes:
+            shape = ', shape=ellipse' if n.op in ("concat", "add", "mean") else ""
+            lines.append(f'{indent}{ids[n.name]} [label="{_quote(_label(n, folded.get(n.name, [])))}"{shape}];')
+        for sub in subs:
+            lines.append(f'{indent}subgraph {cluster_ids[sub]} {{')
+            lines.append(f'{indent}  label="{_quote(sub.rsplit(".", 1)[-1])}";')
+            emit(sub, indent + "  ")
+            lines.append(f"{indent}}}")
+
+    emit("", "  ")
+    for a, b, shape in edges:
+        lines.append(f'  {a} -> {b} [label="{shape}"];')
+    lines.append("}")
+    return "\n".join(lines) + "\n"
