@@ -1,0 +1,147 @@
+"""Sweeps equal single runs; graph exports parse; plots produce real images with labelled axes."""
+
+import json
+import re
+import struct
+
+import pytest
+from typer.testing import CliRunner
+
+import archstat
+from archstat.analyze.sweep import expand_braces, parse_bytes
+from archstat.cli import app
+from tests.conftest import ROOT
+
+
+def run(*args):
+    return CliRunner().invoke(app, list(args))
+
+
+# -- sweep ------------------------------------------------------------------------------------
+
+def test_brace_expansion_and_bytes():
+    assert expand_braces("3x{128,224}x{128,224}") == ["3x128x128", "3x128x224", "3x224x128", "3x224x224"]
+    assert parse_bytes("24GiB") == 24 * 2**30 and parse_bytes("16GB") == 16 * 10**9
+
+
+def test_sweep_rows_equal_single_table_runs():
+    r = run("sweep", "resnet18", "--batch", "1,8", "--input", "3x{128,224}x{128,224}", "--format", "json",
+            "--fits", "1GiB", "--optimizer", "momentum")
+    assert r.exit_code == 0, r.stderr
+    d = json.loads(r.stdout)
+    assert len(d["points"]) == 8 and d["dims"] == ["input", "batch"]
+    for p in d["points"]:
+        single = archstat.analyze("resnet18", input_shape=tuple(p["input"]), batch=p["batch"], mode="train",
+                                  optimizer="momentum")
+        assert (p["params"], p["macs"], p["activation_bytes"]) == (
+            single.totals.params, single.totals.macs, single.totals.activation_bytes)
+        assert p["training_bytes"] == single.training.total
+        assert p["fits"] == (single.training.total <= 2**30)
+
+
+def test_sweep_over_a_param():
+    d = json.loads(run("sweep", "resnet20", "--set", "shortcut=pad,projection", "--format", "json").stdout)
+    assert [p["set"] for p in d["points"]] == [{"shortcut": "pad"}, {"shortcut": "projection"}]
+    assert d["points"][1]["params"] > d["points"][0]["params"]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--fits", "24G"], "error: --fits '24G': expected a size with a unit, e.g. 24GiB or 16GB"),
+    (["--batch", "1,x"], "error: --batch '1,x': expected integers such as 1,8,32"),
+    (["--set", "shortcut"], "error: --set 'shortcut': expected NAME=V1,V2,... e.g. --set width=1,2,4"),
+])
+def test_sweep_errors(args, message):
+    r = run("sweep", "resnet20", *args)
+    assert r.exit_code == 2 and r.stderr.strip() == message
+
+
+# -- graph ------------------------------------------------------------------------------------
+
+def test_mermaid_structure():
+    text = run("graph", "googlenet-bottleneck").stdout
+    lines = text.splitlines()
+    assert lines[0] == "flowchart TD"
+    defined = set(re.findall(r"^\s*(n\d+)[\[(]", text, re.M))
+    edges = re.findall(r"^\s*(n\d+) -- \"([^\"]+)\" --> (n\d+)$", text, re.M)
+    assert edges and all(a in defined and b in defined for a, _, b in edges)
+    assert sum(1 for line in lines if line.strip().startswith("subgraph")) == sum(
+        1 for line in lines if line.strip() == "end") == 5     # inception and its 4 branches
+    assert "concat" in text and "(( " not in text
+    assert ("n0", "256×28×28", "n1") in edges                   # the shape on the edge
+    # 4 branches join at the concat
+    merge = re.search(r'(n\d+)\(\("inception: concat"\)\)', text)
+    assert merge and sum(1 for _, _, b in edges if b == merge.group(1)) == 4
+
+
+def test_dot_structure():
+    text = run("graph", "resnet18", "--format", "dot").stdout
+    assert text.startswith('digraph "resnet18" {') and text.rstrip().endswith("}")
+    assert text.count("{") == text.count("}")
+    defined = set(re.findall(r"^\s*(n\d+) \[label=", text, re.M))
+    edges = re.findall(r"^\s*(n\d+) -> (n\d+) \[label=\"([^\"]+)\"\];$", text, re.M)
+    assert all(a in defined and b in defined for a, b, _ in edges)
+    assert "add" in text and "subgraph cluster_" in text
+
+
+def test_graph_train_mode_draws_aux_heads():
+    eval_ = run("graph", "googlenet").stdout
+    train = run("graph", "googlenet", "--mode", "train").stdout
+    assert "aux1" not in eval_ and "aux1" in train
+
+
+# -- plots ------------------------------------------------------------------------------------
+
+matplotlib = pytest.importorskip("matplotlib")
+
+
+def png_size(path):
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    return struct.unpack(">II", data[16:24])
+
+
+def test_layer_plot_png(tmp_path):
+    out = tmp_path / "vgg16.png"
+    r = run("plot", "vgg16", "--out", str(out))
+    assert r.exit_code == 0, r.stderr
+    width, height = png_size(out)
+    assert width > 800 and height > 600
+    from archstat.report.plots import layers_figure
+
+    fig = layers_figure(archstat.analyze("vgg16"))
+    assert [ax.get_ylabel() for ax in fig.axes] == ["activation memory (MB)", "params (millions)", "MACs (billions)"]
+    assert len(fig.axes[0].patches) >= 22
+
+
+def test_zoo_plot(tmp_path):
+    out = tmp_path / "zoo.png"
+    assert run("plot", "--zoo", "--out", str(out)).exit_code == 0
+    assert png_size(out)[0] > 800
+    from archstat.cli.list_cmd import zoo_rows
+    from archstat.report.plots import zoo_figure
+
+    entries = [r for r in zoo_rows(None) if r["top1_error"] is not None and r["input"][-1] >= 200]
+    ax = zoo_figure(entries).axes[0]
+    assert ax.get_xlabel() == "MACs per image (billions, log scale)"
+    assert ax.get_ylabel() == "published top-1 error (%)"
+    assert len(ax.texts) == len(entries)                    # one labelled bubble per model citing an error
+
+
+def test_sweep_plot(tmp_path):
+    out = tmp_path / "sweep.svg"
+    r = run("plot", "resnet18", "--sweep", "--batch", "1,8,32", "--fits", "4GiB", "--out", str(out))
+    assert r.exit_code == 0, r.stderr
+    assert "training memory (GiB)" in out.read_text()
+
+
+def test_golden_svg(tmp_path):
+    out = tmp_path / "conv3x3-stack.svg"
+    assert run("plot", "conv3x3-stack", "--out", str(out)).exit_code == 0
+    assert out.read_text() == (ROOT / "tests" / "golden" / "conv3x3-stack.svg").read_text()
+
+
+def test_plot_errors(tmp_path):
+    r = run("plot", "vgg16", "--out", str(tmp_path / "x.jpg"))
+    assert r.exit_code == 2 and "must end in .png or .svg" in r.stderr
+    r = run("plot")
+    assert r.exit_code == 2 and r.stderr.strip() == "error: plot takes one model (or --zoo)"
