@@ -1,7 +1,7 @@
 """The command line: one thin module per command, one error boundary (``cli.app``)."""
 
 from archstat.cli import (compare_cmd, graph_cmd, info_cmd, list_cmd, plot_cmd,  # noqa: F401  (registers
-                          reproduce_cmd, sweep_cmd, table_cmd, verify_cmd)  # the commands)
+                          profile_cmd, reproduce_cmd, sweep_cmd, table_cmd, verify_cmd)  # the commands)
 from archstat.cli.app import app
 
 

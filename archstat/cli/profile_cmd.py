@@ -1,0 +1,89 @@
+"""archstat profile NAME: measure the real module on a device, beside the estimate."""
+
+from __future__ import annotations
+
+import sys
+from typing import List, Optional
+
+import typer
+
+from archstat.cli import options
+from archstat.cli.app import app
+from archstat.cli.output import emit
+from archstat.errors import RuntimeFailure, UsageError
+
+
+@app.command("profile")
+def profile_model(
+    model: str = typer.Argument(..., help="A zoo name, a config path or module:PKG.MOD:FACTORY.",
+                                metavar="NAME|PATH|module:..."),
+    device: str = typer.Option("cpu", "--device", help="cpu, cuda, cuda:N or mps."),
+    batch: int = typer.Option(1, "--batch", "-b", help="Batch size."),
+    input_: Optional[str] = typer.Option(None, "--input", help="Input C×H×W."),
+    dtype: str = typer.Option("float32", "--dtype", help="float32, float16 or bfloat16."),
+    mode: str = typer.Option("eval", "--mode", help="eval (inference) or train (forward + backward + step)."),
+    optimizer: str = typer.Option("adam", "--optimizer", help="With --mode train: sgd, momentum or adam."),
+    warmup: int = typer.Option(3, "--warmup", help="Steps run before measuring."),
+    iters: int = typer.Option(10, "--iters", help="Steps measured."),
+    time_budget: Optional[float] = typer.Option(None, "--time-budget", help="Measure for this many seconds "
+                                                "instead of --iters (at least 3 steps)."),
+    channels_last: bool = typer.Option(False, "--channels-last", help="NHWC memory format."),
+    top: int = typer.Option(10, "--top", help="Show the N slowest rows."),
+    no_layers: bool = typer.Option(False, "--no-layers", help="Skip the per-layer pass."),
+    sweep_batch: Optional[str] = typer.Option(None, "--sweep-batch", help="Measure each batch size, e.g. 1,8,32 "
+                                              "(stops cleanly at the first out-of-memory)."),
+    sets: Optional[List[str]] = typer.Option(None, "--set", help="Override a declared param: NAME=VALUE."),
+    fmt: str = typer.Option("table", "--format", "-f", help="table, json, csv or markdown."),
+):
+    """Latency (median, p10, p90), throughput, achieved MAC/s and peak memory, with the analytic
+    estimate beside the measurement."""
+    from archstat.profile.measure import DTYPES, profile
+    from archstat.report import profile_report
+
+    fmt = options.choice(fmt, options.FORMATS, "--format")
+    mode = options.choice(mode, options.MODES, "--mode")
+    dtype = options.choice(dtype, DTYPES, "--dtype")
+    optimizer = options.choice(optimizer, options.OPTIMIZERS, "--optimizer")
+    if warmup < 0 or iters < 1 or top < 1:
+        raise UsageError("--warmup must be 0 or more, --iters and --top 1 or more")
+    batches = [options.parse_batch(batch)]
+    if sweep_batch:
+        try:
+            batches = [options.parse_batch(int(b)) for b in sweep_batch.split(",") if b.strip()]
+        except ValueError:
+            raise UsageError(f"--sweep-batch '{sweep_batch}': expected integers such as 1,8,32") from None
+    shape = options.parse_input(input_)
+    params = options.parse_sets(sets)
+    results, stopped = [], ""
+    bar = None
+    if sys.stderr.isatty():
+        from rich.console import Console
+        from rich.progress import Progress
+
+        bar = Progress(console=Console(stderr=True), transient=True)
+        bar.start()
+    try:
+        for b in batches:
+            task = bar.add_task(f"{model} batch {b}", total=warmup + iters) if bar else None
+
+            def on_progress(phase, done, total, _task=task):
+                if bar:
+                    bar.update(_task, description=f"{model} batch {b}: {phase}",
+                               completed=done if phase == "warm-up" else warmup + done)
+
+            try:
+                results.append(profile(model, device=device, batch=b, dtype=dtype, mode=mode, optimizer=optimizer,
+                                       warmup=warmup, iters=iters, time_budget=time_budget,
+                                       channels_last=channels_last, params=params, input_shape=shape,
+                                       per_layer=not no_layers and len(batches) == 1, on_progress=on_progress))
+            except RuntimeFailure as exc:
+                if sweep_batch and results and "out of memory" in exc.message:
+                    stopped = f"stopped at batch {b}: {exc.message}"
+                    break
+                raise
+    finally:
+        if bar:
+            bar.stop()
+    emit(profile_report.render(results, fmt, top))
+    if stopped:
+        sys.stderr.write(stopped + "\n")

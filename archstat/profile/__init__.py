@@ -1,0 +1,1 @@
+"""Measuring the real module on a device, beside the analytic estimate."""

@@ -1,0 +1,86 @@
+"""archstat profile on the CPU (small configs, few steps): structure, real optimizer steps, errors.
+GPU-only checks are marked and skipped without CUDA."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from archstat.cli import app
+from tests.conftest import ROOT
+
+torch = pytest.importorskip("torch")
+
+import archstat  # noqa: E402
+from archstat.profile.measure import make_step, profile  # noqa: E402
+
+
+def test_cpu_profile_structure():
+    p = profile("googlenet-naive", device="cpu", batch=2, warmup=1, iters=3)
+    analytic = archstat.analyze("googlenet-naive", fold=False, batch=2)
+    assert {x.name for x in p.layers} == {r.name for r in analytic.rows if r.op != "input"}  # a timing per row
+    assert all(x.time_ms > 0 for x in p.layers)
+    assert len(p.latencies_ms) == 3 and min(p.latencies_ms) > 0
+    assert p.percentile(0.1) <= p.median_ms <= p.percentile(0.9)
+    assert p.macs_per_step == analytic.totals.macs
+    assert p.weights_bytes == analytic.totals.params * 4 and p.estimate_bytes > p.weights_bytes
+    assert p.threads == torch.get_num_threads()
+
+
+def test_cli_json_keys_in_a_fresh_process():
+    r = subprocess.run([sys.executable, "-m", "archstat", "profile", "conv3x3-stack", "--device", "cpu",
+                        "--batch", "2", "--warmup", "1", "--iters", "2", "--format", "json"],
+                       capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 0, r.stderr
+    d = json.loads(r.stdout)
+    for key in ("model", "device", "device_name", "torch_version", "dtype", "batch", "mode", "latency_ms",
+                "throughput_samples_per_s", "macs_per_s", "memory", "layers"):
+        assert key in d
+    assert d["memory"]["measured_peak_bytes"] > 0 and d["latency_ms"]["median"] > 0
+    assert d["torch_version"] == torch.__version__ and d["batch"] == 2
+
+
+def test_train_mode_takes_real_optimizer_steps():
+    module = archstat.build("conv3x3-stack", C=4, input_shape=(4, 8, 8))
+    before = [p.detach().clone() for p in module.parameters()]
+    step = make_step(module, torch.randn(2, 4, 8, 8), "train", "adam")
+    step()
+    assert all(not torch.equal(a, b) for a, b in zip(before, module.parameters()))
+    assert step.optimizer.state                  # adam keeps its moments
+    p = profile("googlenet-inception3b", device="cpu", mode="train", optimizer="sgd", warmup=0, iters=2,
+                per_layer=False)
+    assert p.mode == "train" and p.optimizer == "sgd"
+    assert p.macs_per_step == 3 * archstat.analyze("googlenet-inception3b").totals.macs
+    assert p.estimate_bytes == archstat.analyze("googlenet-inception3b", mode="train", optimizer="sgd").training.total
+
+
+def test_sweep_batch_and_top():
+    r = CliRunner().invoke(app, ["profile", "conv7x7", "--sweep-batch", "1,2", "--warmup", "0", "--iters", "2",
+                                 "--format", "json"])
+    assert r.exit_code == 0, r.stderr
+    assert [d["batch"] for d in json.loads(r.stdout)] == [1, 2]
+    r = CliRunner().invoke(app, ["profile", "googlenet-naive", "--warmup", "0", "--iters", "1", "--top", "2",
+                                 "--format", "json"])
+    assert len(json.loads(r.stdout)["layers"]) == 2
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--device", "cuda"], "error: CUDA is not available on this machine"),
+    (["--device", "tpu"], "error: unknown device 'tpu' (use cpu, cuda, cuda:N or mps; here: cpu"),
+    (["--device", "mps"], "error: MPS is not available on this machine; available devices: cpu"),
+])
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the CPU-only machine's errors")
+def test_device_errors(args, message):
+    r = CliRunner().invoke(app, ["profile", "resnet152", *args])
+    assert r.exit_code == 1 and r.stdout == ""
+    assert r.stderr.startswith(message) and r.stderr.count("\n") == 1
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_profile():
+    p = profile("resnet18", device="cuda", batch=8, warmup=2, iters=5)
+    assert p.measured_peak_bytes > p.weights_bytes > 0 and p.median_ms > 0
