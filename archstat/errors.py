@@ -24,6 +24,14 @@ class Loc:
         return f"{self.file}:{self.line}:{self.col}"
 
 
+_CONTROL = {i: f"\\x{i:02x}" for i in range(32)} | {9: "\\t", 10: "\\n", 13: "\\r", 127: "\\x7f"}
+
+
+def one_line(text: str) -> str:
+    """Control characters (a newline in a key the user wrote) escaped: an error is one line."""
+    return text.translate(_CONTROL)
+
+
 def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
     """The closest candidate to ``name``, or None when nothing is close."""
     matches = difflib.get_close_matches(name, sorted(set(candidates)), n=1, cutoff=0.6)
@@ -50,7 +58,7 @@ class ArchstatError(Exception):
         if self.path:
             parts.append(self.path)
         parts.append(self.message + (f" ({self.hint})" if self.hint else ""))
-        return ": ".join(parts)
+        return one_line(": ".join(parts))
 
     def __str__(self) -> str:
         return self.format()

@@ -66,3 +66,11 @@ def test_relu_folds_only_in_place():
     relu = all_ops()["relu"]
     assert relu.inplace(relu.make_args({})) is True
     assert relu.inplace(relu.make_args({"inplace": False})) is False
+
+
+def test_adaptive_window_sum_closed_form():
+    from archstat.ops.pool import adaptive_window_sum
+
+    for n in range(1, 40):
+        for out in range(1, 20):
+            assert adaptive_window_sum(n, out) == sum(adaptive_window(n, out, i) for i in range(out))

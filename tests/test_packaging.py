@@ -29,15 +29,27 @@ def test_wheel_contains_the_zoo(wheel):
         assert f"archstat/configs/{name}" in names
 
 
-def test_fresh_venv_runs_table(wheel, tmp_path):
+def test_fresh_venv_without_torch(wheel, tmp_path):
+    """The analytic commands work from the wheel alone; the torch ones say how to install the extra."""
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    pip = venv / "bin" / "pip"
-    r = subprocess.run([str(pip), "install", "-q", str(wheel)], capture_output=True, text=True)
+    r = subprocess.run([str(venv / "bin" / "pip"), "install", "-q", str(wheel)], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr[-2000:]
-    r = subprocess.run([str(venv / "bin" / "archstat"), "table", "vgg16", "--format", "json"],
-                       capture_output=True, text=True, cwd=tmp_path)
+    assert subprocess.run([str(venv / "bin" / "python"), "-c", "import torch"], capture_output=True).returncode != 0
+    exe = str(venv / "bin" / "archstat")
+
+    def run(*args):
+        return subprocess.run([exe, *args], capture_output=True, text=True, cwd=tmp_path)
+
+    r = run("table", "vgg16", "--format", "json")
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["totals"]["params"] == 138_357_544
-    r = subprocess.run([str(venv / "bin" / "python"), "-c", "import torch"], capture_output=True)
-    assert r.returncode != 0  # the analytic install does not pull torch
+    for args in (["compare", "googlenet-naive", "googlenet-bottleneck"], ["list"], ["info", "resnet50"],
+                 ["reproduce"], ["graph", "resnet18"], ["sweep", "resnet18", "--batch", "1,8"]):
+        r = run(*args)
+        assert r.returncode == 0 and r.stdout and r.stderr == "", (args, r.stderr)
+    install = "(pip install 'archstat[torch]')"
+    for args in (["verify", "vgg16"], ["profile", "resnet18"]):
+        r = run(*args)
+        assert r.returncode == 1 and r.stdout == ""
+        assert r.stderr == f"error: this command needs torch, which is not installed {install}\n"

@@ -59,7 +59,11 @@ def _adaptive_step(node) -> RFStep:
     its largest window and the floor of the stride."""
     _, h, w = node.in_shapes[0]
     oh, ow = node.shape[1], node.shape[2]
-    kernel = (max(adaptive_window(h, oh, i) for i in range(oh)), max(adaptive_window(w, ow, j) for j in range(ow)))
+
+    def largest(n: int, o: int) -> int:   # exact for up to 4096 windows; beyond, the bound ceil(n/o) + 1
+        return max(adaptive_window(n, o, i) for i in range(o)) if o <= 4096 else -(-n // o) + (n % o != 0)
+
+    kernel = (largest(h, oh), largest(w, ow))
     stride = (max(1, h // oh), max(1, w // ow))
     return RFStep(kernel, stride, (1, 1), (0, 0))
 

@@ -24,7 +24,9 @@ STATE = {"debug": False}
 
 
 def error_line(message: str) -> None:
-    sys.stderr.write(f"error: {message}\n")
+    from archstat.errors import one_line
+
+    sys.stderr.write(f"error: {one_line(message)}\n")
     sys.stderr.flush()
 
 

@@ -53,6 +53,7 @@ class Expander:
         self.graph = Graph(spec.name, spec.input, params=dict(env))
         self.block_stack: list[str] = []
         self.aux_depth = 0
+        self.args_cache: dict = {}
 
     # -- entry point -------------------------------------------------------------------------
     def run(self) -> Graph:
@@ -220,6 +221,12 @@ class Expander:
             raise ConfigError(f"'{kind}' merges branches: use it as the merge of a parallel block",
                               loc=body_loc, path=path)
         mapping = self.args_mapping(body, body_loc, path, f"'{kind}'")
+        # the same op with the same resolved values (a repeated layer) builds the same Args: once
+        resolved = tuple((k, _freeze(self.value(v, env, mapping.loc_of(k), f"{path}.{k}")))
+                         for k, v in mapping.items())
+        cached = self.args_cache.get((kind, resolved))
+        if cached is not None:
+            return self.emit(kind, cached, (src,), full, body_loc, path, label).name
         types = spec.types()
         fields = {f.name: f for f in spec.fields()}
         values = {}
@@ -227,7 +234,8 @@ class Expander:
             if key not in fields and not fields:
                 raise ConfigError(f"'{kind}' takes no arguments", loc=mapping.key_locs[key], path=path)
             if key not in fields:
-                raise UnknownNameError("argument", key, fields, loc=mapping.key_locs[key], path=path)
+                raise UnknownNameError("argument", key, fields, loc=mapping.key_locs[key], path=path,
+                                       hint_extra=f" ({kind} takes {', '.join(fields)})")
             vloc, vpath = mapping.loc_of(key), f"{path}.{key}"
             value = self.value(mapping[key], env, vloc, vpath)
             try:
@@ -240,7 +248,11 @@ class Expander:
         if missing:
             raise ConfigError(f"'{kind}' needs " + " and ".join(f"'{m}'" for m in missing)
                               + f" ({kind}: {spec.signature()})", loc=mapping.loc, path=path)
-        args = spec.make_args(values)
+        try:
+            args = spec.make_args(values)
+        except ValueError as exc:
+            raise ConfigError(str(exc), loc=mapping.loc, path=path) from None
+        self.args_cache[(kind, resolved)] = args
         return self.emit(kind, args, (src,), full, body_loc, path, label).name
 
     def emit(self, kind, args, inputs, full, loc, path, label=None) -> Node:
@@ -347,7 +359,8 @@ class Expander:
     def merge_kind(self, body: LDict, path: str, default: str = "concat") -> str:
         merge = body.get("merge", default)
         if merge not in MERGES:
-            raise UnknownNameError("merge", str(merge), MERGES, loc=body.loc_of("merge"), path=f"{path}.merge")
+            raise UnknownNameError("merge", str(merge), MERGES, loc=body.loc_of("merge"), path=f"{path}.merge",
+                                   hint_extra=f" (choose from {', '.join(MERGES)})")
         return merge
 
     def merge_node(self, merge, outs, names, full, loc, path) -> Node:
@@ -437,6 +450,15 @@ class Expander:
         if not bn:
             return c.name
         return self.emit("bn", self.ops["bn"].make_args({}), (c.name,), f"{full}.shortcut.bn", loc, path).name
+
+
+def _freeze(value):
+    """A hashable key for a resolved argument value; its type is part of it (1, 1.0 and True differ)."""
+    if isinstance(value, list):
+        return ("list", tuple(_freeze(v) for v in value))
+    if isinstance(value, dict):
+        return ("dict", id(value))
+    return (type(value).__name__, value)
 
 
 def expand(spec: Spec, env: dict[str, Any]) -> Graph:

@@ -157,7 +157,9 @@ def check_keys(mapping, allowed, path: str, what: str = "key") -> None:
         return
     for key in mapping:
         if key not in allowed:
-            raise UnknownNameError(what, key, allowed, loc=mapping.key_locs[key], path=path or None)
+            listing = f" (expected {', '.join(allowed[:-1])} or {allowed[-1]})" if 1 < len(allowed) <= 8 else ""
+            raise UnknownNameError(what, key, allowed, loc=mapping.key_locs[key], path=path or None,
+                                   hint_extra=listing)
 
 
 def parse_params(node, path: str, *, allow_required: bool) -> dict[str, ParamDecl]:
@@ -176,7 +178,7 @@ def parse_params(node, path: str, *, allow_required: bool) -> dict[str, ParamDec
             check_keys(value, ("type", "default", "doc"), ppath)
             doc = str(value.get("doc", ""))
             tname = value.get("type")
-            if tname is not None and tname not in TYPES_BY_NAME:
+            if tname is not None and (not isinstance(tname, str) or tname not in TYPES_BY_NAME):
                 raise UnknownNameError("type", str(tname), TYPES_BY_NAME, loc=value.loc_of("type"),
                                        path=f"{ppath}.type")
             if "default" not in value:
@@ -192,6 +194,9 @@ def parse_params(node, path: str, *, allow_required: bool) -> dict[str, ParamDec
                 required = False
         elif isinstance(value, str) and value in TYPES_BY_NAME:
             typ, default, required = TYPES_BY_NAME[value], None, True
+        elif isinstance(value, str) and value.lower() in _TYPE_LOOKALIKES:
+            raise ConfigError(f"'{value}' is not a type (did you mean '{_TYPE_LOOKALIKES[value.lower()]}'?); a "
+                              f"string default is written {{type: str, default: {value}}}", loc=loc, path=ppath)
         else:
             if expr.is_expression(value):
                 value = _eval(value, env, loc, ppath)
@@ -206,6 +211,10 @@ def parse_params(node, path: str, *, allow_required: bool) -> dict[str, ParamDec
             env[name] = default
         out[name] = ParamDecl(name, typ, default, required, doc, node.key_locs[name])
     return out
+
+
+_TYPE_LOOKALIKES = {"integer": "int", "number": "float", "double": "float", "boolean": "bool", "string": "str",
+                    "tuple": "size", "pair": "size", "list": "size"}
 
 
 def _eval(text: str, env: dict, loc: Loc, path: str):

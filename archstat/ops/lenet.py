@@ -14,7 +14,7 @@ from archstat.ops.types import Size, Table, arg
 @dataclass(frozen=True)
 class TableConvArgs:
     kernel: Size = arg(min=1)
-    table: Table = ()          # table[j]: the input maps output map j reads
+    table: Table = arg()       # table[j]: the input maps output map j reads
     bias: bool = True
 
 

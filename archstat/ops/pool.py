@@ -128,6 +128,14 @@ def adaptive_window(n: int, out: int, i: int) -> int:
     return -((-(i + 1) * n) // out) - (i * n) // out
 
 
+def adaptive_window_sum(n: int, out: int) -> int:
+    """The lengths of torch's ``out`` adaptive windows over ``n`` inputs add up to n + out - gcd(n, out)
+    (sum of ceil((i+1)n/out) - floor(i·n/out)); closed form, so absurd sizes cost nothing."""
+    import math
+
+    return n + out - math.gcd(n, out)
+
+
 register_op(
     "adaptive_avgpool",
     Args=AdaptiveAvgPoolArgs,
@@ -135,8 +143,7 @@ register_op(
     out_shape=_adaptive_shape,
     weights=lambda a, s: 0, biases=lambda a, s: 0, macs=lambda a, s, o: 0,
     # one add per input element per window that covers it (windows may overlap)
-    ops=lambda a, s, o: o[0] * sum(adaptive_window(s[0][1], o[1], i) for i in range(o[1]))
-    * sum(adaptive_window(s[0][2], o[2], j) for j in range(o[2])),
+    ops=lambda a, s, o: o[0] * adaptive_window_sum(s[0][1], o[1]) * adaptive_window_sum(s[0][2], o[2]),
     saved=saves_input,
     label=lambda a, s, o: f"AVGPOOL→{fmt_size(a.out)}",
     global_rf=True,

@@ -84,8 +84,11 @@ class OpSpec:
     torch_type: str = ""                                    # the torch module class it builds
     build: Optional[Callable[[Any, list], Any]] = None      # Args, input shapes → nn.Module (torch inside)
 
-    def fields(self) -> list[dataclasses.Field]:
-        return list(dataclasses.fields(self.Args))
+    def fields(self) -> tuple[dataclasses.Field, ...]:
+        cached = _FIELDS.get(self.Args)
+        if cached is None:
+            cached = _FIELDS[self.Args] = dataclasses.fields(self.Args)
+        return cached
 
     def types(self) -> dict[str, Any]:
         """Field name → resolved type (annotations are strings under PEP 563)."""
@@ -127,6 +130,7 @@ class OpSpec:
 
 REGISTRY: dict[str, OpSpec] = {}
 _HINTS: dict[type, dict] = {}
+_FIELDS: dict[type, tuple] = {}
 
 
 def register_op(name: str, **kw) -> OpSpec:

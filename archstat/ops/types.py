@@ -81,6 +81,12 @@ def _as_int(value, what: str) -> int:
 
 def coerce(value, typ, what: str):
     """Check and convert ``value`` to ``typ``; ``what`` names it in messages."""
+    if typ is int and type(value) is int:   # the common case first
+        return value
+    if typ is bool and type(value) is bool:
+        return value
+    if typ == Size and type(value) is tuple and len(value) == 2 and type(value[0]) is int and type(value[1]) is int:
+        return value
     if get_origin(typ) is Union or type(typ).__name__ == "UnionType":
         inner = [t for t in get_args(typ) if t is not type(None)]
         return None if value is None else coerce(value, inner[0], what)
@@ -98,7 +104,9 @@ def coerce(value, typ, what: str):
         return float(value)
     if typ is bool:
         if not isinstance(value, bool):
-            raise ValueError(f"{what} must be true or false, got {_describe(value)}")
+            hint = (" (write it without quotes: true or false)"
+                    if isinstance(value, str) and value.lower() in ("true", "false", "yes", "no", "on", "off") else "")
+            raise ValueError(f"{what} must be true or false, got {_describe(value)}{hint}")
         return value
     if typ is str:
         if not isinstance(value, str):

@@ -1,0 +1,110 @@
+"""Never a traceback for user error: mutated zoo configs and random option strings either succeed
+with consistent totals or exit 2 with exactly one `error:` line."""
+
+import json
+
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+from archstat.cli import app
+from archstat.zoo import zoo_dir
+
+SMALL = ["conv7x7", "conv3x3-stack", "googlenet-naive", "googlenet-bottleneck", "googlenet-inception3b",
+         "lenet5", "lenet5-modern", "nin", "resnet20", "plain20", "alexnet", "squeezenet1_1", "vgg11", "zfnet"]
+SOURCES = {name: yaml.safe_load((zoo_dir() / f"{name}.yaml").read_text()) for name in SMALL}
+
+scalars = st.one_of(
+    st.integers(-3, 5), st.integers(-10**40, 10**40), st.floats(allow_nan=False, allow_infinity=False),
+    st.booleans(), st.none(), st.sampled_from(["", "x", "3x3", "1e-3", "$", "$out * 2", "$nope", "$2 ** 99",
+                                               "$__import__('os')", "relu", "conv", "concat", "auto", "[1, 2]"]),
+    st.text(max_size=8),
+)
+values = st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_size=3),
+                                                       st.dictionaries(st.text(max_size=6), inner, max_size=3)),
+                      max_leaves=6)
+
+
+def paths(node, prefix=()):
+    yield prefix
+    if isinstance(node, dict):
+        for k, v in node.items():
+            yield from paths(v, prefix + (k,))
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            yield from paths(v, prefix + (i,))
+
+
+def get(node, path):
+    for p in path:
+        node = node[p]
+    return node
+
+
+@st.composite
+def mutated(draw):
+    name = draw(st.sampled_from(SMALL))
+    doc = json.loads(json.dumps(SOURCES[name]))      # a deep copy
+    for _ in range(draw(st.integers(1, 3))):
+        candidates = [p for p in paths(doc) if p]
+        if not candidates:
+            break
+        path = draw(st.sampled_from(candidates))
+        parent, key = get(doc, path[:-1]), path[-1]
+        kind = draw(st.sampled_from(["drop", "duplicate", "retype", "swap"]))
+        if kind == "drop":
+            del parent[key]
+        elif kind == "duplicate":
+            if isinstance(parent, list):
+                parent.insert(key, json.loads(json.dumps(parent[key])))
+            else:
+                parent[draw(st.text(min_size=1, max_size=6))] = json.loads(json.dumps(parent[key]))
+        elif kind == "retype":
+            parent[key] = draw(values)
+        else:
+            other = draw(st.sampled_from(candidates))
+            if other[: len(path)] != path and path[: len(other)] != other:
+                o_parent = get(doc, other[:-1])
+                parent[key], o_parent[other[-1]] = o_parent[other[-1]], parent[key]
+    return yaml.safe_dump(doc, sort_keys=False, allow_unicode=True)
+
+
+def check(result):
+    if result.exit_code == 0:
+        d = json.loads(result.stdout)
+        t = d["totals"]
+        for key in ("params", "macs", "activation_elements"):
+            assert sum(layer[key] for layer in d["layers"]) == t[key], key
+        return
+    assert result.exit_code == 2, (result.exit_code, result.stderr, result.exception)
+    assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1, result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                  HealthCheck.function_scoped_fixture])
+@given(text=mutated())
+def test_mutated_configs(tmp_path, text):
+    path = tmp_path / "mutated.yaml"
+    path.write_text(text)
+    check(CliRunner().invoke(app, ["table", str(path), "--format", "json"]))
+
+
+options = st.sampled_from(["--set", "--input", "--batch", "--dtype", "--depth", "--units", "--format", "--mode",
+                           "--optimizer"])
+option_text = st.one_of(st.text(max_size=12), st.sampled_from(["C=0", "C=-1", "C=1e9", "C=x", "=", "C==3",
+                                                               "0x0x0", "3x224x224x1", "99999999999", "-1",
+                                                               "float8", "json ", "1,2", "C=10**9"]))
+
+
+@settings(max_examples=400, deadline=None)
+@given(pairs=st.lists(st.tuples(options, option_text), min_size=1, max_size=3))
+def test_random_option_strings(pairs):
+    args = ["table", "conv7x7", "--format", "json"]
+    for option, value in pairs:
+        args += [option, value]
+    result = CliRunner().invoke(app, args)
+    if result.exit_code == 0 and "--format" in [o for o, _ in pairs]:
+        return  # another format than JSON was chosen and printed
+    check(result)
