@@ -20,13 +20,25 @@ from archstat.errors import UsageError
 from archstat.graph import Graph
 from archstat.zoo import resolve
 
-_SPEC_CACHE: dict[tuple[str, float], Spec] = {}
+_SPEC_CACHE: dict[tuple, Spec] = {}
 
 
 def load_spec(name_or_path: str | Path) -> Spec:
     """Read and validate a config (a zoo name or a path)."""
     path, shown = resolve(name_or_path)
-    return parse_spec(read_config_text(path, shown), shown)
+    try:
+        st = path.stat()
+        key = (str(path.resolve()), st.st_mtime_ns, st.st_size, shown)
+    except OSError:
+        key = None   # read_config_text reports it
+    if key is not None and key in _SPEC_CACHE:
+        return _SPEC_CACHE[key]
+    spec = parse_spec(read_config_text(path, shown), shown)
+    if key is not None:
+        if len(_SPEC_CACHE) > 256:
+            _SPEC_CACHE.clear()
+        _SPEC_CACHE[key] = spec   # a Spec is never changed after parsing (an --input makes a copy)
+    return spec
 
 
 def load(name_or_path: str | Path | Spec, params: Optional[dict[str, Any]] = None, *,

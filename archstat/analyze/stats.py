@@ -94,22 +94,37 @@ class ModelStats:
         return [r for r in self.rows if not r.counted]
 
 
+_COSTS: dict = {}
+
+
+def node_costs(node: Node) -> tuple:
+    """(in place, weights, biases, MACs, ops, formula) per sample: pure functions of the op, its
+    arguments and its shapes, so a repeated layer is costed once."""
+    key = (node.op, node.args, node.in_shapes, node.shape)
+    costs = _COSTS.get(key)
+    if costs is None:
+        spec = all_ops()[node.op]
+        shapes = list(node.in_shapes)
+        costs = (spec.inplace(node.args), spec.weights(node.args, shapes), spec.biases(node.args, shapes),
+                 spec.macs(node.args, shapes, node.shape), spec.ops(node.args, shapes, node.shape),
+                 spec.formula(node.args, shapes) if spec.formula else "")
+        if len(_COSTS) > 100_000:
+            _COSTS.clear()
+        _COSTS[key] = costs
+    return costs
+
+
 def node_row(node: Node, batch: int, nbytes: int) -> Row:
     """The costs of one node, batch included."""
     if node.op == "input":
         elements = numel(node.shape) * batch
         return Row(node.name, node.label, "input", node.shape, elements, elements * nbytes, 0, 0, 0, 0)
-    spec = all_ops()[node.op]
-    shapes = list(node.in_shapes)
-    inplace = spec.inplace(node.args)
+    inplace, weights, biases, macs, ops, formula = node_costs(node)
     elements = 0 if inplace else numel(node.shape) * batch
-    formula = spec.formula(node.args, shapes) if spec.formula else ""
     return Row(
         name=node.name, label=node.label, op=node.op, output_shape=node.shape,
         activation_elements=elements, activation_bytes=elements * nbytes,
-        weights=spec.weights(node.args, shapes), biases=spec.biases(node.args, shapes),
-        macs=spec.macs(node.args, shapes, node.shape) * batch,
-        ops=spec.ops(node.args, shapes, node.shape) * batch, formula=formula)
+        weights=weights, biases=biases, macs=macs * batch, ops=ops * batch, formula=formula)
 
 
 MODES = ("eval", "train")
