@@ -155,8 +155,8 @@ def analyze_graph(graph: Graph, *, description: str = "", batch: int = 1, dtype:
         if node.aux and mode == "eval":
             aux_params += row.params
             continue
-        _accumulate(totals, row)
-        _accumulate(per_sample, node_row(node, 1, nbytes) if batch != 1 else row)
+        accumulate(totals, row)
+        accumulate(per_sample, node_row(node, 1, nbytes) if batch != 1 else row)
         folds = fold and node.op != "input" and ops[node.op].inplace(node.args) and node.inputs
         if folds:
             target = by_name.get(node.inputs[0]) or (rows[-1] if rows else None)
@@ -193,13 +193,16 @@ def analyze_graph(graph: Graph, *, description: str = "", batch: int = 1, dtype:
         training=training)
 
 
-def _accumulate(t: Totals, row: Row) -> None:
+def accumulate(t, row: Row) -> None:
+    """Add a row's costs into ``t`` (Totals, or a Row standing for a collapsed block)."""
     t.weights += row.weights
     t.biases += row.biases
     t.macs += row.macs
     t.ops += row.ops
     t.activation_elements += row.activation_elements
     t.activation_bytes += row.activation_bytes
+    if isinstance(t, Row):
+        t.saved_bytes += row.saved_bytes
 
 
 def collapse(rows: list[Row], depth: int, labels: dict[str, str]) -> list[Row]:
@@ -218,13 +221,7 @@ def collapse(rows: list[Row], depth: int, labels: dict[str, str]) -> list[Row]:
             groups[key] = group
             out.append(group)
         group.output_shape, group.rf, group.aux = row.output_shape, row.rf, row.aux
-        group.activation_elements += row.activation_elements
-        group.activation_bytes += row.activation_bytes
-        group.weights += row.weights
-        group.biases += row.biases
-        group.macs += row.macs
-        group.ops += row.ops
-        group.saved_bytes += row.saved_bytes
+        accumulate(group, row)
         group.contains.extend([row.name] + row.folded + row.contains)
     # a block's own merge row (named like the block) joins the block's group
     merged: list[Row] = []

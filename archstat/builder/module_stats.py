@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any, Optional
 
-from archstat.analyze.stats import DTYPE_BYTES, ModelStats, Row, Totals
+from archstat.analyze.stats import DTYPE_BYTES, ModelStats, Row, Totals, accumulate
 from archstat.builder import require_torch
 from archstat.errors import ConfigError, UsageError
 from archstat.ops.registry import all_ops, numel
@@ -259,12 +259,7 @@ def analyze_module(model, input_shape: tuple[int, ...], *, name: Optional[str] =
         rows = _fold(rows)
     totals = Totals()
     for r in rows:
-        totals.weights += r.weights
-        totals.biases += r.biases
-        totals.macs += r.macs
-        totals.ops += r.ops
-        totals.activation_elements += r.activation_elements
-        totals.activation_bytes += r.activation_bytes
+        accumulate(totals, r)
     per_sample = Totals(totals.weights, totals.biases, totals.macs // batch, totals.ops // batch,
                         totals.activation_elements // batch, totals.activation_bytes // batch)
     out = _first_tensor(output)
