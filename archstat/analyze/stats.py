@@ -100,10 +100,10 @@ _COSTS: dict = {}
 def node_costs(node: Node) -> tuple:
     """(in place, weights, biases, MACs, ops, formula) per sample: pure functions of the op, its
     arguments and its shapes, so a repeated layer is costed once."""
-    key = (node.op, node.args, node.in_shapes, node.shape)
+    spec = all_ops()[node.op]
+    key = (id(spec), node.args, node.in_shapes, node.shape)   # the spec itself: a replaced op is costed anew
     costs = _COSTS.get(key)
     if costs is None:
-        spec = all_ops()[node.op]
         shapes = list(node.in_shapes)
         costs = (spec.inplace(node.args), spec.weights(node.args, shapes), spec.biases(node.args, shapes),
                  spec.macs(node.args, shapes, node.shape), spec.ops(node.args, shapes, node.shape),
