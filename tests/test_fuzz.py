@@ -2,6 +2,7 @@
 with consistent totals or exit 2 with exactly one `error:` line."""
 
 import json
+import re
 
 import yaml
 from hypothesis import HealthCheck, given, settings
@@ -88,7 +89,10 @@ def check(result):
 def test_mutated_configs(tmp_path, text):
     path = tmp_path / "mutated.yaml"
     path.write_text(text)
-    check(CliRunner().invoke(app, ["table", str(path), "--format", "json"]))
+    result = CliRunner().invoke(app, ["table", str(path), "--format", "json"])
+    check(result)
+    if result.exit_code == 2:   # the line names the file, line and column
+        assert re.match(rf"error: {re.escape(str(path))}:\d+:\d+: ", result.stderr), result.stderr
 
 
 options = st.sampled_from(["--set", "--input", "--batch", "--dtype", "--depth", "--units", "--format", "--mode",

@@ -64,9 +64,9 @@ class Expander:
         return self.graph
 
     # -- sequences -----------------------------------------------------------------------------
-    def seq(self, items, path: str, prefix: str, env: dict, src: str) -> str:
+    def seq(self, items, path: str, prefix: str, env: dict, src: str, loc: Optional[Loc] = None) -> str:
         if not isinstance(items, list):
-            raise ConfigError("expected a list of layers", loc=getattr(items, "loc", None), path=path)
+            raise ConfigError("expected a list of layers", loc=getattr(items, "loc", loc), path=path)
         scope = _Scope()
         for i, item in enumerate(items):
             src = self.entry(item, items.loc_of(i), f"{path}[{i}]", prefix, env, src, scope)
@@ -396,13 +396,13 @@ class Expander:
             if not 0 < survival <= 1:
                 raise ConfigError(f"survival is a probability in (0, 1], got {survival}", loc=vloc, path=vpath)
         first_body = len(self.graph.nodes)
-        out = self.seq(body["body"], f"{path}.body", f"{full}.body.", env, src)
+        out = self.seq(body["body"], f"{path}.body", f"{full}.body.", env, src, body.loc_of("body"))
         for node in self.graph.nodes[first_body:]:
             node.survival *= survival
         spath, sloc = f"{path}.shortcut", body.loc_of("shortcut")
         shortcut = self.value(body.get("shortcut", "auto"), env, sloc, spath)
         if isinstance(shortcut, list):
-            short = self.seq(body["shortcut"], spath, f"{full}.shortcut.", env, src)
+            short = self.seq(body["shortcut"], spath, f"{full}.shortcut.", env, src, sloc)
         elif shortcut in ("auto", "projection"):
             short = self.auto_shortcut(src, out, full, sloc, spath)
         elif shortcut == "pad":
@@ -419,7 +419,7 @@ class Expander:
         if short is not None:
             out = self.merge_node(merge, [out, short], ["body", "shortcut"], full, body.loc, path).name
         if "after" in body:
-            out = self.seq(body["after"], f"{path}.after", f"{full}.", env, out)
+            out = self.seq(body["after"], f"{path}.after", f"{full}.", env, out, body.loc_of("after"))
         return out
 
     def auto_shortcut(self, src: str, out: str, full: str, loc, path, pad: bool = False, bn: bool = True) -> str:

@@ -162,11 +162,11 @@ def check_keys(mapping, allowed, path: str, what: str = "key") -> None:
                                    hint_extra=listing)
 
 
-def parse_params(node, path: str, *, allow_required: bool) -> dict[str, ParamDecl]:
+def parse_params(node, path: str, *, allow_required: bool, loc: Optional[Loc] = None) -> dict[str, ParamDecl]:
     if node is None:
         return {}
     if not isinstance(node, LDict):
-        raise ConfigError("params must be a mapping of name: default", loc=getattr(node, "loc", None), path=path)
+        raise ConfigError("params must be a mapping of name: default", loc=getattr(node, "loc", loc), path=path)
     out: dict[str, ParamDecl] = {}
     env: dict[str, Any] = {}
     for name, value in node.items():
@@ -248,15 +248,15 @@ METRICS = ("params", "weights", "biases", "macs", "flops", "activation_elements"
 MODES = ("eval", "train")
 
 
-def parse_reference(node, path: str = "reference") -> tuple[str, list[Figure]]:
+def parse_reference(node, path: str = "reference", loc: Optional[Loc] = None) -> tuple[str, list[Figure]]:
     if node is None:
         return "", []
     if not isinstance(node, LDict):
-        raise ConfigError("reference must be a mapping with source and figures", loc=node.loc
-                          if hasattr(node, "loc") else None, path=path)
+        raise ConfigError("reference must be a mapping with source and figures", loc=getattr(node, "loc", loc),
+                          path=path)
     check_keys(node, ("source", "figures", "errors"), path)
     source = _need(node, "source", str, path) if "source" in node else ""
-    errors = parse_errors(node.get("errors"), f"{path}.errors", source)
+    errors = parse_errors(node.get("errors"), f"{path}.errors", source, node.loc_of("errors"))
     figures_node = node.get("figures") or LDict()
     if not isinstance(figures_node, LDict):
         raise ConfigError("figures must be a mapping", loc=node.loc_of("figures"), path=f"{path}.figures")
@@ -302,13 +302,13 @@ def parse_reference(node, path: str = "reference") -> tuple[str, list[Figure]]:
 ERRORS = ("top1", "top5")
 
 
-def parse_errors(node, path: str, default_source: str) -> list[Figure]:
+def parse_errors(node, path: str, default_source: str, loc: Optional[Loc] = None) -> list[Figure]:
     """Published top-1/top-5 error (percent): shown as published, never computed."""
     if node is None:
         return []
     if not isinstance(node, LDict):
         raise ConfigError("errors must be a mapping: {top1: 23.9, top5: 7.1, source: ...}",
-                          loc=getattr(node, "loc", None), path=path)
+                          loc=getattr(node, "loc", loc), path=path)
     check_keys(node, ERRORS + ("source",), path)
     source = _need(node, "source", str, path) if "source" in node else default_source
     out = []
@@ -347,7 +347,7 @@ def parse_spec(text: str, filename: str) -> Spec:
     if not isinstance(source, list) or not all(isinstance(s, str) for s in source):
         raise ConfigError("source must be a string or a list of strings", loc=root.loc_of("source"),
                           path="source")
-    params = parse_params(root.get("params"), "params", allow_required=False)
+    params = parse_params(root.get("params"), "params", allow_required=False, loc=root.loc_of("params"))
     blocks_node = root.get("blocks") or LDict()
     if not isinstance(blocks_node, LDict):
         raise ConfigError("blocks must be a mapping of name: {params, layers}", loc=root.loc_of("blocks"),
@@ -366,13 +366,14 @@ def parse_spec(text: str, filename: str) -> Spec:
         kind = bodies[0]
         if kind == "layers" and not isinstance(bnode["layers"], LList):
             raise ConfigError("a block's layers must be a list", loc=bnode.loc_of("layers"), path=f"{bpath}.layers")
-        bparams = parse_params(bnode.get("params"), f"{bpath}.params", allow_required=True)
+        bparams = parse_params(bnode.get("params"), f"{bpath}.params", allow_required=True,
+                               loc=bnode.loc_of("params"))
         blocks[bname] = BlockDef(bname, bparams, bnode[kind], blocks_node.key_locs[bname], kind,
                                  bnode.loc_of(kind))
     layers = root["layers"]
     if not isinstance(layers, LList):
         raise ConfigError("layers must be a list", loc=root.loc_of("layers"), path="layers")
-    ref_source, figures = parse_reference(root.get("reference"))
+    ref_source, figures = parse_reference(root.get("reference"), loc=root.loc_of("reference"))
     spec = Spec(filename, name, description, source, (), params, blocks, layers, ref_source, figures, root)
     spec.input = spec.input_for(spec.bind())
     return spec
