@@ -32,15 +32,13 @@ TOOLS = ["archstat", "torchinfo", "fvcore", "ptflops", "thop", "flopcounter"]
 
 
 def run_process(cmd: list[str]) -> tuple[float, int, str]:
-    """Wall seconds, peak RSS bytes (from wait4's rusage) and stdout of one whole process."""
+    """Wall seconds, peak RSS bytes (0: unknown without /usr/bin/time) and stdout of one process."""
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT)
-    out, err = proc.communicate()
+    proc = subprocess.run(cmd, capture_output=True, cwd=ROOT)
     wall = time.perf_counter() - t0
-    _, status, usage = os.wait4(proc.pid, 0) if proc.returncode is None else (0, 0, None)
     if proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} failed: {err.decode()[-500:]}")
-    return wall, 0, out.decode()
+        raise RuntimeError(f"{' '.join(cmd)} failed: {proc.stderr.decode()[-500:]}")
+    return wall, 0, proc.stdout.decode()
 
 
 def timed(cmd: list[str]) -> tuple[float, int, str]:
@@ -144,7 +142,7 @@ def fmt_mb(n: int) -> str:
 
 
 def report(whole: dict, steps: dict, scale: list[dict], reps: int) -> str:
-    lines = [f"# Benchmarks", "",
+    lines = ["# Benchmarks", "",
              f"Run {datetime.date.today().isoformat()} on {platform.node() or 'this machine'}: "
              f"{os.cpu_count()} cores, {platform.processor() or platform.machine()}, Python "
              f"{platform.python_version()}, torch {__import__('torch').__version__}. Command: "

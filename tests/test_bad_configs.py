@@ -3,7 +3,6 @@
 Every one must exit 2 with that single line on stderr and nothing on stdout.
 """
 
-from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner

@@ -2,7 +2,6 @@
 GPU-only checks are marked and skipped without CUDA."""
 
 import json
-import os
 import subprocess
 import sys
 

@@ -9,7 +9,7 @@ import json
 
 from archstat.analyze.compare import Comparison, Compared
 from archstat.report.json_report import rf_dict, stats_dict
-from archstat.report.units import compute_unit, fmt_bytes, fmt_computed, fmt_int, fmt_shape, fmt_si
+from archstat.report.units import compute_unit, fmt_bytes, fmt_computed, fmt_int, fmt_shape
 
 MISSING = "—"
 

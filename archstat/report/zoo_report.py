@@ -6,7 +6,7 @@ import csv
 import io
 import json
 
-from archstat.report.units import fmt_bytes, fmt_int, fmt_shape, fmt_si
+from archstat.report.units import fmt_bytes, fmt_shape, fmt_si
 
 COLUMNS = ("name", "input", "params", "macs", "activation_bytes", "top1_error", "description")
 
