@@ -98,13 +98,25 @@ def check_figure(fig: Figure, stats, evaluate) -> Check:
     if fig.metric == "published_only":
         return Check(fig.key, fig.published, Decimal(fig.raw), None, "error_percent", 0, PUBLISHED_ONLY,
                      "published, not computed: archstat does not train networks", fig.source)
-    base = stats
-    if fig.overrides or fig.mode != stats.mode:
-        base = evaluate(None, fig.overrides, fig.mode)
-    computed = metric_value(fig.metric, base)
-    if fig.relative_to:
-        other = metric_value(fig.metric, evaluate(fig.relative_to, {}, fig.mode))
-        computed = Decimal(other) / Decimal(computed)
+    from archstat.errors import ArchstatError, ConfigError
+
+    try:
+        base = stats
+        if fig.overrides or fig.mode != stats.mode:
+            base = evaluate(None, fig.overrides, fig.mode)
+        computed = metric_value(fig.metric, base)
+        if fig.relative_to:
+            other = metric_value(fig.metric, evaluate(fig.relative_to, {}, fig.mode))
+            computed = Decimal(other) / Decimal(computed) if computed else Decimal(0)
+    except ConfigError as exc:
+        if exc.loc is not None and exc.loc.file == (fig.loc.file if fig.loc else None):
+            settings = ", ".join(f"{k}={v}" for k, v in fig.overrides.items())
+            raise ConfigError(f"{exc.message} (with reference.figures.{fig.key}'s set: {settings})"
+                              if settings else exc.message, loc=exc.loc, path=exc.path, hint=exc.hint) from None
+        # another model's or another setting's problem, reported where this figure asks for it
+        raise ConfigError(exc.format(), loc=fig.loc, path=f"reference.figures.{fig.key}") from None
+    except ArchstatError as exc:
+        raise ConfigError(exc.format(), loc=fig.loc, path=f"reference.figures.{fig.key}") from None
     try:
         published = Decimal(fig.raw.strip().replace("_", ""))
     except InvalidOperation:
