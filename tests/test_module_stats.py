@@ -22,13 +22,22 @@ def key(r):
     return (r.name, r.label, r.output_shape, r.weights, r.biases, r.macs, r.ops, r.activation_elements, r.folded)
 
 
-@pytest.mark.parametrize("name", ["vgg16", "googlenet", "googlenet-torchvision", "alexnet-original"])
+@pytest.mark.parametrize("name", ["vgg16", "googlenet", "googlenet-torchvision", "alexnet-original", "resnet20",
+                                  "preact-resnet164"])
 def test_built_module_table_equals_the_config_table(name):
     from_config = archstat.analyze(name)
     from_module = archstat.analyze(archstat.build(name, device="meta"), input_shape=from_config.input_shape)
     assert [key(r) for r in from_module.rows] == [key(r) for r in from_config.rows]
     assert from_module.totals == from_config.totals
     assert from_module.aux_params == from_config.aux_params
+
+
+def test_lenet5_module_rows_equal_the_config_rows_but_labels():
+    # lenet5's config names its rows as the paper does (C1, S2...); a module has no labels to give
+    from_config = archstat.analyze("lenet5")
+    from_module = archstat.analyze(archstat.build("lenet5", device="meta"), input_shape=(1, 32, 32))
+    assert [key(r)[:1] + key(r)[2:] for r in from_module.rows] == [key(r)[:1] + key(r)[2:] for r in from_config.rows]
+    assert from_module.totals == from_config.totals
 
 
 def test_functional_op_is_not_counted():

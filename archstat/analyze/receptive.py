@@ -94,14 +94,16 @@ def receptive_fields(graph: Graph) -> dict[str, RF]:
 
 
 def weighted_depth(graph: Graph, include_aux: bool = False, expected: bool = False,
-                   ops: tuple[str, ...] = ("conv", "linear", "table_conv")) -> dict[str, float]:
-    """Layers with weights (conv, linear) on the longest path to each node — how papers count depth.
-    ``expected``: each layer weighted by its survival probability (stochastic depth, training)."""
+                   kinds: tuple[str, ...] = ("conv", "linear")) -> dict[str, float]:
+    """Layers of the registry's ``layer`` kinds on the longest path to each node — how papers count
+    depth. ``expected``: each layer weighted by its survival probability (stochastic depth, training)."""
+    ops = all_ops()
     depth: dict[str, float] = {}
     for node in graph.nodes:
         if node.aux and not include_aux:
             continue
         before = max((depth.get(i, 0) for i in node.inputs), default=0)
         weight = node.survival if expected else 1
-        depth[node.name] = before + (weight if node.op in ops else 0)
+        counts = node.op != "input" and ops[node.op].layer in kinds
+        depth[node.name] = before + (weight if counts else 0)
     return depth

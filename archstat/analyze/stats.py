@@ -57,6 +57,11 @@ class Totals:
     activation_elements: int = 0
     activation_bytes: int = 0
 
+    def per_sample(self, batch: int) -> "Totals":
+        """The same totals at batch 1: everything but the params scales with the batch."""
+        return Totals(self.weights, self.biases, self.macs // batch, self.ops // batch,
+                      self.activation_elements // batch, self.activation_bytes // batch)
+
     @property
     def params(self) -> int:
         return self.weights + self.biases
@@ -145,7 +150,7 @@ def analyze_graph(graph: Graph, *, description: str = "", batch: int = 1, dtype:
     rfs = receptive_fields(graph)
     rows: list[Row] = []
     by_name: dict[str, Row] = {}
-    totals, per_sample = Totals(), Totals()
+    totals = Totals()
     aux_params = 0
     for node in graph.nodes:
         row = node_row(node, batch, nbytes)
@@ -156,7 +161,6 @@ def analyze_graph(graph: Graph, *, description: str = "", batch: int = 1, dtype:
             aux_params += row.params
             continue
         accumulate(totals, row)
-        accumulate(per_sample, node_row(node, 1, nbytes) if batch != 1 else row)
         folds = fold and node.op != "input" and ops[node.op].inplace(node.args) and node.inputs
         if folds:
             target = by_name.get(node.inputs[0]) or (rows[-1] if rows else None)
@@ -184,12 +188,12 @@ def analyze_graph(graph: Graph, *, description: str = "", batch: int = 1, dtype:
     return ModelStats(
         model=graph.name, description=description, input_shape=graph.input_shape,
         output_shape=graph.output.shape, batch=batch, dtype=dtype, bytes_per_element=nbytes,
-        rows=rows, totals=totals, per_sample=per_sample, params=dict(graph.params), folded=fold,
+        rows=rows, totals=totals, per_sample=totals.per_sample(batch), params=dict(graph.params), folded=fold,
         depth=depth, mode=mode, layers=int(weighted_depth(graph)[graph.output.name]),
         receptive_field=rfs[graph.output.name], aux_params=aux_params, expected=expected,
         bn_params=sum(node_row(n, 1, nbytes).params for n in graph.nodes
                       if n.op == "bn" and not (n.aux and mode == "eval")),
-        conv_layers=int(weighted_depth(graph, ops=("conv", "table_conv"))[graph.output.name]),
+        conv_layers=int(weighted_depth(graph, kinds=("conv",))[graph.output.name]),
         training=training)
 
 

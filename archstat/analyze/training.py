@@ -46,11 +46,11 @@ class TrainingMemory:
 
 
 def storage_owner(graph: Graph, name: str) -> str:
-    """The node whose allocation a tensor lives in (in training): in-place ops and views
-    resolve to their input; dropout allocates (it is not in place in training)."""
+    """The node whose allocation a tensor lives in (in training): ops that are in place or views in
+    a training step (the registry's ``inplace_when``) resolve to their input."""
     ops = all_ops()
     node = graph[name]
-    while node.op not in ("input", "dropout") and node.inputs and ops[node.op].inplace(node.args):
+    while node.op != "input" and node.inputs and ops[node.op].inplace_when(node.args, training=True):
         node = graph[node.inputs[0]]
     return node.name
 

@@ -20,12 +20,8 @@ from typing import Any, Optional
 from archstat.analyze.stats import DTYPE_BYTES, ModelStats, Row, Totals, accumulate
 from archstat.builder import require_torch
 from archstat.errors import ConfigError, UsageError
-from archstat.ops.registry import all_ops, numel
+from archstat.ops.registry import all_ops, numel, op_for_module
 
-# torch module class name → (registry op, how to read its args)
-_SIMPLE = {"ReLU": "relu", "ReLU6": "relu6", "LeakyReLU": "leaky_relu", "ELU": "elu", "SiLU": "silu",
-           "Hardswish": "hardswish", "Sigmoid": "sigmoid", "Tanh": "tanh", "GELU": "gelu",
-           "Dropout": "dropout", "Identity": "identity", "Concat": "concat", "Add": "add", "Mean": "mean"}
 # functional calls (outside leaf modules) that map to a registry op
 _FUNCTIONAL = {"cat": "concat", "concat": "concat", "add": "add", "__add__": "add", "__iadd__": "add",
                "__radd__": "add", "add_": "add", "relu": "relu", "relu_": "relu", "flatten": "flatten",
@@ -37,48 +33,19 @@ _IGNORED = {"size", "dim", "__get__", "__getitem__", "contiguous", "numel", "__l
 
 
 def _module_args(module) -> Optional[tuple[str, dict]]:
-    """(registry op, its arguments) for a torch module archstat knows, else None."""
-    name = type(module).__name__
-    if name == "Conv2d" and isinstance(module.padding, tuple):
-        return "conv", {"out": module.out_channels, "kernel": list(module.kernel_size),
-                        "stride": list(module.stride), "padding": list(module.padding),
-                        "dilation": list(module.dilation), "groups": module.groups,
-                        "bias": module.bias is not None}
-    if name == "Linear":
-        return "linear", {"out": module.out_features, "bias": module.bias is not None}
-    if name == "MaxPool2d":
-        return "maxpool", {"kernel": module.kernel_size, "stride": module.stride, "padding": module.padding,
-                           "dilation": module.dilation, "ceil_mode": module.ceil_mode}
-    if name == "AvgPool2d":
-        return "avgpool", {"kernel": module.kernel_size, "stride": module.stride, "padding": module.padding,
-                           "ceil_mode": module.ceil_mode, "count_include_pad": module.count_include_pad}
-    if name == "AdaptiveAvgPool2d":
-        size = module.output_size
-        if isinstance(size, (tuple, list)) and any(v is None for v in size):
-            return None
-        return "adaptive_avgpool", {"out": list(size) if isinstance(size, (tuple, list)) else size}
-    if name in ("BatchNorm1d", "BatchNorm2d"):
-        return "bn", {"eps": module.eps, "momentum": module.momentum or 0.0, "affine": module.affine}
-    if name == "LocalResponseNorm":
-        return "lrn", {"size": module.size, "alpha": module.alpha, "beta": module.beta, "k": module.k}
-    if name == "Flatten" and module.start_dim == 1 and module.end_dim == -1:
-        return "flatten", {}
-    if name == "Softmax" and module.dim in (1, -1):
-        return "softmax", {"dim": 1}
-    if name == "PadShortcut":
-        return "pad_shortcut", {"out": module.out_channels, "stride": module.stride}
-    if name in _SIMPLE:
-        args = {k: getattr(module, k) for k in ("inplace", "negative_slope", "alpha") if hasattr(module, k)}
-        return _SIMPLE[name], args
-    return None
+    """(registry op, its arguments) for a torch module archstat knows, else None: the registry
+    knows which torch class each op builds and how to read its arguments back."""
+    spec = op_for_module(module)
+    if spec is None:
+        return None
+    values = spec.args_of_module(module)
+    return None if values is None else (spec.name, values)
 
 
 def _is_leaf(module) -> bool:
-    """A module archstat costs as one row: no children, or one of the builder's merges (whose
-    children are the branches it joins)."""
-    from archstat.builder.modules import MERGES
-
-    return not module._modules or isinstance(module, tuple(MERGES.values()))
+    """A module archstat costs as one row: no children, or a class an op builds (a merge, whose
+    children are the branches it joins; LeNet's table conv, whose children are its parts)."""
+    return not module._modules or op_for_module(module) is not None
 
 
 def _shape(t) -> Optional[tuple[int, ...]]:
@@ -102,7 +69,7 @@ class _Recorder:
         self.rows: list[Row] = []
         self.names = {id(m): n for n, m in model.named_modules()}
         self.calls: dict[str, int] = {}
-        self.stack: list[str] = []          # names of the modules being run
+        self.stack: list[tuple] = []        # (name, leaf, row) of the modules being run
         self.depth_in_leaf = 0
         self.counted_params: set[int] = set()
         self.fn_counts: dict[tuple[str, str], int] = {}
@@ -112,21 +79,27 @@ class _Recorder:
     def pre(self, module, inputs):
         name = self.names[id(module)]
         self.called.add(name)
-        self.stack.append(name)
-        if _is_leaf(module):
+        leaf = _is_leaf(module)
+        # (name, is a leaf, is a row: a leaf not inside another leaf, e.g. not a table conv's parts)
+        self.stack.append((name, leaf, leaf and self.depth_in_leaf == 0))
+        if leaf:
             self.depth_in_leaf += 1
 
     def post(self, module, inputs, output):
-        name = self.stack.pop()
-        if not _is_leaf(module):
+        name, leaf, row = self.stack.pop()
+        if leaf:
+            self.depth_in_leaf -= 1
+        if not row:
             return
-        self.depth_in_leaf -= 1
         self.calls[name] = self.calls.get(name, 0) + 1
         row_name = name if self.calls[name] == 1 else f"{name}#{self.calls[name]}"
         in_shapes = [_shape(t) for t in inputs if hasattr(t, "shape")]
         out = _first_tensor(output)
         out_shape = _shape(out) if out is not None else ()
-        own = [p for p in module.parameters(recurse=False) if id(p) not in self.counted_params]
+        spec = op_for_module(module)
+        # a merge's children are the branches it joins, not its own; other ops own their parts
+        recurse = spec is not None and not spec.multi_input
+        own = [p for p in module.parameters(recurse=recurse) if id(p) not in self.counted_params]
         self.counted_params.update(id(p) for p in own)
         mapped = _module_args(module)
         self.rows.append(self._row(row_name, type(module).__name__, mapped, in_shapes, out_shape, own,
@@ -145,7 +118,7 @@ class _Recorder:
         tensors = [a for a in args if hasattr(a, "shape")]
         if fname in ("cat", "concat") and args and isinstance(args[0], (list, tuple)):
             tensors = list(args[0])
-        parent = self.stack[-1] if self.stack else ""
+        parent = self.stack[-1][0] if self.stack else ""
         op = _FUNCTIONAL.get(fname)
         key = (parent, op or fname)
         self.fn_counts[key] = self.fn_counts.get(key, 0) + 1
@@ -260,13 +233,11 @@ def analyze_module(model, input_shape: tuple[int, ...], *, name: Optional[str] =
     totals = Totals()
     for r in rows:
         accumulate(totals, r)
-    per_sample = Totals(totals.weights, totals.biases, totals.macs // batch, totals.ops // batch,
-                        totals.activation_elements // batch, totals.activation_bytes // batch)
     out = _first_tensor(output)
     return ModelStats(model=name or type(model).__name__, description="an nn.Module (analyzed by forward hooks "
                       "on the meta device)", input_shape=tuple(input_shape),
                       output_shape=_shape(out) if out is not None else (), batch=batch, dtype=dtype,
-                      bytes_per_element=nbytes, rows=rows, totals=totals, per_sample=per_sample, folded=fold,
+                      bytes_per_element=nbytes, rows=rows, totals=totals, per_sample=totals.per_sample(batch), folded=fold,
                       layers=None, receptive_field=None, source="module", aux_params=aux_params)
 
 

@@ -24,7 +24,6 @@ MAX_LAYERS = 100_000       # nodes in an expanded graph
 MAX_BLOCK_DEPTH = 32       # blocks inside blocks
 ENTRY_EXTRAS = ("repeat", "id", "label")
 STRUCTURES = ("parallel", "residual", "aux")
-MERGES = ("concat", "add", "mean")
 
 
 class _Scope:
@@ -358,9 +357,10 @@ class Expander:
 
     def merge_kind(self, body: LDict, path: str, default: str = "concat") -> str:
         merge = body.get("merge", default)
-        if merge not in MERGES:
-            raise UnknownNameError("merge", str(merge), MERGES, loc=body.loc_of("merge"), path=f"{path}.merge",
-                                   hint_extra=f" (choose from {', '.join(MERGES)})")
+        merges = [name for name, spec in self.ops.items() if spec.multi_input]   # the registry's merge ops
+        if merge not in merges:
+            raise UnknownNameError("merge", str(merge), merges, loc=body.loc_of("merge"), path=f"{path}.merge",
+                                   hint_extra=f" (choose from {', '.join(merges)})")
         return merge
 
     def merge_node(self, merge, outs, names, full, loc, path) -> Node:

@@ -86,6 +86,11 @@ CONV = register_op(
     label=_label,
     formula=_formula,
     rf=lambda a: RFStep(a.kernel, a.stride, a.dilation, a.padding),
+    layer="conv",
     torch_type="Conv2d",
     build=_build,
+    # padding="same"/"valid" (a string) is not an archstat argument: not read
+    from_module=lambda m: None if isinstance(m.padding, str) else {
+        "out": m.out_channels, "kernel": list(m.kernel_size), "stride": list(m.stride),
+        "padding": list(m.padding), "dilation": list(m.dilation), "groups": m.groups, "bias": m.bias is not None},
 )

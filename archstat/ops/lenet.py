@@ -56,8 +56,11 @@ register_op(
     label=lambda a, s, o: f"CONV{a.kernel[0]}-{len(a.table)} (table)",
     formula=lambda a, s: f"{_connections(a)} connections×{a.kernel[0]}×{a.kernel[1]}",
     rf=lambda a: RFStep(a.kernel, (1, 1), (1, 1), (0, 0)),
+    layer="conv",
     torch_type="TableConv",
     build=_build_table,
+    from_module=lambda m: {"kernel": list(m.convs[0].kernel_size), "table": m.table,
+                           "bias": m.convs[0].bias is not None},
 )
 
 
@@ -116,4 +119,5 @@ register_op(
     global_rf=True,
     torch_type="EuclideanRBF",
     build=_build_rbf,
+    from_module=lambda m: {"out": m.prototypes.shape[0]},
 )

@@ -46,6 +46,8 @@ register_op(
     label=lambda a, s, o: f"FC-{a.out}",
     formula=lambda a, s: f"{_in_features(s)}×{a.out}",
     global_rf=True,
+    layer="linear",
     torch_type="Linear",
     build=_build,
+    from_module=lambda m: {"out": m.out_features, "bias": m.bias is not None},
 )

@@ -44,6 +44,8 @@ register_op(
     label=lambda a, s, o: "BN",
     torch_type="BatchNorm2d",
     build=_build_bn,
+    from_module=lambda m: {"eps": m.eps, "momentum": m.momentum or 0.0, "affine": m.affine},
+    torch_aliases=("BatchNorm1d",),
 )
 
 

@@ -96,6 +96,8 @@ register_op(
     rf=_rf,
     torch_type="MaxPool2d",
     build=_build_max,
+    from_module=lambda m: {"kernel": m.kernel_size, "stride": m.stride, "padding": m.padding,
+                           "dilation": m.dilation, "ceil_mode": m.ceil_mode},
 )
 
 register_op(
@@ -110,6 +112,8 @@ register_op(
     rf=_rf,
     torch_type="AvgPool2d",
     build=_build_avg,
+    from_module=lambda m: {"kernel": m.kernel_size, "stride": m.stride, "padding": m.padding,
+                           "ceil_mode": m.ceil_mode, "count_include_pad": m.count_include_pad},
 )
 
 
@@ -126,6 +130,13 @@ def _adaptive_shape(a: AdaptiveAvgPoolArgs, in_shapes):
 def adaptive_window(n: int, out: int, i: int) -> int:
     """Length of torch's i-th adaptive window: [floor(i*n/out), ceil((i+1)*n/out))."""
     return -((-(i + 1) * n) // out) - (i * n) // out
+
+
+def _adaptive_from_module(m):
+    size = m.output_size
+    if isinstance(size, (tuple, list)):
+        return None if any(v is None for v in size) else {"out": list(size)}   # None: keep that input size
+    return {"out": size}
 
 
 def adaptive_window_sum(n: int, out: int) -> int:
@@ -149,4 +160,5 @@ register_op(
     global_rf=True,
     torch_type="AdaptiveAvgPool2d",
     build=_build_adaptive,
+    from_module=_adaptive_from_module,
 )

@@ -78,11 +78,28 @@ class OpSpec:
     label: Callable[[Any, list, Shape], str]
     formula: Optional[Callable[[Any, list], str]] = None   # weights formula, as the slide shows it
     inplace: Callable[[Any], bool] = lambda args: False     # allocates no output (in place or a view)
+    training_inplace: Optional[Callable[[Any], bool]] = None  # the same in training (None: as inplace)
+    layer: str = ""                                         # "conv" or "linear": a layer papers count in depth
     rf: Optional[Callable[[Any], Optional[RFStep]]] = None  # None: elementwise (kernel 1, stride 1)
     global_rf: bool = False                                 # output sees the whole input
     multi_input: bool = False
     torch_type: str = ""                                    # the torch module class it builds
     build: Optional[Callable[[Any, list], Any]] = None      # Args, input shapes → nn.Module (torch inside)
+    # the inverse, for analysing any nn.Module: its argument values, or None where Args cannot say it
+    # (default: the module's attributes named like the Args fields)
+    from_module: Optional[Callable[[Any], Optional[dict]]] = None
+    torch_aliases: tuple[str, ...] = ()                     # other torch classes it reads (BatchNorm1d)
+
+    def inplace_when(self, args, training: bool) -> bool:
+        """Whether it allocates nothing, at inference or (``training``) in a training step."""
+        rule = self.training_inplace if training and self.training_inplace is not None else self.inplace
+        return rule(args)
+
+    def args_of_module(self, module) -> Optional[dict]:
+        """The argument values a torch module of this op's class was built with, or None."""
+        if self.from_module is not None:
+            return self.from_module(module)
+        return {f.name: getattr(module, f.name) for f in self.fields() if hasattr(module, f.name)}
 
     def fields(self) -> tuple[dataclasses.Field, ...]:
         cached = _FIELDS.get(self.Args)
@@ -131,6 +148,7 @@ class OpSpec:
 REGISTRY: dict[str, OpSpec] = {}
 _HINTS: dict[type, dict] = {}
 _FIELDS: dict[type, tuple] = {}
+_BY_TORCH_TYPE: dict[str, OpSpec] = {}
 
 
 def register_op(name: str, **kw) -> OpSpec:
@@ -150,6 +168,17 @@ def get_op(name: str, **error_kw) -> OpSpec:
         return REGISTRY[name]
     except KeyError:
         raise UnknownNameError("op", name, REGISTRY, **error_kw) from None
+
+
+def op_for_module(module) -> Optional[OpSpec]:
+    """The op whose ``build`` makes modules of this torch class (``Conv2d`` → conv), if any."""
+    _load_all()
+    if not _BY_TORCH_TYPE:
+        for spec in REGISTRY.values():
+            for name in (spec.torch_type, *spec.torch_aliases):
+                if name:
+                    _BY_TORCH_TYPE[name] = spec
+    return _BY_TORCH_TYPE.get(type(module).__name__)
 
 
 def all_ops() -> dict[str, OpSpec]:

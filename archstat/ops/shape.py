@@ -45,6 +45,7 @@ register_op(
     global_rf=False,
     torch_type="Flatten",
     build=_build("Flatten"),
+    from_module=lambda m: {} if (m.start_dim, m.end_dim) == (1, -1) else None,   # flatten of each sample only
 )
 
 register_op(
@@ -70,6 +71,7 @@ register_op(
     saved=lambda a, s, o: (Saved("extra", numel(o), 1),),
     label=lambda a, s, o: "DROPOUT",
     inplace=lambda a: True,
+    training_inplace=lambda a: False,  # training: a new output and its mask
     torch_type="Dropout",
     build=_build("Dropout"),
 )
@@ -85,6 +87,7 @@ register_op(
     label=lambda a, s, o: "SOFTMAX",
     torch_type="Softmax",
     build=_build("Softmax"),
+    from_module=lambda m: {"dim": 1} if m.dim in (1, -1) else None,
 )
 
 
@@ -117,4 +120,5 @@ register_op(
     rf=lambda a: RFStep((1, 1), (a.stride, a.stride), (1, 1), (0, 0)),
     torch_type="PadShortcut",
     build=_build_pad,
+    from_module=lambda m: {"out": m.out_channels, "stride": m.stride},
 )

@@ -9,6 +9,7 @@ the headline timing is not disturbed by them.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import statistics
 import threading
@@ -219,7 +220,6 @@ def profile(target: str, *, device: str = "cpu", batch: int = 1, dtype: str = "f
         raise UsageError(f"--dtype {dtype}: profile takes {', '.join(DTYPES)}")
     dev = resolve_device(device)
     torch_dtype = getattr(torch, dtype)
-    analytic_mode = "train" if mode == "train" else "eval"
     if target.startswith("module:"):
         from archstat.builder.module_stats import analyze_module, load_factory
 
@@ -227,62 +227,33 @@ def profile(target: str, *, device: str = "cpu", batch: int = 1, dtype: str = "f
             raise UsageError(f"'{target}': a module needs --input (e.g. --input 3x224x224)")
         factory = load_factory(target)
         module = factory if isinstance(factory, torch.nn.Module) else factory()
-        stats = analyze_module(module, tuple(input_shape), name=target[7:], batch=batch,
-                               dtype="float32" if dtype == "float32" else "bfloat16")
-        estimate = stats.totals.params * torch.finfo(torch_dtype).bits // 8 + stats.totals.activation_bytes
-        row_macs = {r.name: r.macs for r in stats.rows}
+        stats = analyze_module(module, tuple(input_shape), name=target[7:], batch=batch, dtype=dtype)
         shape = tuple(input_shape)
         name = target[7:]
     else:
         graph = load(target, params, input_shape=input_shape)
-        stats = analyze(target, params, input_shape=input_shape, batch=batch, mode=analytic_mode,
-                        optimizer=optimizer, dtype="float32" if dtype == "float32" else "bfloat16", fold=False)
-        estimate = (stats.training.total if mode == "train"
-                    else stats.totals.params * stats.bytes_per_element + stats.totals.activation_bytes)
-        row_macs = {r.name: r.macs for r in stats.rows}
+        stats = analyze(target, params, input_shape=input_shape, batch=batch, mode=mode, optimizer=optimizer,
+                        dtype=dtype, fold=False)
         torch.manual_seed(0)
         module = build(graph)
         shape = graph.input_shape
         name = graph.name
+    row_macs = {r.name: r.macs for r in stats.rows}
+    estimate = memory_estimate(stats)
     macs = stats.totals.macs * (3 if mode == "train" else 1)   # backward ≈ 2 × forward (input and weight grads)
-    rss = RSSPeak().__enter__() if dev.type == "cpu" else None
+    rss = RSSPeak() if dev.type == "cpu" else contextlib.nullcontext()
     try:
-        if dev.type == "cuda":
-            torch.cuda.empty_cache()
-            torch.cuda.reset_peak_memory_stats(dev)
-            base = torch.cuda.memory_allocated(dev)
-        module = module.to(device=dev, dtype=torch_dtype)
-        memory_format = torch.channels_last if channels_last and len(shape) == 3 else torch.contiguous_format
-        if channels_last and len(shape) == 3:
-            module = module.to(memory_format=torch.channels_last)
-        weights = (torch.cuda.memory_allocated(dev) - base) if dev.type == "cuda" else \
-            sum(p.numel() * p.element_size() for p in module.parameters())
-        x = torch.randn(batch, *shape, device=dev, dtype=torch_dtype).contiguous(memory_format=memory_format)
-        step = make_step(module, x, mode, optimizer)
-        for i in range(warmup):
-            step()
-            if on_progress:
-                on_progress("warm-up", i + 1, warmup)
-        _sync(dev)
-        latencies: list[float] = []
-        deadline = time.perf_counter() + time_budget if time_budget else None
-        n = 0
-        while (n < iters) if deadline is None else (time.perf_counter() < deadline or n < 3):
-            latencies.append(_timed(step, dev))
-            n += 1
-            if on_progress:
-                on_progress("measuring", n, iters if deadline is None else max(n, 1))
+        with rss:
+            latencies, weights, base, step, module = _measure(module, shape, dev, torch_dtype, batch, mode, optimizer,
+                                                              channels_last, warmup, iters, time_budget, on_progress)
         if dev.type == "cuda":
             peak = torch.cuda.max_memory_allocated(dev) - base
             method = "torch.cuda.max_memory_allocated (allocator peak)"
         else:
-            rss.__exit__(None, None, None)
-            peak, rss = rss.increase, None
+            peak = rss.increase
             method = "peak resident memory increase of the process, sampled every 0.5 ms"
         layers = _layer_times(module, step, dev, row_macs, stats) if per_layer else []
     except Exception as exc:
-        if rss is not None:
-            rss.__exit__(None, None, None)
         if _is_oom(exc):
             raise RuntimeFailure(_oom_message(target, dev, batch, estimate, params, input_shape, mode, optimizer))
         raise
@@ -293,6 +264,45 @@ def profile(target: str, *, device: str = "cpu", batch: int = 1, dtype: str = "f
                    optimizer if mode == "train" else None, channels_last,
                    torch.get_num_threads() if dev.type == "cpu" else None, warmup, len(latencies), latencies, macs,
                    peak, weights, estimate, layers, peak_flops, method)
+
+
+def memory_estimate(stats) -> int:
+    """What archstat expects the run to hold: the training estimate in train mode, else params and
+    every activation (an upper bound for inference, which frees activations as it goes)."""
+    if stats.training is not None:
+        return stats.training.total
+    return stats.totals.params * stats.bytes_per_element + stats.totals.activation_bytes
+
+
+def _measure(module, shape, dev, torch_dtype, batch, mode, optimizer, channels_last, warmup, iters, time_budget,
+             on_progress):
+    """Move the module, warm up, time the steps: (latencies ms, weight bytes, allocator base, step, module)."""
+    torch = require_torch()
+    base = 0
+    if dev.type == "cuda":
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats(dev)
+        base = torch.cuda.memory_allocated(dev)
+    module = module.to(device=dev, dtype=torch_dtype)
+    memory_format = torch.channels_last if channels_last and len(shape) == 3 else torch.contiguous_format
+    if channels_last and len(shape) == 3:
+        module = module.to(memory_format=torch.channels_last)
+    weights = (torch.cuda.memory_allocated(dev) - base) if dev.type == "cuda" else \
+        sum(p.numel() * p.element_size() for p in module.parameters())
+    x = torch.randn(batch, *shape, device=dev, dtype=torch_dtype).contiguous(memory_format=memory_format)
+    step = make_step(module, x, mode, optimizer)
+    for i in range(warmup):
+        step()
+        if on_progress:
+            on_progress("warm-up", i + 1, warmup)
+    _sync(dev)
+    latencies: list[float] = []
+    deadline = time.perf_counter() + time_budget if time_budget else None
+    while (len(latencies) < iters) if deadline is None else (time.perf_counter() < deadline or len(latencies) < 3):
+        latencies.append(_timed(step, dev))
+        if on_progress:
+            on_progress("measuring", len(latencies), iters if deadline is None else len(latencies))
+    return latencies, weights, base, step, module
 
 
 def _timed(step, dev) -> float:
@@ -367,9 +377,7 @@ def _oom_message(target, dev, batch, estimate, params, input_shape, mode, optimi
     for b in (2 ** k for k in range(0, 20)):
         if b >= batch:
             break
-        s = analyze(target, params, input_shape=input_shape, batch=b, mode="train" if mode == "train" else "eval",
-                    optimizer=optimizer)
-        need = s.training.total if mode == "train" else s.totals.params * 4 + s.totals.activation_bytes
-        if need <= total * 0.9:
+        s = analyze(target, params, input_shape=input_shape, batch=b, mode=mode, optimizer=optimizer)
+        if memory_estimate(s) <= total * 0.9:
             fits = b
     return text + (f"; batch {fits} fits by estimate in {total / 2**30:.1f} GiB" if fits else "")

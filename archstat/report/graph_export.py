@@ -34,10 +34,14 @@ def _clusters(names: list[str]) -> list[str]:
     return out
 
 
+def _is_merge(node) -> bool:
+    return node.op != "input" and all_ops()[node.op].multi_input
+
+
 def _label(node, folded: list[str]) -> str:
     short = node.name.rsplit(".", 1)[-1]   # the cluster around it names the rest
     text = f"{short}: {node.label}" if node.op != "input" else f"input {fmt_shape(node.shape)}"
-    if node.op in ("concat", "add", "mean"):
+    if _is_merge(node):
         text = f"{short}: {node.op}"
     return text + (" + " + " + ".join(f.rsplit(".", 1)[-1] for f in folded) if folded else "")
 
@@ -53,8 +57,7 @@ def _tree(graph: Graph):
         for src in node.inputs:
             src = alias.get(src, src)
             edges.append((ids[src], ids[node.name], fmt_shape(graph[src].shape)))
-    clusters = [c for c in _clusters([n.name for n in drawn])]
-    return drawn, ids, folded, edges, clusters
+    return drawn, ids, folded, edges, _clusters([n.name for n in drawn])
 
 
 def _members(drawn, clusters):
@@ -73,48 +76,40 @@ def _quote(text: str) -> str:
     return text.replace('"', "'")
 
 
-def mermaid(graph: Graph) -> str:
+def _render(graph: Graph, head: list[str], node_line, open_cluster, close_cluster: str, edge_line,
+            tail: list[str]) -> str:
+    """The walk both formats share: nodes, then nested clusters, then the edges."""
     drawn, ids, folded, edges, clusters = _tree(graph)
     children = _members(drawn, clusters)
-    cluster_ids = {c: f"c{i}" for i, c in enumerate(clusters)}
-    lines = ["flowchart TD"]
+    index = {c: k for k, c in enumerate(clusters)}
+    lines = list(head)
 
     def emit(cluster: str, indent: str):
         nodes, subs = children[cluster]
         for n in nodes:
-            shape = ("((", "))") if n.op in ("concat", "add", "mean") else ("[", "]")
-            lines.append(f'{indent}{ids[n.name]}{shape[0]}"{_quote(_label(n, folded.get(n.name, [])))}"{shape[1]}')
+            lines.append(indent + node_line(ids[n.name], _quote(_label(n, folded.get(n.name, []))), _is_merge(n)))
         for sub in subs:
-            lines.append(f'{indent}subgraph {cluster_ids[sub]}["{_quote(sub.rsplit(".", 1)[-1])}"]')
+            lines.extend(indent + line for line in open_cluster(index[sub], _quote(sub.rsplit(".", 1)[-1])))
             emit(sub, indent + "  ")
-            lines.append(f"{indent}end")
+            lines.append(indent + close_cluster)
 
     emit("", "  ")
-    for a, b, shape in edges:
-        lines.append(f'  {a} -- "{shape}" --> {b}')
-    return "\n".join(lines) + "\n"
+    lines += [f"  {edge_line(a, b, shape)}" for a, b, shape in edges]
+    return "\n".join(lines + tail) + "\n"
+
+
+def mermaid(graph: Graph) -> str:
+    return _render(
+        graph, ["flowchart TD"],
+        lambda i, label, merge: f'{i}(("{label}"))' if merge else f'{i}["{label}"]',
+        lambda k, label: [f'subgraph c{k}["{label}"]'], "end",
+        lambda a, b, shape: f'{a} -- "{shape}" --> {b}', [])
 
 
 def dot(graph: Graph) -> str:
-    drawn, ids, folded, edges, clusters = _tree(graph)
-    children = _members(drawn, clusters)
-    cluster_ids = {c: f"cluster_{i}" for i, c in enumerate(clusters)}
-    lines = [f'digraph "{_quote(graph.name)}" {{', "  rankdir=TB;", '  node [shape=box, fontname="Helvetica"];',
-             '  edge [fontname="Helvetica", fontsize=10];']
-
-    def emit(cluster: str, indent: str):
-        nodes, subs = children[cluster]
-        for n in nodes:
-            shape = ', shape=ellipse' if n.op in ("concat", "add", "mean") else ""
-            lines.append(f'{indent}{ids[n.name]} [label="{_quote(_label(n, folded.get(n.name, [])))}"{shape}];')
-        for sub in subs:
-            lines.append(f'{indent}subgraph {cluster_ids[sub]} {{')
-            lines.append(f'{indent}  label="{_quote(sub.rsplit(".", 1)[-1])}";')
-            emit(sub, indent + "  ")
-            lines.append(f"{indent}}}")
-
-    emit("", "  ")
-    for a, b, shape in edges:
-        lines.append(f'  {a} -> {b} [label="{shape}"];')
-    lines.append("}")
-    return "\n".join(lines) + "\n"
+    return _render(
+        graph, [f'digraph "{_quote(graph.name)}" {{', "  rankdir=TB;", '  node [shape=box, fontname="Helvetica"];',
+                '  edge [fontname="Helvetica", fontsize=10];'],
+        lambda i, label, merge: f'{i} [label="{label}"{", shape=ellipse" if merge else ""}];',
+        lambda k, label: [f"subgraph cluster_{k} {{", f'  label="{label}";'], "}",
+        lambda a, b, shape: f'{a} -> {b} [label="{shape}"];', ["}"])

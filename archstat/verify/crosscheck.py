@@ -26,7 +26,6 @@ from archstat.graph import Graph
 from archstat.ops.registry import all_ops
 
 PASS, FAIL, SKIP = "ok", "MISMATCH", "skipped"
-COUNTED = ("conv", "linear", "table_conv")
 
 
 @dataclass
@@ -49,6 +48,12 @@ def _summary(model: str, check: str, pairs, what: str, reference: str) -> Check:
     detail = "; ".join(bad[:3]) + (f" (+{len(bad) - 3} more)" if len(bad) > 3 else "")
     return Check(model, check, f"{len(pairs)} {what}", reference,
                  PASS if not bad else FAIL, detail if bad else f"{len(pairs) - len(bad)}/{len(pairs)} equal")
+
+
+def _type_as_declared(spec, module) -> str:
+    """The module's class name, as the op's main torch type when it is one of its aliases."""
+    name = type(module).__name__
+    return spec.torch_type if name in spec.torch_aliases else name
 
 
 def _own_params(module, is_merge: bool) -> int:
@@ -96,14 +101,14 @@ def verify_graph(graph: Graph, *, fvcore: bool = True) -> list[Check]:
     checks.append(Check(model, "params total (all heads)", f"{train.totals.params:,}", f"{total:,}",
                         PASS if total == train.totals.params else FAIL))
     checks.append(_summary(model, "torch module types",
-                           ((n.name, ops[n.op].torch_type, type(modules[n.name]).__name__) for n in nodes
-                            if n.op != "bn" or len(n.shape) == 3), "rows", "type()"))
+                           ((n.name, ops[n.op].torch_type, _type_as_declared(ops[n.op], modules[n.name]))
+                            for n in nodes), "rows", "type()"))
 
     if failure:
         return checks
     per_module = counter.get_flop_counts()
     prefix = type(module).__name__ + "."
-    counted = [n for n in nodes if n.op in COUNTED]
+    counted = [n for n in nodes if ops[n.op].layer]
     checks.append(_summary(model, "MACs per conv/linear row",
                            ((n.name, rows[n.name].macs, sum(per_module.get(prefix + n.name, {}).values()) // 2)
                             for n in counted), "rows", "FlopCounterMode/2"))
@@ -127,7 +132,8 @@ def _fvcore_checks(graph: Graph, model: str) -> list[Check]:
                       "(pip install 'archstat[torch]')")]
     stats = analyze_graph(graph, batch=1, fold=False, mode="eval")
     rows = {r.name: r for r in stats.rows}
-    counted = [n for n in graph.nodes if n.op in COUNTED and not n.aux]
+    ops = all_ops()
+    counted = [n for n in graph.nodes if n.op != "input" and ops[n.op].layer and not n.aux]
     torch.manual_seed(0)
     module = build_graph(graph, device="cpu").eval()
     logging.getLogger("fvcore").setLevel(logging.ERROR)
