@@ -1,7 +1,7 @@
 """Each formula with its arithmetic beside it."""
 
 from archstat.ops.conv import conv_macs, conv_out_len, conv_weights
-from archstat.ops.linear import linear_macs
+from archstat.ops.arith import attention_macs, linear_macs, matmul_macs, mhsa_macs, mhsa_params
 from archstat.ops.pool import adaptive_window, pool_out_len
 from archstat.ops.registry import all_ops
 
@@ -74,3 +74,20 @@ def test_adaptive_window_sum_closed_form():
     for n in range(1, 40):
         for out in range(1, 20):
             assert adaptive_window_sum(n, out) == sum(adaptive_window(n, out, i) for i in range(out))
+
+
+def test_linear_on_tokens_macs():
+    # ViT-B/16 MLP fc1: 197 tokens × 768 → 3072: one MAC per weight per token
+    assert linear_macs(768, 3072, rows=197) == 464_781_312  # 197*768*3072
+
+
+def test_matmul_and_attention_macs():
+    assert matmul_macs(12, 197, 64, 197) == 29_805_312  # 12 heads * 197*64*197
+    # SDPA: Q·Kᵀ and ·V, B·H·L·S·E + B·H·L·S·Ev with B=1, H=12, L=S=197, E=Ev=64
+    assert attention_macs(12, 197, 197, 64, 64) == 59_610_624  # 2 * 12*197*197*64
+
+
+def test_mhsa_params_and_macs():
+    assert mhsa_params(768) == 2_362_368  # 4*768^2 + 4*768
+    # ViT-B/16 block: 4·L·D² + 2·L²·D with L=197, D=768
+    assert mhsa_macs(197, 768) == 4 * 197 * 768**2 + 2 * 197**2 * 768 == 524_391_936

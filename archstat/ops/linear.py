@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from archstat.errors import ShapeError
+from archstat.ops.arith import linear_macs
 from archstat.ops.registry import register_op, saves_input
 from archstat.ops.types import arg, fmt_shape
 
@@ -13,11 +14,6 @@ from archstat.ops.types import arg, fmt_shape
 class LinearArgs:
     out: int = arg(min=1)
     bias: bool = True
-
-
-def linear_macs(in_features: int, out_features: int) -> int:
-    """One multiply-accumulate per weight; bias excluded."""
-    return in_features * out_features
 
 
 def _in_features(in_shapes) -> int:
