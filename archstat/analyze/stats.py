@@ -42,6 +42,7 @@ class Row:
     note: str = ""
     folded: list[str] = field(default_factory=list)     # in-place ops folded into this row
     contains: list[str] = field(default_factory=list)   # rows collapsed into this one (--depth)
+    input_elements: Optional[int] = None  # elements of the tensors it reads, batch included (None: unknown)
 
     @property
     def params(self) -> int:
@@ -123,13 +124,15 @@ def node_row(node: Node, batch: int, nbytes: int) -> Row:
     """The costs of one node, batch included."""
     if node.op == "input":
         elements = numel(node.shape) * batch
-        return Row(node.name, node.label, "input", node.shape, elements, elements * nbytes, 0, 0, 0, 0)
+        return Row(node.name, node.label, "input", node.shape, elements, elements * nbytes, 0, 0, 0, 0,
+                   input_elements=0)
     inplace, weights, biases, macs, ops, formula = node_costs(node)
     elements = 0 if inplace else numel(node.shape) * batch
     return Row(
         name=node.name, label=node.label, op=node.op, output_shape=node.shape,
         activation_elements=elements, activation_bytes=elements * nbytes,
-        weights=weights, biases=biases, macs=macs * batch, ops=ops * batch, formula=formula)
+        weights=weights, biases=biases, macs=macs * batch, ops=ops * batch, formula=formula,
+        input_elements=sum(numel(s) for s in node.in_shapes) * batch)
 
 
 MODES = ("eval", "train")

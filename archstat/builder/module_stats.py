@@ -137,10 +137,16 @@ class _Recorder:
 
     # -- rows -----------------------------------------------------------------------------------
     def _row(self, name, type_name, mapped, in_shapes, out_shape, own_params, inplace: bool) -> Row:
+        b = self.batch
+        elements = 0 if inplace else numel(out_shape or ()) * b
+        row = self._costed_row(name, type_name, mapped, in_shapes, out_shape, own_params, elements)
+        row.input_elements = sum(numel(s) for s in in_shapes if s is not None) * b
+        return row
+
+    def _costed_row(self, name, type_name, mapped, in_shapes, out_shape, own_params, elements) -> Row:
         b, nbytes = self.batch, self.nbytes
         p_weights = sum(p.numel() for n, p in self._named(own_params) if not n.endswith("bias"))
         p_biases = sum(p.numel() for n, p in self._named(own_params) if n.endswith("bias"))
-        elements = 0 if inplace else numel(out_shape or ()) * b
         if mapped is not None:
             op, values = mapped
             spec = all_ops()[op]

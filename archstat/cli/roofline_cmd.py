@@ -1,0 +1,79 @@
+"""archstat roofline NAME|PATH|module:… --device DEV: how long each row should take, and why."""
+
+from __future__ import annotations
+
+import re
+import sys
+from typing import List, Optional
+
+import typer
+
+from archstat.cli import options
+from archstat.cli.app import app
+from archstat.cli.output import emit
+from archstat.errors import UsageError
+
+_SI = {"": 1, "k": 1e3, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15}
+
+
+def parse_rate(text: Optional[str], flag: str) -> Optional[float]:
+    """'989.5T', '3.35e12', '2039G' → a float (per second)."""
+    if text is None:
+        return None
+    m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*([kKMGTP]?)\s*", text)
+    if not m or float(m.group(1)) <= 0:
+        raise UsageError(f"{flag} '{text}': expected a positive number such as 989.5T or 3.35e12")
+    return float(m.group(1)) * _SI[m.group(2)]
+
+
+@app.command("roofline")
+def roofline_cmd(
+    model: Optional[str] = typer.Argument(None, help="A zoo name, a config path or module:PKG.MOD:FACTORY "
+                                          "(not needed with --calibrate).", metavar="NAME|PATH|module:..."),
+    device: str = typer.Option(..., "--device", help="h100, h200, a100, l4, t4, rtx4090, cpu or cuda "
+                               "(cpu and cuda: calibrated figures)."),
+    dtype: str = typer.Option("fp32", "--dtype", help="fp32, tf32, fp16, bf16 or int8 (or float32, float16, "
+                              "bfloat16): the bytes per element and the peak used."),
+    batch: int = typer.Option(1, "--batch", "-b", help="Batch size."),
+    depth: Optional[int] = typer.Option(None, "--depth", help="One row per block below this many dotted levels."),
+    input_: Optional[str] = typer.Option(None, "--input", help="Input C×H×W."),
+    unfold: bool = typer.Option(False, "--unfold", help="In-place ops as their own passes (eager), not fused."),
+    peak: Optional[str] = typer.Option(None, "--peak", help="Override the peak, FLOP/s (e.g. 500T)."),
+    bandwidth: Optional[str] = typer.Option(None, "--bandwidth", help="Override the bandwidth, bytes/s "
+                                            "(e.g. 2T)."),
+    overhead: Optional[float] = typer.Option(None, "--overhead", help="Override the overhead per op, µs."),
+    calibrate: bool = typer.Option(False, "--calibrate", help="Measure this machine's matmul peak, copy "
+                                   "bandwidth and per-op overhead (cpu or cuda; torch needed) and store them."),
+    sets: Optional[List[str]] = typer.Option(None, "--set", help="Override a declared param: NAME=VALUE."),
+    fmt: str = typer.Option("table", "--format", "-f", help="table, json, csv or markdown."),
+):
+    """Per row: bytes moved, arithmetic intensity, compute or memory bound, attainable FLOP/s and the
+    predicted time on a device; totals: latency, throughput, memory-bound share."""
+    from archstat.analyze import devices
+    from archstat.analyze.roofline import analyze_roofline
+    from archstat.report import roofline_report
+
+    fmt = options.choice(fmt, options.FORMATS, "--format")
+    _, peak_key = devices.resolve_dtype(dtype)
+    if depth is not None and depth < 1:
+        raise UsageError(f"--depth {depth}: must be at least 1")
+    if overhead is not None and overhead < 0:
+        raise UsageError(f"--overhead {overhead}: must be 0 or more (µs)")
+    if calibrate:
+        from archstat.profile.calibrate import measure
+
+        if devices.device_key(device).split(":")[0] not in devices.CALIBRATABLE:
+            raise UsageError(f"--calibrate measures this machine: use --device cpu or cuda, not {device}")
+        path = devices.store_calibration(device, measure(device, peak_key))
+        sys.stderr.write(f"calibration stored in {path}\n")
+    if model is None:
+        if not calibrate:
+            raise UsageError("roofline needs a model (or --calibrate)")
+        emit(roofline_report.roof_lines(devices.roof(device, peak_key)))
+        return
+    result = analyze_roofline(model, options.parse_sets(sets), device=device, dtype=dtype,
+                              batch=options.parse_batch(batch), depth=depth, fold=not unfold,
+                              input_shape=options.parse_input(input_), peak=parse_rate(peak, "--peak"),
+                              bandwidth=parse_rate(bandwidth, "--bandwidth"),
+                              overhead_s=None if overhead is None else overhead * 1e-6)
+    emit(roofline_report.render(result, fmt))

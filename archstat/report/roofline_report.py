@@ -1,0 +1,150 @@
+"""A Roofline in the four formats; JSON keys are stable (README, "Roofline")."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+from archstat import __version__
+from archstat.analyze.roofline import RoofRow, Roofline
+from archstat.report.units import fmt_bytes, fmt_int, fmt_si
+
+TRAFFIC_MODEL = ("each row reads its inputs and its weights once and writes its output once, at the bytes per "
+                 "element of the dtype; in-place ops folded into the row before are fused (no traffic of their "
+                 "own; --unfold: each reads and writes its tensor); views move nothing")
+TIME_MODEL = "max(2·MACs / peak, bytes / bandwidth) + overhead per op that moves data"
+COLUMNS = ["name", "label", "op", "kind", "macs", "flops", "input_bytes", "weight_bytes", "output_bytes", "bytes",
+           "intensity_flop_per_byte", "bound", "attainable_flop_per_s", "compute_s", "memory_s", "overhead_s",
+           "predicted_s", "share"]
+
+
+def row_dict(r: RoofRow) -> dict:
+    d = {"name": r.name, "label": r.label, "op": r.op, "kind": r.kind, "macs": r.macs, "flops": r.flops,
+         "input_bytes": r.input_bytes, "weight_bytes": r.weight_bytes, "output_bytes": r.output_bytes,
+         "bytes": r.bytes, "intensity_flop_per_byte": r.intensity, "bound": r.bound,
+         "attainable_flop_per_s": r.attainable, "compute_s": r.compute_s, "memory_s": r.memory_s,
+         "overhead_s": r.overhead_s, "predicted_s": r.predicted_s, "share": r.share, "counted": r.counted}
+    if r.input_guessed:
+        d["input_guessed"] = True
+    if r.contains:
+        d["contains"] = list(r.contains)
+    return d
+
+
+def device_dict(rl: Roofline) -> dict:
+    roof = rl.roof
+    return {"key": roof.device, "name": roof.name, "peak_dtype": roof.dtype, "peak_flop_per_s": roof.peak_flops,
+            "bandwidth_bytes_per_s": roof.bandwidth, "overhead_s": roof.overhead_s,
+            "ridge_flop_per_byte": roof.ridge, "sources": dict(roof.sources),
+            "calibration": roof.calibration}
+
+
+def totals_dict(rl: Roofline) -> dict:
+    return {"macs": rl.macs, "flops": 2 * rl.macs, "bytes": rl.bytes,
+            "intensity_flop_per_byte": 2 * rl.macs / rl.bytes if rl.bytes else None,
+            "predicted_s": rl.predicted_s, "overhead_s": rl.overhead_s,
+            "throughput_samples_per_s": rl.throughput, "ops": len(rl.working),
+            "memory_bound_layer_share": rl.memory_bound_layer_share,
+            "memory_bound_time_share": rl.memory_bound_time_share, "complete": rl.complete}
+
+
+def as_dict(rl: Roofline) -> dict:
+    return {"archstat_version": __version__, "model": rl.model, "device": device_dict(rl), "batch": rl.batch,
+            "dtype": rl.storage_dtype, "bytes_per_element": rl.bytes_per_element, "fused": rl.fused,
+            "depth": rl.depth, "traffic_model": TRAFFIC_MODEL, "time_model": TIME_MODEL,
+            "layers": [row_dict(r) for r in rl.rows], "totals": totals_dict(rl)}
+
+
+def fmt_time(seconds: float) -> str:
+    if seconds >= 1:
+        return f"{seconds:.3f} s"
+    if seconds >= 1e-3:
+        return f"{seconds * 1e3:.3f} ms"
+    return f"{seconds * 1e6:.1f} µs"
+
+
+def _cells(r: RoofRow) -> list[str]:
+    intensity = "—" if r.intensity is None else f"{r.intensity:.1f}"
+    return [r.name, r.kind, fmt_si(r.macs) if r.counted else "not counted", fmt_bytes(r.bytes), intensity,
+            r.bound, f"{fmt_si(r.attainable)}FLOP/s" if r.attainable else "—", fmt_time(r.predicted_s),
+            f"{100 * r.share:.1f} %"]
+
+
+HEADER = ["layer", "kind", "MACs", "bytes", "FLOP/B", "bound", "attainable", "predicted", "share"]
+
+
+def _roof_line(roof) -> str:
+    src = roof.sources
+    return (f"peak {fmt_si(roof.peak_flops)}FLOP/s [{src.get('peak')}] · bandwidth {fmt_si(roof.bandwidth)}B/s "
+            f"[{src.get('bandwidth')}] · overhead {roof.overhead_s * 1e6:.1f} µs per op [{src.get('overhead')}] · "
+            f"ridge {roof.ridge:.1f} FLOP/B")
+
+
+def roof_lines(roof) -> str:
+    """The roof of a device alone (what --calibrate shows): figures, their sources, the method."""
+    lines = [f"{roof.name} ({roof.device}) · {roof.dtype}", _roof_line(roof)]
+    if "datasheet" in roof.sources:
+        lines.append(f"datasheet: {roof.sources['datasheet']}")
+    for what, how in ((roof.calibration or {}).get("method") or {}).items():
+        lines.append(f"calibration {what}: {how}")
+    return "\n".join(lines)
+
+
+def header_lines(rl: Roofline) -> list[str]:
+    roof = rl.roof
+    lines = [f"{rl.model} on {roof.name} ({roof.device}) · {roof.dtype} ({rl.bytes_per_element} B/element) · "
+             f"batch {rl.batch}", _roof_line(roof)]
+    if "datasheet" in roof.sources:
+        lines.append(f"datasheet: {roof.sources['datasheet']}")
+    lines += [f"traffic: {TRAFFIC_MODEL}", f"time: {TIME_MODEL}"]
+    return lines
+
+
+def total_lines(rl: Roofline) -> list[str]:
+    mark = "" if rl.complete else " (a lower bound: some rows have no MAC count)"
+    return [f"predicted latency   {fmt_time(rl.predicted_s)} per batch{mark} "
+            f"(of which overhead {fmt_time(rl.overhead_s)})",
+            f"throughput          {rl.throughput:,.1f} samples/s",
+            f"memory-bound        {100 * rl.memory_bound_layer_share:.0f} % of the {len(rl.working)} ops, "
+            f"{100 * rl.memory_bound_time_share:.0f} % of the time",
+            f"moved               {fmt_bytes(rl.bytes)} · {fmt_int(2 * rl.macs)} FLOPs"]
+
+
+def render(rl: Roofline, fmt: str):
+    if fmt == "json":
+        return json.dumps(as_dict(rl), indent=2, ensure_ascii=False)
+    if fmt == "csv":
+        out = io.StringIO()
+        w = csv.writer(out, lineterminator="\n")
+        w.writerow(COLUMNS)
+        for r in rl.rows:
+            d = row_dict(r)
+            w.writerow([d[c] for c in COLUMNS])
+        t = totals_dict(rl)
+        w.writerow(["TOTAL", "", "", "", t["macs"], t["flops"], "", "", "", t["bytes"], t["intensity_flop_per_byte"],
+                    "", "", "", "", t["overhead_s"], t["predicted_s"], 1.0])
+        return out.getvalue()
+    if fmt == "markdown":
+        line = lambda cells: "| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |"  # noqa: E731
+        out = [f"## {rl.model}: roofline", ""] + [f"- {x}" for x in header_lines(rl)] + [""]
+        out += [line(HEADER), line(["---", "---"] + ["---:"] * 3 + ["---"] + ["---:"] * 3)]
+        out += [line(_cells(r)) for r in rl.rows]
+        out += [""] + [f"- {x}" for x in total_lines(rl)]
+        return "\n".join(out) + "\n"
+    return _rich(rl)
+
+
+def _rich(rl: Roofline):
+    from rich import box
+    from rich.console import Group
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    for i, h in enumerate(HEADER):
+        table.add_column(h, justify="left" if i in (0, 1, 5) else "right", no_wrap=True)
+    for r in rl.rows:
+        table.add_row(*(Text(c) for c in _cells(r)), style="dim" if r.bound == "none" else None)
+    head = [Text(header_lines(rl)[0], style="bold")] + [Text(x, style="dim") for x in header_lines(rl)[1:]]
+    return Group(*head, table, *(Text(x) for x in total_lines(rl)))
