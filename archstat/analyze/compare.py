@@ -33,9 +33,20 @@ class AlignedRow:
 
 
 @dataclass
+class ExtraTotal:
+    """A total another analysis adds to a comparison (e.g. the roofline's predicted latency)."""
+
+    key: str                      # its JSON key in each model's entry
+    label: str                    # its line in the totals table
+    values: list[Any]             # one per model, for JSON
+    cells: list[str]              # one per model, as shown
+
+
+@dataclass
 class Comparison:
     models: list[Compared]
     rows: list[AlignedRow]
+    extras: list[ExtraTotal] = field(default_factory=list)
 
 
 def align(row_lists: list[list[Row]]) -> list[AlignedRow]:

@@ -215,3 +215,28 @@ def roof(device: str, dtype: str = "fp32", *, peak: Optional[float] = None, band
     if sheet and "datasheet" in sources.values():
         sources["datasheet"] = sheet.source
     return Roof(dev_key, name, key, float(p), float(b), float(o), sources, calib)
+
+
+def roof_for_run(device: str, device_name: str, dtype: str) -> tuple[Optional[Roof], str]:
+    """The roof to predict a measured run with: this device's calibration, else (CUDA) the datasheet
+    device whose name the GPU's name contains; (None, why) when there is neither."""
+    key = device_key(device)
+    for candidate in dict.fromkeys((key, key.split(":")[0])):
+        if candidate in load_calibrations():
+            try:
+                return roof(candidate, dtype), ""
+            except UsageError as exc:
+                return None, exc.message
+    if key.startswith("cuda"):
+        import re
+
+        tokens = re.findall(r"[a-z0-9]+", device_name.lower())
+        words = set(tokens) | {a + b for a, b in zip(tokens, tokens[1:])}   # "RTX 4090" → rtx4090
+        for k in devices():
+            if k != "cpu" and k in words:
+                try:
+                    return roof(k, dtype), ""
+                except UsageError as exc:
+                    return None, exc.message
+    return None, (f"no prediction: calibrate this device first (archstat roofline --device {key.split(':')[0]} "
+                  f"--dtype {resolve_dtype(dtype)[1]} --calibrate)")

@@ -58,6 +58,8 @@ def compare_models(
     mode: str = typer.Option("eval", "--mode", help="eval or train (auxiliary heads counted)."),
     sets: Optional[List[str]] = typer.Option(None, "--set", help="NAME=VALUE for every model declaring NAME, "
                                              "or B:NAME=VALUE for one (A is the first model)."),
+    device: Optional[str] = typer.Option(None, "--device", help="Add the roofline's predicted latency on this "
+                                         "device (h100, a100, cpu, …; see archstat roofline)."),
 ):
     """Totals side by side with each model's ratio to the first, then an aligned breakdown."""
     from archstat.analyze.compare import Compared, compare
@@ -81,4 +83,12 @@ def compare_models(
         stats = analyze(model, params, input_shape=shape, batch=options.parse_batch(batch),
                         dtype=options.parse_dtype(dtype), depth=depth, mode=mode)
         compared.append(Compared(label, model, stats, {k: stats.params[k] for k in params}))
-    emit(compare_report.render(compare(compared), fmt, units))
+    comparison = compare(compared)
+    if device:
+        from archstat.analyze.roofline import analyze_roofline
+        from archstat.report.roofline_report import compare_extras
+
+        comparison.extras = compare_extras([analyze_roofline(
+            m.model, params, device=device, dtype=dtype, batch=batch, input_shape=shape) for m, params in
+            zip(compared, per_model)])
+    emit(compare_report.render(comparison, fmt, units))

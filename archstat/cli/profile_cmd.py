@@ -30,6 +30,8 @@ def profile_model(
     channels_last: bool = typer.Option(False, "--channels-last", help="NHWC memory format."),
     top: int = typer.Option(10, "--top", help="Show the N slowest rows."),
     no_layers: bool = typer.Option(False, "--no-layers", help="Skip the per-layer pass."),
+    per_layer: bool = typer.Option(False, "--per-layer", help="Every row in order, with the roofline's predicted "
+                                   "time beside the measured one."),
     sweep_batch: Optional[str] = typer.Option(None, "--sweep-batch", help="Measure each batch size, e.g. 1,8,32 "
                                               "(stops cleanly at the first out-of-memory)."),
     sets: Optional[List[str]] = typer.Option(None, "--set", help="Override a declared param: NAME=VALUE."),
@@ -84,6 +86,6 @@ def profile_model(
     finally:
         if bar:
             bar.stop()
-    emit(profile_report.render(results, fmt, top))
+    emit(profile_report.render(results, fmt, top, per_layer))
     if stopped:
         sys.stderr.write(stopped + "\n")

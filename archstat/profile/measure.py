@@ -66,6 +66,8 @@ class Profile:
     layers: list[LayerTime] = field(default_factory=list)
     peak_flops: Optional[float] = None
     memory_method: str = ""
+    prediction: Any = None                # analyze.roofline.Roofline of the same rows (eval mode), or None
+    prediction_note: str = ""             # why there is none
 
     def percentile(self, q: float) -> float:
         data = sorted(self.latencies_ms)
@@ -260,10 +262,23 @@ def profile(target: str, *, device: str = "cpu", batch: int = 1, dtype: str = "f
     device_name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else _cpu_name()
     peak_flops = next((v.get(dtype) for k, v in PEAK_FLOPS.items() if k in device_name), None) \
         if dev.type == "cuda" else None
+    prediction, why = predict(stats, str(dev), device_name, dtype, mode)
     return Profile(name, str(dev), device_name, torch.__version__, dtype, batch, mode,
                    optimizer if mode == "train" else None, channels_last,
                    torch.get_num_threads() if dev.type == "cpu" else None, warmup, len(latencies), latencies, macs,
-                   peak, weights, estimate, layers, peak_flops, method)
+                   peak, weights, estimate, layers, peak_flops, method, prediction, why)
+
+
+def predict(stats, device: str, device_name: str, dtype: str, mode: str):
+    """The roofline of the rows just measured (eager: in-place ops as their own passes), on this
+    device's calibration or its datasheet: (Roofline or None, why not)."""
+    from archstat.analyze.devices import roof_for_run
+    from archstat.analyze.roofline import roofline
+
+    if mode != "eval":
+        return None, "no prediction in train mode (the roofline covers the forward pass)"
+    roof, why = roof_for_run(device, device_name, dtype)
+    return (roofline(stats, roof), "") if roof is not None else (None, why)
 
 
 def memory_estimate(stats) -> int:

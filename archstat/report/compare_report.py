@@ -37,7 +37,7 @@ def totals_lines(c: Comparison, units: str) -> list[list[str]]:
         ["receptive field"] + [m.stats.receptive_field.text() for m in c.models],
         ["layers with weights"] + [str(m.stats.layers) for m in c.models],
     ]
-    return lines
+    return lines + [[e.label] + list(e.cells) for e in c.extras]
 
 
 def breakdown_header(c: Comparison, units: str) -> list[str]:
@@ -74,6 +74,7 @@ def as_dict(c: Comparison, units: str) -> dict:
             "totals": d["totals"],
             "ratio_to_first": {k: m.ratio(first, k) for k in ("params", "macs", "activation_bytes")},
             "references": d["references"],
+            **{e.key: e.values[len(models)] for e in c.extras},
         })
     rows = []
     for aligned in c.rows:

@@ -10,8 +10,24 @@ from archstat.profile.measure import ESTIMATE_LEAVES_OUT
 from archstat.report.units import fmt_bytes_both, fmt_si
 
 
+def _predicted(p) -> dict:
+    """Row name → predicted ms (the roofline of the same rows), empty without a prediction."""
+    return {r.name: r.predicted_s * 1e3 for r in p.prediction.ops} if p.prediction is not None else {}
+
+
+def prediction_dict(p) -> dict:
+    rl = p.prediction
+    if rl is None:
+        return {"latency_ms": None, "note": p.prediction_note}
+    return {"latency_ms": rl.predicted_s * 1e3, "ratio_measured_to_predicted": p.median_ms / (rl.predicted_s * 1e3),
+            "device": rl.roof.device, "device_name": rl.roof.name, "peak_flop_per_s": rl.roof.peak_flops,
+            "bandwidth_bytes_per_s": rl.roof.bandwidth, "overhead_s": rl.roof.overhead_s,
+            "sources": dict(rl.roof.sources), "note": "roofline of the same rows, run eagerly (see archstat roofline)"}
+
+
 def profile_dict(p, top: int | None = None) -> dict:
     layers = sorted(p.layers, key=lambda x: -x.time_ms)[:top] if top else p.layers
+    predicted = _predicted(p)
     return {
         "model": p.model, "device": p.device, "device_name": p.device_name, "torch_version": p.torch_version,
         "dtype": p.dtype, "batch": p.batch, "mode": p.mode, "optimizer": p.optimizer,
@@ -24,12 +40,15 @@ def profile_dict(p, top: int | None = None) -> dict:
                    "estimate_bytes": p.estimate_bytes,
                    "ratio_measured_to_estimate": p.measured_peak_bytes / p.estimate_bytes if p.estimate_bytes else None,
                    "method": p.memory_method, "estimate_leaves_out": ESTIMATE_LEAVES_OUT},
-        "layers": [{"name": x.name, "op": x.op, "time_ms": x.time_ms, "macs": x.macs, "macs_per_s": x.macs_per_s}
-                   for x in layers],
+        "layers": [{"name": x.name, "op": x.op, "time_ms": x.time_ms, "macs": x.macs, "macs_per_s": x.macs_per_s,
+                    "predicted_ms": predicted.get(x.name)} for x in layers],
+        "prediction": prediction_dict(p),
     }
 
 
-def render(profiles: list, fmt: str, top: int | None = None):
+def render(profiles: list, fmt: str, top: int | None = None, per_layer: bool = False):
+    if per_layer:
+        top = None
     if fmt == "json":
         data = [profile_dict(p, top) for p in profiles]
         return json.dumps(data[0] if len(data) == 1 else data, indent=2)
@@ -46,17 +65,22 @@ def render(profiles: list, fmt: str, top: int | None = None):
     lines = []
     for p in profiles:
         lines += _summary(p)
-        slow = sorted(p.layers, key=lambda x: -x.time_ms)[: top or 10]
+        slow = p.layers if per_layer else sorted(p.layers, key=lambda x: -x.time_ms)[: top or 10]
+        predicted = _predicted(p)
         if len(profiles) == 1 and slow:
             md = fmt == "markdown"
-            lines += ["", f"slowest rows (separate pass with synchronised hooks; top {len(slow)}):"]
+            lines += ["", "every row (separate pass with synchronised hooks):" if per_layer else
+                      f"slowest rows (separate pass with synchronised hooks; top {len(slow)}):"]
             if md:
-                lines += ["", "| layer | op | time (ms) | MACs | MAC/s |", "|---|---|---:|---:|---:|"]
+                lines += ["", "| layer | op | time (ms) | predicted (ms) | MACs | MAC/s |",
+                          "|---|---|---:|---:|---:|---:|"]
             for x in slow:
                 rate = f"{fmt_si(x.macs_per_s)}MAC/s" if x.macs else "—"
-                cells = [x.name, x.op, f"{x.time_ms:.3f}", fmt_si(x.macs), rate]
+                pred = f"{predicted[x.name]:.3f}" if x.name in predicted else "—"
+                cells = [x.name, x.op, f"{x.time_ms:.3f}", pred, fmt_si(x.macs), rate]
                 lines.append("| " + " | ".join(cells) + " |" if md else
-                             f"  {x.name:40s} {x.op:10s} {x.time_ms:9.3f} ms {cells[3]:>10} MACs {cells[4]:>14}")
+                             f"  {x.name:40s} {x.op:10s} {x.time_ms:9.3f} ms  predicted {pred:>9} ms "
+                             f"{cells[4]:>10} MACs {cells[5]:>14}")
         lines.append("")
     return "\n".join(lines)
 
@@ -74,8 +98,18 @@ def _summary(p) -> list[str]:
         f"throughput          {p.throughput:,.1f} samples/s",
         f"achieved            {fmt_si(p.macs_per_s)}MAC/s{share}"
         + (" (train: forward MACs × 3)" if p.mode == "train" else ""),
+        _prediction_line(p),
         f"memory measured     {fmt_bytes_both(p.measured_peak_bytes)}  [{p.memory_method}]",
         f"  weights           {fmt_bytes_both(p.weights_bytes)}",
         f"memory estimated    {fmt_bytes_both(p.estimate_bytes)}  (measured / estimate = {ratio:.2f})",
         f"  {ESTIMATE_LEAVES_OUT}",
     ]
+
+
+def _prediction_line(p) -> str:
+    rl = p.prediction
+    if rl is None:
+        return f"predicted           — ({p.prediction_note})"
+    sources = ", ".join(f"{k} {v}" for k, v in rl.roof.sources.items() if k != "datasheet")
+    return (f"predicted           {rl.predicted_s * 1e3:.3f} ms (roofline on {rl.roof.name}: {sources}); "
+            f"measured / predicted = {p.median_ms / (rl.predicted_s * 1e3):.2f}")

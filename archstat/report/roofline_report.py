@@ -7,6 +7,7 @@ import io
 import json
 
 from archstat import __version__
+from archstat.analyze.compare import ExtraTotal
 from archstat.analyze.roofline import RoofRow, Roofline
 from archstat.report.units import fmt_bytes, fmt_int, fmt_si
 
@@ -148,3 +149,17 @@ def _rich(rl: Roofline):
         table.add_row(*(Text(c) for c in _cells(r)), style="dim" if r.bound == "none" else None)
     head = [Text(header_lines(rl)[0], style="bold")] + [Text(x, style="dim") for x in header_lines(rl)[1:]]
     return Group(*head, table, *(Text(x) for x in total_lines(rl)))
+
+
+def compare_extras(rooflines: list[Roofline]) -> list[ExtraTotal]:
+    """The predicted latency and memory-bound share of each compared model, with ratios to the first."""
+    first = rooflines[0].predicted_s
+    roof = rooflines[0].roof
+    where = f"{roof.device}, {roof.dtype}"
+    return [
+        ExtraTotal("predicted_latency_s", f"predicted latency ({where})", [r.predicted_s for r in rooflines],
+                   [fmt_time(r.predicted_s) + ("" if i == 0 or not first else f" ×{r.predicted_s / first:.3g}")
+                    for i, r in enumerate(rooflines)]),
+        ExtraTotal("memory_bound_time_share", "memory-bound time", [r.memory_bound_time_share for r in rooflines],
+                   [f"{100 * r.memory_bound_time_share:.0f} %" for r in rooflines]),
+    ]
