@@ -69,6 +69,7 @@ class RoofRow:
     roof_s: float                   # max of the two (a block: the sum of its ops' roofs)
     bound: str                      # compute, memory, or none (a view: moves nothing)
     overhead_s: float
+    ops: int = 0                    # elementwise ops (not in the compute term; the plot places MAC-free rows by them)
     counted: bool = True            # False: MACs unknown (a module archstat has no formula for)
     input_guessed: bool = False     # the row's inputs were not recorded: the previous row's output was used
     contains: list[str] = field(default_factory=list)
@@ -166,7 +167,7 @@ def op_row(row: Row, roof: Roof, batch: int, nbytes: int, previous_out: int) -> 
     bound = "none" if not moves else "compute" if row.macs and compute >= memory else "memory"
     return RoofRow(row.name, row.label, row.op, kind(row), row.macs, ins * nbytes, weights * nbytes, outs * nbytes,
                    compute, memory, max(compute, memory), bound, roof.overhead_s if moves else 0.0,
-                   counted=row.counted, input_guessed=guessed and not view)
+                   ops=row.ops, counted=row.counted, input_guessed=guessed and not view)
 
 
 def block_row(name: str, label: str, parts: list[RoofRow]) -> RoofRow:
@@ -179,7 +180,7 @@ def block_row(name: str, label: str, parts: list[RoofRow]) -> RoofRow:
                    sum(p.input_bytes for p in parts), sum(p.weight_bytes for p in parts),
                    sum(p.output_bytes for p in parts), sum(p.compute_s for p in parts),
                    sum(p.memory_s for p in parts), compute + memory, bound, sum(p.overhead_s for p in parts),
-                   counted=all(p.counted for p in parts), input_guessed=any(p.input_guessed for p in parts),
+                   ops=sum(p.ops for p in parts), counted=all(p.counted for p in parts), input_guessed=any(p.input_guessed for p in parts),
                    contains=[p.name for p in parts])
 
 

@@ -24,6 +24,10 @@ def plot(
     sets: Optional[List[str]] = typer.Option(None, "--set", help="NAME=VALUE (NAME=V1,V2 with --sweep)."),
     fits: Optional[str] = typer.Option(None, "--fits", help="With --sweep: draw a memory budget, e.g. 24GiB."),
     out: Optional[str] = typer.Option(None, "--out", "-o", help="Output file, .png or .svg (default: NAME.png)."),
+    roofline: bool = typer.Option(False, "--roofline", help="The roofline of one model on --device (log-log)."),
+    device: Optional[str] = typer.Option(None, "--device", help="With --roofline: h100, a100, cpu, … "
+                                         "(see archstat roofline)."),
+    dtype: str = typer.Option("fp32", "--dtype", help="With --roofline: fp32, tf32, fp16, bf16 or int8."),
 ):
     """Pictures where a picture says it faster: where memory and params sit, what accuracy costs,
     how cost grows."""
@@ -46,6 +50,16 @@ def plot(
         fig, target = plots.zoo_figure(entries), out or "zoo.png"
     elif len(names) != 1:
         raise UsageError("plot takes one model (or --zoo)")
+    elif roofline:
+        from archstat.analyze.roofline import analyze_roofline
+        from archstat.report.roofline_plot import roofline_figure
+
+        if not device:
+            raise UsageError("--roofline needs --device (h100, a100, cpu, …)")
+        rl = analyze_roofline(names[0], options.parse_sets(sets), device=device, dtype=dtype,
+                              batch=options.parse_batch(int(batches)) if batches else 1,
+                              input_shape=options.parse_input(inputs[0] if inputs else None))
+        fig, target = roofline_figure(rl), out or f"{rl.model}-roofline-{rl.roof.device}.png"
     elif sweep:
         from archstat.analyze.sweep import parse_bytes, run_sweep
         from archstat.cli.sweep_cmd import parse_grid
