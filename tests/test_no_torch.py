@@ -32,6 +32,9 @@ except SystemExit as exc:
     ["table", "vgg16", "--format", "json", "--depth", "1"],
     ["list"],
     ["info", "vgg16"],
+    ["roofline", "resnet50", "--device", "h100", "--dtype", "bf16", "--batch", "64", "--format", "json"],
+    ["roofline", "resnet50", "--device", "a100", "--depth", "1"],
+    ["compare", "resnet50", "resnet18", "--device", "h100"],
 ])
 def test_command_runs_without_torch(args):
     r = subprocess.run([sys.executable, "-c", SCRIPT, *args], capture_output=True, text=True, cwd=ROOT)
@@ -50,6 +53,7 @@ def test_the_blocker_works():
 @pytest.mark.parametrize("args", [
     ["verify", "vgg16"],
     ["table", "module:torchvision.models:resnet18", "--input", "3x224x224"],
+    ["roofline", "--device", "cpu", "--calibrate"],
 ])
 def test_torch_commands_say_how_to_install_it(args):
     r = subprocess.run([sys.executable, "-c", SCRIPT, *args], capture_output=True, text=True, cwd=ROOT)

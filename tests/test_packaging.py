@@ -27,6 +27,7 @@ def test_wheel_contains_the_zoo(wheel):
     assert zoo, "no configs in the checkout"
     for name in zoo:
         assert f"archstat/configs/{name}" in names
+    assert "archstat/data/devices.yaml" in names   # the roofline's devices
 
 
 def test_fresh_venv_without_torch(wheel, tmp_path):
@@ -45,7 +46,8 @@ def test_fresh_venv_without_torch(wheel, tmp_path):
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["totals"]["params"] == 138_357_544
     for args in (["compare", "googlenet-naive", "googlenet-bottleneck"], ["list"], ["info", "resnet50"],
-                 ["reproduce"], ["graph", "resnet18"], ["sweep", "resnet18", "--batch", "1,8"]):
+                 ["reproduce"], ["graph", "resnet18"], ["sweep", "resnet18", "--batch", "1,8"],
+                 ["roofline", "resnet18", "--device", "h100", "--dtype", "bf16"]):
         r = run(*args)
         assert r.returncode == 0 and r.stdout and r.stderr == "", (args, r.stderr)
     install = "(pip install 'archstat[torch]')"
