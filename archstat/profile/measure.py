@@ -214,7 +214,7 @@ def make_step(module, x, mode: str, optimizer: Optional[str]) -> Callable[[], An
 def profile(target: str, *, device: str = "cpu", batch: int = 1, dtype: str = "float32", mode: str = "eval",
             optimizer: str = "adam", warmup: int = 3, iters: int = 10, time_budget: Optional[float] = None,
             channels_last: bool = False, params: Optional[dict] = None, input_shape=None, per_layer: bool = True,
-            on_progress: Optional[Callable[[str, int, int], None]] = None) -> Profile:
+            layer_repeats: int = 3, on_progress: Optional[Callable[[str, int, int], None]] = None) -> Profile:
     torch = require_torch()
     from archstat.api import analyze, build, load
 
@@ -254,7 +254,7 @@ def profile(target: str, *, device: str = "cpu", batch: int = 1, dtype: str = "f
         else:
             peak = rss.increase
             method = "peak resident memory increase of the process, sampled every 0.5 ms"
-        layers = _layer_times(module, step, dev, row_macs, stats) if per_layer else []
+        layers = _layer_times(module, step, dev, row_macs, stats, layer_repeats) if per_layer else []
     except Exception as exc:
         if _is_oom(exc):
             raise RuntimeFailure(_oom_message(target, dev, batch, estimate, params, input_shape, mode, optimizer))
