@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
 # GPU evidence for `archstat profile`: resnet152 and vgg16 on CUDA, eval and train, two batch
 # sizes, float32 and bfloat16; one JSON file per run under $OUT (default ./gpu-results).
+# Then the roofline against the measurement (benchmarks/roofline_cpu.py on cuda): calibrate the GPU,
+# resnet50, vgg16 and mobilenet_v2 at batch 8 in float32 and bfloat16, predicted vs measured and the
+# Spearman correlation of the per-row times ($OUT/roofline-*.md and .json); the calibration goes to
+# a cache folder under $OUT, not the user's.
 # Run from the repository root on a machine with a CUDA GPU and torch, typer, rich, pyyaml:
 #   OUT=/tmp/gpu bash benchmarks/gpu_check.sh
 set -uo pipefail
@@ -28,6 +32,8 @@ import json, pathlib, sys
 out = pathlib.Path(sys.argv[1])
 rows = []
 for f in sorted(out.glob("*.json")):
+    if f.name.startswith("roofline-"):
+        continue
     try:
         d = json.loads(f.read_text())
     except ValueError:
@@ -42,3 +48,10 @@ head = ("| model | mode | dtype | batch | median ms | samples/s | TMAC/s | of pe
 (out / "summary.md").write_text(head + "\n" + "\n".join(rows) + "\n")
 print(head); print("\n".join(rows))
 PY
+export XDG_CACHE_HOME="$OUT/xdg-cache"
+for dtype in float32 bfloat16; do
+  timeout 600 python benchmarks/roofline_cpu.py --device cuda --dtype "$dtype" --batch 8 --iters 20 \
+    --warmup 5 --json "$OUT/roofline-$dtype.json" > "$OUT/roofline-$dtype.md" 2> "$OUT/roofline-$dtype.err"
+  echo "roofline $dtype rc=$?"
+  cat "$OUT/roofline-$dtype.md"
+done
