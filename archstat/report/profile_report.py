@@ -110,6 +110,8 @@ def _prediction_line(p) -> str:
     rl = p.prediction
     if rl is None:
         return f"predicted           — ({p.prediction_note})"
-    sources = ", ".join(f"{k} {v}" for k, v in rl.roof.sources.items() if k != "datasheet")
-    return (f"predicted           {rl.predicted_s * 1e3:.3f} ms (roofline on {rl.roof.name}: {sources}); "
+    from archstat.report.roofline_report import sources_text
+
+    return (f"predicted           {rl.predicted_s * 1e3:.3f} ms (roofline on {rl.roof.name}; "
+            f"{sources_text(rl.roof)}); "
             f"measured / predicted = {p.median_ms / (rl.predicted_s * 1e3):.2f}")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from archstat.analyze.roofline import Roofline
 from archstat.report.plots import _pyplot
-from archstat.report.roofline_report import fmt_time
+from archstat.report.roofline_report import fmt_time, sources_text
 from archstat.report.units import fmt_si
 
 KIND_COLORS = {"conv": "#4C72B0", "depthwise": "#8172B3", "linear": "#DD8452", "attention": "#C44E52",
@@ -50,7 +50,8 @@ def roofline_figure(rl: Roofline, labelled: int = 5):
     for k, (x, y, r, _) in enumerate(slowest):
         ax.annotate(f"{k + 1}. {r.name} ({r.kind}, {fmt_time(r.predicted_s)}, {100 * r.share:.1f} %)", (x, y),
                     xytext=(0.02, 0.92 - 0.055 * k), textcoords="axes fraction", fontsize=7, va="top",
-                    arrowprops={"arrowstyle": "-", "color": "#888888", "lw": 0.5, "shrinkB": 2})
+                    bbox={"boxstyle": "square,pad=0.1", "fc": "white", "ec": "none", "alpha": 0.85},
+                    arrowprops={"arrowstyle": "-", "color": "#888888", "lw": 0.5, "shrinkB": 2, "relpos": (1, 0.5)})
         ax.annotate(str(k + 1), (x, y), xytext=(3, 3), textcoords="offset points", fontsize=7, weight="bold",
                     zorder=5)
     ax.set_xscale("log")
@@ -59,8 +60,9 @@ def roofline_figure(rl: Roofline, labelled: int = 5):
     ax.set_xlabel("arithmetic intensity (FLOP per byte moved)")
     ax.set_ylabel("predicted performance (FLOP/s, overhead included)")
     ax.set_title(f"{rl.model} on {roof.name}: {roof.dtype}, batch {rl.batch}, predicted "
-                 f"{fmt_time(rl.predicted_s)}\npeak {fmt_si(roof.peak_flops)}FLOP/s [{roof.sources.get('peak')}], "
-                 f"bandwidth {fmt_si(roof.bandwidth)}B/s [{roof.sources.get('bandwidth')}]", loc="left", fontsize=9)
+                 f"{fmt_time(rl.predicted_s)}\npeak {fmt_si(roof.peak_flops)}FLOP/s, bandwidth "
+                 f"{fmt_si(roof.bandwidth)}B/s, overhead {roof.overhead_s * 1e6:.1f} µs per op\n"
+                 f"{sources_text(roof)}", loc="left", fontsize=8)
     note = "dot area ∝ predicted time; rows without MACs (pooling, norm, merges) placed by their elementwise ops"
     if skipped:
         note += f"; {skipped} rows without work not drawn"

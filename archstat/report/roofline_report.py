@@ -11,9 +11,8 @@ from archstat.analyze.compare import ExtraTotal
 from archstat.analyze.roofline import RoofRow, Roofline
 from archstat.report.units import fmt_bytes, fmt_int, fmt_si
 
-TRAFFIC_MODEL = ("each row reads its inputs and its weights once and writes its output once, at the bytes per "
-                 "element of the dtype; in-place ops folded into the row before are fused (no traffic of their "
-                 "own; --unfold: each reads and writes its tensor); views move nothing")
+TRAFFIC_MODEL = ("each row reads its inputs and weights once and writes its output once, at the dtype's bytes; "
+                 "folded in-place ops are fused (--unfold: a pass each); views move nothing")
 TIME_MODEL = "max(2·MACs / peak, bytes / bandwidth) + overhead per op that moves data"
 COLUMNS = ["name", "label", "op", "kind", "macs", "flops", "input_bytes", "weight_bytes", "output_bytes", "bytes",
            "intensity_flop_per_byte", "bound", "attainable_flop_per_s", "compute_s", "memory_s", "overhead_s",
@@ -75,11 +74,18 @@ def _cells(r: RoofRow) -> list[str]:
 HEADER = ["layer", "kind", "MACs", "bytes", "FLOP/B", "bound", "attainable", "predicted", "share"]
 
 
+def sources_text(roof) -> str:
+    """'peak, bandwidth: datasheet · overhead: assumed (devices.yaml)': each figure's source, once."""
+    groups: dict[str, list[str]] = {}
+    for what in ("peak", "bandwidth", "overhead"):
+        groups.setdefault(roof.sources.get(what, "?"), []).append(what)
+    return " · ".join(f"{', '.join(whats)}: {source}" for source, whats in groups.items())
+
+
 def _roof_line(roof) -> str:
-    src = roof.sources
-    return (f"peak {fmt_si(roof.peak_flops)}FLOP/s [{src.get('peak')}] · bandwidth {fmt_si(roof.bandwidth)}B/s "
-            f"[{src.get('bandwidth')}] · overhead {roof.overhead_s * 1e6:.1f} µs per op [{src.get('overhead')}] · "
-            f"ridge {roof.ridge:.1f} FLOP/B")
+    return (f"peak {fmt_si(roof.peak_flops)}FLOP/s · bandwidth {fmt_si(roof.bandwidth)}B/s · overhead "
+            f"{roof.overhead_s * 1e6:.1f} µs per op · ridge {roof.ridge:.1f} FLOP/B\n"
+            f"sources: {sources_text(roof)}")
 
 
 def roof_lines(roof) -> str:
