@@ -1,0 +1,31 @@
+"""The efficient CNNs of the lecture since 2017 against their published figures (cited beside them).
+
+torchvision's figures are the `num_params` and `_ops` (GFLOPS: multiply-adds) of each model's
+IMAGENET1K_V1 weights metadata: archstat must agree exactly on params and to three decimals on MACs."""
+
+import pytest
+
+import archstat
+
+# name: (params, GMACs as torchvision prints them) — torchvision.models, IMAGENET1K_V1 metadata
+TORCHVISION_CNN = {
+    "mobilenet_v2": (3_504_872, 0.301),
+}
+
+
+@pytest.mark.parametrize("name", sorted(TORCHVISION_CNN))
+def test_torchvision_layouts(name):
+    params, gmacs = TORCHVISION_CNN[name]
+    t = archstat.analyze(name).totals
+    assert t.params == params
+    assert round(t.macs / 1e9, 3) == gmacs
+
+
+def test_mobilenet_v2_block_arithmetic():
+    rows = {r.name: r for r in archstat.analyze("mobilenet_v2", fold=False).rows}
+    # stage2's first block on 16×112×112, t = 6: expand 1x1 16→96, depthwise 3x3 stride 2, project 96→24
+    assert rows["stage2.first.expand.conv"].macs == 112 * 112 * 96 * 16              # 19,267,584
+    assert rows["stage2.first.depthwise.conv"].weights == 96 * 3 * 3                 # one 3x3 filter per channel
+    assert rows["stage2.first.depthwise.conv"].macs == 56 * 56 * 96 * 9              # 2,709,504
+    assert rows["stage2.first.project.conv"].macs == 56 * 56 * 24 * 96               # 7,225,344
+    assert rows["stage2.rest.0"].op == "add"                                          # the second block has its shortcut
