@@ -23,6 +23,7 @@ import argparse
 import json
 import math
 import os
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -100,31 +101,37 @@ def cache_size() -> int:
 
 
 def compare_model(model: str, device: str, dtype: str, batch: int, warmup: int, iters: int, top: int,
-                  layer_repeats: int) -> dict:
+                  layer_repeats: int, stat: str) -> dict:
+    """``stat``: how the passes of one row (and the whole-model steps) are summarised: ``min`` (the least
+    disturbed pass: preemption on a shared machine only ever adds time) or ``median``."""
     from archstat.profile.measure import profile
 
     p = profile(model, device=device, batch=batch, dtype=dtype, warmup=warmup, iters=iters,
                 layer_repeats=layer_repeats)
     if p.prediction is None:
         raise SystemExit(f"no prediction for {model}: {p.prediction_note}")
+    pick = min if stat == "min" else statistics.median
     predicted = {r.name: r for r in p.prediction.ops}
-    pairs = [(x, predicted[x.name]) for x in p.layers if x.name in predicted and predicted[x.name].bound != "none"]
-    measured_s = [x.time_ms / 1e3 for x, _ in pairs]
-    predicted_s = [r.predicted_s for _, r in pairs]
+    pairs = [(x.name, pick(x.samples_ms) / 1e3, predicted[x.name]) for x in p.layers
+             if x.name in predicted and predicted[x.name].bound != "none"]
+    measured_s = [m for _, m, _ in pairs]
+    predicted_s = [r.predicted_s for _, _, r in pairs]
+    total_ms = pick(p.latencies_ms)
     cache = cache_size()
-    off = sorted(pairs, key=lambda xr: -abs(math.log(xr[0].time_ms / 1e3 / xr[1].predicted_s)))[:top]
+    off = sorted(pairs, key=lambda x: -abs(math.log(x[1] / x[2].predicted_s)))[:top]
     return {
         "model": p.model, "device": p.device, "device_name": p.device_name, "threads": p.threads,
-        "batch": batch, "dtype": dtype, "iters": p.iters,
-        "measured_ms": p.median_ms, "measured_p10_ms": p.percentile(0.1), "measured_p90_ms": p.percentile(0.9),
+        "batch": batch, "dtype": dtype, "iters": p.iters, "layer_repeats": layer_repeats, "stat": stat,
+        "measured_ms": total_ms, "measured_median_ms": p.median_ms, "measured_p10_ms": p.percentile(0.1),
+        "measured_p90_ms": p.percentile(0.9),
         "predicted_ms": p.prediction.predicted_s * 1e3,
-        "ratio_measured_to_predicted": p.median_ms / (p.prediction.predicted_s * 1e3),
+        "ratio_measured_to_predicted": total_ms / (p.prediction.predicted_s * 1e3),
         "rows_sum_measured_ms": sum(measured_s) * 1e3,
         "rows": len(pairs), "spearman": spearman(measured_s, predicted_s),
         "memory_bound_time_share": p.prediction.memory_bound_time_share,
-        "furthest_off": [{"name": x.name, "kind": r.kind, "bound": r.bound, "measured_ms": x.time_ms,
-                          "predicted_ms": r.predicted_s * 1e3, "ratio": x.time_ms / 1e3 / r.predicted_s,
-                          "why": reason(r, x.time_ms / 1e3, cache)} for x, r in off],
+        "furthest_off": [{"name": name, "kind": r.kind, "bound": r.bound, "measured_ms": m * 1e3,
+                          "predicted_ms": r.predicted_s * 1e3, "ratio": m / r.predicted_s,
+                          "why": reason(r, m, cache)} for name, m, r in off],
         "roof": {"peak_flop_per_s": p.prediction.roof.peak_flops, "bandwidth_bytes_per_s": p.prediction.roof.bandwidth,
                  "overhead_s": p.prediction.roof.overhead_s, "sources": p.prediction.roof.sources},
     }
@@ -136,12 +143,14 @@ def report(results: list[dict], calibration: dict, load: str) -> str:
              f"calibration: peak {calibration.get('peak_flops')} FLOP/s, bandwidth {calibration.get('bandwidth', 0):.3g} "
              f"B/s, overhead {calibration.get('overhead_s', 0) * 1e6:.1f} µs ({calibration.get('measured_at')})",
              f"load average at the start: {load}", "",
-             "| model | batch | measured ms (p10–p90) | predicted ms | measured / predicted | Spearman (rows) | "
-             "memory-bound time |", "|---|---:|---:|---:|---:|---:|---:|"]
+             f"per-row and total times: the {results[0]['stat'] if results else ''} of the passes", "",
+             "| model | batch | measured ms | median (p10–p90) | predicted ms | measured / predicted | "
+             "Spearman (rows) | memory-bound time |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for r in results:
-        lines.append(f"| {r['model']} | {r['batch']} | {r['measured_ms']:.1f} ({r['measured_p10_ms']:.1f}–"
-                     f"{r['measured_p90_ms']:.1f}) | {r['predicted_ms']:.1f} | {r['ratio_measured_to_predicted']:.2f} | "
-                     f"{r['spearman']:.3f} ({r['rows']}) | {100 * r['memory_bound_time_share']:.0f} % |")
+        lines.append(f"| {r['model']} | {r['batch']} | {r['measured_ms']:.1f} | {r['measured_median_ms']:.1f} "
+                     f"({r['measured_p10_ms']:.1f}–{r['measured_p90_ms']:.1f}) | {r['predicted_ms']:.1f} | "
+                     f"{r['ratio_measured_to_predicted']:.2f} | {r['spearman']:.3f} ({r['rows']}) | "
+                     f"{100 * r['memory_bound_time_share']:.0f} % |")
     for r in results:
         lines += ["", f"{r['model']}: rows furthest off", "",
                   "| row | kind | bound | measured ms | predicted ms | ratio | likely reason |",
@@ -162,16 +171,23 @@ def main() -> None:
     ap.add_argument("--iters", type=int, default=5)
     ap.add_argument("--top", type=int, default=5)
     ap.add_argument("--layer-repeats", type=int, default=5, help="passes of the per-row timing (median)")
+    ap.add_argument("--stat", choices=("min", "median"), default="min",
+                    help="summary of the timed passes (min: the least disturbed; median: profile's)")
+    ap.add_argument("--threads", type=int, help="torch.set_num_threads before calibrating and measuring")
     ap.add_argument("--no-calibrate", action="store_true", help="reuse the stored calibration")
     ap.add_argument("--json", help="also write the results here")
     args = ap.parse_args()
     _, peak_key = devices.resolve_dtype(args.dtype)
     load = " ".join(Path("/proc/loadavg").read_text().split()[:3]) if Path("/proc/loadavg").exists() else "?"
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     if not args.no_calibrate:
         from archstat.profile.calibrate import measure
 
         t0 = time.perf_counter()
-        path = devices.store_calibration(args.device, measure(args.device, peak_key))
+        path = devices.store_calibration(args.device, measure(args.device, peak_key, repeats=10))
         print(f"calibrated in {time.perf_counter() - t0:.1f} s → {path}", file=sys.stderr)
     calibration = devices.load_calibrations().get(devices.device_key(args.device), {})
     results = []
@@ -179,7 +195,7 @@ def main() -> None:
         try:
             t0 = time.perf_counter()
             results.append(compare_model(model, args.device, args.dtype, args.batch, args.warmup, args.iters,
-                                         args.top, args.layer_repeats))
+                                         args.top, args.layer_repeats, args.stat))
             print(f"{model}: {time.perf_counter() - t0:.0f} s", file=sys.stderr)
         except ArchstatError as exc:
             print(f"{model}: skipped ({exc.format()})", file=sys.stderr)

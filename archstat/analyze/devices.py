@@ -227,16 +227,20 @@ def roof_for_run(device: str, device_name: str, dtype: str) -> tuple[Optional[Ro
                 return roof(candidate, dtype), ""
             except UsageError as exc:
                 return None, exc.message
-    if key.startswith("cuda"):
-        import re
-
-        tokens = re.findall(r"[a-z0-9]+", device_name.lower())
-        words = set(tokens) | {a + b for a, b in zip(tokens, tokens[1:])}   # "RTX 4090" → rtx4090
-        for k in devices():
-            if k != "cpu" and k in words:
-                try:
-                    return roof(k, dtype), ""
-                except UsageError as exc:
-                    return None, exc.message
+    sheet = datasheet_for(device_name) if key.startswith("cuda") else None
+    if sheet is not None:
+        try:
+            return roof(sheet.key, dtype), ""
+        except UsageError as exc:
+            return None, exc.message
     return None, (f"no prediction: calibrate this device first (archstat roofline --device {key.split(':')[0]} "
                   f"--dtype {resolve_dtype(dtype)[1]} --calibrate)")
+
+
+def datasheet_for(gpu_name: str) -> Optional[Device]:
+    """The datasheet device a GPU's name carries ('NVIDIA H100 80GB HBM3' → h100), or None."""
+    import re
+
+    tokens = re.findall(r"[a-z0-9]+", gpu_name.lower())
+    words = set(tokens) | {a + b for a, b in zip(tokens, tokens[1:])}   # "RTX 4090" → rtx4090
+    return next((d for k, d in devices().items() if k != "cpu" and k in words), None)

@@ -30,8 +30,8 @@ from archstat.ops.registry import numel
 
 KINDS = {"conv": "conv", "table_conv": "conv", "linear": "linear", "affine": "linear", "rbf": "linear",
          "maxpool": "pooling", "avgpool": "pooling", "adaptive_avgpool": "pooling",
-         "bn": "norm", "lrn": "norm", "layernorm": "norm", "groupnorm": "norm",
-         "concat": "merge", "add": "merge", "mean": "merge"}
+         "bn": "norm", "lrn": "norm", "layer_norm": "norm", "layer_norm2d": "norm",
+         "concat": "merge", "add": "merge", "mean": "merge", "mul": "merge", "layer_scale": "elementwise"}
 _FORMULA_CIN = re.compile(r"^\(\d+×\d+×(\d+)\)×\d+$")
 
 

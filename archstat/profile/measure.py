@@ -21,12 +21,6 @@ from archstat.builder import require_torch
 from archstat.errors import RuntimeFailure, UsageError
 
 DTYPES = ("float32", "float16", "bfloat16")
-# dense peak FLOP/s by GPU name (vendor datasheets, SXM parts; tensor cores for 16-bit, no sparsity)
-PEAK_FLOPS = {
-    "H200": {"float32": 67e12, "bfloat16": 989e12, "float16": 989e12},
-    "H100": {"float32": 67e12, "bfloat16": 989e12, "float16": 989e12},
-    "A100": {"float32": 19.5e12, "bfloat16": 312e12, "float16": 312e12},
-}
 ESTIMATE_LEAVES_OUT = ("The estimate leaves out the allocator's caching and fragmentation, cuDNN/cuBLAS "
                        "workspace, the CUDA context and framework overhead; in eval mode it counts every "
                        "activation although inference frees them as it goes.")
@@ -36,8 +30,9 @@ ESTIMATE_LEAVES_OUT = ("The estimate leaves out the allocator's caching and frag
 class LayerTime:
     name: str
     op: str
-    time_ms: float
+    time_ms: float                 # the median of the passes
     macs: int
+    samples_ms: list[float] = field(default_factory=list)   # every pass
 
     @property
     def macs_per_s(self) -> float:
@@ -260,13 +255,20 @@ def profile(target: str, *, device: str = "cpu", batch: int = 1, dtype: str = "f
             raise RuntimeFailure(_oom_message(target, dev, batch, estimate, params, input_shape, mode, optimizer))
         raise
     device_name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else _cpu_name()
-    peak_flops = next((v.get(dtype) for k, v in PEAK_FLOPS.items() if k in device_name), None) \
-        if dev.type == "cuda" else None
+    peak_flops = _datasheet_peak(device_name, dtype) if dev.type == "cuda" else None
     prediction, why = predict(stats, str(dev), device_name, dtype, mode)
     return Profile(name, str(dev), device_name, torch.__version__, dtype, batch, mode,
                    optimizer if mode == "train" else None, channels_last,
                    torch.get_num_threads() if dev.type == "cpu" else None, warmup, len(latencies), latencies, macs,
                    peak, weights, estimate, layers, peak_flops, method, prediction, why)
+
+
+def _datasheet_peak(gpu_name: str, dtype: str) -> Optional[float]:
+    """The dense peak of this GPU at ``dtype`` from archstat/data/devices.yaml, where it is listed."""
+    from archstat.analyze.devices import datasheet_for, resolve_dtype
+
+    sheet = datasheet_for(gpu_name)
+    return sheet.peak_flops.get(resolve_dtype(dtype)[1]) if sheet else None
 
 
 def predict(stats, device: str, device_name: str, dtype: str, mode: str):
@@ -364,7 +366,7 @@ def _layer_times(module, step, dev, row_macs: dict, stats, repeats: int = 3) -> 
     out = []
     for name, values in times.items():
         # merges hold their branches as children: their own time is the merge alone
-        out.append(LayerTime(name, ops.get(name, ""), statistics.median(values), row_macs.get(name, 0)))
+        out.append(LayerTime(name, ops.get(name, ""), statistics.median(values), row_macs.get(name, 0), values))
     return out
 
 
