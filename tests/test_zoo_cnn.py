@@ -10,6 +10,7 @@ import archstat
 # name: (params, GMACs as torchvision prints them) — torchvision.models, IMAGENET1K_V1 metadata
 TORCHVISION_CNN = {
     "mobilenet_v2": (3_504_872, 0.301),
+    "convnext_tiny": (28_589_128, 4.456),
 }
 
 
@@ -29,3 +30,17 @@ def test_mobilenet_v2_block_arithmetic():
     assert rows["stage2.first.depthwise.conv"].macs == 56 * 56 * 96 * 9              # 2,709,504
     assert rows["stage2.first.project.conv"].macs == 56 * 56 * 24 * 96               # 7,225,344
     assert rows["stage2.rest.0"].op == "add"                                          # the second block has its shortcut
+
+
+def test_convnext_block_arithmetic():
+    rows = {r.name: r for r in archstat.analyze("convnext_tiny", fold=False).rows}
+    b = "stage1.blocks.0.body."
+    assert rows[b + "dwconv"].macs == 56 * 56 * 96 * 7 * 7                  # 14,751,744: depthwise 7x7
+    assert rows[b + "pwconv1"].macs == 56 * 56 * 96 * 384                  # 115,605,504: linear over 3,136 positions
+    assert rows[b + "pwconv1"].output_shape == (56, 56, 384)               # channels-last
+    assert rows[b + "norm"].params == 2 * 96 and rows[b + "layer_scale"].params == 96
+    assert rows["stem"].macs == 56 * 56 * 96 * 4 * 4 * 3                   # 14,450,688: the 4x4 stride-4 patchify stem
+    # drop-path rates grow linearly over the 18 blocks: 0.1 * k / 17
+    graph = archstat.load("convnext_tiny")
+    assert graph["stage1.blocks.0.body.drop_path"].args.p == 0.0
+    assert graph["stage4.blocks.2.body.drop_path"].args.p == pytest.approx(0.1)
