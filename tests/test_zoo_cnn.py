@@ -11,6 +11,7 @@ import archstat
 TORCHVISION_CNN = {
     "mobilenet_v2": (3_504_872, 0.301),
     "convnext_tiny": (28_589_128, 4.456),
+    "efficientnet_b0": (5_288_548, 0.386),
 }
 
 
@@ -44,3 +45,13 @@ def test_convnext_block_arithmetic():
     graph = archstat.load("convnext_tiny")
     assert graph["stage1.blocks.0.body.drop_path"].args.p == 0.0
     assert graph["stage4.blocks.2.body.drop_path"].args.p == pytest.approx(0.1)
+
+
+def test_efficientnet_squeeze_excitation_arithmetic():
+    rows = {r.name: r for r in archstat.analyze("efficientnet_b0", fold=False).rows}
+    se = "stage3.first.se."
+    # expanded 16*6 = 96 channels, squeezed to max(1, 16 // 4) = 4 (torchvision: the block's input // 4)
+    assert rows[se + "excite.fc1"].params == 96 * 4 + 4 and rows[se + "excite.fc2"].params == 4 * 96 + 96
+    assert rows[se + "excite.fc1"].macs == 96 * 4                          # on the pooled 96×1×1
+    assert rows["stage3.first.se"].op == "mul" and rows["stage3.first.se"].output_shape == (96, 56, 56)
+    assert rows["stage3.first.se"].ops == 96 * 56 * 56                     # one multiply per element of x
