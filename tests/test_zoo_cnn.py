@@ -12,6 +12,7 @@ TORCHVISION_CNN = {
     "mobilenet_v2": (3_504_872, 0.301),
     "convnext_tiny": (28_589_128, 4.456),
     "efficientnet_b0": (5_288_548, 0.386),
+    "mobilenet_v3_large": (5_483_032, 0.217),
 }
 
 
@@ -55,3 +56,14 @@ def test_efficientnet_squeeze_excitation_arithmetic():
     assert rows[se + "excite.fc1"].macs == 96 * 4                          # on the pooled 96×1×1
     assert rows["stage3.first.se"].op == "mul" and rows["stage3.first.se"].output_shape == (96, 56, 56)
     assert rows["stage3.first.se"].ops == 96 * 56 * 56                     # one multiply per element of x
+
+
+def test_mobilenet_v3_rows_follow_the_papers_table():
+    rows = {r.name: r for r in archstat.analyze("mobilenet_v3_large", fold=False).rows}
+    # bneck1: expansion width = input width, so no expand layer; identity shortcut
+    assert "bneck1.body.expand.0.conv" not in rows and rows["bneck1"].op == "add"
+    # bneck4: SE on 72 channels, squeeze _make_divisible(72 // 4 = 18, 8): 16 < 0.9*18, so 16 + 8 = 24
+    assert rows["bneck4.body.se.0.excite.fc1"].output_shape == (24, 1, 1)
+    assert rows["bneck4.body.se.0.excite.fc1"].params == 72 * 24 + 24
+    assert "bneck4" not in rows or rows["bneck4"].op != "add"              # stride 2: no shortcut
+    assert rows["bneck7.body.depthwise.conv"].macs == 14 * 14 * 240 * 3 * 3  # 423,360: 3x3 depthwise, stride 2
