@@ -13,6 +13,7 @@ TORCHVISION_CNN = {
     "convnext_tiny": (28_589_128, 4.456),
     "efficientnet_b0": (5_288_548, 0.386),
     "mobilenet_v3_large": (5_483_032, 0.217),
+    "shufflenet_v2_x1_0": (2_278_604, 0.145),
 }
 
 
@@ -67,3 +68,15 @@ def test_mobilenet_v3_rows_follow_the_papers_table():
     assert rows["bneck4.body.se.0.excite.fc1"].params == 72 * 24 + 24
     assert "bneck4" not in rows or rows["bneck4"].op != "add"              # stride 2: no shortcut
     assert rows["bneck7.body.depthwise.conv"].macs == 14 * 14 * 240 * 3 * 3  # 423,360: 3x3 depthwise, stride 2
+
+
+def test_shufflenet_split_and_shuffle():
+    rows = {r.name: r for r in archstat.analyze("shufflenet_v2_x1_0", fold=False).rows}
+    u = "stage3.units.0."
+    assert rows[u + "concat.keep.split"].output_shape == (116, 14, 14)          # half of 232 passes untouched
+    assert rows[u + "concat.keep.split"].activation_bytes == 0                  # a view
+    assert rows[u + "concat.branch.pw1.conv"].macs == 14 * 14 * 116 * 116       # 2,637,376: 1x1 on the other half
+    assert rows[u + "concat"].output_shape == (232, 14, 14)
+    assert rows[u + "shuffle"].op == "channel_shuffle" and rows[u + "shuffle"].macs == 0
+    # the downsampling unit: both branches read all 116 channels at stride 2 and give 116 each
+    assert rows["stage3.down.concat.branch1.dw.conv"].macs == 14 * 14 * 116 * 9  # 204,624
