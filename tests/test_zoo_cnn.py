@@ -80,3 +80,22 @@ def test_shufflenet_split_and_shuffle():
     assert rows[u + "shuffle"].op == "channel_shuffle" and rows[u + "shuffle"].macs == 0
     # the downsampling unit: both branches read all 116 channels at stride 2 and give 116 each
     assert rows["stage3.down.concat.branch1.dw.conv"].macs == 14 * 14 * 116 * 9  # 204,624
+
+
+def test_se_resnet50_gates():
+    s = archstat.analyze("se_resnet50", fold=False)
+    r50 = archstat.analyze("resnet50", params={"stride_in_1x1": True}).totals
+    # each gate on C channels: fc1 C×C/16 + C/16 biases, fc2 C/16×C + C biases; stages of 3, 4, 6, 3 blocks
+    def gate(c):
+        return c * c // 16 + c // 16 + c // 16 * c + c
+    added = 3 * gate(256) + 4 * gate(512) + 6 * gate(1024) + 3 * gate(2048)
+    assert added == 2_530_992                                   # the paper's "~2.5 million additional parameters"
+    assert s.totals.params == r50.params + added == 28_088_024  # 25,557,032 + 2,530,992
+    fc_macs = sum(r.macs for r in s.rows if ".se." in r.name)
+    assert fc_macs == 3 * 256 * 16 * 2 + 4 * 512 * 32 * 2 + 6 * 1024 * 64 * 2 + 3 * 2048 * 128 * 2 == 2_514_944
+    assert s.totals.macs == r50.macs + fc_macs == 3_860_488_192
+    # the gates' pooling adds and scaling multiplies, one per element of each gated map (the reference note)
+    per_map = 3 * 256 * 56 * 56 + 4 * 512 * 28 * 28 + 6 * 1024 * 14 * 14 + 3 * 2048 * 7 * 7
+    assert per_map == 5_519_360
+    assert sum(r.ops for r in s.rows if r.op == "mul") == per_map
+    assert sum(r.ops for r in s.rows if r.name.endswith("se.excite.avgpool")) == per_map
