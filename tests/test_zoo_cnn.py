@@ -99,3 +99,14 @@ def test_se_resnet50_gates():
     assert per_map == 5_519_360
     assert sum(r.ops for r in s.rows if r.op == "mul") == per_map
     assert sum(r.ops for r in s.rows if r.name.endswith("se.excite.avgpool")) == per_map
+
+
+def test_mobilenet_v1_depthwise_separable_arithmetic():
+    s = archstat.analyze("mobilenet_v1", fold=False)
+    rows = {r.name: r for r in s.rows}
+    # sep4 on 128×56×56: depthwise 56*56*128*9 = 3,612,672; pointwise 56*56*128*128 = 51,380,224
+    assert rows["sep4.dw.conv"].macs == 3_612_672 and rows["sep4.pw.conv"].macs == 51_380_224
+    # a standard 3x3 conv 128 → 128 would cost 56*56*128*128*9 = 462,422,016: 8.4x more
+    assert 8 < 56 * 56 * 128 * 128 * 9 / (3_612_672 + 51_380_224) < 9
+    # Table 8: "569 million mult-adds", "4.2 million parameters"
+    assert round(s.totals.macs / 1e6) == 569 and round(s.totals.params / 1e5) == 42
