@@ -101,6 +101,21 @@ def test_totals_add_up(resnet50_h100):
     assert d["dtype"] == "bfloat16" and d["bytes_per_element"] == 2
 
 
+def test_json_keys_are_the_documented_ones(resnet50_h100):
+    d, rows = resnet50_h100
+    assert list(d) == ["archstat_version", "model", "device", "batch", "dtype", "bytes_per_element", "fused",
+                       "depth", "traffic_model", "time_model", "layers", "totals"]
+    assert list(d["device"]) == ["key", "name", "peak_dtype", "peak_flop_per_s", "bandwidth_bytes_per_s",
+                                 "overhead_s", "ridge_flop_per_byte", "sources", "calibration"]
+    assert list(rows["conv1"]) == ["name", "label", "op", "kind", "macs", "flops", "input_bytes", "weight_bytes",
+                                   "output_bytes", "bytes", "intensity_flop_per_byte", "bound",
+                                   "attainable_flop_per_s", "compute_s", "memory_s", "overhead_s", "predicted_s",
+                                   "share", "counted"]
+    assert list(d["totals"]) == ["macs", "flops", "bytes", "intensity_flop_per_byte", "predicted_s", "overhead_s",
+                                 "throughput_samples_per_s", "ops", "memory_bound_layer_share",
+                                 "memory_bound_time_share", "complete"]
+
+
 def test_depth_groups_sum_to_the_same_total(resnet50_h100):
     d, _ = resnet50_h100
     r = run("roofline", "resnet50", "--device", "h100", "--dtype", "bf16", "--batch", "64", "--depth", "1",
