@@ -319,3 +319,16 @@ def test_real_calibration_measures_something():
     m = measure("cpu", "fp32", size=64, copy_bytes=1 << 20, repeats=1)   # tiny: structure, not speed
     assert set(m) >= {"hardware", "peak_flops", "bandwidth", "overhead_s", "method", "measured_at"}
     assert m["peak_flops"]["fp32"] > 0 and m["bandwidth"] > 0 and m["overhead_s"] > 0
+
+
+def test_rows_without_recorded_inputs_read_the_previous_output():
+    import archstat
+    from archstat.analyze.roofline import roofline
+
+    stats = archstat.analyze("vgg16")
+    for r in stats.rows:
+        r.input_elements = None   # as a row source that does not record its inputs would give
+    rl = roofline(stats, devices.roof("h100"))
+    conv1_1, conv1_2 = rl.ops[0], rl.ops[1]
+    assert conv1_1.input_guessed and conv1_1.input_bytes == 3 * 224 * 224 * 4     # the input row's output
+    assert conv1_2.input_bytes == 64 * 224 * 224 * 4                               # conv1_1's output
