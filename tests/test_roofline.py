@@ -306,6 +306,7 @@ def test_profile_predicts_every_measured_row(cache):
     assert all(x["predicted_ms"] == pytest.approx(predicted[x["name"]].predicted_s * 1e3) for x in d["layers"])
     text = render([p], "table", per_layer=True)
     assert "every row" in text and "measured / predicted" in text
+    assert "calibrated on Test CPU, 2 threads, run on " in text   # another machine's calibration is flagged
     assert text.count(" predicted ") >= len(p.layers)
     # the rows are the eager ones profile runs: ReLU is its own pass
     assert any(r.op == "relu" and r.bytes for r in p.prediction.ops)

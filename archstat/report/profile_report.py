@@ -112,6 +112,10 @@ def _prediction_line(p) -> str:
         return f"predicted           — ({p.prediction_note})"
     from archstat.report.roofline_report import sources_text
 
+    calibrated_on = (rl.roof.calibration or {}).get("hardware")
+    here = f"{p.device_name}, {p.threads} threads" if p.threads else p.device_name
+    warn = (f" — calibrated on {calibrated_on}, run on {here}: recalibrate"
+            if calibrated_on and calibrated_on != here else "")
     return (f"predicted           {rl.predicted_s * 1e3:.3f} ms (roofline on {rl.roof.name}; "
-            f"{sources_text(rl.roof)}); "
+            f"{sources_text(rl.roof)}{warn}); "
             f"measured / predicted = {p.median_ms / (rl.predicted_s * 1e3):.2f}")
