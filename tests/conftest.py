@@ -20,4 +20,9 @@ def write_config(tmp_path):
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "gpu: needs a CUDA device; skipped without one")
+    # the roofline's calibration cache: never the developer's (~/.cache/archstat), also in subprocesses
+    import os
+    import tempfile
+
+    os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="archstat-test-cache-")
     sys.path.insert(0, str(ROOT))
