@@ -21,8 +21,11 @@ def write_config(tmp_path):
 def pytest_configure(config):
     config.addinivalue_line("markers", "gpu: needs a CUDA device; skipped without one")
     # the roofline's calibration cache: never the developer's (~/.cache/archstat), also in subprocesses
+    import atexit
     import os
+    import shutil
     import tempfile
 
-    os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="archstat-test-cache-")
+    os.environ["XDG_CACHE_HOME"] = cache = tempfile.mkdtemp(prefix="archstat-test-cache-")
+    atexit.register(shutil.rmtree, cache, True)
     sys.path.insert(0, str(ROOT))
