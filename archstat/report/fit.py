@@ -1,0 +1,231 @@
+"""Fitting any table to a width, without ever cutting a number.
+
+A table is a list of ``Col``: each column holds its cells as *variants*, widest first (exact
+integers with the slide's formula, exact integers, compact numbers such as ``1.85 G``). To fit a
+width, ``fit`` takes these steps in order and stops at the first that fits:
+
+1. every column at its first variant, full headers;
+2. short headers;
+3. each column steps down its variants (exact → compact), the widest saving first;
+4. wrapping columns (descriptions, notes) wrap down to their minimum width;
+5. columns are dropped, lowest ``keep`` first; a footer names them and says how to bring them
+   back (``--columns …`` or ``--wide``).
+
+A cell is never cut: a number that does not fit is shown in a shorter exact-or-rounded form or
+its column is dropped whole. Rendering is plain string work, no per-cell rich objects, so a
+3,000-row table renders in milliseconds. The result is a ``Doc``: lines, each with an optional
+style name, printed plain when piped and with ANSI styles on a terminal.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from dataclasses import dataclass, field
+from typing import Optional
+
+GAP = 2
+RULE = "─"
+
+
+@dataclass
+class Col:
+    key: str                                  # the name --columns takes
+    head: str                                 # full header
+    variants: list[list[str]]                 # cells, widest form first; each list one cell per row
+    short: str = ""                           # shorter header ("" = the same)
+    right: bool = False                       # right-aligned (numbers)
+    keep: int = 50                            # drop order: lowest first; 100 = never dropped
+    foot: list[str] = field(default_factory=list)   # footer cells per variant ("" = none)
+    wrap: int = 0                             # > 0: a text column that may wrap down to this width
+
+    def width(self, level: int, short: bool, wrap_to: Optional[int] = None) -> int:
+        cells = self.variants[level]
+        head = (self.short or self.head) if short else self.head
+        widest = max((len(c) for c in cells), default=0)
+        foot = self.foot[min(level, len(self.foot) - 1)] if self.foot else ""
+        w = max(len(head), widest, len(foot))
+        if self.wrap and wrap_to is not None:
+            w = max(len(head), min(w, wrap_to), self.longest_word())
+        return w
+
+    def longest_word(self) -> int:
+        return max((len(word) for c in self.variants[-1] for word in c.split()), default=0)
+
+
+@dataclass
+class Doc:
+    """Lines to print, each with an optional style: 'bold', 'dim', 'italic', 'green', 'red', 'yellow'."""
+    lines: list[tuple[str, Optional[str]]] = field(default_factory=list)
+
+    def add(self, text: str = "", style: Optional[str] = None) -> "Doc":
+        for line in text.split("\n"):
+            self.lines.append((line, style))
+        return self
+
+    def extend(self, other: "Doc") -> "Doc":
+        self.lines += other.lines
+        return self
+
+    def text(self) -> str:
+        return "\n".join(line.rstrip() for line, _ in self.lines) + "\n"
+
+    def ansi(self) -> str:
+        out = []
+        for line, style in self.lines:
+            line = line.rstrip()
+            code = ANSI.get(style or "")
+            out.append(f"\x1b[{code}m{line}\x1b[0m" if code and line else line)
+        return "\n".join(out) + "\n"
+
+    def __rich_console__(self, console, options):   # inside rich (a REPL, a Group)
+        from rich.text import Text
+
+        for line, style in self.lines:
+            yield Text(line.rstrip(), style=RICH.get(style or "", ""), no_wrap=True, overflow="ignore")
+
+
+ANSI = {"bold": "1", "dim": "2", "italic": "3", "green": "32", "red": "1;31", "yellow": "33"}
+RICH = {"bold": "bold", "dim": "dim", "italic": "italic", "green": "green", "red": "bold red", "yellow": "yellow"}
+
+
+@dataclass
+class View:
+    """How to fit: the width, and the user's --columns / --wide choice."""
+    width: int = 100
+    columns: Optional[list[str]] = None       # exactly these columns, in this order
+    wide: bool = False                        # every column, exact, whatever the width
+
+
+@dataclass
+class Fitted:
+    cols: list[Col]
+    levels: list[int]
+    widths: list[int]
+    short: bool
+    dropped: list[Col]
+
+
+def choose(cols: list[Col], view: View) -> Fitted:
+    """Which columns, at which variant and width, fit ``view.width``."""
+    if view.columns:
+        by_key = {c.key: c for c in cols}
+        unknown = [k for k in view.columns if k not in by_key]
+        if unknown:
+            from archstat.errors import UsageError
+
+            raise UsageError(f"--columns: unknown column '{unknown[0]}' (choose from {', '.join(by_key)})")
+        chosen = [by_key[k] for k in view.columns if k in by_key]
+        for c in cols:   # the row's name always shows
+            if c.keep >= 100 and c not in chosen:
+                chosen.insert(0, c)
+        cols = chosen
+    levels = [0] * len(cols)
+    if view.wide:
+        return Fitted(cols, levels, [c.width(0, False) for c in cols], False, [])
+    limit = view.width
+    short = False
+
+    def total(widths):
+        return sum(widths) + GAP * (len(widths) - 1)
+
+    def widths(wrap_to=None):
+        return [c.width(lv, short, wrap_to) for c, lv in zip(cols, levels)]
+
+    if total(widths()) > limit:
+        short = True
+    while total(widths()) > limit:   # step the column that saves most down one variant
+        best, saving = None, 0
+        for i, c in enumerate(cols):
+            if levels[i] + 1 < len(c.variants):
+                s = c.width(levels[i], short) - c.width(levels[i] + 1, short)
+                if s > saving or best is None:
+                    best, saving = i, s
+        if best is None:
+            break
+        levels[best] += 1
+    wrap_to = None
+    if total(widths()) > limit and any(c.wrap for c in cols):
+        fixed = sum(w for c, w in zip(cols, widths()) if not c.wrap) + GAP * (len(cols) - 1)
+        wrappers = [c for c in cols if c.wrap]
+        wrap_to = max(max(c.wrap for c in wrappers), (limit - fixed) // len(wrappers))
+    dropped: list[Col] = []
+    while total(widths(wrap_to)) > limit:
+        candidates = [c for c in cols if c.keep < 100]
+        if not candidates:
+            break
+        victim = min(candidates, key=lambda c: c.keep)
+        i = cols.index(victim)
+        dropped.append(victim)
+        del cols[i], levels[i]
+        if wrap_to is not None:
+            fixed = sum(w for c, w in zip(cols, widths()) if not c.wrap) + GAP * (len(cols) - 1)
+            wrappers = [c for c in cols if c.wrap]
+            if wrappers:
+                wrap_to = max(max(c.wrap for c in wrappers), (limit - fixed) // len(wrappers))
+    return Fitted(cols, levels, widths(wrap_to), short, dropped)
+
+
+def render(cols: list[Col], view: View, styles: Optional[list[Optional[str]]] = None,
+           what: str = "columns") -> Doc:
+    """The table as a Doc: header, rule, rows, and the footer row(s) under a rule; then a line
+    naming the dropped columns."""
+    f = choose(cols, view)
+    doc = Doc()
+    if not f.cols:
+        return doc
+    heads = [((c.short or c.head) if f.short else c.head) for c in f.cols]
+    doc.add(_line(heads, f), "bold")
+    width = sum(f.widths) + GAP * (len(f.widths) - 1)
+    doc.add(RULE * width)
+    n = len(f.cols[0].variants[0])
+    cells_by_col = [c.variants[lv] for c, lv in zip(f.cols, f.levels)]
+    for r in range(n):
+        cells = [col[r] for col in cells_by_col]
+        style = styles[r] if styles else None
+        if any(c.wrap and len(cell) > w for c, cell, w in zip(f.cols, cells, f.widths)):
+            for line in _wrapped(cells, f):
+                doc.add(line, style)
+        else:
+            doc.add(_line(cells, f), style)
+    if any(c.foot for c in f.cols):
+        doc.add(RULE * width)
+        foot = [c.foot[min(lv, len(c.foot) - 1)] if c.foot else "" for c, lv in zip(f.cols, f.levels)]
+        doc.add(_line(foot, f), "bold")
+    if f.dropped:
+        doc.extend(dropped_note(f, cols, view, what))
+    return doc
+
+
+def dropped_note(f: Fitted, cols: list[Col], view: View, what: str) -> Doc:
+    names = ", ".join(c.head for c in f.dropped)
+    shown = ",".join(c.key for c in cols if c in f.cols or c in f.dropped)
+    text = (f"not shown at {view.width} columns: {names}. "
+            f"--wide shows every column; --columns {shown} chooses {what}.")
+    return Doc().add("\n".join(textwrap.wrap(text, max(40, view.width), break_on_hyphens=False,
+                                             break_long_words=False)), "dim")
+
+
+def _line(cells: list[str], f: Fitted) -> str:
+    parts = []
+    for c, cell, w in zip(f.cols, cells, f.widths):
+        parts.append(cell.rjust(w) if c.right else cell.ljust(w))
+    return (" " * GAP).join(parts).rstrip()
+
+
+def _wrapped(cells: list[str], f: Fitted) -> list[str]:
+    columns = [textwrap.wrap(cell, w, break_on_hyphens=False) or [""] if c.wrap else [cell]
+               for c, cell, w in zip(f.cols, cells, f.widths)]
+    height = max(len(x) for x in columns)
+    return [_line([x[i] if i < len(x) else "" for x in columns], f) for i in range(height)]
+
+
+def wrap(text: str, width: int, indent: str = "") -> str:
+    """Prose wrapped to the width (words are never split)."""
+    return "\n".join(textwrap.wrap(text, max(20, width), subsequent_indent=indent,
+                                   break_long_words=False, break_on_hyphens=False)) or ""
+
+
+def parse_columns(text: Optional[str]) -> Optional[list[str]]:
+    if not text:
+        return None
+    return [k.strip().lower() for k in text.split(",") if k.strip()]
