@@ -225,6 +225,18 @@ def wrap(text: str, width: int, indent: str = "") -> str:
                                    break_long_words=False, break_on_hyphens=False)) or ""
 
 
+def stacked(title: str, entries, width: int) -> Doc:
+    """Entries one under another instead of a wide grid: each a heading line (with its style) and
+    labelled fields, wrapped to the width under their label. ``entries``: (heading, style, [(label, text)])."""
+    doc = Doc().add(wrap(title, width), "bold") if title else Doc()
+    for heading, style, fields in entries:
+        doc.add(wrap(heading, width, "  "), style)
+        for name, text in fields:
+            if text:
+                doc.add(wrap(f"  {name:<10} {text}", width, " " * 13))
+    return doc
+
+
 def parse_columns(text: Optional[str]) -> Optional[list[str]]:
     if not text:
         return None

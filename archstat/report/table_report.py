@@ -7,8 +7,8 @@ from typing import Optional
 
 from archstat.analyze.references import NOT_REPRODUCED, REPRODUCED
 from archstat.analyze.stats import ModelStats
-from archstat.report.fit import Col, Doc, View, render as fit_render, wrap
-from archstat.report.rows import cells, describe_run, final_field, final_field_text, header, rf_size, total_cells
+from archstat.report.fit import Col, Doc, View, render as fit_render, stacked, wrap
+from archstat.report.rows import cells, describe_run, final_field, final_field_text, header, total_cells
 from archstat.report.units import (compute_unit, fmt_bytes_both, fmt_bytes_compact, fmt_compact, fmt_computed,
                                    fmt_int, fmt_si)
 
@@ -155,18 +155,8 @@ STATUS_STYLE = {REPRODUCED: "green", NOT_REPRODUCED: "red"}
 
 
 def references_block(checks, width: int, title: str = "Published vs computed (per image, at the published "
-                     "precision)", label: str = "") -> Doc:
-    """One stacked entry per figure: name and verdict, then published, computed, note and source,
-    each wrapped to the width under its own label."""
-    doc = Doc().add(wrap(title, width), "bold")
-    for c in checks:
-        doc.add(f"{label}{c.figure}  {c.status}", STATUS_STYLE.get(c.status, "bold"))
-        for name, text in (("published", c.published), ("computed", fmt_computed(c.computed)),
-                           ("note", c.note), ("source", c.source)):
-            if text:
-                doc.add(wrap(f"  {name:<10} {text}", width, " " * 13))
-    return doc
-
-
-def rf_text(rf) -> str:
-    return rf_size(rf)
+                     "precision)") -> Doc:
+    """One stacked entry per figure: name and verdict, then published, computed, note and source."""
+    return stacked(title, [(f"{c.figure}  {c.status}", STATUS_STYLE.get(c.status, "bold"),
+                            [("published", c.published), ("computed", fmt_computed(c.computed)),
+                             ("note", c.note), ("source", c.source)]) for c in checks], width)
