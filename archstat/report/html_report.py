@@ -211,3 +211,28 @@ def simple_table(heads: list[str], rows: list[list[str]], numeric: set[int], tit
                                     for i, c in enumerate(r)) + "</tr>")
     out.append("</tbody></table></div></div>")
     return "".join(out)
+
+
+def comparison_html(c, units: str = "macs") -> str:
+    """A Comparison in a notebook: the totals (exact, with ratios) and the rows matched by name."""
+    from archstat.report.compare_report import _title, breakdown_cells, breakdown_header, totals_lines
+
+    totals = simple_table(["Total", *(_title(m) for m in c.models)], totals_lines(c, units),
+                          set(range(1, len(c.models) + 1)), " vs ".join(_title(m) for m in c.models))
+    head = breakdown_header(c, units)
+    return totals + simple_table(head, breakdown_cells(c, units), set(range(1, len(head))),
+                                 "Rows matched by name (— : no such row)")
+
+
+def sweep_html(sweep) -> str:
+    """A Sweep in a notebook: one row per point, exact integers."""
+    from archstat.report.units import fmt_int, fmt_shape
+
+    names = list(sweep.points[0].params_set) if sweep.points else []
+    heads = ["Input", "Batch", *names, "Params", "MACs", "Activation bytes", "Training bytes"] + (
+        ["Fits"] if sweep.budget is not None else [])
+    rows = [[fmt_shape(p.input), p.batch, *(p.params_set[n] for n in names), fmt_int(p.params), fmt_int(p.macs),
+             fmt_int(p.activation_bytes), fmt_int(p.training_bytes)]
+            + (["yes" if p.fits else "no"] if sweep.budget is not None else []) for p in sweep.points]
+    return simple_table(heads, rows, set(range(1, len(heads) - (sweep.budget is not None))),
+                        f"{sweep.model}: sweep over {', '.join(sweep.dims) or 'one point'}")
