@@ -173,8 +173,8 @@ def _fitted(c: Comparison, units: str, view):
         present = [row for row in (a.rows[i] for a in c.rows)]
         for key, head, keep, exact, compact in (
                 ("output", "output", 30, lambda r: fmt_shape(r.output_shape), None),
-                ("params", "params", 60, lambda r: fmt_int(r.params), lambda r: fmt_compact(r.params)),
-                (unit.lower(), unit, 80, lambda r: fmt_int(r.macs * factor),
+                ("params", "params", 75, lambda r: fmt_int(r.params), lambda r: fmt_compact(r.params)),
+                (unit.lower(), unit, 90, lambda r: fmt_int(r.macs * factor),
                  lambda r: fmt_compact(r.macs * factor))):
             variants = [[MISSING if r is None else exact(r) for r in present]]
             if compact:

@@ -6,10 +6,14 @@ width, ``fit`` takes these steps in order and stops at the first that fits:
 
 1. every column at its first variant, full headers;
 2. short headers;
-3. each column steps down its variants (exact → compact), the widest saving first;
-4. wrapping columns (descriptions, notes) wrap down to their minimum width;
-5. columns are dropped, lowest ``keep`` first; a footer names them and says how to bring them
-   back (``--columns …`` or ``--wide``).
+3. columns with ``keep`` < 65 step down their variants (exact → compact), least important first;
+4. columns with ``keep`` < 25 are dropped (a table's weights and biases: params holds their sum);
+5. every column may step down (params and MACs turn compact last);
+6. wrapping columns (descriptions, notes) wrap down to their minimum width;
+7. columns are dropped, lowest ``keep`` first.
+
+Dropped columns are named in a footer that says how to bring them back (``--columns …`` or
+``--wide``).
 
 A cell is never cut: a number that does not fit is shown in a shorter exact-or-rounded form or
 its column is dropped whole. Rendering is plain string work, no per-cell rich objects, so a
@@ -25,6 +29,8 @@ from typing import Optional
 
 GAP = 2
 RULE = "─"
+COMPACT_FIRST = 65   # columns with keep below this turn compact before any column is dropped
+DROP_FIRST = 25      # columns with keep below this are dropped before the main numbers turn compact
 
 
 @dataclass
@@ -37,11 +43,13 @@ class Col:
     keep: int = 50                            # drop order: lowest first; 100 = never dropped
     foot: list[str] = field(default_factory=list)   # footer cells per variant ("" = none)
     wrap: int = 0                             # > 0: a text column that may wrap down to this width
+    _widest: dict = field(default_factory=dict, repr=False)
 
     def width(self, level: int, short: bool, wrap_to: Optional[int] = None) -> int:
-        cells = self.variants[level]
         head = (self.short or self.head) if short else self.head
-        widest = max((len(c) for c in cells), default=0)
+        widest = self._widest.get(level)
+        if widest is None:
+            widest = self._widest[level] = max(map(len, self.variants[level]), default=0)
         foot = self.foot[min(level, len(self.foot) - 1)] if self.foot else ""
         w = max(len(head), widest, len(foot))
         if self.wrap and wrap_to is not None:
@@ -133,35 +141,33 @@ def choose(cols: list[Col], view: View) -> Fitted:
 
     if total(widths()) > limit:
         short = True
-    while total(widths()) > limit:   # step the column that saves most down one variant
-        best, saving = None, 0
-        for i, c in enumerate(cols):
-            if levels[i] + 1 < len(c.variants):
-                s = c.width(levels[i], short) - c.width(levels[i] + 1, short)
-                if s > saving or best is None:
-                    best, saving = i, s
-        if best is None:
-            break
-        levels[best] += 1
+    dropped: list[Col] = []
+
+    def step_down(below: int) -> None:   # the least important column first, one variant at a time
+        while total(widths()) > limit:
+            candidates = [i for i, c in enumerate(cols) if c.keep < below and levels[i] + 1 < len(c.variants)]
+            if not candidates:
+                return
+            levels[min(candidates, key=lambda i: cols[i].keep)] += 1
+
+    def drop(below: int, wrap_to=None) -> None:
+        while total(widths(wrap_to)) > limit:
+            candidates = [c for c in cols if c.keep < below]
+            if not candidates:
+                return
+            i = cols.index(min(candidates, key=lambda c: c.keep))
+            dropped.append(cols[i])
+            del cols[i], levels[i]
+
+    step_down(COMPACT_FIRST)   # secondary columns compact,
+    drop(DROP_FIRST)           # minor ones go before a main number is rounded,
+    step_down(100)             # then every number may be compact,
     wrap_to = None
-    if total(widths()) > limit and any(c.wrap for c in cols):
+    if total(widths()) > limit and any(c.wrap for c in cols):   # text wraps,
         fixed = sum(w for c, w in zip(cols, widths()) if not c.wrap) + GAP * (len(cols) - 1)
         wrappers = [c for c in cols if c.wrap]
         wrap_to = max(max(c.wrap for c in wrappers), (limit - fixed) // len(wrappers))
-    dropped: list[Col] = []
-    while total(widths(wrap_to)) > limit:
-        candidates = [c for c in cols if c.keep < 100]
-        if not candidates:
-            break
-        victim = min(candidates, key=lambda c: c.keep)
-        i = cols.index(victim)
-        dropped.append(victim)
-        del cols[i], levels[i]
-        if wrap_to is not None:
-            fixed = sum(w for c, w in zip(cols, widths()) if not c.wrap) + GAP * (len(cols) - 1)
-            wrappers = [c for c in cols if c.wrap]
-            if wrappers:
-                wrap_to = max(max(c.wrap for c in wrappers), (limit - fixed) // len(wrappers))
+    drop(100, wrap_to)         # and last, columns by priority
     return Fitted(cols, levels, widths(wrap_to), short, dropped)
 
 
