@@ -22,6 +22,8 @@ COMMANDS = {
     "list": ["list"],
     "sweep": ["sweep", "resnet50", "--batch", "1,8", "--input", "3x{128,224}", "--fits", "24GiB"],
     "reproduce": ["reproduce"],
+    "info": ["info", "vgg16"],
+    "table --mode train": ["table", "googlenet", "--mode", "train"],
 }
 
 
