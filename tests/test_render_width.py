@@ -154,3 +154,11 @@ def test_summary_prints_small_numbers_once_and_input_row_blank(write_config):
 def test_compare_shows_last_finite_field():
     out = run(["compare", "vgg16", "vgg19"], 160)
     assert "212, then global" in out and "(global)" not in out
+
+
+def test_golden_vgg16_at_80_columns():
+    """The whole rendering at 80 columns, byte for byte (regenerate with
+    COLUMNS=80 archstat table vgg16 > tests/golden/vgg16-80.txt after a deliberate change)."""
+    from tests.conftest import ROOT
+
+    assert run(["table", "vgg16"], 80) == (ROOT / "tests" / "golden" / "vgg16-80.txt").read_text()

@@ -130,7 +130,7 @@ def plot_svg(stats: ModelStats) -> str:
     each bar's tooltip names the row and its exact value. Drawn directly: no matplotlib needed."""
     rows = stats.rows
     n = max(1, len(rows))
-    left, right, panel, gap, label_h = 70, 10, 110, 34, (84 if n <= 60 else 8)
+    left, right, panel, gap, label_h = 70, 10, 110, 34, (84 if n <= 60 else 24)
     width = max(960, left + right + 12 * n) if n <= 60 else 1200
     bw = (width - left - right) / n
     panels = [("activation memory", [r.activation_bytes for r in rows], fmt_bytes, "#4C72B0"),
@@ -159,6 +159,10 @@ def plot_svg(stats: ModelStats) -> str:
             x = left + (i + 0.5) * bw
             out.append(f'<text x="{x:.2f}" y="{base}" transform="rotate(-60 {x:.2f} {base})" text-anchor="end" '
                        f'font-size="12">{escape(row.label)}</text>')
+    else:
+        base = 24 + len(panels) * (panel + gap) - gap + 18
+        out.append(f'<text x="{left}" y="{base}" fill="#57606a">{n} rows in order, input first '
+                   '(hover a bar for its row and value)</text>')
     out.append("</svg>")
     return "".join(out)
 
