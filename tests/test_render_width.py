@@ -162,3 +162,59 @@ def test_golden_vgg16_at_80_columns():
     from tests.conftest import ROOT
 
     assert run(["table", "vgg16"], 80) == (ROOT / "tests" / "golden" / "vgg16-80.txt").read_text()
+
+
+@pytest.mark.parametrize("width", (80, 120))
+def test_compare_and_sweep_numbers_whole(width):
+    out = run(COMMANDS["compare"], width)
+    stats = [archstat.analyze(m) for m in ("googlenet-naive", "googlenet-bottleneck")]
+    for line in out.splitlines():
+        name = line.split(" ", 1)[0]
+        rows = [r for s in stats for r in s.rows if r.name == name]
+        if rows and "×28×28" in line:
+            known = set().union(*(row_known(r) for r in rows))
+            assert all(parses_back(m, known) for m in NUMBER.finditer(line[len(name):])), line
+    out = run(COMMANDS["sweep"], width)
+    from archstat.analyze.sweep import run_sweep
+
+    points = run_sweep("resnet50", [(3, 128, 128), (3, 224, 224)], [1, 8], {}).points
+    lines = [x for x in out.splitlines() if x.startswith("3×")]
+    assert len(lines) == len(points) == 4
+    for line, p in zip(lines, points):
+        known = {p.params, p.macs, p.activation_bytes, p.training_bytes, p.batch, *p.input}
+        assert all(parses_back(m, known) for m in NUMBER.finditer(line)), line
+
+
+def test_sweep_square_input_shorthand():
+    # '3x{128,160,224}' is C×S: three square inputs, 3×128×128, 3×160×160 and 3×224×224
+    r = CliRunner().invoke(app, ["sweep", "resnet18", "--input", "3x{128,160,224}", "--format", "json"])
+    assert r.exit_code == 0, r.stderr
+    import json
+
+    assert [p["input"] for p in json.loads(r.stdout)["points"]] == [[3, 128, 128], [3, 160, 160], [3, 224, 224]]
+
+
+def test_csv_has_the_ops_column():
+    import csv
+    import io
+
+    rows = list(csv.reader(io.StringIO(run(["table", "vgg16", "--format", "csv"], 80))))
+    i = rows[0].index("ops")
+    assert rows[-1][0] == "TOTAL" and int(rows[-1][i]) == archstat.analyze("vgg16").totals.ops
+    assert sum(int(r[i]) for r in rows[1:-1]) == int(rows[-1][i])
+
+
+def test_list_sorts_errors_within_a_dataset_and_shows_it():
+    import json
+
+    rows = json.loads(run(["list", "--sort", "top1_error", "--format", "json"], 160))
+    cited = [r for r in rows if r["top1_error"] is not None]
+    datasets = [r["dataset"] for r in cited]
+    assert datasets[0] == "ImageNet" and set(datasets) >= {"ImageNet", "CIFAR-10", "MNIST"}
+    assert datasets == sorted(datasets, key=lambda d: (d != "ImageNet", d))     # grouped, ImageNet first
+    for d in set(datasets):
+        errors = [r["top1_error"] for r in cited if r["dataset"] == d]
+        assert errors == sorted(errors)
+    assert all(r["top1_error"] is None for r in rows[len(cited):])
+    table = run(["list", "--sort", "top1_error"], 160)
+    assert "Dataset" in table and next(x for x in table.splitlines() if x.startswith("lenet5 ")).rstrip().find("MNIST") > 0
