@@ -10,7 +10,7 @@ from archstat.analyze.stats import ModelStats
 from archstat.report.fit import Col, Doc, View, render as fit_render, stacked, wrap
 from archstat.report.rows import cells, describe_run, final_field, final_field_text, header, total_cells
 from archstat.report.units import (compute_unit, fmt_bytes_both, fmt_bytes_compact, fmt_compact, fmt_computed,
-                                   fmt_int, fmt_si)
+                                   fmt_int, fmt_int_short)
 
 # column key → (full header, short header, keep: the higher, the later it is dropped)
 COLUMNS = {
@@ -32,10 +32,6 @@ def conventions_text(units: str, folded: bool) -> list[str]:
             f"memory = output elements × batch × bytes (MB = 10^6 B) · {fold}",
             "shapes C×H×W per sample · RF = receptive field, input pixels one output unit sees; "
             "'global' once a layer sees its whole input · compact numbers (1.85 G) are rounded to 3 digits"]
-
-
-def conventions_line(units: str, folded: bool) -> str:
-    return "\n".join(conventions_text(units, folded))
 
 
 def _compact_cell(text: str, value: int, key: str) -> str:
@@ -113,16 +109,11 @@ def render(stats: ModelStats, units: str = "macs", view: Optional[View] = None) 
     return doc
 
 
-def _with_short(n: int) -> str:
-    """'138,357,544 (138 M)'; small numbers once: '808', never '808 (808)'."""
-    return fmt_int(n) if abs(n) < 1000 else f"{fmt_int(n)} ({fmt_si(n)})"
-
-
 def summary_lines(stats: ModelStats, units: str) -> list[str]:
     unit, factor = compute_unit(units)
     t = stats.totals
-    lines = [f"params       {_with_short(t.params)} = {fmt_int(t.weights)} weights + {fmt_int(t.biases)} biases",
-             f"{unit:<12} {_with_short(t.macs * factor)}",
+    lines = [f"params       {fmt_int_short(t.params)} = {fmt_int(t.weights)} weights + {fmt_int(t.biases)} biases",
+             f"{unit:<12} {fmt_int_short(t.macs * factor)}",
              f"activations  {fmt_int(t.activation_elements)} elements × {stats.bytes_per_element} B = "
              f"{fmt_bytes_both(t.activation_bytes)} (forward, batch {stats.batch})"]
     rf, then_global = final_field(stats)

@@ -19,6 +19,11 @@ def fmt_si(n: int | float, digits: int = 3) -> str:
     return f"{n:,}" if isinstance(n, int) else f"{n:.{digits}g}"
 
 
+def fmt_int_short(n: int) -> str:
+    """'138,357,544 (138 M)'; small numbers once: '808', never '808 (808)'."""
+    return fmt_int(n) if abs(n) < 1000 else f"{fmt_int(n)} ({fmt_si(n)})"
+
+
 def fmt_bytes_unit(n: int, unit: str) -> str:
     scale = {"B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "KiB": 2**10, "MiB": 2**20, "GiB": 2**30}
     if unit not in scale:
