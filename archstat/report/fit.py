@@ -24,7 +24,6 @@ style name, printed plain when piped and with ANSI styles on a terminal.
 from __future__ import annotations
 
 import textwrap
-from dataclasses import dataclass, field
 from typing import Optional
 
 GAP = 2
@@ -33,17 +32,17 @@ COMPACT_FIRST = 65   # columns with keep below this turn compact before any colu
 DROP_FIRST = 25      # columns with keep below this are dropped before the main numbers turn compact
 
 
-@dataclass
 class Col:
-    key: str                                  # the name --columns takes
-    head: str                                 # full header
-    variants: list[list[str]]                 # cells, widest form first; each list one cell per row
-    short: str = ""                           # shorter header ("" = the same)
-    right: bool = False                       # right-aligned (numbers)
-    keep: int = 50                            # drop order: lowest first; 100 = never dropped
-    foot: list[str] = field(default_factory=list)   # footer cells per variant ("" = none)
-    wrap: int = 0                             # > 0: a text column that may wrap down to this width
-    _widest: dict = field(default_factory=dict, repr=False)
+    """One column. ``variants``: its cells, widest form first (one list per form, one cell per row);
+    ``short``: a shorter header; ``right``: right-aligned (numbers); ``keep``: drop order, lowest
+    first, 100 = never dropped; ``foot``: the footer cell per variant; ``wrap`` > 0: a text column
+    that may wrap down to this width. (Plain classes: a dataclass costs milliseconds at start-up.)"""
+
+    def __init__(self, key: str, head: str, variants: list[list[str]], short: str = "", right: bool = False,
+                 keep: int = 50, foot: Optional[list[str]] = None, wrap: int = 0):
+        self.key, self.head, self.variants, self.short, self.right = key, head, variants, short, right
+        self.keep, self.foot, self.wrap = keep, foot or [], wrap
+        self._widest: dict[int, int] = {}
 
     def width(self, level: int, short: bool, wrap_to: Optional[int] = None) -> int:
         head = (self.short or self.head) if short else self.head
@@ -60,10 +59,11 @@ class Col:
         return max((len(word) for c in self.variants[-1] for word in c.split()), default=0)
 
 
-@dataclass
 class Doc:
     """Lines to print, each with an optional style: 'bold', 'dim', 'italic', 'green', 'red', 'yellow'."""
-    lines: list[tuple[str, Optional[str]]] = field(default_factory=list)
+
+    def __init__(self):
+        self.lines: list[tuple[str, Optional[str]]] = []
 
     def add(self, text: str = "", style: Optional[str] = None) -> "Doc":
         for line in text.split("\n"):
@@ -96,21 +96,17 @@ ANSI = {"bold": "1", "dim": "2", "italic": "3", "green": "32", "red": "1;31", "y
 RICH = {"bold": "bold", "dim": "dim", "italic": "italic", "green": "green", "red": "bold red", "yellow": "yellow"}
 
 
-@dataclass
 class View:
-    """How to fit: the width, and the user's --columns / --wide choice."""
-    width: int = 100
-    columns: Optional[list[str]] = None       # exactly these columns, in this order
-    wide: bool = False                        # every column, exact, whatever the width
+    """How to fit: the width, and the user's choice: ``columns`` (exactly these, in this order) or
+    ``wide`` (every column, exact, whatever the width)."""
+
+    def __init__(self, width: int = 100, columns: Optional[list[str]] = None, wide: bool = False):
+        self.width, self.columns, self.wide = width, columns, wide
 
 
-@dataclass
 class Fitted:
-    cols: list[Col]
-    levels: list[int]
-    widths: list[int]
-    short: bool
-    dropped: list[Col]
+    def __init__(self, cols: list[Col], levels: list[int], widths: list[int], short: bool, dropped: list[Col]):
+        self.cols, self.levels, self.widths, self.short, self.dropped = cols, levels, widths, short, dropped
 
 
 def choose(cols: list[Col], view: View) -> Fitted:
