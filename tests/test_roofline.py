@@ -304,10 +304,10 @@ def test_profile_predicts_every_measured_row(cache):
     d = profile_dict(p)
     assert d["prediction"]["latency_ms"] == pytest.approx(p.prediction.predicted_s * 1e3)
     assert all(x["predicted_ms"] == pytest.approx(predicted[x["name"]].predicted_s * 1e3) for x in d["layers"])
-    text = render([p], "table", per_layer=True)
+    text = " ".join(render([p], "table", per_layer=True).text().split())   # lines wrapped to the width
     assert "every row" in text and "measured / predicted" in text
     assert "calibrated on Test CPU, 2 threads, run on " in text   # another machine's calibration is flagged
-    assert text.count(" predicted ") >= len(p.layers)
+    assert "Predicted (ms)" in text
     # the rows are the eager ones profile runs: ReLU is its own pass
     assert any(r.op == "relu" and r.bytes for r in p.prediction.ops)
     assert predict(None, "cpu", "x", "float32", "train")[0] is None

@@ -3,6 +3,8 @@ aligned by name (block, branch, layer), unmatched rows kept as such."""
 
 from __future__ import annotations
 
+from archstat.report.display import Displayable
+
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -42,11 +44,16 @@ class ExtraTotal:
     cells: list[str]              # one per model, as shown
 
 
-@dataclass
-class Comparison:
+@dataclass(repr=False)
+class Comparison(Displayable):  # shows as HTML in notebooks, as the table in rich
     models: list[Compared]
     rows: list[AlignedRow]
     extras: list[ExtraTotal] = field(default_factory=list)
+
+    @property
+    def extra_totals(self) -> list[tuple[str, list[str], list[str]]]:
+        """The extras as the renderers' total rows: (label, exact cells, compact cells)."""
+        return [(e.label, list(e.cells), list(e.cells)) for e in self.extras]
 
 
 def align(row_lists: list[list[Row]]) -> list[AlignedRow]:

@@ -9,6 +9,7 @@ import typer
 
 from archstat.cli import options
 from archstat.cli.app import app
+from archstat.cli import output
 from archstat.cli.output import emit
 from archstat.errors import UsageError
 
@@ -58,6 +59,8 @@ def compare_models(
     mode: str = typer.Option("eval", "--mode", help="eval or train (auxiliary heads counted)."),
     sets: Optional[List[str]] = typer.Option(None, "--set", help="NAME=VALUE for every model declaring NAME, "
                                              "or B:NAME=VALUE for one (A is the first model)."),
+    wide: bool = output.WIDE,
+    columns: Optional[str] = output.COLUMNS,
     device: Optional[str] = typer.Option(None, "--device", help="Add the roofline's predicted latency on this "
                                          "device (h100, a100, cpu, …; see archstat roofline)."),
 ):
@@ -91,4 +94,4 @@ def compare_models(
         comparison.extras = compare_extras([analyze_roofline(
             m.model, params, device=device, dtype=dtype, batch=batch, input_shape=shape) for m, params in
             zip(compared, per_model)])
-    emit(compare_report.render(comparison, fmt, units))
+    emit(compare_report.render(comparison, fmt, units, output.view(columns, wide)))
