@@ -82,15 +82,17 @@ def analyze(model: str | Path | Spec | Graph, params: Optional[dict[str, Any]] =
         return analyze_graph(model, batch=batch, dtype=dtype, fold=fold, depth=depth, mode=mode,
                              optimizer=optimizer, amp=amp)
     if hasattr(model, "named_modules") and hasattr(model, "forward"):  # an nn.Module (torch is loaded)
-        from archstat.builder.module_stats import analyze_module
+        from archstat.trace.analyze import analyze_module
 
         if input_shape is None:
             raise UsageError("analyzing an nn.Module needs input_shape, e.g. (3, 224, 224)")
-        return analyze_module(model, tuple(input_shape), batch=batch, dtype=dtype, fold=fold)
+        return analyze_module(model, tuple(input_shape), batch=batch, dtype=dtype, fold=fold, depth=depth,
+                              mode=mode, optimizer=optimizer, amp=amp)
     if isinstance(model, str) and model.startswith("module:"):
-        from archstat.builder.module_stats import analyze_target
+        from archstat.trace.factory import analyze_target
 
-        return analyze_target(model, input_shape, batch=batch, dtype=dtype, fold=fold)
+        return analyze_target(model, input_shape, batch=batch, dtype=dtype, fold=fold, depth=depth, mode=mode,
+                              optimizer=optimizer, amp=amp)
     spec = model if isinstance(model, Spec) else load_spec(model)
     graph = load(spec, params, input_shape=input_shape)
     stats = analyze_graph(graph, description=spec.description, batch=batch, dtype=dtype, fold=fold,

@@ -13,7 +13,7 @@ from archstat.cli import app
 from tests.conftest import ROOT
 
 torch = pytest.importorskip("torch")
-from archstat.builder.module_stats import analyze_module  # noqa: E402
+from archstat.trace.analyze import analyze_module  # noqa: E402
 
 FIXTURE = ROOT / "tests" / "fixtures" / "user_net.py"
 

@@ -42,6 +42,7 @@ class Row:
     note: str = ""
     folded: list[str] = field(default_factory=list)     # in-place ops folded into this row
     contains: list[str] = field(default_factory=list)   # rows collapsed into this one (--depth)
+    full_shape: bool = False             # output_shape is the whole tensor's: its dim 0 is not the batch
 
     @property
     def params(self) -> int:
@@ -56,11 +57,14 @@ class Totals:
     ops: int = 0
     activation_elements: int = 0
     activation_bytes: int = 0
+    complete: bool = True                # False: some ops have no formula; macs is a lower bound
+    uncounted: list = field(default_factory=list)   # [{"op", "calls", "rows"}] of the ops left out
 
     def per_sample(self, batch: int) -> "Totals":
         """The same totals at batch 1: everything but the params scales with the batch."""
         return Totals(self.weights, self.biases, self.macs // batch, self.ops // batch,
-                      self.activation_elements // batch, self.activation_bytes // batch)
+                      self.activation_elements // batch, self.activation_bytes // batch, self.complete,
+                      self.uncounted)
 
     @property
     def params(self) -> int:
@@ -93,6 +97,7 @@ class ModelStats:
     bn_params: int = 0                    # batch norm's scales and shifts (some papers leave them out)
     conv_layers: Optional[int] = None     # conv layers alone on the longest path
     training: Any = None                  # analyze.training.TrainingMemory, in --mode train
+    notes: list = field(default_factory=list)   # how a module was analysed (a CPU fallback, its memory)
 
     @property
     def not_counted(self) -> list[Row]:
