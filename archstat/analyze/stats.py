@@ -70,6 +70,14 @@ class Totals:
     def params(self) -> int:
         return self.weights + self.biases
 
+    def uncounted_text(self) -> str:
+        """'3 ops not counted: aten._fft_r2c ×2, aten.foo ×1' (empty when complete)."""
+        if self.complete:
+            return ""
+        calls = sum(u["calls"] for u in self.uncounted)
+        return (f"{calls} op{'s' if calls != 1 else ''} not counted: "
+                + ", ".join(f"{u['op']} ×{u['calls']}" for u in self.uncounted))
+
 
 @dataclass
 class ModelStats:

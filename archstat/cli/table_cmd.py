@@ -16,7 +16,7 @@ MODEL_HELP = ("A zoo name (see 'archstat list'), a path to a YAML config, or mod
 
 @app.command("table")
 def table(
-    model: str = typer.Argument(..., help=MODEL_HELP, metavar="NAME|PATH"),
+    model: str = typer.Argument(..., help=MODEL_HELP, metavar="NAME|PATH|module:..."),
     fmt: str = typer.Option("table", "--format", "-f", help="table, json, csv or markdown."),
     depth: Optional[int] = typer.Option(None, "--depth", help="Collapse rows below this many dotted "
                                         "name levels into one row per block."),
@@ -33,6 +33,8 @@ def table(
                              "fp32 master weights)."),
     sets: Optional[List[str]] = typer.Option(None, "--set", help="Override a declared param: NAME=VALUE "
                                              "(repeatable)."),
+    strict: bool = typer.Option(False, "--strict", help="Exit 3 when the total is incomplete (ops archstat "
+                                "has no formula for: the MACs are a lower bound)."),
 ):
     """Per-layer output shape, activation memory, weights and MACs, with totals and the
     published figures beside the computed ones."""
@@ -47,3 +49,7 @@ def table(
                     depth=depth, mode=options.choice(mode, options.MODES, "--mode"),
                     optimizer=options.choice(optimizer, options.OPTIMIZERS, "--optimizer"), amp=amp)
     emit(render_stats(stats, fmt, units))
+    if strict and not stats.totals.complete:
+        from archstat.errors import CheckFailed
+
+        raise CheckFailed(f"--strict: the MACs total is a lower bound ({stats.totals.uncounted_text()})")

@@ -37,7 +37,8 @@ def header(stats: ModelStats, units: str) -> list[str]:
 def cells(row: Row, units: str, training: bool = False) -> list[str]:
     _, factor = compute_unit(units)
     label = row.label + (" (aux)" if row.aux else "")
-    return [row.name, label, row.op, fmt_shape(row.output_shape), fmt_int(row.activation_elements),
+    shape = fmt_shape(row.output_shape) + (" (whole tensor)" if row.full_shape else "")
+    return [row.name, label, row.op, shape, fmt_int(row.activation_elements),
             fmt_bytes(row.activation_bytes), weights_cell(row), fmt_int(row.biases), fmt_int(row.params),
             fmt_int(row.macs * factor) if row.counted else "not counted", row.rf.text() if row.rf else ""] + (
         [fmt_bytes(row.saved_bytes)] if training else [])
@@ -48,7 +49,7 @@ def total_cells(stats: ModelStats, units: str) -> list[str]:
     t = stats.totals
     return ["TOTAL", "", "", fmt_shape(stats.output_shape), fmt_int(t.activation_elements),
             fmt_bytes(t.activation_bytes), fmt_int(t.weights), fmt_int(t.biases), fmt_int(t.params),
-            fmt_int(t.macs * factor), stats.receptive_field.text() if stats.receptive_field else ""] + (
+            ("" if t.complete else "≥ ") + fmt_int(t.macs * factor), stats.receptive_field.text() if stats.receptive_field else ""] + (
         [fmt_bytes(stats.training.saved_bytes)] if stats.training else [])
 
 

@@ -49,7 +49,8 @@ def render(stats: ModelStats, units: str = "macs"):
     lines = [
         f"params       {fmt_int(t.params):>18} ({fmt_si(t.params)}) = {fmt_int(t.weights)} weights + "
         f"{fmt_int(t.biases)} biases",
-        f"{unit:<12} {fmt_int(t.macs * factor):>18} ({fmt_si(t.macs * factor)})",
+        f"{unit:<12} {fmt_int(t.macs * factor):>18} ({fmt_si(t.macs * factor)})"
+        + ("" if t.complete else f" — a lower bound: {t.uncounted_text()}"),
         f"activations  {fmt_int(t.activation_elements):>18} elements × {stats.bytes_per_element} B = "
         f"{fmt_bytes_both(t.activation_bytes)} (forward, batch {stats.batch})",
     ]
@@ -58,7 +59,7 @@ def render(stats: ModelStats, units: str = "macs"):
                      f"{stats.expected['macs'] * factor:,.0f} {unit}, {stats.expected['layers']:.1f} layers with weights")
     if stats.training:
         lines += ["", *training_lines(stats.training)]
-    parts = [title, Text(describe_run(stats), style="dim"),
+    parts = [title, Text(describe_run(stats), style="dim"), *(Text(n, style="yellow") for n in stats.notes),
              Text(conventions_line(units, stats.folded), style="dim"), table, Text("\n".join(lines))]
     if stats.not_counted:
         names = ", ".join(f"{r.name} ({r.op})" for r in stats.not_counted[:8])

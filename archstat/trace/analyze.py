@@ -23,11 +23,13 @@ DESCRIPTION = "an nn.Module (traced op by op on the {device} device)"
 
 def analyze_module(model, input_shape: tuple[int, ...], *, name: Optional[str] = None, batch: int = 1,
                    dtype: str = "float32", fold: bool = True, depth: Optional[int] = None, mode: str = "eval",
-                   optimizer: str = "adam", amp: bool = False, notes: tuple[str, ...] = ()) -> ModelStats:
+                   optimizer: str = "adam", amp: bool = False, notes: tuple[str, ...] = (),
+                   device: str = "meta") -> ModelStats:
     """Rows and totals for any ``nn.Module`` on an input of ``input_shape`` (batch excluded).
 
     A module with real parameters is copied to the meta device first (the caller's module is never
-    touched); a forward that fails there runs on a CPU copy."""
+    touched); a forward that fails there runs on a CPU copy. ``device='cpu'`` runs real tensors
+    from the start (a copy of a real module)."""
     torch = require_torch()
     if dtype not in DTYPE_BYTES:
         raise UsageError(f"unknown dtype '{dtype}' (choose from {', '.join(DTYPE_BYTES)})")
@@ -37,17 +39,22 @@ def analyze_module(model, input_shape: tuple[int, ...], *, name: Optional[str] =
     on_meta = all(p.device.type == "meta" for p in model.parameters())
     work = model if on_meta else copy.deepcopy(model).to("meta")
     try:
+        if device != "meta":
+            raise _RealTensors()
         rec, output = _trace(work, input_shape, batch, "meta", mode, DTYPE_BYTES[dtype] if not amp else 2)
-        device = "meta"
     except Exception as meta_exc:  # a forward that needs real data (.item(), data-dependent shapes)
-        real = copy.deepcopy(model) if not on_meta else model.to_empty(device="cpu")
+        real = copy.deepcopy(model)
+        if on_meta:
+            real = real.to_empty(device="cpu")
         try:
             rec, output = _trace(real, input_shape, batch, "cpu", mode, DTYPE_BYTES[dtype] if not amp else 2)
         except Exception as exc:
             raise ConfigError(f"the module's forward failed on a {'×'.join(map(str, (batch, *input_shape)))} "
                               f"input: {type(exc).__name__}: {exc}") from None
-        notes.append(f"the forward failed on the meta device ({type(meta_exc).__name__}: {meta_exc}); "
-                     f"it ran on real CPU tensors")
+        if not isinstance(meta_exc, _RealTensors):
+            notes.append(f"the forward failed on the meta device ({type(meta_exc).__name__}: {meta_exc}); "
+                         f"it ran on real CPU tensors, taking {_real_bytes(real, rec) / 1e6:.1f} MB "
+                         "(parameters, buffers and the outputs it allocated)")
         device, work = "cpu", real
     nbytes = DTYPE_BYTES[dtype]
     rows = [Row("input", "INPUT", "input", tuple(input_shape), numel(input_shape) * batch,
@@ -77,6 +84,16 @@ def analyze_module(model, input_shape: tuple[int, ...], *, name: Optional[str] =
                       per_sample=totals.per_sample(batch), folded=fold, depth=depth, mode=mode, layers=None,
                       receptive_field=None, source="module", aux_params=aux_params, training=training,
                       notes=notes)
+
+
+def _real_bytes(model, rec: Recorder) -> int:
+    held = sum(t.numel() * t.element_size() for t in (*model.parameters(), *model.buffers()))
+    return held + sum(t.numel() * t.element_size() for acc in rec.rows for t in tensors_in(acc.out)
+                      if storage_key(t) in acc.allocated)
+
+
+class _RealTensors(Exception):
+    """Asked for real CPU tensors."""
 
 
 def _trace(model, input_shape, batch, device, mode, saved_nbytes):

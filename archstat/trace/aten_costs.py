@@ -175,8 +175,9 @@ def op_name(func) -> str:
     return func._schema.name.split("::")[-1]
 
 
-# views that their schema does not mark as aliasing
-VIEWS = frozenset({"_unsafe_view", "_reshape_alias", "alias", "lift_fresh", "detach", "_nested_view_from_buffer"})
+# views their schema does not mark as read-only aliases (and in-place views: new metadata, no data)
+VIEWS = frozenset({"_unsafe_view", "_reshape_alias", "alias", "lift_fresh", "detach", "_nested_view_from_buffer",
+                   "as_strided_", "squeeze_", "unsqueeze_", "transpose_", "t_", "swapdims_", "swapaxes_", "detach_"})
 
 
 def is_view(func) -> bool:
