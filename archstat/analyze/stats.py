@@ -106,6 +106,7 @@ class ModelStats:
     conv_layers: Optional[int] = None     # conv layers alone on the longest path
     training: Any = None                  # analyze.training.TrainingMemory, in --mode train
     notes: list = field(default_factory=list)   # how a module was analysed (a CPU fallback, its memory)
+    macs_by_op: dict = field(default_factory=dict)   # a traced module: MACs per aten op
 
     @property
     def not_counted(self) -> list[Row]:

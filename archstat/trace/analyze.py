@@ -24,12 +24,12 @@ DESCRIPTION = "an nn.Module (traced op by op on the {device} device)"
 def analyze_module(model, input_shape: tuple[int, ...], *, name: Optional[str] = None, batch: int = 1,
                    dtype: str = "float32", fold: bool = True, depth: Optional[int] = None, mode: str = "eval",
                    optimizer: str = "adam", amp: bool = False, notes: tuple[str, ...] = (),
-                   device: str = "meta") -> ModelStats:
+                   device: str = "meta", cpu_model=None) -> ModelStats:
     """Rows and totals for any ``nn.Module`` on an input of ``input_shape`` (batch excluded).
 
     A module with real parameters is copied to the meta device first (the caller's module is never
-    touched); a forward that fails there runs on a CPU copy. ``device='cpu'`` runs real tensors
-    from the start (a copy of a real module)."""
+    touched); a forward that fails there runs on a CPU copy (``cpu_model()`` when given: a meta
+    module's buffers hold no values). ``device='cpu'`` runs real tensors from the start."""
     torch = require_torch()
     if dtype not in DTYPE_BYTES:
         raise UsageError(f"unknown dtype '{dtype}' (choose from {', '.join(DTYPE_BYTES)})")
@@ -43,8 +43,8 @@ def analyze_module(model, input_shape: tuple[int, ...], *, name: Optional[str] =
             raise _RealTensors()
         rec, output = _trace(work, input_shape, batch, "meta", mode, DTYPE_BYTES[dtype] if not amp else 2)
     except Exception as meta_exc:  # a forward that needs real data (.item(), data-dependent shapes)
-        real = copy.deepcopy(model)
-        if on_meta:
+        real = cpu_model() if cpu_model is not None else copy.deepcopy(model)
+        if any(p.device.type == "meta" for p in real.parameters()):
             real = real.to_empty(device="cpu")
         try:
             rec, output = _trace(real, input_shape, batch, "cpu", mode, DTYPE_BYTES[dtype] if not amp else 2)
@@ -83,7 +83,7 @@ def analyze_module(model, input_shape: tuple[int, ...], *, name: Optional[str] =
                       batch=batch, dtype=dtype, bytes_per_element=nbytes, rows=rows, totals=totals,
                       per_sample=totals.per_sample(batch), folded=fold, depth=depth, mode=mode, layers=None,
                       receptive_field=None, source="module", aux_params=aux_params, training=training,
-                      notes=notes)
+                      notes=notes, macs_by_op=dict(rec.by_op))
 
 
 def _real_bytes(model, rec: Recorder) -> int:

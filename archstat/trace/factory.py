@@ -76,6 +76,17 @@ def load_factory(target: str):
     return getattr(mod, attr), args, kwargs
 
 
+def build_target_on_cpu(target: str):
+    """The module a target makes, with real CPU tensors (its buffers hold their values)."""
+    torch = require_torch()
+    factory, args, kwargs = load_factory(target)
+    if isinstance(factory, torch.nn.Module):
+        import copy
+
+        return copy.deepcopy(factory).to("cpu")
+    return _on_cpu(target, factory, args, kwargs)
+
+
 def build_target(target: str) -> tuple[Any, list[str]]:
     """The module a target makes, on the meta device; a factory that fails there (one that needs
     real tensors while it initialises) is called again on the CPU: (module, notes)."""
@@ -113,4 +124,5 @@ def analyze_target(target: str, input_shape: Optional[tuple[int, ...]], **kw):
     if input_shape is None:
         raise UsageError(f"'{target}': a module needs --input (e.g. --input 3x224x224)")
     model, notes = build_target(target)
-    return analyze_module(model, input_shape, name=target[len("module:"):], notes=tuple(notes), **kw)
+    return analyze_module(model, input_shape, name=target[len("module:"):], notes=tuple(notes),
+                          cpu_model=lambda: build_target_on_cpu(target), **kw)

@@ -68,6 +68,7 @@ class Recorder:
         self.called: set[str] = set()
         self.last: Optional[Acc] = None       # the row an autograd pack hook belongs to
         self.keep: list = []                  # saved tensors stay referenced: storage keys stay unique
+        self.by_op: dict[str, int] = {}       # MACs per aten op (what verify compares with other counters)
 
     # -- modules --------------------------------------------------------------------------------
     def pre(self, module, inputs):
@@ -127,7 +128,10 @@ class Recorder:
                 self.counted_storages.add(key)
                 acc.params.extend(self.param_storages[key])
         if kind == "macs":
-            acc.macs += aten_costs.macs(func, args, kwargs, out)
+            n = aten_costs.macs(func, args, kwargs, out)
+            acc.macs += n
+            name = f"aten.{aten_costs.op_name(func)}"
+            self.by_op[name] = self.by_op.get(name, 0) + n
         elif kind == "unknown":
             name = f"aten.{aten_costs.op_name(func)}"
             acc.unknown[name] = acc.unknown.get(name, 0) + 1
