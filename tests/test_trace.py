@@ -15,6 +15,7 @@ from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
 from archstat.trace.analyze import analyze_module  # noqa: E402
 from archstat.trace.factory import parse_target  # noqa: E402
+from archstat.verify.module_check import real_leaf_outputs  # noqa: E402
 from tests.fixtures import nets  # noqa: E402
 
 NETS = ROOT / "tests" / "fixtures" / "nets.py"
@@ -77,34 +78,13 @@ def test_attention_counted_where_flop_counter_misses_the_fused_cpu_path(name, ma
     assert analyze_module(make(), shape, device="cpu").totals.macs == macs
 
 
-def real_leaf_outputs(model, shape, batch):
-    """Per leaf-module call on real CPU tensors: the numel of the output it allocated (0 for a
-    view or an in-place result)."""
-    seen, counts = {}, {}
-
-    def hook(name):
-        def record(module, inputs, out):
-            ptrs = {t.untyped_storage().data_ptr() for t in inputs if torch.is_tensor(t)}
-            out = out[0] if isinstance(out, tuple) else out
-            counts[name] = counts.get(name, 0) + 1
-            key = name if counts[name] == 1 else f"{name}#{counts[name]}"
-            seen[key] = (0 if out.untyped_storage().data_ptr() in ptrs else out.numel(), tuple(out.shape))
-        return record
-    for name, m in model.named_modules():
-        if name and not m._modules:
-            m.register_forward_hook(hook(name))
-    with torch.no_grad():
-        model.eval()(torch.zeros(batch, *shape))
-    return seen
-
-
 @pytest.mark.parametrize("batch", [1, 3])
 @pytest.mark.parametrize("name, make, shape, macs", CASES, ids=[c[0] for c in CASES])
 def test_activation_elements_equal_a_real_cpu_forward(name, make, shape, macs, batch):
     torch.manual_seed(0)
     stats = analyze_module(make(), shape, batch=batch, fold=False)
     rows = {r.name: r for r in stats.rows}
-    real = real_leaf_outputs(make(), shape, batch)
+    real = real_leaf_outputs(make().eval(), shape, batch)   # (elements allocated, full shape) per leaf call
     assert real  # every case has leaf modules
     for key, (elements, full) in real.items():
         row = rows[key]

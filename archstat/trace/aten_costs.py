@@ -75,6 +75,9 @@ def convolution(x, w, _bias, _stride, _padding, _dilation, transposed, _output_p
     of a group per *input* position (each input scatters through the kernel). The spatial dims
     fold into the 2-D formula's two factors (their product is what counts)."""
     kernel = list(w.shape[2:])
+    c_in = w.shape[0] if transposed else w.shape[1] * groups
+    if x.shape[1] != c_in:  # the meta device does not check this for transposed convolutions
+        raise ValueError(f"convolution expects {c_in} input channels, got {x.shape[1]}")
     if transposed:  # weight: C_in × C_out/groups × k...
         return x.shape[0] * conv_transpose_macs(prod(x.shape[2:]), x.shape[1], w.shape[1] * groups, prod(kernel),
                                                 groups)
