@@ -37,7 +37,7 @@ def analyze_module(model, input_shape: tuple[int, ...], *, name: Optional[str] =
         raise UsageError(f"expected an nn.Module, got {type(model).__name__}")
     notes = list(notes)
     on_meta = all(p.device.type == "meta" for p in model.parameters())
-    work = model if on_meta else copy.deepcopy(model).to("meta")
+    work = model if on_meta else meta_copy(model)
     try:
         if device != "meta":
             raise _RealTensors()
@@ -84,6 +84,17 @@ def analyze_module(model, input_shape: tuple[int, ...], *, name: Optional[str] =
                       per_sample=totals.per_sample(batch), folded=fold, depth=depth, mode=mode, layers=None,
                       receptive_field=None, source="module", aux_params=aux_params, training=training,
                       notes=notes, macs_by_op=dict(rec.by_op))
+
+
+def meta_copy(model):
+    """A copy of a real module on the meta device, without copying its data."""
+    torch = sys.modules["torch"]
+    memo = {}
+    for t in (*model.parameters(), *model.buffers()):
+        meta = torch.empty_like(t, device="meta")
+        memo[id(t)] = torch.nn.Parameter(meta, requires_grad=t.requires_grad) if isinstance(
+            t, torch.nn.Parameter) else meta
+    return copy.deepcopy(model, memo)
 
 
 def _real_bytes(model, rec: Recorder) -> int:

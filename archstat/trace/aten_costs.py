@@ -134,6 +134,8 @@ ZERO = frozenset("""
 native_batch_norm _native_batch_norm_legit _native_batch_norm_legit_no_training _native_batch_norm_legit_functional
 batch_norm native_layer_norm native_group_norm _fused_rms_norm rms_norm layer_norm group_norm instance_norm
 _softmax _log_softmax softmax log_softmax _safe_softmax
+relu relu6 gelu silu mish elu selu celu leaky_relu hardswish hardsigmoid hardtanh softplus sigmoid tanh prelu
+_prelu_kernel glu threshold
 max_pool1d max_pool2d max_pool3d max_pool2d_with_indices max_pool3d_with_indices avg_pool1d avg_pool2d avg_pool3d
 adaptive_avg_pool1d adaptive_avg_pool2d adaptive_avg_pool3d _adaptive_avg_pool2d _adaptive_avg_pool3d
 adaptive_max_pool2d adaptive_max_pool3d _pdist_forward
@@ -159,6 +161,19 @@ _assert_async _assert_tensor_metadata _functional_assert_async sym_size sym_stri
 """.split())
 
 
+_KINDS: dict = {}
+
+
+def describe(func) -> tuple[str, str, bool, bool]:
+    """(kind, op name, is a view, is pointwise) of an aten overload, computed once per overload."""
+    found = _KINDS.get(func)
+    if found is None:
+        import torch
+
+        found = _KINDS[func] = (kind(func), op_name(func), is_view(func), torch.Tag.pointwise in func.tags)
+    return found
+
+
 def kind(func) -> str:
     """'macs' (a formula in MACS), 'zero' (costs no MACs) or 'unknown'."""
     name = op_name(func)
@@ -168,9 +183,18 @@ def kind(func) -> str:
         return "zero"
     import torch
 
-    if torch.Tag.pointwise in func.tags or is_view(func):
+    if torch.Tag.pointwise in func.tags or is_view(func) or _pointwise_inplace(name):
         return "zero"
     return "unknown"
+
+
+def _pointwise_inplace(name: str) -> bool:
+    """``hardswish_``: the in-place form of a pointwise op (not every one carries the tag)."""
+    import torch
+
+    base = getattr(torch.ops.aten, name[:-1], None) if name.endswith("_") else None
+    overload = getattr(base, "default", None) if base is not None else None
+    return overload is not None and torch.Tag.pointwise in overload.tags
 
 
 def op_name(func) -> str:

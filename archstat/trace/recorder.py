@@ -102,22 +102,22 @@ class Recorder:
 
     # -- operators ------------------------------------------------------------------------------
     def op(self, func, args, kwargs, out) -> None:
-        kind = aten_costs.kind(func)
-        ins = tensors_in(args) + tensors_in(kwargs)
+        kind, op_name, view, pointwise = aten_costs.describe(func)
+        ins = tensors_in(args) + tensors_in(kwargs) if kwargs else tensors_in(args)
         outs = tensors_in(out)
         in_keys = {storage_key(t) for t in ins}
         new = [t for t in outs if storage_key(t) not in in_keys]
         acc = self.leaf_row()
         if acc is None:
-            if aten_costs.is_view(func) or not outs:
+            if view or not outs:
                 return
             parent = self.stack[-1][0] if self.stack else ""
-            name = aten_costs.op_name(func).lstrip("_")
+            name = op_name.lstrip("_")
             key = (parent, name)
             self.fn_counts[key] = self.fn_counts.get(key, 0) + 1
             label = f"{name}{self.fn_counts[key]}"
             acc = Acc(f"{parent}.{label}" if parent else label, op=name, out=out, inputs=tuple(ins))
-            if kind == "zero" and new and "pointwise" in str(func.tags):
+            if kind == "zero" and new and pointwise:
                 acc.ops = sum(t.numel() for t in new)
             self.rows.append(acc)
             self.last = acc
@@ -130,10 +130,10 @@ class Recorder:
         if kind == "macs":
             n = aten_costs.macs(func, args, kwargs, out)
             acc.macs += n
-            name = f"aten.{aten_costs.op_name(func)}"
+            name = f"aten.{op_name}"
             self.by_op[name] = self.by_op.get(name, 0) + n
         elif kind == "unknown":
-            name = f"aten.{aten_costs.op_name(func)}"
+            name = f"aten.{op_name}"
             acc.unknown[name] = acc.unknown.get(name, 0) + 1
 
     def claim(self, acc: Acc, p) -> None:

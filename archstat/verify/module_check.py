@@ -79,7 +79,9 @@ def _flop_counter(name, model, input_shape, stats) -> Check:
     torch = require_torch()
     from torch.utils.flop_counter import FlopCounterMode
 
-    meta = model if all(p.device.type == "meta" for p in model.parameters()) else copy.deepcopy(model).to("meta")
+    from archstat.trace.analyze import meta_copy
+
+    meta = model if all(p.device.type == "meta" for p in model.parameters()) else meta_copy(model)
     meta.eval()
     try:
         with FlopCounterMode(display=False) as counter, torch.no_grad():
