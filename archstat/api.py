@@ -113,9 +113,12 @@ def build(model: str | Path | Spec | Graph, params: Optional[dict[str, Any]] = N
     ``archstat.build("googlenet-bottleneck", c3_reduce=128, device="meta")``. torch is imported
     here, not before; without it this raises RuntimeFailure with the install line.
     """
-    from archstat.builder.torch_builder import build as build_module
+    from archstat.builder.torch_builder import build_graph
 
-    return build_module(model, {**(params or {}), **param_values}, device=device, input_shape=input_shape)
+    params = {**(params or {}), **param_values}
+    graph = model if isinstance(model, Graph) else load(str(model) if isinstance(model, Path) else model, params,
+                                                         input_shape=input_shape)
+    return build_graph(graph, device)
 
 
 def _evaluator(spec: Spec, stats: ModelStats):

@@ -192,3 +192,23 @@ def test_factory_literal_arguments(text, expected):
 def test_factory_arguments_are_never_evaluated(text):
     r = CliRunner().invoke(app, ["table", text, "--input", "3x8x8"])
     assert r.exit_code == 2 and "must be literals" in r.stderr
+
+
+def test_cli_compare_config_beside_module():
+    # the module takes the config's 3×32×32 input; its MACs are tests/test_trace.py's CONVNEXT
+    r = CliRunner().invoke(app, ["compare", "resnet20", f"module:{NETS}:ConvNeXt", "--format", "json"])
+    assert r.exit_code == 0, r.stderr
+    totals = [m["totals"] for m in json.loads(r.stdout)["models"]]
+    assert totals[1]["macs"] == CONVNEXT
+
+
+def test_cli_module_train_mode_depth_units():
+    r = CliRunner().invoke(app, ["table", f"module:{NETS}:vit_sdpa", "--input", "3x32x32", "--mode", "train",
+                                 "--depth", "1", "--units", "flops", "--batch", "2", "--dtype", "float16",
+                                 "--format", "json"])
+    assert r.exit_code == 0, r.stderr
+    d = json.loads(r.stdout)
+    assert d["mode"] == "train" and d["training"]["saved_activation_bytes"] > 0
+    assert d["totals"]["flops"] == 2 * 2 * VIT                # 2 × MACs, batch 2
+    assert {x["name"] for x in d["layers"]} >= {"patch", "blocks", "head"}
+    assert d["bytes_per_element"] == 2

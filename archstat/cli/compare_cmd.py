@@ -20,7 +20,7 @@ def split_sets(models: list[str], sets: list[str]) -> list[dict[str, str]]:
 
     labels = string.ascii_uppercase[:len(models)]
     per_model: list[dict[str, str]] = [{} for _ in models]
-    specs = [load_spec(m) for m in models]
+    specs = [None if m.startswith("module:") else load_spec(m) for m in models]
     for item in sets or []:
         target, sep, rest = item.partition(":")
         if sep and "=" not in target:
@@ -37,7 +37,7 @@ def split_sets(models: list[str], sets: list[str]) -> list[dict[str, str]]:
             continue
         parsed = options.parse_sets([item])
         name = next(iter(parsed))
-        indices = [i for i, s in enumerate(specs) if name in s.params]
+        indices = [i for i, s in enumerate(specs) if s is not None and name in s.params]
         if not indices:
             raise UsageError(f"--set '{item}': no model here declares '{name}'")
         for i in indices:
@@ -47,7 +47,9 @@ def split_sets(models: list[str], sets: list[str]) -> list[dict[str, str]]:
 
 @app.command("compare")
 def compare_models(
-    models: List[str] = typer.Argument(..., help="Two or more zoo names or config paths.", metavar="A B [C]..."),
+    models: List[str] = typer.Argument(..., help="Two or more zoo names, config paths or module:PKG.MOD:FACTORY "
+                                       "targets (a module takes --input, else the first config's input).",
+                                       metavar="A B [C]..."),
     fmt: str = typer.Option("table", "--format", "-f", help="table, json, csv or markdown."),
     depth: Optional[int] = typer.Option(None, "--depth", help="Compare at block level: collapse rows below "
                                         "this many dotted name levels."),
@@ -77,8 +79,16 @@ def compare_models(
     shape = options.parse_input(input_)
     per_model = split_sets(models, sets or [])
     compared = []
+    configs = [m for m in models if not m.startswith("module:")]
     for label, model, params in zip(string.ascii_uppercase, models, per_model):
-        stats = analyze(model, params, input_shape=shape, batch=options.parse_batch(batch),
+        if model.startswith("module:") and params:
+            raise UsageError(f"--set: {model} is a module, which declares no params")
+        own = shape
+        if own is None and model.startswith("module:") and configs:
+            from archstat.api import load_spec
+
+            own = load_spec(configs[0]).input   # beside a config: the config's input
+        stats = analyze(model, params, input_shape=own, batch=options.parse_batch(batch),
                         dtype=options.parse_dtype(dtype), depth=depth, mode=mode)
         compared.append(Compared(label, model, stats, {k: stats.params[k] for k in params}))
     emit(compare_report.render(compare(compared), fmt, units))

@@ -30,12 +30,13 @@ def totals_lines(c: Comparison, units: str) -> list[list[str]]:
     first = c.models[0]
     lines = [
         ["params"] + [f"{fmt_int(m.total('params'))}{_ratio(m, first, 'params')}" for m in c.models],
-        [unit] + [f"{fmt_int(m.total('macs') * factor)}{_ratio(m, first, 'macs')}" for m in c.models],
+        [unit] + [f"{'' if m.stats.totals.complete else '≥ '}{fmt_int(m.total('macs') * factor)}"
+                  f"{_ratio(m, first, 'macs')}" for m in c.models],
         ["activations"] + [f"{fmt_bytes(m.total('activation_bytes'))}{_ratio(m, first, 'activation_bytes')}"
                            for m in c.models],
         ["output"] + [fmt_shape(m.stats.output_shape) for m in c.models],
-        ["receptive field"] + [m.stats.receptive_field.text() for m in c.models],
-        ["layers with weights"] + [str(m.stats.layers) for m in c.models],
+        ["receptive field"] + [m.stats.receptive_field.text() if m.stats.receptive_field else "—" for m in c.models],
+        ["layers with weights"] + [str(m.stats.layers) if m.stats.layers is not None else "—" for m in c.models],
     ]
     return lines
 
