@@ -212,3 +212,14 @@ def test_cli_module_train_mode_depth_units():
     assert d["totals"]["flops"] == 2 * 2 * VIT                # 2 × MACs, batch 2
     assert {x["name"] for x in d["layers"]} >= {"patch", "blocks", "head"}
     assert d["bytes_per_element"] == 2
+
+
+def test_cli_factory_with_literal_arguments():
+    # ConvNeXt(d=8, classes=5) on 3×32×32: stem 64·8·48 = 24,576; depthwise 64·8·49 = 25,088;
+    # pointwise 2·64·8·32 = 32,768; head 8·5 = 40
+    r = CliRunner().invoke(app, ["table", f"module:{NETS}:ConvNeXt(d=8, classes=5)", "--input", "3x32x32",
+                                 "--format", "json"])
+    assert r.exit_code == 0, r.stderr
+    d = json.loads(r.stdout)
+    assert d["totals"]["macs"] == 24_576 + 25_088 + 32_768 + 40
+    assert d["output_shape"] == [1, 5]

@@ -13,7 +13,6 @@ The real CPU checks run only when the module's parameters and activations fit un
 
 from __future__ import annotations
 
-import copy
 import logging
 import warnings
 
