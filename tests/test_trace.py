@@ -223,3 +223,14 @@ def test_cli_factory_with_literal_arguments():
     d = json.loads(r.stdout)
     assert d["totals"]["macs"] == 24_576 + 25_088 + 32_768 + 40
     assert d["output_shape"] == [1, 5]
+
+
+def test_token_ids_input_for_a_text_model():
+    # the first layer is an Embedding: the input is int64 token ids, --input 10 is the sequence length.
+    # L = 10, D = 32, 4 heads, feed-forward 64: projections 4·10·32·32 = 40,960; attention
+    # 2·10·10·32 = 6,400; feed-forward 2·10·32·64 = 40,960; head 32·3 = 96
+    model = nets.TextEncoder()
+    stats = analyze_module(model, (10,), batch=2)
+    assert stats.totals.macs == 2 * (40_960 + 6_400 + 40_960 + 96)
+    assert stats.totals.params == sum(p.numel() for p in model.parameters())
+    assert stats.totals.complete

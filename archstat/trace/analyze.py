@@ -127,7 +127,7 @@ def _trace(model, input_shape, batch, device, mode, saved_nbytes):
         handles.append(m.register_forward_hook(rec.post))
     train = mode == "train"
     model.train(train)
-    x = torch.zeros(batch, *input_shape, device=device)
+    x = example_input(model, input_shape, batch, device)
     fastpath = getattr(torch.backends, "mha", None)
     was_fast = fastpath.get_fastpath_enabled() if fastpath else None
     try:
@@ -146,6 +146,22 @@ def _trace(model, input_shape, batch, device, mode, saved_nbytes):
         if fastpath:
             fastpath.set_fastpath_enabled(was_fast)
     return rec, output
+
+
+def example_input(model, input_shape, batch: int = 1, device: str = "meta"):
+    """Zeros of (batch, *input_shape): floats, or int64 token ids for a model that starts with an
+    Embedding."""
+    torch = sys.modules["torch"]
+    return torch.zeros(batch, *input_shape, device=device, dtype=torch.long if takes_tokens(model) else None)
+
+
+def takes_tokens(model) -> bool:
+    """Whether the input is token ids (int64): the first module holding parameters is an Embedding."""
+    torch = sys.modules["torch"]
+    for m in model.modules():
+        if next(m.parameters(recurse=False), None) is not None:
+            return isinstance(m, torch.nn.Embedding)
+    return False
 
 
 def _shape(t, batch: int) -> tuple[tuple[int, ...], bool]:

@@ -78,13 +78,13 @@ def _flop_counter(name, model, input_shape, stats) -> Check:
     torch = require_torch()
     from torch.utils.flop_counter import FlopCounterMode
 
-    from archstat.trace.analyze import meta_copy
+    from archstat.trace.analyze import example_input, meta_copy
 
     meta = model if all(p.device.type == "meta" for p in model.parameters()) else meta_copy(model)
     meta.eval()
     try:
         with FlopCounterMode(display=False) as counter, torch.no_grad():
-            meta(torch.zeros(1, *input_shape, device="meta"))
+            meta(example_input(meta, input_shape))
     except Exception as exc:
         return Check(name, "MACs vs FlopCounterMode/2", f"{stats.totals.macs:,}", "", SKIP,
                      f"FlopCounterMode failed on the meta device: {type(exc).__name__}: {exc}")
@@ -100,6 +100,8 @@ FVCORE_MATMUL = ("conv", "linear", "addmm", "matmul", "bmm", "einsum", "baddbmm"
 
 def _fvcore(name, real, input_shape, stats) -> Check:
     torch = require_torch()
+    from archstat.trace.analyze import example_input
+
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -110,7 +112,7 @@ def _fvcore(name, real, input_shape, stats) -> Check:
     try:
         with torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            analysis = FlopCountAnalysis(real, torch.zeros(1, *input_shape))
+            analysis = FlopCountAnalysis(real, example_input(real, input_shape, 1, "cpu"))
             analysis.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
             by_operator = analysis.by_operator()
             skipped = analysis.unsupported_ops()
@@ -133,6 +135,8 @@ def real_leaf_outputs(model, input_shape, batch: int = 1) -> dict:
     """Per leaf-module call of a real CPU forward: (elements it allocated — 0 for a view or an
     in-place result — and its full shape), named as the traced rows are (``name#2`` for a second call)."""
     torch = require_torch()
+    from archstat.trace.analyze import example_input
+
     seen, calls, handles = {}, {}, []
 
     def hook(name):
@@ -150,7 +154,7 @@ def real_leaf_outputs(model, input_shape, batch: int = 1) -> dict:
             handles.append(m.register_forward_hook(hook(name)))
     try:
         with torch.no_grad():
-            model(torch.zeros(batch, *input_shape))
+            model(example_input(model, input_shape, batch, "cpu"))
     finally:
         for h in handles:
             h.remove()
