@@ -234,3 +234,13 @@ def test_token_ids_input_for_a_text_model():
     assert stats.totals.macs == 2 * (40_960 + 6_400 + 40_960 + 96)
     assert stats.totals.params == sum(p.numel() for p in model.parameters())
     assert stats.totals.complete
+
+
+def test_factory_reading_tensor_values_keeps_its_parameters_on_meta():
+    from archstat.trace.factory import build_target
+
+    model, notes = build_target(f"module:{NETS}:timm_like")
+    assert notes == [] and {p.device.type for p in model.parameters()} == {"meta"}
+    # 1×1 conv 3→8 on 8×8: 64·8·3; three 3×3 convs 8→8: 3·64·8·72
+    stats = analyze_module(model, (3, 8, 8))
+    assert stats.totals.macs == 64 * 8 * 3 + 3 * 64 * 8 * 72

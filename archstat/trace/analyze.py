@@ -36,7 +36,7 @@ def analyze_module(model, input_shape: tuple[int, ...], *, name: Optional[str] =
     if not isinstance(model, torch.nn.Module):
         raise UsageError(f"expected an nn.Module, got {type(model).__name__}")
     notes = list(notes)
-    on_meta = all(p.device.type == "meta" for p in model.parameters())
+    on_meta = all(t.device.type == "meta" for t in (*model.parameters(), *model.buffers()))
     work = model if on_meta else meta_copy(model)
     try:
         if device != "meta":

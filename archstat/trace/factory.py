@@ -12,6 +12,7 @@ import ast
 import importlib
 import importlib.util
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Optional
 
@@ -100,14 +101,44 @@ def build_target(target: str) -> tuple[Any, list[str]]:
             with torch.device("meta"):
                 model = factory(*args, **kwargs)
         except Exception as meta_exc:
+            try:  # computations on the CPU, each parameter sent to the meta device as it is made
+                with _parameters_on_meta(torch):
+                    model = factory(*args, **kwargs)
+                return _checked(target, model, torch), notes
+            except Exception:
+                pass
             model = _on_cpu(target, factory, args, kwargs)
             size = sum(p.numel() * p.element_size() for p in model.parameters())
             size += sum(b.numel() * b.element_size() for b in model.buffers())
             notes.append(f"the factory failed on the meta device ({type(meta_exc).__name__}: {meta_exc}); "
                          f"it was built on the CPU, taking {size / 1e6:.1f} MB of parameters and buffers")
+    return _checked(target, model, torch), notes
+
+
+def _checked(target, model, torch):
     if not isinstance(model, torch.nn.Module):
         raise UsageError(f"'{target}': the factory returned {type(model).__name__}, not an nn.Module")
-    return model, notes
+    return model
+
+
+@contextmanager
+def _parameters_on_meta(torch):
+    """A factory whose own arithmetic needs real tensors (``torch.linspace(...).tolist()`` for
+    drop-path rates) runs on the CPU, while every parameter it registers moves to the meta device
+    (so no weights are initialised or kept)."""
+    module = torch.nn.Module
+    original = module.register_parameter
+
+    def register_parameter(self, name, param):
+        if param is not None and param.device.type != "meta":
+            param = torch.nn.Parameter(param.to("meta"), requires_grad=param.requires_grad)
+        original(self, name, param)
+
+    module.register_parameter = register_parameter
+    try:
+        yield
+    finally:
+        module.register_parameter = original
 
 
 def _on_cpu(target, factory, args, kwargs):
