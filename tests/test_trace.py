@@ -240,7 +240,7 @@ def test_factory_reading_tensor_values_keeps_its_parameters_on_meta():
     from archstat.trace.factory import build_target
 
     model, notes = build_target(f"module:{NETS}:timm_like")
-    assert notes == [] and {p.device.type for p in model.parameters()} == {"meta"}
+    assert notes == [] and {t.device.type for t in (*model.parameters(), *model.buffers())} == {"meta"}
     # 1×1 conv 3→8 on 8×8: 64·8·3; three 3×3 convs 8→8: 3·64·8·72
     stats = analyze_module(model, (3, 8, 8))
     assert stats.totals.macs == 64 * 8 * 3 + 3 * 64 * 8 * 72

@@ -124,8 +124,8 @@ def _checked(target, model, torch):
 @contextmanager
 def _parameters_on_meta(torch):
     """A factory whose own arithmetic needs real tensors (``torch.linspace(...).tolist()`` for
-    drop-path rates) runs on the CPU, while every parameter it registers moves to the meta device
-    (so no weights are initialised or kept)."""
+    drop-path rates) runs on the CPU, while every parameter and buffer it registers moves to the
+    meta device (so no weights are initialised or kept)."""
     module = torch.nn.Module
     original = module.register_parameter
 
@@ -134,11 +134,17 @@ def _parameters_on_meta(torch):
             param = torch.nn.Parameter(param.to("meta"), requires_grad=param.requires_grad)
         original(self, name, param)
 
-    module.register_parameter = register_parameter
+    def register_buffer(self, name, tensor, persistent=True):
+        if tensor is not None and tensor.device.type != "meta":
+            tensor = tensor.to("meta")
+        original_buffer(self, name, tensor, persistent)
+
+    original_buffer = module.register_buffer
+    module.register_parameter, module.register_buffer = register_parameter, register_buffer
     try:
         yield
     finally:
-        module.register_parameter = original
+        module.register_parameter, module.register_buffer = original, original_buffer
 
 
 def _on_cpu(target, factory, args, kwargs):
