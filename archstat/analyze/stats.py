@@ -12,6 +12,8 @@ Definitions (printed in every table header and in the README):
 
 from __future__ import annotations
 
+from archstat.report.display import Displayable
+
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -79,8 +81,8 @@ class Totals:
                 + ", ".join(f"{u['op']} ×{u['calls']}" for u in self.uncounted))
 
 
-@dataclass
-class ModelStats:
+@dataclass(repr=False)
+class ModelStats(Displayable):  # shows as HTML in notebooks, as the table in rich
     model: str
     description: str
     input_shape: tuple[int, ...]
