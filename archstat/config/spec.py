@@ -248,7 +248,8 @@ METRICS = ("params", "weights", "biases", "macs", "flops", "activation_elements"
 MODES = ("eval", "train")
 
 
-def parse_reference(node, path: str = "reference", loc: Optional[Loc] = None) -> tuple[str, list[Figure]]:
+def parse_reference(node, path: str = "reference", loc: Optional[Loc] = None,
+                    params: Optional[dict[str, ParamDecl]] = None) -> tuple[str, list[Figure]]:
     if node is None:
         return "", []
     if not isinstance(node, LDict):
@@ -285,18 +286,36 @@ def parse_reference(node, path: str = "reference", loc: Optional[Loc] = None) ->
             value = _need(fig, "value", float, fpath)
         precision = _need(fig, "precision", int, fpath) if "precision" in fig else None
         relative_to = _need(fig, "relative_to", str, fpath) if "relative_to" in fig else None
-        overrides = fig.get("set") or {}
-        if not isinstance(overrides, LDict) and overrides:
-            raise ConfigError("set must be a mapping of param: value", loc=fig.loc_of("set"), path=f"{fpath}.set")
+        overrides = _figure_set(fig, params or {}, f"{fpath}.set")
         mode = fig.get("mode", "eval")
         if mode not in MODES:
             raise UnknownNameError("mode", str(mode), MODES, loc=fig.loc_of("mode"), path=f"{fpath}.mode")
         figures.append(Figure(
             key=key, published=str(fig["published"]), value=value, raw=raw, metric=metric,
             note=str(fig.get("note", "")).strip(), source=str(fig.get("source", source)),
-            precision=precision, loc=fig.loc, relative_to=relative_to, overrides=dict(overrides),
+            precision=precision, loc=fig.loc, relative_to=relative_to, overrides=overrides,
             mode=mode))
     return source, figures + errors
+
+
+def _figure_set(fig: LDict, params: dict[str, ParamDecl], path: str) -> dict[str, Any]:
+    """A figure's ``set:``: declared params with values of their declared types (checked here, where
+    the file says them, so that the figure's model is only ever bound to well-typed values)."""
+    node = fig.get("set")
+    if node is None:
+        return {}
+    if not isinstance(node, LDict):
+        raise ConfigError("set must be a mapping of param: value", loc=fig.loc_of("set"), path=path)
+    out = {}
+    for name, value in node.items():
+        if name not in params:
+            raise UnknownNameError("param", str(name), params, loc=node.key_locs[name], path=path,
+                                   hint_extra="" if params else " (this config declares no params)")
+        try:
+            out[name] = coerce(value, params[name].type, f"'{name}'")
+        except ValueError as exc:
+            raise ConfigError(str(exc), loc=node.loc_of(name), path=f"{path}.{name}") from None
+    return out
 
 
 ERRORS = ("top1", "top5")
@@ -373,7 +392,7 @@ def parse_spec(text: str, filename: str) -> Spec:
     layers = root["layers"]
     if not isinstance(layers, LList):
         raise ConfigError("layers must be a list", loc=root.loc_of("layers"), path="layers")
-    ref_source, figures = parse_reference(root.get("reference"), loc=root.loc_of("reference"))
+    ref_source, figures = parse_reference(root.get("reference"), loc=root.loc_of("reference"), params=params)
     spec = Spec(filename, name, description, source, (), params, blocks, layers, ref_source, figures, root)
     spec.input = spec.input_for(spec.bind())
     return spec
