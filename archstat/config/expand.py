@@ -297,7 +297,7 @@ class Expander:
         except ShapeError as exc:
             raise ShapeError(f"layer {full}: {exc.message}", loc=loc, path=path) from None
         if any(d > MAX_SIZE for d in shape):
-            raise ShapeError(f"layer {full}: output {fmt_shape(shape)} has a size beyond 10^30 (the limit)",
+            raise ConfigError(f"layer {full}: output {fmt_shape(shape)} has a size beyond 10^30 (the limit)",
                              loc=loc, path=path)
         if any(d < 1 for d in shape):
             raise ShapeError(f"layer {full}: output {fmt_shape(shape)} is empty (input "
