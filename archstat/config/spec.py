@@ -19,6 +19,7 @@ or size for a pair), a type name (``int``, ``float``, ``bool``, ``str``,
 
 from __future__ import annotations
 
+import keyword
 import re
 from dataclasses import dataclass, field
 from typing import Any, Optional
@@ -173,6 +174,10 @@ def parse_params(node, path: str, *, allow_required: bool, loc: Optional[Loc] = 
         loc, ppath = node.loc_of(name), f"{path}.{name}"
         if not name.isidentifier():
             raise ConfigError(f"param name '{name}' must be an identifier", loc=node.key_locs[name], path=path)
+        if keyword.iskeyword(name) or name in RESERVED_NAMES:
+            raise ConfigError(f"param name '{name}' is reserved ({RESERVED_NAMES[name]})" if name in RESERVED_NAMES
+                              else f"param name '{name}' is a Python keyword; expressions could not use it",
+                              loc=node.key_locs[name], path=path)
         doc = ""
         if isinstance(value, LDict):
             check_keys(value, ("type", "default", "doc"), ppath)
@@ -212,6 +217,10 @@ def parse_params(node, path: str, *, allow_required: bool, loc: Optional[Loc] = 
         out[name] = ParamDecl(name, typ, default, required, doc, node.key_locs[name])
     return out
 
+
+# names an expression may not bind: the repeat index, and the functions it may call
+RESERVED_NAMES = {"i": "the index of a repetition inside repeat"} | {
+    f: "a function expressions may call" for f in ("min", "max", "abs", "int", "round", "ceil", "floor")}
 
 _TYPE_LOOKALIKES = {"integer": "int", "number": "float", "double": "float", "boolean": "bool", "string": "str",
                     "tuple": "size", "pair": "size", "list": "size"}
@@ -284,18 +293,69 @@ def parse_reference(node, path: str = "reference", loc: Optional[Loc] = None,
             value = float(fig["value"])
         else:
             value = _need(fig, "value", float, fpath)
-        precision = _need(fig, "precision", int, fpath) if "precision" in fig else None
+        if not abs(value) <= MAX_FIGURE:
+            raise ConfigError(f"a figure's value is at most 10^30 in magnitude, got {raw}", loc=fig.loc_of("value"),
+                              path=f"{fpath}.value")
+        precision = check_precision(fig["precision"], fig.loc_of("precision"), f"{fpath}.precision") \
+            if "precision" in fig else None
         relative_to = _need(fig, "relative_to", str, fpath) if "relative_to" in fig else None
+        if relative_to is not None:
+            check_zoo_name(relative_to, fig.loc_of("relative_to"), f"{fpath}.relative_to")
+        note = str(fig.get("note", "")).strip()
+        check_note(note, fig.loc_of("note"), f"{fpath}.note")
         overrides = _figure_set(fig, params or {}, f"{fpath}.set")
         mode = fig.get("mode", "eval")
         if mode not in MODES:
             raise UnknownNameError("mode", str(mode), MODES, loc=fig.loc_of("mode"), path=f"{fpath}.mode")
         figures.append(Figure(
             key=key, published=str(fig["published"]), value=value, raw=raw, metric=metric,
-            note=str(fig.get("note", "")).strip(), source=str(fig.get("source", source)),
+            note=note, source=str(fig.get("source", source)),
             precision=precision, loc=fig.loc, relative_to=relative_to, overrides=overrides,
             mode=mode))
     return source, figures + errors
+
+
+MAX_FIGURE = 1e30
+MAX_PRECISION = 20      # significant digits a figure may claim (Decimal rounds exactly up to 28)
+
+
+def check_precision(value, loc: Optional[Loc], path: str) -> int:
+    """A figure's or claim's ``precision``: significant digits, 1 to 20."""
+    try:
+        n = coerce(value, int, "'precision'")
+    except ValueError as exc:
+        raise ConfigError(str(exc), loc=loc, path=path) from None
+    if not 1 <= n <= MAX_PRECISION:
+        raise ConfigError(f"precision is a number of significant digits from 1 to {MAX_PRECISION}, got {n}",
+                          loc=loc, path=path)
+    return n
+
+
+def check_zoo_name(name: str, loc: Optional[Loc], path: str) -> None:
+    """``relative_to`` names a zoo model, never a path: a config does not open other files."""
+    from archstat.zoo import zoo_names
+
+    names = zoo_names()
+    if name not in names:
+        raise UnknownNameError("model", name, names, loc=loc, path=path,
+                               hint_extra=" (relative_to names a zoo model, not a file)")
+
+
+_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+NOTE_NAMES = METRICS + ("bn_params", "ops")
+NOTE_UNITS = ("B", "KB", "MB", "GB", "KiB", "MiB", "GiB")
+
+
+def check_note(note: str, loc: Optional[Loc], path: str) -> None:
+    """Placeholders in a note: ``{metric}`` or ``{metric:UNIT}`` with a known metric and unit."""
+    for m in _PLACEHOLDER.finditer(note):
+        name, _, unit = m.group(1).partition(":")
+        if name not in NOTE_NAMES:
+            raise UnknownNameError("placeholder", "{" + m.group(1) + "}", ["{" + n + "}" for n in NOTE_NAMES],
+                                   loc=loc, path=path)
+        if unit and unit not in NOTE_UNITS:
+            raise UnknownNameError("unit", unit, NOTE_UNITS, loc=loc, path=path,
+                                   hint_extra=f" (choose from {', '.join(NOTE_UNITS)})")
 
 
 def _figure_set(fig: LDict, params: dict[str, ParamDecl], path: str) -> dict[str, Any]:
@@ -377,6 +437,7 @@ def parse_spec(text: str, filename: str) -> Spec:
         if not isinstance(bnode, LDict):
             raise ConfigError("a block is a mapping with params and layers", loc=blocks_node.loc_of(bname),
                               path=bpath)
+        check_block_name(bname, blocks_node.key_locs[bname], "blocks")
         check_keys(bnode, ("params", "layers", "parallel", "residual", "doc"), bpath)
         bodies = [k for k in ("layers", "parallel", "residual") if k in bnode]
         if len(bodies) != 1:
@@ -396,6 +457,18 @@ def parse_spec(text: str, filename: str) -> Spec:
     spec = Spec(filename, name, description, source, (), params, blocks, layers, ref_source, figures, root)
     spec.input = spec.input_for(spec.bind())
     return spec
+
+
+def check_block_name(name: str, loc: Loc, path: str) -> None:
+    """A block's name is an identifier that no op, structure or entry key already means."""
+    from archstat.ops.registry import all_ops
+
+    if not name.isidentifier():
+        raise ConfigError(f"block name '{name}' must be an identifier", loc=loc, path=path)
+    taken = "an op" if name in all_ops() else "a structure" if name in ("parallel", "residual", "aux") else \
+        "an entry key" if name in ("repeat", "id", "label") else None
+    if taken:
+        raise ConfigError(f"block name '{name}' is already {taken}; name the block otherwise", loc=loc, path=path)
 
 
 def parse_input(value, loc: Loc, origin: str = "input") -> tuple[int, ...]:
