@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
@@ -17,15 +18,44 @@ _SCALE = {"B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
 
 
 def expand_braces(text: str) -> list[str]:
-    """'3x{128,224}' → ['3x128', '3x224']; several braces give every combination."""
+    """'3x{128,224}' → ['3x128', '3x224']; several braces give every combination (at most
+    MAX_POINTS, counted before any is made)."""
     parts = _BRACES.split(text)
     literals, choices = parts[0::2], parts[1::2]
     if any("{" in p or "}" in p for p in literals):
         raise UsageError(f"'{text}': unbalanced braces")
     options = [[c.strip() for c in group.split(",") if c.strip()] or [""] for group in choices]
+    if math.prod(len(o) for o in options) > MAX_POINTS:
+        raise UsageError(f"'{text}': the braces make {math.prod(len(o) for o in options):,} values; the limit "
+                         f"is {MAX_POINTS:,}")
     out = []
     for combo in itertools.product(*options):
         out.append("".join(lit + (combo[i] if i < len(combo) else "") for i, lit in enumerate(literals)))
+    return out
+
+
+def split_values(text: str, option: str) -> list[str]:
+    """A list of values: items separated by commas outside braces, each item brace-expanded.
+    '1,{8,32}' → ['1', '8', '32']; '3x{128,224}' → ['3x128', '3x224']. An empty item is an error."""
+    items, depth, start = [], 0, 0
+    for k, ch in enumerate(text):
+        depth += ch == "{"
+        depth -= ch == "}"
+        if depth < 0:
+            raise UsageError(f"{option} '{text}': unbalanced braces")
+        if ch == "," and depth == 0:
+            items.append(text[start:k])
+            start = k + 1
+    items.append(text[start:])
+    out: list[str] = []
+    for item in items:
+        if not item.strip():
+            raise UsageError(f"{option} '{text}': an empty value (expected values separated by commas)")
+        out += [v for v in expand_braces(item.strip()) if v.strip()] or [""]
+        if len(out) > MAX_POINTS:
+            raise UsageError(f"{option} '{text}': more than {MAX_POINTS:,} values")
+    if any(not v.strip() for v in out):
+        raise UsageError(f"{option} '{text}': an empty value (expected values separated by commas)")
     return out
 
 
@@ -69,9 +99,10 @@ def run_sweep(model: str, inputs: list[Optional[tuple[int, ...]]], batches: list
 
     spec = load_spec(model)
     names = list(sets)
+    size = math.prod([len(inputs), len(batches), *(len(sets[n]) for n in names)])
+    if size > MAX_POINTS:   # counted before the grid is made
+        raise UsageError(f"the grid has {size:,} points; the limit is {MAX_POINTS:,}")
     grid = list(itertools.product(inputs, batches, *(sets[n] for n in names)))
-    if len(grid) > MAX_POINTS:
-        raise UsageError(f"the grid has {len(grid):,} points; the limit is {MAX_POINTS:,}")
     dims = [d for d, values in (("input", inputs), ("batch", batches)) if len(values) > 1]
     dims += [n for n in names if len(sets[n]) > 1]
     sweep = Sweep(spec.name, dims, budget=budget, optimizer=optimizer, amp=amp, dtype=dtype)

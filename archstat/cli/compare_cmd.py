@@ -18,7 +18,7 @@ def split_sets(models: list[str], sets: list[str]) -> list[dict[str, str]]:
     model as given) to one model only."""
     from archstat.api import load_spec
 
-    labels = string.ascii_uppercase[:len(models)]
+    labels = list(string.ascii_uppercase[:len(models)])   # a list: 'AB' or '' is no letter
     per_model: list[dict[str, str]] = [{} for _ in models]
     specs = [load_spec(m) for m in models]
     for item in sets or []:

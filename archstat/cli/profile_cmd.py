@@ -22,7 +22,8 @@ def profile_model(
     input_: Optional[str] = typer.Option(None, "--input", help="Input C×H×W."),
     dtype: str = typer.Option("float32", "--dtype", help="float32, float16 or bfloat16."),
     mode: str = typer.Option("eval", "--mode", help="eval (inference) or train (forward + backward + step)."),
-    optimizer: str = typer.Option("adam", "--optimizer", help="With --mode train: sgd, momentum or adam."),
+    optimizer: Optional[str] = typer.Option(None, "--optimizer", help="With --mode train: sgd, momentum or adam "
+                                            "(default adam)."),
     warmup: int = typer.Option(3, "--warmup", help="Steps run before measuring."),
     iters: int = typer.Option(10, "--iters", help="Steps measured."),
     time_budget: Optional[float] = typer.Option(None, "--time-budget", help="Measure for this many seconds "
@@ -43,7 +44,8 @@ def profile_model(
     fmt = options.choice(fmt, options.FORMATS, "--format")
     mode = options.choice(mode, options.MODES, "--mode")
     dtype = options.choice(dtype, DTYPES, "--dtype")
-    optimizer = options.choice(optimizer, options.OPTIMIZERS, "--optimizer")
+    optimizer = options.parse_optimizer(optimizer, mode)
+    time_budget = options.parse_time_budget(time_budget)
     if warmup < 0 or iters < 1 or top < 1:
         raise UsageError("--warmup must be 0 or more, --iters and --top 1 or more")
     batches = [options.parse_batch(batch)]

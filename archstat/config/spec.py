@@ -130,20 +130,32 @@ def parse_param_text(text: str, typ, where: str):
                 return False
             raise ValueError
         if typ is int:
-            return int(t.replace("_", ""))
+            return _int_text(t.replace("_", ""))
         if typ is float:
-            return float(t)
+            return float(t) if len(t) <= 40 else _int_text(t)
         if typ == Size:
             parts = [p for p in t.replace("×", "x").replace(",", "x").split("x")]
-            nums = [int(p) for p in parts]
+            nums = [_int_text(p) for p in parts]
             if len(nums) == 1:
                 return (nums[0], nums[0])
             if len(nums) == 2:
                 return tuple(nums)
             raise ValueError
-    except ValueError:
-        raise ConfigError(f"expected {type_name(typ)}, got '{text}'", path=where) from None
+    except ValueError as exc:
+        shown = text if len(text) <= 40 else f"{text[:20]}…({len(text):,} characters)"
+        bound = " at most 10^30 in magnitude" if str(exc) == "beyond" else ""
+        raise ConfigError(f"expected {type_name(typ)}{bound}, got '{shown}'", path=where) from None
     return t
+
+
+def _int_text(text: str) -> int:
+    """An integer written as text, at most 10^30 in magnitude (like every number in a config)."""
+    if len(text) > 40 and text.strip().lstrip("+-").isdigit():
+        raise ValueError("beyond")
+    n = int(text)
+    if abs(n) > 10**30:
+        raise ValueError("beyond")
+    return n
 
 
 def _need(mapping: LDict, key: str, typ, path: str):
