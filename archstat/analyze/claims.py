@@ -92,7 +92,7 @@ def _one(claim, loc, path: str, stats, default_source: str) -> ClaimResult:
         for i, m in enumerate(models if isinstance(models, list) else [models] if key in compute else []):
             if not isinstance(m, str):
                 raise ConfigError(f"{key} names zoo models", loc=compute.loc_of(key), path=f"{cpath}.{key}")
-            check_zoo_name(m, compute.loc_of(key), f"{cpath}.{key}")
+            check_zoo_name(m, compute.loc_of(key), f"{cpath}.{key}", key)
     if "ratio" in compute:
         pair = compute["ratio"]
         if not (isinstance(pair, list) and len(pair) == 2 and all(isinstance(m, str) for m in pair)):

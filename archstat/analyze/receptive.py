@@ -19,7 +19,7 @@ thousands of digits.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from archstat.graph import Graph
 from archstat.ops.pool import adaptive_window
@@ -105,11 +105,11 @@ def receptive_fields(graph: Graph) -> dict[str, RF]:
         elif node.op == "adaptive_avgpool":
             rf = rf.step(_adaptive_step(node), extent)
             if extent == (1, 1):
-                rf = RF(rf.size, rf.jump, rf.start, (1, 1), True)
+                rf = replace(rf, extent=(1, 1), is_global=True)
         elif spec.global_rf and not rf.is_global:
             rf = rf.whole()
         elif len(node.shape) == 3:
-            rf = RF(rf.size, rf.jump, rf.start, extent, rf.is_global)
+            rf = replace(rf, extent=extent)
         out[node.name] = rf
     return out
 

@@ -13,6 +13,9 @@ from archstat.cli.output import emit
 from archstat.errors import UsageError
 
 
+MAX_MODELS = 26   # one letter each
+
+
 def split_sets(models: list[str], sets: list[str]) -> list[dict[str, str]]:
     """``--set NAME=V`` goes to every model that declares NAME; ``--set B:NAME=V`` (a letter, or a
     model as given) to one model only."""
@@ -67,8 +70,8 @@ def compare_models(
     if len(models) < 2:
         raise UsageError("compare needs at least two models (the same one twice with --set B:NAME=VALUE "
                          "compares two settings)")
-    if len(models) > 26:
-        raise UsageError("compare takes at most 26 models")
+    if len(models) > MAX_MODELS:
+        raise UsageError(f"compare takes at most {MAX_MODELS} models")
     fmt = options.choice(fmt, options.FORMATS, "--format")
     units = options.choice(units, options.UNITS, "--units")
     mode = options.choice(mode, options.MODES, "--mode")

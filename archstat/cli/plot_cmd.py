@@ -67,8 +67,8 @@ def plot(
         stats = analyze(names[0], options.parse_sets(sets), input_shape=options.parse_input(inputs[0] if inputs else None),
                         batch=options.parse_batch(int(batches)) if batches else 1)
         fig, target = plots.layers_figure(stats), out or default_name(stats.model, ".png")
-    check_out(target)
     try:
+        check_out(target)
         path = plots.save(fig, target)
     except OSError as exc:
         raise write_error(target, exc) from None

@@ -15,7 +15,8 @@ from archstat.errors import RuntimeFailure, UsageError
 
 @app.command("profile")
 def profile_model(
-    model: str = typer.Argument(..., help="A zoo name, a config path or module:PKG.MOD:FACTORY.",
+    model: str = typer.Argument(..., help="A zoo name, a config path or module:PKG.MOD:FACTORY (module: "
+                               "imports and runs that Python code, as torch.hub does).",
                                 metavar="NAME|PATH|module:..."),
     device: str = typer.Option("cpu", "--device", help="cpu, cuda, cuda:N or mps."),
     batch: int = typer.Option(1, "--batch", "-b", help="Batch size."),

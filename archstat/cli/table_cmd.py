@@ -11,7 +11,8 @@ from archstat.cli.app import app
 from archstat.cli.output import emit, render_stats
 
 MODEL_HELP = ("A zoo name (see 'archstat list'), a path to a YAML config, or module:PKG.MODULE:FACTORY / "
-              "module:FILE.py:FACTORY for an nn.Module (needs torch and --input).")
+              "module:FILE.py:FACTORY for an nn.Module (needs torch and --input). module: imports and runs that "
+              "Python code, as torch.hub does: use it only on code you trust.")
 
 
 @app.command("table")

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from archstat.config import expr
-from archstat.config.loader import LDict, LList
+from archstat.config.loader import MAX_NUMBER, LDict, LList
 from archstat.config.spec import BlockDef, Spec, check_keys
 from archstat.errors import ConfigError, Loc, ShapeError, UnknownNameError
 from archstat.graph import Graph, Node
@@ -22,7 +22,7 @@ from archstat.ops.types import check_min, coerce, fmt_shape
 
 MAX_LAYERS = 10_000        # nodes in an expanded graph (every format renders this many in seconds)
 MAX_STEPS = 10 * MAX_LAYERS   # entries expanded (repeats of empty blocks add no layers, but take time)
-MAX_SIZE = 10**30          # any tensor dimension (the bound on numbers in a config, kept through ops)
+MAX_SIZE = MAX_NUMBER      # any tensor dimension (the bound on numbers in a config, kept through ops)
 MAX_BLOCK_DEPTH = 32       # blocks inside blocks
 ENTRY_EXTRAS = ("repeat", "id", "label")
 STRUCTURES = ("parallel", "residual", "aux")

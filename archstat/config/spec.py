@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from archstat.config import expr
-from archstat.config.loader import LDict, LList, parse_yaml
+from archstat.config.loader import MAX_NUMBER, LDict, LList, parse_yaml
 from archstat.errors import ConfigError, Loc, UnknownNameError
 from archstat.ops.types import TYPES_BY_NAME, Size, coerce, type_name
 
@@ -153,7 +153,7 @@ def _int_text(text: str) -> int:
     if len(text) > 40 and text.strip().lstrip("+-").isdigit():
         raise ValueError("beyond")
     n = int(text)
-    if abs(n) > 10**30:
+    if abs(n) > MAX_NUMBER:
         raise ValueError("beyond")
     return n
 
@@ -324,10 +324,23 @@ def parse_reference(node, path: str = "reference", loc: Optional[Loc] = None,
             note=note, source=str(fig.get("source", source)),
             precision=precision, loc=fig.loc, relative_to=relative_to, overrides=overrides,
             mode=mode))
+    if len(figures) > MAX_FIGURES:
+        raise ConfigError(f"{len(figures):,} figures; a reference holds at most {MAX_FIGURES}",
+                          loc=node.loc_of("figures"), path=f"{path}.figures")
+    seen: set = set()
+    for f in figures:   # each other setting re-expands the model: bounded work
+        if f.overrides or f.mode != "eval" or f.relative_to:
+            seen.add((tuple(sorted(f.overrides.items())), f.mode, f.relative_to))
+            if len(seen) > MAX_FIGURE_SETTINGS:
+                raise ConfigError(f"figures under more than {MAX_FIGURE_SETTINGS} other settings (set:, mode: or "
+                                  "relative_to:); each one analyses a model again", loc=f.loc,
+                                  path=f"{path}.figures.{f.key}")
     return source, figures + errors
 
 
-MAX_FIGURE = 1e30
+MAX_FIGURE = MAX_NUMBER     # a figure's value, in magnitude
+MAX_FIGURES = 200           # figures in one reference
+MAX_FIGURE_SETTINGS = 8     # distinct (set:, mode:, relative_to:) among them: each analyses a model again
 MAX_PRECISION = 20      # significant digits a figure may claim (Decimal rounds exactly up to 28)
 
 
@@ -343,14 +356,14 @@ def check_precision(value, loc: Optional[Loc], path: str) -> int:
     return n
 
 
-def check_zoo_name(name: str, loc: Optional[Loc], path: str) -> None:
-    """``relative_to`` names a zoo model, never a path: a config does not open other files."""
+def check_zoo_name(name: str, loc: Optional[Loc], path: str, key: str = "relative_to") -> None:
+    """``relative_to`` (or a claim's model) names a zoo model, never a path: no file opens another."""
     from archstat.zoo import zoo_names
 
     names = zoo_names()
     if name not in names:
         raise UnknownNameError("model", name, names, loc=loc, path=path,
-                               hint_extra=" (relative_to names a zoo model, not a file)")
+                               hint_extra=f" ({key} names a zoo model, not a file)")
 
 
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
