@@ -39,10 +39,19 @@ def _limits_rows() -> list[list[str]]:
     return [[c.strip(" |") for c in row] for row in rows[1:]]
 
 
+def _resnet1202_nodes() -> int:
+    from archstat.api import load
+    from archstat.config.expand import MAX_LAYERS
+
+    n = len(load("resnet1202").nodes)
+    assert n <= MAX_LAYERS   # the deepest model of the zoo fits
+    return n
+
+
 def test_readme_limits_are_the_codes():
     from archstat.analyze.receptive import RF_LIMIT
-    from archstat.analyze.sweep import MAX_POINTS
-    from archstat.cli.compare_cmd import MAX_MODELS
+    from archstat.analyze.sweep import MAX_POINTS, MAX_WORK
+    from archstat.cli.compare_cmd import MAX_MODELS, MAX_ROWS
     from archstat.cli.options import MAX_BATCH, MAX_DIM, MAX_TIME_BUDGET
     from archstat.config import expand, expr, loader, spec
 
@@ -54,6 +63,7 @@ def test_readme_limits_are_the_codes():
         f"{expand.MAX_STEPS:,} expansion steps", f"{expand.MAX_BLOCK_DEPTH} deep", f"{spec.MAX_FIGURES} per config",
         f"at most {spec.MAX_FIGURE_SETTINGS} other settings", f"`precision` 1 to {spec.MAX_PRECISION}",
         f"1 to {MAX_DIM:,}", f"{MAX_TIME_BUDGET:,.0f} s", f"at most {MAX_MODELS} models", f"{MAX_POINTS:,} points",
+        f"{MAX_ROWS:,} rows together", f"{MAX_WORK:,} layers analysed", f"ResNet-1202 has {_resnet1202_nodes():,}",
     }
     for phrase in stated:
         assert phrase in text, phrase
@@ -206,6 +216,28 @@ def test_sweep_bounds():
     hundred = ",".join(str(k) for k in range(1, 101))
     r = runner.invoke(app, ["sweep", "lenet5-modern", "--batch", hundred + ",101", "--set", "num_classes=" + hundred])
     assert one_error(r) == "error: the grid has 10,100 points; the limit is 10,000"
+    # resnet1202 has 3,007 rows: 16 batch sizes are 48,112 layers, 17 are 51,119 (over 50,000): refused
+    # after its first point, before the others
+    rows = len(archstat.analyze("resnet1202").rows)
+    r = runner.invoke(app, ["sweep", "resnet1202", "--batch", ",".join(str(b) for b in range(1, 18))])
+    assert 17 * rows > 50_000 >= 16 * rows
+    assert one_error(r) == (f"error: the sweep analyses 17 points of {rows:,} layers; the limit is 50,000 layers "
+                            "in all (sweep fewer points)")
+
+
+def test_compare_rows(write_config):
+    from archstat.cli.compare_cmd import MAX_ROWS
+    from archstat.config.expand import MAX_LAYERS
+
+    # a chain of MAX_LAYERS - 1 convs: MAX_LAYERS rows with the input; two of them are MAX_ROWS rows
+    chain = write_config("archstat: 1\nname: chain\ninput: [1, 4, 4]\nlayers:\n"
+                         f"  - {{conv: {{out: 1, kernel: 1}}, repeat: {MAX_LAYERS - 1}}}\n")
+    assert 2 * MAX_LAYERS == MAX_ROWS
+    r = runner.invoke(app, ["compare", str(chain), str(chain), "lenet5"])
+    assert one_error(r) == (f"error: the models have {MAX_ROWS + len(archstat.analyze('lenet5').rows):,} rows "
+                            f"together; compare shows at most {MAX_ROWS:,} (use --depth N to compare blocks)")
+    r = runner.invoke(app, ["compare", str(chain), str(chain), "--depth", "1", "--format", "csv"])
+    assert r.exit_code == 0, r.stderr
 
 
 @pytest.mark.parametrize("target", ["AB", "", "C", "a"])

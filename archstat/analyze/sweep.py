@@ -11,6 +11,7 @@ from typing import Any, Callable, Optional
 from archstat.errors import UsageError
 
 MAX_POINTS = 10_000
+MAX_WORK = 50_000          # points × layers analysed: a sweep of a deep model takes fewer points
 _BRACES = re.compile(r"\{([^{}]*)\}")
 _BYTES = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*$")
 _SCALE = {"B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
@@ -106,10 +107,15 @@ def run_sweep(model: str, inputs: list[Optional[tuple[int, ...]]], batches: list
     dims = [d for d, values in (("input", inputs), ("batch", batches)) if len(values) > 1]
     dims += [n for n in names if len(sets[n]) > 1]
     sweep = Sweep(spec.name, dims, budget=budget, optimizer=optimizer, amp=amp, dtype=dtype)
+    work = 0
     for k, (shape, batch, *values) in enumerate(grid):
         params = dict(zip(names, values))
         stats = analyze(spec, params, input_shape=shape, batch=batch, dtype=dtype, mode="train",
                         optimizer=optimizer, amp=amp)
+        work += len(stats.rows)
+        if (k == 0 and len(stats.rows) * len(grid) > MAX_WORK) or work > MAX_WORK:
+            raise UsageError(f"the sweep analyses {len(grid):,} points of {len(stats.rows):,} layers; the limit is "
+                             f"{MAX_WORK:,} layers in all (sweep fewer points)")
         total = stats.training.total
         sweep.points.append(SweepPoint(stats.input_shape, batch, {n: stats.params[n] for n in names},
                                        stats.totals.params, stats.totals.macs, stats.totals.activation_bytes,

@@ -14,6 +14,7 @@ from archstat.errors import UsageError
 
 
 MAX_MODELS = 26   # one letter each
+MAX_ROWS = 10_000   # rows of all models together: two models at the layer limit
 
 
 def split_sets(models: list[str], sets: list[str]) -> list[dict[str, str]]:
@@ -84,4 +85,8 @@ def compare_models(
         stats = analyze(model, params, input_shape=shape, batch=options.parse_batch(batch),
                         dtype=options.parse_dtype(dtype), depth=depth, mode=mode)
         compared.append(Compared(label, model, stats, {k: stats.params[k] for k in params}))
+        rows = sum(len(c.stats.rows) for c in compared)
+        if rows > MAX_ROWS:
+            raise UsageError(f"the models have {rows:,} rows together; compare shows at most {MAX_ROWS:,} "
+                             "(use --depth N to compare blocks)")
     emit(compare_report.render(compare(compared), fmt, units))

@@ -20,7 +20,8 @@ from archstat.graph import Graph, Node
 from archstat.ops.registry import all_ops
 from archstat.ops.types import check_min, coerce, fmt_shape
 
-MAX_LAYERS = 10_000        # nodes in an expanded graph (every format renders this many in seconds)
+MAX_LAYERS = 5_000         # nodes in an expanded graph (every format renders this many in seconds;
+                           # ResNet-1202, the deepest model of the zoo, has 4,209)
 MAX_STEPS = 10 * MAX_LAYERS   # entries expanded (repeats of empty blocks add no layers, but take time)
 MAX_SIZE = MAX_NUMBER      # any tensor dimension (the bound on numbers in a config, kept through ops)
 MAX_BLOCK_DEPTH = 32       # blocks inside blocks
