@@ -52,7 +52,7 @@ def test_readme_limits_are_the_codes():
     from archstat.analyze.receptive import RF_LIMIT
     from archstat.analyze.sweep import MAX_POINTS, MAX_WORK
     from archstat.cli.compare_cmd import MAX_MODELS, MAX_ROWS
-    from archstat.cli.options import MAX_BATCH, MAX_DIM, MAX_TIME_BUDGET
+    from archstat.cli.options import MAX_BATCH, MAX_DIM, MAX_STEPS, MAX_TIME_BUDGET
     from archstat.config import expand, expr, loader, spec
 
     text = " ".join(" ".join(r) for r in _limits_rows())
@@ -62,7 +62,7 @@ def test_readme_limits_are_the_codes():
         f"at most {expr.MAX_EXPONENT}", f"±{expr.MAX_NDIGITS}", f"{expand.MAX_LAYERS:,} layers",
         f"{expand.MAX_STEPS:,} expansion steps", f"{expand.MAX_BLOCK_DEPTH} deep", f"{spec.MAX_FIGURES} per config",
         f"at most {spec.MAX_FIGURE_SETTINGS} other settings", f"`precision` 1 to {spec.MAX_PRECISION}",
-        f"1 to {MAX_DIM:,}", f"{MAX_TIME_BUDGET:,.0f} s", f"at most {MAX_MODELS} models", f"{MAX_POINTS:,} points",
+        f"1 to {MAX_DIM:,}", f"{MAX_TIME_BUDGET:,.0f} s", f"at most {MAX_STEPS:,} steps each", f"at most {MAX_MODELS} models", f"{MAX_POINTS:,} points",
         f"{MAX_ROWS:,} rows together", f"{MAX_WORK:,} layers analysed", f"ResNet-1202 has {_resnet1202_nodes():,}",
     }
     for phrase in stated:
@@ -163,6 +163,10 @@ def test_receptive_field_stops_at_limit(write_config):
     (["profile", "lenet5", "--time-budget", "-1"], "--time-budget -1.0: expected seconds, more than 0 and at most 3,600"),
     (["profile", "lenet5", "--time-budget", "inf"], "--time-budget inf: expected seconds, more than 0 and at most 3,600"),
     (["compare"] + ["lenet5"] * 27, "compare takes at most 26 models"),
+    (["profile", "lenet5", "--iters", "10001"], "--iters 10001: at most 10,000 steps"),
+    (["profile", "lenet5", "--warmup", "10001"], "--warmup 10001: at most 10,000 steps"),
+    (["profile", "lenet5", "--sweep-batch", ","], "--sweep-batch ',': an empty value (expected values separated by commas)"),
+    (["sweep", "lenet5", "--fits", "1" + "0" * 400 + "GB"], f"--fits '1{'0' * 400}GB': at most 10^30 bytes"),
     (["table", "lenet5", "--optimizer", "sgd"], "--optimizer sgd: the optimizer applies only with --mode train"),
     (["profile", "lenet5", "--optimizer", "sgd"], "--optimizer sgd: the optimizer applies only with --mode train"),
     (["table", "lenet5", "--amp"], "--amp: mixed precision training memory applies only with --mode train"),

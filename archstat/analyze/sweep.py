@@ -65,7 +65,10 @@ def parse_bytes(text: str) -> int:
     m = _BYTES.match(text)
     if not m:
         raise UsageError(f"--fits '{text}': expected a size with a unit, e.g. 24GiB or 16GB")
-    return int(float(m.group(1)) * _SCALE[m.group(2)])
+    value = float(m.group(1)) * _SCALE[m.group(2)]
+    if not value < 10**30:   # the bound on every size; also an infinity read from 400 digits
+        raise UsageError(f"--fits '{text}': at most 10^30 bytes")
+    return int(value)
 
 
 @dataclass

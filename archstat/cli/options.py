@@ -81,6 +81,14 @@ def check_amp(amp: bool, mode: str) -> bool:
 
 
 MAX_TIME_BUDGET = 3600.0
+MAX_STEPS = 10_000
+
+
+def check_steps(warmup: int, iters: int) -> None:
+    """profile's --warmup and --iters: each at most 10,000 steps (a bound on the time it runs)."""
+    for option, value in (("--warmup", warmup), ("--iters", iters)):
+        if value > MAX_STEPS:
+            raise UsageError(f"{option} {value}: at most {MAX_STEPS:,} steps")
 
 
 def parse_time_budget(value: float | None) -> float | None:

@@ -49,10 +49,13 @@ def profile_model(
     time_budget = options.parse_time_budget(time_budget)
     if warmup < 0 or iters < 1 or top < 1:
         raise UsageError("--warmup must be 0 or more, --iters and --top 1 or more")
+    options.check_steps(warmup, iters)
     batches = [options.parse_batch(batch)]
-    if sweep_batch:
+    if sweep_batch is not None:
+        from archstat.analyze.sweep import split_values
+
         try:
-            batches = [options.parse_batch(int(b)) for b in sweep_batch.split(",") if b.strip()]
+            batches = [options.parse_batch(int(b)) for b in split_values(sweep_batch, "--sweep-batch")]
         except ValueError:
             raise UsageError(f"--sweep-batch '{sweep_batch}': expected integers such as 1,8,32") from None
     shape = options.parse_input(input_)
