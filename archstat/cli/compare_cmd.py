@@ -9,6 +9,7 @@ import typer
 
 from archstat.cli import options
 from archstat.cli.app import app
+from archstat.cli import output
 from archstat.cli.output import emit
 from archstat.errors import UsageError
 
@@ -62,6 +63,8 @@ def compare_models(
     mode: str = typer.Option("eval", "--mode", help="eval or train (auxiliary heads counted)."),
     sets: Optional[List[str]] = typer.Option(None, "--set", help="NAME=VALUE for every model declaring NAME, "
                                              "or B:NAME=VALUE for one (A is the first model)."),
+    wide: bool = output.WIDE,
+    columns: Optional[str] = output.COLUMNS,
 ):
     """Totals side by side with each model's ratio to the first, then an aligned breakdown."""
     from archstat.analyze.compare import Compared, compare
@@ -89,4 +92,4 @@ def compare_models(
         if rows > MAX_ROWS:
             raise UsageError(f"the models have {rows:,} rows together; compare shows at most {MAX_ROWS:,} "
                              "(use --depth N to compare blocks)")
-    emit(compare_report.render(compare(compared), fmt, units))
+    emit(compare_report.render(compare(compared), fmt, units, output.view(columns, wide)))
