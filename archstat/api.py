@@ -76,6 +76,9 @@ def analyze(model: str | Path | Spec | Graph, params: Optional[dict[str, Any]] =
         raise UsageError(f"unknown dtype '{dtype}' (choose from {', '.join(DTYPE_BYTES)})")
     if mode not in MODES:
         raise UsageError(f"unknown mode '{mode}' (choose from {', '.join(MODES)})")
+    if mode == "train" and dtype == "int8":
+        raise UsageError("--dtype int8 with --mode train: int8 is an inference format; training memory is "
+                         "estimated for float32, float16 or bfloat16 (or --amp)")
     if not isinstance(batch, int) or isinstance(batch, bool) or batch < 1:
         raise UsageError(f"batch must be a positive integer, got {batch!r}")
     if isinstance(model, Graph):

@@ -12,7 +12,7 @@ from typing import Any, Optional
 from archstat.analyze.references import (NOT_REPRODUCED, REPRODUCED, fill_note, metric_value, round_significant,
                                          significant_digits)
 from archstat.config.loader import LDict, LList, parse_yaml, read_config_text
-from archstat.config.spec import METRICS, check_keys
+from archstat.config.spec import METRICS, check_keys, check_note, check_precision, check_zoo_name
 from archstat.errors import ConfigError, UnknownNameError
 
 ROW_METRICS = ("output_shape", "weights", "biases", "params", "macs", "activation_elements")
@@ -86,13 +86,22 @@ def _one(claim, loc, path: str, stats, default_source: str) -> ClaimResult:
     allowed = ROW_METRICS if row is not None else METRICS
     if metric not in allowed:
         raise UnknownNameError("metric", str(metric), allowed, loc=compute.loc_of("metric"), path=f"{cpath}.metric")
-    overrides = dict(compute.get("set") or {})
+    overrides = _claim_set(compute, f"{cpath}.set")
+    for key in ("model", "ratio"):
+        models = compute.get(key)
+        for i, m in enumerate(models if isinstance(models, list) else [models] if key in compute else []):
+            if not isinstance(m, str):
+                raise ConfigError(f"{key} names zoo models", loc=compute.loc_of(key), path=f"{cpath}.{key}")
+            check_zoo_name(m, compute.loc_of(key), f"{cpath}.{key}", key)
     if "ratio" in compute:
         pair = compute["ratio"]
         if not (isinstance(pair, list) and len(pair) == 2 and all(isinstance(m, str) for m in pair)):
             raise ConfigError("ratio is a pair of models [A, B]: A's metric divided by B's",
                               loc=compute.loc_of("ratio"), path=f"{cpath}.ratio")
         a, b = (stats(m, overrides) for m in pair)
+        if not metric_value(metric, b):
+            raise ConfigError(f"a ratio over zero: {pair[1]}'s {metric} is 0", loc=compute.loc_of("ratio"),
+                              path=f"{cpath}.ratio")
         computed = Decimal(metric_value(metric, a)) / Decimal(metric_value(metric, b))
         base, how = b, f"{pair[0]} {metric} / {pair[1]} {metric}"
     elif "model" in compute:
@@ -110,6 +119,7 @@ def _one(claim, loc, path: str, stats, default_source: str) -> ClaimResult:
             f" with {', '.join(f'{k}={v}' for k, v in overrides.items())}" if overrides else "")
     else:
         raise ConfigError("compute needs model or ratio", loc=compute.loc, path=cpath)
+    check_note(str(claim.get("note", "")), claim.loc_of("note"), f"{path}.note")
     value = claim["value"]
     if isinstance(value, list):
         ok = computed == value
@@ -117,11 +127,32 @@ def _one(claim, loc, path: str, stats, default_source: str) -> ClaimResult:
         raw = claim.raw.get("value") or str(value)
         try:
             published = Decimal(str(raw).replace("_", ""))
+            if not abs(published) <= Decimal(10) ** 30:
+                raise ValueError
         except Exception:
-            raise ConfigError(f"value must be a number or a shape, got {raw!r}", loc=claim.loc_of("value"),
-                              path=f"{path}.value") from None
-        precision = int(claim.get("precision") or significant_digits(str(raw)))
+            raise ConfigError(f"value must be a number (at most 10^30 in magnitude) or a shape, got {raw!r}",
+                              loc=claim.loc_of("value"), path=f"{path}.value") from None
+        precision = check_precision(claim["precision"], claim.loc_of("precision"), f"{path}.precision") \
+            if "precision" in claim else significant_digits(str(raw))
         ok = round_significant(Decimal(computed), precision) == round_significant(published, precision)
     return ClaimResult(str(claim["id"]), str(claim["claim"]), str(claim["published"]), computed,
                        REPRODUCED if ok else NOT_REPRODUCED, fill_note(str(claim.get("note", "")), base),
                        str(claim.get("source", default_source)), how)
+
+
+def _claim_set(compute: LDict, path: str) -> dict:
+    """``set:`` of a claim: param names with scalar values (or a pair [h, w]); the model checks the rest."""
+    node = compute.get("set")
+    if node is None:
+        return {}
+    if not isinstance(node, LDict):
+        raise ConfigError("set must be a mapping of param: value", loc=compute.loc_of("set"), path=path)
+    out = {}
+    for name, value in node.items():
+        if isinstance(value, list) and len(value) == 2 and all(type(v) is int for v in value):
+            value = tuple(value)
+        elif isinstance(value, (list, dict)):
+            raise ConfigError(f"'{name}' must be a number, a boolean, a string or a pair [h, w]",
+                              loc=node.loc_of(name), path=f"{path}.{name}")
+        out[name] = value
+    return out

@@ -11,15 +11,21 @@ dilation d and padding p, with k' = d(k-1)+1::
 A merge takes the largest field of its inputs. A layer that sees its whole input
 (linear after flatten, pooling to 1×1) has a global field: the whole extent of
 the map it reads.
+
+Fields grow geometrically with stride (a chain of stride-2 layers doubles ``jump`` each time): past
+``RF_LIMIT`` a field stops growing and says so (``> 10^30``), rather than carrying integers of
+thousands of digits.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from archstat.graph import Graph
 from archstat.ops.pool import adaptive_window
 from archstat.ops.registry import RFStep, all_ops
+
+RF_LIMIT = 10**30
 
 
 @dataclass(frozen=True)
@@ -29,25 +35,40 @@ class RF:
     start: tuple[int, int]
     extent: tuple[int, int]        # the spatial size of the map (kept through flatten)
     is_global: bool = False
+    beyond_limit: bool = False     # the field grew past RF_LIMIT and was stopped there
 
     def step(self, st: RFStep, extent: tuple[int, int]) -> "RF":
+        if self.beyond_limit:
+            return RF(self.size, self.jump, self.start, extent, self.is_global, True)
         size, jump, start = [], [], []
         for i in range(2):
             span = st.dilation[i] * (st.kernel[i] - 1) + 1
             size.append(self.size[i] + (span - 1) * self.jump[i])
             jump.append(self.jump[i] * st.stride[i])
             start.append(self.start[i] - st.padding[i] * self.jump[i])
-        return RF(tuple(size), tuple(jump), tuple(start), extent, self.is_global)
+        return _bounded(RF(tuple(size), tuple(jump), tuple(start), extent, self.is_global))
 
     def whole(self) -> "RF":
         """Every output sees the whole map this field's units tile."""
+        if self.beyond_limit:
+            return RF(self.size, self.jump, self.start, (1, 1), True, True)
         size = tuple(self.size[i] + (self.extent[i] - 1) * self.jump[i] for i in range(2))
         jump = tuple(self.jump[i] * self.extent[i] for i in range(2))
-        return RF(size, jump, self.start, (1, 1), True)
+        return _bounded(RF(size, jump, self.start, (1, 1), True))
 
     def text(self) -> str:
+        if self.beyond_limit:
+            return "> 10^30" + (" (global)" if self.is_global else "")
         s = str(self.size[0]) if self.size[0] == self.size[1] else f"{self.size[0]}×{self.size[1]}"
         return s + (" (global)" if self.is_global else "")
+
+
+def _bounded(rf: RF) -> RF:
+    """``rf``, or, once any of its numbers passes RF_LIMIT, a field stopped at the limit."""
+    if all(abs(v) <= RF_LIMIT for v in (*rf.size, *rf.jump, *rf.start)):
+        return rf
+    cap = (RF_LIMIT, RF_LIMIT)
+    return RF(cap, cap, (-RF_LIMIT, -RF_LIMIT), rf.extent, rf.is_global, True)
 
 
 def _spatial(shape) -> tuple[int, int]:
@@ -84,11 +105,11 @@ def receptive_fields(graph: Graph) -> dict[str, RF]:
         elif node.op == "adaptive_avgpool":
             rf = rf.step(_adaptive_step(node), extent)
             if extent == (1, 1):
-                rf = RF(rf.size, rf.jump, rf.start, (1, 1), True)
+                rf = replace(rf, extent=(1, 1), is_global=True)
         elif spec.global_rf and not rf.is_global:
             rf = rf.whole()
         elif len(node.shape) == 3:
-            rf = RF(rf.size, rf.jump, rf.start, extent, rf.is_global)
+            rf = replace(rf, extent=extent)
         out[node.name] = rf
     return out
 

@@ -14,12 +14,16 @@ from archstat.cli.output import emit
 from archstat.errors import UsageError
 
 
+MAX_MODELS = 26   # one letter each
+MAX_ROWS = 10_000   # rows of all models together: two models at the layer limit
+
+
 def split_sets(models: list[str], sets: list[str]) -> list[dict[str, str]]:
     """``--set NAME=V`` goes to every model that declares NAME; ``--set B:NAME=V`` (a letter, or a
     model as given) to one model only."""
     from archstat.api import load_spec
 
-    labels = string.ascii_uppercase[:len(models)]
+    labels = list(string.ascii_uppercase[:len(models)])   # a list: 'AB' or '' is no letter
     per_model: list[dict[str, str]] = [{} for _ in models]
     specs = [None if m.startswith("module:") else load_spec(m) for m in models]
     for item in sets or []:
@@ -72,8 +76,8 @@ def compare_models(
     if len(models) < 2:
         raise UsageError("compare needs at least two models (the same one twice with --set B:NAME=VALUE "
                          "compares two settings)")
-    if len(models) > 26:
-        raise UsageError("compare takes at most 26 models")
+    if len(models) > MAX_MODELS:
+        raise UsageError(f"compare takes at most {MAX_MODELS} models")
     fmt = options.choice(fmt, options.FORMATS, "--format")
     units = options.choice(units, options.UNITS, "--units")
     mode = options.choice(mode, options.MODES, "--mode")
@@ -94,4 +98,8 @@ def compare_models(
         stats = analyze(model, params, input_shape=own, batch=options.parse_batch(batch),
                         dtype=options.parse_dtype(dtype), depth=depth, mode=mode)
         compared.append(Compared(label, model, stats, {k: stats.params[k] for k in params}))
+        rows = sum(len(c.stats.rows) for c in compared)
+        if rows > MAX_ROWS:
+            raise UsageError(f"the models have {rows:,} rows together; compare shows at most {MAX_ROWS:,} "
+                             "(use --depth N to compare blocks)")
     emit(compare_report.render(compare(compared), fmt, units, output.view(columns, wide)))

@@ -41,7 +41,8 @@ def training_dict(t) -> dict | None:
 def rf_dict(rf) -> dict | None:
     if rf is None:
         return None
-    return {"size": list(rf.size), "jump": list(rf.jump), "start": list(rf.start), "global": rf.is_global}
+    d = {"size": list(rf.size), "jump": list(rf.jump), "start": list(rf.start), "global": rf.is_global}
+    return d | {"beyond_limit": True} if rf.beyond_limit else d   # numbers stopped at 10^30
 
 
 def stats_dict(stats: ModelStats, units: str = "macs") -> dict:

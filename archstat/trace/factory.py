@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import importlib
 import importlib.util
+import os
 import sys
 from contextlib import contextmanager
 from pathlib import Path
@@ -54,7 +55,7 @@ def load_factory(target: str):
     where, attr, args, kwargs = parse_target(target)
     if where.endswith(".py"):
         path = Path(where)
-        if not path.is_file():
+        if not os.path.isfile(path):   # False too for a name too long
             raise UsageError(f"'{target}': no such file {where}")
         spec = importlib.util.spec_from_file_location(f"archstat_user_{path.stem}", path)
         mod = importlib.util.module_from_spec(spec)
@@ -64,9 +65,11 @@ def load_factory(target: str):
         except Exception as exc:
             raise UsageError(f"'{target}': importing {where} failed: {type(exc).__name__}: {exc}") from None
     else:
+        if where.startswith("."):
+            raise UsageError(f"'{target}': {where} is a relative module name; give the full dotted name")
         try:
             mod = importlib.import_module(where)
-        except ImportError as exc:
+        except Exception as exc:   # ImportError, or whatever the module's own code raised
             raise UsageError(f"'{target}': cannot import {where}: {exc}") from None
     if not hasattr(mod, attr):
         from archstat.errors import did_you_mean
