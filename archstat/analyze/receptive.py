@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from archstat.graph import Graph
+from archstat.ops.conv import conv_out_len
 from archstat.ops.pool import adaptive_window
 from archstat.ops.registry import RFStep, all_ops
 
@@ -80,7 +81,11 @@ def receptive_fields(graph: Graph) -> dict[str, RF]:
         rf = max(inputs, key=lambda r: (r.size[0] * r.size[1], r.is_global)) if len(inputs) > 1 else inputs[0]
         extent = _spatial(node.shape) if len(node.shape) == 3 else rf.extent
         if spec.rf is not None:
-            rf = rf.step(spec.rf(node.args), extent)
+            step = spec.rf(node.args)
+            if len(node.shape) != 3:   # a strided op that leaves the map (patch embedding → tokens) tiles it
+                extent = tuple(conv_out_len(rf.extent[i], step.kernel[i], step.stride[i], step.padding[i],
+                                            step.dilation[i]) for i in range(2))
+            rf = rf.step(step, extent)
         elif node.op == "adaptive_avgpool":
             rf = rf.step(_adaptive_step(node), extent)
             if extent == (1, 1):

@@ -193,4 +193,5 @@ def _load_all() -> None:
     if _LOADED:
         return
     from archstat.ops import activation, conv, lenet, linear, merge, norm, pool, shape  # noqa: F401
+    from archstat.ops import attention, tokens  # noqa: F401
     _LOADED.append(True)

@@ -23,6 +23,7 @@ from archstat.analyze.stats import analyze_graph
 from archstat.builder import require_torch
 from archstat.builder.torch_builder import build_graph
 from archstat.graph import Graph
+from archstat.ops.arith import attention_macs
 from archstat.ops.registry import all_ops
 
 PASS, FAIL, SKIP = "ok", "MISMATCH", "skipped"
@@ -121,6 +122,22 @@ def verify_graph(graph: Graph, *, fvcore: bool = True) -> list[Check]:
     return checks
 
 
+SDPA = "aten::scaled_dot_product_attention"
+
+
+def _fvcore_attention(inputs, outputs) -> int:
+    """fvcore has no count for scaled dot-product attention: archstat's formula on the query, key and
+    value shapes fvcore traced (this checks the shapes the module feeds it, not the formula, which
+    FlopCounterMode checks independently: on the meta device attention decomposes into bmm)."""
+    from fvcore.nn.jit_handles import get_shape
+
+    q, k, v = (get_shape(t) for t in inputs[:3])
+    batch_heads = 1
+    for d in q[:-2]:
+        batch_heads *= d
+    return attention_macs(batch_heads, q[-2], k[-2], q[-1], v[-1])
+
+
 def _fvcore_checks(graph: Graph, model: str) -> list[Check]:
     torch = require_torch()
     try:
@@ -140,6 +157,7 @@ def _fvcore_checks(graph: Graph, model: str) -> list[Check]:
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # fvcore traces with torch.jit, which warns that it is deprecated
         analysis = FlopCountAnalysis(module, torch.zeros(1, *graph.input_shape))
+        analysis.set_op_handle(SDPA, _fvcore_attention)
         analysis.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
         by_module = analysis.by_module()
         by_operator = analysis.by_operator()
@@ -147,8 +165,9 @@ def _fvcore_checks(graph: Graph, model: str) -> list[Check]:
                     ((n.name, rows[n.name].macs, by_module.get(n.name, 0)) for n in counted), "rows",
                     "fvcore (batch 1)")]
     ours = sum(rows[n.name].macs for n in counted)
-    theirs = sum(v for k, v in by_operator.items() if k in ("conv", "linear", "addmm", "matmul"))
-    out.append(Check(model, "MACs total, conv + linear", f"{ours:,}", f"{theirs:,}",
+    theirs = sum(v for k, v in by_operator.items() if k in ("conv", "linear", "addmm", "matmul", SDPA[6:]))
+    out.append(Check(model, "MACs total, conv + linear" + (" + attention" if SDPA[6:] in by_operator else ""),
+                     f"{ours:,}", f"{theirs:,}",
                      PASS if ours == theirs else FAIL, "fvcore: one flop per multiply-add, eval mode"))
     return out
 
