@@ -71,3 +71,72 @@ class SelectToken(nn.Module):
 
     def extra_repr(self) -> str:
         return f"index={self.index}"
+
+
+class WindowAttention(nn.Module):
+    """Swin's (shifted) window attention on a channels-last map (B, H, W, C), as torchvision's
+    ``ShiftedWindowAttention``: pad H and W up to multiples of the window M, roll by ``shift`` (no
+    shift along an axis the window covers), split into M×M windows, multi-head self-attention in
+    each (``qkv`` and ``proj`` linears, a learned relative position bias per head, and in shifted
+    windows a mask between tokens that were not neighbours), merge, roll back, unpad. Attention
+    runs as two matmuls, as torchvision's does."""
+
+    def __init__(self, dim: int, heads: int, window: int, shift: int = 0, bias: bool = True):
+        super().__init__()
+        self.heads, self.window, self.shift = heads, window, shift
+        self.qkv = nn.Linear(dim, 3 * dim, bias)
+        self.proj = nn.Linear(dim, dim, bias)
+        self.relative_position_bias_table = nn.Parameter(torch.zeros((2 * window - 1) ** 2, heads))
+        coords = torch.stack(torch.meshgrid(torch.arange(window), torch.arange(window), indexing="ij")).flatten(1)
+        rel = (coords[:, :, None] - coords[:, None, :]).permute(1, 2, 0) + (window - 1)
+        self.register_buffer("relative_position_index", (rel[..., 0] * (2 * window - 1) + rel[..., 1]).flatten(),
+                             persistent=False)
+
+    def _mask(self, x, ph: int, pw: int, shifts: tuple[int, int]):
+        """-100 between tokens of a shifted window that came from different regions of the map."""
+        m = self.window
+        region = x.new_zeros((ph, pw))
+        count = 0
+        for hs in ((0, ph - m), (ph - m, ph - shifts[0]), (ph - shifts[0], ph)):
+            for ws in ((0, pw - m), (pw - m, pw - shifts[1]), (pw - shifts[1], pw)):
+                region[hs[0]:hs[1], ws[0]:ws[1]] = count
+                count += 1
+        region = region.view(ph // m, m, pw // m, m).permute(0, 2, 1, 3).reshape(-1, m * m)
+        diff = region.unsqueeze(1) - region.unsqueeze(2)
+        return diff.masked_fill(diff != 0, -100.0).masked_fill(diff == 0, 0.0)
+
+    def forward(self, x):
+        b, h, w, c = x.shape
+        m, heads = self.window, self.heads
+        x = F.pad(x, (0, 0, 0, (m - w % m) % m, 0, (m - h % m) % m))
+        ph, pw = x.shape[1], x.shape[2]
+        shifts = (0 if m >= ph else self.shift, 0 if m >= pw else self.shift)
+        if any(shifts):
+            x = torch.roll(x, shifts=(-shifts[0], -shifts[1]), dims=(1, 2))
+        windows = (ph // m) * (pw // m)
+        x = x.view(b, ph // m, m, pw // m, m, c).permute(0, 1, 3, 2, 4, 5).reshape(b * windows, m * m, c)
+        q, k, v = self.qkv(x).reshape(b * windows, m * m, 3, heads, c // heads).permute(2, 0, 3, 1, 4)
+        attn = (q * (c // heads) ** -0.5).matmul(k.transpose(-2, -1))
+        bias = self.relative_position_bias_table[self.relative_position_index]
+        attn = attn + bias.view(m * m, m * m, heads).permute(2, 0, 1).unsqueeze(0)
+        if any(shifts):
+            attn = attn.view(b, windows, heads, m * m, m * m) + self._mask(x, ph, pw, shifts)[None, :, None]
+            attn = attn.view(b * windows, heads, m * m, m * m)
+        x = attn.softmax(dim=-1).matmul(v).transpose(1, 2).reshape(b * windows, m * m, c)
+        x = self.proj(x).view(b, ph // m, pw // m, m, m, c).permute(0, 1, 3, 2, 4, 5).reshape(b, ph, pw, c)
+        if any(shifts):
+            x = torch.roll(x, shifts=shifts, dims=(1, 2))
+        return x[:, :h, :w, :].contiguous()
+
+    def extra_repr(self) -> str:
+        return f"heads={self.heads}, window={self.window}, shift={self.shift}"
+
+
+class PatchMerge(nn.Module):
+    """Swin's patch merging, before its norm and linear: each 2×2 neighbourhood of a channels-last
+    map concatenated along channels, (B, H, W, C) → (B, ⌈H/2⌉, ⌈W/2⌉, 4C) (odd sizes padded)."""
+
+    def forward(self, x):
+        h, w = x.shape[1], x.shape[2]
+        x = F.pad(x, (0, 0, 0, w % 2, 0, h % 2))
+        return torch.cat([x[:, 0::2, 0::2], x[:, 1::2, 0::2], x[:, 0::2, 1::2], x[:, 1::2, 1::2]], -1)

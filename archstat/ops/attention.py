@@ -1,13 +1,13 @@
-"""Multi-head self-attention over tokens (ViT's MSA): params 4·D² + 4·D, MACs 4·L·D² + 2·L²·D,
-from the shared formulas of :mod:`archstat.ops.arith`."""
+"""Multi-head self-attention over tokens (ViT's MSA): params 4·D² + 4·D, MACs 4·L·D² + 2·L²·D; and
+Swin's (shifted) window attention — from the shared formulas of :mod:`archstat.ops.arith`."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from archstat.errors import ShapeError
-from archstat.ops.arith import mhsa_macs, mhsa_params
-from archstat.ops.registry import Saved, register_op
+from archstat.ops.arith import attention_macs, linear_macs, mhsa_macs, mhsa_params
+from archstat.ops.registry import RFStep, Saved, register_op
 from archstat.ops.tokens import tokens_input
 from archstat.ops.types import arg
 
@@ -69,5 +69,95 @@ register_op(
     torch_type="MultiHeadSelfAttention",
     build=_build,
     from_module=lambda m: {"heads": m.heads, "bias": m.qkv.bias is not None}
+    if type(m).__module__.startswith("archstat.") else None,
+)
+
+
+# -- Swin: (shifted) window attention ------------------------------------------------------------
+
+@dataclass(frozen=True)
+class WindowAttentionArgs:
+    heads: int = arg(min=1)
+    window: int = arg(min=1)        # M: attention within M×M windows
+    shift: int = arg(0, min=0)      # cyclic shift of the windows (Swin: 0, then M // 2 in every other block)
+    bias: bool = True
+
+
+def _grid(a: WindowAttentionArgs, in_shapes) -> tuple[int, int, int, int]:
+    """(tokens after padding to whole windows, windows, channels, tokens per window) of an H×W×C map."""
+    shape = in_shapes[0]
+    if len(shape) != 3:
+        raise ShapeError(f"window_attention needs a channels-last H×W×C map, got {'×'.join(map(str, shape))}")
+    h, w, c = shape
+    if c % a.heads:
+        raise ShapeError(f"window_attention: {c} channels are not divisible by heads={a.heads}")
+    m = a.window
+    rows, cols = -(-h // m), -(-w // m)        # H and W padded up to whole windows, as torchvision does
+    return rows * cols * m * m, rows * cols, c, m * m
+
+
+def window_attention_shape(a: WindowAttentionArgs, in_shapes):
+    _grid(a, in_shapes)                          # checks the layout and the heads
+    return in_shapes[0]
+
+
+def window_attention_macs(a: WindowAttentionArgs, in_shapes) -> int:
+    """Q, K, V and output projections on every (padded) token, 4·T·C², and attention within each of
+    the nW windows of M² tokens, 2·nW·M⁴·C (all heads)."""
+    tokens, windows, c, per = _grid(a, in_shapes)
+    return 4 * linear_macs(c, c, tokens) + attention_macs(windows * a.heads, per, per, c // a.heads, c // a.heads)
+
+
+def window_attention_ops(a: WindowAttentionArgs, in_shapes) -> int:
+    """Bias adds of the projections (4·T·C), the query scale (T·C), and per score (heads·M⁴ per
+    window) the relative position bias, the shift mask where there is one, and softmax's three."""
+    tokens, windows, c, per = _grid(a, in_shapes)
+    per_score = 4 + (1 if _shifted(a, in_shapes) else 0)
+    return (4 * tokens * c if a.bias else 0) + tokens * c + per_score * windows * a.heads * per * per
+
+
+def _shifted(a: WindowAttentionArgs, in_shapes) -> bool:
+    """torchvision does not shift along an axis one window covers (Swin-T's last stage at 224)."""
+    h, w, _ = in_shapes[0]
+    return a.shift > 0 and (-(-h // a.window) > 1 or -(-w // a.window) > 1)
+
+
+def window_attention_saved(a: WindowAttentionArgs, in_shapes, out_shape) -> tuple:
+    """What autograd keeps for torchvision's algorithm (two matmuls, checked on the CPU): five tensors
+    of T·C — the windowed input (the qkv linear's), the scaled queries, the keys and values as
+    matmul operands, the merged heads (the output projection's input) — and the attention
+    probabilities, heads·M⁴ per window."""
+    tokens, windows, c, per = _grid(a, in_shapes)
+    return (Saved("extra", 5 * tokens * c), Saved("extra", windows * a.heads * per * per))
+
+
+def _build_window(a: WindowAttentionArgs, in_shapes):
+    from archstat.builder.token_modules import WindowAttention
+
+    return WindowAttention(in_shapes[0][2], a.heads, a.window, a.shift, a.bias)
+
+
+register_op(
+    "window_attention",
+    Args=WindowAttentionArgs,
+    doc="Swin's (shifted) window attention on a channels-last H×W×C map: multi-head self-attention "
+        "within M×M windows (H, W padded to whole windows), windows cyclically shifted by `shift`, "
+        "a learned relative position bias ((2M−1)²·heads) per head.",
+    out_shape=window_attention_shape,
+    weights=lambda a, s: mhsa_params(_grid(a, s)[2], bias=False),                        # 4·C²
+    # the projections' 4·C biases and the relative position bias table, (2M − 1)² per head
+    biases=lambda a, s: (4 * _grid(a, s)[2] if a.bias else 0) + (2 * a.window - 1) ** 2 * a.heads,
+    macs=lambda a, s, o: window_attention_macs(a, s),
+    ops=lambda a, s, o: window_attention_ops(a, s),
+    saved=window_attention_saved,
+    label=lambda a, s, o: f"W{'S' if a.shift else ''}-MSA-{a.heads}",
+    formula=lambda a, s: f"4×{_grid(a, s)[2]}²",
+    # each token sees the M×M window it is in: counted as an M×M kernel; with shifted windows a
+    # token's field can be up to a window wider (the windows it mixes), so this is a lower bound
+    rf=lambda a: RFStep((a.window, a.window), (1, 1), (1, 1), (0, 0)),
+    layer="attention",
+    torch_type="WindowAttention",
+    build=_build_window,
+    from_module=lambda m: {"heads": m.heads, "window": m.window, "shift": m.shift, "bias": m.qkv.bias is not None}
     if type(m).__module__.startswith("archstat.") else None,
 )

@@ -152,3 +152,29 @@ register_op(
     build=_build("SelectToken", lambda a, s: (a.index,)),
     from_module=lambda m: {"index": m.index} if _is_archstat(m) else None,
 )
+
+
+# -- Swin: patch merging ----------------------------------------------------------------------------
+
+def patch_merge_shape(a, in_shapes) -> Shape:
+    shape = in_shapes[0]
+    if len(shape) != 3:
+        raise ShapeError(f"patch_merge needs a channels-last H×W×C map, got {fmt_shape(shape)}")
+    h, w, c = shape
+    return (-(-h // 2), -(-w // 2), 4 * c)
+
+
+register_op(
+    "patch_merge",
+    Args=NoArgs,
+    doc="Swin's patch merging (before its norm and linear): each 2×2 neighbourhood of a channels-last "
+        "H×W×C map concatenated, ⌈H/2⌉×⌈W/2⌉×4C (odd sizes padded); a copy.",
+    out_shape=patch_merge_shape,
+    weights=lambda a, s: 0, biases=lambda a, s: 0, macs=lambda a, s, o: 0, ops=lambda a, s, o: 0,
+    saved=saves_nothing,                                  # strided slices and a cat keep nothing
+    label=lambda a, s, o: "MERGE2x2",
+    rf=lambda a: RFStep((2, 2), (2, 2), (1, 1), (0, 0)),
+    torch_type="PatchMerge",
+    build=_build("PatchMerge", lambda a, s: ()),
+    from_module=lambda m: {} if _is_archstat(m) else None,
+)
