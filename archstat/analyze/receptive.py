@@ -90,7 +90,7 @@ def receptive_fields(graph: Graph) -> dict[str, RF]:
             rf = rf.step(_adaptive_step(node), extent)
             if extent == (1, 1):
                 rf = RF(rf.size, rf.jump, rf.start, (1, 1), True)
-        elif spec.global_rf and not rf.is_global:
+        elif not rf.is_global and spec.sees_all(node.in_shapes):
             rf = rf.whole()
         elif len(node.shape) == 3:
             rf = RF(rf.size, rf.jump, rf.start, extent, rf.is_global)

@@ -37,7 +37,17 @@ class Mean(nn.Module):
         return torch.stack(xs, dim=0).mean(dim=0)
 
 
-MERGES = {"concat": Concat, "add": Add, "mean": Mean}
+class Mul(nn.Module):
+    """Elementwise product, broadcast: a gate (squeeze-and-excitation scales x by a C×1×1 gate)."""
+
+    def forward(self, *xs):
+        out = xs[0]
+        for x in xs[1:]:
+            out = out * x
+        return out
+
+
+MERGES = {"concat": Concat, "add": Add, "mean": Mean, "mul": Mul}
 
 
 class PadShortcut(nn.Module):
@@ -119,3 +129,41 @@ class EuclideanRBF(nn.Module):
 
     def forward(self, x):
         return ((x.unsqueeze(1) - self.prototypes.unsqueeze(0)) ** 2).sum(dim=-1)
+
+
+class LayerNorm2d(nn.LayerNorm):
+    """LayerNorm over the channels of an N×C×H×W map at each position, channels-last (torchvision's
+    ``LayerNorm2d`` in ConvNeXt): permute to N×H×W×C, normalise the last dimension, permute back."""
+
+    def forward(self, x):
+        x = x.permute(0, 2, 3, 1)
+        x = nn.functional.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+        return x.permute(0, 3, 1, 2)
+
+
+class Permute(nn.Module):
+    """``x.permute(*dims)`` with the batch dimension included, as torchvision.ops.Permute."""
+
+    def __init__(self, dims):
+        super().__init__()
+        self.dims = list(dims)
+
+    def forward(self, x):
+        return x.permute(*self.dims)
+
+    def extra_repr(self) -> str:
+        return f"dims={self.dims}"
+
+
+class Chunk(nn.Module):
+    """One of ``chunks`` pieces of the channels (a view): ShuffleNet V2's channel split."""
+
+    def __init__(self, chunks: int, index: int):
+        super().__init__()
+        self.chunks, self.index = chunks, index
+
+    def forward(self, x):
+        return x.chunk(self.chunks, dim=1)[self.index]
+
+    def extra_repr(self) -> str:
+        return f"chunks={self.chunks}, index={self.index}"
