@@ -77,10 +77,45 @@ def test_select_token_is_a_view():
     ("class_token", {}, (768,), "needs tokens"),
     ("select_token", {"index": 197}, (197, 768), "index 197 is past the 197 tokens"),
     ("patch_embed", {"out": 8, "patch": 16}, (196, 768), "needs a C×H×W input"),
+    ("window_attention", {"heads": 3, "window": 7}, (197, 768), "needs a channels-last H×W×C map"),
+    ("window_attention", {"heads": 5, "window": 7}, (56, 56, 96), "96 channels are not divisible by heads=5"),
+    ("patch_merge", {}, (196, 768), "needs a channels-last H×W×C map"),
 ])
 def test_shape_errors(op, args, shape, message):
     with pytest.raises(ShapeError, match=message.replace("(", r"\(").replace(")", r"\)")):
         costs(op, args, shape)
+
+
+def test_window_attention_swin_t_stage1():
+    # Swin-T stage 1: a 56×56×96 map, 3 heads, 7×7 windows: 3,136 tokens in 64 windows of 49
+    c = costs("window_attention", {"heads": 3, "window": 7}, (56, 56, 96))
+    assert c["shape"] == (56, 56, 96)
+    assert c["weights"] == 36_864                          # 4·96²
+    assert c["biases"] == 891                              # 4·96 + (2·7 − 1)²·3 = 384 + 507 (relative position bias)
+    # 4·T·C² + 2·nW·M⁴·C = 4·3,136·9,216 + 2·64·2,401·96 = 115,605,504 + 29,503,488
+    assert c["macs"] == 145_108_992
+    # bias adds 4·T·C + query scale T·C = 5·301,056; per score (3·64·2,401 = 460,992): bias + softmax's 3
+    assert c["ops"] == 1_505_280 + 4 * 460_992
+    assert costs("window_attention", {"heads": 3, "window": 7, "shift": 3}, (56, 56, 96))["ops"] == \
+        1_505_280 + 5 * 460_992                            # shifted windows add the mask per score
+    # five T·C tensors (windowed input, scaled q, k, v, merged heads) and the probabilities
+    assert c["saved"] == (Saved("extra", 5 * 301_056), Saved("extra", 460_992))
+
+
+def test_window_attention_pads_to_whole_windows_and_skips_a_useless_shift():
+    # 10×9 padded to 14×14, as torchvision does: 196 tokens in 4 windows; 4·196·8² + 2·4·2,401·8
+    assert costs("window_attention", {"heads": 2, "window": 7}, (10, 9, 8))["macs"] == 50_176 + 153_664
+    # Swin-T's last stage (7×7, one window): torchvision does not shift, so there is no mask
+    plain, shifted = (costs("window_attention", {"heads": 24, "window": 7, "shift": s}, (7, 7, 768))["ops"]
+                      for s in (0, 3))
+    assert plain == shifted
+
+
+def test_patch_merge():
+    c = costs("patch_merge", {}, (56, 56, 96))
+    assert c["shape"] == (28, 28, 384)                     # 2×2 neighbours side by side: 4·96
+    assert (c["weights"], c["macs"], c["saved"]) == (0, 0, ())
+    assert costs("patch_merge", {}, (5, 5, 4))["shape"] == (3, 3, 16)   # odd sizes padded: ⌈5/2⌉
 
 
 TINY = """archstat: 1
@@ -129,6 +164,65 @@ def test_flop_counter_counts_self_attention_on_meta():
         module(torch.empty(2, L, D, device="meta"))
     assert counter.get_total_flops() == 2 * 2 * 524_391_936   # batch 2, two flops per MAC
     assert sum(p.numel() for p in module.parameters()) == 2_362_368   # 4·768² + 4·768
+
+
+TINY_SWIN = """archstat: 1
+name: tiny-swin
+input: [3, 36, 36]
+layers:
+  - {conv: {out: 8, kernel: 4, stride: 4}, id: patch_embed}
+  - {permute: {dims: [1, 2, 0]}, id: channels_last}
+  - {layer_norm: null, id: patch_norm}
+  - residual: {body: [{layer_norm: null}, {window_attention: {heads: 2, window: 4, shift: "$2 * i"}}], shortcut: identity}
+    repeat: 2
+    id: blocks
+  - {patch_merge: null, id: merge}
+  - {layer_norm: null, id: merge_norm}
+  - {linear: {out: 16, bias: false}, id: reduction}
+  - {permute: {dims: [2, 0, 1]}, id: channels_first}
+  - {adaptive_avgpool: {out: 1}, id: avgpool}
+  - flatten
+  - {linear: {out: 10}, id: head}
+"""
+
+
+def test_tiny_swin_verifies_against_torch_and_fvcore(write_config):
+    from archstat.verify.crosscheck import PASS, verify_graph
+
+    graph = archstat.load(str(write_config(TINY_SWIN)))
+    assert graph["blocks.0.body.window_attention1"].shape == (9, 9, 8)   # 36/4: padded to 12×12 inside
+    checks = verify_graph(graph)
+    assert checks and all(c.status == PASS for c in checks), [c for c in checks if c.status != PASS]
+
+
+def saved_activation_bytes(module, x):
+    """Bytes of the tensors autograd saves, each storage once, leaving out parameters and buffers
+    (window attention saves its relative position index, a buffer the module holds anyway)."""
+    held = {t.untyped_storage().data_ptr() for t in [*module.parameters(), *module.buffers()]}
+    seen = {}
+
+    def pack(t):
+        if t.untyped_storage().data_ptr() not in held:
+            seen[t.untyped_storage().data_ptr()] = t.untyped_storage().nbytes()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        module(x)
+    return sum(seen.values())
+
+
+@pytest.mark.parametrize("config, params, shape", [
+    ("tiny-swin", None, (3, 36, 36)),
+    ("vit_b_16", {"num_layers": 2, "hidden_dim": 64, "mlp_dim": 128, "num_heads": 4, "num_classes": 10}, (3, 32, 32)),
+])
+def test_transformers_saved_for_backward_match_autograd(write_config, config, params, shape):
+    """Whole small networks: every op's saved tensors (layer norm, linear over tokens, GELU, attention,
+    window attention with padding and a shift, patch merging) against autograd, to the byte."""
+    name = str(write_config(TINY_SWIN)) if config == "tiny-swin" else config
+    graph = archstat.load(name, params, input_shape=shape)
+    torch.manual_seed(0)
+    module = archstat.build(graph).train()
+    assert training_memory(graph, batch=2).saved_bytes == saved_activation_bytes(module, torch.randn(2, *shape))
 
 
 def test_saved_for_backward_matches_autograd(write_config):
