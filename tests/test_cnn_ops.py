@@ -111,21 +111,66 @@ layers:
 """
 
 
-def test_built_module_matches_rows(write_config):
+# a ConvNeXt block (channels-last layer norm and MLP, layer scale, drop path) and a drop path with p = 0
+CONVNEXT_BLOCK = """archstat: 1
+name: t
+input: [8, 6, 6]
+layers:
+  - {conv: {out: 16, kernel: 3, padding: 1}}
+  - residual:
+      body: [{conv: {out: 16, kernel: 7, padding: 3, groups: 16}}, {permute: {dims: [1, 2, 0]}},
+             {layer_norm: {eps: 1.0e-6}}, {linear: {out: 64}}, gelu, {linear: {out: 16}},
+             {permute: {dims: [2, 0, 1]}}, layer_scale, {drop_path: {p: 0.1}}]
+      shortcut: identity
+  - residual: {body: [{conv: {out: 16, kernel: 1}}, {drop_path: {p: 0.0}}], shortcut: identity}
+  - {adaptive_avgpool: {out: 1}}
+  - flatten
+  - {linear: {out: 10}}
+"""
+
+
+@pytest.mark.parametrize("net", [NET, CONVNEXT_BLOCK], ids=["gate-shuffle", "convnext-block"])
+def test_built_module_matches_rows(write_config, net):
     from archstat.verify.crosscheck import PASS, verify_graph
 
-    checks = verify_graph(archstat.load(str(write_config(NET))))
+    checks = verify_graph(archstat.load(str(write_config(net))))
     assert [c.check for c in checks if c.status != PASS] == []
 
 
-def test_training_memory_equals_autograd(write_config):
+@pytest.mark.parametrize("net", [NET, CONVNEXT_BLOCK], ids=["gate-shuffle", "convnext-block"])
+def test_training_memory_equals_autograd(write_config, net):
     from tests.test_training import measured_saved_bytes
 
-    path = str(write_config(NET))
+    path = str(write_config(net))
     torch.manual_seed(0)
     module = archstat.build(path).train()
     measured = measured_saved_bytes(module, torch.randn(2, 8, 6, 6))
     assert training_memory(archstat.load(path), batch=2).saved_bytes == measured
+
+
+def test_drop_path_is_the_identity_at_inference_and_a_per_sample_mask_in_training():
+    from archstat.builder.modules import DropPath
+
+    torch.manual_seed(0)
+    x = torch.ones(64, 2, 1, 1)
+    dp = DropPath(0.5)
+    assert torch.equal(dp.eval()(x), x)
+    y = dp.train()(x)
+    per_sample = y.flatten(1)
+    assert set(per_sample.unique().tolist()) == {0.0, 2.0}           # dropped, or kept and scaled by 1/(1-0.5)
+    assert bool((per_sample[:, 0] == per_sample[:, 1]).all())        # one draw per sample
+
+
+def test_layer_scale_and_drop_path_counts():
+    ls = OPS["layer_scale"]
+    a = args("layer_scale")
+    assert (ls.weights(a, [(96, 56, 56)]), ls.biases(a, [(96, 56, 56)])) == (96, 0)   # one scale per channel
+    assert ls.weights(a, [(197, 768)]) == 768                                        # per feature of a token
+    assert ls.ops(a, [(96, 56, 56)], (96, 56, 56)) == 301_056                        # 96*56*56 multiplies
+    dp = OPS["drop_path"]
+    assert dp.inplace(args("drop_path", p=0.1)) is True                              # the identity at inference
+    assert dp.inplace_when(args("drop_path", p=0.1), training=True) is False         # a new output in training
+    assert dp.saved(args("drop_path", p=0.1), [(96, 56, 56)], (96, 56, 56))[0].elements == 1   # the mask
 
 
 def test_layer_norm2d_is_torchs_layer_norm_over_channels():

@@ -32,6 +32,8 @@ class RF:
     is_global: bool = False
 
     def step(self, st: RFStep, extent: tuple[int, int]) -> "RF":
+        if self.is_global:   # units that already see the whole input (after a gate) see no more
+            return RF(self.size, self.jump, self.start, extent, True)
         size, jump, start = [], [], []
         for i in range(2):
             span = st.dilation[i] * (st.kernel[i] - 1) + 1

@@ -167,3 +167,36 @@ class Chunk(nn.Module):
 
     def extra_repr(self) -> str:
         return f"chunks={self.chunks}, index={self.index}"
+
+
+class LayerScale(nn.Module):
+    """A learned scale per channel (``weight`` of C×1×1 for a map, of D for tokens), initialised to ``value``."""
+
+    def __init__(self, dim: int, value: float, spatial: bool):
+        super().__init__()
+        self.value = value
+        self.weight = nn.Parameter(torch.full((dim, 1, 1) if spatial else (dim,), float(value)))
+
+    def forward(self, x):
+        return x * self.weight
+
+
+class DropPath(nn.Module):
+    """Stochastic depth, per sample (torchvision's StochasticDepth in 'row' mode): in training, zero each
+    sample with probability ``p`` and scale the others by 1/(1-p); the identity at inference."""
+
+    def __init__(self, p: float):
+        super().__init__()
+        self.p = p
+
+    def forward(self, x):
+        if not self.training or self.p == 0.0:
+            return x
+        keep = 1.0 - self.p
+        noise = torch.empty((x.shape[0],) + (1,) * (x.dim() - 1), dtype=x.dtype, device=x.device).bernoulli_(keep)
+        if keep > 0.0:
+            noise.div_(keep)
+        return x * noise
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"

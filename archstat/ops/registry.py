@@ -198,6 +198,6 @@ def _load_all() -> None:
     if _LOADED:
         return
     from archstat.ops import activation, conv, lenet, linear, merge, norm, pool, shape  # noqa: F401
-    from archstat.ops import layout  # noqa: F401
+    from archstat.ops import layout, scale  # noqa: F401
     from archstat.ops import attention, tokens  # noqa: F401
     _LOADED.append(True)
