@@ -90,8 +90,8 @@ def test_window_attention_swin_t_stage1():
     # Swin-T stage 1: a 56×56×96 map, 3 heads, 7×7 windows: 3,136 tokens in 64 windows of 49
     c = costs("window_attention", {"heads": 3, "window": 7}, (56, 56, 96))
     assert c["shape"] == (56, 56, 96)
-    assert c["weights"] == 36_864                          # 4·96²
-    assert c["biases"] == 891                              # 4·96 + (2·7 − 1)²·3 = 384 + 507 (relative position bias)
+    assert c["weights"] == 36_864 + 507                    # 4·96² and the relative position bias table (2·7 − 1)²·3
+    assert c["biases"] == 384                              # 4·96
     # 4·T·C² + 2·nW·M⁴·C = 4·3,136·9,216 + 2·64·2,401·96 = 115,605,504 + 29,503,488
     assert c["macs"] == 145_108_992
     # bias adds 4·T·C + query scale T·C = 5·301,056; per score (3·64·2,401 = 460,992): bias + softmax's 3
@@ -237,3 +237,13 @@ def test_saved_for_backward_matches_autograd(write_config):
     # batch 2, 4 B: image 3·16·16 = 768; per attention 17·32 + 3·17·32 + 17·32 = 2,720 and 4·17 = 68;
     # the head reads the class token, a view of the last add's 17·32 = 544
     assert training_memory(graph, batch=2).saved_bytes == measured == 2 * 4 * (768 + 2 * (2_720 + 68) + 544)
+
+
+@pytest.mark.parametrize("config", ["tiny-vit", "tiny-swin"])
+def test_built_module_analysed_as_any_module_equals_the_config(write_config, config):
+    """The any-nn.Module path reads the built attention modules back into the same ops."""
+    graph = archstat.load(str(write_config(TINY if config == "tiny-vit" else TINY_SWIN)))
+    from_config = archstat.analyze(graph).totals
+    from_module = archstat.analyze(archstat.build(graph), input_shape=graph.input_shape)
+    assert not from_module.not_counted
+    assert (from_module.totals.params, from_module.totals.macs) == (from_config.params, from_config.macs)

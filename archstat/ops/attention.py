@@ -144,14 +144,14 @@ register_op(
         "within M×M windows (H, W padded to whole windows), windows cyclically shifted by `shift`, "
         "a learned relative position bias ((2M−1)²·heads) per head.",
     out_shape=window_attention_shape,
-    weights=lambda a, s: mhsa_params(_grid(a, s)[2], bias=False),                        # 4·C²
-    # the projections' 4·C biases and the relative position bias table, (2M − 1)² per head
-    biases=lambda a, s: (4 * _grid(a, s)[2] if a.bias else 0) + (2 * a.window - 1) ** 2 * a.heads,
+    # 4·C² and the relative position bias table, (2M − 1)² per head (a table of weights, as torch names it)
+    weights=lambda a, s: mhsa_params(_grid(a, s)[2], bias=False) + (2 * a.window - 1) ** 2 * a.heads,
+    biases=lambda a, s: 4 * _grid(a, s)[2] if a.bias else 0,                               # 4·C
     macs=lambda a, s, o: window_attention_macs(a, s),
     ops=lambda a, s, o: window_attention_ops(a, s),
     saved=window_attention_saved,
-    label=lambda a, s, o: f"W{'S' if a.shift else ''}-MSA-{a.heads}",
-    formula=lambda a, s: f"4×{_grid(a, s)[2]}²",
+    label=lambda a, s, o: f"{'SW' if _shifted(a, s) else 'W'}-MSA-{a.heads}",
+    formula=lambda a, s: f"4×{_grid(a, s)[2]}² + {2 * a.window - 1}²×{a.heads}",
     # each token sees the M×M window it is in: counted as an M×M kernel; with shifted windows a
     # token's field can be up to a window wider (the windows it mixes), so this is a lower bound
     rf=lambda a: RFStep((a.window, a.window), (1, 1), (1, 1), (0, 0)),
