@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from archstat.errors import ShapeError
 from archstat.ops.conv import CONV, ConvArgs, conv_macs, conv_weights
 from archstat.ops.registry import RFStep, numel, register_op, saves_input, saves_nothing
+from archstat.ops.shape import NoArgs
 from archstat.ops.types import Shape, Size, arg, fmt_shape, fmt_size
 
 
@@ -76,11 +77,6 @@ register_op(
 
 
 # -- class token, position embeddings, token selection ------------------------------------------
-
-@dataclass(frozen=True)
-class NoArgs:
-    pass
-
 
 @dataclass(frozen=True)
 class SelectTokenArgs:
