@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from archstat.errors import ShapeError
 from archstat.ops.arith import attention_macs, linear_macs, mhsa_macs, mhsa_params
 from archstat.ops.registry import RFStep, Saved, register_op
-from archstat.ops.tokens import tokens_input
+from archstat.ops.tokens import _is_archstat, tokens_input
 from archstat.ops.types import arg
 
 
@@ -33,12 +33,12 @@ def self_attention_ops(a: SelfAttentionArgs, in_shapes) -> int:
 
 
 def self_attention_saved(a: SelfAttentionArgs, in_shapes, out_shape) -> tuple:
-    """What autograd keeps with fused attention (F.scaled_dot_product_attention's flash and
-    memory-efficient kernels, CPU and CUDA; checked on the CPU): the input (for the qkv linear),
-    the qkv projection (3·L·D, whose views q, k, v attention saves), the attention output (L·D,
-    saved by attention and, as the same storage, by the output projection) and the fp32
-    log-sum-exp per head and query (heads·L). The unfused math path would also keep the heads·L²
-    attention probabilities."""
+    """What autograd keeps with fused attention (F.scaled_dot_product_attention's flash kernel; checked
+    against autograd on the CPU): the input (for the qkv linear), the qkv projection (3·L·D, whose
+    views q, k, v attention saves), the attention output (L·D, saved by attention and, as the same
+    storage, by the output projection) and the fp32 log-sum-exp per head and query (heads·L).
+    CUDA's fused kernels keep the same tensors up to small extras (RNG state, the log-sum-exp
+    padded; not checked here). The unfused math path would also keep the heads·L² probabilities."""
     length, d = _tokens(a, in_shapes)
     return (Saved("input"), Saved("extra", 3 * length * d), Saved("extra", length * d),
             Saved("extra", a.heads * length, 4))
@@ -57,8 +57,7 @@ register_op(
         "scaled dot-product attention in `heads` heads of D/heads, output projection D→D.",
     out_shape=lambda a, s: _tokens(a, s),
     weights=lambda a, s: mhsa_params(_tokens(a, s)[1], bias=False),                     # 4·D²
-    biases=lambda a, s: mhsa_params(_tokens(a, s)[1]) - mhsa_params(_tokens(a, s)[1], bias=False)  # 4·D
-    if a.bias else 0,
+    biases=lambda a, s: 4 * _tokens(a, s)[1] if a.bias else 0,                              # 4·D
     macs=lambda a, s, o: mhsa_macs(*_tokens(a, s)),
     ops=lambda a, s, o: self_attention_ops(a, s),
     saved=self_attention_saved,
@@ -68,8 +67,7 @@ register_op(
     layer="attention",
     torch_type="MultiHeadSelfAttention",
     build=_build,
-    from_module=lambda m: {"heads": m.heads, "bias": m.qkv.bias is not None}
-    if type(m).__module__.startswith("archstat.") else None,
+    from_module=lambda m: {"heads": m.heads, "bias": m.qkv.bias is not None} if _is_archstat(m) else None,
 )
 
 
@@ -159,5 +157,5 @@ register_op(
     torch_type="WindowAttention",
     build=_build_window,
     from_module=lambda m: {"heads": m.heads, "window": m.window, "shift": m.shift, "bias": m.qkv.bias is not None}
-    if type(m).__module__.startswith("archstat.") else None,
+    if _is_archstat(m) else None,
 )

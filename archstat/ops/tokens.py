@@ -20,6 +20,8 @@ def tokens_input(op: str, shape: Shape) -> tuple[int, int]:
 
 
 def _is_archstat(module) -> bool:
+    """Whether archstat built it: a user's module that only shares the class name is not read as this op
+    (it stays a row marked not counted)."""
     return type(module).__module__.startswith("archstat.")
 
 
