@@ -3,6 +3,8 @@ self-attention, class-token selection): each formula with its arithmetic beside 
 torch (shapes, params, FlopCounterMode, fvcore, and what autograd saves)."""
 
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 import archstat
 from archstat.analyze.training import training_memory
@@ -80,6 +82,7 @@ def test_select_token_is_a_view():
     ("window_attention", {"heads": 3, "window": 7}, (197, 768), "needs a channels-last H×W×C map"),
     ("window_attention", {"heads": 5, "window": 7}, (56, 56, 96), "96 channels are not divisible by heads=5"),
     ("patch_merge", {}, (196, 768), "needs a channels-last H×W×C map"),
+    ("window_attention", {"heads": 1, "window": 7, "shift": 7}, (14, 14, 8), "shift 7 must be smaller than the window 7"),
 ])
 def test_shape_errors(op, args, shape, message):
     with pytest.raises(ShapeError, match=message.replace("(", r"\(").replace(")", r"\)")):
@@ -247,3 +250,39 @@ def test_built_module_analysed_as_any_module_equals_the_config(write_config, con
     from_module = archstat.analyze(archstat.build(graph), input_shape=graph.input_shape)
     assert not from_module.not_counted
     assert (from_module.totals.params, from_module.totals.macs) == (from_config.params, from_config.macs)
+
+
+@settings(max_examples=40, deadline=None, derandomize=True)
+@given(h=st.integers(1, 20), w=st.integers(1, 20), window=st.integers(1, 7), shift=st.integers(0, 6),
+       heads=st.integers(1, 3), per_head=st.integers(1, 3))
+def test_window_attention_shape_and_macs_against_torch(h, w, window, shift, heads, per_head):
+    """Padding to whole windows, shifts skipped along an axis one window covers: shape and MACs
+    equal the module's output and FlopCounterMode / 2 on the meta device."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from archstat.builder.token_modules import WindowAttention
+
+    assume(shift < window)
+    c = heads * per_head
+    got = costs("window_attention", {"heads": heads, "window": window, "shift": shift}, (h, w, c))
+    module = WindowAttention(c, heads, window, shift).to("meta")
+    with FlopCounterMode(display=False) as counter:
+        out = module(torch.empty(1, h, w, c, device="meta"))
+    assert got["shape"] == tuple(out.shape[1:])
+    assert got["macs"] == counter.get_total_flops() // 2
+    assert got["weights"] + got["biases"] == sum(p.numel() for p in module.parameters())
+
+
+@settings(max_examples=40, deadline=None, derandomize=True)
+@given(h=st.integers(1, 40), w=st.integers(1, 40), patch=st.integers(1, 16), c=st.integers(1, 3))
+def test_patch_embed_shape_and_macs_against_torch(h, w, patch, c):
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from archstat.builder.token_modules import PatchEmbedding
+
+    assume(patch <= min(h, w))
+    got = costs("patch_embed", {"out": 4, "patch": patch}, (c, h, w))
+    with FlopCounterMode(display=False) as counter:
+        out = PatchEmbedding(c, 4, patch, patch).to("meta")(torch.empty(1, c, h, w, device="meta"))
+    assert got["shape"] == tuple(out.shape[1:])
+    assert got["macs"] == counter.get_total_flops() // 2

@@ -89,6 +89,8 @@ def _grid(a: WindowAttentionArgs, in_shapes) -> tuple[int, int, int, int]:
     h, w, c = shape
     if c % a.heads:
         raise ShapeError(f"window_attention: {c} channels are not divisible by heads={a.heads}")
+    if a.shift >= a.window:
+        raise ShapeError(f"window_attention: shift {a.shift} must be smaller than the window {a.window}")
     m = a.window
     rows, cols = -(-h // m), -(-w // m)        # H and W padded up to whole windows, as torchvision does
     return rows * cols * m * m, rows * cols, c, m * m
