@@ -99,6 +99,8 @@ def test_se_resnet50_gates():
     assert per_map == 5_519_360
     assert sum(r.ops for r in s.rows if r.op == "mul") == per_map
     assert sum(r.ops for r in s.rows if r.name.endswith("se.excite.avgpool")) == per_map
+    # depth as the name counts it: 1 + 3*(3+4+6+3) + 1 = 50; the gates' 2 FCs per block are not on it
+    assert s.layers == archstat.analyze("resnet50").layers == 50
 
 
 def test_mobilenet_v1_depthwise_separable_arithmetic():
