@@ -109,7 +109,9 @@ def weighted_depth(graph: Graph, include_aux: bool = False, expected: bool = Fal
     for node in graph.nodes:
         if node.aux and not include_aux:
             continue
-        before = max((depth.get(i, 0) for i in node.inputs), default=0)
+        # a gate's factors (squeeze-and-excitation's FC layers) are not counted in depth: its shortest input
+        pick = min if node.op != "input" and ops[node.op].gate else max
+        before = pick((depth.get(i, 0) for i in node.inputs), default=0)
         weight = node.survival if expected else 1
         counts = node.op != "input" and ops[node.op].layer in kinds
         depth[node.name] = before + (weight if counts else 0)

@@ -32,7 +32,7 @@ class NoArgs:
 
 
 def saves_original_input(a, in_shapes, out_shape) -> tuple:
-    """SiLU, hardswish, hardsigmoid: the backward needs the input. Out of place, autograd keeps the input
+    """ReLU6, SiLU, hardswish, hardsigmoid: the backward needs the input. Out of place, autograd keeps the input
     tensor; in place it overwrites it, so autograd keeps a copy of the original (a new tensor)."""
     if getattr(a, "inplace", False):
         return (Saved("extra", numel(out_shape)),)
@@ -42,7 +42,7 @@ def saves_original_input(a, in_shapes, out_shape) -> tuple:
 #       name         Args           torch type   can run in place  saves for backward
 _ACTIVATIONS = [
     ("relu",       InplaceArgs,   "ReLU",      True,  saves_output),
-    ("relu6",      InplaceArgs,   "ReLU6",     True,  saves_output),
+    ("relu6",      InplaceArgs,   "ReLU6",     True,  saves_original_input),
     ("leaky_relu", LeakyReLUArgs, "LeakyReLU", True,  saves_output),
     ("elu",        ELUArgs,       "ELU",       True,  saves_output),
     ("silu",       InplaceArgs,   "SiLU",      True,  saves_original_input),
