@@ -231,12 +231,10 @@ def test_transformers_saved_for_backward_match_autograd(write_config, config, pa
 def test_saved_for_backward_matches_autograd(write_config):
     """Every tensor the estimate names, and no other, is what autograd keeps (each storage once):
     conv input, attention's input, qkv, output and log-sum-exp, the head's input."""
-    from tests.test_training import measured_saved_bytes
-
     graph = archstat.load(str(write_config(TINY)))
     torch.manual_seed(0)
     module = archstat.build(graph).train()
-    measured = measured_saved_bytes(module, torch.randn(2, 3, 16, 16))
+    measured = saved_activation_bytes(module, torch.randn(2, 3, 16, 16))
     # batch 2, 4 B: image 3·16·16 = 768; per attention 17·32 + 3·17·32 + 17·32 = 2,720 and 4·17 = 68;
     # the head reads the class token, a view of the last add's 17·32 = 544
     assert training_memory(graph, batch=2).saved_bytes == measured == 2 * 4 * (768 + 2 * (2_720 + 68) + 544)
