@@ -22,6 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from archstat.graph import Graph
+from archstat.ops.conv import conv_out_len
 from archstat.ops.pool import adaptive_window
 from archstat.ops.registry import RFStep, all_ops
 
@@ -40,6 +41,8 @@ class RF:
     def step(self, st: RFStep, extent: tuple[int, int]) -> "RF":
         if self.beyond_limit:
             return RF(self.size, self.jump, self.start, extent, self.is_global, True)
+        if self.is_global:   # units that already see the whole input (after a gate) see no more
+            return RF(self.size, self.jump, self.start, extent, True)
         size, jump, start = [], [], []
         for i in range(2):
             span = st.dilation[i] * (st.kernel[i] - 1) + 1
@@ -101,12 +104,16 @@ def receptive_fields(graph: Graph) -> dict[str, RF]:
         rf = max(inputs, key=lambda r: (r.size[0] * r.size[1], r.is_global)) if len(inputs) > 1 else inputs[0]
         extent = _spatial(node.shape) if len(node.shape) == 3 else rf.extent
         if spec.rf is not None:
-            rf = rf.step(spec.rf(node.args), extent)
+            step = spec.rf(node.args)
+            if len(node.shape) != 3:   # a strided op that leaves the map (patch embedding → tokens) tiles it
+                extent = tuple(conv_out_len(rf.extent[i], step.kernel[i], step.stride[i], step.padding[i],
+                                            step.dilation[i]) for i in range(2))
+            rf = rf.step(step, extent)
         elif node.op == "adaptive_avgpool":
             rf = rf.step(_adaptive_step(node), extent)
             if extent == (1, 1):
                 rf = replace(rf, extent=(1, 1), is_global=True)
-        elif spec.global_rf and not rf.is_global:
+        elif not rf.is_global and spec.sees_all(node.in_shapes):
             rf = rf.whole()
         elif len(node.shape) == 3:
             rf = replace(rf, extent=extent)
@@ -123,7 +130,9 @@ def weighted_depth(graph: Graph, include_aux: bool = False, expected: bool = Fal
     for node in graph.nodes:
         if node.aux and not include_aux:
             continue
-        before = max((depth.get(i, 0) for i in node.inputs), default=0)
+        # a gate's factors (squeeze-and-excitation's FC layers) are not counted in depth: its shortest input
+        pick = min if node.op != "input" and ops[node.op].gate else max
+        before = pick((depth.get(i, 0) for i in node.inputs), default=0)
         weight = node.survival if expected else 1
         counts = node.op != "input" and ops[node.op].layer in kinds
         depth[node.name] = before + (weight if counts else 0)

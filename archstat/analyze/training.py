@@ -84,7 +84,7 @@ def training_memory(graph: Graph, *, batch: int = 1, dtype: str = "float32", opt
             if item.what == "extra":
                 here += item.elements * batch * (item.nbytes if item.nbytes is not None else act_bytes)
                 continue
-            owner = storage_owner(graph, node.inputs[0] if item.what == "input" else node.name)
+            owner = storage_owner(graph, node.inputs[item.index] if item.what == "input" else node.name)
             if owner not in counted:
                 counted.add(owner)
                 here += numel(graph[owner].shape) * batch * act_bytes

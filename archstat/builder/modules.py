@@ -37,7 +37,17 @@ class Mean(nn.Module):
         return torch.stack(xs, dim=0).mean(dim=0)
 
 
-MERGES = {"concat": Concat, "add": Add, "mean": Mean}
+class Mul(nn.Module):
+    """Elementwise product, broadcast: a gate (squeeze-and-excitation scales x by a C×1×1 gate)."""
+
+    def forward(self, *xs):
+        out = xs[0]
+        for x in xs[1:]:
+            out = out * x
+        return out
+
+
+MERGES = {"concat": Concat, "add": Add, "mean": Mean, "mul": Mul}
 
 
 class PadShortcut(nn.Module):
@@ -119,3 +129,74 @@ class EuclideanRBF(nn.Module):
 
     def forward(self, x):
         return ((x.unsqueeze(1) - self.prototypes.unsqueeze(0)) ** 2).sum(dim=-1)
+
+
+class LayerNorm2d(nn.LayerNorm):
+    """LayerNorm over the channels of an N×C×H×W map at each position, channels-last (torchvision's
+    ``LayerNorm2d`` in ConvNeXt): permute to N×H×W×C, normalise the last dimension, permute back."""
+
+    def forward(self, x):
+        x = x.permute(0, 2, 3, 1)
+        x = nn.functional.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+        return x.permute(0, 3, 1, 2)
+
+
+class Permute(nn.Module):
+    """``x.permute(*dims)`` with the batch dimension included, as torchvision.ops.Permute."""
+
+    def __init__(self, dims):
+        super().__init__()
+        self.dims = list(dims)
+
+    def forward(self, x):
+        return x.permute(*self.dims)
+
+    def extra_repr(self) -> str:
+        return f"dims={self.dims}"
+
+
+class Chunk(nn.Module):
+    """One of ``chunks`` pieces of the channels (a view): ShuffleNet V2's channel split."""
+
+    def __init__(self, chunks: int, index: int):
+        super().__init__()
+        self.chunks, self.index = chunks, index
+
+    def forward(self, x):
+        return x.chunk(self.chunks, dim=1)[self.index]
+
+    def extra_repr(self) -> str:
+        return f"chunks={self.chunks}, index={self.index}"
+
+
+class LayerScale(nn.Module):
+    """A learned scale per channel (``weight`` of C×1×1 for a map, of D for tokens), initialised to ``value``."""
+
+    def __init__(self, dim: int, value: float, spatial: bool):
+        super().__init__()
+        self.value = value
+        self.weight = nn.Parameter(torch.full((dim, 1, 1) if spatial else (dim,), float(value)))
+
+    def forward(self, x):
+        return x * self.weight
+
+
+class DropPath(nn.Module):
+    """Stochastic depth, per sample (torchvision's StochasticDepth in 'row' mode): in training, zero each
+    sample with probability ``p`` and scale the others by 1/(1-p); the identity at inference."""
+
+    def __init__(self, p: float):
+        super().__init__()
+        self.p = p
+
+    def forward(self, x):
+        if not self.training or self.p == 0.0:
+            return x
+        keep = 1.0 - self.p
+        noise = torch.empty((x.shape[0],) + (1,) * (x.dim() - 1), dtype=x.dtype, device=x.device).bernoulli_(keep)
+        if keep > 0.0:
+            noise.div_(keep)
+        return x * noise
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"

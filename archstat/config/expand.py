@@ -407,7 +407,7 @@ class Expander:
             return self.emit(merge, self.ops[merge].make_args({}), tuple(outs), full, loc, path)
         except ShapeError:
             shapes = ", ".join(f"{n} ({fmt_shape(self.graph[o].shape)})" for n, o in zip(names, outs))
-            need = "equal sizes except channels" if merge == "concat" else "equal shapes"
+            need = {"concat": "equal sizes except channels", "mul": "shapes that broadcast"}.get(merge, "equal shapes")
             raise ShapeError(f"layer {full}: {merge} needs {need}, got {shapes}", loc=loc, path=path) from None
 
     SHORTCUTS = ("auto", "projection", "conv", "identity", "pad", "none")

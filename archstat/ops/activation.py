@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from archstat.ops.registry import numel, register_op, saves_input, saves_output
+from archstat.ops.registry import Saved, numel, register_op, saves_input, saves_output
 from archstat.ops.types import arg
 
 
@@ -31,14 +31,23 @@ class NoArgs:
     pass
 
 
+def saves_original_input(a, in_shapes, out_shape) -> tuple:
+    """ReLU6, SiLU, hardswish, hardsigmoid: the backward needs the input. Out of place, autograd keeps the input
+    tensor; in place it overwrites it, so autograd keeps a copy of the original (a new tensor)."""
+    if getattr(a, "inplace", False):
+        return (Saved("extra", numel(out_shape)),)
+    return (Saved("input"),)
+
+
 #       name         Args           torch type   can run in place  saves for backward
 _ACTIVATIONS = [
     ("relu",       InplaceArgs,   "ReLU",      True,  saves_output),
-    ("relu6",      InplaceArgs,   "ReLU6",     True,  saves_output),
+    ("relu6",      InplaceArgs,   "ReLU6",     True,  saves_original_input),
     ("leaky_relu", LeakyReLUArgs, "LeakyReLU", True,  saves_output),
     ("elu",        ELUArgs,       "ELU",       True,  saves_output),
-    ("silu",       InplaceArgs,   "SiLU",      True,  saves_input),
-    ("hardswish",  InplaceArgs,   "Hardswish", True,  saves_input),
+    ("silu",       InplaceArgs,   "SiLU",      True,  saves_original_input),
+    ("hardswish",  InplaceArgs,   "Hardswish", True,  saves_original_input),
+    ("hardsigmoid", InplaceArgs,  "Hardsigmoid", True, saves_original_input),
     ("sigmoid",    NoArgs,        "Sigmoid",   False, saves_output),
     ("tanh",       NoArgs,        "Tanh",      False, saves_output),
     ("gelu",       NoArgs,        "GELU",      False, saves_input),

@@ -1,13 +1,13 @@
-"""Fully connected layer."""
+"""Fully connected layer, over the last dimension of its input: a flat vector (F) is one row, tokens
+(L×D) are L rows, a channels-last map (H×W×C, after ``permute``) is H·W rows — as torch.nn.Linear."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from archstat.errors import ShapeError
 from archstat.ops.arith import linear_macs
-from archstat.ops.registry import register_op, saves_input
-from archstat.ops.types import arg, fmt_shape
+from archstat.ops.registry import numel, register_op, saves_input
+from archstat.ops.types import arg
 
 
 @dataclass(frozen=True)
@@ -16,32 +16,31 @@ class LinearArgs:
     bias: bool = True
 
 
-def _in_features(in_shapes) -> int:
-    shape = in_shapes[0]
-    if len(shape) != 1:
-        raise ShapeError(f"linear needs a flat input, got {fmt_shape(shape)} (add 'flatten' before it)")
-    return shape[0]
+def linear_rows(shape) -> int:
+    """The vectors a linear layer multiplies: every index but the last (1 for a flat input)."""
+    return numel(shape[:-1])
 
 
 def _build(a: LinearArgs, in_shapes):
     from torch import nn
 
-    return nn.Linear(_in_features(in_shapes), a.out, a.bias)
+    return nn.Linear(in_shapes[0][-1], a.out, a.bias)
 
 
 register_op(
     "linear",
     Args=LinearArgs,
-    doc="Fully connected layer (torch.nn.Linear) on a flat input.",
-    out_shape=lambda a, s: (_in_features(s), a.out)[1:],
-    weights=lambda a, s: _in_features(s) * a.out,
+    doc="Fully connected layer (torch.nn.Linear) over the last dimension: a flat input (F), tokens "
+        "(L×D) or a channels-last map (H×W×C).",
+    out_shape=lambda a, s: tuple(s[0][:-1]) + (a.out,),
+    weights=lambda a, s: s[0][-1] * a.out,
     biases=lambda a, s: a.out if a.bias else 0,
-    macs=lambda a, s, o: linear_macs(_in_features(s), a.out),
-    ops=lambda a, s, o: a.out if a.bias else 0,
+    macs=lambda a, s, o: linear_macs(s[0][-1], a.out, linear_rows(s[0])),
+    ops=lambda a, s, o: numel(o) if a.bias else 0,          # one bias add per output
     saved=saves_input,
     label=lambda a, s, o: f"FC-{a.out}",
-    formula=lambda a, s: f"{_in_features(s)}×{a.out}",
-    global_rf=True,
+    formula=lambda a, s: f"{s[0][-1]}×{a.out}",
+    global_rf=lambda in_shapes: len(in_shapes[0]) == 1,     # a flat input: each output sees all of it
     layer="linear",
     torch_type="Linear",
     build=_build,

@@ -1,11 +1,12 @@
-"""Merges of parallel branches: concat (inception), add (residual), mean (fractal join)."""
+"""Merges of parallel branches: concat (inception), add (residual), mean (fractal join), mul (a gate:
+squeeze-and-excitation)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from archstat.errors import ShapeError
-from archstat.ops.registry import numel, register_op, saves_nothing
+from archstat.ops.registry import Saved, numel, register_op, saves_nothing
 from archstat.ops.types import fmt_shape
 
 
@@ -58,4 +59,31 @@ register_op(
     ops=lambda a, s, o: len(s) * numel(o),  # n-1 adds and one divide per element
     saved=saves_nothing,
     label=lambda a, s, o: "MEAN", multi_input=True, torch_type="Mean",
+)
+
+
+def broadcast_shape(shapes) -> tuple:
+    """torch's broadcasting of per-sample shapes (aligned at the right; a 1 stretches), or ShapeError."""
+    rank = max(len(s) for s in shapes)
+    out = []
+    for i in range(1, rank + 1):
+        sizes = {s[-i] for s in shapes if len(s) >= i} - {1}
+        if len(sizes) > 1:
+            raise ShapeError("mul needs shapes that broadcast (equal, or 1), got "
+                             + ", ".join(fmt_shape(x) for x in shapes))
+        out.append(sizes.pop() if sizes else 1)
+    return tuple(reversed(out))
+
+
+register_op(
+    "mul",
+    Args=NoArgs,
+    doc="Elementwise product of branches, broadcast as torch does: a gate (squeeze-and-excitation: "
+        "x · σ(W₂ δ(W₁ pool(x))) multiplies a C×H×W map by a C×1×1 gate).",
+    out_shape=lambda a, s: broadcast_shape(s),
+    weights=lambda a, s: 0, biases=lambda a, s: 0, macs=lambda a, s, o: 0,
+    ops=lambda a, s, o: (len(s) - 1) * numel(o),
+    # each factor's gradient is the product of the others: autograd keeps every input
+    saved=lambda a, s, o: tuple(Saved("input", index=i) for i in range(len(s))),
+    label=lambda a, s, o: "MUL", multi_input=True, gate=True, torch_type="Mul",
 )

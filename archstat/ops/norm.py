@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from archstat.ops.conv import spatial_input
-from archstat.ops.registry import Saved, numel, register_op
+from archstat.ops.registry import Saved, numel, register_op, zero
 from archstat.ops.types import arg
 
 
@@ -72,4 +72,83 @@ register_op(
     label=lambda a, s, o: "LRN",
     torch_type="LocalResponseNorm",
     build=_build_lrn,
+)
+
+
+@dataclass(frozen=True)
+class LayerNormArgs:
+    eps: float = arg(1e-5, min=0)
+    affine: bool = True
+
+
+def layer_norm_ops(a: LayerNormArgs, numel_out: int) -> int:
+    """Per element: an add for the mean, a subtract, a square and an add for the variance, a multiply by
+    1/std (5); the affine scale and shift (2 more). Statistics are computed at inference too."""
+    return (5 + (2 if a.affine else 0)) * numel_out
+
+
+def layer_norm_saved(a, in_shapes, out_shape, features: int) -> tuple:
+    """autograd's native_layer_norm keeps its input and the mean and 1/std of each normalised vector
+    (float32: one of each per ``features`` elements)."""
+    return (Saved("input"), Saved("extra", 2 * (numel(out_shape) // features), 4))
+
+
+def _channels(op: str, in_shapes) -> int:
+    from archstat.ops.conv import spatial_input
+
+    return spatial_input(op, in_shapes[0])[0]
+
+
+def _build_layer_norm(a: LayerNormArgs, in_shapes):
+    from torch import nn
+
+    return nn.LayerNorm(in_shapes[0][-1], eps=a.eps, elementwise_affine=a.affine)
+
+
+def _build_layer_norm2d(a: LayerNormArgs, in_shapes):
+    from archstat.builder.modules import LayerNorm2d
+
+    return LayerNorm2d(_channels("layer_norm2d", in_shapes), eps=a.eps, elementwise_affine=a.affine)
+
+
+def _layer_norm_args(m):
+    """A LayerNorm over one dimension (the last) reads as layer_norm; over several it is not an archstat op."""
+    if len(m.normalized_shape) != 1:
+        return None
+    return {"eps": m.eps, "affine": m.elementwise_affine}
+
+
+register_op(
+    "layer_norm",
+    Args=LayerNormArgs,
+    doc="Layer normalisation over the last dimension (torch.nn.LayerNorm): a token's D features, or the "
+        "C channels of a channels-last H×W×C map. Weights: D scales; biases: D shifts.",
+    out_shape=lambda a, s: s[0],
+    weights=lambda a, s: s[0][-1] if a.affine else 0,
+    biases=lambda a, s: s[0][-1] if a.affine else 0,
+    macs=zero,
+    ops=lambda a, s, o: layer_norm_ops(a, numel(o)),
+    saved=lambda a, s, o: layer_norm_saved(a, s, o, s[0][-1]),
+    label=lambda a, s, o: "LN",
+    torch_type="LayerNorm",
+    build=_build_layer_norm,
+    from_module=_layer_norm_args,
+)
+
+register_op(
+    "layer_norm2d",
+    Args=LayerNormArgs,
+    doc="Layer normalisation over the channels of a C×H×W map at each position, channels-last as ConvNeXt "
+        "does it (torchvision's LayerNorm2d: permute to H×W×C, LayerNorm(C), permute back). "
+        "Weights: C scales; biases: C shifts.",
+    out_shape=lambda a, s: (_channels("layer_norm2d", s), *s[0][1:]),
+    weights=lambda a, s: s[0][0] if a.affine else 0,
+    biases=lambda a, s: s[0][0] if a.affine else 0,
+    macs=zero,
+    ops=lambda a, s, o: layer_norm_ops(a, numel(o)),
+    saved=lambda a, s, o: layer_norm_saved(a, s, o, s[0][0]),
+    label=lambda a, s, o: "LN2D",
+    torch_type="LayerNorm2d",
+    build=_build_layer_norm2d,
+    from_module=_layer_norm_args,
 )

@@ -155,7 +155,8 @@ register_op(
     weights=lambda a, s: 0, biases=lambda a, s: 0, macs=lambda a, s, o: 0,
     # one add per input element per window that covers it (windows may overlap)
     ops=lambda a, s, o: o[0] * adaptive_window_sum(s[0][1], o[1]) * adaptive_window_sum(s[0][2], o[2]),
-    saved=saves_input,
+    # to 1×1 torch computes a mean over H and W, whose backward needs only the sizes: nothing saved
+    saved=lambda a, s, o: () if o[1:] == (1, 1) else (Saved("input"),),
     label=lambda a, s, o: f"AVGPOOL→{fmt_size(a.out)}",
     global_rf=True,
     torch_type="AdaptiveAvgPool2d",

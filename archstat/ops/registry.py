@@ -40,6 +40,7 @@ class Saved:
     what: str
     elements: int = 0
     nbytes: Optional[int] = None
+    index: int = 0                 # which input, for an op with several (a gate's product saves both)
 
 
 def saves_input(*_args) -> tuple:
@@ -81,8 +82,9 @@ class OpSpec:
     training_inplace: Optional[Callable[[Any], bool]] = None  # the same in training (None: as inplace)
     layer: str = ""                                         # "conv" or "linear": a layer papers count in depth
     rf: Optional[Callable[[Any], Optional[RFStep]]] = None  # None: elementwise (kernel 1, stride 1)
-    global_rf: bool = False                                 # output sees the whole input
+    global_rf: Any = False            # output sees the whole input: a bool, or a function of the input shapes
     multi_input: bool = False
+    gate: bool = False            # multiplies a map by factors computed from it: papers' depth follows the map
     torch_type: str = ""                                    # the torch module class it builds
     build: Optional[Callable[[Any, list], Any]] = None      # Args, input shapes → nn.Module (torch inside)
     # the inverse, for analysing any nn.Module: its argument values, or None where Args cannot say it
@@ -94,6 +96,10 @@ class OpSpec:
         """Whether it allocates nothing, at inference or (``training``) in a training step."""
         rule = self.training_inplace if training and self.training_inplace is not None else self.inplace
         return rule(args)
+
+    def sees_all(self, in_shapes) -> bool:
+        """Whether each output sees its whole input (``global_rf``, which may depend on the shapes)."""
+        return self.global_rf(in_shapes) if callable(self.global_rf) else self.global_rf
 
     def args_of_module(self, module) -> Optional[dict]:
         """The argument values a torch module of this op's class was built with, or None."""
@@ -193,4 +199,6 @@ def _load_all() -> None:
     if _LOADED:
         return
     from archstat.ops import activation, conv, lenet, linear, merge, norm, pool, shape  # noqa: F401
+    from archstat.ops import layout, scale  # noqa: F401
+    from archstat.ops import attention, tokens  # noqa: F401
     _LOADED.append(True)

@@ -16,6 +16,7 @@ from typing import Any, Union, get_args, get_origin
 Size = tuple[int, int]        # an int ``k`` (meaning k×k) or a pair ``[h, w]``
 Shape = tuple[int, ...]       # a tensor shape per sample: (C, H, W) or (F,)
 Table = tuple[tuple[int, ...], ...]   # a connection table: for each output map, the input maps it reads
+Ints = list[int]              # a list of integers, e.g. a permutation of the dimensions (stored as a tuple)
 
 _FLOATY = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 
@@ -38,6 +39,8 @@ def type_name(typ) -> str:
         return "size"
     if typ == Table:
         return "table"
+    if typ == Ints:
+        return "ints"
     if get_origin(typ) is Union or type(typ).__name__ == "UnionType":
         inner = [t for t in get_args(typ) if t is not type(None)]
         return type_name(inner[0]) + "?"
@@ -119,6 +122,10 @@ def coerce(value, typ, what: str):
             return (_as_int(value[0], what), _as_int(value[1], what))
         n = _as_int(value, what + " (an integer or a pair [h, w])")
         return (n, n)
+    if typ == Ints:
+        if not isinstance(value, (list, tuple)) or not value:
+            raise ValueError(f"{what} must be a list of integers, got {_describe(value)}")
+        return tuple(_as_int(v, what) for v in value)
     if typ == Table:
         if not isinstance(value, (list, tuple)) or not value or not all(isinstance(r, (list, tuple)) and r
                                                                          for r in value):
