@@ -120,11 +120,27 @@ def test_zoo_plot(tmp_path):
     from archstat.cli.list_cmd import zoo_rows
     from archstat.report.plots import zoo_figure
 
-    entries = [r for r in zoo_rows(None) if r["top1_error"] is not None and r["input"][-1] >= 200]
-    ax = zoo_figure(entries).axes[0]
+    entries = [r for r in zoo_rows(None) if r["top1_error"] is not None and r["dataset"] == "ImageNet"]
+    fig = zoo_figure(entries)
+    ax = fig.axes[0]
     assert ax.get_xlabel() == "MACs per image (billions, log scale)"
     assert ax.get_ylabel() == "published top-1 error (%)"
     assert len(ax.texts) == len(entries)                    # one labelled bubble per model citing an error
+    renderer = fig.canvas.get_renderer()
+    boxes = [t.get_window_extent(renderer) for t in ax.texts]
+    overlapping = [(a.get_text(), b.get_text()) for i, a in enumerate(ax.texts) for j, b in enumerate(ax.texts)
+                   if i < j and boxes[i].overlaps(boxes[j])]
+    assert overlapping == []                                # no label drawn over another (3-12 GMACs is crowded)
+
+
+def test_layers_plot_says_shaded_only_when_it_shades():
+    import archstat
+    from archstat.report.plots import layers_figure
+
+    vgg = layers_figure(archstat.analyze("vgg16")).axes[-1]      # flat names: no blocks, nothing shaded
+    assert vgg.get_xlabel() == "layer (in order)" and not [p for p in vgg.patches if p.get_alpha()]
+    res = layers_figure(archstat.analyze("resnet18", depth=2)).axes[-1]
+    assert res.get_xlabel() == "layer (in order; shaded: blocks)" and [p for p in res.patches if p.get_alpha()]
 
 
 def test_sweep_plot(tmp_path):

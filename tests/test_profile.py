@@ -63,7 +63,12 @@ def test_sweep_batch_and_top():
     assert [d["batch"] for d in json.loads(r.stdout)] == [1, 2]
     r = CliRunner().invoke(app, ["profile", "googlenet-naive", "--warmup", "0", "--iters", "1", "--top", "2",
                                  "--format", "json"])
-    assert len(json.loads(r.stdout)["layers"]) == 2
+    rows = {x.name for x in archstat.analyze("googlenet-naive", fold=False).rows if x.op != "input"}
+    assert {x["name"] for x in json.loads(r.stdout)["layers"]} == rows   # JSON: every row; --top shortens the table
+    r = CliRunner().invoke(app, ["profile", "googlenet-naive", "--warmup", "0", "--iters", "1", "--top", "2"],
+                           env={"COLUMNS": "80"})
+    table = r.stdout.split("slowest rows", 1)[1].splitlines()[4:]   # after the heading, its wrap, header, rule
+    assert len([line for line in table if line.strip()]) == 2 and max(map(len, r.stdout.splitlines())) <= 80
 
 
 @pytest.mark.parametrize("args, message", [

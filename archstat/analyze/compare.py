@@ -3,6 +3,8 @@ aligned by name (block, branch, layer), unmatched rows kept as such."""
 
 from __future__ import annotations
 
+from archstat.report.display import Displayable
+
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -32,8 +34,8 @@ class AlignedRow:
     rows: list[Optional[Row]]     # one per model; None where the model has no row of this name
 
 
-@dataclass
-class Comparison:
+@dataclass(repr=False)
+class Comparison(Displayable):  # shows as HTML in notebooks, as the table in rich
     models: list[Compared]
     rows: list[AlignedRow]
 

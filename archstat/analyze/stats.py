@@ -12,6 +12,8 @@ Definitions (printed in every table header and in the README):
 
 from __future__ import annotations
 
+from archstat.report.display import Displayable
+
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -67,8 +69,8 @@ class Totals:
         return self.weights + self.biases
 
 
-@dataclass
-class ModelStats:
+@dataclass(repr=False)
+class ModelStats(Displayable):  # shows as HTML in notebooks, as the table in rich
     model: str
     description: str
     input_shape: tuple[int, ...]

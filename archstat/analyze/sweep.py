@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from archstat.report.display import Displayable
+
 import itertools
 import re
 from dataclasses import dataclass, field
@@ -49,8 +51,8 @@ class SweepPoint:
     fits: Optional[bool] = None
 
 
-@dataclass
-class Sweep:
+@dataclass(repr=False)
+class Sweep(Displayable):  # shows as HTML in notebooks, as the table in rich
     model: str
     dims: list[str]                   # the swept dimensions, in order
     points: list[SweepPoint] = field(default_factory=list)

@@ -9,6 +9,7 @@ import typer
 
 from archstat.cli import options
 from archstat.cli.app import app
+from archstat.cli import output
 from archstat.cli.output import emit
 from archstat.errors import UsageError
 
@@ -58,6 +59,8 @@ def compare_models(
     mode: str = typer.Option("eval", "--mode", help="eval or train (auxiliary heads counted)."),
     sets: Optional[List[str]] = typer.Option(None, "--set", help="NAME=VALUE for every model declaring NAME, "
                                              "or B:NAME=VALUE for one (A is the first model)."),
+    wide: bool = output.WIDE,
+    columns: Optional[str] = output.COLUMNS,
 ):
     """Totals side by side with each model's ratio to the first, then an aligned breakdown."""
     from archstat.analyze.compare import Compared, compare
@@ -81,4 +84,4 @@ def compare_models(
         stats = analyze(model, params, input_shape=shape, batch=options.parse_batch(batch),
                         dtype=options.parse_dtype(dtype), depth=depth, mode=mode)
         compared.append(Compared(label, model, stats, {k: stats.params[k] for k in params}))
-    emit(compare_report.render(compare(compared), fmt, units))
+    emit(compare_report.render(compare(compared), fmt, units, output.view(columns, wide)))

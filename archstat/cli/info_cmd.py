@@ -67,4 +67,9 @@ def info(
     lines.append("published figures:")
     lines += [f"{bullet}{r['figure']}: \"{r['published']}\" ({r['metric']}; {r['source']})"
               for r in d["references"]] or [f"{bullet}(none)"]
+    if fmt == "table":   # fitted to the width: long lines wrap under their indent
+        from archstat.cli.output import width
+        from archstat.report.fit import wrap
+
+        lines = [wrap(line, width(), " " * (len(line) - len(line.lstrip()) + 4)) if line else line for line in lines]
     emit("\n".join(lines))

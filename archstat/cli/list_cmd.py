@@ -8,7 +8,25 @@ import typer
 
 from archstat.cli import options
 from archstat.cli.app import app
+from archstat.cli import output
 from archstat.cli.output import emit
+
+
+DATASETS = (("cifar-100", "CIFAR-100"), ("cifar-10", "CIFAR-10"), ("c10", "CIFAR-10"), ("mnist", "MNIST"),
+            ("svhn", "SVHN"), ("ilsvrc", "ImageNet"), ("imagenet", "ImageNet"))
+
+
+def dataset_of(source: str) -> str:
+    """The dataset a published error was measured on, as its source names it."""
+    text = source.lower()
+    return next((name for key, name in DATASETS if key in text), "")
+
+
+def sort_key(sort: str):
+    """Ascending; models citing no value last; errors compared only within a dataset (ImageNet first)."""
+    if sort == "top1_error":
+        return lambda r: (r["top1_error"] is None, r["dataset"] != "ImageNet", r["dataset"], r["top1_error"] or 0)
+    return lambda r: (r[sort] is None, r[sort] if r[sort] is not None else 0)
 
 
 def zoo_rows(pattern: Optional[str]) -> list[dict]:
@@ -19,10 +37,11 @@ def zoo_rows(pattern: Optional[str]) -> list[dict]:
     for name in zoo_names(pattern):
         spec = load_spec(name)
         stats = analyze(spec)
-        top1 = next((float(f.value) for f in spec.figures if f.key == "top1_error"), None)
+        error = next((f for f in spec.figures if f.key == "top1_error"), None)
         rows.append({"name": name, "input": list(spec.input), "params": stats.totals.params,
                      "macs": stats.totals.macs, "activation_bytes": stats.totals.activation_bytes,
-                     "top1_error": top1, "description": spec.description})
+                     "top1_error": None if error is None else float(error.value),
+                     "dataset": dataset_of(error.source) if error else "", "description": spec.description})
     return rows
 
 
@@ -34,7 +53,9 @@ def list_models(
     pattern: Optional[str] = typer.Argument(None, help="A glob filter such as 'vgg*'."),
     fmt: str = typer.Option("table", "--format", "-f", help="table, json, csv or markdown."),
     sort: str = typer.Option("name", "--sort", help="name, input, params, macs, activation_bytes or top1_error "
-                             "(ascending; models citing no error last)."),
+                             "(ascending; models citing no error last; top1_error within each dataset, ImageNet first)."),
+    wide: bool = output.WIDE,
+    columns: Optional[str] = output.COLUMNS,
 ):
     """The zoo: one line per model with params, MACs, activation memory (batch 1, float32) and the
     published top-1 error where a source gives one."""
@@ -43,9 +64,9 @@ def list_models(
     fmt = options.choice(fmt, options.FORMATS, "--format")
     sort = options.choice(sort, SORT_KEYS, "--sort")
     rows = zoo_rows(pattern)
-    rows.sort(key=lambda r: (r[sort] is None, r[sort] if r[sort] is not None else 0))
+    rows.sort(key=sort_key(sort))
     if not rows and pattern:
         from archstat.errors import UsageError
 
         raise UsageError(f"no zoo model matches '{pattern}' (see 'archstat list')")
-    emit(zoo_report.render(rows, fmt))
+    emit(zoo_report.render(rows, fmt, output.view(columns, wide)))

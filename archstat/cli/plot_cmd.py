@@ -39,7 +39,7 @@ def plot(
         if names:
             rows = [r for r in rows if r["name"] in names]
         else:
-            rows = [r for r in rows if r["input"][-1] >= 200]   # ImageNet: CIFAR errors are not comparable
+            rows = [r for r in rows if r["dataset"] == "ImageNet"]   # CIFAR/MNIST errors are not comparable
         entries = [r for r in rows if r["top1_error"] is not None]
         if not entries:
             raise UsageError("none of these models cites a top-1 error")

@@ -9,6 +9,7 @@ import typer
 
 from archstat.cli import options
 from archstat.cli.app import app
+from archstat.cli import output
 from archstat.cli.output import emit
 from archstat.errors import RuntimeFailure, UsageError
 
@@ -34,6 +35,7 @@ def profile_model(
                                               "(stops cleanly at the first out-of-memory)."),
     sets: Optional[List[str]] = typer.Option(None, "--set", help="Override a declared param: NAME=VALUE."),
     fmt: str = typer.Option("table", "--format", "-f", help="table, json, csv or markdown."),
+    wide: bool = output.WIDE,
 ):
     """Latency (median, p10, p90), throughput, achieved MAC/s and peak memory, with the analytic
     estimate beside the measurement."""
@@ -84,6 +86,6 @@ def profile_model(
     finally:
         if bar:
             bar.stop()
-    emit(profile_report.render(results, fmt, top))
+    emit(profile_report.render(results, fmt, top, output.view(None, wide)))
     if stopped:
         sys.stderr.write(stopped + "\n")

@@ -8,6 +8,7 @@ import typer
 
 from archstat.cli import options
 from archstat.cli.app import app
+from archstat.cli import output
 from archstat.cli.output import emit
 
 
@@ -15,6 +16,7 @@ from archstat.cli.output import emit
 def reproduce_claims(
     file: Optional[str] = typer.Argument(None, help="A claims file (default: the bundled cs231n Lecture 9 claims)."),
     fmt: str = typer.Option("table", "--format", "-f", help="table, json, csv or markdown."),
+    wide: bool = output.WIDE,
 ):
     """Each published figure or claim beside what archstat computes: REPRODUCED or NOT REPRODUCED.
     Exits 0 whatever the verdicts: it reports."""
@@ -23,4 +25,4 @@ def reproduce_claims(
 
     fmt = options.choice(fmt, options.FORMATS, "--format")
     info, results = reproduce(file)
-    emit(claims_report.render(info, results, fmt))
+    emit(claims_report.render(info, results, fmt, output.view(None, wide)))

@@ -9,8 +9,17 @@ import typer
 
 from archstat.cli import options
 from archstat.cli.app import app
+from archstat.cli import output
 from archstat.cli.output import emit
 from archstat.errors import UsageError
+
+
+def _square(text: str) -> str:
+    """'3x224' (C×S) means a square input: '3x224x224'."""
+    import re
+
+    parts = re.split(r"\s*[x×,]\s*", text.strip())
+    return f"{parts[0]}x{parts[1]}x{parts[1]}" if len(parts) == 2 else text
 
 
 def parse_grid(inputs: Optional[List[str]], batches: Optional[str], sets: Optional[List[str]]):
@@ -18,7 +27,7 @@ def parse_grid(inputs: Optional[List[str]], batches: Optional[str], sets: Option
 
     shapes = [None]
     if inputs:
-        shapes = [options.parse_input(s) for text in inputs for s in expand_braces(text)]
+        shapes = [options.parse_input(_square(s)) for text in inputs for s in expand_braces(text)]
     batch_values = [1]
     if batches:
         try:
@@ -38,7 +47,8 @@ def parse_grid(inputs: Optional[List[str]], batches: Optional[str], sets: Option
 @app.command("sweep")
 def sweep(
     model: str = typer.Argument(..., help="A zoo name or a config path.", metavar="NAME|PATH"),
-    inputs: Optional[List[str]] = typer.Option(None, "--input", help="Input sizes: 3x{128,160,224} or repeated."),
+    inputs: Optional[List[str]] = typer.Option(None, "--input", help="Input sizes, quoted: '3x{128,160,224}' "
+                                        "(C×S is a square S×S input), '3x{128,224}x{128,224}', or repeated."),
     batches: Optional[str] = typer.Option(None, "--batch", "-b", help="Batch sizes: 1,8,32,128."),
     sets: Optional[List[str]] = typer.Option(None, "--set", help="A declared param over values: NAME=V1,V2."),
     fits: Optional[str] = typer.Option(None, "--fits", help="A memory budget such as 24GiB: marks which points' "
@@ -47,6 +57,8 @@ def sweep(
     optimizer: str = typer.Option("adam", "--optimizer", help="sgd, momentum or adam."),
     amp: bool = typer.Option(False, "--amp", help="Mixed precision training memory."),
     fmt: str = typer.Option("table", "--format", "-f", help="table, json, csv or markdown."),
+    wide: bool = output.WIDE,
+    columns: Optional[str] = output.COLUMNS,
 ):
     """One row per point of the grid: params, MACs, forward activation memory and training memory
     (the --mode train estimate), and with --fits whether it fits the budget."""
@@ -76,4 +88,4 @@ def sweep(
         if progress:
             bar.stop()
     result.budget_text = fits or ""
-    emit(sweep_report.render(result, fmt))
+    emit(sweep_report.render(result, fmt, output.view(columns, wide)))

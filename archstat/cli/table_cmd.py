@@ -8,6 +8,7 @@ import typer
 
 from archstat.cli import options
 from archstat.cli.app import app
+from archstat.cli import output
 from archstat.cli.output import emit, render_stats
 
 MODEL_HELP = ("A zoo name (see 'archstat list'), a path to a YAML config, or module:PKG.MODULE:FACTORY / "
@@ -17,7 +18,8 @@ MODEL_HELP = ("A zoo name (see 'archstat list'), a path to a YAML config, or mod
 @app.command("table")
 def table(
     model: str = typer.Argument(..., help=MODEL_HELP, metavar="NAME|PATH"),
-    fmt: str = typer.Option("table", "--format", "-f", help="table, json, csv or markdown."),
+    fmt: str = typer.Option("table", "--format", "-f", help="table, json, csv, markdown, or html "
+                            "(one self-contained report file on stdout: > vgg16.html)."),
     depth: Optional[int] = typer.Option(None, "--depth", help="Collapse rows below this many dotted "
                                         "name levels into one row per block."),
     batch: int = typer.Option(1, "--batch", "-b", help="Batch size (activations and MACs scale with it)."),
@@ -33,12 +35,14 @@ def table(
                              "fp32 master weights)."),
     sets: Optional[List[str]] = typer.Option(None, "--set", help="Override a declared param: NAME=VALUE "
                                              "(repeatable)."),
+    wide: bool = output.WIDE,
+    columns: Optional[str] = output.COLUMNS,
 ):
     """Per-layer output shape, activation memory, weights and MACs, with totals and the
     published figures beside the computed ones."""
     from archstat.api import analyze
 
-    fmt = options.choice(fmt, options.FORMATS, "--format")
+    fmt = options.choice(fmt, options.FORMATS + ("html",), "--format")
     units = options.choice(units, options.UNITS, "--units")
     if depth is not None and depth < 1:
         raise options.UsageError(f"--depth {depth}: must be at least 1")
@@ -46,4 +50,4 @@ def table(
                     batch=options.parse_batch(batch), dtype=options.parse_dtype(dtype), fold=not unfold,
                     depth=depth, mode=options.choice(mode, options.MODES, "--mode"),
                     optimizer=options.choice(optimizer, options.OPTIMIZERS, "--optimizer"), amp=amp)
-    emit(render_stats(stats, fmt, units))
+    emit(render_stats(stats, fmt, units, output.view(columns, wide)))

@@ -22,7 +22,7 @@ def _computed_json(value):
     return value
 
 
-def render(info: dict, results, fmt: str):
+def render(info: dict, results, fmt: str, view=None):
     if fmt == "json":
         return json.dumps({**info, "claims": [
             {"id": r.id, "claim": r.claim, "published": r.published, "computed": _computed_json(r.computed),
@@ -41,23 +41,17 @@ def render(info: dict, results, fmt: str):
         lines += [f"| {r.claim} | {r.published} | {_computed_text(r.computed)} | {r.status} | {r.note} |".replace(
             "\n", " ") for r in results]
         return "\n".join(lines) + "\n"
-    from rich import box
-    from rich.console import Group
-    from rich.table import Table
-    from rich.text import Text
+    from archstat.analyze.references import NOT_REPRODUCED, REPRODUCED
+    from archstat.report.fit import Doc, View, stacked, wrap
 
-    from archstat.analyze.references import REPRODUCED
-
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_lines=False)
-    table.add_column("Claim", max_width=52)
-    table.add_column("Published", max_width=14)
-    table.add_column("Computed", justify="right", no_wrap=True)
-    table.add_column("Status", no_wrap=True)
-    table.add_column("Note (what was computed)", max_width=60)
-    for r in results:
-        status = Text(r.status, style="green" if r.status == REPRODUCED else "bold red")
-        note = r.note + ("; " if r.note else "") + f"[{r.how}]"
-        table.add_row(Text(r.claim), Text(r.published), _computed_text(r.computed), status, Text(note))
+    view = view or View()
+    width = view.width if not view.wide else 10**6
+    style = {REPRODUCED: "green", NOT_REPRODUCED: "red"}
+    doc = Doc().add(wrap(info["description"], width), "bold").add(wrap(f"source: {info['source']}", width), "dim")
+    doc.add("")
+    doc.extend(stacked("", [(f"{r.status}  {r.claim}", style.get(r.status, "bold"),
+                             [("published", r.published), ("computed", _computed_text(r.computed)),
+                              ("how", r.how), ("note", r.note)]) for r in results], width))
     done = sum(r.status == REPRODUCED for r in results)
-    return Group(Text(f"{info['description']}", style="bold"), Text(f"source: {info['source']}", style="dim"),
-                 table, Text(f"{done} of {len(results)} reproduced; the computed value is shown whatever the verdict."))
+    return doc.add("").add(wrap(f"{done} of {len(results)} reproduced; the computed value is shown whatever "
+                                "the verdict.", width))

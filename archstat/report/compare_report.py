@@ -9,7 +9,9 @@ import json
 
 from archstat.analyze.compare import Comparison, Compared
 from archstat.report.json_report import rf_dict, stats_dict
-from archstat.report.units import compute_unit, fmt_bytes, fmt_computed, fmt_int, fmt_shape
+from archstat.report.rows import final_field_text
+from archstat.report.units import (compute_unit, fmt_bytes, fmt_bytes_compact, fmt_compact, fmt_computed, fmt_int,
+                                   fmt_shape)
 
 MISSING = "—"
 
@@ -24,20 +26,33 @@ def _ratio(m: Compared, first: Compared, metric: str) -> str:
     return "" if r is None or m is first else f" ×{r:.3g}"
 
 
-def totals_lines(c: Comparison, units: str) -> list[list[str]]:
-    """Rows of the totals table: metric, then one cell per model."""
+def totals_rows(c: Comparison, units: str) -> list[tuple[str, list[str], list[str]]]:
+    """The totals as data: (metric, exact cell per model, compact cell per model). Extra rows come
+    from ``c.extra_totals`` (same shape), so a new total (a predicted latency) needs no new code here."""
     unit, factor = compute_unit(units)
     first = c.models[0]
-    lines = [
-        ["params"] + [f"{fmt_int(m.total('params'))}{_ratio(m, first, 'params')}" for m in c.models],
-        [unit] + [f"{fmt_int(m.total('macs') * factor)}{_ratio(m, first, 'macs')}" for m in c.models],
-        ["activations"] + [f"{fmt_bytes(m.total('activation_bytes'))}{_ratio(m, first, 'activation_bytes')}"
-                           for m in c.models],
-        ["output"] + [fmt_shape(m.stats.output_shape) for m in c.models],
-        ["receptive field"] + [m.stats.receptive_field.text() for m in c.models],
-        ["layers with weights"] + [str(m.stats.layers) for m in c.models],
-    ]
-    return lines
+
+    def metric(name, key, exact, compact, scale=1):
+        values = [m.total(key) * scale for m in c.models]
+        return (name, [f"{exact(v)}{_ratio(m, first, key)}" for v, m in zip(values, c.models)],
+                [f"{compact(v)}{_ratio(m, first, key)}" for v, m in zip(values, c.models)])
+
+    same = [fmt_shape(m.stats.output_shape) for m in c.models]
+    fields = [final_field_text(m.stats, long=True) for m in c.models]
+    layers = [str(m.stats.layers) for m in c.models]
+    return [
+        metric("params", "params", fmt_int, fmt_compact),
+        metric(unit, "macs", fmt_int, fmt_compact, factor),
+        metric("activations", "activation_bytes", fmt_bytes, fmt_bytes_compact),
+        ("output", same, same),
+        ("receptive field", fields, [final_field_text(m.stats) for m in c.models]),
+        ("layers with weights", layers, layers),
+    ] + list(getattr(c, "extra_totals", []))
+
+
+def totals_lines(c: Comparison, units: str) -> list[list[str]]:
+    """Rows of the totals table: metric, then one exact cell per model."""
+    return [[name, *exact] for name, exact, _ in totals_rows(c, units)]
 
 
 def breakdown_header(c: Comparison, units: str) -> list[str]:
@@ -88,7 +103,7 @@ def as_dict(c: Comparison, units: str) -> dict:
             "models": models, "rows": rows}
 
 
-def render(c: Comparison, fmt: str, units: str):
+def render(c: Comparison, fmt: str, units: str, view=None):
     if fmt == "json":
         return json.dumps(as_dict(c, units), indent=2, ensure_ascii=False)
     if fmt == "csv":
@@ -107,7 +122,7 @@ def render(c: Comparison, fmt: str, units: str):
         return out.getvalue()
     if fmt == "markdown":
         return _markdown(c, units)
-    return _rich(c, units)
+    return _fitted(c, units, view)
 
 
 def _md_line(values) -> str:
@@ -130,43 +145,46 @@ def _markdown(c: Comparison, units: str) -> str:
     return "\n".join(out) + "\n"
 
 
-def _rich(c: Comparison, units: str):
-    from rich import box
-    from rich.console import Group
-    from rich.table import Table
-    from rich.text import Text
+def _fitted(c: Comparison, units: str, view):
+    """Totals (one column per model), the rows matched by name, and each model's checks, each
+    fitted to the width."""
+    from archstat.report.fit import Col, Doc, View, render as fit_render, wrap
+    from archstat.report.table_report import references_block
 
-    from archstat.analyze.references import NOT_REPRODUCED, REPRODUCED
-
+    view = view or View()
+    width = view.width if not view.wide else 10**6
     first = c.models[0]
-    parts = [Text(" vs ".join(_title(m) for m in c.models), style="bold"),
-             Text(f"batch {first.stats.batch} · {first.stats.dtype} · mode {first.stats.mode} · "
-                  f"ratios (×) are to {first.label}; MACs = multiply-accumulates of conv and linear", style="dim")]
-    totals = Table(box=box.SIMPLE_HEAD, pad_edge=False)
-    totals.add_column("Total")
+    doc = Doc().add(wrap(" vs ".join(_title(m) for m in c.models), width), "bold")
+    doc.add(wrap(f"batch {first.stats.batch} · {first.stats.dtype} · mode {first.stats.mode} · ratios (×) are to "
+                 f"{first.label}; MACs = multiply-accumulates of conv and linear; compact numbers (1.85 G) are "
+                 "rounded to 3 digits", width), "dim")
+    doc.add("")
+    rows = totals_rows(c, units)
+    cols = [Col("total", "Total", [[name for name, _, _ in rows]], keep=100)]
+    for i, m in enumerate(c.models):
+        cols.append(Col(m.label.lower(), _title(m), [[r[1][i] for r in rows], [r[2][i] for r in rows]],
+                        short=m.label, right=True, keep=99 - i))
+    doc.extend(fit_render(cols, View(view.width, None, view.wide), what="models"))
+    doc.add("")
+    doc.add("Rows matched by name (— : no such row)", "bold")
+    unit, factor = compute_unit(units)
+    cols = [Col("layer", "Layer", [[a.name for a in c.rows]], keep=100)]
+    for i, m in enumerate(c.models):
+        present = [row for row in (a.rows[i] for a in c.rows)]
+        for key, head, keep, exact, compact in (
+                ("output", "output", 30, lambda r: fmt_shape(r.output_shape), None),
+                ("params", "params", 75, lambda r: fmt_int(r.params), lambda r: fmt_compact(r.params)),
+                (unit.lower(), unit, 90, lambda r: fmt_int(r.macs * factor),
+                 lambda r: fmt_compact(r.macs * factor))):
+            variants = [[MISSING if r is None else exact(r) for r in present]]
+            if compact:
+                variants.append([MISSING if r is None else compact(r) for r in present])
+            cols.append(Col(f"{m.label.lower()}.{key}", f"{m.label} {head}", variants, right=True,
+                            keep=keep - i))
+    styles = ["yellow" if None in a.rows else None for a in c.rows]
+    doc.extend(fit_render(cols, view, styles))
     for m in c.models:
-        totals.add_column(Text(_title(m)), justify="right")
-    for line in totals_lines(c, units):
-        totals.add_row(*(Text(x) for x in line))
-    parts.append(totals)
-    rows = Table(box=box.SIMPLE_HEAD, pad_edge=False, title="Rows matched by name (— : no such row)",
-                 title_justify="left")
-    for i, h in enumerate(breakdown_header(c, units)):
-        rows.add_column(h, justify="left" if i == 0 else "right", no_wrap=True)
-    for cells in breakdown_cells(c, units):
-        unmatched = MISSING in cells
-        rows.add_row(*(Text(x) for x in cells), style="yellow" if unmatched else None)
-    parts.append(rows)
-    refs = [(m, ch) for m in c.models for ch in m.stats.references]
-    if refs:
-        ref = Table(title="Published vs computed", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
-        for col, kw in (("", {}), ("Figure", {}), ("Published", {"max_width": 44}),
-                        ("Computed", {"justify": "right"}), ("Status", {"no_wrap": True}),
-                        ("Note", {"max_width": 64})):
-            ref.add_column(col, **kw)
-        for m, ch in refs:
-            status = Text(ch.status, style={REPRODUCED: "green", NOT_REPRODUCED: "bold red"}.get(ch.status, "cyan"))
-            ref.add_row(m.label, Text(ch.figure), Text(ch.published), fmt_computed(ch.computed), status,
-                        Text(ch.note))
-        parts.append(ref)
-    return Group(*parts)
+        if m.stats.references:
+            doc.add("")
+            doc.extend(references_block(m.stats.references, width, f"Published vs computed: {_title(m)}"))
+    return doc

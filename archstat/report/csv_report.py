@@ -16,14 +16,14 @@ def render(stats: ModelStats, units: str = "macs") -> str:
     unit, factor = compute_unit(units)
     out = io.StringIO()
     w = csv.writer(out, lineterminator="\n")
-    w.writerow(COLUMNS + [unit.lower(), "receptive_field", "aux", "formula", "folded"])
+    w.writerow(COLUMNS + [unit.lower(), "ops", "receptive_field", "aux", "formula", "folded"])
     for r in stats.rows:
         w.writerow([r.name, r.label, r.op, "x".join(map(str, (stats.batch, *r.output_shape))),
                     r.activation_elements, r.activation_bytes, r.weights, r.biases, r.params,
-                    r.macs * factor, r.rf.size[0] if r.rf else "", int(r.aux), r.formula,
+                    r.macs * factor, r.ops, r.rf.size[0] if r.rf else "", int(r.aux), r.formula,
                     " ".join(r.folded + r.contains)])
     t = stats.totals
     w.writerow(["TOTAL", "", "", "x".join(map(str, (stats.batch, *stats.output_shape))),
                 t.activation_elements, t.activation_bytes, t.weights, t.biases, t.params,
-                t.macs * factor, "", "", "", ""])
+                t.macs * factor, t.ops, "", "", "", ""])
     return out.getvalue()

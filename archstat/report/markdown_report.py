@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from archstat.analyze.stats import ModelStats
 from archstat.report.rows import cells, describe_run, header, total_cells
-from archstat.report.units import compute_unit, fmt_bytes_both, fmt_computed, fmt_int, fmt_si
+from archstat.report.units import compute_unit, fmt_bytes_both, fmt_computed, fmt_int, fmt_int_short
 
 
 def _line(values) -> str:
@@ -24,9 +24,9 @@ def render(stats: ModelStats, units: str = "macs") -> str:
         out.append(_line(cells(r, units, bool(stats.training))))
     out.append(_line(f"**{c}**" if c else "" for c in total_cells(stats, units)))
     t = stats.totals
-    out += ["", f"- params: {fmt_int(t.params)} ({fmt_si(t.params)}) = {fmt_int(t.weights)} weights + "
+    out += ["", f"- params: {fmt_int_short(t.params)} = {fmt_int(t.weights)} weights + "
             f"{fmt_int(t.biases)} biases",
-            f"- {unit}: {fmt_int(t.macs * factor)} ({fmt_si(t.macs * factor)})",
+            f"- {unit}: {fmt_int_short(t.macs * factor)}",
             f"- activations: {fmt_int(t.activation_elements)} elements = {fmt_bytes_both(t.activation_bytes)}"]
     if stats.references:
         out += ["", "### Published vs computed", "",

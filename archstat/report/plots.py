@@ -66,7 +66,7 @@ def layers_figure(stats):
     if len(rows) <= 80:
         axes[-1].set_xticks(x)
         axes[-1].set_xticklabels([r.label if r.op != "block" else r.name for r in rows], rotation=90, fontsize=7)
-    axes[-1].set_xlabel("layer (in order; shaded: blocks)")
+    axes[-1].set_xlabel("layer (in order; shaded: blocks)" if spans else "layer (in order)")
     fig.align_ylabels(axes)
     return fig
 
@@ -76,19 +76,51 @@ def zoo_figure(entries: list[dict]):
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(8, 5.5))
     largest = max(e["params"] for e in entries)
-    for k, e in enumerate(sorted(entries, key=lambda e: e["macs"])):
+    ordered = sorted(entries, key=lambda e: e["macs"])
+    for e in ordered:
         size = 30 + 1500 * e["params"] / largest
         ax.scatter(e["macs"] / 1e9, e["top1_error"], s=size, alpha=0.45, color=COLORS["activations"],
                    edgecolors="#333333", linewidths=0.6)
-        above = k % 2 == 0   # alternate above and below so that neighbours' labels do not collide
-        ax.annotate(e["name"], (e["macs"] / 1e9, e["top1_error"]), fontsize=7, ha="center",
-                    va="bottom" if above else "top", xytext=(0, 7 if above else -7), textcoords="offset points")
     ax.set_xscale("log")
     ax.set_xlabel("MACs per image (billions, log scale)")
     ax.set_ylabel("published top-1 error (%)")
     ax.set_title("ImageNet models of the zoo: cost against published error (bubble area ∝ params)", loc="left")
     ax.grid(alpha=0.3)
+    place_labels(fig, ax, [(e["name"], e["macs"] / 1e9, e["top1_error"]) for e in ordered])
     return fig
+
+
+# where a label may go around its point (points), nearest first; far ones get a leader line
+OFFSETS = [(0, 7), (0, -7), (9, 0), (-9, 0), (0, 16), (0, -16), (10, 10), (-10, 10), (10, -10), (-10, -10),
+           (0, 26), (0, -26), (22, 18), (-22, 18), (22, -18), (-22, -18), (0, 36), (0, -36), (0, 46), (0, -46)]
+
+
+def place_labels(fig, ax, points: list[tuple[str, float, float]]) -> list:
+    """Annotate each point at the first offset whose label box overlaps no label placed before it
+    (greedy, measured with the renderer's own text extents)."""
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    placed, boxes = [], []
+    for name, x, y in points:
+        chosen = None
+        for dx, dy in OFFSETS:
+            ha = "center" if dx == 0 else ("left" if dx > 0 else "right")
+            va = "center" if dy == 0 else ("bottom" if dy > 0 else "top")
+            far = abs(dx) > 10 or abs(dy) > 16
+            ann = ax.annotate(name, (x, y), fontsize=7, ha=ha, va=va, xytext=(dx, dy), textcoords="offset points",
+                              arrowprops={"arrowstyle": "-", "lw": 0.4, "color": "#666666"} if far else None)
+            box = ann.get_window_extent(renderer).expanded(1.04, 1.1)
+            if not any(box.overlaps(b) for b in boxes):
+                chosen = ann
+                break
+            ann.remove()
+        if chosen is None:   # every spot taken: the first one, as before
+            chosen = ax.annotate(name, (x, y), fontsize=7, ha="center", va="bottom", xytext=(0, 7),
+                                 textcoords="offset points")
+            box = chosen.get_window_extent(renderer)
+        boxes.append(box)
+        placed.append(chosen)
+    return placed
 
 
 def sweep_figure(sweep):

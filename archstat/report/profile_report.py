@@ -7,7 +7,7 @@ import io
 import json
 
 from archstat.profile.measure import ESTIMATE_LEAVES_OUT
-from archstat.report.units import fmt_bytes_both, fmt_si
+from archstat.report.units import fmt_bytes_both, fmt_compact, fmt_int, fmt_si
 
 
 def profile_dict(p, top: int | None = None) -> dict:
@@ -29,9 +29,20 @@ def profile_dict(p, top: int | None = None) -> dict:
     }
 
 
-def render(profiles: list, fmt: str, top: int | None = None):
-    if fmt == "json":
-        data = [profile_dict(p, top) for p in profiles]
+# the per-layer table: (key, header, exact cell, compact cell or None, keep). A profile may add its own
+# columns as ``extra_layer_columns`` (same shape), e.g. a predicted time beside the measured one.
+LAYER_COLUMNS = [
+    ("layer", "Layer", lambda x: x.name, None, 100),
+    ("op", "Op", lambda x: x.op, None, 40),
+    ("time_ms", "Time (ms)", lambda x: f"{x.time_ms:.3f}", None, 99),
+    ("macs", "MACs", lambda x: fmt_int(x.macs), lambda x: fmt_compact(x.macs), 60),
+    ("macs_per_s", "MAC/s", lambda x: fmt_compact(round(x.macs_per_s)) if x.macs else "—", None, 70),
+]
+
+
+def render(profiles: list, fmt: str, top: int | None = None, view=None):
+    if fmt == "json":   # every layer: --top only shortens the table
+        data = [profile_dict(p) for p in profiles]
         return json.dumps(data[0] if len(data) == 1 else data, indent=2)
     if fmt == "csv":
         out = io.StringIO()
@@ -43,22 +54,33 @@ def render(profiles: list, fmt: str, top: int | None = None):
                         f"{p.percentile(0.9):.4f}", f"{p.throughput:.2f}", f"{p.macs_per_s:.0f}",
                         p.measured_peak_bytes, p.estimate_bytes])
         return out.getvalue()
-    lines = []
+    md = fmt == "markdown"
+    from archstat.report.fit import Col, Doc, View, render as fit_render, wrap
+
+    view = view or View()
+    width = 10**6 if md or view.wide else view.width
+    doc = Doc()
     for p in profiles:
-        lines += _summary(p)
+        for line in _summary(p):
+            doc.add(wrap(line, width, "    "))
         slow = sorted(p.layers, key=lambda x: -x.time_ms)[: top or 10]
         if len(profiles) == 1 and slow:
-            md = fmt == "markdown"
-            lines += ["", f"slowest rows (separate pass with synchronised hooks; top {len(slow)}):"]
+            doc.add("")
+            doc.add(wrap(f"slowest rows (separate pass with synchronised hooks; top {len(slow)}; "
+                         "--format json lists every row):", width))
+            specs = LAYER_COLUMNS + list(getattr(p, "extra_layer_columns", []))
             if md:
-                lines += ["", "| layer | op | time (ms) | MACs | MAC/s |", "|---|---|---:|---:|---:|"]
-            for x in slow:
-                rate = f"{fmt_si(x.macs_per_s)}MAC/s" if x.macs else "—"
-                cells = [x.name, x.op, f"{x.time_ms:.3f}", fmt_si(x.macs), rate]
-                lines.append("| " + " | ".join(cells) + " |" if md else
-                             f"  {x.name:40s} {x.op:10s} {x.time_ms:9.3f} ms {cells[3]:>10} MACs {cells[4]:>14}")
-        lines.append("")
-    return "\n".join(lines)
+                doc.add("")
+                doc.add("| " + " | ".join(h for _, h, *_ in specs) + " |")
+                doc.add("|" + "|".join("---" if i < 2 else "---:" for i in range(len(specs))) + "|")
+                for x in slow:
+                    doc.add("| " + " | ".join(exact(x) for _, _, exact, _, _ in specs) + " |")
+            else:
+                cols = [Col(key, head, [[exact(x) for x in slow]] + ([[compact(x) for x in slow]] if compact else []),
+                            right=i >= 2, keep=keep) for i, (key, head, exact, compact, keep) in enumerate(specs)]
+                doc.extend(fit_render(cols, view))
+        doc.add("")
+    return doc.text() if md else doc
 
 
 def _summary(p) -> list[str]:

@@ -28,6 +28,38 @@ def weights_cell(row: Row) -> str:
     return f"{row.formula} = {fmt_int(row.weights)}" if row.formula else fmt_int(row.weights)
 
 
+def rf_size(rf) -> str:
+    return str(rf.size[0]) if rf.size[0] == rf.size[1] else f"{rf.size[0]}×{rf.size[1]}"
+
+
+def rf_cell(rf) -> str:
+    """A row's receptive field: its size, or 'global' once a layer sees its whole input."""
+    if rf is None:
+        return ""
+    return "global" if rf.is_global else rf_size(rf)
+
+
+def final_field(stats: ModelStats):
+    """The model's receptive field as papers quote it: the output's, or when the output is global
+    the last finite field before it (VGG16: 212 at pool5). ``(rf, global_after)``."""
+    rf = stats.receptive_field
+    if rf is None or not rf.is_global:
+        return rf, False
+    for row in reversed(stats.rows):
+        if row.rf is not None and not row.rf.is_global and not row.aux:
+            return row.rf, True
+    return rf, False
+
+
+def final_field_text(stats: ModelStats, long: bool = False) -> str:
+    rf, then_global = final_field(stats)
+    if rf is None:
+        return ""
+    if rf.is_global:   # global from the first layer on (a flat input)
+        return "global"
+    return rf_size(rf) + (", then global" if long and then_global else "")
+
+
 def header(stats: ModelStats, units: str) -> list[str]:
     unit, _ = compute_unit(units)
     return ["layer", "label", "op", "output", "activations", "memory", "weights", "biases", "params", unit,
@@ -37,9 +69,12 @@ def header(stats: ModelStats, units: str) -> list[str]:
 def cells(row: Row, units: str, training: bool = False) -> list[str]:
     _, factor = compute_unit(units)
     label = row.label + (" (aux)" if row.aux else "")
+    costless = row.op == "input"   # the input has no weights, biases, params or MACs: blank, not 0
     return [row.name, label, row.op, fmt_shape(row.output_shape), fmt_int(row.activation_elements),
-            fmt_bytes(row.activation_bytes), weights_cell(row), fmt_int(row.biases), fmt_int(row.params),
-            fmt_int(row.macs * factor) if row.counted else "not counted", row.rf.text() if row.rf else ""] + (
+            fmt_bytes(row.activation_bytes), weights_cell(row),
+            "" if costless or not (row.weights or row.biases) else fmt_int(row.biases),
+            "" if costless else fmt_int(row.params),
+            "" if costless else fmt_int(row.macs * factor) if row.counted else "not counted", rf_cell(row.rf)] + (
         [fmt_bytes(row.saved_bytes)] if training else [])
 
 
@@ -48,7 +83,7 @@ def total_cells(stats: ModelStats, units: str) -> list[str]:
     t = stats.totals
     return ["TOTAL", "", "", fmt_shape(stats.output_shape), fmt_int(t.activation_elements),
             fmt_bytes(t.activation_bytes), fmt_int(t.weights), fmt_int(t.biases), fmt_int(t.params),
-            fmt_int(t.macs * factor), stats.receptive_field.text() if stats.receptive_field else ""] + (
+            fmt_int(t.macs * factor), final_field_text(stats)] + (
         [fmt_bytes(stats.training.saved_bytes)] if stats.training else [])
 
 

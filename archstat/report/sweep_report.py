@@ -6,7 +6,7 @@ import csv
 import io
 import json
 
-from archstat.report.units import fmt_bytes, fmt_int, fmt_shape
+from archstat.report.units import fmt_bytes, fmt_bytes_compact, fmt_compact, fmt_int, fmt_shape
 
 
 def point_dict(p) -> dict:
@@ -15,7 +15,7 @@ def point_dict(p) -> dict:
             "fits": p.fits}
 
 
-def render(sweep, fmt: str):
+def render(sweep, fmt: str, view=None):
     names = list(sweep.points[0].params_set) if sweep.points else []
     if fmt == "json":
         return json.dumps({"model": sweep.model, "dims": sweep.dims, "dtype": sweep.dtype, "optimizer": sweep.optimizer,
@@ -40,17 +40,25 @@ def render(sweep, fmt: str):
         lines = ["| " + " | ".join(heads) + " |", "|" + "---|" * len(heads)]
         lines += ["| " + " | ".join(r) + " |" for r in rows]
         return "\n".join(lines) + "\n"
-    from rich import box
-    from rich.table import Table
-    from rich.text import Text
+    from archstat.report.fit import Col, Doc, View, render as fit_render, wrap
 
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, title=f"{sweep.model}: sweep over {', '.join(sweep.dims) or 'one point'}",
-                  title_justify="left", caption=f"training memory: params, gradients, {sweep.optimizer} state and "
-                  f"saved activations ({'amp' if sweep.amp else sweep.dtype}); not workspace or allocator caching",
-                  caption_justify="left")
-    for h in heads:
-        table.add_column(h, justify="left" if h in ("Input",) else "right")
-    for r, p in zip(rows, sweep.points):
-        style = None if p.fits is None else ("green" if p.fits else "red")
-        table.add_row(*(Text(c) for c in r), style=style)
-    return table
+    view = view or View()
+    pts = sweep.points
+    cols = [Col("input", "Input", [[fmt_shape(p.input) for p in pts]], keep=100),
+            Col("batch", "Batch", [[str(p.batch) for p in pts]], right=True, keep=99)]
+    cols += [Col(n, n, [[str(p.params_set[n]) for p in pts]], right=True, keep=98) for n in names]
+    for key, head, short, keep, exact, compact in (
+            ("params", "Params", "", 60, fmt_int, fmt_compact), ("macs", "MACs", "", 70, fmt_int, fmt_compact),
+            ("activation_bytes", "Activations", "Activ.", 65, fmt_bytes, fmt_bytes_compact),
+            ("training_bytes", "Training memory", "Train mem.", 90, fmt_bytes, fmt_bytes_compact)):
+        values = [getattr(p, key) for p in pts]
+        cols.append(Col(key, head, [[exact(v) for v in values], [compact(v) for v in values]], short=short,
+                        right=True, keep=keep))
+    if sweep.budget is not None:
+        cols.append(Col("fits", heads[-1], [["yes" if p.fits else "no" for p in pts]], short="Fits", keep=95))
+    width = view.width if not view.wide else 10**6
+    doc = Doc().add(wrap(f"{sweep.model}: sweep over {', '.join(sweep.dims) or 'one point'}", width), "bold")
+    styles = [None if p.fits is None else ("green" if p.fits else "red") for p in pts]
+    doc.extend(fit_render(cols, view, styles))
+    return doc.add(wrap(f"training memory: params, gradients, {sweep.optimizer} state and saved activations "
+                        f"({'amp' if sweep.amp else sweep.dtype}); not workspace or allocator caching", width), "dim")

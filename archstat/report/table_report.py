@@ -1,75 +1,130 @@
-"""The rich terminal table: conventions in the header, the slide's weight formulas, totals,
-then the published-vs-computed block."""
+"""The terminal table: conventions in the header, the slide's weight formulas, totals, then the
+published-vs-computed block as stacked entries. Fitted to the width by ``report.fit``."""
 
 from __future__ import annotations
 
-from rich import box
-from rich.console import Group
-from rich.table import Table
-from rich.text import Text
+from typing import Optional
 
 from archstat.analyze.references import NOT_REPRODUCED, REPRODUCED
 from archstat.analyze.stats import ModelStats
-from archstat.report.rows import cells, describe_run, header, total_cells
-from archstat.report.units import compute_unit, fmt_bytes_both, fmt_computed, fmt_int, fmt_si
+from archstat.report.fit import Col, Doc, View, render as fit_render, stacked, wrap
+from archstat.report.rows import cells, describe_run, final_field, final_field_text, header, total_cells
+from archstat.report.units import (compute_unit, fmt_bytes_both, fmt_bytes_compact, fmt_compact, fmt_computed,
+                                   fmt_int, fmt_int_short)
+
+# column key → (full header, short header, keep: the higher, the later it is dropped)
+COLUMNS = {
+    "layer": ("Layer", "", 100), "label": ("Label", "", 90), "output": ("Output", "", 80),
+    "activations": ("Activations", "Activ.", 30), "memory": ("Memory", "Mem.", 60),
+    "weights": ("Weights", "", 20), "biases": ("Biases", "", 10), "params": ("Params", "", 70),
+    "macs": ("MACs", "", 85), "flops": ("FLOPs", "", 85), "rf": ("RF", "", 40), "saved": ("Saved", "", 50),
+}
+EXACT_INT = {"activations", "biases", "params", "macs", "flops"}
 
 
-def conventions_line(units: str, folded: bool) -> str:
+def conventions_text(units: str, folded: bool) -> list[str]:
     unit, _ = compute_unit(units)
     compute = ("MACs = multiply-accumulates of conv and linear, bias excluded (FLOPs = 2×MACs)"
                if unit == "MACs" else "FLOPs = 2 × multiply-accumulates of conv and linear, bias excluded")
     fold = ("in-place ops and views (ReLU, dropout, flatten) fold into the row before (--unfold shows them)"
             if folded else "in-place ops and views shown as rows; they allocate nothing")
-    return (f"{compute} · params = weights + biases\n"
-            f"memory = output elements × batch × bytes (MB = 10^6 B) · {fold}\n"
-            "shapes C×H×W per sample · RF = receptive field, input pixels one output unit sees")
+    return [f"{compute} · params = weights + biases",
+            f"memory = output elements × batch × bytes (MB = 10^6 B) · {fold}",
+            "shapes C×H×W per sample · RF = receptive field, input pixels one output unit sees; "
+            "'global' once a layer sees its whole input · compact numbers (1.85 G) are rounded to 3 digits"]
 
 
-def render(stats: ModelStats, units: str = "macs"):
+def _compact_cell(text: str, value: int, key: str) -> str:
+    """The short form of one cell: blanks and words stay as they are."""
+    if not text or not text[0].isdigit() and text[0] != "(" and text[0] != "-":
+        return text
+    return fmt_bytes_compact(value) if key in ("memory", "saved") else fmt_compact(value)
+
+
+def columns(stats: ModelStats, units: str) -> list[Col]:
+    """The per-layer table as fit columns: exact cells first, compact ones after."""
     unit, factor = compute_unit(units)
-    title = Text(stats.model, style="bold")  # Text everywhere: user strings are never rich markup
-    if stats.description:
-        title.append(f" — {stats.description}", style="")
-    table = Table(box=box.SIMPLE_HEAD, show_footer=True, title=None, pad_edge=False)
+    keys = [k.lower() if k in ("MACs", "FLOPs") else k for k in header(stats, units)]
+    training = bool(stats.training)
+    rows = [cells(r, units, training) for r in stats.rows]
     totals = total_cells(stats, units)
-    numeric = {"activations", "memory", "weights", "biases", "params", unit, "rf", "saved"}
-    for col, foot in zip(header(stats, units), totals):
-        if col == "op":
-            continue
-        heading = {"rf": "RF", unit: unit}.get(col, col.capitalize())
-        table.add_column(heading, footer=foot,
-                         justify="right" if col in numeric else "left",
-                         footer_style="bold", no_wrap=True)
-    for row in stats.rows:
-        values = cells(row, units, bool(stats.training))
-        values.pop(2)  # the op column: the label says it
-        style = "dim" if row.op == "input" else ("italic" if row.aux else None)
-        table.add_row(*(Text(v) for v in values), style=style)
+    values = {
+        "activations": [r.activation_elements for r in stats.rows], "memory": [r.activation_bytes for r in stats.rows],
+        "weights": [r.weights for r in stats.rows], "biases": [r.biases for r in stats.rows],
+        "params": [r.params for r in stats.rows], unit.lower(): [r.macs * factor for r in stats.rows],
+        "saved": [r.saved_bytes for r in stats.rows],
+    }
     t = stats.totals
-    lines = [
-        f"params       {fmt_int(t.params):>18} ({fmt_si(t.params)}) = {fmt_int(t.weights)} weights + "
-        f"{fmt_int(t.biases)} biases",
-        f"{unit:<12} {fmt_int(t.macs * factor):>18} ({fmt_si(t.macs * factor)})",
-        f"activations  {fmt_int(t.activation_elements):>18} elements × {stats.bytes_per_element} B = "
-        f"{fmt_bytes_both(t.activation_bytes)} (forward, batch {stats.batch})",
-    ]
-    if stats.expected:
-        lines.append(f"expected per training step ({stats.expected['note']}): "
-                     f"{stats.expected['macs'] * factor:,.0f} {unit}, {stats.expected['layers']:.1f} layers with weights")
+    total_values = {"activations": t.activation_elements, "memory": t.activation_bytes, "weights": t.weights,
+                    "biases": t.biases, "params": t.params, unit.lower(): t.macs * factor,
+                    "saved": stats.training.saved_bytes if training else 0}
+    cols = []
+    for i, key in enumerate(keys):
+        if key == "op":
+            continue
+        head, short, keep = COLUMNS[key]
+        exact = [r[i] for r in rows]
+        variants, foot = [exact], [totals[i]]
+        if key == "weights":   # the slide's formula, then the exact count, then compact
+            plain = [fmt_int(w) if w else "" for w in values["weights"]]
+            variants.append(plain)
+            foot.append(totals[i])
+        if key in values:
+            variants.append([_compact_cell(c, v, key) for c, v in zip(variants[-1], values[key])])
+            foot.append(_compact_cell(totals[i], total_values[key], key))
+        cols.append(Col(key, head, variants, short=short, keep=keep, foot=foot,
+                        right=key in EXACT_INT or key in ("memory", "weights", "rf", "saved")))
+    return cols
+
+
+def render(stats: ModelStats, units: str = "macs", view: Optional[View] = None) -> Doc:
+    view = view or View()
+    width = view.width if not view.wide else 10**6
+    doc = Doc()
+    title = stats.model + (f" — {stats.description}" if stats.description else "")
+    doc.add(wrap(title, width), "bold")
+    doc.add(wrap(describe_run(stats), width), "dim")
+    for line in conventions_text(units, stats.folded):
+        doc.add(wrap(line, width), "dim")
+    doc.add("")
+    styles = ["dim" if r.op == "input" else ("italic" if r.aux else None) for r in stats.rows]
+    doc.extend(fit_render(columns(stats, units), view, styles))
+    doc.add("")
+    for line in summary_lines(stats, units):
+        doc.add(wrap(line, width, "    "))
     if stats.training:
-        lines += ["", *training_lines(stats.training)]
-    parts = [title, Text(describe_run(stats), style="dim"),
-             Text(conventions_line(units, stats.folded), style="dim"), table, Text("\n".join(lines))]
+        doc.add("")
+        for line in training_lines(stats.training):
+            doc.add(wrap(line, width, "    "))
     if stats.not_counted:
         names = ", ".join(f"{r.name} ({r.op})" for r in stats.not_counted[:8])
         more = f" and {len(stats.not_counted) - 8} more" if len(stats.not_counted) > 8 else ""
-        parts.append(Text(f"not counted (archstat has no formula; their MACs are missing from the total): "
-                          f"{names}{more}", style="yellow"))
+        doc.add(wrap(f"not counted (archstat has no formula; their MACs are missing from the total): "
+                     f"{names}{more}", width), "yellow")
     if stats.references:
-        parts.append(references_table(stats))
+        doc.add("")
+        doc.extend(references_block(stats.references, width))
     elif stats.references_skipped:
-        parts.append(Text(stats.references_skipped, style="dim"))
-    return Group(*parts)
+        doc.add(wrap(stats.references_skipped, width), "dim")
+    return doc
+
+
+def summary_lines(stats: ModelStats, units: str) -> list[str]:
+    unit, factor = compute_unit(units)
+    t = stats.totals
+    lines = [f"params       {fmt_int_short(t.params)} = {fmt_int(t.weights)} weights + {fmt_int(t.biases)} biases",
+             f"{unit:<12} {fmt_int_short(t.macs * factor)}",
+             f"activations  {fmt_int(t.activation_elements)} elements × {stats.bytes_per_element} B = "
+             f"{fmt_bytes_both(t.activation_bytes)} (forward, batch {stats.batch})"]
+    rf, then_global = final_field(stats)
+    if rf is not None:
+        at = next((r.name for r in reversed(stats.rows) if r.rf == rf), "")
+        lines.append(f"receptive field {final_field_text(stats)}" + (
+            f" (at {at}; the layers after it see their whole input: global)" if then_global and at else ""))
+    if stats.expected:
+        lines.append(f"expected per training step ({stats.expected['note']}): "
+                     f"{stats.expected['macs'] * factor:,.0f} {unit}, {stats.expected['layers']:.1f} layers with weights")
+    return lines
 
 
 def training_lines(t) -> list[str]:
@@ -87,16 +142,12 @@ def training_lines(t) -> list[str]:
     return lines
 
 
-def references_table(stats: ModelStats) -> Table:
-    ref = Table(title="Published vs computed (per image, at the published precision)", title_justify="left",
-                box=box.SIMPLE_HEAD, pad_edge=False, title_style="bold")
-    ref.add_column("Figure", no_wrap=True)
-    ref.add_column("Published", max_width=48)
-    ref.add_column("Computed", justify="right", no_wrap=True)
-    ref.add_column("Status", no_wrap=True)
-    ref.add_column("Note and source", max_width=72)
-    for c in stats.references:
-        status = Text(c.status, style={REPRODUCED: "green", NOT_REPRODUCED: "bold red"}.get(c.status, "cyan"))
-        note = Text(c.note + ("; " if c.note and c.source else "") + (f"source: {c.source}" if c.source else ""))
-        ref.add_row(Text(c.figure), Text(c.published), fmt_computed(c.computed), status, note)
-    return ref
+STATUS_STYLE = {REPRODUCED: "green", NOT_REPRODUCED: "red"}
+
+
+def references_block(checks, width: int, title: str = "Published vs computed (per image, at the published "
+                     "precision)") -> Doc:
+    """One stacked entry per figure: name and verdict, then published, computed, note and source."""
+    return stacked(title, [(f"{c.figure}  {c.status}", STATUS_STYLE.get(c.status, "bold"),
+                            [("published", c.published), ("computed", fmt_computed(c.computed)),
+                             ("note", c.note), ("source", c.source)]) for c in checks], width)

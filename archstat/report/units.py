@@ -19,6 +19,11 @@ def fmt_si(n: int | float, digits: int = 3) -> str:
     return f"{n:,}" if isinstance(n, int) else f"{n:.{digits}g}"
 
 
+def fmt_int_short(n: int) -> str:
+    """'138,357,544 (138 M)'; small numbers once: '808', never '808 (808)'."""
+    return fmt_int(n) if abs(n) < 1000 else f"{fmt_int(n)} ({fmt_si(n)})"
+
+
 def fmt_bytes_unit(n: int, unit: str) -> str:
     scale = {"B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "KiB": 2**10, "MiB": 2**20, "GiB": 2**30}
     if unit not in scale:
@@ -62,3 +67,25 @@ def fmt_computed(value) -> str:
     if isinstance(value, int):
         return fmt_int(value)
     return f"{float(value):.3g}×"
+
+
+def fmt_compact(n: int, digits: int = 3, unit: str = "") -> str:
+    """Exact below 1,000; else rounded to ``digits`` significant digits with an SI prefix:
+    1_849_688_064 → '1.85 G', 86_704_128 → '86.7 M', 999_999 → '1.00 M' (never '1000 K')."""
+    if abs(n) < 1000:
+        return f"{n}{' ' + unit if unit else ''}"
+    prefixes = ((10**3, "K"), (10**6, "M"), (10**9, "G"), (10**12, "T"), (10**15, "P"))
+    for i, (factor, prefix) in enumerate(prefixes):
+        value = n / factor
+        decimals = max(0, digits - len(str(int(abs(value)))))
+        text = f"{value:.{decimals}f}"
+        if decimals and len(str(int(abs(float(text))))) > len(str(int(abs(value)))):   # 99.95 → 100.0
+            text = f"{value:.{decimals - 1}f}"
+        if abs(float(text)) < 1000 or i == len(prefixes) - 1:
+            return f"{text} {prefix}{unit}"
+    raise AssertionError("unreachable")
+
+
+def fmt_bytes_compact(n: int) -> str:
+    """12_845_056 → '12.8 MB' (3 significant digits, MB = 10^6 B)."""
+    return fmt_compact(n, unit="B")

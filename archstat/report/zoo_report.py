@@ -6,12 +6,20 @@ import csv
 import io
 import json
 
-from archstat.report.units import fmt_bytes, fmt_shape, fmt_si
+from archstat.report.units import fmt_shape
 
-COLUMNS = ("name", "input", "params", "macs", "activation_bytes", "top1_error", "description")
+from archstat.report.units import fmt_bytes_compact, fmt_compact, fmt_int
+
+COLUMNS = ("name", "input", "params", "macs", "activation_bytes", "top1_error", "dataset", "description")
+CAPTION = ("batch 1, float32; MACs = multiply-accumulates (conv, linear); compact numbers rounded to 3 digits; "
+           "top-1 error as published on the dataset shown, not computed")
 
 
-def render(rows: list[dict], fmt: str):
+def _err(r: dict) -> str:
+    return "" if r["top1_error"] is None else f"{r['top1_error']:g}%"
+
+
+def render(rows: list[dict], fmt: str, view=None):
     if fmt == "json":
         return json.dumps(rows, indent=2, ensure_ascii=False)
     if fmt == "csv":
@@ -20,25 +28,31 @@ def render(rows: list[dict], fmt: str):
         w.writerow(COLUMNS)
         for r in rows:
             w.writerow([r["name"], "x".join(map(str, r["input"])), r["params"], r["macs"],
-                        r["activation_bytes"], "" if r["top1_error"] is None else r["top1_error"], r["description"]])
+                        r["activation_bytes"], "" if r["top1_error"] is None else r["top1_error"], r["dataset"],
+                        r["description"]])
         return out.getvalue()
-    cells = [[r["name"], fmt_shape(r["input"]), fmt_si(r["params"]), fmt_si(r["macs"]),
-              fmt_bytes(r["activation_bytes"]), "" if r["top1_error"] is None else f"{r['top1_error']:g}%",
-              r["description"]] for r in rows]
-    head = ["Model", "Input", "Params", "MACs", "Activations", "Top-1 err.", "Description"]
     if fmt == "markdown":
-        lines = ["| " + " | ".join(head) + " |", "|---|---|---:|---:|---:|---:|---|"]
-        lines += ["| " + " | ".join(c) + " |" for c in cells]
+        head = ["Model", "Input", "Params", "MACs", "Activation bytes", "Top-1 err.", "Dataset", "Description"]
+        lines = ["| " + " | ".join(head) + " |", "|---|---|---:|---:|---:|---:|---|---|"]
+        lines += ["| " + " | ".join([r["name"], fmt_shape(r["input"]), fmt_int(r["params"]), fmt_int(r["macs"]),
+                                     fmt_int(r["activation_bytes"]), _err(r), r["dataset"], r["description"]]) + " |"
+                  for r in rows]
         return "\n".join(lines) + "\n"
-    from rich import box
-    from rich.table import Table
+    from archstat.report.fit import Col, Doc, View, render as fit_render, wrap
 
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False,
-                  caption="batch 1, float32; MACs = multiply-accumulates (conv, linear); top-1 error as published "
-                          "(ImageNet, or the test error on CIFAR/MNIST), not computed", caption_justify="left")
-    for h in head:
-        table.add_column(h, justify="right" if h in ("Params", "MACs", "Activations", "Top-1 err.") else "left",
-                         max_width=70 if h == "Description" else None, no_wrap=h != "Description")
-    for c in cells:
-        table.add_row(*c)
-    return table
+    view = view or View()
+
+    def num(key, compact):
+        return [[fmt_int(r[key]) for r in rows], [compact(r[key]) for r in rows]]
+
+    cols = [Col("name", "Model", [[r["name"] for r in rows]], keep=100),
+            Col("input", "Input", [[fmt_shape(r["input"]) for r in rows]], keep=40),
+            Col("params", "Params", num("params", fmt_compact), right=True, keep=90),
+            Col("macs", "MACs", num("macs", fmt_compact), right=True, keep=95),
+            Col("activation_bytes", "Activations", num("activation_bytes", fmt_bytes_compact), short="Activ.",
+                right=True, keep=60),
+            Col("top1_error", "Top-1 err.", [[_err(r) for r in rows]], short="Err.", right=True, keep=70),
+            Col("dataset", "Dataset", [[r["dataset"] for r in rows]], keep=65),
+            Col("description", "Description", [[r["description"] for r in rows]], keep=30, wrap=24)]
+    doc = Doc().extend(fit_render(cols, view))
+    return doc.add(wrap(CAPTION, view.width if not view.wide else 10**6), "dim")
