@@ -76,21 +76,26 @@ def analyze(model: str | Path | Spec | Graph, params: Optional[dict[str, Any]] =
         raise UsageError(f"unknown dtype '{dtype}' (choose from {', '.join(DTYPE_BYTES)})")
     if mode not in MODES:
         raise UsageError(f"unknown mode '{mode}' (choose from {', '.join(MODES)})")
+    if mode == "train" and dtype == "int8":
+        raise UsageError("--dtype int8 with --mode train: int8 is an inference format; training memory is "
+                         "estimated for float32, float16 or bfloat16 (or --amp)")
     if not isinstance(batch, int) or isinstance(batch, bool) or batch < 1:
         raise UsageError(f"batch must be a positive integer, got {batch!r}")
     if isinstance(model, Graph):
         return analyze_graph(model, batch=batch, dtype=dtype, fold=fold, depth=depth, mode=mode,
                              optimizer=optimizer, amp=amp)
     if hasattr(model, "named_modules") and hasattr(model, "forward"):  # an nn.Module (torch is loaded)
-        from archstat.builder.module_stats import analyze_module
+        from archstat.trace.analyze import analyze_module
 
         if input_shape is None:
             raise UsageError("analyzing an nn.Module needs input_shape, e.g. (3, 224, 224)")
-        return analyze_module(model, tuple(input_shape), batch=batch, dtype=dtype, fold=fold)
+        return analyze_module(model, tuple(input_shape), batch=batch, dtype=dtype, fold=fold, depth=depth,
+                              mode=mode, optimizer=optimizer, amp=amp)
     if isinstance(model, str) and model.startswith("module:"):
-        from archstat.builder.module_stats import analyze_target
+        from archstat.trace.factory import analyze_target
 
-        return analyze_target(model, input_shape, batch=batch, dtype=dtype, fold=fold)
+        return analyze_target(model, input_shape, batch=batch, dtype=dtype, fold=fold, depth=depth, mode=mode,
+                              optimizer=optimizer, amp=amp)
     spec = model if isinstance(model, Spec) else load_spec(model)
     graph = load(spec, params, input_shape=input_shape)
     stats = analyze_graph(graph, description=spec.description, batch=batch, dtype=dtype, fold=fold,
@@ -111,9 +116,12 @@ def build(model: str | Path | Spec | Graph, params: Optional[dict[str, Any]] = N
     ``archstat.build("googlenet-bottleneck", c3_reduce=128, device="meta")``. torch is imported
     here, not before; without it this raises RuntimeFailure with the install line.
     """
-    from archstat.builder.torch_builder import build as build_module
+    from archstat.builder.torch_builder import build_graph
 
-    return build_module(model, {**(params or {}), **param_values}, device=device, input_shape=input_shape)
+    params = {**(params or {}), **param_values}
+    graph = model if isinstance(model, Graph) else load(str(model) if isinstance(model, Path) else model, params,
+                                                         input_shape=input_shape)
+    return build_graph(graph, device)
 
 
 def _evaluator(spec: Spec, stats: ModelStats):

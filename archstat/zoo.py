@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import os
 from pathlib import Path
 
 from archstat.errors import ConfigError, UnknownNameError
@@ -34,10 +35,10 @@ def resolve(name_or_path: str | Path) -> tuple[Path, str]:
     text = str(name_or_path)
     if not text:
         raise ConfigError("empty model name")
-    if isinstance(name_or_path, Path) or looks_like_path(text) or Path(text).exists():
+    if isinstance(name_or_path, Path) or looks_like_path(text) or os.path.exists(text):  # False on OSError
         return Path(text), text
     candidate = zoo_dir() / f"{text}.yaml"
-    if candidate.is_file():
+    if os.path.isfile(candidate):
         return candidate, f"configs/{candidate.name}"
     raise UnknownNameError("model", text, zoo_names(),
                            hint_extra=" (a path to a config must end in .yaml or contain '/')")

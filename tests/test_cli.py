@@ -26,7 +26,7 @@ def test_table_json_has_totals_and_22_rows():
     assert len(d["layers"]) == 22
     assert d["totals"] == {"params": 138_357_544, "weights": 138_344_128, "biases": 13_416,
                            "macs": 15_470_264_320, "ops": d["totals"]["ops"],
-                           "activation_elements": 15_237_608, "activation_bytes": 60_950_432}
+                           "activation_elements": 15_237_608, "activation_bytes": 60_950_432, "complete": True}
     for key in ("model", "input", "batch", "units", "layers", "totals", "references"):
         assert key in d
     layer = d["layers"][1]

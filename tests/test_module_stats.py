@@ -1,5 +1,5 @@
-"""Any nn.Module through forward hooks: the same ModelStats as the YAML path; what archstat
-cannot cost is listed as not counted; shared weights count once."""
+"""Any nn.Module, traced: the same ModelStats as the YAML path for a built config; functional ops
+and their parameters counted; shared weights count once."""
 
 import json
 import subprocess
@@ -13,7 +13,7 @@ from archstat.cli import app
 from tests.conftest import ROOT
 
 torch = pytest.importorskip("torch")
-from archstat.builder.module_stats import analyze_module  # noqa: E402
+from archstat.trace.analyze import analyze_module  # noqa: E402
 
 FIXTURE = ROOT / "tests" / "fixtures" / "user_net.py"
 
@@ -40,19 +40,19 @@ def test_lenet5_module_rows_equal_the_config_rows_but_labels():
     assert from_module.totals == from_config.totals
 
 
-def test_functional_op_is_not_counted():
+def test_functional_op_is_counted_with_its_parameter():
     from tests.fixtures.user_net import TinyNet
 
     stats = analyze_module(TinyNet(), (3, 32, 32))
     rows = {r.name: r for r in stats.rows}
-    assert rows["conv"].macs == 32 * 32 * 8 * 27                 # counted by formula
+    assert rows["conv"].macs == 32 * 32 * 8 * 27
     assert rows["head"].macs == 8 * 16 * 16 * 10
-    functional = [r for r in stats.rows if not r.counted]
-    assert [r.op for r in functional] == ["conv2d()", "params"]
-    assert functional[0].output_shape == (8, 16, 16)
-    assert functional[1].weights == 64                          # the 8×8×1×1 Parameter, counted once
+    conv = rows["convolution1"]                                 # F.conv2d in TinyNet.forward
+    assert conv.op == "convolution" and conv.output_shape == (8, 16, 16)
+    assert conv.macs == 16 * 16 * 8 * 8 and conv.weights == 64    # 16×16 positions × 8 × 8; the 8×8×1×1 Parameter
+    assert stats.not_counted == [] and stats.totals.complete
     assert stats.totals.params == sum(p.numel() for p in TinyNet().parameters())
-    assert stats.totals.macs == 32 * 32 * 8 * 27 + 8 * 16 * 16 * 10   # the functional conv is missing
+    assert stats.totals.macs == 32 * 32 * 8 * 27 + 16 * 16 * 8 * 8 + 8 * 16 * 16 * 10
 
 
 def test_tied_weights_count_once():
@@ -77,14 +77,14 @@ def test_cli_module_from_a_file_json():
     r = CliRunner().invoke(app, ["table", f"module:{FIXTURE}:make", "--input", "3x32x32", "--format", "json"])
     assert r.exit_code == 0, r.stderr
     d = json.loads(r.stdout)
-    assert [x["op"] for x in d["not_counted"]] == ["conv2d()", "params"]
+    assert d["not_counted"] == [] and d["totals"]["complete"] is True
     assert d["source"] == "module"
     assert d["totals"]["params"] == 8 * 27 + 8 + 64 + 2048 * 10 + 10
 
 
-def test_cli_module_table_says_not_counted():
+def test_cli_module_table_shows_the_functional_conv():
     r = CliRunner().invoke(app, ["table", f"module:{FIXTURE}:make", "--input", "3x32x32"])
-    assert r.exit_code == 0 and "not counted" in r.stdout
+    assert r.exit_code == 0 and "aten.convolution" in r.stdout and "not counted" not in r.stdout
 
 
 def test_cli_factory_from_an_installed_package(tmp_path):
@@ -110,7 +110,8 @@ def test_cli_factory_from_an_installed_package(tmp_path):
 @pytest.mark.parametrize("target, message", [
     ("module:nope_pkg:f", "error: 'module:nope_pkg:f': cannot import nope_pkg: No module named 'nope_pkg'"),
     (f"module:{FIXTURE}:mak", f"error: 'module:{FIXTURE}:mak': {FIXTURE} has no attribute 'mak' (did you mean 'make'?)"),
-    ("module:justone", "error: 'module:justone': expected module:PACKAGE.MODULE:FACTORY or module:FILE.py:FACTORY"),
+    ("module:justone", "error: 'module:justone': expected module:PACKAGE.MODULE:FACTORY or module:FILE.py:FACTORY, "
+     "optionally FACTORY('literal', n=1)"),
 ])
 def test_cli_module_errors(target, message):
     r = CliRunner().invoke(app, ["table", target, "--input", "3x32x32"])

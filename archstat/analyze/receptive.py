@@ -11,15 +11,22 @@ dilation d and padding p, with k' = d(k-1)+1::
 A merge takes the largest field of its inputs. A layer that sees its whole input
 (linear after flatten, pooling to 1×1) has a global field: the whole extent of
 the map it reads.
+
+Fields grow geometrically with stride (a chain of stride-2 layers doubles ``jump`` each time): past
+``RF_LIMIT`` a field stops growing and says so (``> 10^30``), rather than carrying integers of
+thousands of digits.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from archstat.graph import Graph
+from archstat.ops.conv import conv_out_len
 from archstat.ops.pool import adaptive_window
 from archstat.ops.registry import RFStep, all_ops
+
+RF_LIMIT = 10**30
 
 
 @dataclass(frozen=True)
@@ -29,8 +36,11 @@ class RF:
     start: tuple[int, int]
     extent: tuple[int, int]        # the spatial size of the map (kept through flatten)
     is_global: bool = False
+    beyond_limit: bool = False     # the field grew past RF_LIMIT and was stopped there
 
     def step(self, st: RFStep, extent: tuple[int, int]) -> "RF":
+        if self.beyond_limit:
+            return RF(self.size, self.jump, self.start, extent, self.is_global, True)
         if self.is_global:   # units that already see the whole input (after a gate) see no more
             return RF(self.size, self.jump, self.start, extent, True)
         size, jump, start = [], [], []
@@ -39,17 +49,29 @@ class RF:
             size.append(self.size[i] + (span - 1) * self.jump[i])
             jump.append(self.jump[i] * st.stride[i])
             start.append(self.start[i] - st.padding[i] * self.jump[i])
-        return RF(tuple(size), tuple(jump), tuple(start), extent, self.is_global)
+        return _bounded(RF(tuple(size), tuple(jump), tuple(start), extent, self.is_global))
 
     def whole(self) -> "RF":
         """Every output sees the whole map this field's units tile."""
+        if self.beyond_limit:
+            return RF(self.size, self.jump, self.start, (1, 1), True, True)
         size = tuple(self.size[i] + (self.extent[i] - 1) * self.jump[i] for i in range(2))
         jump = tuple(self.jump[i] * self.extent[i] for i in range(2))
-        return RF(size, jump, self.start, (1, 1), True)
+        return _bounded(RF(size, jump, self.start, (1, 1), True))
 
     def text(self) -> str:
+        if self.beyond_limit:
+            return "> 10^30" + (" (global)" if self.is_global else "")
         s = str(self.size[0]) if self.size[0] == self.size[1] else f"{self.size[0]}×{self.size[1]}"
         return s + (" (global)" if self.is_global else "")
+
+
+def _bounded(rf: RF) -> RF:
+    """``rf``, or, once any of its numbers passes RF_LIMIT, a field stopped at the limit."""
+    if all(abs(v) <= RF_LIMIT for v in (*rf.size, *rf.jump, *rf.start)):
+        return rf
+    cap = (RF_LIMIT, RF_LIMIT)
+    return RF(cap, cap, (-RF_LIMIT, -RF_LIMIT), rf.extent, rf.is_global, True)
 
 
 def _spatial(shape) -> tuple[int, int]:
@@ -82,15 +104,19 @@ def receptive_fields(graph: Graph) -> dict[str, RF]:
         rf = max(inputs, key=lambda r: (r.size[0] * r.size[1], r.is_global)) if len(inputs) > 1 else inputs[0]
         extent = _spatial(node.shape) if len(node.shape) == 3 else rf.extent
         if spec.rf is not None:
-            rf = rf.step(spec.rf(node.args), extent)
+            step = spec.rf(node.args)
+            if len(node.shape) != 3:   # a strided op that leaves the map (patch embedding → tokens) tiles it
+                extent = tuple(conv_out_len(rf.extent[i], step.kernel[i], step.stride[i], step.padding[i],
+                                            step.dilation[i]) for i in range(2))
+            rf = rf.step(step, extent)
         elif node.op == "adaptive_avgpool":
             rf = rf.step(_adaptive_step(node), extent)
             if extent == (1, 1):
-                rf = RF(rf.size, rf.jump, rf.start, (1, 1), True)
+                rf = replace(rf, extent=(1, 1), is_global=True)
         elif not rf.is_global and spec.sees_all(node.in_shapes):
             rf = rf.whole()
         elif len(node.shape) == 3:
-            rf = RF(rf.size, rf.jump, rf.start, extent, rf.is_global)
+            rf = replace(rf, extent=extent)
         out[node.name] = rf
     return out
 
@@ -104,7 +130,9 @@ def weighted_depth(graph: Graph, include_aux: bool = False, expected: bool = Fal
     for node in graph.nodes:
         if node.aux and not include_aux:
             continue
-        before = max((depth.get(i, 0) for i in node.inputs), default=0)
+        # a gate's factors (squeeze-and-excitation's FC layers) are not counted in depth: its shortest input
+        pick = min if node.op != "input" and ops[node.op].gate else max
+        before = pick((depth.get(i, 0) for i in node.inputs), default=0)
         weight = node.survival if expected else 1
         counts = node.op != "input" and ops[node.op].layer in kinds
         depth[node.name] = before + (weight if counts else 0)

@@ -107,7 +107,10 @@ def check_figure(fig: Figure, stats, evaluate) -> Check:
         computed = metric_value(fig.metric, base)
         if fig.relative_to:
             other = metric_value(fig.metric, evaluate(fig.relative_to, {}, fig.mode))
-            computed = Decimal(other) / Decimal(computed) if computed else Decimal(0)
+            if not computed:
+                raise ConfigError(f"a ratio over zero: this model's {fig.metric} is 0, so {fig.relative_to}'s "
+                                  f"cannot be divided by it", loc=fig.loc, path=f"reference.figures.{fig.key}")
+            computed = Decimal(other) / Decimal(computed)
     except ConfigError as exc:
         if exc.loc is not None and exc.loc.file == (fig.loc.file if fig.loc else None):
             settings = ", ".join(f"{k}={v}" for k, v in fig.overrides.items())

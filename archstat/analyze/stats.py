@@ -45,6 +45,7 @@ class Row:
     folded: list[str] = field(default_factory=list)     # in-place ops folded into this row
     contains: list[str] = field(default_factory=list)   # rows collapsed into this one (--depth)
     input_elements: Optional[int] = None  # elements of the tensors it reads, batch included (None: unknown)
+    full_shape: bool = False             # output_shape is the whole tensor's: its dim 0 is not the batch
 
     @property
     def params(self) -> int:
@@ -59,15 +60,26 @@ class Totals:
     ops: int = 0
     activation_elements: int = 0
     activation_bytes: int = 0
+    complete: bool = True                # False: some ops have no formula; macs is a lower bound
+    uncounted: list = field(default_factory=list)   # [{"op", "calls", "rows"}] of the ops left out
 
     def per_sample(self, batch: int) -> "Totals":
         """The same totals at batch 1: everything but the params scales with the batch."""
         return Totals(self.weights, self.biases, self.macs // batch, self.ops // batch,
-                      self.activation_elements // batch, self.activation_bytes // batch)
+                      self.activation_elements // batch, self.activation_bytes // batch, self.complete,
+                      self.uncounted)
 
     @property
     def params(self) -> int:
         return self.weights + self.biases
+
+    def uncounted_text(self) -> str:
+        """'3 ops not counted: aten._fft_r2c ×2, aten.foo ×1' (empty when complete)."""
+        if self.complete:
+            return ""
+        calls = sum(u["calls"] for u in self.uncounted)
+        return (f"{calls} op{'s' if calls != 1 else ''} not counted: "
+                + ", ".join(f"{u['op']} ×{u['calls']}" for u in self.uncounted))
 
 
 @dataclass(repr=False)
@@ -96,6 +108,8 @@ class ModelStats(Displayable):  # shows as HTML in notebooks, as the table in ri
     bn_params: int = 0                    # batch norm's scales and shifts (some papers leave them out)
     conv_layers: Optional[int] = None     # conv layers alone on the longest path
     training: Any = None                  # analyze.training.TrainingMemory, in --mode train
+    notes: list = field(default_factory=list)   # how a module was analysed (a CPU fallback, its memory)
+    macs_by_op: dict = field(default_factory=dict)   # a traced module: MACs per aten op
 
     @property
     def not_counted(self) -> list[Row]:

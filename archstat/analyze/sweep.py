@@ -5,6 +5,7 @@ from __future__ import annotations
 from archstat.report.display import Displayable
 
 import itertools
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
@@ -12,6 +13,7 @@ from typing import Any, Callable, Optional
 from archstat.errors import UsageError
 
 MAX_POINTS = 10_000
+MAX_WORK = 50_000          # points × layers analysed: a sweep of a deep model takes fewer points
 _BRACES = re.compile(r"\{([^{}]*)\}")
 _BYTES = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*$")
 _SCALE = {"B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
@@ -19,15 +21,44 @@ _SCALE = {"B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
 
 
 def expand_braces(text: str) -> list[str]:
-    """'3x{128,224}' → ['3x128', '3x224']; several braces give every combination."""
+    """'3x{128,224}' → ['3x128', '3x224']; several braces give every combination (at most
+    MAX_POINTS, counted before any is made)."""
     parts = _BRACES.split(text)
     literals, choices = parts[0::2], parts[1::2]
     if any("{" in p or "}" in p for p in literals):
         raise UsageError(f"'{text}': unbalanced braces")
     options = [[c.strip() for c in group.split(",") if c.strip()] or [""] for group in choices]
+    if math.prod(len(o) for o in options) > MAX_POINTS:
+        raise UsageError(f"'{text}': the braces make {math.prod(len(o) for o in options):,} values; the limit "
+                         f"is {MAX_POINTS:,}")
     out = []
     for combo in itertools.product(*options):
         out.append("".join(lit + (combo[i] if i < len(combo) else "") for i, lit in enumerate(literals)))
+    return out
+
+
+def split_values(text: str, option: str) -> list[str]:
+    """A list of values: items separated by commas outside braces, each item brace-expanded.
+    '1,{8,32}' → ['1', '8', '32']; '3x{128,224}' → ['3x128', '3x224']. An empty item is an error."""
+    items, depth, start = [], 0, 0
+    for k, ch in enumerate(text):
+        depth += ch == "{"
+        depth -= ch == "}"
+        if depth < 0:
+            raise UsageError(f"{option} '{text}': unbalanced braces")
+        if ch == "," and depth == 0:
+            items.append(text[start:k])
+            start = k + 1
+    items.append(text[start:])
+    out: list[str] = []
+    for item in items:
+        if not item.strip():
+            raise UsageError(f"{option} '{text}': an empty value (expected values separated by commas)")
+        out += [v for v in expand_braces(item.strip()) if v.strip()] or [""]
+        if len(out) > MAX_POINTS:
+            raise UsageError(f"{option} '{text}': more than {MAX_POINTS:,} values")
+    if any(not v.strip() for v in out):
+        raise UsageError(f"{option} '{text}': an empty value (expected values separated by commas)")
     return out
 
 
@@ -36,7 +67,10 @@ def parse_bytes(text: str) -> int:
     m = _BYTES.match(text)
     if not m:
         raise UsageError(f"--fits '{text}': expected a size with a unit, e.g. 24GiB or 16GB")
-    return int(float(m.group(1)) * _SCALE[m.group(2)])
+    value = float(m.group(1)) * _SCALE[m.group(2)]
+    if not value < 10**30:   # the bound on every size; also an infinity read from 400 digits
+        raise UsageError(f"--fits '{text}': at most 10^30 bytes")
+    return int(value)
 
 
 @dataclass
@@ -71,16 +105,22 @@ def run_sweep(model: str, inputs: list[Optional[tuple[int, ...]]], batches: list
 
     spec = load_spec(model)
     names = list(sets)
+    size = math.prod([len(inputs), len(batches), *(len(sets[n]) for n in names)])
+    if size > MAX_POINTS:   # counted before the grid is made
+        raise UsageError(f"the grid has {size:,} points; the limit is {MAX_POINTS:,}")
     grid = list(itertools.product(inputs, batches, *(sets[n] for n in names)))
-    if len(grid) > MAX_POINTS:
-        raise UsageError(f"the grid has {len(grid):,} points; the limit is {MAX_POINTS:,}")
     dims = [d for d, values in (("input", inputs), ("batch", batches)) if len(values) > 1]
     dims += [n for n in names if len(sets[n]) > 1]
     sweep = Sweep(spec.name, dims, budget=budget, optimizer=optimizer, amp=amp, dtype=dtype)
+    work = 0
     for k, (shape, batch, *values) in enumerate(grid):
         params = dict(zip(names, values))
         stats = analyze(spec, params, input_shape=shape, batch=batch, dtype=dtype, mode="train",
                         optimizer=optimizer, amp=amp)
+        work += len(stats.rows)
+        if (k == 0 and len(stats.rows) * len(grid) > MAX_WORK) or work > MAX_WORK:
+            raise UsageError(f"the sweep analyses {len(grid):,} points of {len(stats.rows):,} layers; the limit is "
+                             f"{MAX_WORK:,} layers in all (sweep fewer points)")
         total = stats.training.total
         sweep.points.append(SweepPoint(stats.input_shape, batch, {n: stats.params[n] for n in names},
                                        stats.totals.params, stats.totals.macs, stats.totals.activation_bytes,

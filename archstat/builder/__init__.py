@@ -1,4 +1,5 @@
-"""Graph → torch ``nn.Module``, and analysis of any ``nn.Module``. torch is imported lazily."""
+"""Graph → torch ``nn.Module`` (the opposite way, any module → rows, is ``archstat.trace``).
+torch is imported lazily."""
 
 from __future__ import annotations
 

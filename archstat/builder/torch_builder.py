@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any, Optional
+from typing import Optional
 
 from archstat.builder import require_torch
 from archstat.errors import ConfigError
@@ -54,6 +53,8 @@ def _add(parent, part: str, module, full: str):
 
 
 def build_graph(graph: Graph, device: Optional[str] = None):
+    """The module of a Graph (``archstat.build`` loads the config). ``device='meta'`` allocates
+    no memory. The module starts in training mode, as torch modules do."""
     torch = require_torch()
     from archstat.builder.modules import GraphModule
 
@@ -78,14 +79,3 @@ class _nullcontext:
 
     def __exit__(self, *exc):
         return False
-
-
-def build(model: Any, params: Optional[dict] = None, *, device: Optional[str] = None,
-          input_shape: Optional[tuple[int, ...]] = None):
-    """A zoo name, a config path, a Spec or a Graph → ``nn.Module``. ``device='meta'`` allocates
-    no memory. The module starts in training mode, as torch modules do."""
-    from archstat.api import load
-
-    graph = model if isinstance(model, Graph) else load(model if not isinstance(model, Path) else str(model),
-                                                         params, input_shape=input_shape)
-    return build_graph(graph, device)

@@ -30,8 +30,33 @@ def error_line(message: str) -> None:
     sys.stderr.flush()
 
 
+class _Interrupted(Exception):
+    """Ctrl-C inside a command (typer would turn a KeyboardInterrupt into a silent exit 130)."""
+
+
+_OOM_TEXT = ("out of memory", "not enough memory", "can't allocate memory", "cannot allocate memory")
+
+
+def runtime_failure(exc: BaseException) -> str | None:
+    """What a failure of the machine (memory, disk, a file) says, worded as what happened; None for a bug."""
+    if isinstance(exc, MemoryError) or (isinstance(exc, RuntimeError)
+                                        and any(t in str(exc).lower() for t in _OOM_TEXT)):
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        return "out of memory" + (f" ({detail})" if detail else "")
+    if isinstance(exc, OSError):
+        where = f" ({exc.filename})" if exc.filename else " (writing the output)" if exc.errno else ""
+        return f"{exc.strerror or exc}{where}"
+    return None
+
+
 class ArchstatGroup(TyperGroup):
     """Runs a command inside the error boundary, also under typer's test runner."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            raise _Interrupted() from None
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         debug = "--debug" in (sys.argv[1:] if args is None else list(args))
@@ -49,7 +74,7 @@ class ArchstatGroup(TyperGroup):
             hint = " (see 'archstat --help')" if exc.exit_code == 2 else ""
             error_line(exc.format_message().replace("\n", " ") + hint)
             sys.exit(2 if exc.exit_code == 2 else 1)
-        except (typer.Abort, KeyboardInterrupt):
+        except (_Interrupted, typer.Abort, KeyboardInterrupt):
             error_line("interrupted")
             sys.exit(130)
         except BrokenPipeError:
@@ -57,6 +82,10 @@ class ArchstatGroup(TyperGroup):
         except Exception as exc:  # a bug: still one line, with the way to see more
             if debug:
                 raise
+            failure = runtime_failure(exc)
+            if failure:   # the machine, not archstat: a full disk, no memory
+                error_line(failure)
+                sys.exit(1)
             error_line(f"internal error: {type(exc).__name__}: {exc} "
                        "(run with --debug for the traceback, and please report it)")
             sys.exit(1)

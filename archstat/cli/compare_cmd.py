@@ -14,14 +14,18 @@ from archstat.cli.output import emit
 from archstat.errors import UsageError
 
 
+MAX_MODELS = 26   # one letter each
+MAX_ROWS = 10_000   # rows of all models together: two models at the layer limit
+
+
 def split_sets(models: list[str], sets: list[str]) -> list[dict[str, str]]:
     """``--set NAME=V`` goes to every model that declares NAME; ``--set B:NAME=V`` (a letter, or a
     model as given) to one model only."""
     from archstat.api import load_spec
 
-    labels = string.ascii_uppercase[:len(models)]
+    labels = list(string.ascii_uppercase[:len(models)])   # a list: 'AB' or '' is no letter
     per_model: list[dict[str, str]] = [{} for _ in models]
-    specs = [load_spec(m) for m in models]
+    specs = [None if m.startswith("module:") else load_spec(m) for m in models]
     for item in sets or []:
         target, sep, rest = item.partition(":")
         if sep and "=" not in target:
@@ -38,7 +42,7 @@ def split_sets(models: list[str], sets: list[str]) -> list[dict[str, str]]:
             continue
         parsed = options.parse_sets([item])
         name = next(iter(parsed))
-        indices = [i for i, s in enumerate(specs) if name in s.params]
+        indices = [i for i, s in enumerate(specs) if s is not None and name in s.params]
         if not indices:
             raise UsageError(f"--set '{item}': no model here declares '{name}'")
         for i in indices:
@@ -48,7 +52,9 @@ def split_sets(models: list[str], sets: list[str]) -> list[dict[str, str]]:
 
 @app.command("compare")
 def compare_models(
-    models: List[str] = typer.Argument(..., help="Two or more zoo names or config paths.", metavar="A B [C]..."),
+    models: List[str] = typer.Argument(..., help="Two or more zoo names, config paths or module:PKG.MOD:FACTORY "
+                                       "targets (a module takes --input, else the first config's input).",
+                                       metavar="A B [C]..."),
     fmt: str = typer.Option("table", "--format", "-f", help="table, json, csv or markdown."),
     depth: Optional[int] = typer.Option(None, "--depth", help="Compare at block level: collapse rows below "
                                         "this many dotted name levels."),
@@ -72,8 +78,8 @@ def compare_models(
     if len(models) < 2:
         raise UsageError("compare needs at least two models (the same one twice with --set B:NAME=VALUE "
                          "compares two settings)")
-    if len(models) > 26:
-        raise UsageError("compare takes at most 26 models")
+    if len(models) > MAX_MODELS:
+        raise UsageError(f"compare takes at most {MAX_MODELS} models")
     fmt = options.choice(fmt, options.FORMATS, "--format")
     units = options.choice(units, options.UNITS, "--units")
     mode = options.choice(mode, options.MODES, "--mode")
@@ -82,10 +88,22 @@ def compare_models(
     shape = options.parse_input(input_)
     per_model = split_sets(models, sets or [])
     compared = []
+    configs = [m for m in models if not m.startswith("module:")]
     for label, model, params in zip(string.ascii_uppercase, models, per_model):
-        stats = analyze(model, params, input_shape=shape, batch=options.parse_batch(batch),
+        if model.startswith("module:") and params:
+            raise UsageError(f"--set: {model} is a module, which declares no params")
+        own = shape
+        if own is None and model.startswith("module:") and configs:
+            from archstat.api import load_spec
+
+            own = load_spec(configs[0]).input   # beside a config: the config's input
+        stats = analyze(model, params, input_shape=own, batch=options.parse_batch(batch),
                         dtype=options.parse_dtype(dtype), depth=depth, mode=mode)
         compared.append(Compared(label, model, stats, {k: stats.params[k] for k in params}))
+        rows = sum(len(c.stats.rows) for c in compared)
+        if rows > MAX_ROWS:
+            raise UsageError(f"the models have {rows:,} rows together; compare shows at most {MAX_ROWS:,} "
+                             "(use --depth N to compare blocks)")
     comparison = compare(compared)
     if device:
         from archstat.analyze.roofline import analyze_roofline

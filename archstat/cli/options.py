@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 
 from archstat.analyze.stats import DTYPE_BYTES
@@ -62,3 +63,38 @@ def parse_sets(values: list[str] | None) -> dict[str, str]:
             raise UsageError(f"--set '{item}': {name} is set twice")
         out[name] = value.strip()
     return out
+
+
+def parse_optimizer(value: str | None, mode: str) -> str:
+    """--optimizer only means something in training: given with --mode eval it is an error, not ignored."""
+    if value is None:
+        return "adam"
+    if mode != "train":
+        raise UsageError(f"--optimizer {value}: the optimizer applies only with --mode train")
+    return choice(value, OPTIMIZERS, "--optimizer")
+
+
+def check_amp(amp: bool, mode: str) -> bool:
+    if amp and mode != "train":
+        raise UsageError("--amp: mixed precision training memory applies only with --mode train")
+    return amp
+
+
+MAX_TIME_BUDGET = 3600.0
+MAX_STEPS = 10_000
+
+
+def check_steps(warmup: int, iters: int) -> None:
+    """profile's --warmup and --iters: each at most 10,000 steps (a bound on the time it runs)."""
+    for option, value in (("--warmup", warmup), ("--iters", iters)):
+        if value > MAX_STEPS:
+            raise UsageError(f"{option} {value}: at most {MAX_STEPS:,} steps")
+
+
+def parse_time_budget(value: float | None) -> float | None:
+    """--time-budget seconds: a finite positive number, at most an hour."""
+    if value is None:
+        return None
+    if not (math.isfinite(value) and 0 < value <= MAX_TIME_BUDGET):
+        raise UsageError(f"--time-budget {value}: expected seconds, more than 0 and at most {MAX_TIME_BUDGET:,.0f}")
+    return value

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import errno
+import re
+from pathlib import Path
 from typing import List, Optional
 
 import typer
@@ -67,14 +70,47 @@ def plot(
         shapes, batch_values, grid = parse_grid(inputs, batches, sets)
         result = run_sweep(names[0], shapes, batch_values, grid, budget=parse_bytes(fits) if fits else None)
         result.budget_text = fits or ""
-        fig, target = plots.sweep_figure(result), out or f"{result.model}-sweep.png"
+        fig, target = plots.sweep_figure(result), out or default_name(result.model, "-sweep.png")
     else:
         from archstat.api import analyze
 
         if inputs and len(inputs) > 1:
             raise UsageError("--input takes one size without --sweep")
+        if batches is not None and not batches.strip().isdigit():
+            raise UsageError(f"--batch '{batches}': expected one positive integer without --sweep")
         stats = analyze(names[0], options.parse_sets(sets), input_shape=options.parse_input(inputs[0] if inputs else None),
                         batch=options.parse_batch(int(batches)) if batches else 1)
-        fig, target = plots.layers_figure(stats), out or f"{stats.model}.png"
-    path = plots.save(fig, target)
+        fig, target = plots.layers_figure(stats), out or default_name(stats.model, ".png")
+    try:
+        check_out(target)
+        path = plots.save(fig, target)
+    except OSError as exc:
+        raise write_error(target, exc) from None
     sys.stderr.write(f"wrote {path}\n")
+
+
+def default_name(model: str, suffix: str) -> str:
+    """A plain file name in the current folder, whatever the config's name says ('../x', '/abs/x')."""
+    stem = re.sub(r"[^A-Za-z0-9._+-]+", "_", model).lstrip(".")[:100] or "model"
+    return stem + suffix
+
+
+def check_out(target: str) -> None:
+    """--out names a file to write in a folder that exists: said before anything is drawn."""
+    path = Path(target)
+    if path.suffix.lower() not in (".png", ".svg"):
+        raise UsageError(f"--out {target}: the file must end in .png or .svg")
+    if path.is_dir():
+        raise UsageError(f"--out {target}: is a folder; give a file name such as {path / 'plot.png'}")
+    parent = path.parent
+    if not parent.is_dir():
+        raise UsageError(f"--out {target}: the folder {parent} does not exist")
+
+
+def write_error(target: str, exc: OSError):
+    """A full disk is a runtime failure (exit 1); a name or a place that cannot be written is a usage error."""
+    from archstat.errors import RuntimeFailure
+
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EIO):
+        return RuntimeFailure(f"cannot write {target}: {exc.strerror} (the plot was not saved)")
+    return UsageError(f"--out {target}: cannot write: {exc.strerror or exc}")

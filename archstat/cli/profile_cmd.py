@@ -16,14 +16,16 @@ from archstat.errors import RuntimeFailure, UsageError
 
 @app.command("profile")
 def profile_model(
-    model: str = typer.Argument(..., help="A zoo name, a config path or module:PKG.MOD:FACTORY.",
+    model: str = typer.Argument(..., help="A zoo name, a config path or module:PKG.MOD:FACTORY (module: "
+                               "imports and runs that Python code, as torch.hub does).",
                                 metavar="NAME|PATH|module:..."),
     device: str = typer.Option("cpu", "--device", help="cpu, cuda, cuda:N or mps."),
     batch: int = typer.Option(1, "--batch", "-b", help="Batch size."),
     input_: Optional[str] = typer.Option(None, "--input", help="Input C×H×W."),
     dtype: str = typer.Option("float32", "--dtype", help="float32, float16 or bfloat16."),
     mode: str = typer.Option("eval", "--mode", help="eval (inference) or train (forward + backward + step)."),
-    optimizer: str = typer.Option("adam", "--optimizer", help="With --mode train: sgd, momentum or adam."),
+    optimizer: Optional[str] = typer.Option(None, "--optimizer", help="With --mode train: sgd, momentum or adam "
+                                            "(default adam)."),
     warmup: int = typer.Option(3, "--warmup", help="Steps run before measuring."),
     iters: int = typer.Option(10, "--iters", help="Steps measured."),
     time_budget: Optional[float] = typer.Option(None, "--time-budget", help="Measure for this many seconds "
@@ -47,13 +49,17 @@ def profile_model(
     fmt = options.choice(fmt, options.FORMATS, "--format")
     mode = options.choice(mode, options.MODES, "--mode")
     dtype = options.choice(dtype, DTYPES, "--dtype")
-    optimizer = options.choice(optimizer, options.OPTIMIZERS, "--optimizer")
+    optimizer = options.parse_optimizer(optimizer, mode)
+    time_budget = options.parse_time_budget(time_budget)
     if warmup < 0 or iters < 1 or top < 1:
         raise UsageError("--warmup must be 0 or more, --iters and --top 1 or more")
+    options.check_steps(warmup, iters)
     batches = [options.parse_batch(batch)]
-    if sweep_batch:
+    if sweep_batch is not None:
+        from archstat.analyze.sweep import split_values
+
         try:
-            batches = [options.parse_batch(int(b)) for b in sweep_batch.split(",") if b.strip()]
+            batches = [options.parse_batch(int(b)) for b in split_values(sweep_batch, "--sweep-batch")]
         except ValueError:
             raise UsageError(f"--sweep-batch '{sweep_batch}': expected integers such as 1,8,32") from None
     shape = options.parse_input(input_)

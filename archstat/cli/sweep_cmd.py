@@ -23,24 +23,33 @@ def _square(text: str) -> str:
 
 
 def parse_grid(inputs: Optional[List[str]], batches: Optional[str], sets: Optional[List[str]]):
-    from archstat.analyze.sweep import expand_braces
+    """--input (repeatable, braces), --batch 1,{8,32} and --set NAME=V1,V2 (each NAME once, as in table)."""
+    from archstat.analyze.sweep import MAX_POINTS, expand_braces, split_values
 
     shapes = [None]
-    if inputs:
-        shapes = [options.parse_input(_square(s)) for text in inputs for s in expand_braces(text)]
+    if inputs:   # 3,224,224 is one size: commas are not separators here
+        texts = [v for text in inputs for v in expand_braces(text)]
+        if len(texts) > MAX_POINTS:
+            raise UsageError(f"--input: more than {MAX_POINTS:,} sizes")
+        shapes = [options.parse_input(_square(t)) for t in texts]
     batch_values = [1]
-    if batches:
+    if batches is not None:
+        values = split_values(batches, "--batch")
         try:
-            batch_values = [options.parse_batch(int(b)) for b in expand_braces(batches)[0].split(",") if b.strip()]
+            batch_values = [options.parse_batch(int(b)) for b in values]
         except ValueError:
             raise UsageError(f"--batch '{batches}': expected integers such as 1,8,32") from None
     grid: dict[str, list[str]] = {}
     for item in sets or []:
         name, sep, values = item.partition("=")
-        if not sep or not name.strip() or not values.strip():
+        name = name.strip()
+        if not sep or not name or not values.strip():
             raise UsageError(f"--set '{item}': expected NAME=V1,V2,... e.g. --set width=1,2,4")
-        expanded = [v.strip() for text in expand_braces(values) for v in text.split(",") if v.strip()]
-        grid[name.strip()] = expanded
+        if not name.isidentifier():
+            raise UsageError(f"--set '{item}': '{name}' is not a param name")
+        if name in grid:
+            raise UsageError(f"--set '{item}': {name} is set twice (give its values in one --set: {name}=V1,V2)")
+        grid[name] = split_values(values, "--set")
     return shapes, batch_values, grid
 
 

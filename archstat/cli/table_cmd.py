@@ -12,12 +12,13 @@ from archstat.cli import output
 from archstat.cli.output import emit, render_stats
 
 MODEL_HELP = ("A zoo name (see 'archstat list'), a path to a YAML config, or module:PKG.MODULE:FACTORY / "
-              "module:FILE.py:FACTORY for an nn.Module (needs torch and --input).")
+              "module:FILE.py:FACTORY for an nn.Module (needs torch and --input). module: imports and runs that "
+              "Python code, as torch.hub does: use it only on code you trust.")
 
 
 @app.command("table")
 def table(
-    model: str = typer.Argument(..., help=MODEL_HELP, metavar="NAME|PATH"),
+    model: str = typer.Argument(..., help=MODEL_HELP, metavar="NAME|PATH|module:..."),
     fmt: str = typer.Option("table", "--format", "-f", help="table, json, csv, markdown, or html "
                             "(one self-contained report file on stdout: > vgg16.html)."),
     depth: Optional[int] = typer.Option(None, "--depth", help="Collapse rows below this many dotted "
@@ -30,11 +31,14 @@ def table(
     unfold: bool = typer.Option(False, "--unfold", help="Show in-place ops and views as their own rows."),
     mode: str = typer.Option("eval", "--mode", help="eval, or train: auxiliary heads counted and the training "
                              "memory estimated (params, gradients, optimizer state, saved activations)."),
-    optimizer: str = typer.Option("adam", "--optimizer", help="With --mode train: sgd, momentum or adam."),
+    optimizer: Optional[str] = typer.Option(None, "--optimizer", help="With --mode train: sgd, momentum or adam "
+                                            "(default adam)."),
     amp: bool = typer.Option(False, "--amp", help="With --mode train: mixed precision (2-byte activations, "
                              "fp32 master weights)."),
     sets: Optional[List[str]] = typer.Option(None, "--set", help="Override a declared param: NAME=VALUE "
                                              "(repeatable)."),
+    strict: bool = typer.Option(False, "--strict", help="Exit 3 when the total is incomplete (ops archstat "
+                                "has no formula for: the MACs are a lower bound)."),
     wide: bool = output.WIDE,
     columns: Optional[str] = output.COLUMNS,
 ):
@@ -46,8 +50,13 @@ def table(
     units = options.choice(units, options.UNITS, "--units")
     if depth is not None and depth < 1:
         raise options.UsageError(f"--depth {depth}: must be at least 1")
+    mode = options.choice(mode, options.MODES, "--mode")
     stats = analyze(model, options.parse_sets(sets), input_shape=options.parse_input(input_),
                     batch=options.parse_batch(batch), dtype=options.parse_dtype(dtype), fold=not unfold,
-                    depth=depth, mode=options.choice(mode, options.MODES, "--mode"),
-                    optimizer=options.choice(optimizer, options.OPTIMIZERS, "--optimizer"), amp=amp)
+                    depth=depth, mode=mode, optimizer=options.parse_optimizer(optimizer, mode),
+                    amp=options.check_amp(amp, mode))
     emit(render_stats(stats, fmt, units, output.view(columns, wide)))
+    if strict and not stats.totals.complete:
+        from archstat.errors import CheckFailed
+
+        raise CheckFailed(f"--strict: the MACs total is a lower bound ({stats.totals.uncounted_text()})")

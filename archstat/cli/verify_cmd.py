@@ -15,15 +15,20 @@ from archstat.errors import CheckFailed, UsageError
 
 @app.command("verify")
 def verify_models(
-    models: Optional[List[str]] = typer.Argument(None, help="Zoo names or config paths.", metavar="[NAME|PATH]..."),
+    models: Optional[List[str]] = typer.Argument(None, help="Zoo names, config paths, or module:PKG.MOD:FACTORY "
+                                                 "targets (with --input).", metavar="[NAME|PATH|module:...]..."),
     all_: bool = typer.Option(False, "--all", help="Every model in the zoo."),
     fmt: str = typer.Option("table", "--format", "-f", help="table, json, csv or markdown."),
     no_fvcore: bool = typer.Option(False, "--no-fvcore", help="Skip the fvcore check (it runs real CPU "
                                    "tensors at batch 1, the slow part)."),
     sets: Optional[List[str]] = typer.Option(None, "--set", help="Override a declared param: NAME=VALUE."),
+    input_: Optional[str] = typer.Option(None, "--input", help="Input C×H×W of module: targets, e.g. 3x224x224."),
+    memory_cap: int = typer.Option(2000, "--memory-cap", help="module: targets: MB a real CPU forward may take "
+                                   "(shapes and fvcore checks); above it they are skipped."),
 ):
     """Check every row's shape and params and the conv/linear MACs against the built torch module,
-    FlopCounterMode and fvcore. Exits 3 on any mismatch."""
+    FlopCounterMode and fvcore; a module: target against sum(numel), FlopCounterMode and fvcore op
+    by op, and a real CPU forward. Exits 3 on any mismatch."""
     from archstat.builder import require_torch
     from archstat.report import verify_report
     from archstat.verify.crosscheck import FAIL, verify
@@ -42,7 +47,15 @@ def verify_models(
         if sys.stderr.isatty():
             sys.stderr.write(f"\rverifying {name} ({i}/{len(names)})…\033[K")
             sys.stderr.flush()
-        checks.extend(verify(name, params, fvcore=not no_fvcore))
+        if name.startswith("module:"):
+            from archstat.verify.module_check import verify_module
+
+            shape = options.parse_input(input_)
+            if shape is None:
+                raise UsageError(f"'{name}': a module needs --input (e.g. --input 3x224x224)")
+            checks.extend(verify_module(name, shape, fvcore=not no_fvcore, memory_cap=memory_cap * 1_000_000))
+        else:
+            checks.extend(verify(name, params, fvcore=not no_fvcore))
     if sys.stderr.isatty():
         sys.stderr.write("\r\033[K")
     emit(verify_report.render(checks, fmt))

@@ -13,14 +13,17 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from archstat.config import expr
-from archstat.config.loader import LDict, LList
+from archstat.config.loader import MAX_NUMBER, LDict, LList
 from archstat.config.spec import BlockDef, Spec, check_keys
 from archstat.errors import ConfigError, Loc, ShapeError, UnknownNameError
 from archstat.graph import Graph, Node
 from archstat.ops.registry import all_ops
 from archstat.ops.types import check_min, coerce, fmt_shape
 
-MAX_LAYERS = 100_000       # nodes in an expanded graph
+MAX_LAYERS = 5_000         # nodes in an expanded graph (every format renders this many in seconds;
+                           # ResNet-1202, the deepest model of the zoo, has 4,209)
+MAX_STEPS = 10 * MAX_LAYERS   # entries expanded (repeats of empty blocks add no layers, but take time)
+MAX_SIZE = MAX_NUMBER      # any tensor dimension (the bound on numbers in a config, kept through ops)
 MAX_BLOCK_DEPTH = 32       # blocks inside blocks
 ENTRY_EXTRAS = ("repeat", "id", "label")
 STRUCTURES = ("parallel", "residual", "aux")
@@ -53,6 +56,9 @@ class Expander:
         self.block_stack: list[str] = []
         self.aux_depth = 0
         self.args_cache: dict = {}
+        self.leaves: set[str] = set()     # names of layers that hold no others (all but merges)
+        self.groups: set[str] = set()     # every proper dotted prefix of a layer's name
+        self.steps = 0
 
     # -- entry point -------------------------------------------------------------------------
     def run(self) -> Graph:
@@ -71,7 +77,14 @@ class Expander:
             src = self.entry(item, items.loc_of(i), f"{path}[{i}]", prefix, env, src, scope)
         return src
 
+    def step(self, loc: Loc, path: str) -> None:
+        self.steps += 1
+        if self.steps > MAX_STEPS:
+            raise ConfigError(f"expanding the model takes more than {MAX_STEPS:,} steps (the limit; nested "
+                              "repeats of empty blocks?)", loc=loc, path=path)
+
     def entry(self, item, loc: Loc, path: str, prefix: str, env: dict, src: str, scope: _Scope) -> str:
+        self.step(loc, path)
         kind, body, body_loc, extras = self.split_entry(item, loc, path)
         explicit = extras.get("id")
         if explicit is not None:
@@ -93,6 +106,7 @@ class Expander:
             if r == 0 and first:
                 this_body = self.merge_first(body, first, first_node, kind, kpath, body_loc)
             # the repetition's index is visible to its arguments as `i` (0-based)
+            self.step(loc, path)
             src = self.one(kind, this_body, body_loc, kpath, f"{full}.{r}", {**env, "i": r}, src, label)
         return src
 
@@ -212,7 +226,29 @@ class Expander:
         if len(self.graph.nodes) >= MAX_LAYERS:
             raise ConfigError(f"the expanded model has more than {MAX_LAYERS:,} layers (the limit)",
                               loc=node.loc, path=node.path)
+        self.unique_name(node)
         return self.graph.add(node)
+
+    def unique_name(self, node: Node) -> None:
+        """Layer names are torch module names: each names one layer, and a layer that is not a merge
+        (a merge row carries its container's name) holds no other layers."""
+        name, parts = node.name, node.name.split(".")
+        clash = None
+        if name in self.graph:
+            clash = f"layer name '{name}' is used twice"
+        elif not self.ops[node.op].multi_input and name in self.groups:
+            clash = f"layer name '{name}' is also the name of a group of layers"
+        else:
+            for k in range(1, len(parts)):
+                prefix = ".".join(parts[:k])
+                if prefix in self.leaves:
+                    clash = f"layer name '{name}' puts a layer inside the layer '{prefix}'"
+                    break
+        if clash:
+            raise ConfigError(f"{clash} (give it another id)", loc=node.loc, path=node.path)
+        if not self.ops[node.op].multi_input:
+            self.leaves.add(name)
+        self.groups.update(".".join(parts[:k]) for k in range(1, len(parts)))
 
     def op(self, kind, body, body_loc, path, full, env, src, label) -> str:
         spec = self.ops[kind]
@@ -261,6 +297,9 @@ class Expander:
             shape = spec.out_shape(args, list(in_shapes))
         except ShapeError as exc:
             raise ShapeError(f"layer {full}: {exc.message}", loc=loc, path=path) from None
+        if any(d > MAX_SIZE for d in shape):
+            raise ConfigError(f"layer {full}: output {fmt_shape(shape)} has a size beyond 10^30 (the limit)",
+                             loc=loc, path=path)
         if any(d < 1 for d in shape):
             raise ShapeError(f"layer {full}: output {fmt_shape(shape)} is empty (input "
                              f"{fmt_shape(in_shapes[0])})", loc=loc, path=path)

@@ -20,6 +20,7 @@ MAX_EXPR_NODES = 100
 MAX_EXPR_DEPTH = 20
 MAX_ABS_VALUE = 10**30   # any intermediate beyond this is refused, never overflowed
 MAX_EXPONENT = 64
+MAX_NDIGITS = 40         # round(x, n): |n| beyond this is refused (the cost of round grows with n)
 
 
 class ExprError(ValueError):
@@ -129,6 +130,7 @@ class _Evaluator:
             left = self.eval(node.left, d)
             for op, comp in zip(node.ops, node.comparators):
                 right = self.eval(comp, d)
+                self.comparable(left, right, op)
                 if not _CMPOPS[type(op)](left, right):
                     return False
                 left = right
@@ -148,6 +150,10 @@ class _Evaluator:
             args = [self.eval(a, d) for a in node.args]
             for a in args:
                 self.number(a)
+            if node.func.id == "round" and len(args) == 2:
+                if not isinstance(args[1], int) or abs(args[1]) > MAX_NDIGITS:
+                    raise ExprError(f"round(): the number of digits must be an integer between -{MAX_NDIGITS} "
+                                    f"and {MAX_NDIGITS}, got {args[1]!r}")
             try:
                 return self.check(_FUNCS[node.func.id](*args))
             except (TypeError, ValueError, OverflowError) as exc:
@@ -160,9 +166,30 @@ class _Evaluator:
             raise ExprError(f"expected a number in '${self.source}', got {value!r}")
         return value
 
+    def comparable(self, left, right, op) -> None:
+        """Numbers compare with numbers; text (a str param) only for equality with text."""
+        nums = all(isinstance(v, (int, float)) for v in (left, right))
+        texts = all(isinstance(v, str) for v in (left, right)) and isinstance(op, (ast.Eq, ast.NotEq))
+        if not (nums or texts):
+            raise ExprError(f"cannot compare {_kind(left)} with {_kind(right)} in '${self.source}'")
+
     def check(self, value):
+        if isinstance(value, complex):
+            raise ExprError(f"'${self.source}' is not a real number")
         if isinstance(value, float) and not math.isfinite(value):
             raise ExprError(f"'${self.source}' is not a finite number")
         if isinstance(value, (int, float)) and not isinstance(value, bool) and abs(value) > MAX_ABS_VALUE:
             raise ExprError(f"'${self.source}' exceeds {MAX_ABS_VALUE:.0e} in magnitude")
         return value
+
+
+def _kind(value) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return f"the text {value!r}"
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    return type(value).__name__

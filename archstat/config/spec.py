@@ -19,12 +19,13 @@ or size for a pair), a type name (``int``, ``float``, ``bool``, ``str``,
 
 from __future__ import annotations
 
+import keyword
 import re
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from archstat.config import expr
-from archstat.config.loader import LDict, LList, parse_yaml
+from archstat.config.loader import MAX_NUMBER, LDict, LList, parse_yaml
 from archstat.errors import ConfigError, Loc, UnknownNameError
 from archstat.ops.types import TYPES_BY_NAME, Size, coerce, type_name
 
@@ -129,20 +130,32 @@ def parse_param_text(text: str, typ, where: str):
                 return False
             raise ValueError
         if typ is int:
-            return int(t.replace("_", ""))
+            return _int_text(t.replace("_", ""))
         if typ is float:
-            return float(t)
+            return float(t) if len(t) <= 40 else _int_text(t)
         if typ == Size:
             parts = [p for p in t.replace("×", "x").replace(",", "x").split("x")]
-            nums = [int(p) for p in parts]
+            nums = [_int_text(p) for p in parts]
             if len(nums) == 1:
                 return (nums[0], nums[0])
             if len(nums) == 2:
                 return tuple(nums)
             raise ValueError
-    except ValueError:
-        raise ConfigError(f"expected {type_name(typ)}, got '{text}'", path=where) from None
+    except ValueError as exc:
+        shown = text if len(text) <= 40 else f"{text[:20]}…({len(text):,} characters)"
+        bound = " at most 10^30 in magnitude" if str(exc) == "beyond" else ""
+        raise ConfigError(f"expected {type_name(typ)}{bound}, got '{shown}'", path=where) from None
     return t
+
+
+def _int_text(text: str) -> int:
+    """An integer written as text, at most 10^30 in magnitude (like every number in a config)."""
+    if len(text) > 40 and text.strip().lstrip("+-").isdigit():
+        raise ValueError("beyond")
+    n = int(text)
+    if abs(n) > MAX_NUMBER:
+        raise ValueError("beyond")
+    return n
 
 
 def _need(mapping: LDict, key: str, typ, path: str):
@@ -173,6 +186,10 @@ def parse_params(node, path: str, *, allow_required: bool, loc: Optional[Loc] = 
         loc, ppath = node.loc_of(name), f"{path}.{name}"
         if not name.isidentifier():
             raise ConfigError(f"param name '{name}' must be an identifier", loc=node.key_locs[name], path=path)
+        if keyword.iskeyword(name) or name in RESERVED_NAMES:
+            raise ConfigError(f"param name '{name}' is reserved ({RESERVED_NAMES[name]})" if name in RESERVED_NAMES
+                              else f"param name '{name}' is a Python keyword; expressions could not use it",
+                              loc=node.key_locs[name], path=path)
         doc = ""
         if isinstance(value, LDict):
             check_keys(value, ("type", "default", "doc"), ppath)
@@ -213,6 +230,10 @@ def parse_params(node, path: str, *, allow_required: bool, loc: Optional[Loc] = 
     return out
 
 
+# names an expression may not bind: the repeat index, and the functions it may call
+RESERVED_NAMES = {"i": "the index of a repetition inside repeat"} | {
+    f: "a function expressions may call" for f in ("min", "max", "abs", "int", "round", "ceil", "floor")}
+
 _TYPE_LOOKALIKES = {"integer": "int", "number": "float", "double": "float", "boolean": "bool", "string": "str",
                     "tuple": "size", "pair": "size", "list": "size"}
 
@@ -248,7 +269,8 @@ METRICS = ("params", "weights", "biases", "macs", "flops", "activation_elements"
 MODES = ("eval", "train")
 
 
-def parse_reference(node, path: str = "reference", loc: Optional[Loc] = None) -> tuple[str, list[Figure]]:
+def parse_reference(node, path: str = "reference", loc: Optional[Loc] = None,
+                    params: Optional[dict[str, ParamDecl]] = None) -> tuple[str, list[Figure]]:
     if node is None:
         return "", []
     if not isinstance(node, LDict):
@@ -283,20 +305,102 @@ def parse_reference(node, path: str = "reference", loc: Optional[Loc] = None) ->
             value = float(fig["value"])
         else:
             value = _need(fig, "value", float, fpath)
-        precision = _need(fig, "precision", int, fpath) if "precision" in fig else None
+        if not abs(value) <= MAX_FIGURE:
+            raise ConfigError(f"a figure's value is at most 10^30 in magnitude, got {raw}", loc=fig.loc_of("value"),
+                              path=f"{fpath}.value")
+        precision = check_precision(fig["precision"], fig.loc_of("precision"), f"{fpath}.precision") \
+            if "precision" in fig else None
         relative_to = _need(fig, "relative_to", str, fpath) if "relative_to" in fig else None
-        overrides = fig.get("set") or {}
-        if not isinstance(overrides, LDict) and overrides:
-            raise ConfigError("set must be a mapping of param: value", loc=fig.loc_of("set"), path=f"{fpath}.set")
+        if relative_to is not None:
+            check_zoo_name(relative_to, fig.loc_of("relative_to"), f"{fpath}.relative_to")
+        note = str(fig.get("note", "")).strip()
+        check_note(note, fig.loc_of("note"), f"{fpath}.note")
+        overrides = _figure_set(fig, params or {}, f"{fpath}.set")
         mode = fig.get("mode", "eval")
         if mode not in MODES:
             raise UnknownNameError("mode", str(mode), MODES, loc=fig.loc_of("mode"), path=f"{fpath}.mode")
         figures.append(Figure(
             key=key, published=str(fig["published"]), value=value, raw=raw, metric=metric,
-            note=str(fig.get("note", "")).strip(), source=str(fig.get("source", source)),
-            precision=precision, loc=fig.loc, relative_to=relative_to, overrides=dict(overrides),
+            note=note, source=str(fig.get("source", source)),
+            precision=precision, loc=fig.loc, relative_to=relative_to, overrides=overrides,
             mode=mode))
+    if len(figures) > MAX_FIGURES:
+        raise ConfigError(f"{len(figures):,} figures; a reference holds at most {MAX_FIGURES}",
+                          loc=node.loc_of("figures"), path=f"{path}.figures")
+    seen: set = set()
+    for f in figures:   # each other setting re-expands the model: bounded work
+        if f.overrides or f.mode != "eval" or f.relative_to:
+            seen.add((tuple(sorted(f.overrides.items())), f.mode, f.relative_to))
+            if len(seen) > MAX_FIGURE_SETTINGS:
+                raise ConfigError(f"figures under more than {MAX_FIGURE_SETTINGS} other settings (set:, mode: or "
+                                  "relative_to:); each one analyses a model again", loc=f.loc,
+                                  path=f"{path}.figures.{f.key}")
     return source, figures + errors
+
+
+MAX_FIGURE = MAX_NUMBER     # a figure's value, in magnitude
+MAX_FIGURES = 200           # figures in one reference
+MAX_FIGURE_SETTINGS = 8     # distinct (set:, mode:, relative_to:) among them: each analyses a model again
+MAX_PRECISION = 20      # significant digits a figure may claim (Decimal rounds exactly up to 28)
+
+
+def check_precision(value, loc: Optional[Loc], path: str) -> int:
+    """A figure's or claim's ``precision``: significant digits, 1 to 20."""
+    try:
+        n = coerce(value, int, "'precision'")
+    except ValueError as exc:
+        raise ConfigError(str(exc), loc=loc, path=path) from None
+    if not 1 <= n <= MAX_PRECISION:
+        raise ConfigError(f"precision is a number of significant digits from 1 to {MAX_PRECISION}, got {n}",
+                          loc=loc, path=path)
+    return n
+
+
+def check_zoo_name(name: str, loc: Optional[Loc], path: str, key: str = "relative_to") -> None:
+    """``relative_to`` (or a claim's model) names a zoo model, never a path: no file opens another."""
+    from archstat.zoo import zoo_names
+
+    names = zoo_names()
+    if name not in names:
+        raise UnknownNameError("model", name, names, loc=loc, path=path,
+                               hint_extra=f" ({key} names a zoo model, not a file)")
+
+
+_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+NOTE_NAMES = METRICS + ("bn_params", "ops")
+NOTE_UNITS = ("B", "KB", "MB", "GB", "KiB", "MiB", "GiB")
+
+
+def check_note(note: str, loc: Optional[Loc], path: str) -> None:
+    """Placeholders in a note: ``{metric}`` or ``{metric:UNIT}`` with a known metric and unit."""
+    for m in _PLACEHOLDER.finditer(note):
+        name, _, unit = m.group(1).partition(":")
+        if name not in NOTE_NAMES:
+            raise UnknownNameError("placeholder", "{" + m.group(1) + "}", ["{" + n + "}" for n in NOTE_NAMES],
+                                   loc=loc, path=path)
+        if unit and unit not in NOTE_UNITS:
+            raise UnknownNameError("unit", unit, NOTE_UNITS, loc=loc, path=path,
+                                   hint_extra=f" (choose from {', '.join(NOTE_UNITS)})")
+
+
+def _figure_set(fig: LDict, params: dict[str, ParamDecl], path: str) -> dict[str, Any]:
+    """A figure's ``set:``: declared params with values of their declared types (checked here, where
+    the file says them, so that the figure's model is only ever bound to well-typed values)."""
+    node = fig.get("set")
+    if node is None:
+        return {}
+    if not isinstance(node, LDict):
+        raise ConfigError("set must be a mapping of param: value", loc=fig.loc_of("set"), path=path)
+    out = {}
+    for name, value in node.items():
+        if name not in params:
+            raise UnknownNameError("param", str(name), params, loc=node.key_locs[name], path=path,
+                                   hint_extra="" if params else " (this config declares no params)")
+        try:
+            out[name] = coerce(value, params[name].type, f"'{name}'")
+        except ValueError as exc:
+            raise ConfigError(str(exc), loc=node.loc_of(name), path=f"{path}.{name}") from None
+    return out
 
 
 ERRORS = ("top1", "top5")
@@ -358,6 +462,7 @@ def parse_spec(text: str, filename: str) -> Spec:
         if not isinstance(bnode, LDict):
             raise ConfigError("a block is a mapping with params and layers", loc=blocks_node.loc_of(bname),
                               path=bpath)
+        check_block_name(bname, blocks_node.key_locs[bname], "blocks")
         check_keys(bnode, ("params", "layers", "parallel", "residual", "doc"), bpath)
         bodies = [k for k in ("layers", "parallel", "residual") if k in bnode]
         if len(bodies) != 1:
@@ -373,10 +478,22 @@ def parse_spec(text: str, filename: str) -> Spec:
     layers = root["layers"]
     if not isinstance(layers, LList):
         raise ConfigError("layers must be a list", loc=root.loc_of("layers"), path="layers")
-    ref_source, figures = parse_reference(root.get("reference"), loc=root.loc_of("reference"))
+    ref_source, figures = parse_reference(root.get("reference"), loc=root.loc_of("reference"), params=params)
     spec = Spec(filename, name, description, source, (), params, blocks, layers, ref_source, figures, root)
     spec.input = spec.input_for(spec.bind())
     return spec
+
+
+def check_block_name(name: str, loc: Loc, path: str) -> None:
+    """A block's name is an identifier that no op, structure or entry key already means."""
+    from archstat.ops.registry import all_ops
+
+    if not name.isidentifier():
+        raise ConfigError(f"block name '{name}' must be an identifier", loc=loc, path=path)
+    taken = "an op" if name in all_ops() else "a structure" if name in ("parallel", "residual", "aux") else \
+        "an entry key" if name in ("repeat", "id", "label") else None
+    if taken:
+        raise ConfigError(f"block name '{name}' is already {taken}; name the block otherwise", loc=loc, path=path)
 
 
 def parse_input(value, loc: Loc, origin: str = "input") -> tuple[int, ...]:

@@ -34,3 +34,9 @@ def mhsa_macs(l: int, d: int) -> int:
     """Per sample, L tokens of width D: four D×D projections of L rows (4·L·D²), and attention
     over all heads (H heads of D/H: Q·Kᵀ and ·V cost L·L·D each, 2·L²·D), whatever H is."""
     return 4 * linear_macs(d, d, l) + attention_macs(1, l, l, d, d)
+
+
+def conv_transpose_macs(in_positions: int, c_in: int, c_out: int, kernel_numel: int, groups: int = 1) -> int:
+    """Transposed convolution: every input position scatters through every weight of its group,
+    one MAC each: positions × C_in × (C_out / groups) × kernel elements (bias excluded)."""
+    return in_positions * c_in * (c_out // groups) * kernel_numel

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from archstat.errors import ShapeError
-from archstat.ops.registry import register_op, saves_nothing
+from archstat.ops.registry import register_op, saves_nothing, zero
 from archstat.ops.types import Ints, arg, fmt_shape
 
 
@@ -35,7 +35,7 @@ register_op(
     doc="Reorder the dimensions of each sample (dims from 0, batch excluded: [1, 2, 0] makes C×H×W into "
         "H×W×C); a view, it allocates nothing (torchvision.ops.Permute).",
     out_shape=_permuted,
-    weights=lambda a, s: 0, biases=lambda a, s: 0, macs=lambda a, s, o: 0, ops=lambda a, s, o: 0,
+    weights=zero, biases=zero, macs=zero, ops=zero,
     saved=saves_nothing,
     label=lambda a, s, o: "PERMUTE",
     inplace=lambda a: True,
@@ -78,7 +78,7 @@ register_op(
     doc="One piece of the channels split into `chunks` (x.chunk(chunks, dim=1)[index]): ShuffleNet V2's "
         "channel split. A view, it allocates nothing.",
     out_shape=_chunk_shape,
-    weights=lambda a, s: 0, biases=lambda a, s: 0, macs=lambda a, s, o: 0, ops=lambda a, s, o: 0,
+    weights=zero, biases=zero, macs=zero, ops=zero,
     saved=saves_nothing,
     label=lambda a, s, o: f"CHUNK{a.index}/{a.chunks}",
     inplace=lambda a: True,
@@ -111,7 +111,7 @@ register_op(
     doc="Interleave the channels of `groups` groups (torch.nn.ChannelShuffle; ShuffleNet): C = g·n channels "
         "viewed g×n, transposed to n×g, copied. A new tensor, no arithmetic.",
     out_shape=_shuffle_shape,
-    weights=lambda a, s: 0, biases=lambda a, s: 0, macs=lambda a, s, o: 0, ops=lambda a, s, o: 0,
+    weights=zero, biases=zero, macs=zero, ops=zero,
     saved=saves_nothing,
     label=lambda a, s, o: f"SHUFFLE{a.groups}",
     torch_type="ChannelShuffle",

@@ -85,5 +85,5 @@ register_op(
     ops=lambda a, s, o: (len(s) - 1) * numel(o),
     # each factor's gradient is the product of the others: autograd keeps every input
     saved=lambda a, s, o: tuple(Saved("input", index=i) for i in range(len(s))),
-    label=lambda a, s, o: "MUL", multi_input=True, torch_type="Mul",
+    label=lambda a, s, o: "MUL", multi_input=True, gate=True, torch_type="Mul",
 )

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from archstat.ops.registry import Saved, numel, register_op
+from archstat.ops.conv import spatial_input
+from archstat.ops.registry import Saved, numel, register_op, zero
 from archstat.ops.types import arg
 
 
@@ -61,7 +62,7 @@ register_op(
     "lrn",
     Args=LRNArgs,
     doc="Local response normalisation across channels (torch.nn.LocalResponseNorm).",
-    out_shape=lambda a, s: s[0],
+    out_shape=lambda a, s: spatial_input("lrn", s[0]),   # torch's LocalResponseNorm refuses a flat input
     weights=lambda a, s: 0, biases=lambda a, s: 0, macs=lambda a, s, o: 0,
     # per element: `size` squares-and-adds over the channel window, then scale, power, divide
     ops=lambda a, s, o: (a.size + 3) * numel(o),
@@ -125,7 +126,7 @@ register_op(
     out_shape=lambda a, s: s[0],
     weights=lambda a, s: s[0][-1] if a.affine else 0,
     biases=lambda a, s: s[0][-1] if a.affine else 0,
-    macs=lambda a, s, o: 0,
+    macs=zero,
     ops=lambda a, s, o: layer_norm_ops(a, numel(o)),
     saved=lambda a, s, o: layer_norm_saved(a, s, o, s[0][-1]),
     label=lambda a, s, o: "LN",
@@ -143,7 +144,7 @@ register_op(
     out_shape=lambda a, s: (_channels("layer_norm2d", s), *s[0][1:]),
     weights=lambda a, s: s[0][0] if a.affine else 0,
     biases=lambda a, s: s[0][0] if a.affine else 0,
-    macs=lambda a, s, o: 0,
+    macs=zero,
     ops=lambda a, s, o: layer_norm_ops(a, numel(o)),
     saved=lambda a, s, o: layer_norm_saved(a, s, o, s[0][0]),
     label=lambda a, s, o: "LN2D",

@@ -84,6 +84,7 @@ class OpSpec:
     rf: Optional[Callable[[Any], Optional[RFStep]]] = None  # None: elementwise (kernel 1, stride 1)
     global_rf: Any = False            # output sees the whole input: a bool, or a function of the input shapes
     multi_input: bool = False
+    gate: bool = False            # multiplies a map by factors computed from it: papers' depth follows the map
     torch_type: str = ""                                    # the torch module class it builds
     build: Optional[Callable[[Any, list], Any]] = None      # Args, input shapes → nn.Module (torch inside)
     # the inverse, for analysing any nn.Module: its argument values, or None where Args cannot say it
@@ -199,4 +200,5 @@ def _load_all() -> None:
         return
     from archstat.ops import activation, conv, lenet, linear, merge, norm, pool, shape  # noqa: F401
     from archstat.ops import layout, scale  # noqa: F401
+    from archstat.ops import attention, tokens  # noqa: F401
     _LOADED.append(True)

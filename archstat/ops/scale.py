@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from archstat.ops.registry import Saved, numel, register_op, saves_input, saves_nothing
+from archstat.ops.registry import Saved, numel, register_op, saves_input, zero
 from archstat.ops.types import arg
 
 
@@ -32,7 +32,7 @@ register_op(
     doc="A learned scale per channel (C of a C×H×W map, else the last dimension), initialised to `value` "
         "(ConvNeXt's layer_scale, 1e-6). Weights: C; no biases.",
     out_shape=lambda a, s: s[0],
-    weights=lambda a, s: scaled_dim(s[0]), biases=lambda a, s: 0, macs=lambda a, s, o: 0,
+    weights=lambda a, s: scaled_dim(s[0]), biases=zero, macs=zero,
     ops=lambda a, s, o: numel(o),                 # one multiply per element
     saved=saves_input,                            # the scale's gradient needs the input
     label=lambda a, s, o: "SCALE",
@@ -61,8 +61,8 @@ register_op(
         "identity at inference. The branch still runs: its cost is not reduced (residual's `survival` "
         "models a body that is skipped).",
     out_shape=lambda a, s: s[0],
-    weights=lambda a, s: 0, biases=lambda a, s: 0, macs=lambda a, s, o: 0,
-    ops=lambda a, s, o: 0,                        # none at inference (training: one multiply per element)
+    weights=zero, biases=zero, macs=zero,
+    ops=zero,                                     # none at inference (training: one multiply per element)
     # training: a new output, and autograd keeps the N×1×1×1 mask (one element per sample)
     saved=lambda a, s, o: () if a.p == 0 else (Saved("extra", 1),),
     label=lambda a, s, o: "DROPPATH",

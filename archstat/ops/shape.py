@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from archstat.ops.registry import RFStep, Saved, numel, register_op, saves_nothing, saves_output
-from archstat.ops.types import arg
+from archstat.errors import ShapeError
+from archstat.ops.types import arg, fmt_shape
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,14 @@ class DropoutArgs:
 @dataclass(frozen=True)
 class SoftmaxArgs:
     dim: int = 1
+
+
+def _softmax_shape(a: SoftmaxArgs, shape):
+    rank = len(shape) + 1   # torch sees the batch dimension too
+    if not -rank <= a.dim < rank:
+        raise ShapeError(f"softmax dim={a.dim} is out of range for a {rank}-dimensional batch "
+                         f"(N×{fmt_shape(shape)}): expected {-rank} to {rank - 1}")
+    return shape
 
 
 def _build(torch_name: str, **fixed):
@@ -80,7 +89,7 @@ register_op(
     "softmax",
     Args=SoftmaxArgs,
     doc="Softmax over the class (or channel) dimension (torch.nn.Softmax(dim=1)).",
-    out_shape=lambda a, s: s[0],
+    out_shape=lambda a, s: _softmax_shape(a, s[0]),
     weights=lambda a, s: 0, biases=lambda a, s: 0, macs=lambda a, s, o: 0,
     ops=lambda a, s, o: 3 * numel(o),  # exp, sum, divide per element
     saved=saves_output,
@@ -98,7 +107,9 @@ class PadShortcutArgs:
 
 
 def _pad_shape(a: PadShortcutArgs, in_shapes):
-    c, h, w = in_shapes[0]
+    from archstat.ops.conv import spatial_input
+
+    c, h, w = spatial_input("pad_shortcut", in_shapes[0])
     return (a.out, -(-h // a.stride), -(-w // a.stride))
 
 

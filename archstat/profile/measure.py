@@ -218,12 +218,13 @@ def profile(target: str, *, device: str = "cpu", batch: int = 1, dtype: str = "f
     dev = resolve_device(device)
     torch_dtype = getattr(torch, dtype)
     if target.startswith("module:"):
-        from archstat.builder.module_stats import analyze_module, load_factory
+        from archstat.trace.analyze import analyze_module
+        from archstat.trace.factory import load_factory
 
         if input_shape is None:
             raise UsageError(f"'{target}': a module needs --input (e.g. --input 3x224x224)")
-        factory = load_factory(target)
-        module = factory if isinstance(factory, torch.nn.Module) else factory()
+        factory, args, kwargs = load_factory(target)
+        module = factory if isinstance(factory, torch.nn.Module) else factory(*args, **kwargs)
         stats = analyze_module(module, tuple(input_shape), name=target[7:], batch=batch, dtype=dtype)
         shape = tuple(input_shape)
         name = target[7:]

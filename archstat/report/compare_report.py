@@ -39,15 +39,22 @@ def totals_rows(c: Comparison, units: str) -> list[tuple[str, list[str], list[st
 
     same = [fmt_shape(m.stats.output_shape) for m in c.models]
     fields = [final_field_text(m.stats, long=True) for m in c.models]
-    layers = [str(m.stats.layers) for m in c.models]
+    layers = [str(m.stats.layers) if m.stats.layers is not None else "—" for m in c.models]
     return [
         metric("params", "params", fmt_int, fmt_compact),
-        metric(unit, "macs", fmt_int, fmt_compact, factor),
+        _lower_bounds(c, metric(unit, "macs", fmt_int, fmt_compact, factor)),
         metric("activations", "activation_bytes", fmt_bytes, fmt_bytes_compact),
         ("output", same, same),
         ("receptive field", fields, [final_field_text(m.stats) for m in c.models]),
         ("layers with weights", layers, layers),
     ] + list(getattr(c, "extra_totals", []))
+
+
+def _lower_bounds(c: Comparison, row):
+    """'≥ ' before the MACs of a model whose total leaves out ops archstat has no formula for."""
+    name, exact, compact = row
+    marks = ["" if m.stats.totals.complete else "≥ " for m in c.models]
+    return name, [k + v for k, v in zip(marks, exact)], [k + v for k, v in zip(marks, compact)]
 
 
 def totals_lines(c: Comparison, units: str) -> list[list[str]]:

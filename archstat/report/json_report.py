@@ -12,7 +12,7 @@ from archstat.report.rows import CONVENTIONS
 def row_dict(row: Row, batch: int, units: str) -> dict:
     d = {
         "name": row.name, "label": row.label, "op": row.op,
-        "output_shape": [batch, *row.output_shape],
+        "output_shape": list(row.output_shape) if row.full_shape else [batch, *row.output_shape],
         "activation_elements": row.activation_elements, "activation_bytes": row.activation_bytes,
         "weights": row.weights, "biases": row.biases, "params": row.params,
         "macs": row.macs, "ops": row.ops, "formula": row.formula, "folded": list(row.folded),
@@ -41,13 +41,15 @@ def training_dict(t) -> dict | None:
 def rf_dict(rf) -> dict | None:
     if rf is None:
         return None
-    return {"size": list(rf.size), "jump": list(rf.jump), "start": list(rf.start), "global": rf.is_global}
+    d = {"size": list(rf.size), "jump": list(rf.jump), "start": list(rf.start), "global": rf.is_global}
+    return d | {"beyond_limit": True} if rf.beyond_limit else d   # numbers stopped at 10^30
 
 
 def stats_dict(stats: ModelStats, units: str = "macs") -> dict:
     t = stats.totals
     totals = {"params": t.params, "weights": t.weights, "biases": t.biases, "macs": t.macs, "ops": t.ops,
-              "activation_elements": t.activation_elements, "activation_bytes": t.activation_bytes}
+              "activation_elements": t.activation_elements, "activation_bytes": t.activation_bytes,
+              "complete": t.complete}
     if units == "flops":
         totals["flops"] = 2 * t.macs
     return {
@@ -82,6 +84,8 @@ def stats_dict(stats: ModelStats, units: str = "macs") -> dict:
         "references_skipped": stats.references_skipped,
         "source": stats.source,
         "not_counted": [{"name": r.name, "op": r.op, "note": r.note} for r in stats.not_counted],
+        "uncounted": [dict(u) for u in t.uncounted],
+        "notes": list(stats.notes),
     }
 
 

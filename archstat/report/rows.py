@@ -70,7 +70,8 @@ def cells(row: Row, units: str, training: bool = False) -> list[str]:
     _, factor = compute_unit(units)
     label = row.label + (" (aux)" if row.aux else "")
     costless = row.op == "input"   # the input has no weights, biases, params or MACs: blank, not 0
-    return [row.name, label, row.op, fmt_shape(row.output_shape), fmt_int(row.activation_elements),
+    shape = fmt_shape(row.output_shape) + (" (whole tensor)" if row.full_shape else "")
+    return [row.name, label, row.op, shape, fmt_int(row.activation_elements),
             fmt_bytes(row.activation_bytes), weights_cell(row),
             "" if costless or not (row.weights or row.biases) else fmt_int(row.biases),
             "" if costless else fmt_int(row.params),
@@ -83,7 +84,7 @@ def total_cells(stats: ModelStats, units: str) -> list[str]:
     t = stats.totals
     return ["TOTAL", "", "", fmt_shape(stats.output_shape), fmt_int(t.activation_elements),
             fmt_bytes(t.activation_bytes), fmt_int(t.weights), fmt_int(t.biases), fmt_int(t.params),
-            fmt_int(t.macs * factor), final_field_text(stats)] + (
+            ("" if t.complete else "≥ ") + fmt_int(t.macs * factor), final_field_text(stats)] + (
         [fmt_bytes(stats.training.saved_bytes)] if stats.training else [])
 
 

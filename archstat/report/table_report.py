@@ -84,6 +84,8 @@ def render(stats: ModelStats, units: str = "macs", view: Optional[View] = None) 
     title = stats.model + (f" — {stats.description}" if stats.description else "")
     doc.add(wrap(title, width), "bold")
     doc.add(wrap(describe_run(stats), width), "dim")
+    for note in stats.notes:
+        doc.add(wrap(note, width), "yellow")
     for line in conventions_text(units, stats.folded):
         doc.add(wrap(line, width), "dim")
     doc.add("")
@@ -113,7 +115,8 @@ def summary_lines(stats: ModelStats, units: str) -> list[str]:
     unit, factor = compute_unit(units)
     t = stats.totals
     lines = [f"params       {fmt_int_short(t.params)} = {fmt_int(t.weights)} weights + {fmt_int(t.biases)} biases",
-             f"{unit:<12} {fmt_int_short(t.macs * factor)}",
+             f"{unit:<12} {fmt_int_short(t.macs * factor)}"
+             + ("" if t.complete else f" — a lower bound: {t.uncounted_text()}"),
              f"activations  {fmt_int(t.activation_elements)} elements × {stats.bytes_per_element} B = "
              f"{fmt_bytes_both(t.activation_bytes)} (forward, batch {stats.batch})"]
     rf, then_global = final_field(stats)

@@ -1,0 +1,225 @@
+"""What each aten operator costs in multiply-accumulates, from the shapes it ran on.
+
+Three kinds of operator:
+
+- **counted**: ``MACS`` maps an aten op name to a pure function of its arguments (tensors are
+  only read for their ``.shape``). The arithmetic is the registry's: ``ops/arith.py`` for matrix
+  products and attention, ``ops/conv.py`` for convolution; a YAML op and the aten op it builds
+  share one formula.
+- **known zero**: views, elementwise ops, activations, norms, pooling, reductions, copies,
+  indexing, factories: no multiply-accumulate of a matrix product or convolution.
+- **unknown**: anything else. Its row is marked *not counted* and the totals say they are a
+  lower bound; it is never a silent zero.
+
+Composite ops (``linear``, ``matmul``, ``einsum``, ``conv2d``, ``scaled_dot_product_attention``)
+reach a dispatch mode as what they decompose into (``addmm``/``mm``/``bmm``, ``convolution``,
+one of the fused attention kernels or the math path's ``bmm``), so each is counted once.
+"""
+
+from __future__ import annotations
+
+from math import prod
+from typing import Callable
+
+from archstat.ops.arith import attention_macs, conv_transpose_macs, linear_macs, matmul_macs
+from archstat.ops.conv import conv_macs
+
+
+def mm(a, b, *_):
+    """(m×k)·(k×n)."""
+    return matmul_macs(1, a.shape[0], a.shape[1], b.shape[1])
+
+
+def addmm(_bias, a, b, *_args, **_kw):
+    """bias + (m×k)·(k×n): the bias add is not a MAC."""
+    return mm(a, b)
+
+
+def bmm(a, b, *_):
+    """B products of (m×k)·(k×n)."""
+    return matmul_macs(a.shape[0], a.shape[1], a.shape[2], b.shape[2])
+
+
+def baddbmm(_bias, a, b, *_args, **_kw):
+    return bmm(a, b)
+
+
+def addbmm(_bias, a, b, *_args, **_kw):
+    """The B products summed into one m×n matrix: the same MACs as bmm."""
+    return bmm(a, b)
+
+
+def mv(a, v, *_):
+    """(m×n)·n: a product with one column."""
+    return matmul_macs(1, a.shape[0], a.shape[1], 1)
+
+
+def addmv(_bias, a, v, *_args, **_kw):
+    return mv(a, v)
+
+
+def dot(a, _b, *_):
+    return matmul_macs(1, 1, a.shape[0], 1)
+
+
+def linear(x, w, *_args, **_kw):
+    """x[..., in] · Wᵀ[in, out]: every leading element of x is one row."""
+    rows = prod(x.shape[:-1])
+    return linear_macs(w.shape[1], w.shape[0], rows)
+
+
+def convolution(x, w, _bias, _stride, _padding, _dilation, transposed, _output_padding, groups, *_, out=None):
+    """N-d convolution (``aten.convolution``: conv1d/2d/3d and their transposes reach it).
+
+    Direct: one MAC per weight of a group per *output* position. Transposed: one MAC per weight
+    of a group per *input* position (each input scatters through the kernel). The spatial dims
+    fold into the 2-D formula's two factors (their product is what counts)."""
+    kernel = list(w.shape[2:])
+    c_in = w.shape[0] if transposed else w.shape[1] * groups
+    if x.shape[1] != c_in:  # the meta device does not check this for transposed convolutions
+        raise ValueError(f"convolution expects {c_in} input channels, got {x.shape[1]}")
+    if transposed:  # weight: C_in × C_out/groups × k...
+        return x.shape[0] * conv_transpose_macs(prod(x.shape[2:]), x.shape[1], w.shape[1] * groups, prod(kernel),
+                                                groups)
+    return x.shape[0] * conv_macs(_two(out.shape[2:]), x.shape[1], w.shape[0], _two(kernel), groups)
+
+
+def _two(dims) -> tuple[int, int]:
+    dims = list(dims)
+    return (prod(dims[:-1]), dims[-1]) if dims else (1, 1)
+
+
+def sdpa_bhle(q, k, v, *_args, **_kw):
+    """Scaled dot-product attention on (B, H, L, E) tensors (the math path, the fused CPU path,
+    cuDNN, flash and memory-efficient kernels as ``scaled_dot_product_attention`` calls them):
+    Q·Kᵀ then softmax·V, B·H·L·S·E + B·H·L·S·Ev."""
+    *lead, l, e = q.shape
+    s, ev = k.shape[-2], v.shape[-1]
+    return attention_macs(prod(lead), l, s, e, ev)
+
+
+def sdpa_blhe(q, k, v, *_args, **_kw):
+    """The same for kernels that take (B, L, H, E) (``_flash_attention_forward``,
+    ``_efficient_attention_forward``)."""
+    b, l, h, e = q.shape
+    return attention_macs(b * h, l, k.shape[1], e, v.shape[-1])
+
+
+def native_mha(query, key, value, embed_dim, num_heads, *_args, **_kw):
+    """``_native_multi_head_attention`` (nn.MultiheadAttention's inference fast path, batch first):
+    the Q, K and V projections, attention over the heads, and the output projection."""
+    b, l, d = query.shape
+    s = key.shape[1]
+    return (linear_macs(d, d, b * l) + 2 * linear_macs(d, d, b * s) + attention_macs(b * num_heads, l, s,
+            embed_dim // num_heads, embed_dim // num_heads) + linear_macs(d, d, b * l))
+
+
+MACS: dict[str, Callable[..., int]] = {
+    "mm": mm, "addmm": addmm, "_addmm_activation": addmm, "bmm": bmm, "baddbmm": baddbmm, "addbmm": addbmm,
+    "mv": mv, "addmv": addmv, "dot": dot, "vdot": dot, "linear": linear, "_linear": linear,
+    "convolution": convolution, "_convolution": convolution,
+    "_scaled_dot_product_flash_attention_for_cpu": sdpa_bhle,
+    "_scaled_dot_product_flash_attention": sdpa_bhle,
+    "_scaled_dot_product_efficient_attention": sdpa_bhle,
+    "_scaled_dot_product_cudnn_attention": sdpa_bhle,
+    "_scaled_dot_product_fused_attention_overrideable": sdpa_bhle,
+    "scaled_dot_product_attention": sdpa_bhle,
+    "_flash_attention_forward": sdpa_blhe, "_efficient_attention_forward": sdpa_blhe,
+    "_native_multi_head_attention": native_mha,
+}
+
+# no MACs: norms, activations, pooling, reductions, copies, indexing, factories, random numbers
+# (pointwise ops and views are recognised by their aten tags and alias annotations; these are the rest)
+ZERO = frozenset("""
+native_batch_norm _native_batch_norm_legit _native_batch_norm_legit_no_training _native_batch_norm_legit_functional
+batch_norm native_layer_norm native_group_norm _fused_rms_norm rms_norm layer_norm group_norm instance_norm
+_softmax _log_softmax softmax log_softmax _safe_softmax
+relu relu6 gelu silu mish elu selu celu leaky_relu hardswish hardsigmoid hardtanh softplus sigmoid tanh prelu
+_prelu_kernel glu threshold
+max_pool1d max_pool2d max_pool3d max_pool2d_with_indices max_pool3d_with_indices avg_pool1d avg_pool2d avg_pool3d
+adaptive_avg_pool1d adaptive_avg_pool2d adaptive_avg_pool3d _adaptive_avg_pool2d _adaptive_avg_pool3d
+adaptive_max_pool2d adaptive_max_pool3d _pdist_forward
+mean sum amax amin max min prod var var_mean std std_mean norm linalg_vector_norm argmax argmin any all logsumexp
+cumsum cumprod _local_scalar_dense item count_nonzero
+cat stack clone copy copy_ _to_copy _copy_from _copy_from_and_resize contiguous resize_ set_ lift_fresh
+lift_fresh_copy detach_copy alias_copy
+empty empty_like empty_strided new_empty new_empty_strided zeros zeros_like ones ones_like full full_like
+new_zeros new_ones new_full fill fill_ zero_ arange linspace logspace eye scalar_tensor tensor
+rand rand_like randn randn_like randint randperm bernoulli bernoulli_ normal_ uniform_ native_dropout
+dropout exponential_ multinomial
+constant_pad_nd pad reflection_pad1d reflection_pad2d reflection_pad3d replication_pad1d replication_pad2d
+replication_pad3d _pad_circular roll flip rot90 repeat tile repeat_interleave expand_copy
+index index_select gather scatter scatter_ scatter_add scatter_add_ index_put index_put_ _index_put_impl_
+masked_fill masked_fill_ masked_scatter masked_select where nonzero embedding embedding_bag _embedding_bag
+one_hot tril triu tril_ triu_ sort topk kthvalue unique _unique2 searchsorted bucketize
+upsample_nearest1d upsample_nearest2d upsample_nearest3d upsample_bilinear2d upsample_bicubic2d
+upsample_linear1d upsample_trilinear3d _upsample_nearest_exact2d _upsample_bilinear2d_aa grid_sampler_2d
+affine_grid_generator im2col col2im pixel_shuffle pixel_unshuffle channel_shuffle native_channel_shuffle
+_unsafe_index _unsafe_index_put slice_scatter select_scatter diagonal_scatter as_strided_scatter
+split_with_sizes_copy unbind_copy equal allclose isclose is_nonzero is_same_size
+_assert_async _assert_tensor_metadata _functional_assert_async sym_size sym_stride sym_numel
+""".split())
+
+
+_KINDS: dict = {}
+
+
+def describe(func) -> tuple[str, str, bool, bool]:
+    """(kind, op name, is a view, is pointwise) of an aten overload, computed once per overload."""
+    found = _KINDS.get(func)
+    if found is None:
+        import torch
+
+        found = _KINDS[func] = (kind(func), op_name(func), is_view(func), torch.Tag.pointwise in func.tags)
+    return found
+
+
+def kind(func) -> str:
+    """'macs' (a formula in MACS), 'zero' (costs no MACs) or 'unknown'."""
+    name = op_name(func)
+    if name in MACS:
+        return "macs"
+    if name in ZERO or name.rstrip("_") in ZERO:
+        return "zero"
+    import torch
+
+    if torch.Tag.pointwise in func.tags or is_view(func) or _pointwise_inplace(name):
+        return "zero"
+    return "unknown"
+
+
+def _pointwise_inplace(name: str) -> bool:
+    """``hardswish_``: the in-place form of a pointwise op (not every one carries the tag)."""
+    import torch
+
+    base = getattr(torch.ops.aten, name[:-1], None) if name.endswith("_") else None
+    overload = getattr(base, "default", None) if base is not None else None
+    return overload is not None and torch.Tag.pointwise in overload.tags
+
+
+def op_name(func) -> str:
+    """``aten.addmm.default`` → ``addmm``."""
+    return func._schema.name.split("::")[-1]
+
+
+# views their schema does not mark as read-only aliases (and in-place views: new metadata, no data)
+VIEWS = frozenset({"_unsafe_view", "_reshape_alias", "alias", "lift_fresh", "detach", "_nested_view_from_buffer",
+                   "as_strided_", "squeeze_", "unsqueeze_", "transpose_", "t_", "swapdims_", "swapaxes_", "detach_"})
+
+
+def is_view(func) -> bool:
+    """An op whose output aliases its input without writing (views: permute, transpose, expand,
+    unbind, chunk, split, view, reshape's view, select, slice)."""
+    schema = func._schema
+    if op_name(func) in VIEWS:
+        return True
+    return bool(schema.returns) and all(r.alias_info is not None and not r.alias_info.is_write
+                                        for r in schema.returns)
+
+
+def macs(func, args, kwargs, out) -> int:
+    """The MACs of one call of a counted op (``out``: what it returned)."""
+    fn = MACS[op_name(func)]
+    if fn is convolution:
+        return fn(*args, out=out if not isinstance(out, (tuple, list)) else out[0])
+    return fn(*args, **kwargs)
