@@ -333,3 +333,11 @@ def test_rows_without_recorded_inputs_read_the_previous_output():
     conv1_1, conv1_2 = rl.ops[0], rl.ops[1]
     assert conv1_1.input_guessed and conv1_1.input_bytes == 3 * 224 * 224 * 4     # the input row's output
     assert conv1_2.input_bytes == 64 * 224 * 224 * 4                               # conv1_1's output
+
+
+def test_a_traced_module_records_what_each_row_reads():
+    pytest.importorskip("torch")
+    rl = analyze_roofline("module:tests/fixtures/user_net.py:make", device="a100", input_shape=(3, 32, 32))
+    first = rl.ops[0]
+    assert not any(r.input_guessed for r in rl.ops)
+    assert first.input_bytes == 3 * 32 * 32 * 4   # the 3×32×32 float32 input, read by the first conv
