@@ -177,8 +177,13 @@ def get_op(name: str, **error_kw) -> OpSpec:
 
 
 def op_for_module(module) -> Optional[OpSpec]:
-    """The op whose ``build`` makes modules of this torch class (``Conv2d`` → conv), if any."""
+    """The op whose ``build`` makes modules of this torch class (``Conv2d`` → conv), if any.
+
+    Only torch's own classes and the ones archstat builds match: a user's class that merely shares a
+    name (its own ``WindowAttention``) is traced op by op like any other module."""
     _load_all()
+    if not type(module).__module__.startswith(("torch.", "archstat.")):
+        return None
     if not _BY_TORCH_TYPE:
         for spec in REGISTRY.values():
             for name in (spec.torch_type, *spec.torch_aliases):
