@@ -342,6 +342,17 @@ def test_module_targets_that_cannot_be_imported():
         assert one_error(r) == f"error: '{target}': {message}"
 
 
+@pytest.mark.parametrize("command", ["table", "verify", "profile"])
+def test_a_failing_factory_is_a_usage_error_in_every_command(command):
+    pytest.importorskip("torch")
+    target = "module:torch.nn:Linear"   # nn.Linear() without its two required arguments
+    r = runner.invoke(app, [command, target, "--input", "4"])
+    assert one_error(r) == (f"error: '{target}': calling the factory failed: TypeError: Linear.__init__() "
+                            "missing 2 required positional arguments: 'in_features' and 'out_features'")
+    assert one_error(runner.invoke(app, [command, target])) == (
+        f"error: '{target}': a module needs --input (e.g. --input 3x224x224)")
+
+
 def test_module_help_says_it_runs_code():
     r = runner.invoke(app, ["table", "--help"])
     assert "imports and runs that Python code, as torch.hub does" in " ".join(r.stdout.split())

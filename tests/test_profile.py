@@ -43,6 +43,7 @@ def test_cli_json_keys_in_a_fresh_process():
 
 
 def test_train_mode_takes_real_optimizer_steps():
+    torch.manual_seed(0)
     module = archstat.build("conv3x3-stack", C=4, input_shape=(4, 8, 8))
     before = [p.detach().clone() for p in module.parameters()]
     step = make_step(module, torch.randn(2, 4, 8, 8), "train", "adam")

@@ -24,6 +24,8 @@ COMMANDS = {
     "reproduce": ["reproduce"],
     "info": ["info", "vgg16"],
     "table --mode train": ["table", "googlenet", "--mode", "train"],
+    "roofline": ["roofline", "resnet50", "--device", "h100", "--dtype", "bf16", "--batch", "64"],
+    "compare --device": ["compare", "resnet50", "efficientnet_b0", "--device", "h100"],
 }
 
 

@@ -2,7 +2,7 @@
 
 Definitions (printed in every table header and in the README):
 
-- MACs: multiply-accumulates of conv and linear, bias excluded. FLOPs = 2 × MACs.
+- MACs: multiply-accumulates of conv, linear and matmul (attention), bias excluded. FLOPs = 2 × MACs.
 - params = weights + biases (batch norm: C scales are weights, C shifts biases).
 - activation elements: each row's output elements × batch; the input row counts;
   in-place ops and views (ReLU, dropout, flatten) allocate nothing and fold into

@@ -10,6 +10,7 @@ import typer
 
 from archstat.cli import options
 from archstat.cli.app import app
+from archstat.cli import output
 from archstat.cli.output import emit
 from archstat.errors import UsageError
 
@@ -46,6 +47,8 @@ def roofline_cmd(
                                    "bandwidth and per-op overhead (cpu or cuda; torch needed) and store them."),
     sets: Optional[List[str]] = typer.Option(None, "--set", help="Override a declared param: NAME=VALUE."),
     fmt: str = typer.Option("table", "--format", "-f", help="table, json, csv or markdown."),
+    wide: bool = output.WIDE,
+    columns: Optional[str] = output.COLUMNS,
 ):
     """Per row: bytes moved, arithmetic intensity, compute or memory bound, attainable FLOP/s and the
     predicted time on a device; totals: latency, throughput, memory-bound share."""
@@ -76,4 +79,4 @@ def roofline_cmd(
                               input_shape=options.parse_input(input_), peak=parse_rate(peak, "--peak"),
                               bandwidth=parse_rate(bandwidth, "--bandwidth"),
                               overhead_s=None if overhead is None else overhead * 1e-6)
-    emit(roofline_report.render(result, fmt))
+    emit(roofline_report.render(result, fmt, output.view(columns, wide)))

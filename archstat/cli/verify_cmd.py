@@ -48,11 +48,10 @@ def verify_models(
             sys.stderr.write(f"\rverifying {name} ({i}/{len(names)})…\033[K")
             sys.stderr.flush()
         if name.startswith("module:"):
+            from archstat.trace.factory import require_input
             from archstat.verify.module_check import verify_module
 
-            shape = options.parse_input(input_)
-            if shape is None:
-                raise UsageError(f"'{name}': a module needs --input (e.g. --input 3x224x224)")
+            shape = require_input(name, options.parse_input(input_))
             checks.extend(verify_module(name, shape, fvcore=not no_fvcore, memory_cap=memory_cap * 1_000_000))
         else:
             checks.extend(verify(name, params, fvcore=not no_fvcore))

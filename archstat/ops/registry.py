@@ -1,8 +1,8 @@
 """The op registry: one :class:`OpSpec` per YAML op, holding all of its knowledge.
 
 Every formula is a pure function of the op's ``Args`` and the per-sample input
-shapes (batch excluded). ``macs`` counts multiply-accumulates (conv and linear,
-bias excluded); ``ops`` counts the other elementwise operations (compares, adds,
+shapes (batch excluded). ``macs`` counts multiply-accumulates (conv, linear and
+matmul, bias excluded); ``ops`` counts the other elementwise operations (compares, adds,
 ...). Both are required at registration: an op without a formula is an error,
 never a silent zero; an op that costs nothing declares ``zero``.
 """

@@ -219,14 +219,11 @@ def profile(target: str, *, device: str = "cpu", batch: int = 1, dtype: str = "f
     torch_dtype = getattr(torch, dtype)
     if target.startswith("module:"):
         from archstat.trace.analyze import analyze_module
-        from archstat.trace.factory import load_factory
+        from archstat.trace.factory import build_target_on_cpu, require_input
 
-        if input_shape is None:
-            raise UsageError(f"'{target}': a module needs --input (e.g. --input 3x224x224)")
-        factory, args, kwargs = load_factory(target)
-        module = factory if isinstance(factory, torch.nn.Module) else factory(*args, **kwargs)
-        stats = analyze_module(module, tuple(input_shape), name=target[7:], batch=batch, dtype=dtype)
-        shape = tuple(input_shape)
+        shape = require_input(target, input_shape)
+        module = build_target_on_cpu(target)   # a failing factory is a usage error, as in table and verify
+        stats = analyze_module(module, shape, name=target[7:], batch=batch, dtype=dtype)
         name = target[7:]
     else:
         graph = load(target, params, input_shape=input_shape)

@@ -164,7 +164,7 @@ def _fitted(c: Comparison, units: str, view):
     first = c.models[0]
     doc = Doc().add(wrap(" vs ".join(_title(m) for m in c.models), width), "bold")
     doc.add(wrap(f"batch {first.stats.batch} · {first.stats.dtype} · mode {first.stats.mode} · ratios (×) are to "
-                 f"{first.label}; MACs = multiply-accumulates of conv and linear; compact numbers (1.85 G) are "
+                 f"{first.label}; MACs = multiply-accumulates of conv, linear and matmul; compact numbers (1.85 G) are "
                  "rounded to 3 digits", width), "dim")
     doc.add("")
     rows = totals_rows(c, units)

@@ -9,7 +9,7 @@ import json
 from archstat import __version__
 from archstat.analyze.compare import ExtraTotal
 from archstat.analyze.roofline import RoofRow, Roofline
-from archstat.report.units import fmt_bytes, fmt_int, fmt_si
+from archstat.report.units import fmt_bytes, fmt_bytes_compact, fmt_compact, fmt_int, fmt_si
 
 TRAFFIC_MODEL = ("each row reads its inputs and weights once and writes its output once, at the dtype's bytes; "
                  "folded in-place ops are fused (--unfold: a pass each); views move nothing")
@@ -118,7 +118,7 @@ def total_lines(rl: Roofline) -> list[str]:
             f"moved               {fmt_bytes(rl.bytes)} · {fmt_int(2 * rl.macs)} FLOPs"]
 
 
-def render(rl: Roofline, fmt: str):
+def render(rl: Roofline, fmt: str, view=None):
     if fmt == "json":
         return json.dumps(as_dict(rl), indent=2, ensure_ascii=False)
     if fmt == "csv":
@@ -139,22 +139,35 @@ def render(rl: Roofline, fmt: str):
         out += [line(_cells(r)) for r in rl.rows]
         out += [""] + [f"- {x}" for x in total_lines(rl)]
         return "\n".join(out) + "\n"
-    return _rich(rl)
+    return _fitted(rl, view)
 
 
-def _rich(rl: Roofline):
-    from rich import box
-    from rich.console import Group
-    from rich.table import Table
-    from rich.text import Text
+def _fitted(rl: Roofline, view):
+    """The table fitted to the terminal's width (report/fit.py): no number is ever cut."""
+    from archstat.report.fit import Col, Doc, View, render as fit_render, wrap
 
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
-    for i, h in enumerate(HEADER):
-        table.add_column(h, justify="left" if i in (0, 1, 5) else "right", no_wrap=True)
-    for r in rl.rows:
-        table.add_row(*(Text(c) for c in _cells(r)), style="dim" if r.bound == "none" else None)
-    head = [Text(header_lines(rl)[0], style="bold")] + [Text(x, style="dim") for x in header_lines(rl)[1:]]
-    return Group(*head, table, *(Text(x) for x in total_lines(rl)))
+    view = view or View()
+    cells = [_cells(r) for r in rl.rows]
+    column = lambda i: [c[i] for c in cells]  # noqa: E731
+    compact_macs = [fmt_compact(r.macs) if r.counted else "not counted" for r in rl.rows]
+    cols = [Col("layer", "Layer", [column(0)], keep=100),
+            Col("kind", "Kind", [column(1)], keep=30),
+            Col("macs", "MACs", [column(2), compact_macs], right=True, keep=60),
+            Col("bytes", "Bytes", [column(3), [fmt_bytes_compact(r.bytes) for r in rl.rows]], right=True, keep=55),
+            Col("intensity", "FLOP/B", [column(4)], right=True, keep=70),
+            Col("bound", "Bound", [column(5), [b[:3] for b in column(5)]], keep=80),
+            Col("attainable", "Attainable", [column(6)], short="Attain.", right=True, keep=40),
+            Col("predicted", "Predicted", [column(7)], short="Pred.", right=True, keep=95),
+            Col("share", "Share", [column(8)], right=True, keep=90)]
+    width = view.width if not view.wide else 10**6
+    head = "\n".join(header_lines(rl)).split("\n")
+    doc = Doc().add(wrap(head[0], width), "bold")
+    for line in head[1:]:
+        doc.add(wrap(line, width, "  "), "dim")
+    doc.extend(fit_render(cols, view, ["dim" if r.bound == "none" else None for r in rl.rows]))
+    for line in total_lines(rl):
+        doc.add(wrap(line, width, " " * 20))
+    return doc
 
 
 def compare_extras(rooflines: list[Roofline]) -> list[ExtraTotal]:

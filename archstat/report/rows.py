@@ -6,7 +6,7 @@ from archstat.analyze.stats import ModelStats, Row
 from archstat.report.units import compute_unit, fmt_bytes, fmt_int, fmt_shape
 
 CONVENTIONS = {
-    "macs": "multiply-accumulates of conv and linear layers, bias excluded "
+    "macs": "multiply-accumulates of conv, linear and matmul (attention) layers, bias excluded "
             "(what torchvision's GFLOPS column, fvcore's 'flops' and the ResNet/GoogLeNet papers count)",
     "flops": "2 × MACs (the convention of torch.utils.flop_counter)",
     "params": "weights + biases; batch norm: C scales are weights, C shifts biases",

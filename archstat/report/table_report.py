@@ -24,8 +24,8 @@ EXACT_INT = {"activations", "biases", "params", "macs", "flops"}
 
 def conventions_text(units: str, folded: bool) -> list[str]:
     unit, _ = compute_unit(units)
-    compute = ("MACs = multiply-accumulates of conv and linear, bias excluded (FLOPs = 2×MACs)"
-               if unit == "MACs" else "FLOPs = 2 × multiply-accumulates of conv and linear, bias excluded")
+    compute = ("MACs = multiply-accumulates of conv, linear and matmul, bias excluded (FLOPs = 2×MACs)"
+               if unit == "MACs" else "FLOPs = 2 × multiply-accumulates of conv, linear and matmul, bias excluded")
     fold = ("in-place ops and views (ReLU, dropout, flatten) fold into the row before (--unfold shows them)"
             if folded else "in-place ops and views shown as rows; they allocate nothing")
     return [f"{compute} · params = weights + biases",

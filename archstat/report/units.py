@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from archstat.ops.types import fmt_shape  # noqa: F401  (one shape format for configs and reports)
+
 
 def fmt_int(n: int) -> str:
     return f"{n:,}"
@@ -49,10 +51,6 @@ def fmt_bytes_both(n: int) -> str:
     if n >= 10**6:
         return f"{fmt_bytes_unit(n, 'MB')} ({fmt_bytes_unit(n, 'MiB')})"
     return f"{fmt_bytes_unit(n, 'KB')} ({fmt_bytes_unit(n, 'KiB')})"
-
-
-def fmt_shape(shape) -> str:
-    return "×".join(str(d) for d in shape)
 
 
 def compute_unit(units: str) -> tuple[str, int]:

@@ -157,12 +157,18 @@ def _on_cpu(target, factory, args, kwargs):
         raise UsageError(f"'{target}': calling the factory failed: {type(exc).__name__}: {exc}") from None
 
 
+def require_input(target: str, input_shape) -> tuple[int, ...]:
+    """A module has no input shape of its own: the command line must give one."""
+    if input_shape is None:
+        raise UsageError(f"'{target}': a module needs --input (e.g. --input 3x224x224)")
+    return tuple(input_shape)
+
+
 def analyze_target(target: str, input_shape: Optional[tuple[int, ...]], **kw):
     """The CLI's ``module:...`` models."""
     from archstat.trace.analyze import analyze_module
 
-    if input_shape is None:
-        raise UsageError(f"'{target}': a module needs --input (e.g. --input 3x224x224)")
+    input_shape = require_input(target, input_shape)
     model, notes = build_target(target)
     return analyze_module(model, input_shape, name=target[len("module:"):], notes=tuple(notes),
                           cpu_model=lambda: build_target_on_cpu(target), **kw)
