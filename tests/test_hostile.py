@@ -54,6 +54,7 @@ def test_readme_limits_are_the_codes():
     from archstat.cli.compare_cmd import MAX_MODELS, MAX_ROWS
     from archstat.cli.options import MAX_BATCH, MAX_DIM, MAX_STEPS, MAX_TIME_BUDGET
     from archstat.config import expand, expr, loader, spec
+    from archstat.verify.crosscheck import FVCORE_MAX_LAYERS
 
     text = " ".join(" ".join(r) for r in _limits_rows())
     stated = {
@@ -64,6 +65,7 @@ def test_readme_limits_are_the_codes():
         f"at most {spec.MAX_FIGURE_SETTINGS} other settings", f"`precision` 1 to {spec.MAX_PRECISION}",
         f"1 to {MAX_DIM:,}", f"{MAX_TIME_BUDGET:,.0f} s", f"at most {MAX_STEPS:,} steps each", f"at most {MAX_MODELS} models", f"{MAX_POINTS:,} points",
         f"{MAX_ROWS:,} rows together", f"{MAX_WORK:,} layers analysed", f"ResNet-1202 has {_resnet1202_nodes():,}",
+        f"at most {FVCORE_MAX_LAYERS} conv/linear layers",
     }
     for phrase in stated:
         assert phrase in text, phrase

@@ -18,10 +18,22 @@ pytest.importorskip("torch")
 from archstat.verify.crosscheck import FAIL, PASS, verify, verify_graph  # noqa: E402
 
 
-# fvcore's jit trace of the two 1000-layer nets takes about 40 s each, most of the suite's time; their
-# blocks are checked against fvcore in resnet110 and preact-resnet164, and both nets still check shapes,
-# params and FlopCounterMode here (`archstat verify resnet1202` runs fvcore too)
+# past FVCORE_MAX_LAYERS conv/linear layers verify shows fvcore's check as skipped (its trace of these two
+# takes about 40 s each); their blocks are checked against fvcore in resnet110 and preact-resnet164, and
+# both nets still check shapes, params and FlopCounterMode here
 NO_FVCORE_IN_SUITE = {"resnet1202", "preact-resnet1001"}
+
+
+def test_fvcore_skipped_past_its_limit(monkeypatch):
+    import archstat.verify.crosscheck as crosscheck
+
+    monkeypatch.setattr(crosscheck, "FVCORE_MAX_LAYERS", 0)   # conv7x7 has 1 conv layer: past a limit of 0
+    skipped = [c for c in verify("conv7x7") if c.check == "MACs vs fvcore"]
+    assert [c.status for c in skipped] == [crosscheck.SKIP]
+    assert skipped[0].detail.startswith("1 conv/linear layers: fvcore's trace of more than 0 takes minutes")
+    # resnet1202 is past the real limit: conv1 + 3 stages × 200 blocks × 2 convs + fc = 1,202 layers
+    assert crosscheck.FVCORE_MAX_LAYERS < 1_202 == sum(
+        1 for n in archstat.load("resnet1202").nodes if n.op in ("conv", "linear"))
 
 
 @pytest.mark.parametrize("name", zoo_names())
