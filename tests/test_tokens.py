@@ -10,6 +10,7 @@ import archstat
 from archstat.analyze.training import training_memory
 from archstat.errors import ShapeError
 from archstat.ops.registry import Saved, all_ops
+from tests.test_training import measured_saved_bytes
 
 D, L, H = 768, 197, 12          # ViT-B/16 at 224×224: 14·14 = 196 patches + the class token
 
@@ -198,22 +199,6 @@ def test_tiny_swin_verifies_against_torch_and_fvcore(write_config):
     assert checks and all(c.status == PASS for c in checks), [c for c in checks if c.status != PASS]
 
 
-def saved_activation_bytes(module, x):
-    """Bytes of the tensors autograd saves, each storage once, leaving out parameters and buffers
-    (window attention saves its relative position index, a buffer the module holds anyway)."""
-    held = {t.untyped_storage().data_ptr() for t in [*module.parameters(), *module.buffers()]}
-    seen = {}
-
-    def pack(t):
-        if t.untyped_storage().data_ptr() not in held:
-            seen[t.untyped_storage().data_ptr()] = t.untyped_storage().nbytes()
-        return t
-
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        module(x)
-    return sum(seen.values())
-
-
 @pytest.mark.parametrize("config, params, shape", [
     ("tiny-swin", None, (3, 36, 36)),
     ("vit_b_16", {"num_layers": 2, "hidden_dim": 64, "mlp_dim": 128, "num_heads": 4, "num_classes": 10}, (3, 32, 32)),
@@ -225,7 +210,8 @@ def test_transformers_saved_for_backward_match_autograd(write_config, config, pa
     graph = archstat.load(name, params, input_shape=shape)
     torch.manual_seed(0)
     module = archstat.build(graph).train()
-    assert training_memory(graph, batch=2).saved_bytes == saved_activation_bytes(module, torch.randn(2, *shape))
+    measured = measured_saved_bytes(module, torch.randn(2, *shape), buffers=True)
+    assert training_memory(graph, batch=2).saved_bytes == measured
 
 
 def test_saved_for_backward_matches_autograd(write_config):
@@ -234,7 +220,7 @@ def test_saved_for_backward_matches_autograd(write_config):
     graph = archstat.load(str(write_config(TINY)))
     torch.manual_seed(0)
     module = archstat.build(graph).train()
-    measured = saved_activation_bytes(module, torch.randn(2, 3, 16, 16))
+    measured = measured_saved_bytes(module, torch.randn(2, 3, 16, 16), buffers=True)
     # batch 2, 4 B: image 3·16·16 = 768; per attention 17·32 + 3·17·32 + 17·32 = 2,720 and 4·17 = 68;
     # the head reads the class token, a view of the last add's 17·32 = 544
     assert training_memory(graph, batch=2).saved_bytes == measured == 2 * 4 * (768 + 2 * (2_720 + 68) + 544)

@@ -72,13 +72,17 @@ def test_table_train_mode_json(write_config):
 torch = pytest.importorskip("torch")
 
 
-def measured_saved_bytes(module, x):
-    params = {p.untyped_storage().data_ptr() for p in module.parameters()}
+def measured_saved_bytes(module, x, buffers: bool = False):
+    """Bytes of the tensors autograd saves, each storage once, leaving out the parameters (and with
+    ``buffers``, the module's buffers: window attention saves its relative position index, a buffer
+    the module holds anyway)."""
+    held = {t.untyped_storage().data_ptr()
+            for t in [*module.parameters(), *(module.buffers() if buffers else ())]}
     seen = {}
 
     def pack(t):
         storage = t.untyped_storage()
-        if storage.data_ptr() not in params:
+        if storage.data_ptr() not in held:
             seen[storage.data_ptr()] = storage.nbytes()
         return t
 

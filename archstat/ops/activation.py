@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from archstat.ops.registry import Saved, numel, register_op, saves_input, saves_output
+from archstat.ops.registry import Saved, numel, register_op, saves_input, saves_output, zero
 from archstat.ops.types import arg
 
 
@@ -70,7 +70,7 @@ for _name, _args, _torch, _can_inplace, _saved in _ACTIVATIONS:
         doc=f"Elementwise {_torch} (torch.nn.{_torch})"
             + ("; in place by default (inplace: false to allocate)." if _can_inplace else "."),
         out_shape=lambda a, s: s[0],
-        weights=lambda a, s: 0, biases=lambda a, s: 0, macs=lambda a, s, o: 0,
+        weights=zero, biases=zero, macs=zero,
         ops=lambda a, s, o: numel(o),  # one operation per element
         saved=_saved,
         label=lambda a, s, o, _n=_name: _n.upper(),

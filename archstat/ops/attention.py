@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from archstat.errors import ShapeError
 from archstat.ops.arith import attention_macs, linear_macs, mhsa_macs, mhsa_params
 from archstat.ops.registry import RFStep, Saved, register_op
-from archstat.ops.tokens import _is_archstat, tokens_input
+from archstat.ops.tokens import tokens_input
 from archstat.ops.types import arg
 
 
@@ -67,7 +67,7 @@ register_op(
     layer="attention",
     torch_type="MultiHeadSelfAttention",
     build=_build,
-    from_module=lambda m: {"heads": m.heads, "bias": m.qkv.bias is not None} if _is_archstat(m) else None,
+    from_module=lambda m: {"heads": m.heads, "bias": m.qkv.bias is not None},
 )
 
 
@@ -158,6 +158,5 @@ register_op(
     layer="attention",
     torch_type="WindowAttention",
     build=_build_window,
-    from_module=lambda m: {"heads": m.heads, "window": m.window, "shift": m.shift, "bias": m.qkv.bias is not None}
-    if _is_archstat(m) else None,
+    from_module=lambda m: {"heads": m.heads, "window": m.window, "shift": m.shift, "bias": m.qkv.bias is not None},
 )

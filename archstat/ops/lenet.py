@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from archstat.errors import ShapeError
 from archstat.ops.conv import conv_out_len, spatial_input
-from archstat.ops.registry import RFStep, Saved, numel, register_op, saves_input
+from archstat.ops.registry import RFStep, Saved, numel, register_op, saves_input, zero
 from archstat.ops.types import Size, Table, arg
 
 
@@ -80,7 +80,7 @@ register_op(
     Args=NoArgs,
     doc="A trainable coefficient and bias per channel (LeNet-5's subsampling layers): y = w_c·x + b_c.",
     out_shape=lambda a, s: s[0],
-    weights=lambda a, s: s[0][0], biases=lambda a, s: s[0][0], macs=lambda a, s, o: 0,
+    weights=lambda a, s: s[0][0], biases=lambda a, s: s[0][0], macs=zero,
     ops=lambda a, s, o: 2 * numel(o),  # a multiply and an add per element
     saved=saves_input,
     label=lambda a, s, o: "AFFINE",
@@ -112,7 +112,7 @@ register_op(
     doc="Euclidean RBF units (LeNet-5's output): y_j = sum_i (x_i - w_ij)^2 with fixed prototypes w, "
         "which are buffers, not trainable params.",
     out_shape=lambda a, s: (_rbf_in(s), a.out)[1:],
-    weights=lambda a, s: 0, biases=lambda a, s: 0, macs=lambda a, s, o: 0,
+    weights=zero, biases=zero, macs=zero,
     ops=lambda a, s, o: 3 * _rbf_in(s) * a.out,  # subtract, square, accumulate
     saved=lambda a, s, o: (Saved("extra", _rbf_in(s) * a.out),),  # the differences x_i - w_ij, squared
     label=lambda a, s, o: f"RBF-{a.out}",

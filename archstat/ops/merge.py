@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from archstat.errors import ShapeError
-from archstat.ops.registry import Saved, numel, register_op, saves_nothing
+from archstat.ops.registry import Saved, numel, register_op, saves_nothing, zero
 from archstat.ops.types import fmt_shape
 
 
@@ -36,7 +36,7 @@ register_op(
     "concat",
     Args=NoArgs, doc="Concatenate branches along channels (torch.cat(dim=1)).",
     out_shape=_concat_shape,
-    weights=lambda a, s: 0, biases=lambda a, s: 0, macs=lambda a, s, o: 0, ops=lambda a, s, o: 0,
+    weights=zero, biases=zero, macs=zero, ops=zero,
     saved=saves_nothing,
     label=lambda a, s, o: "CONCAT", multi_input=True, torch_type="Concat",
 )
@@ -45,7 +45,7 @@ register_op(
     "add",
     Args=NoArgs, doc="Elementwise sum of branches (residual connections).",
     out_shape=_same_shape("add"),
-    weights=lambda a, s: 0, biases=lambda a, s: 0, macs=lambda a, s, o: 0,
+    weights=zero, biases=zero, macs=zero,
     ops=lambda a, s, o: (len(s) - 1) * numel(o),
     saved=saves_nothing,
     label=lambda a, s, o: "ADD", multi_input=True, torch_type="Add",
@@ -55,7 +55,7 @@ register_op(
     "mean",
     Args=NoArgs, doc="Elementwise mean of branches (FractalNet's join).",
     out_shape=_same_shape("mean"),
-    weights=lambda a, s: 0, biases=lambda a, s: 0, macs=lambda a, s, o: 0,
+    weights=zero, biases=zero, macs=zero,
     ops=lambda a, s, o: len(s) * numel(o),  # n-1 adds and one divide per element
     saved=saves_nothing,
     label=lambda a, s, o: "MEAN", multi_input=True, torch_type="Mean",
@@ -81,7 +81,7 @@ register_op(
     doc="Elementwise product of branches, broadcast as torch does: a gate (squeeze-and-excitation: "
         "x · σ(W₂ δ(W₁ pool(x))) multiplies a C×H×W map by a C×1×1 gate).",
     out_shape=lambda a, s: broadcast_shape(s),
-    weights=lambda a, s: 0, biases=lambda a, s: 0, macs=lambda a, s, o: 0,
+    weights=zero, biases=zero, macs=zero,
     ops=lambda a, s, o: (len(s) - 1) * numel(o),
     # each factor's gradient is the product of the others: autograd keeps every input
     saved=lambda a, s, o: tuple(Saved("input", index=i) for i in range(len(s))),

@@ -37,7 +37,7 @@ register_op(
     out_shape=lambda a, s: s[0],
     weights=lambda a, s: s[0][0] if a.affine else 0,
     biases=lambda a, s: s[0][0] if a.affine else 0,
-    macs=lambda a, s, o: 0,
+    macs=zero,
     # inference: the statistics fold into one scale and one shift per element
     ops=lambda a, s, o: 2 * numel(o),
     # training: the input, and the batch mean and inverse std (fp32) per channel
@@ -63,7 +63,7 @@ register_op(
     Args=LRNArgs,
     doc="Local response normalisation across channels (torch.nn.LocalResponseNorm).",
     out_shape=lambda a, s: spatial_input("lrn", s[0]),   # torch's LocalResponseNorm refuses a flat input
-    weights=lambda a, s: 0, biases=lambda a, s: 0, macs=lambda a, s, o: 0,
+    weights=zero, biases=zero, macs=zero,
     # per element: `size` squares-and-adds over the channel window, then scale, power, divide
     ops=lambda a, s, o: (a.size + 3) * numel(o),
     # torch composes it: square, pad channels by size - 1, average, scale, power, divide. Saved: the

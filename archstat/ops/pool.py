@@ -7,7 +7,7 @@ from typing import Optional
 
 from archstat.errors import ShapeError
 from archstat.ops.conv import spatial_input
-from archstat.ops.registry import RFStep, Saved, numel, register_op, saves_input
+from archstat.ops.registry import RFStep, Saved, numel, register_op, saves_input, zero
 from archstat.ops.types import Size, arg, fmt_size
 
 
@@ -89,7 +89,7 @@ register_op(
     Args=MaxPoolArgs,
     doc="2-D max pooling (torch.nn.MaxPool2d); stride defaults to the kernel.",
     out_shape=lambda a, s: _pool_shape("maxpool", a, s),
-    weights=lambda a, s: 0, biases=lambda a, s: 0, macs=lambda a, s, o: 0,
+    weights=zero, biases=zero, macs=zero,
     ops=_window_ops,
     saved=lambda a, s, o: (Saved("input"), Saved("extra", numel(o), 8)),  # the input and int64 indices
     label=lambda a, s, o: f"POOL{fmt_size(a.kernel).replace('×', 'x')}",
@@ -105,7 +105,7 @@ register_op(
     Args=AvgPoolArgs,
     doc="2-D average pooling (torch.nn.AvgPool2d); stride defaults to the kernel.",
     out_shape=lambda a, s: _pool_shape("avgpool", a, s),
-    weights=lambda a, s: 0, biases=lambda a, s: 0, macs=lambda a, s, o: 0,
+    weights=zero, biases=zero, macs=zero,
     ops=_window_ops,
     saved=saves_input,
     label=lambda a, s, o: f"AVGPOOL{fmt_size(a.kernel).replace('×', 'x')}",
@@ -152,7 +152,7 @@ register_op(
     Args=AdaptiveAvgPoolArgs,
     doc="Adaptive average pooling to a fixed output size (torch.nn.AdaptiveAvgPool2d).",
     out_shape=_adaptive_shape,
-    weights=lambda a, s: 0, biases=lambda a, s: 0, macs=lambda a, s, o: 0,
+    weights=zero, biases=zero, macs=zero,
     # one add per input element per window that covers it (windows may overlap)
     ops=lambda a, s, o: o[0] * adaptive_window_sum(s[0][1], o[1]) * adaptive_window_sum(s[0][2], o[2]),
     # to 1×1 torch computes a mean over H and W, whose backward needs only the sizes: nothing saved

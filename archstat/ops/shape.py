@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from archstat.ops.registry import RFStep, Saved, numel, register_op, saves_nothing, saves_output
+from archstat.ops.registry import RFStep, Saved, numel, register_op, saves_nothing, saves_output, zero
 from archstat.errors import ShapeError
 from archstat.ops.types import arg, fmt_shape
 
@@ -47,7 +47,7 @@ register_op(
     Args=NoArgs,
     doc="Flatten each sample to one dimension (torch.nn.Flatten); a view, it allocates nothing.",
     out_shape=lambda a, s: (numel(s[0]),),
-    weights=lambda a, s: 0, biases=lambda a, s: 0, macs=lambda a, s, o: 0, ops=lambda a, s, o: 0,
+    weights=zero, biases=zero, macs=zero, ops=zero,
     saved=saves_nothing,
     label=lambda a, s, o: "FLATTEN",
     inplace=lambda a: True,
@@ -62,7 +62,7 @@ register_op(
     Args=NoArgs,
     doc="The identity (torch.nn.Identity): returns its input, allocates nothing.",
     out_shape=lambda a, s: s[0],
-    weights=lambda a, s: 0, biases=lambda a, s: 0, macs=lambda a, s, o: 0, ops=lambda a, s, o: 0,
+    weights=zero, biases=zero, macs=zero, ops=zero,
     saved=saves_nothing,
     label=lambda a, s, o: "IDENTITY",
     inplace=lambda a: True,
@@ -75,7 +75,7 @@ register_op(
     Args=DropoutArgs,
     doc="Dropout (torch.nn.Dropout); the identity at inference, so it allocates nothing there.",
     out_shape=lambda a, s: s[0],
-    weights=lambda a, s: 0, biases=lambda a, s: 0, macs=lambda a, s, o: 0, ops=lambda a, s, o: 0,
+    weights=zero, biases=zero, macs=zero, ops=zero,
     # training: a new output (not in place) and its bool mask
     saved=lambda a, s, o: (Saved("extra", numel(o), 1),),
     label=lambda a, s, o: "DROPOUT",
@@ -90,7 +90,7 @@ register_op(
     Args=SoftmaxArgs,
     doc="Softmax over the class (or channel) dimension (torch.nn.Softmax(dim=1)).",
     out_shape=lambda a, s: _softmax_shape(a, s[0]),
-    weights=lambda a, s: 0, biases=lambda a, s: 0, macs=lambda a, s, o: 0,
+    weights=zero, biases=zero, macs=zero,
     ops=lambda a, s, o: 3 * numel(o),  # exp, sum, divide per element
     saved=saves_output,
     label=lambda a, s, o: "SOFTMAX",
@@ -125,7 +125,7 @@ register_op(
     doc="Option A shortcut of He et al. 2015: x[:, :, ::stride, ::stride] with channels zero-padded "
         "to out (no params). Used by residual's shortcut: pad.",
     out_shape=_pad_shape,
-    weights=lambda a, s: 0, biases=lambda a, s: 0, macs=lambda a, s, o: 0, ops=lambda a, s, o: 0,
+    weights=zero, biases=zero, macs=zero, ops=zero,
     saved=saves_nothing,
     label=lambda a, s, o: "PAD",
     rf=lambda a: RFStep((1, 1), (a.stride, a.stride), (1, 1), (0, 0)),

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from archstat.errors import ShapeError
 from archstat.ops.conv import CONV, ConvArgs, conv_macs, conv_weights
-from archstat.ops.registry import RFStep, numel, register_op, saves_input, saves_nothing
+from archstat.ops.registry import RFStep, numel, register_op, saves_input, saves_nothing, zero
 from archstat.ops.shape import NoArgs
 from archstat.ops.types import Shape, Size, arg, fmt_shape, fmt_size
 
@@ -17,12 +17,6 @@ def tokens_input(op: str, shape: Shape) -> tuple[int, int]:
     if len(shape) != 2:
         raise ShapeError(f"{op} needs tokens (L×D), got {fmt_shape(shape)} (patch_embed makes tokens of a C×H×W map)")
     return shape
-
-
-def _is_archstat(module) -> bool:
-    """Whether archstat built it: a user's module that only shares the class name is not read as this op
-    (it stays a row marked not counted)."""
-    return type(module).__module__.startswith("archstat.")
 
 
 # -- patch embedding -----------------------------------------------------------------------------
@@ -73,8 +67,7 @@ register_op(
     layer="conv",
     torch_type="PatchEmbedding",
     build=_build_patch_embed,
-    from_module=lambda m: {"out": m.out_channels, "patch": list(m.kernel_size), "bias": m.bias is not None}
-    if _is_archstat(m) else None,
+    from_module=lambda m: {"out": m.out_channels, "patch": list(m.kernel_size), "bias": m.bias is not None},
 )
 
 
@@ -112,13 +105,13 @@ register_op(
     doc="Prepends a learned class token (D params) to the tokens: L×D → (L+1)×D (torch.cat).",
     out_shape=class_token_shape,
     weights=lambda a, s: tokens_input("class_token", s[0])[1],
-    biases=lambda a, s: 0, macs=lambda a, s, o: 0, ops=lambda a, s, o: 0,
+    biases=zero, macs=zero, ops=zero,
     saved=saves_nothing,                                  # torch.cat keeps nothing for its backward
     label=lambda a, s, o: "CLS",
     formula=lambda a, s: f"{s[0][1]}",
     torch_type="ClassToken",
     build=_build("ClassToken", lambda a, s: (s[1],)),
-    from_module=lambda m: {} if _is_archstat(m) else None,
+    from_module=lambda m: {},
 )
 
 register_op(
@@ -127,14 +120,14 @@ register_op(
     doc="Adds learned position embeddings, one D-vector per token (L·D params).",
     out_shape=lambda a, s: tokens_input("pos_embed", s[0]),
     weights=lambda a, s: numel(tokens_input("pos_embed", s[0])),
-    biases=lambda a, s: 0, macs=lambda a, s, o: 0,
+    biases=zero, macs=zero,
     ops=lambda a, s, o: numel(o),                         # one add per element
     saved=saves_nothing,                                  # an add keeps nothing for its backward
     label=lambda a, s, o: "POS",
     formula=lambda a, s: f"{s[0][0]}×{s[0][1]}",
     torch_type="PositionEmbedding",
     build=_build("PositionEmbedding", lambda a, s: (s[0], s[1])),
-    from_module=lambda m: {} if _is_archstat(m) else None,
+    from_module=lambda m: {},
 )
 
 register_op(
@@ -142,13 +135,13 @@ register_op(
     Args=SelectTokenArgs,
     doc="One token of each sample (the class token: index 0): L×D → D, a view (x[:, index]).",
     out_shape=_select_shape,
-    weights=lambda a, s: 0, biases=lambda a, s: 0, macs=lambda a, s, o: 0, ops=lambda a, s, o: 0,
+    weights=zero, biases=zero, macs=zero, ops=zero,
     saved=saves_nothing,
     label=lambda a, s, o: f"TOKEN{a.index}",
     inplace=lambda a: True,                               # a view: allocates nothing
     torch_type="SelectToken",
     build=_build("SelectToken", lambda a, s: (a.index,)),
-    from_module=lambda m: {"index": m.index} if _is_archstat(m) else None,
+    from_module=lambda m: {"index": m.index},
 )
 
 
@@ -168,11 +161,11 @@ register_op(
     doc="Swin's patch merging (before its norm and linear): each 2×2 neighbourhood of a channels-last "
         "H×W×C map concatenated, ⌈H/2⌉×⌈W/2⌉×4C (odd sizes padded); a copy.",
     out_shape=patch_merge_shape,
-    weights=lambda a, s: 0, biases=lambda a, s: 0, macs=lambda a, s, o: 0, ops=lambda a, s, o: 0,
+    weights=zero, biases=zero, macs=zero, ops=zero,
     saved=saves_nothing,                                  # strided slices and a cat keep nothing
     label=lambda a, s, o: "MERGE2x2",
     rf=lambda a: RFStep((2, 2), (2, 2), (1, 1), (0, 0)),
     torch_type="PatchMerge",
     build=_build("PatchMerge", lambda a, s: ()),
-    from_module=lambda m: {} if _is_archstat(m) else None,
+    from_module=lambda m: {},
 )
