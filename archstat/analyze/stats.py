@@ -46,6 +46,8 @@ class Row:
     contains: list[str] = field(default_factory=list)   # rows collapsed into this one (--depth)
     input_elements: Optional[int] = None  # elements of the tensors it reads, batch included (None: unknown)
     full_shape: bool = False             # output_shape is the whole tensor's: its dim 0 is not the batch
+    output_elements: Optional[int] = None  # elements it writes, batch included, in place too (None: unknown)
+    constant_elements: int = 0           # elements it reads of tensors computed from weights alone (batch-free)
 
     @property
     def params(self) -> int:
@@ -110,6 +112,7 @@ class ModelStats(Displayable):  # shows as HTML in notebooks, as the table in ri
     training: Any = None                  # analyze.training.TrainingMemory, in --mode train
     notes: list = field(default_factory=list)   # how a module was analysed (a CPU fallback, its memory)
     macs_by_op: dict = field(default_factory=dict)   # a traced module: MACs per aten op
+    kernels: list = field(default_factory=list)      # a traced module: every operator (perf.kernels.Kernel)
 
     @property
     def not_counted(self) -> list[Row]:
@@ -148,7 +151,7 @@ def node_row(node: Node, batch: int, nbytes: int) -> Row:
         name=node.name, label=node.label, op=node.op, output_shape=node.shape,
         activation_elements=elements, activation_bytes=elements * nbytes,
         weights=weights, biases=biases, macs=macs * batch, ops=ops * batch, formula=formula,
-        input_elements=sum(numel(s) for s in node.in_shapes) * batch)
+        input_elements=sum(numel(s) for s in node.in_shapes) * batch, output_elements=numel(node.shape) * batch)
 
 
 MODES = ("eval", "train")

@@ -83,7 +83,7 @@ def analyze_module(model, input_shape: tuple[int, ...], *, name: Optional[str] =
                       batch=batch, dtype=dtype, bytes_per_element=nbytes, rows=rows, totals=totals,
                       per_sample=totals.per_sample(batch), folded=fold, depth=depth, mode=mode, layers=None,
                       receptive_field=None, source="module", aux_params=aux_params, training=training,
-                      notes=notes, macs_by_op=dict(rec.by_op))
+                      notes=notes, macs_by_op=dict(rec.by_op), kernels=rec.kernels)
 
 
 def meta_copy(model):
@@ -128,6 +128,7 @@ def _trace(model, input_shape, batch, device, mode, saved_nbytes):
     train = mode == "train"
     model.train(train)
     x = example_input(model, input_shape, batch, device)
+    rec.mark_inputs(x)
     fastpath = getattr(torch.backends, "mha", None)
     was_fast = fastpath.get_fastpath_enabled() if fastpath else None
     try:
@@ -135,10 +136,10 @@ def _trace(model, input_shape, batch, device, mode, saved_nbytes):
             fastpath.set_fastpath_enabled(False)
         if train:
             pack, unpack = rec.saved_hooks(saved_nbytes)
-            with torch.autograd.graph.saved_tensors_hooks(pack, unpack), Dispatch():
+            with torch.autograd.graph.saved_tensors_hooks(pack, unpack), rec.functions(), Dispatch():
                 output = model(x)
         else:
-            with torch.no_grad(), Dispatch():
+            with torch.no_grad(), rec.functions(), Dispatch():
                 output = model(x)
     finally:
         for h in handles:
@@ -188,7 +189,9 @@ def _row(acc: Acc, batch: int, nbytes: int) -> Row:
     row = Row(acc.name, label, op, shape, elements, elements * nbytes, weights, biases, acc.macs, ops,
               formula=formula, saved_bytes=acc.saved_bytes, counted=not acc.unknown, note=note)
     row.full_shape = full
-    row.input_elements = sum(t.numel() for t in tensors_in(acc.inputs))   # what it reads (the roofline's traffic)
+    row.output_elements = out.numel() if out is not None else 0   # what it writes (in place too), batch included
+    row.input_elements = acc.read_elements          # what it reads of activations (the roofline's traffic)
+    row.constant_elements = acc.constant_elements   # … and of tensors computed from weights alone
     return row
 
 
