@@ -113,6 +113,7 @@ class ModelStats(Displayable):  # shows as HTML in notebooks, as the table in ri
     notes: list = field(default_factory=list)   # how a module was analysed (a CPU fallback, its memory)
     macs_by_op: dict = field(default_factory=dict)   # a traced module: MACs per aten op
     kernels: list = field(default_factory=list)      # a traced module: every operator (perf.kernels.Kernel)
+    module_calls: int = 0                            # a traced module: nn.Module calls in one forward
 
     @property
     def not_counted(self) -> list[Row]:

@@ -24,12 +24,14 @@ DESCRIPTION = "an nn.Module (traced op by op on the {device} device)"
 def analyze_module(model, input_shape: tuple[int, ...], *, name: Optional[str] = None, batch: int = 1,
                    dtype: str = "float32", fold: bool = True, depth: Optional[int] = None, mode: str = "eval",
                    optimizer: str = "adam", amp: bool = False, notes: tuple[str, ...] = (),
-                   device: str = "meta", cpu_model=None) -> ModelStats:
+                   device: str = "meta", cpu_model=None, backward: bool = False) -> ModelStats:
     """Rows and totals for any ``nn.Module`` on an input of ``input_shape`` (batch excluded).
 
     A module with real parameters is copied to the meta device first (the caller's module is never
     touched); a forward that fails there runs on a CPU copy (``cpu_model()`` when given: a meta
-    module's buffers hold no values). ``device='cpu'`` runs real tensors from the start."""
+    module's buffers hold no values). ``device='cpu'`` runs real tensors from the start.
+    ``backward`` (with ``mode='train'``) also runs a loss and its backward pass, whose operators join
+    the kernel log (``stats.kernels``, phase "backward") but not the rows."""
     torch = require_torch()
     if dtype not in DTYPE_BYTES:
         raise UsageError(f"unknown dtype '{dtype}' (choose from {', '.join(DTYPE_BYTES)})")
@@ -41,13 +43,15 @@ def analyze_module(model, input_shape: tuple[int, ...], *, name: Optional[str] =
     try:
         if device != "meta":
             raise _RealTensors()
-        rec, output = _trace(work, input_shape, batch, "meta", mode, DTYPE_BYTES[dtype] if not amp else 2)
+        rec, output = _trace(work, input_shape, batch, "meta", mode, DTYPE_BYTES[dtype] if not amp else 2,
+                             backward)
     except Exception as meta_exc:  # a forward that needs real data (.item(), data-dependent shapes)
         real = cpu_model() if cpu_model is not None else copy.deepcopy(model)
         if any(p.device.type == "meta" for p in real.parameters()):
             real = real.to_empty(device="cpu")
         try:
-            rec, output = _trace(real, input_shape, batch, "cpu", mode, DTYPE_BYTES[dtype] if not amp else 2)
+            rec, output = _trace(real, input_shape, batch, "cpu", mode, DTYPE_BYTES[dtype] if not amp else 2,
+                                 backward)
         except Exception as exc:
             raise ConfigError(f"the module's forward failed on a {'×'.join(map(str, (batch, *input_shape)))} "
                               f"input: {type(exc).__name__}: {exc}") from None
@@ -83,7 +87,8 @@ def analyze_module(model, input_shape: tuple[int, ...], *, name: Optional[str] =
                       batch=batch, dtype=dtype, bytes_per_element=nbytes, rows=rows, totals=totals,
                       per_sample=totals.per_sample(batch), folded=fold, depth=depth, mode=mode, layers=None,
                       receptive_field=None, source="module", aux_params=aux_params, training=training,
-                      notes=notes, macs_by_op=dict(rec.by_op), kernels=rec.kernels)
+                      notes=notes, macs_by_op=dict(rec.by_op), kernels=rec.kernels,
+                      module_calls=rec.module_calls)
 
 
 def meta_copy(model):
@@ -107,12 +112,15 @@ class _RealTensors(Exception):
     """Asked for real CPU tensors."""
 
 
-def _trace(model, input_shape, batch, device, mode, saved_nbytes):
-    """Run the forward once under the recorder: (recorder, output)."""
+def _trace(model, input_shape, batch, device, mode, saved_nbytes, backward=False):
+    """Run the forward once under the recorder (and, with ``backward``, a loss and its backward
+    pass): (recorder, output)."""
     torch = sys.modules["torch"]
     from torch.utils._python_dispatch import TorchDispatchMode
 
     rec = Recorder(model)
+    if device == "meta":
+        rec.hold = []
 
     class Dispatch(TorchDispatchMode):
         def __torch_dispatch__(self, func, types, args=(), kwargs=None):
@@ -138,6 +146,10 @@ def _trace(model, input_shape, batch, device, mode, saved_nbytes):
             pack, unpack = rec.saved_hooks(saved_nbytes)
             with torch.autograd.graph.saved_tensors_hooks(pack, unpack), rec.functions(), Dispatch():
                 output = model(x)
+                if backward:
+                    rec.phase = "backward"
+                    stand_in_loss(output).backward()
+                    rec.phase = "forward"
         else:
             with torch.no_grad(), rec.functions(), Dispatch():
                 output = model(x)
@@ -147,6 +159,17 @@ def _trace(model, input_shape, batch, device, mode, saved_nbytes):
         if fastpath:
             fastpath.set_fastpath_enabled(was_fast)
     return rec, output
+
+
+def stand_in_loss(output):
+    """What a training step's loss costs: cross-entropy against class 0 on (batch, classes) logits (as
+    timm's train benchmark), else the mean of the first output."""
+    torch = sys.modules["torch"]
+    out = _first(output)
+    if out.dim() == 2 and out.is_floating_point():
+        target = torch.zeros(out.shape[0], dtype=torch.long, device=out.device)
+        return torch.nn.functional.cross_entropy(out, target)
+    return out.float().mean()
 
 
 def example_input(model, input_shape, batch: int = 1, device: str = "meta"):

@@ -82,13 +82,20 @@ class Recorder:
         self.kernels: list = []               # one perf.kernels.Kernel per operator, in order
         self.whole: Optional[Acc] = None      # the op being recorded whole (its parts land in it)
         self.whole_index: int = -1            # its entry in ``kernels``
+        self.phase = "forward"                # what the operators logged now belong to (backward, optimizer)
+        self.module_calls = 0
         self.buffer_storages = {storage_key(b) for b in model.buffers()}
         # storage → whether its contents derive from the model's input (set at every write, so a storage
         # address reused after a free takes the status of its new contents)
         self.derived: dict[int, bool] = {}
+        # on the meta device every tensor an operator makes is kept until the trace ends (it costs no
+        # memory there): no storage address is reused, so each storage is one tensor's (a tensor made
+        # without dispatch, an index list, cannot take a freed activation's identity)
+        self.hold: Optional[list] = None
 
     # -- modules --------------------------------------------------------------------------------
     def pre(self, module, inputs):
+        self.module_calls += 1
         name = self.names.get(id(module), type(module).__name__)
         self.called.add(name)
         if self.leaf_row() is None and id(module) in self.leaf_ids:
@@ -125,12 +132,20 @@ class Recorder:
         kind, op_name, view, pointwise = aten_costs.describe(func)
         ins = tensors_in(args) + tensors_in(kwargs) if kwargs else tensors_in(args)
         outs = tensors_in(out)
+        if self.phase != "forward":   # a backward pass: logged as kernels, no rows
+            new = [t for t in outs if storage_key(t) not in {storage_key(i) for i in ins}]
+            n = aten_costs.macs(func, args, kwargs, out) if kind == "macs" else 0
+            self.log(func, op_name, None, ins, outs, new, view, n, args, kwargs)
+            return
         in_keys = {storage_key(t) for t in ins}
         new = [t for t in outs if storage_key(t) not in in_keys]
-        derived = any(self.derived.get(k, False) for k in in_keys)
+        # a factory reads its input for its dtype and device only (x.new_zeros): what it makes is not derived
+        derived = op_name not in _NOT_DERIVED and any(self.derived.get(k, False) for k in in_keys)
         for t in outs:
-            if not view or derived:
+            if not view or derived or op_name in _NOT_DERIVED:
                 self.derived[storage_key(t)] = derived
+        if self.hold is not None:
+            self.hold.extend(new)
         acc = self.leaf_row()
         if acc is None:
             if view or not outs:
@@ -200,10 +215,13 @@ class Recorder:
 
         written = new if new else [t for t in outs if _writes(func)] if not view else []
         parent = self.whole_index if self.whole is not None and acc is self.whole else -1
+        attrs = aten_costs.attrs(op_name, args, kwargs)
+        if aten_costs.describe(func)[3]:
+            attrs["pointwise"] = True
         self.kernels.append(Kernel(op_name, acc.name if acc is not None else "", tuple(self.tensor(t) for t in ins),
                                    tuple(self.tensor(t) for t in written), macs, view=view,
-                                   inplace=bool(outs) and not new and not view,
-                                   attrs=aten_costs.attrs(op_name, args, kwargs), part_of=parent))
+                                   inplace=bool(outs) and not new and not view, attrs=attrs, part_of=parent,
+                                   phase=self.phase))
 
     # -- ops recorded whole ---------------------------------------------------------------------
     def begin_whole(self, name: str, args, kwargs) -> Optional[Acc]:
@@ -282,6 +300,11 @@ class Recorder:
             return t
 
         return pack, (lambda t: t)
+
+
+_NOT_DERIVED = frozenset({"new_zeros", "new_ones", "new_full", "new_empty", "new_empty_strided", "empty_like",
+                          "zeros_like", "ones_like", "full_like", "rand_like", "randn_like", "lift_fresh",
+                          "lift_fresh_copy", "scalar_tensor", "arange", "zeros", "ones", "full", "empty"})
 
 
 def _layout(t) -> str:

@@ -1,0 +1,233 @@
+"""What each step of a plan costs on a device: device time (efficiency by kind and shape) and host time.
+
+Device time of a step is ``max(compute, memory) + kernel_s`` where
+
+- **compute** of a matrix step (GEMM, implicit-GEMM convolution, fused attention) comes from tiles and
+  waves: the output is cut into CTA tiles (the best of a few sizes, as cuBLAS and cuDNN choose), the
+  tiles run in waves of ``SMs × CTAs per SM``, so a GEMM that fills 1.1 waves costs 2; each tile runs at
+  the dtype's dense peak per SM times the tile's efficiency (large tiles reach ``gemm_efficiency``;
+  small ones are bound by their operand traffic: ``min(1, tile intensity / tile_intensity)``) and a
+  short K pays its prologue (``K / (K + k_overhead)``); tensor cores need channels in multiples of 8
+  (fp16/bf16), 4 (tf32) or 16 (int8): other sizes are padded up. Split-K fills the SMs for long, thin
+  products (a convolution's weight gradient). A k×k convolution reaches ``conv_efficiency`` of a GEMM,
+  a grouped one ``grouped_efficiency``; a depthwise convolution runs on the CUDA cores
+  (``depthwise_compute_efficiency`` of the fp32 peak). Flash attention runs blocks of 128 queries per
+  CTA at ``attention_efficiency`` × ``E / (E + attention_head_overhead)``.
+- **memory** is the bytes the plan says the step moves, at ``bandwidth × efficiency`` of its kind
+  (pointwise, reduction, transpose, gather, …); what it reads of a tensor a recent step wrote, while the
+  bytes moved since then and the tensor fit in ``l2_fraction`` of the L2, comes from the L2, ``l2_speedup``
+  times faster.
+- **kernel_s** is the fixed time of the smallest kernel on the device (launch latency, ramp and tail).
+
+Host time is the framework's time to launch a step: the sum of its operators' host costs by class
+(``host.<runtime>``: view, pointwise, norm, conv, gemm, attention, …); none under an engine's CUDA graph.
+
+The coefficients are data (``archstat/data/perf.yaml``) refitted by ``benchmarks/prediction/fit.py``.
+The formulas below are written once for numbers and for arrays (``xp``: this module's scalar helpers, or
+numpy in the fit), so the fit evaluates exactly what a prediction runs.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Optional
+
+from archstat.perf.plan import Plan, Step
+
+TILES = ((256, 128), (128, 256), (128, 128), (128, 64), (64, 128), (64, 64), (64, 32), (32, 64))
+ALIGN = {"fp16": 8, "bf16": 8, "tf32": 4, "int8": 16, "fp8": 16, "fp32": 1}
+SPLIT_K_MIN = 256           # the shortest K slice split-K makes
+ATTENTION_BLOCK = 128       # queries per CTA of a fused attention kernel
+MATRIX = ("conv", "depthwise", "gemm", "attention")
+
+
+class Scalar:
+    """The three array helpers the formulas use, for plain numbers."""
+
+    minimum = staticmethod(min)
+    maximum = staticmethod(max)
+
+    @staticmethod
+    def where(cond, a, b):
+        return a if cond else b
+
+
+@dataclass(frozen=True)
+class DeviceSpec:
+    """The figures of a device the cost model reads (``perf.device.spec`` builds it from devices.yaml)."""
+
+    key: str
+    name: str
+    kind: str                       # gpu or cpu
+    peaks: dict                     # peak key → FLOP/s (dense)
+    bandwidth: float                # bytes/s
+    sms: int                        # SMs (CUs; CPU cores)
+    l2_bytes: float                 # the last-level cache
+    arch: str = ""
+    compute_capability: float = 0.0
+    clock_mhz: float = 0.0
+
+    def peak(self, key: str) -> Optional[float]:
+        return self.peaks.get(key)
+
+
+# -- the formulas (numbers or arrays) ----------------------------------------------------------------
+
+def tile_seconds(ideal_s, intensity, k_slice, split, c: dict, xp=Scalar):
+    """A tiled product's time from its ideal time at the full per-SM peak (waves included)."""
+    eff = c["gemm_efficiency"] * xp.minimum(1.0, intensity / c["tile_intensity"]) * k_slice / (
+        k_slice + c["k_overhead"])
+    return ideal_s / eff * (1.0 + c["split_k_cost"] * (split > 1))
+
+
+def conv_factor(taps, groups, c: dict, xp=Scalar):
+    """A convolution's efficiency against a GEMM of its implicit-GEMM shape."""
+    return xp.where(taps > 1, c["conv_efficiency"], 1.0) * xp.where(groups > 1, c["grouped_efficiency"], 1.0)
+
+
+def attention_seconds(ideal_s, head_dim, flash, c: dict, xp=Scalar):
+    eff = xp.where(flash, c["attention_efficiency"], c["efficient_attention_efficiency"])
+    return ideal_s / (eff * head_dim / (head_dim + c["attention_head_overhead"]))
+
+
+def l2_hit(size, distance, l2_bytes, c: dict):
+    """Whether a read of ``size`` bytes written ``distance`` bytes of traffic ago comes from the L2."""
+    room = c["l2_fraction"] * l2_bytes
+    return (size <= room) * (distance + size <= room)
+
+
+def memory_seconds(dram_bytes, cached_bytes, bandwidth, efficiency, c: dict):
+    bw = bandwidth * efficiency
+    return dram_bytes / bw + cached_bytes / (bw * c["l2_speedup"])
+
+
+def device_seconds(compute_s, memory_s, c: dict, xp=Scalar):
+    return xp.maximum(compute_s, memory_s) + c["kernel_s"]
+
+
+# -- what a step needs, independent of the coefficients -------------------------------------------------
+
+def _pad(n: int, to: int) -> int:
+    return -(-n // to) * to if to > 1 else n
+
+
+def tiles_of(count: int, m: int, n: int, k: int, peak: float, sms: int, math_: str):
+    """[(ideal seconds, tile intensity, K per slice, split), …] of every tile size for ``count``
+    products of (m×k)·(k×n) at ``peak`` FLOP/s on ``sms`` SMs (channels padded for the tensor cores)."""
+    align = ALIGN.get(math_, 1)
+    n, k = _pad(n, align), _pad(k, align)
+    per_sm = peak / max(1, sms)
+    out = []
+    for tm, tn in TILES:
+        tiles = count * -(-m // tm) * -(-n // tn)
+        split = 1
+        if tiles < sms and k >= 4 * SPLIT_K_MIN:
+            split = max(1, min(sms // tiles, k // SPLIT_K_MIN, 16))
+        kk = -(-k // split)
+        occupancy = max(1, min(4, (128 * 128) // (tm * tn)))
+        waves = -(-tiles * split // (sms * occupancy))
+        out.append((waves * occupancy * 2.0 * tm * tn * kk / per_sm, tm * tn / (tm + tn), kk, split))
+    return out
+
+
+@dataclass
+class Features:
+    """One step's coefficient-free figures: what the formulas need."""
+
+    step: Step
+    tiles: list = field(default_factory=list)        # matrix steps: tiles_of(...)
+    attention: Optional[tuple] = None                # (ideal seconds, head dim, flash)
+    cuda_core_s: float = 0.0                         # depthwise: FLOP / fp32 peak
+    reads: list = field(default_factory=list)        # (bytes, bytes moved since it was written) per input
+    efficiency_key: str = "other"                    # which bandwidth_efficiency applies
+
+
+def features(plan: Plan, device: DeviceSpec) -> list[Features]:
+    """The coefficient-free figures of every step of ``plan`` on ``device``."""
+    out = []
+    moved = 0
+    written_at: dict[int, int] = {}
+    for s in plan.steps:
+        f = Features(s)
+        if s.kind == "host":
+            out.append(f)
+            continue
+        f.efficiency_key = "matrix" if s.kind in ("conv", "gemm", "attention") else (
+            "depthwise" if s.kind == "depthwise" else s.sub or "other")
+        peak = device.peak(s.math) or device.peak("fp32") or 0.0
+        if s.kind in ("conv", "gemm") and peak and s.macs > 0 and s.dims:
+            groups, m, n, k, _ = s.dims
+            f.tiles = tiles_of(groups, m, n, k, peak, device.sms, s.math)
+        elif s.kind == "attention" and peak and s.macs > 0:
+            bh, l, sk, e, ev = s.dims
+            ctas = bh * -(-l // ATTENTION_BLOCK)
+            waves = -(-ctas // max(1, device.sms))
+            ideal = waves * 2.0 * ATTENTION_BLOCK * sk * (e + ev) / (peak / max(1, device.sms))
+            f.attention = (ideal, e, s.backend != "efficient")
+        elif s.kind == "depthwise" and s.macs > 0:
+            f.cuda_core_s = 2.0 * s.macs / (device.peak("fp32") or peak or 1.0)
+        seen = 0
+        for t, n in s.inputs:
+            if t in written_at and seen + n <= s.read:
+                f.reads.append((n, moved - written_at[t]))
+                seen += n
+        out.append(f)
+        moved += s.read + s.written
+        for t, _ in s.outputs:
+            written_at[t] = moved
+    return out
+
+
+@dataclass
+class StepCost:
+    step: Step
+    compute_s: float
+    memory_s: float
+    kernel_s: float
+    device_s: float
+    host_s: float
+    cached_bytes: int = 0            # bytes read from the L2 instead of DRAM
+    efficiency: float = 0.0          # share of the peak its compute reaches (matrix steps)
+
+    @property
+    def bound(self) -> str:
+        if self.step.kind == "host":
+            return "host"
+        return "compute" if self.compute_s >= self.memory_s else "memory"
+
+
+def host_seconds(step: Step, host: dict) -> float:
+    return sum(host.get(h, host.get("pointwise", 0.0)) for h in step.host_ops)
+
+
+def costs(plan: Plan, device: DeviceSpec, coefficients: dict) -> list[StepCost]:
+    """The cost of every step of ``plan`` on ``device``."""
+    c = coefficients["gpu"] if device.kind == "gpu" else coefficients["cpu"]
+    host = coefficients["host"][device.kind].get(plan.runtime, {}) if plan.runtime != "engine" else {}
+    out = []
+    for f in features(plan, device):
+        s = f.step
+        host_s = host_seconds(s, host)
+        if s.kind == "host":
+            out.append(StepCost(s, 0.0, 0.0, 0.0, 0.0, host_s))
+            continue
+        cached = min(s.read, sum(n for n, d in f.reads if l2_hit(n, d, device.l2_bytes, c)))
+        eff = c["bandwidth_efficiency"].get(f.efficiency_key, c["bandwidth_efficiency"]["other"])
+        memory_s = memory_seconds(s.read - cached + s.written, cached, device.bandwidth, eff, c)
+        if s.sub == "transpose":
+            memory_s *= c["nchw_transpose_share"]
+        compute_s = 0.0
+        if f.tiles:
+            compute_s = min(tile_seconds(t, i, kk, sp, c) for t, i, kk, sp in f.tiles)
+            if s.kind == "conv":
+                compute_s /= conv_factor(s.dims[4], s.dims[0], c)
+        elif f.attention is not None:
+            compute_s = attention_seconds(*f.attention, c)
+        elif f.cuda_core_s:
+            compute_s = f.cuda_core_s / c["depthwise_compute_efficiency"]
+        peak = device.peak(s.math) or device.peak("fp32") or 0.0
+        achieved = s.flops / compute_s / peak if compute_s and peak else 0.0
+        out.append(StepCost(s, compute_s, memory_s, c["kernel_s"], device_seconds(compute_s, memory_s, c), host_s,
+                            cached, achieved))
+    return out

@@ -1,0 +1,146 @@
+"""Which dtype every tensor has at run time, and the casts it costs: plain fp32/fp16/bf16 models,
+autocast (``--amp``) as PyTorch's CUDA autocast runs it, and an int8 engine.
+
+The trace runs in float32; the precision a run uses is applied here, op by op over the dataflow, so
+one trace serves every precision. Autocast follows ``aten/src/ATen/autocast_mode.h`` (PyTorch 2.x):
+
+- **lower precision** (``AT_FORALL_LOWER_PRECISION_FP``): convolutions, matrix products, linear,
+  ``prelu``, RNN cells and scaled-dot-product attention run in the autocast dtype: their floating
+  inputs are cast to it, their outputs are in it;
+- **fp32** (``AT_FORALL_FP32``): layer/group/RMS norm, softmax and log-softmax, exp, log, pow, sum,
+  prod, cumulative ops, norms, upsampling, the losses: inputs cast to float32, outputs float32
+  (softmax of a half input reads it as is and writes float32: ``_softmax(…, half_to_float)``);
+- **promote** and everything else: run in the widest floating dtype of their inputs (an fp16 tensor
+  plus an fp32 parameter gives fp32, as in a ViT's ``x + pos_embed``); batch norm keeps its input's
+  dtype (its fp32 statistics and affine parameters do not promote).
+
+A parameter cast for a lower-precision op is cast once per forward (autocast's weight cache); an
+activation is cast each time an op needs it in another dtype. Each cast is a kernel of its own
+(read at the source dtype, write at the target), charged like any other.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Optional
+
+from archstat.perf.kernels import Kernel, TensorRef
+
+LOWER = frozenset("""
+convolution _convolution conv1d conv2d conv3d conv_tbc conv_transpose1d conv_transpose2d conv_transpose3d prelu
+_prelu_kernel addmm addmv addr matmul einsum mm mv linalg_vecdot linear _addmm_activation addbmm baddbmm bmm
+chain_matmul linalg_multi_dot _thnn_fused_lstm_cell _thnn_fused_gru_cell lstm_cell gru_cell rnn_tanh_cell
+rnn_relu_cell _scaled_dot_product_flash_attention scaled_dot_product_attention
+_scaled_dot_product_efficient_attention _scaled_dot_product_cudnn_attention lstm gru rnn_tanh rnn_relu
+""".split())
+
+FP32 = frozenset("""
+acos asin cosh erfinv exp expm1 log log10 log2 log1p reciprocal rsqrt sinh tan pow softplus layer_norm
+native_layer_norm rms_norm _fused_rms_norm group_norm native_group_norm frobenius_norm nuclear_norm
+cosine_similarity poisson_nll_loss cosine_embedding_loss nll_loss nll_loss_forward nll_loss2d
+nll_loss2d_forward hinge_embedding_loss kl_div l1_loss smooth_l1_loss huber_loss mse_loss margin_ranking_loss
+multilabel_margin_loss soft_margin_loss triplet_margin_loss multi_margin_loss binary_cross_entropy_with_logits
+dist pdist cdist renorm logsumexp upsample_nearest1d _upsample_nearest_exact1d upsample_nearest2d
+_upsample_nearest_exact2d upsample_nearest3d _upsample_nearest_exact3d upsample_linear1d upsample_bilinear2d
+_upsample_bilinear2d_aa upsample_trilinear3d upsample_bicubic2d _upsample_bicubic2d_aa prod softmax _softmax
+log_softmax _log_softmax _safe_softmax cumprod cumsum linalg_vector_norm linalg_matrix_norm sum
+""".split())
+
+# softmax reads a half input as it is and writes float32 (no cast kernel of its own)
+READS_HALF = frozenset({"softmax", "_softmax", "log_softmax", "_log_softmax", "_safe_softmax"})
+# normalisations whose output keeps the activation's dtype, whatever the dtype of their statistics
+KEEPS_INPUT = frozenset({"native_batch_norm", "_native_batch_norm_legit", "_native_batch_norm_legit_no_training",
+                         "batch_norm", "cudnn_batch_norm", "_native_batch_norm_legit_functional", "instance_norm"})
+_RANK = {"float64": 3, "float32": 2, "float16": 1, "bfloat16": 1}
+
+
+@dataclass(frozen=True)
+class Precision:
+    """How a run stores and computes: ``storage`` is the dtype of parameters and activations (a
+    plain ``model.half()`` run, or float32 under autocast), ``autocast`` the autocast dtype or None.
+    (An engine's int8 is its plan's: matrix ops and what they fuse run in int8, the rest in fp16.)"""
+
+    storage: str = "float32"
+    autocast: Optional[str] = None
+
+    @property
+    def name(self) -> str:
+        if self.autocast:
+            return f"amp-{_short(self.autocast)}"
+        return _short(self.storage)
+
+
+def _short(dtype: str) -> str:
+    return {"float32": "fp32", "float16": "fp16", "bfloat16": "bf16"}.get(dtype, dtype)
+
+
+def _widest(dtypes) -> Optional[str]:
+    floats = [d for d in dtypes if d in _RANK]
+    return max(floats, key=_RANK.get) if floats else None
+
+
+def cast_kernel(src: TensorRef, dtype: str, row: str, phase: str, part_of: int = -1) -> Kernel:
+    """A cast of ``src`` to ``dtype`` (``_to_copy``): reads it at its dtype, writes it at the new one."""
+    return Kernel("_to_copy", row, (src,), (replace(src, dtype=dtype, id=-abs(hash((src.id, dtype))) - 1),),
+                  phase=phase, attrs={"cast": True}, part_of=part_of)
+
+
+def apply(kernels: list[Kernel], precision: Precision) -> list[Kernel]:
+    """The kernels at run time: every floating tensor in the dtype it has under ``precision``, with
+    the cast kernels it runs (autocast's) inserted before the op that needs them."""
+    dtype_of: dict[int, str] = {}
+    weight_casts: dict[tuple[int, str], TensorRef] = {}
+    out: list[Kernel] = []
+    low = precision.autocast
+    moved: dict[int, int] = {}          # index in ``kernels`` → index in ``out`` (casts shift them)
+
+    def current(t: TensorRef) -> str:
+        if not t.floating:
+            return t.dtype
+        return dtype_of.get(t.id, precision.storage)
+
+    for index, k in enumerate(kernels):
+        part_of = moved.get(k.part_of, -1) if k.part_of >= 0 else -1
+        ins = [replace(t, dtype=current(t)) if t.floating else t for t in k.inputs]
+        if low and k.op in LOWER:
+            target = low
+        elif low and k.op in FP32:
+            target = "float32"
+        else:
+            target = None
+        if target is not None and not k.view:
+            cast_ins = []
+            for t in ins:
+                if not t.floating or t.dtype == target or (target == "float32" and k.op in READS_HALF):
+                    cast_ins.append(t)
+                    continue
+                if t.weight and target == low:
+                    key = (t.id, target)
+                    if key not in weight_casts:     # autocast's cache: a weight is cast once per forward
+                        c = cast_kernel(t, target, k.row, k.phase, part_of)
+                        out.append(c)
+                        weight_casts[key] = c.outputs[0]
+                    cast_ins.append(weight_casts[key])
+                    continue
+                c = cast_kernel(t, target, k.row, k.phase, part_of)
+                out.append(c)
+                cast_ins.append(c.outputs[0])
+            ins = cast_ins
+            result = target
+        elif k.op in KEEPS_INPUT:
+            result = _widest(t.dtype for t in ins if not t.weight) or _widest(t.dtype for t in ins)
+        else:
+            result = _widest(t.dtype for t in ins)
+        outs = []
+        for t in k.outputs:
+            if not t.floating:
+                outs.append(t)
+                continue
+            # an explicit cast in the model to a low precision keeps its target
+            d = t.dtype if k.op == "_to_copy" and t.dtype != "float32" else result or current(t)
+            dtype_of[t.id] = d
+            outs.append(replace(t, dtype=d))
+        moved[index] = len(out)
+        out.append(replace(k, inputs=tuple(ins), outputs=tuple(outs), part_of=part_of))
+    return out
+

@@ -1,0 +1,104 @@
+"""A predicted latency: kernels → precision → plan → costs → schedule, each step a pure function.
+
+>>> from archstat.perf.predict import predict
+>>> p = predict(kernels, device, runtime="eager", dtype="fp16", amp=True)   # doctest: +SKIP
+>>> p.latency_s, p.throughput                                              # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Optional
+
+from archstat.perf import precision as precision_mod
+from archstat.perf.cost import DeviceSpec, StepCost, costs
+from archstat.perf.kernels import Kernel
+from archstat.perf.plan import RUNTIMES, Plan, Target, plan
+from archstat.perf.schedule import Schedule, schedule
+
+_COEFFICIENTS: dict = {}
+
+
+def coefficients() -> dict:
+    """The shipped coefficients (archstat/data/perf.yaml), parsed once."""
+    if not _COEFFICIENTS:
+        import yaml
+
+        text = (resources.files("archstat") / "data" / "perf.yaml").read_text(encoding="utf-8")
+        _COEFFICIENTS.update(yaml.safe_load(text))
+    return _COEFFICIENTS
+
+
+DTYPES = {"fp32": "float32", "float32": "float32", "tf32": "float32", "fp16": "float16", "float16": "float16",
+          "bf16": "bfloat16", "bfloat16": "bfloat16", "int8": "int8"}
+
+
+@dataclass
+class Prediction:
+    device: DeviceSpec
+    runtime: str
+    precision: str
+    batch: int
+    plan: Plan
+    costs: list[StepCost]
+    schedule: Schedule
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def latency_s(self) -> float:
+        return self.schedule.latency_s
+
+    @property
+    def throughput(self) -> float:
+        return self.batch / self.latency_s if self.latency_s > 0 else 0.0
+
+    def by_row(self) -> dict[str, float]:
+        """Device seconds per table row (a fused step's time goes to its first row)."""
+        out: dict[str, float] = {}
+        for c in self.costs:
+            if c.step.rows:
+                out[c.step.rows[0]] = out.get(c.step.rows[0], 0.0) + c.device_s
+        return out
+
+
+def target_of(device: DeviceSpec) -> Target:
+    return Target(device.kind, device.arch, device.compute_capability or (8.0 if device.kind == "gpu" else 0.0))
+
+
+def predict(kernels: list[Kernel], device: DeviceSpec, *, batch: int, runtime: str = "eager", dtype: str = "fp32",
+            amp: bool = False, tf32: Optional[dict] = None, channels_last: bool = False,
+            coefficients_: Optional[dict] = None) -> Prediction:
+    """The latency of ``kernels`` (one traced program at ``batch``) on ``device`` under ``runtime``.
+
+    ``dtype``: fp32, tf32, fp16, bf16 (a model stored in it, or with ``amp`` the autocast dtype over an
+    fp32 model) or int8 (an engine's). ``tf32``: for float32 on a GPU, whether convolutions and matmuls
+    run in TF32 (PyTorch's defaults: convolutions yes, matmuls no; ``dtype='tf32'``: both)."""
+    if runtime not in RUNTIMES:
+        raise ValueError(f"unknown runtime {runtime!r} (choose from {', '.join(RUNTIMES)})")
+    c = coefficients_ or coefficients()
+    storage = DTYPES[dtype]
+    int8 = storage == "int8"
+    if int8 and runtime != "engine":
+        raise ValueError("int8 is an engine's precision: use runtime='engine'")
+    if dtype == "tf32":
+        tf32 = {"conv": True, "matmul": True}
+    if amp:
+        if storage not in ("float16", "bfloat16"):
+            raise ValueError("amp needs dtype fp16 or bf16 (the autocast dtype)")
+        prec = precision_mod.Precision("float32", storage)
+    else:
+        prec = precision_mod.Precision("float16" if int8 else storage)
+    run = precision_mod.apply(kernels, prec)
+    the_plan = plan(run, runtime, target_of(device), precision="int8" if int8 else prec.name, tf32=tf32,
+                    channels_last=channels_last, int8=int8)
+    step_costs = costs(the_plan, device, c)
+    host = c["host"][device.kind]
+    sched = schedule(step_costs, overlap=device.kind == "gpu",
+                     launch_s=host.get("engine_launch_s", 0.0) if runtime == "engine" else 0.0,
+                     sync_s=host.get("sync_s", 0.0) if device.kind == "gpu" else 0.0)
+    warnings = []
+    if the_plan.unknown_ops:
+        warnings.append("planned as generic memory passes (no kernel model): "
+                        + ", ".join(f"aten.{op} ×{n}" for op, n in sorted(the_plan.unknown_ops.items())))
+    return Prediction(device, runtime, the_plan.precision, batch, the_plan, step_costs, sched, warnings)

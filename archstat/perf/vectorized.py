@@ -1,0 +1,186 @@
+"""Many predictions at once, for the fit: the same formulas as ``perf.cost`` and ``perf.schedule``,
+on numpy arrays (numpy is imported here only; a prediction never needs it).
+
+``Batch.add(plan, device, ...)`` stores a plan's coefficient-free figures (``perf.cost.features``);
+``Batch.latencies(coefficients)`` evaluates every stored plan under those coefficients. A test checks
+that it gives exactly what ``perf.predict`` gives one plan at a time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from archstat.perf.cost import (DeviceSpec, attention_seconds, conv_factor, device_seconds, features, l2_hit,
+                                memory_seconds, tile_seconds)
+from archstat.perf.plan import Plan
+
+EFFICIENCY_KEYS = ("pointwise", "cast", "fill", "reduction", "norm", "softmax", "pool", "copy", "transpose",
+                   "gather", "fused", "other", "matrix", "depthwise")
+HOST_KEYS = ("view", "alloc", "pointwise", "norm", "conv", "gemm", "attention", "fused")
+RUNTIME_KEYS = ("eager", "compile", "engine")
+
+
+@dataclass
+class _Lists:
+    step_pred: list = field(default_factory=list)
+    eff: list = field(default_factory=list)
+    read: list = field(default_factory=list)
+    written: list = field(default_factory=list)
+    transpose: list = field(default_factory=list)
+    device: list = field(default_factory=list)
+    bandwidth: list = field(default_factory=list)
+    mat_step: list = field(default_factory=list)
+    mat_tiles: list = field(default_factory=list)
+    mat_taps: list = field(default_factory=list)
+    mat_groups: list = field(default_factory=list)
+    mat_conv: list = field(default_factory=list)
+    att_step: list = field(default_factory=list)
+    att: list = field(default_factory=list)
+    dw_step: list = field(default_factory=list)
+    dw: list = field(default_factory=list)
+    rd_step: list = field(default_factory=list)
+    rd_size: list = field(default_factory=list)
+    rd_dist: list = field(default_factory=list)
+    rd_l2: list = field(default_factory=list)
+    host_step: list = field(default_factory=list)
+    host_key: list = field(default_factory=list)
+
+
+class Batch:
+    """The plans of many predictions, all on one device kind (gpu or cpu)."""
+
+    def __init__(self, kind: str):
+        self.kind = kind
+        self.l = _Lists()
+        self.steps = 0
+        self.preds: list[dict] = []     # per prediction: runtime, batch, and whatever the caller attaches
+        self._arrays = None
+
+    def add(self, plan: Plan, device: DeviceSpec, **info) -> int:
+        if device.kind != self.kind:
+            raise ValueError(f"a {device.kind} plan in a {self.kind} batch")
+        index = len(self.preds)
+        self.preds.append({"runtime": plan.runtime, **info})
+        l = self.l
+        for f in features(plan, device):
+            s = f.step
+            i = self.steps
+            self.steps += 1
+            l.step_pred.append(index)
+            l.eff.append(EFFICIENCY_KEYS.index(f.efficiency_key) if f.efficiency_key in EFFICIENCY_KEYS
+                         else EFFICIENCY_KEYS.index("other"))
+            l.read.append(float(s.read))
+            l.written.append(float(s.written))
+            l.transpose.append(s.sub == "transpose")
+            l.device.append(s.kind != "host")
+            l.bandwidth.append(device.bandwidth)
+            for h in s.host_ops:
+                l.host_step.append(i)
+                l.host_key.append(HOST_KEYS.index(h) if h in HOST_KEYS else HOST_KEYS.index("pointwise"))
+            if s.kind == "host":
+                continue
+            if f.tiles:
+                l.mat_step.append(i)
+                l.mat_tiles.append(f.tiles)
+                l.mat_conv.append(s.kind == "conv")
+                l.mat_taps.append(s.dims[4] if s.kind == "conv" else 1)
+                l.mat_groups.append(s.dims[0] if s.kind == "conv" else 1)
+            elif f.attention is not None:
+                l.att_step.append(i)
+                l.att.append(f.attention)
+            elif f.cuda_core_s:
+                l.dw_step.append(i)
+                l.dw.append(f.cuda_core_s)
+            for n, d in f.reads:
+                l.rd_step.append(i)
+                l.rd_size.append(float(n))
+                l.rd_dist.append(float(d))
+                l.rd_l2.append(device.l2_bytes)
+        self._arrays = None
+        return index
+
+    def arrays(self):
+        if self._arrays is None:
+            import numpy as np
+
+            l = self.l
+            a = {k: np.asarray(v) for k, v in vars(l).items() if k != "mat_tiles"}
+            a["mat_tiles"] = np.asarray(l.mat_tiles, dtype=float).reshape(len(l.mat_tiles), -1, 4)
+            a["att"] = np.asarray(l.att, dtype=float).reshape(len(l.att), 3)
+            a["runtime"] = np.asarray([RUNTIME_KEYS.index(p["runtime"]) for p in self.preds])
+            self._arrays = a
+        return self._arrays
+
+    def device_and_host(self, coefficients: dict):
+        """(device seconds, host seconds) of every step."""
+        import numpy as np
+
+        a = self.arrays()
+        c = coefficients[self.kind]
+        n = self.steps
+        compute = np.zeros(n)
+        if len(a["mat_step"]):
+            t = a["mat_tiles"]
+            times = tile_seconds(t[..., 0], t[..., 1], t[..., 2], t[..., 3], c, np).min(axis=1)
+            times = times / np.where(a["mat_conv"], conv_factor(a["mat_taps"], a["mat_groups"], c, np), 1.0)
+            compute[a["mat_step"]] = times
+        if len(a["att_step"]):
+            att = a["att"]
+            compute[a["att_step"]] = attention_seconds(att[:, 0], att[:, 1], att[:, 2] > 0, c, np)
+        if len(a["dw_step"]):
+            compute[a["dw_step"]] = a["dw"] / c["depthwise_compute_efficiency"]
+        cached = np.zeros(n)
+        if len(a["rd_step"]):
+            hit = l2_hit(a["rd_size"], a["rd_dist"], a["rd_l2"], c)
+            cached = np.bincount(a["rd_step"], weights=a["rd_size"] * hit, minlength=n)
+        cached = np.minimum(cached, a["read"])
+        eff_table = np.asarray([c["bandwidth_efficiency"].get(k, c["bandwidth_efficiency"]["other"])
+                                for k in EFFICIENCY_KEYS])
+        memory = memory_seconds(a["read"] - cached + a["written"], cached, a["bandwidth"], eff_table[a["eff"]], c)
+        memory = memory * np.where(a["transpose"], c["nchw_transpose_share"], 1.0)
+        device = np.where(a["device"], device_seconds(compute, memory, c, np), 0.0)
+        host_table = np.zeros((len(RUNTIME_KEYS), len(HOST_KEYS)))
+        hosts = coefficients["host"][self.kind]
+        for r, runtime in enumerate(RUNTIME_KEYS):
+            if runtime == "engine":
+                continue
+            row = hosts.get(runtime, {})
+            for h, key in enumerate(HOST_KEYS):
+                host_table[r, h] = row.get(key, row.get("pointwise", 0.0))
+        host = np.zeros(n)
+        if len(a["host_step"]):
+            step_runtime = a["runtime"][a["step_pred"][a["host_step"]]]
+            host = np.bincount(a["host_step"], weights=host_table[step_runtime, a["host_key"]], minlength=n)
+        return device, host
+
+    def latencies(self, coefficients: dict):
+        """The predicted latency of every stored plan (``perf.schedule.schedule``, vectorised)."""
+        import numpy as np
+
+        a = self.arrays()
+        device, host = self.device_and_host(coefficients)
+        pred = a["step_pred"]
+        m = len(self.preds)
+        hosts = coefficients["host"][self.kind]
+        launch = np.where(a["runtime"] == RUNTIME_KEYS.index("engine"), hosts.get("engine_launch_s", 0.0), 0.0)
+        sync = hosts.get("sync_s", 0.0)
+        if self.kind != "gpu":       # the host is the device: everything adds up
+            total = np.bincount(pred, weights=device + host, minlength=m)
+            return total + launch + sync
+        # per prediction: H_i = launch + Σ host, S_i = Σ device; end_i = S_i + max_{j ≤ i}(H_j − S_{j−1}) over
+        # the steps that run on the device (the recurrence start_i = max(H_i, end_{i−1}))
+        start = np.r_[0, np.flatnonzero(np.diff(pred)) + 1]
+        seg_h = np.cumsum(host)
+        seg_s = np.cumsum(device)
+        base_h = np.repeat(seg_h[start] - host[start], np.diff(np.r_[start, len(pred)]))
+        base_s = np.repeat(seg_s[start] - device[start], np.diff(np.r_[start, len(pred)]))
+        h = seg_h - base_h + launch[pred]
+        s = seg_s - base_s
+        gap = np.where(device > 0, h - (s - device), -np.inf)
+        big = 1e3                  # more than any gap (seconds): no running maximum crosses a prediction
+        offset = pred * big
+        run = np.maximum.accumulate(np.where(np.isfinite(gap), gap + offset, -np.inf)) - offset
+        run = np.maximum(run, launch[pred])
+        end = s + run
+        last = np.r_[start[1:] - 1, len(pred) - 1]
+        return np.maximum(h[last], end[last]) + sync

@@ -1,0 +1,148 @@
+"""Trace every timm model of the public tables once and cache its operators (the rows of the replay).
+
+Run in the torchvision/timm venv (never a test dependency)::
+
+    PYTHONPATH=. /path/to/venv-with-timm/bin/python benchmarks/prediction/trace_models.py [--sample N] [--workers 2]
+
+Each (model, image size) is built on the meta device (``timm.create_model(name)``, no weights) and traced
+at batch 2 and 3 in eval mode (and, for the training table, one training step at batch 2 and 3:
+forward, loss, backward); the operator logs (``archstat.perf.kernels``) go to
+``benchmarks/prediction/.cache/`` (one gzip'd JSON per model and mode). The rows do not depend on the
+device or the batch the table used: ``BatchPair`` gives them at any batch. torch and timm are imported
+once per worker process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import gzip
+import json
+import multiprocessing as mp
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+DATA = HERE / "data"
+CACHE = HERE / ".cache"
+BATCHES = (2, 3)
+INFER_TABLES = ("benchmark-infer-amp-nchw-pt240-cu124-rtx4090.csv", "benchmark-infer-amp-nchw-pt240-cu124-rtx4090-dynamo.csv",
+                "benchmark-infer-amp-nhwc-pt240-cu124-rtx4090.csv", "benchmark-infer-amp-nchw-pt240-cu124-rtx3090.csv",
+                "benchmark-infer-fp32-nchw-pt240-cpu-i9_10940x-dynamo.csv")
+TRAIN_TABLE = "benchmark-train-amp-nchw-pt112-cu113-rtx3090.csv"
+TIMEOUT_S = 240
+
+
+def jobs(sample: int | None = None) -> list[tuple[str, int, str]]:
+    """(model, image size, mode) of every row of every table, each once."""
+    seen: dict[tuple[str, int, str], None] = {}
+    for name in INFER_TABLES:
+        with open(DATA / name, newline="") as f:
+            for row in csv.DictReader(f):
+                seen[(row["model"], int(row["infer_img_size"]), "infer")] = None
+    with open(DATA / TRAIN_TABLE, newline="") as f:
+        for row in csv.DictReader(f):
+            seen[(row["model"], int(row["train_img_size"]), "train")] = None
+    import random
+
+    out = sorted(seen)
+    random.Random(0).shuffle(out)   # any prefix of the run is a fair sample of the tables
+    if sample:
+        models = sorted({m for m, _, _ in out})
+        keep = set(random.Random(0).sample(models, min(sample, len(models))))
+        out = [j for j in out if j[0] in keep]
+    return out
+
+
+def cache_path(model: str, img: int, mode: str) -> Path:
+    return CACHE / f"{model}@{img}.{mode}.json.gz"
+
+
+def _alarm(*_):
+    raise TimeoutError(f"no trace within {TIMEOUT_S} s")
+
+
+def _init():
+    global torch, timm
+    import torch  # noqa: F401
+    import timm  # noqa: F401
+    torch.set_num_threads(1)
+    signal.signal(signal.SIGALRM, _alarm)
+
+
+def trace_one(job: tuple[str, int, str]) -> dict:
+    """Trace one model at both batch sizes; write its cache file; return a summary."""
+    from archstat.perf.kernels import to_rows
+    from archstat.perf.trace import trace_program
+    from archstat.trace.factory import build_target
+
+    model, img, mode = job
+    path = cache_path(model, img, mode)
+    if path.exists():
+        return {"model": model, "img": img, "mode": mode, "status": "cached"}
+    t0 = time.perf_counter()
+    signal.alarm(TIMEOUT_S)
+    try:
+        import timm
+
+        if not timm.is_model(model):
+            raise LookupError("not a timm model in this timm version")
+        module, notes = build_target(f"module:timm:create_model({model!r})")
+        cfg = getattr(module, "pretrained_cfg", {}) or {}
+        chans = (cfg.get("input_size") or (3,))[0]
+        shape = (chans, img, img)
+        traced = {}
+        for b in BATCHES:
+            traced[str(b)] = trace_program(module, shape, batch=b, mode="train" if mode == "train" else "eval")
+        signal.alarm(0)
+        summary = {"model": model, "img": img, "mode": mode, "status": "ok", "input": list(shape),
+                   "params": sum(p.numel() for p in module.parameters()),
+                   "macs": {b: t.macs for b, t in traced.items()}, "notes": notes, "device": traced["2"].device,
+                   "seconds": round(time.perf_counter() - t0, 2)}
+        record = {**summary, "kernels": {b: to_rows(t.kernels) for b, t in traced.items()},
+                  "module_calls": {b: t.module_calls for b, t in traced.items()}}
+        tmp = path.with_suffix(f".tmp{os.getpid()}")
+        with gzip.open(tmp, "wt", encoding="utf-8") as f:
+            json.dump(record, f, separators=(",", ":"))
+        tmp.replace(path)
+        return summary
+    except BaseException as exc:   # noqa: BLE001 - one model's failure is recorded, the run goes on
+        signal.alarm(0)
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        return {"model": model, "img": img, "mode": mode, "status": "failed",
+                "error": f"{type(exc).__name__}: {str(exc).splitlines()[0][:300] if str(exc) else ''}",
+                "seconds": round(time.perf_counter() - t0, 2)}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sample", type=int, default=None, help="only N models (a fixed random sample)")
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--mode", choices=("infer", "train", "both"), default="both")
+    args = ap.parse_args(argv)
+    CACHE.mkdir(exist_ok=True)
+    todo = [j for j in jobs(args.sample) if args.mode in ("both", j[2])]
+    t0 = time.perf_counter()
+    log = CACHE / "trace-log.jsonl"
+    done = 0
+    with mp.get_context("fork").Pool(args.workers, initializer=_init, maxtasksperchild=50) as pool, \
+            open(log, "a") as out:
+        for summary in pool.imap_unordered(trace_one, todo, chunksize=1):
+            done += 1
+            out.write(json.dumps(summary) + "\n")
+            out.flush()
+            if summary["status"] == "failed":
+                print(f"[{done}/{len(todo)}] {summary['model']}@{summary['img']} {summary['mode']}: "
+                      f"{summary['error']}", file=sys.stderr)
+            elif done % 50 == 0:
+                print(f"[{done}/{len(todo)}] {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+    print(f"{len(todo)} jobs in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
