@@ -4,14 +4,15 @@ Device time of a step is ``max(compute, memory) + kernel_s`` where
 
 - **compute** of a matrix step (GEMM, implicit-GEMM convolution, fused attention) comes from tiles and
   waves: the output is cut into CTA tiles (the best of a few sizes, as cuBLAS and cuDNN choose), the
-  tiles run in waves of ``SMs × CTAs per SM``, so a GEMM that fills 1.1 waves costs 2; each tile runs at
+  tiles run in waves of one per SM, so a GEMM that fills 1.1 waves costs 2; each tile runs at
   the dtype's dense peak per SM times the tile's efficiency (large tiles reach ``gemm_efficiency``;
   small ones are bound by their operand traffic: ``min(1, tile intensity / tile_intensity)``) and a
   short K pays its prologue (``K / (K + k_overhead)``); tensor cores need channels in multiples of 8
   (fp16/bf16), 4 (tf32) or 16 (int8): other sizes are padded up. Split-K fills the SMs for long, thin
   products (a convolution's weight gradient). A k×k convolution reaches ``conv_efficiency`` of a GEMM,
   a grouped one ``grouped_efficiency``; a depthwise convolution runs on the CUDA cores
-  (``depthwise_compute_efficiency`` of the fp32 peak). Flash attention runs blocks of 128 queries per
+  (``depthwise_compute_efficiency`` of the fp32 peak), and so does any convolution whose direct kernel
+  beats the tensor cores (narrow groups): cuDNN benchmarks its algorithms and runs the fastest. Flash attention runs blocks of 128 queries per
   CTA at ``attention_efficiency`` × ``E / (E + attention_head_overhead)``.
 - **memory** is the bytes the plan says the step moves, at ``bandwidth × efficiency`` of its kind
   (pointwise, reduction, transpose, gather, …); what it reads of a tensor a recent step wrote, while the
@@ -125,9 +126,8 @@ def tiles_of(count: int, m: int, n: int, k: int, peak: float, sms: int, math_: s
         if tiles < sms and k >= 4 * SPLIT_K_MIN:
             split = max(1, min(sms // tiles, k // SPLIT_K_MIN, 16))
         kk = -(-k // split)
-        occupancy = max(1, min(4, (128 * 128) // (tm * tn)))
-        waves = -(-tiles * split // (sms * occupancy))
-        out.append((waves * occupancy * 2.0 * tm * tn * kk / per_sm, tm * tn / (tm + tn), kk, split))
+        waves = -(-tiles * split // sms)        # an SM runs its share of the tiles one after another
+        out.append((waves * 2.0 * tm * tn * kk / per_sm, tm * tn / (tm + tn), kk, split))
     return out
 
 
@@ -159,6 +159,8 @@ def features(plan: Plan, device: DeviceSpec) -> list[Features]:
         if s.kind in ("conv", "gemm") and peak and s.macs > 0 and s.dims:
             groups, m, n, k, _ = s.dims
             f.tiles = tiles_of(groups, m, n, k, peak, device.sms, s.math)
+            if s.kind == "conv":     # a direct kernel on the CUDA cores, where it beats the tensor cores
+                f.cuda_core_s = 2.0 * s.macs / (device.peak("fp32") or peak)
         elif s.kind == "attention" and peak and s.macs > 0:
             bh, l, sk, e, ev = s.dims
             ctas = bh * -(-l // ATTENTION_BLOCK)
@@ -220,8 +222,9 @@ def costs(plan: Plan, device: DeviceSpec, coefficients: dict) -> list[StepCost]:
         compute_s = 0.0
         if f.tiles:
             compute_s = min(tile_seconds(t, i, kk, sp, c) for t, i, kk, sp in f.tiles)
-            if s.kind == "conv":
-                compute_s /= conv_factor(s.dims[4], s.dims[0], c)
+            if s.kind == "conv":   # cuDNN runs the fastest of its algorithms (cudnn.benchmark)
+                compute_s = min(compute_s / conv_factor(s.dims[4], s.dims[0], c),
+                                f.cuda_core_s / c["depthwise_compute_efficiency"])
         elif f.attention is not None:
             compute_s = attention_seconds(*f.attention, c)
         elif f.cuda_core_s:

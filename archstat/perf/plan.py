@@ -36,6 +36,13 @@ ATTENTION_OPS = frozenset({"scaled_dot_product_attention", "_scaled_dot_product_
                            "_scaled_dot_product_flash_attention", "_scaled_dot_product_efficient_attention",
                            "_scaled_dot_product_cudnn_attention", "_flash_attention_forward",
                            "_efficient_attention_forward", "_scaled_dot_product_fused_attention_overrideable"})
+NORM_BACKWARD_OPS = frozenset({"native_batch_norm_backward", "cudnn_batch_norm_backward", "native_layer_norm_backward",
+                               "native_group_norm_backward", "_fused_rms_norm_backward",
+                               "batch_norm_backward"})
+SOFTMAX_BACKWARD_OPS = frozenset({"_softmax_backward_data", "_log_softmax_backward_data"})
+POOL_BACKWARD_OPS = frozenset({"max_pool2d_with_indices_backward", "avg_pool2d_backward", "adaptive_avg_pool2d_backward",
+                               "_adaptive_avg_pool2d_backward", "max_pool3d_with_indices_backward",
+                               "avg_pool3d_backward", "adaptive_max_pool2d_backward"})
 NORM_OPS = frozenset({"native_batch_norm", "_native_batch_norm_legit", "_native_batch_norm_legit_no_training",
                       "_native_batch_norm_legit_functional", "native_layer_norm", "native_group_norm", "_fused_rms_norm",
                       "rms_norm", "batch_norm", "layer_norm", "group_norm", "cudnn_batch_norm"})
@@ -128,6 +135,20 @@ def classify(k: Kernel) -> tuple[str, str]:
         return "host", "view"
     if op in CONV_OPS:
         return ("depthwise", "") if _depthwise(k) else ("conv", "")
+    if op == "convolution_backward":
+        return "conv_backward", ""
+    if op in NORM_BACKWARD_OPS:
+        return "memory", "norm"
+    if op in SOFTMAX_BACKWARD_OPS:
+        return "memory", "softmax"
+    if op in POOL_BACKWARD_OPS:
+        return "memory", "pool"
+    if op in ("embedding_dense_backward", "index_put", "index_put_", "_index_put_impl_"):
+        return "memory", "gather"
+    if op in ("nll_loss_forward", "nll_loss_backward", "nll_loss2d_forward", "nll_loss2d_backward"):
+        return "memory", "reduction"
+    if op.endswith("_backward") and op[:-len("_backward")].rstrip("_") in _POINTWISE_NAMES | _ACTIVATIONS:
+        return "memory", "pointwise"
     if op in GEMM_OPS:
         return "gemm", ""
     if op in ATTENTION_OPS:
@@ -161,6 +182,10 @@ _POINTWISE_NAMES = frozenset("""add sub mul div relu relu6 gelu silu sigmoid tan
 mish elu leaky_relu softplus threshold clamp clamp_min clamp_max neg abs exp log sqrt rsqrt pow erf where
 masked_fill addcmul addcdiv lerp maximum minimum bitwise_and logical_not eq ne lt le gt ge sign floor ceil round
 reciprocal square native_dropout bernoulli""".split())
+
+
+_ACTIVATIONS = frozenset({"threshold", "gelu", "silu", "hardswish", "hardsigmoid", "sigmoid", "tanh", "elu",
+                          "leaky_relu", "mish", "softplus", "hardtanh", "native_dropout", "relu"})
 
 
 def _depthwise(k: Kernel) -> bool:
@@ -270,12 +295,14 @@ def sdpa_backend(k: Kernel, target: Target, runtime: str) -> str:
 # -- the plan ----------------------------------------------------------------------------------------
 
 def plan(kernels: list[Kernel], runtime: str, target: Target, *, precision: str = "fp32",
-         tf32: Optional[dict] = None, channels_last: bool = False, int8: bool = False) -> Plan:
-    """The steps ``kernels`` (already at their run-time dtypes: ``perf.precision.apply``) run as."""
+         tf32: Optional[dict] = None, channels_last: bool = False, int8: bool = False, sdpa: str = "auto") -> Plan:
+    """The steps ``kernels`` (already at their run-time dtypes: ``perf.precision.apply``) run as.
+    ``sdpa='math'``: attention calls run their math path (a PyTorch without fused attention kernels)."""
     if runtime not in RUNTIMES:
         raise ValueError(f"unknown runtime {runtime!r}")
     tf32 = dict(tf32 or {"conv": True, "matmul": False})
     builder = _Builder(kernels, runtime, target, tf32, channels_last or runtime != "eager", int8)
+    builder.sdpa = sdpa
     steps = builder.build()
     return Plan(runtime, precision, steps, tf32, builder.notes, builder.unknown)
 
@@ -288,6 +315,7 @@ class _Builder:
         self.tf32 = tf32
         self.channels_last = channels_last
         self.int8 = int8
+        self.sdpa = "auto"
         self.notes: list[str] = []
         self.unknown: dict[str, int] = {}
         # readers of every (storage, version): which kernels read what each kernel writes
@@ -326,6 +354,8 @@ class _Builder:
                   phase=k.phase)
         if kind in ("conv", "depthwise"):
             return self.conv(k, kind, read, written, io)
+        if kind == "conv_backward":
+            return self.conv_backward(k)
         if kind == "gemm":
             dtype = _activation_dtype(k)
             return [Step("gemm", "", (k.op,), (k.row,), k.macs, read, written,
@@ -344,6 +374,11 @@ class _Builder:
         host = "norm" if sub == "norm" else "pointwise"
         if sub == "fill":
             read = 0
+        if k.op in BN_OPS and k.attrs.get("training") and k.inputs:
+            read += k.inputs[0].nbytes          # the batch's statistics: one more pass over the input
+        if sub == "gather" and k.outputs and k.inputs and k.op not in ("index_put", "index_put_", "_index_put_impl_"):
+            # a gather reads what it picks (and its indices), not the whole source
+            read = min(read, sum(t.nbytes for t in k.outputs) + sum(t.nbytes for t in k.inputs[1:]))
         return [Step("memory", sub, (k.op,), (k.row,), 0, read, written, "", (), (host,), **io)]
 
     def conv(self, k: Kernel, kind: str, read: int, written: int, io: dict) -> list[Step]:
@@ -379,6 +414,44 @@ class _Builder:
                               note="PyTorch adds a cuDNN convolution's bias in a pass of its own"))
         return steps
 
+    def conv_backward(self, k: Kernel) -> list[Step]:
+        """``convolution_backward``: the data gradient (an implicit GEMM over the input positions) and the
+        weight gradient (over the output positions, split-K), each as many MACs as the forward, and the
+        bias gradient (a reduction of the output gradient)."""
+        grad_out, x, w = k.inputs[0], k.inputs[1], k.inputs[2]
+        groups = k.attrs.get("groups", 1) or 1
+        taps = numel(w.shape[2:])
+        c_out, c_in_g = w.shape[0], w.shape[1]
+        n = x.shape[0]
+        out_positions = n * numel(grad_out.shape[2:])
+        in_positions = n * numel(x.shape[2:])
+        macs = out_positions * c_out * c_in_g * taps          # the forward's
+        depthwise = groups > 1 and c_in_g == 1
+        dtype = grad_out.dtype
+        kind = "depthwise" if depthwise else "conv"
+        math = math_of(dtype, kind, self.target, self.tf32)
+        steps = []
+        by_shape = {t.shape: t for t in k.outputs}
+        gx, gw = by_shape.get(x.shape), by_shape.get(w.shape)
+        gb = next((t for t in k.outputs if len(t.shape) == 1 and t.shape[0] == c_out), None)
+        if gx is not None:
+            steps.append(Step(kind, "", ("convolution_backward.input",), (k.row,), macs,
+                              grad_out.nbytes + w.nbytes, gx.nbytes, math,
+                              (groups, in_positions, c_in_g, (c_out // groups) * taps, taps), ("conv",),
+                              ((grad_out.id, grad_out.nbytes), (w.id, w.nbytes)), ((gx.id, gx.nbytes),),
+                              k.phase, backend="nhwc"))
+        if gw is not None:
+            steps.append(Step(kind, "", ("convolution_backward.weight",), (k.row,), macs,
+                              grad_out.nbytes + x.nbytes, gw.nbytes, math,
+                              (groups, c_out // groups, c_in_g * taps, out_positions, taps), (),
+                              ((grad_out.id, grad_out.nbytes), (x.id, x.nbytes)), ((gw.id, gw.nbytes),),
+                              k.phase, backend="nhwc"))
+        if gb is not None:
+            steps.append(Step("memory", "reduction", ("convolution_backward.bias",), (k.row,), 0, grad_out.nbytes,
+                              gb.nbytes, host_ops=(), inputs=((grad_out.id, grad_out.nbytes),),
+                              outputs=((gb.id, gb.nbytes),), phase=k.phase))
+        return steps
+
     # ---- whole ops -----------------------------------------------------------------------------------
     def attention(self, i: int, k: Kernel) -> Optional[list[Step]]:
         """A recorded-whole attention call as the fused kernel its backend runs (None: its math path)."""
@@ -409,7 +482,7 @@ class _Builder:
             if k.part_of >= 0:
                 continue
             if i in self.parts and k.op in ATTENTION_OPS:
-                fused = self.attention(i, k)
+                fused = self.attention(i, k) if self.sdpa != "math" else None
                 if fused is not None:
                     out.append((i, fused))
                     continue

@@ -17,6 +17,12 @@ one trace serves every precision. Autocast follows ``aten/src/ATen/autocast_mode
 A parameter cast for a lower-precision op is cast once per forward (autocast's weight cache); an
 activation is cast each time an op needs it in another dtype. Each cast is a kernel of its own
 (read at the source dtype, write at the target), charged like any other.
+
+In a training step's backward pass (which autocast does not touch) a gradient has the dtype of the
+tensor it is the gradient of: a lower-precision op's backward reads the same half-precision weight
+copy its forward read and works in half precision (a float32 gradient arriving from a float32 region,
+a norm or softmax, is cast down first: the backward of the forward's cast); its weight gradient is
+cast back to the float32 master weight's dtype.
 """
 
 from __future__ import annotations
@@ -94,6 +100,7 @@ def apply(kernels: list[Kernel], precision: Precision) -> list[Kernel]:
     low = precision.autocast
     moved: dict[int, int] = {}          # index in ``kernels`` → index in ``out`` (casts shift them)
 
+
     def current(t: TensorRef) -> str:
         if not t.floating:
             return t.dtype
@@ -102,7 +109,19 @@ def apply(kernels: list[Kernel], precision: Precision) -> list[Kernel]:
     for index, k in enumerate(kernels):
         part_of = moved.get(k.part_of, -1) if k.part_of >= 0 else -1
         ins = [replace(t, dtype=current(t)) if t.floating else t for t in k.inputs]
-        if low and k.op in LOWER:
+        half_weights: dict[tuple, TensorRef] = {}
+        if low and k.phase == "backward":
+            # the backward reads the half-precision copy its forward read
+            for i, t in enumerate(ins):
+                copy = weight_casts.get((t.id, low)) if t.weight and t.floating else None
+                if copy is not None:
+                    ins[i] = copy
+                    half_weights[t.shape] = t
+        if low and k.phase == "backward" and any(t.dtype == low for t in ins if t.floating):
+            target = low       # the backward of a half-precision op: float32 gradients are cast down
+        elif low and k.phase == "backward":
+            target = None
+        elif low and k.op in LOWER:
             target = low
         elif low and k.op in FP32:
             target = "float32"
@@ -142,5 +161,8 @@ def apply(kernels: list[Kernel], precision: Precision) -> list[Kernel]:
             outs.append(replace(t, dtype=d))
         moved[index] = len(out)
         out.append(replace(k, inputs=tuple(ins), outputs=tuple(outs), part_of=part_of))
+        for t in outs:      # a weight gradient in half precision: cast to the float32 master weight's dtype
+            if t.shape in half_weights and t.dtype == low:
+                out.append(cast_kernel(t, "float32", k.row, k.phase, part_of))
     return out
 

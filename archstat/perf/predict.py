@@ -66,17 +66,13 @@ def target_of(device: DeviceSpec) -> Target:
     return Target(device.kind, device.arch, device.compute_capability or (8.0 if device.kind == "gpu" else 0.0))
 
 
-def predict(kernels: list[Kernel], device: DeviceSpec, *, batch: int, runtime: str = "eager", dtype: str = "fp32",
-            amp: bool = False, tf32: Optional[dict] = None, channels_last: bool = False,
-            coefficients_: Optional[dict] = None) -> Prediction:
-    """The latency of ``kernels`` (one traced program at ``batch``) on ``device`` under ``runtime``.
-
-    ``dtype``: fp32, tf32, fp16, bf16 (a model stored in it, or with ``amp`` the autocast dtype over an
-    fp32 model) or int8 (an engine's). ``tf32``: for float32 on a GPU, whether convolutions and matmuls
-    run in TF32 (PyTorch's defaults: convolutions yes, matmuls no; ``dtype='tf32'``: both)."""
+def run_plan(kernels: list[Kernel], device: DeviceSpec, *, runtime: str = "eager", dtype: str = "fp32",
+             amp: bool = False, tf32: Optional[dict] = None, channels_last: bool = False,
+             optimizer: Optional[str] = None, foreach: bool = True, sdpa: str = "auto") -> Plan:
+    """The plan of one program: the optimizer's update appended (a training step), the run's precision
+    applied, the runtime's rules. Everything in a prediction that does not depend on the coefficients."""
     if runtime not in RUNTIMES:
         raise ValueError(f"unknown runtime {runtime!r} (choose from {', '.join(RUNTIMES)})")
-    c = coefficients_ or coefficients()
     storage = DTYPES[dtype]
     int8 = storage == "int8"
     if int8 and runtime != "engine":
@@ -89,9 +85,27 @@ def predict(kernels: list[Kernel], device: DeviceSpec, *, batch: int, runtime: s
         prec = precision_mod.Precision("float32", storage)
     else:
         prec = precision_mod.Precision("float16" if int8 else storage)
+    if optimizer:
+        from archstat.perf.training import optimizer_kernels
+
+        kernels = list(kernels) + optimizer_kernels(kernels, optimizer, foreach=foreach)
     run = precision_mod.apply(kernels, prec)
-    the_plan = plan(run, runtime, target_of(device), precision="int8" if int8 else prec.name, tf32=tf32,
-                    channels_last=channels_last, int8=int8)
+    return plan(run, runtime, target_of(device), precision="int8" if int8 else prec.name, tf32=tf32,
+                channels_last=channels_last, int8=int8, sdpa=sdpa)
+
+
+def predict(kernels: list[Kernel], device: DeviceSpec, *, batch: int, runtime: str = "eager", dtype: str = "fp32",
+            amp: bool = False, tf32: Optional[dict] = None, channels_last: bool = False,
+            optimizer: Optional[str] = None, foreach: bool = True, sdpa: str = "auto",
+            coefficients_: Optional[dict] = None) -> Prediction:
+    """The latency of ``kernels`` (one traced program at ``batch``) on ``device`` under ``runtime``.
+
+    ``dtype``: fp32, tf32, fp16, bf16 (a model stored in it, or with ``amp`` the autocast dtype over an
+    fp32 model) or int8 (an engine's). ``tf32``: for float32 on a GPU, whether convolutions and matmuls
+    run in TF32 (PyTorch's defaults: convolutions yes, matmuls no; ``dtype='tf32'``: both)."""
+    c = coefficients_ or coefficients()
+    the_plan = run_plan(kernels, device, runtime=runtime, dtype=dtype, amp=amp, tf32=tf32,
+                        channels_last=channels_last, optimizer=optimizer, foreach=foreach, sdpa=sdpa)
     step_costs = costs(the_plan, device, c)
     host = c["host"][device.kind]
     sched = schedule(step_costs, overlap=device.kind == "gpu",

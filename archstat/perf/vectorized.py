@@ -34,6 +34,7 @@ class _Lists:
     mat_taps: list = field(default_factory=list)
     mat_groups: list = field(default_factory=list)
     mat_conv: list = field(default_factory=list)
+    mat_cuda: list = field(default_factory=list)
     att_step: list = field(default_factory=list)
     att: list = field(default_factory=list)
     dw_step: list = field(default_factory=list)
@@ -85,6 +86,7 @@ class Batch:
                 l.mat_conv.append(s.kind == "conv")
                 l.mat_taps.append(s.dims[4] if s.kind == "conv" else 1)
                 l.mat_groups.append(s.dims[0] if s.kind == "conv" else 1)
+                l.mat_cuda.append(f.cuda_core_s if s.kind == "conv" else 0.0)
             elif f.attention is not None:
                 l.att_step.append(i)
                 l.att.append(f.attention)
@@ -123,7 +125,8 @@ class Batch:
             t = a["mat_tiles"]
             times = tile_seconds(t[..., 0], t[..., 1], t[..., 2], t[..., 3], c, np).min(axis=1)
             times = times / np.where(a["mat_conv"], conv_factor(a["mat_taps"], a["mat_groups"], c, np), 1.0)
-            compute[a["mat_step"]] = times
+            direct = np.where(a["mat_conv"], a["mat_cuda"] / c["depthwise_compute_efficiency"], np.inf)
+            compute[a["mat_step"]] = np.minimum(times, direct)
         if len(a["att_step"]):
             att = a["att"]
             compute[a["att_step"]] = attention_seconds(att[:, 0], att[:, 1], att[:, 2] > 0, c, np)

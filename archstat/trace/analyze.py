@@ -147,9 +147,13 @@ def _trace(model, input_shape, batch, device, mode, saved_nbytes, backward=False
             with torch.autograd.graph.saved_tensors_hooks(pack, unpack), rec.functions(), Dispatch():
                 output = model(x)
                 if backward:
+                    for p in model.parameters():   # gradients start empty, as after zero_grad(set_to_none=True)
+                        p.grad = None
                     rec.phase = "backward"
                     stand_in_loss(output).backward()
                     rec.phase = "forward"
+                    for p in model.parameters():
+                        p.grad = None
         else:
             with torch.no_grad(), rec.functions(), Dispatch():
                 output = model(x)

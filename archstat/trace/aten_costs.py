@@ -246,6 +246,10 @@ _ATTR_ARGS = {
     "max_pool2d_with_indices": (1, ("kernel_size", "stride", "padding", "dilation", "ceil_mode")),
     "max_pool2d": (1, ("kernel_size", "stride", "padding", "dilation", "ceil_mode")),
     "avg_pool2d": (1, ("kernel_size", "stride", "padding", "ceil_mode")),
+    # convolution_backward(grad_output, input, weight, bias_sizes, stride, padding, dilation, transposed,
+    #                      output_padding, groups, output_mask)
+    "convolution_backward": (4, ("stride", "padding", "dilation", "transposed", "output_padding", "groups",
+                                 "output_mask")),
     # batch norm: whether it normalises by the batch's statistics (training) or the running ones
     "native_batch_norm": (5, ("training",)),
     "_native_batch_norm_legit": (5, ("training",)),

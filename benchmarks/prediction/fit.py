@@ -33,13 +33,11 @@ sys.path.insert(0, str(HERE))
 
 import numpy as np  # noqa: E402
 
-from replay import CACHE, device_spec, family, traced  # noqa: E402
+from replay import CACHE, device_spec, family, plan_options, traced  # noqa: E402
 from tables import TABLES  # noqa: E402
 
-from archstat.perf import precision as precision_mod  # noqa: E402
 from archstat.perf.kernels import BatchMismatch  # noqa: E402
-from archstat.perf.plan import plan  # noqa: E402
-from archstat.perf.predict import DTYPES, coefficients, target_of  # noqa: E402
+from archstat.perf.predict import coefficients, run_plan  # noqa: E402
 from archstat.perf.vectorized import Batch  # noqa: E402
 
 # (path in perf.yaml, lower bound, upper bound): what the fit may move
@@ -127,10 +125,7 @@ def build(tables, sample=None):
             except BatchMismatch:
                 skipped["batch"] = skipped.get("batch", 0) + 1
                 continue
-            storage = DTYPES[table.dtype]
-            prec = (precision_mod.Precision("float32", storage) if table.amp else precision_mod.Precision(storage))
-            run = precision_mod.apply(kernels, prec)
-            p = plan(run, table.runtime, target_of(device), precision=prec.name, channels_last=table.channels_last)
+            p = run_plan(kernels, device, **plan_options(table))
             batches[device.kind].add(p, device, table=table.key, model=row["model"], family=family(row["model"]),
                                      img=row["img"], batch=row["batch"], measured=row["samples_per_s"])
     return batches, skipped

@@ -37,11 +37,26 @@ def traced(model: str, img: int, mode: str):
     with gzip.open(path, "rt", encoding="utf-8") as f:
         record = json.load(f)
     k = record["kernels"]
+    if len(k) == 1:                  # traced at the one batch its table measured
+        (batch, rows), = k.items()
+        return {"pair": Fixed(from_rows(rows), int(batch)), "record": record}
     try:
         pair = BatchPair(from_rows(k["2"]), from_rows(k["3"]), 2, 3)
     except BatchMismatch as exc:
         return {"error": f"batch: {exc}"}
     return {"pair": pair, "record": record}
+
+
+class Fixed:
+    """A program traced at one batch only."""
+
+    def __init__(self, kernels, batch: int):
+        self.kernels, self.batch = kernels, batch
+
+    def at(self, batch: int):
+        if batch != self.batch:
+            raise BatchMismatch(f"traced at batch {self.batch} only, not {batch}")
+        return self.kernels
 
 
 def device_spec(key: str):
@@ -61,6 +76,12 @@ def family(model: str) -> str:
     return re.sub(r"\d+$", "", fam) or head
 
 
+def plan_options(table: Table) -> dict:
+    """What a table's runs did, as run_plan's options."""
+    return dict(runtime=table.runtime, dtype=table.dtype, amp=table.amp, channels_last=table.channels_last,
+                optimizer=table.optimizer, foreach=table.foreach, sdpa=table.sdpa)
+
+
 def predict_row(table: Table, row: dict, coefficients=None):
     t = traced(row["model"], row["img"], table.mode)
     if t is None:
@@ -71,8 +92,8 @@ def predict_row(table: Table, row: dict, coefficients=None):
         kernels = t["pair"].at(row["batch"])
     except BatchMismatch as exc:
         return None, f"batch: {exc}"
-    p = predict(kernels, device_spec(table.device), batch=row["batch"], runtime=table.runtime, dtype=table.dtype,
-                amp=table.amp, channels_last=table.channels_last, coefficients_=coefficients)
+    p = predict(kernels, device_spec(table.device), batch=row["batch"], coefficients_=coefficients,
+                **plan_options(table))
     return p, ""
 
 

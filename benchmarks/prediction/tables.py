@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Optional
 
 DATA = Path(__file__).resolve().parent / "data"
 
@@ -28,6 +29,9 @@ class Table:
     channels_last: bool
     mode: str                 # infer or train
     what: str
+    optimizer: Optional[str] = None   # train: the update step timm's benchmark runs
+    foreach: bool = True              # PyTorch ≥ 2.0 runs optimizers as multi-tensor kernels; 1.12 did not
+    sdpa: str = "auto"                # PyTorch 1.12 had no fused attention: "math"
 
     def rows(self) -> list[dict]:
         """(model, img, batch, samples/s) of every measured row."""
@@ -53,7 +57,8 @@ TABLES = (
     Table("i9-compile", "benchmark-infer-fp32-nchw-pt240-cpu-i9_10940x-dynamo.csv", "i9-10940x", "compile", "fp32",
           False, False, "infer", "Core i9-10940X (CPU), PyTorch 2.4.0, torch.compile, fp32, batch 1"),
     Table("rtx3090-train", "benchmark-train-amp-nchw-pt112-cu113-rtx3090.csv", "rtx3090", "eager", "fp16", True, False,
-          "train", "RTX 3090, PyTorch 1.12 (CUDA 11.3), eager, AMP, NCHW, training step (SGD)"),
+          "train", "RTX 3090, PyTorch 1.12 (CUDA 11.3), eager, AMP, NCHW, training step (SGD)", optimizer="sgd",
+          foreach=False, sdpa="math"),
 )
 
 

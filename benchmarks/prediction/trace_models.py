@@ -5,8 +5,8 @@ Run in the torchvision/timm venv (never a test dependency)::
     PYTHONPATH=. /path/to/venv-with-timm/bin/python benchmarks/prediction/trace_models.py [--sample N] [--workers 2]
 
 Each (model, image size) is built on the meta device (``timm.create_model(name)``, no weights) and traced
-at batch 2 and 3 in eval mode (and, for the training table, one training step at batch 2 and 3:
-forward, loss, backward); the operator logs (``archstat.perf.kernels``) go to
+at batch 2 and 3 in eval mode (and, for the training table, one training step at the batch the table
+measured: forward, loss, backward); the operator logs (``archstat.perf.kernels``) go to
 ``benchmarks/prediction/.cache/`` (one gzip'd JSON per model and mode). The rows do not depend on the
 device or the batch the table used: ``BatchPair`` gives them at any batch. torch and timm are imported
 once per worker process.
@@ -36,22 +36,23 @@ TRAIN_TABLE = "benchmark-train-amp-nchw-pt112-cu113-rtx3090.csv"
 TIMEOUT_S = 240
 
 
-def jobs(sample: int | None = None) -> list[tuple[str, int, str]]:
-    """(model, image size, mode) of every row of every table, each once."""
-    seen: dict[tuple[str, int, str], None] = {}
+def jobs(sample: int | None = None) -> list[tuple[str, int, str, int]]:
+    """(model, image size, mode, batch) of every row of every table, each once: inference programs are
+    traced at batch 2 and 3 (batch 0 here), a training step at the one batch its table measured."""
+    seen: dict[tuple[str, int, str, int], None] = {}
     for name in INFER_TABLES:
         with open(DATA / name, newline="") as f:
             for row in csv.DictReader(f):
-                seen[(row["model"], int(row["infer_img_size"]), "infer")] = None
+                seen[(row["model"], int(row["infer_img_size"]), "infer", 0)] = None
     with open(DATA / TRAIN_TABLE, newline="") as f:
         for row in csv.DictReader(f):
-            seen[(row["model"], int(row["train_img_size"]), "train")] = None
+            seen[(row["model"], int(row["train_img_size"]), "train", int(row["train_batch_size"]))] = None
     import random
 
     out = sorted(seen)
     random.Random(0).shuffle(out)   # any prefix of the run is a fair sample of the tables
     if sample:
-        models = sorted({m for m, _, _ in out})
+        models = sorted({j[0] for j in out})
         keep = set(random.Random(0).sample(models, min(sample, len(models))))
         out = [j for j in out if j[0] in keep]
     return out
@@ -73,13 +74,14 @@ def _init():
     signal.signal(signal.SIGALRM, _alarm)
 
 
-def trace_one(job: tuple[str, int, str]) -> dict:
-    """Trace one model at both batch sizes; write its cache file; return a summary."""
+def trace_one(job: tuple[str, int, str, int]) -> dict:
+    """Trace one model (inference: at batch 2 and 3; training: at its table's batch); write its cache
+    file; return a summary."""
     from archstat.perf.kernels import to_rows
     from archstat.perf.trace import trace_program
     from archstat.trace.factory import build_target
 
-    model, img, mode = job
+    model, img, mode, table_batch = job
     path = cache_path(model, img, mode)
     if path.exists():
         return {"model": model, "img": img, "mode": mode, "status": "cached"}
@@ -95,12 +97,13 @@ def trace_one(job: tuple[str, int, str]) -> dict:
         chans = (cfg.get("input_size") or (3,))[0]
         shape = (chans, img, img)
         traced = {}
-        for b in BATCHES:
+        for b in (BATCHES if mode == "infer" else (table_batch,)):
             traced[str(b)] = trace_program(module, shape, batch=b, mode="train" if mode == "train" else "eval")
         signal.alarm(0)
         summary = {"model": model, "img": img, "mode": mode, "status": "ok", "input": list(shape),
                    "params": sum(p.numel() for p in module.parameters()),
-                   "macs": {b: t.macs for b, t in traced.items()}, "notes": notes, "device": traced["2"].device,
+                   "macs": {b: t.macs for b, t in traced.items()}, "notes": notes,
+                   "device": next(iter(traced.values())).device,
                    "seconds": round(time.perf_counter() - t0, 2)}
         record = {**summary, "kernels": {b: to_rows(t.kernels) for b, t in traced.items()},
                   "module_calls": {b: t.module_calls for b, t in traced.items()}}
