@@ -301,7 +301,7 @@ def test_plot_out_unwritable(tmp_path):
 
 
 def test_write_errors_are_worded():
-    from archstat.cli.plot_cmd import write_error
+    from archstat.cli.output import file_error as write_error
     from archstat.errors import RuntimeFailure, UsageError
 
     full = write_error("x.png", OSError(errno.ENOSPC, "No space left on device"))
@@ -319,7 +319,8 @@ def test_disk_full_on_stdout():
     with open("/dev/full", "w") as full:
         p = subprocess.run([sys.executable, "-m", "archstat", "table", "lenet5"], stdout=full, stderr=subprocess.PIPE,
                            text=True, cwd=ROOT)
-    assert p.returncode == 1 and p.stderr == "error: No space left on device (writing the output)\n"
+    assert p.returncode == 1 and re.fullmatch(r"error: cannot write the output to stdout: No space left on device "
+                                              r"\(0 of [\d,]+ bytes written, the output is incomplete\)\n", p.stderr), p.stderr
 
 
 @pytest.mark.parametrize("exc, code, line", [
