@@ -50,6 +50,7 @@ def _resnet1202_nodes() -> int:
 
 def test_readme_limits_are_the_codes():
     from archstat.analyze.receptive import RF_LIMIT
+    from archstat.argcheck import ROOF_LIMITS, _e
     from archstat.analyze.sweep import MAX_POINTS, MAX_WORK
     from archstat.cli.compare_cmd import MAX_MODELS, MAX_ROWS
     from archstat.cli.options import MAX_BATCH, MAX_DIM, MAX_STEPS, MAX_TIME_BUDGET
@@ -66,6 +67,10 @@ def test_readme_limits_are_the_codes():
         f"1 to {MAX_DIM:,}", f"{MAX_TIME_BUDGET:,.0f} s", f"at most {MAX_STEPS:,} steps each", f"at most {MAX_MODELS} models", f"{MAX_POINTS:,} points",
         f"{MAX_ROWS:,} rows together", f"{MAX_WORK:,} layers analysed", f"ResNet-1202 has {_resnet1202_nodes():,}",
         f"at most {FVCORE_MAX_LAYERS} conv/linear layers",
+    } | {   # the roofline's overrides (argcheck.ROOF_LIMITS; --overhead is given in µs)
+        f"`roofline --peak` {_e(ROOF_LIMITS['peak'][0])} to {_e(ROOF_LIMITS['peak'][1])} FLOP/s",
+        f"`--bandwidth` {_e(ROOF_LIMITS['bandwidth'][0])} to {_e(ROOF_LIMITS['bandwidth'][1])} bytes/s",
+        f"`--overhead` 0 to {_e(ROOF_LIMITS['overhead_s'][1] * 1e6)} µs, each finite",
     }
     for phrase in stated:
         assert phrase in text, phrase
