@@ -193,6 +193,7 @@ def test_errors_that_echo_config_text_are_escaped(tmp_path, evil):
     bad = tmp_path / "bad.yaml"
     bad.write_text(EVIL.replace("{maxpool: {kernel: 2}", '{"max\\u001b[2Jpool": {kernel: 2}'))
     for args in (["table", str(bad)], ["table", evil, "--set", "C=x" + CLEAR], ["table", "nonexistent" + CLEAR],
+                 ["table", evil, "--set", "C=\u202eexe.yaml"], ["table", "vgg16\x9b2J"],
                  ["table", evil, "--columns", "lay" + CLEAR], ["table", evil, "--format", "json" + CLEAR],
                  ["roofline", evil, "--device", "h1" + TITLE]):
         r = run(args)
