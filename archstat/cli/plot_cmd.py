@@ -93,7 +93,12 @@ def plot(
     except OSError as exc:   # a name too long to even look up
         raise file_error(target, exc) from None
     # whole or not at all: drawn into a temporary file beside the target, renamed when complete
-    path = write_file(target, lambda tmp: plots.save(fig, tmp, Path(target).suffix))
+    try:
+        path = write_file(target, lambda tmp: plots.save(fig, tmp, Path(target).suffix))
+    finally:   # pyplot keeps every figure until closed (an API caller may plot many)
+        import matplotlib.pyplot as plt
+
+        plt.close(fig)
     sys.stderr.write(f"wrote {one_line(str(path))}\n")
 
 
