@@ -21,8 +21,17 @@ import archstat  # noqa: E402
 from archstat.analyze import devices  # noqa: E402
 from archstat.cli import app  # noqa: E402
 from archstat.errors import RuntimeFailure, UsageError  # noqa: E402
-from archstat.profile import precision  # noqa: E402
 from archstat.profile.measure import make_step, profile  # noqa: E402
+
+
+class _Precision:   # archstat.profile.precision, imported when a test first uses it
+    def __getattr__(self, name):
+        from archstat.profile import precision as module
+
+        return getattr(module, name)
+
+
+precision = _Precision()
 
 runner = CliRunner()
 H100_PCIE = Gpu("NVIDIA H100 PCIe", 85_045_870_592, 114, (9, 0), "GPU-aaaaaaaa-0000-0000-0000-000000000001")
@@ -131,12 +140,11 @@ def test_reading_an_event_before_synchronising_is_caught_by_the_fake(monkeypatch
 
 def test_float32_follows_live_settings_per_op_kind(monkeypatch):
     FakeCuda(monkeypatch).install()                # an H100 SXM (compute capability 9.0: TF32 tensor cores)
-    before = precision.read(torch)
     p = quick(device="cuda", batch=4)
-    live = precision.read(torch)
-    assert p.math == {"conv": "tf32" if live.conv else "fp32", "matmul": "tf32" if live.matmul else "fp32"}
     # PyTorch's defaults: cuDNN convs in TF32, matmuls in IEEE FP32
-    assert (live.conv, live.matmul) == (before.conv, before.matmul) == (True, False)
+    assert p.math == {"conv": "tf32", "matmul": "fp32"}
+    live = precision.read(torch)
+    assert (live.conv, live.matmul) == (True, False)
     assert p.tf32["source"] == "PyTorch's live settings" and p.tf32["conv"] and not p.tf32["matmul"]
     # the prediction (h100 datasheet, no calibration) runs the convs at the TF32 peak, the linears at FP32
     rows = {r.name: r for r in p.prediction.ops}
@@ -157,11 +165,12 @@ def test_float32_follows_live_settings_per_op_kind(monkeypatch):
 @pytest.mark.parametrize("flag, expected", [(True, "tf32"), (False, "fp32")])
 def test_tf32_flag_sets_both_kinds_and_restores(monkeypatch, flag, expected):
     FakeCuda(monkeypatch).install()
-    before = precision.read(torch)
+    conv_before, matmul_before = torch.backends.cudnn.conv.fp32_precision, torch.backends.cuda.matmul.fp32_precision
     p = quick(device="cuda", tf32=flag)
     assert p.math == {"conv": expected, "matmul": expected}
     assert p.tf32["source"] == ("--tf32" if flag else "--no-tf32")
-    assert precision.read(torch) == before
+    assert (torch.backends.cudnn.conv.fp32_precision, torch.backends.cuda.matmul.fp32_precision) == \
+        (conv_before, matmul_before)
 
 
 def test_no_tf32_on_a_gpu_without_tf32(monkeypatch):
@@ -200,8 +209,16 @@ NEW_API_CHILD = textwrap.dedent("""
 """)
 
 
+def has_new_api() -> bool:
+    try:
+        torch.backends.cuda.matmul.fp32_precision
+        return True
+    except (AttributeError, RuntimeError):
+        return False
+
+
 def test_calibrate_uses_the_new_precision_api_and_restores_it():
-    if not precision.has_new_api(torch.backends):
+    if not has_new_api():
         pytest.skip("this torch has no fp32_precision API")
     r = subprocess.run([sys.executable, "-c", NEW_API_CHILD.format(root=str(ROOT))],
                        capture_output=True, text=True, cwd=ROOT, timeout=300)
@@ -279,7 +296,7 @@ PROBE_CHILD = textwrap.dedent("""
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
 def test_precision_use_restores_exactly_in_every_state():
-    if not precision.has_new_api(torch.backends):
+    if not has_new_api():
         pytest.skip("this torch has no fp32_precision API")
     r = subprocess.run([sys.executable, "-c", PROBE_CHILD.format(root=str(ROOT))], capture_output=True, text=True,
                        cwd=ROOT, timeout=300)
@@ -320,8 +337,8 @@ def test_legacy_api_is_used_where_the_new_one_is_missing(monkeypatch):
 def test_h100_pcie_gets_the_pcie_figures(monkeypatch):
     FakeCuda(monkeypatch, [H100_PCIE]).install()
     p = quick(device="cuda", dtype="bfloat16")
-    assert p.device_entry["key"] == "h100-pcie"
     assert p.peak_flops == pytest.approx(756.5e12)       # H100 PCIe dense BF16 (1,513* sparse halved), not SXM
+    assert p.device_entry["key"] == "h100-pcie"
     assert p.prediction.roof.entry == "h100-pcie" and p.prediction.roof.bandwidth == 2000e9
 
 
@@ -329,8 +346,8 @@ def test_a_mig_slice_gets_its_share(monkeypatch):
     # CUDA names a MIG instance after its part and profile; its SM count is the slice's
     FakeCuda(monkeypatch, [Gpu("NVIDIA H100 80GB HBM3 MIG 1g.10gb", 10_468_982_784, 16, (9, 0))]).install()
     p = quick(device="cuda", dtype="bfloat16")
-    assert p.device_entry["key"] == "h100-mig-1g.10gb"
     assert p.peak_flops == pytest.approx(989.5e12 * 16 / 132)                  # 16 of 132 SMs
+    assert p.device_entry["key"] == "h100-mig-1g.10gb"
     assert p.prediction.roof.bandwidth == pytest.approx(3350e9 / 8)            # 1 of 8 memory slices
 
 
@@ -340,6 +357,7 @@ def test_a_calibration_lacking_the_dtype_falls_back_to_the_datasheet_and_says_so
                                        "peak_flops": {"fp32": 40e12}, "bandwidth": 1.8e12, "overhead_s": 6e-6,
                                        "measured_at": "2026-01-01 00:00 UTC"})
     p = quick(device="cuda", dtype="bfloat16")
+    assert p.prediction is not None, p.prediction_note
     roof = p.prediction.roof
     assert roof.peak_flops == 756.5e12 and roof.bandwidth == 1.8e12 and roof.overhead_s == 6e-6
     assert roof.sources["peak"] == "datasheet (h100-pcie; the cuda:0 calibration has no bf16 peak)"
@@ -377,16 +395,26 @@ def test_amp_training_keeps_fp32_weights_and_scales_fp16():
 
 def test_profile_train_low_precision_is_amp_unless_pure(monkeypatch):
     FakeCuda(monkeypatch).install()
-    p = quick("conv3x3-stack", device="cuda", mode="train", dtype="bf16", per_layer=False, params={"C": "4"},
+    weights = []
+    real_conv = torch.nn.Conv2d.forward
+
+    def spy(self, x):
+        weights.append(self.weight.dtype)
+        return real_conv(self, x)
+
+    monkeypatch.setattr(torch.nn.Conv2d, "forward", spy)
+    p = quick("conv3x3-stack", device="cuda", mode="train", dtype="bfloat16", per_layer=False, params={"C": "4"},
               input_shape=(4, 8, 8))
+    assert set(weights) == {torch.float32}          # fp32 master weights: autocast casts per op
     assert p.precision == "amp" and p.dtype == "bfloat16"
     # the estimate is AMP's: fp32 weights, gradients and Adam state, 2-byte activations and weight copies
     amp_estimate = archstat.analyze("conv3x3-stack", {"C": "4"}, input_shape=(4, 8, 8), mode="train",
                                     optimizer="adam", amp=True, dtype="bfloat16", fold=False).training.total
     assert p.estimate_bytes == amp_estimate
+    weights.clear()
     pure = quick("conv3x3-stack", device="cuda", mode="train", dtype="bf16", per_layer=False, params={"C": "4"},
                  input_shape=(4, 8, 8), precision="pure")
-    assert pure.precision == "pure"
+    assert pure.precision == "pure" and set(weights) == {torch.bfloat16}   # the pure mode, by name
     with pytest.raises(UsageError, match="--precision amp"):
         quick(device="cpu", precision="amp")
 
@@ -424,6 +452,11 @@ def test_cli_offers_the_flags(monkeypatch):
     d = json.loads(r.stdout)
     assert d["channels_last"] and d["cudnn_benchmark"] and d["math"] == {"conv": "fp32", "matmul": "fp32"}
     assert d["tf32"]["source"] == "--no-tf32"
+    r = runner.invoke(app, ["profile", "conv3x3-stack", "--device", "cuda", "--set", "C=4", "--input", "4x8x8",
+                            "--warmup", "0", "--iters", "1", "--train", "--dtype", "fp16", "--format", "json"])
+    assert r.exit_code == 0, r.stderr
+    d = json.loads(r.stdout)
+    assert d["mode"] == "train" and d["precision"] == "amp" and d["dtype"] == "float16"
 
 
 # -- 10 and issue 23.12. cuDNN/cuBLAS allocation failures are out of memory, with the estimate and a batch that fits

@@ -687,8 +687,3 @@ def roof_for_run(device: str, device_name: str, dtype: str, *, memory_bytes: Opt
             return None, (f"no prediction: calibrate this device first (archstat roofline --device {key} "
                           f"--dtype {resolve_dtype(dtype)[1]} --calibrate){matched}")
         return None, exc.message + matched
-
-
-def datasheet_for(gpu_name: str) -> Optional[Device]:
-    """The datasheet entry a GPU's name maps to (kept for old callers: use match_device)."""
-    return match_device(gpu_name).device

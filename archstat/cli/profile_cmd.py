@@ -33,6 +33,7 @@ def profile_model(
                                                    help="CUDA: set torch.backends.cudnn.benchmark (cuDNN's "
                                                    "autotuner) for this run; default: as it is (off). Recorded."),
     mode: str = typer.Option("eval", "--mode", help="eval (inference) or train (forward + backward + step)."),
+    train: bool = typer.Option(False, "--train", help="Same as --mode train."),
     optimizer: Optional[str] = typer.Option(None, "--optimizer", help="With --mode train: sgd, momentum or adam "
                                             "(default adam)."),
     warmup: int = typer.Option(3, "--warmup", help="Steps run before measuring."),
@@ -58,6 +59,10 @@ def profile_model(
 
     fmt = options.choice(fmt, options.FORMATS, "--format")
     mode = options.choice(mode, options.MODES, "--mode")
+    if train:
+        if mode != "eval":
+            raise UsageError(f"--train with --mode {mode}: give one of them")
+        mode = "train"
     dtype = DTYPE_ALIASES[options.choice(dtype, tuple(DTYPE_ALIASES), "--dtype")]
     precision = options.choice(precision, PRECISIONS, "--precision")
     optimizer = options.parse_optimizer(optimizer, mode)

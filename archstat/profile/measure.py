@@ -263,8 +263,6 @@ def is_oom(exc: BaseException) -> bool:
     return isinstance(exc, RuntimeError) and any(t in text for t in OOM_TEXT)
 
 
-_is_oom = is_oom
-
 
 def _grad_scaler(device_type: str):
     torch = require_torch()
