@@ -310,6 +310,7 @@ def test_a_stored_calibration_never_replaces_a_datasheet(cache):
     ({"cpu": {**FAKE, "bandwidth": 1e-300}}, "cpu.bandwidth is 1e-300"),
     ({"cpu": {**FAKE, "secret": 1}}, "cpu holds 'secret'"),
     ({"cpu": {**FAKE, "hardware": 7}}, "cpu.hardware is not a short string"),
+    ({"cpu": {**FAKE, "hardware": "\u001b]0;TITLE\u0007CPU"}}, "cpu.hardware holds control characters"),
     ('{"cpu": {"peak_flops": {"fp32": NaN}, "bandwidth": 1e10, "overhead_s": 1e-6, "hardware": "x"}}', "bare NaN"),
     ('{"cpu": {"peak_flops": {"fp32": Infinity}}}', "bare Infinity"),
     ("[1, 2]", "the file holds list"),

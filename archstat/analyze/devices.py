@@ -384,6 +384,7 @@ MAX_CALIBRATION_BYTES = 1 << 20      # a calibration file holds a few devices: 1
 CALIBRATION_KEY = re.compile(r"cpu|cuda|cuda:\d{1,3}")
 _TEXT_FIELDS = ("hardware", "torch_version", "measured_at", "archstat_version", "device")
 CALIBRATION_FIELDS = {*_TEXT_FIELDS, "peak_flops", "bandwidth", "overhead_s", "method"}
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")   # no name archstat measures holds one: a tampered file
 
 
 def cache_dir() -> Path:
@@ -457,6 +458,8 @@ def check_calibration_entry(entry: Any, where: str) -> Optional[str]:
     for what in _TEXT_FIELDS:
         if what in entry and not (isinstance(entry[what], str) and len(entry[what]) <= 500):
             return f"{where}.{what} is not a short string"
+        if what in entry and _CONTROL.search(entry[what]):
+            return f"{where}.{what} holds control characters"
     peaks = entry["peak_flops"]
     if not isinstance(peaks, dict) or not peaks:
         return f"{where}.peak_flops is not a mapping of dtypes to FLOP/s"
@@ -472,7 +475,7 @@ def check_calibration_entry(entry: Any, where: str) -> Optional[str]:
         return f"{where}.overhead_s is {entry['overhead_s']!r}, not a time in seconds above 0 and at most 1"
     method = entry.get("method", {})
     if not isinstance(method, dict) or not all(isinstance(k, str) and isinstance(v, str) and len(v) <= 500
-                                               for k, v in method.items()):
+                                               and not _CONTROL.search(k + v) for k, v in method.items()):
         return f"{where}.method is not a mapping of short strings"
     return None
 
