@@ -59,10 +59,7 @@ def profile_model(
 
     fmt = options.choice(fmt, options.FORMATS, "--format")
     mode = options.choice(mode, options.MODES, "--mode")
-    if train:
-        if mode != "eval":
-            raise UsageError(f"--train with --mode {mode}: give one of them")
-        mode = "train"
+    mode = "train" if train else mode
     dtype = DTYPE_ALIASES[options.choice(dtype, tuple(DTYPE_ALIASES), "--dtype")]
     precision = options.choice(precision, PRECISIONS, "--precision")
     optimizer = options.parse_optimizer(optimizer, mode)
