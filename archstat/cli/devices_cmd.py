@@ -24,6 +24,7 @@ def devices_cmd(
                                       "of the SMs and of the memory bandwidth)."),
     fmt: str = typer.Option("table", "--format", "-f", help="table, json, csv or markdown."),
     wide: bool = output.WIDE,
+    columns: Optional[str] = output.COLUMNS,
 ):
     """Every entry of archstat's devices file: dense peaks per dtype, bandwidth, memory, L2, SMs, boost
     clock and power, each from a cited vendor document (--format json lists the sources)."""
@@ -35,7 +36,7 @@ def devices_cmd(
         if memory_gb is not None or mig is not None:
             raise UsageError("--memory-gb and --mig go with --match NAME")
         entries = list(devices.devices().values())
-        emit(devices_report.render_list(entries, fmt, output.view(None, wide)))
+        emit(devices_report.render_list(entries, fmt, output.view(columns, wide)))
         return
     if not match.strip():
         raise UsageError("--match: expected a device name such as \"NVIDIA H100 PCIe\"")

@@ -21,7 +21,7 @@ UNITS = ("peaks: dense TFLOP/s (int8: TOPS; never the sparse figures), bandwidth
 def _num(v) -> str:
     if v is None:
         return "—"
-    return f"{v:g}" if isinstance(v, float) else f"{v:,}" if isinstance(v, int) and v >= 10000 else str(v)
+    return f"{v:g}" if isinstance(v, float) else str(v)
 
 
 def cells(d: Device) -> dict:
@@ -53,9 +53,10 @@ def render_list(entries: list[Device], fmt: str, view=None):
                  "|" + "|".join("---" if h in ("key", "part", "kind") else "---:" for h in HEAD) + "|"]
         lines += ["| " + " | ".join(f"`{r[h]}`" if h == "key" else r[h] for h in HEAD) + " |" for r in rows]
         return "\n".join(lines) + f"\n\n{UNITS}\n"
-    from archstat.report.fit import Col, Doc, View, render as fit_render
+    from archstat.report.fit import Col, Doc, View, render as fit_render, wrap
 
     view = view or View()
+    width = 10**6 if view.wide else view.width
     keep = {"key": 100, "part": 30, "kind": 20, "fp32": 90, "bf16": 85, "fp16": 80, "tf32": 75, "fp8": 70,
             "int8": 60, "fp4": 55, "bandwidth_gb_s": 88, "memory_gb": 50, "l2_mb": 45, "sms": 40,
             "boost_mhz": 35, "power_w": 38}
@@ -64,8 +65,9 @@ def render_list(entries: list[Device], fmt: str, view=None):
     doc = Doc()
     doc.extend(fit_render(cols, view))
     doc.add("")
-    doc.add(UNITS)
-    doc.add("sources: archstat devices --format json (every figure's document), or --match NAME for one entry")
+    doc.add(wrap(UNITS, width))
+    doc.add(wrap("sources: archstat devices --format json (every figure's document), or --match NAME for one entry",
+                 width))
     return doc
 
 
