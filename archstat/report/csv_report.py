@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import csv
-import io
-
 from archstat.analyze.stats import ModelStats
+from archstat.report.sanitize import csv_text
 from archstat.report.units import compute_unit
 
 COLUMNS = ["name", "label", "op", "output_shape", "activation_elements", "activation_bytes",
@@ -14,16 +12,14 @@ COLUMNS = ["name", "label", "op", "output_shape", "activation_elements", "activa
 
 def render(stats: ModelStats, units: str = "macs") -> str:
     unit, factor = compute_unit(units)
-    out = io.StringIO()
-    w = csv.writer(out, lineterminator="\n")
-    w.writerow(COLUMNS + [unit.lower(), "ops", "receptive_field", "aux", "formula", "folded"])
+    rows = [COLUMNS + [unit.lower(), "ops", "receptive_field", "aux", "formula", "folded"]]
     for r in stats.rows:
-        w.writerow([r.name, r.label, r.op, "x".join(map(str, (stats.batch, *r.output_shape))),
+        rows.append([r.name, r.label, r.op, "x".join(map(str, (stats.batch, *r.output_shape))),
                     r.activation_elements, r.activation_bytes, r.weights, r.biases, r.params,
                     r.macs * factor, r.ops, r.rf.size[0] if r.rf else "", int(r.aux), r.formula,
                     " ".join(r.folded + r.contains)])
     t = stats.totals
-    w.writerow(["TOTAL", "", "", "x".join(map(str, (stats.batch, *stats.output_shape))),
+    rows.append(["TOTAL", "", "", "x".join(map(str, (stats.batch, *stats.output_shape))),
                 t.activation_elements, t.activation_bytes, t.weights, t.biases, t.params,
                 t.macs * factor, t.ops, "", "", "", ""])
-    return out.getvalue()
+    return csv_text(rows)   # every cell: control characters escaped, no formula a spreadsheet runs
