@@ -213,33 +213,50 @@ def compare(models, *, input_shape: Optional[tuple[int, ...]] = None, batch: int
 
 
 def roofline(model, params: Optional[dict[str, Any]] = None, *, device: str, dtype: str = "fp32", batch: int = 1,
-             depth: Optional[int] = None, fold: bool = True, input_shape=None, peak: Optional[float] = None,
-             bandwidth: Optional[float] = None, overhead_s: Optional[float] = None):
-    """How long each row should take on ``device`` (``archstat roofline``): a zoo name, a path,
-    ``module:…`` or an nn.Module; ``peak`` (FLOP/s), ``bandwidth`` (bytes/s) and ``overhead_s``
-    override the device's figures, each finite and within ``argcheck.ROOF_LIMITS``.
+             depth: Optional[int] = None, input_shape=None, peak: Optional[float] = None,
+             bandwidth: Optional[float] = None, overhead_s: Optional[float] = None, runtime: str = "eager",
+             amp: bool = False, train: bool = False, optimizer: str = "sgd", tf32: Optional[bool] = None,
+             channels_last: bool = False):
+    """How long ``model`` should take on ``device`` (``archstat roofline``), per row and in total: a zoo
+    name, a path, ``module:…`` or an nn.Module, run by ``runtime`` (eager, compile or engine) in
+    ``dtype`` (with ``amp``: autocast over an fp32 model), one forward or (``train``) one training step
+    with ``optimizer`` (sgd or adamw). ``peak`` (FLOP/s), ``bandwidth`` (bytes/s) and ``overhead_s``
+    override the device's figures, each finite and within ``argcheck.ROOF_LIMITS``; ``tf32`` forces
+    float32 convolutions and matmuls in or out of TF32 (default: PyTorch's, convolutions only).
 
     ``archstat.roofline("resnet50", device="h100", dtype="bf16", batch=64).predicted_s``
     """
-    from archstat.analyze.roofline import analyze_roofline
+    from archstat.prediction import roofline as predict_roofline
 
     check_roofline_arguments("archstat.roofline", model=model, params=params, device=device, dtype=dtype,
-                             batch=batch, depth=depth, fold=fold, peak=peak, bandwidth=bandwidth,
-                             overhead_s=overhead_s)
-    return analyze_roofline(model, params, device=device, dtype=dtype, batch=batch, depth=depth, fold=fold,
-                            input_shape=input_shape, peak=peak, bandwidth=bandwidth, overhead_s=overhead_s)
+                             batch=batch, depth=depth, peak=peak, bandwidth=bandwidth, overhead_s=overhead_s,
+                             runtime=runtime, amp=amp, train=train, optimizer=optimizer, tf32=tf32,
+                             channels_last=channels_last)
+    return predict_roofline(model, params, device=device, dtype=dtype, batch=batch, depth=depth,
+                            input_shape=input_shape, peak=peak, bandwidth=bandwidth, overhead_s=overhead_s,
+                            runtime=runtime, amp=amp, train=train, optimizer=optimizer, tf32=tf32,
+                            channels_last=channels_last)
 
 
-def check_roofline_arguments(fn: str, *, model, params, device, dtype, batch, depth, fold, peak, bandwidth,
-                             overhead_s) -> None:
-    """The roofline's arguments, typed and in range (also for ``analyze.roofline.analyze_roofline``)."""
+def check_roofline_arguments(fn: str, *, model, params, device, dtype, batch, depth, peak, bandwidth,
+                             overhead_s, runtime="eager", amp=False, train=False, optimizer="sgd", tf32=None,
+                             channels_last=False) -> None:
+    """The roofline's arguments, typed and in range."""
     argcheck.expect_model(model, fn, "model", module=True)
     argcheck.expect_mapping(params, fn)
     argcheck.expect_str(device, fn, "device", "a device name such as 'h100', 'a100', 'cpu' or 'cuda'")
     argcheck.expect_str(dtype, fn, "dtype", "a dtype name such as 'fp32', 'bf16' or 'fp16'")
     argcheck.expect_int(batch, fn, "batch", 1, MAX_BATCH)
     argcheck.expect_int(depth, fn, "depth", 1, optional=True)
-    argcheck.expect_bool(fold, fn, "fold")
+    from archstat.perf.plan import RUNTIMES
+    from archstat.perf.training import OPTIMIZERS
+
+    argcheck.expect_choice(runtime, fn, "runtime", RUNTIMES)
+    argcheck.expect_choice(optimizer, fn, "optimizer", OPTIMIZERS)
+    for name, value in (("amp", amp), ("train", train), ("channels_last", channels_last)):
+        argcheck.expect_bool(value, fn, name)
+    if tf32 is not None:
+        argcheck.expect_bool(tf32, fn, "tf32")
     for name, value in (("peak", peak), ("bandwidth", bandwidth), ("overhead_s", overhead_s)):
         argcheck.roof_figure(value, fn, name)
 

@@ -71,11 +71,11 @@ def reason(row, measured_s: float, cache_bytes: int, device: str = "cpu") -> str
     slower = measured_s > predicted
     ratio = measured_s / predicted
     cache = "the GPU's L2" if gpu else "cache"
-    if row.overhead_s > 0.5 * predicted:
+    if row.host_s > predicted:   # launching it takes longer than running it
         if gpu:
-            return ("small kernel: the fixed per-op overhead dominates the prediction; the real cost of a kernel "
+            return ("small kernel: its launch costs more than its run in the prediction; the real cost of a kernel "
                     "launch, eager dispatch and the hooks is " + ("larger" if slower else "smaller"))
-        return ("small op: the fixed per-op overhead dominates the prediction; the real cost of dispatch, "
+        return ("small op: its dispatch costs more than its run in the prediction; the real cost of dispatch, "
                 "hooks and thread wake-up is " + ("larger" if slower else "smaller"))
     if row.bound == "memory" and ratio > 10 and row.kind != "pooling":
         if gpu:

@@ -1,32 +1,29 @@
-"""The roofline of every row: how long it should take on a device, and what holds it back.
+"""The roofline of every row: what the performance model (``archstat.perf``) predicts for it on a device
+and a runtime, and what holds it back. Pure arithmetic on a ModelStats and a Prediction; no torch.
 
-Pure arithmetic on a ModelStats (Williams, Waterman and Patterson, CACM 2009); no torch.
-
-Traffic model (per row, at the bytes per element of the dtype, weights included):
-
-- a row reads its input tensors once (``input_elements``), reads its weights and biases once
-  (``params``) and writes its output once (the output shape × batch, also for an op that writes in
-  place). Caches are assumed to hold nothing between rows.
-- in-place ops folded into the row before them (ReLU after conv; the default) are taken as fused into
-  it: no traffic and no overhead of their own. Unfolded (``fold=False``, as ``profile`` runs eagerly),
-  each reads and writes its tensor.
-- views (flatten, dropout at inference, identity: no output, no params, no MACs or ops) move nothing
-  and cost nothing.
-
-Time of a row: ``max(2·MACs / peak, bytes / bandwidth) + overhead`` where the overhead is a fixed
-cost per op that moves data (kernel launch and dispatch). Elementwise ``ops`` are not in the compute
-term: only MACs run at the matrix peak.
+A row's figures are the sums over the device kernels the plan runs for it (a fused kernel belongs to the
+row of its first operator): MACs, bytes read and written over DRAM (``cached_bytes`` of the reads come
+from the L2), compute and memory time, device time, host time and the number of kernels. Its bound is
+what most of its device time is spent on. The totals are the schedule's: the latency of one step with
+the host overlapping the device (``host_s``, ``device_s``, ``idle_s``), the throughput, and the band the
+public measurements give for predictions of this kind (``band``).
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Optional
 
-from archstat.analyze.devices import Roof
+import re
+
 from archstat.analyze.stats import ModelStats, Row
-from archstat.ops.registry import numel
+
+# the plot's and the table's kinds, from the plan's step kinds and the ops they run
+_STEP_KIND = {"conv": "conv", "depthwise": "depthwise", "gemm": "linear", "attention": "attention", "host": "other"}
+_SUB_KIND = {"pool": "pooling", "norm": "norm", "softmax": "elementwise", "pointwise": "elementwise",
+             "reduction": "pooling", "copy": "merge", "transpose": "other", "gather": "other", "cast": "elementwise",
+             "fill": "other", "fused": "elementwise", "other": "other"}
+
 
 KINDS = {"conv": "conv", "table_conv": "conv", "linear": "linear", "affine": "linear", "rbf": "linear",
          "maxpool": "pooling", "avgpool": "pooling", "adaptive_avgpool": "pooling",
@@ -36,14 +33,13 @@ _FORMULA_CIN = re.compile(r"^\(\d+×\d+×(\d+)\)×\d+$")
 
 
 def kind(row: Row) -> str:
-    """conv, depthwise, linear, attention, pooling, norm, merge, elementwise or other."""
+    """A table row's kind: conv, depthwise, linear, attention, pooling, norm, merge, elementwise or other."""
     op = row.op.lower()
     if "attention" in op or "mhsa" in op or op in ("matmul", "bmm"):
         return "attention"
     if op == "conv":
         m = _FORMULA_CIN.match(row.formula or "")
         # one input channel per group and more than one group's worth of outputs: depthwise
-        # (a conv on a one-channel image reads the same way, and is drawn the same)
         if m and int(m.group(1)) == 1 and row.output_shape and row.output_shape[0] > 1:
             return "depthwise"
         return "conv"
@@ -59,21 +55,24 @@ class RoofRow:
     name: str
     label: str
     op: str
-    kind: str
+    kind: str                       # conv, depthwise, linear, attention, pooling, norm, merge, elementwise, other
     macs: int
-    input_bytes: int
-    weight_bytes: int
-    output_bytes: int
-    compute_s: float                # 2·MACs / peak
-    memory_s: float                 # bytes / bandwidth
-    roof_s: float                   # max of the two (a block: the sum of its ops' roofs)
-    bound: str                      # compute, memory, or none (a view: moves nothing)
-    overhead_s: float
-    ops: int = 0                    # elementwise ops (not in the compute term; the plot places MAC-free rows by them)
+    read_bytes: int                 # over DRAM and L2 together
+    written_bytes: int
+    compute_s: float
+    memory_s: float
+    device_s: float                 # its kernels' device time (compute or memory, whichever binds, + launch)
+    host_s: float                   # the host's time to launch them
+    bound: str                      # compute, memory, host (launches only) or none (moves nothing)
+    kernels: int = 0                # device kernels run for it
+    cached_bytes: int = 0           # of the reads, those the L2 served
+    ops: int = 0                    # elementwise ops (the plot places MAC-free rows by them)
     counted: bool = True            # False: MACs unknown (a module archstat has no formula for)
-    input_guessed: bool = False     # the row's inputs were not recorded: the previous row's output was used
     contains: list[str] = field(default_factory=list)
-    share: float = 0.0
+    share: float = 0.0              # of the device time
+    efficiency: float = 0.0         # share of the peak its matrix kernels reach
+    math: str = ""                  # the peak its matrix kernels run at: fp32, tf32, fp16, bf16, int8
+    notes: list[str] = field(default_factory=list)
 
     @property
     def flops(self) -> int:
@@ -81,7 +80,7 @@ class RoofRow:
 
     @property
     def bytes(self) -> int:
-        return self.input_bytes + self.weight_bytes + self.output_bytes
+        return self.read_bytes + self.written_bytes
 
     @property
     def intensity(self) -> Optional[float]:
@@ -90,33 +89,51 @@ class RoofRow:
 
     @property
     def predicted_s(self) -> float:
-        return self.roof_s + self.overhead_s
+        return self.device_s
+
+    @property
+    def roof_s(self) -> float:
+        return max(self.compute_s, self.memory_s)
 
     @property
     def attainable(self) -> float:
-        """FLOP/s the roof allows this row: min(peak, intensity × bandwidth) (0 without MACs)."""
-        return self.flops / self.roof_s if self.flops and self.roof_s else 0.0
+        """FLOP/s this row reaches in the prediction (0 without MACs)."""
+        return self.flops / self.device_s if self.flops and self.device_s else 0.0
 
 
 @dataclass
 class Roofline:
     model: str
-    roof: Roof
+    roof: object                    # analyze.devices.Roof: the peak and bandwidth shown, with their sources
+    device: object                  # perf.cost.DeviceSpec: every figure the model used
+    runtime: str
+    precision: str                  # fp32, fp16, bf16, amp-fp16, amp-bf16, int8
     batch: int
     storage_dtype: str
     bytes_per_element: int
-    fused: bool
+    train: bool
     depth: Optional[int]
     rows: list[RoofRow]             # what is shown (blocks with --depth)
-    ops: list[RoofRow]              # one per op: the totals and the memory-bound shares count these
+    ops: list[RoofRow]              # one per row of the table (the totals count these)
+    latency_s: float
+    host_s: float
+    device_s: float
+    idle_s: float
+    host_bound: bool
+    tf32: dict = field(default_factory=dict)
+    band: Optional[dict] = None     # the validation of predictions of this kind: median error, 10–90 % band
+    warnings: list[str] = field(default_factory=list)
+    complete: bool = True
+    notes: list[str] = field(default_factory=list)
+    kernels: int = 0
 
     @property
     def predicted_s(self) -> float:
-        return sum(r.predicted_s for r in self.ops)
+        return self.latency_s
 
     @property
     def overhead_s(self) -> float:
-        return sum(r.overhead_s for r in self.ops)
+        return self.host_s
 
     @property
     def macs(self) -> int:
@@ -128,119 +145,147 @@ class Roofline:
 
     @property
     def throughput(self) -> float:
-        """Samples per second at the predicted latency of a batch."""
-        return self.batch / self.predicted_s if self.predicted_s else 0.0
+        """Samples per second at the predicted latency of a batch (a training step for --train)."""
+        return self.batch / self.latency_s if self.latency_s else 0.0
 
     @property
     def working(self) -> list[RoofRow]:
-        return [r for r in self.ops if r.bound != "none"]
+        return [r for r in self.ops if r.bound not in ("none",)]
 
     @property
     def memory_bound_layer_share(self) -> float:
-        work = self.working
+        work = [r for r in self.ops if r.bound in ("compute", "memory")]
         return sum(r.bound == "memory" for r in work) / len(work) if work else 0.0
 
     @property
     def memory_bound_time_share(self) -> float:
-        total = self.predicted_s
-        return sum(r.predicted_s for r in self.working if r.bound == "memory") / total if total else 0.0
-
-    @property
-    def complete(self) -> bool:
-        return all(r.counted for r in self.ops)
+        total = sum(r.device_s for r in self.ops)
+        return sum(r.device_s for r in self.ops if r.bound == "memory") / total if total else 0.0
 
 
-def _is_view(row: Row) -> bool:
-    return row.activation_elements == 0 and not row.macs and not row.ops and not row.params
+def _row_of(stats: ModelStats) -> dict[str, str]:
+    """Every operator's row name → the table row it is shown in (folded in-place ops and views join the
+    row before them)."""
+    out = {}
+    for r in stats.rows:
+        out[r.name] = r.name
+        for f in r.folded:
+            out[f] = r.name
+    return out
 
 
-def op_row(row: Row, roof: Roof, batch: int, nbytes: int, previous_out: int) -> RoofRow:
-    """The roofline of one op row (batch included in its MACs and elements)."""
-    guessed = row.input_elements is None
-    view = _is_view(row)
-    ins = 0 if view else previous_out if guessed else row.input_elements
-    # what the row writes, from the same element counts as the table (batch applied once, whatever
-    # the row's leading dimension: attention's bmm runs on batch × heads)
-    written = row.output_elements if row.output_elements is not None else numel(row.output_shape) * batch
-    outs = 0 if view else written
-    weights = 0 if view else row.params + row.constant_elements
-    compute = 2 * row.macs / roof.peak_flops
-    memory = (ins + weights + outs) * nbytes / roof.bandwidth
-    moves = bool(ins + weights + outs or row.macs)
-    bound = "none" if not moves else "compute" if row.macs and compute >= memory else "memory"
-    return RoofRow(row.name, row.label, row.op, kind(row), row.macs, ins * nbytes, weights * nbytes, outs * nbytes,
-                   compute, memory, max(compute, memory), bound, roof.overhead_s if moves else 0.0,
-                   ops=row.ops, counted=row.counted, input_guessed=guessed and not view)
+def rows_from(stats: ModelStats, prediction) -> list[RoofRow]:
+    """One RoofRow per row of ``stats`` (in order) with the costs of the steps planned for it; steps of
+    no row (views outside modules, the backward pass, the optimizer) gather in rows of their own."""
+    shown = _row_of(stats)
+    by_name: dict[str, RoofRow] = {}
+    order: list[RoofRow] = []
+    for r in stats.rows:
+        if r.op == "input":
+            continue
+        row = RoofRow(r.name, r.label, r.op, "other", r.macs, 0, 0, 0.0, 0.0, 0.0, 0.0, "none", ops=r.ops,
+                      counted=r.counted)
+        by_name[r.name] = row
+        order.append(row)
+    kind_time: dict[str, dict[str, float]] = {}
+    table_rows = {r.name for r in stats.rows}
+    for c in prediction.costs:
+        s = c.step
+        name = shown.get(s.rows[0], s.rows[0]) if s.rows else ""
+        if s.phase != "forward":
+            name = f"({s.phase})"
+        row = by_name.get(name)
+        if row is None:
+            row = RoofRow(name or "(outside any row)", s.phase if s.phase != "forward" else "OTHER", "", "other", 0, 0,
+                          0, 0.0, 0.0, 0.0, 0.0, "none")
+            by_name[row.name] = row
+            order.append(row)
+        if s.phase != "forward" or row.name not in table_rows:   # a table row keeps the table's MACs
+            row.macs += s.macs
+        row.read_bytes += s.read
+        row.written_bytes += s.written
+        row.cached_bytes += c.cached_bytes
+        row.compute_s += c.compute_s
+        row.memory_s += c.memory_s
+        row.device_s += c.device_s
+        row.host_s += c.host_s
+        if s.kind != "host":
+            row.kernels += 1
+            kind = _STEP_KIND.get(s.kind) or _SUB_KIND.get(s.sub, "other")
+            times = kind_time.setdefault(row.name, {})
+            times[kind] = times.get(kind, 0.0) + c.device_s
+            if s.note and s.note not in row.notes:
+                row.notes.append(s.note)
+    for row in order:
+        times = kind_time.get(row.name)
+        if times:   # a row that runs a matrix kernel is of that kind (its transposes and bias pass go with it)
+            matrix = [k for k in ("conv", "depthwise", "linear", "attention") if k in times]
+            row.kind = max(matrix, key=times.get) if matrix else max(times, key=times.get)
+        if row.kernels:
+            row.bound = "compute" if row.compute_s >= row.memory_s else "memory"
+        elif row.host_s:
+            row.bound = "host"
+        if row.compute_s and row.macs:
+            row.math = _matrix_math(prediction, row.name, shown)
+            peak = prediction.device.peak(row.math) or 0.0
+            row.efficiency = row.flops / row.device_s / peak if peak and row.device_s else 0.0
+    total = sum(r.device_s for r in order)
+    for r in order:
+        r.share = r.device_s / total if total else 0.0
+    return order
+
+
+def _matrix_math(prediction, name: str, shown: dict[str, str]) -> str:
+    for c in prediction.costs:
+        s = c.step
+        if s.math and s.rows and shown.get(s.rows[0], s.rows[0]) == name:
+            return s.math
+    return "fp32"
 
 
 def block_row(name: str, label: str, parts: list[RoofRow]) -> RoofRow:
-    """A --depth block: the sums of its ops (its time is the sum of theirs, not the roof of the sum);
-    bound by what bounds most of its time."""
-    compute = sum(p.roof_s for p in parts if p.bound == "compute")
-    memory = sum(p.roof_s for p in parts if p.bound == "memory")
-    bound = "none" if not parts or compute + memory == 0 else "compute" if compute >= memory else "memory"
-    return RoofRow(name, label, "block", _main_kind(parts), sum(p.macs for p in parts),
-                   sum(p.input_bytes for p in parts), sum(p.weight_bytes for p in parts),
-                   sum(p.output_bytes for p in parts), sum(p.compute_s for p in parts),
-                   sum(p.memory_s for p in parts), compute + memory, bound, sum(p.overhead_s for p in parts),
-                   ops=sum(p.ops for p in parts), counted=all(p.counted for p in parts), input_guessed=any(p.input_guessed for p in parts),
-                   contains=[p.name for p in parts])
-
-
-def _main_kind(parts: list[RoofRow]) -> str:
+    """A --depth block: the sums of its rows; bound by what bounds most of its device time."""
+    compute = sum(p.device_s for p in parts if p.bound == "compute")
+    memory = sum(p.device_s for p in parts if p.bound == "memory")
+    bound = "none" if compute + memory == 0 else "compute" if compute >= memory else "memory"
     time: dict[str, float] = {}
     for p in parts:
-        time[p.kind] = time.get(p.kind, 0.0) + p.predicted_s
-    return max(time, key=time.get) if time else "other"
+        time[p.kind] = time.get(p.kind, 0.0) + p.device_s
+    return RoofRow(name, label, "block", max(time, key=time.get) if time else "other", sum(p.macs for p in parts),
+                   sum(p.read_bytes for p in parts), sum(p.written_bytes for p in parts),
+                   sum(p.compute_s for p in parts), sum(p.memory_s for p in parts), sum(p.device_s for p in parts),
+                   sum(p.host_s for p in parts), bound, sum(p.kernels for p in parts),
+                   sum(p.cached_bytes for p in parts), sum(p.ops for p in parts), all(p.counted for p in parts),
+                   [p.name for p in parts], sum(p.share for p in parts))
 
 
-def roofline(stats: ModelStats, roof: Roof, grouped: Optional[ModelStats] = None) -> Roofline:
-    """Per-row roofline of ``stats`` (computed without --depth); ``grouped``, the same model analysed
-    with --depth, says which rows each block holds."""
-    nbytes = stats.bytes_per_element
-    ops: list[RoofRow] = []
-    previous_out = 0
-    for row in stats.rows:
-        if row.op == "input":
-            previous_out = numel(row.output_shape) * stats.batch
+def grouped_rows(ops: list[RoofRow], grouped: ModelStats, stats: ModelStats) -> list[RoofRow]:
+    """The rows of ``grouped`` (the same model with --depth): a block sums the rows it contains."""
+    by_name = {r.name: r for r in ops}
+    folded = {f: r.name for r in stats.rows for f in r.folded}
+    rows = []
+    for g in grouped.rows:
+        if g.op == "input":
             continue
-        ops.append(op_row(row, roof, stats.batch, nbytes, previous_out))
-        if not _is_view(row):
-            previous_out = (row.output_elements if row.output_elements is not None
-                            else numel(row.output_shape) * stats.batch)
-    rows = ops
-    if grouped is not None and grouped.depth is not None:
-        by_name = {r.name: r for r in ops}
-        folded = {f: r.name for r in stats.rows for f in r.folded}
-        rows = []
-        for g in grouped.rows:
-            if g.op == "input":
-                continue
-            if g.op != "block" and g.name in by_name:
-                rows.append(by_name[g.name])
-                continue
-            names = [folded.get(n, n) for n in g.contains]
-            parts = [by_name[n] for n in dict.fromkeys(names) if n in by_name]
-            rows.append(block_row(g.name, g.label, parts))
-    total = sum(r.predicted_s for r in ops)
-    for r in rows + ([] if rows is ops else ops):
-        r.share = r.predicted_s / total if total else 0.0
-    return Roofline(stats.model, roof, stats.batch, stats.dtype, nbytes, stats.folded, grouped.depth if grouped else None,
-                    rows, ops)
+        if g.op != "block" and g.name in by_name:
+            rows.append(by_name[g.name])
+            continue
+        names = [folded.get(n, n) for n in g.contains]
+        parts = [by_name[n] for n in dict.fromkeys(names) if n in by_name]
+        rows.append(block_row(g.name, g.label, parts))
+    rows += [r for r in ops if r.name.startswith("(")]      # backward, optimizer, outside any row
+    return rows
 
 
-def analyze_roofline(model, params: Optional[dict] = None, *, device: str, dtype: str = "fp32", batch: int = 1,
-                     depth: Optional[int] = None, fold: bool = True, input_shape=None, peak: Optional[float] = None,
-                     bandwidth: Optional[float] = None, overhead_s: Optional[float] = None) -> Roofline:
-    """The roofline of a model (a zoo name, a path, ``module:…`` or an nn.Module) on ``device``: the rows
-    come from :func:`archstat.api.analyze`, the same entry point as every other command."""
-    from archstat.analyze.devices import resolve_dtype, roof as make_roof
-    from archstat.api import analyze
-
-    storage, _ = resolve_dtype(dtype)
-    the_roof = make_roof(device, dtype, peak=peak, bandwidth=bandwidth, overhead_s=overhead_s)
-    stats = analyze(model, params, input_shape=input_shape, batch=batch, dtype=storage, fold=fold)
-    grouped = None
-    if depth is not None:
-        grouped = analyze(model, params, input_shape=input_shape, batch=batch, dtype=storage, fold=fold, depth=depth)
-    return roofline(stats, the_roof, grouped)
+def roofline(stats: ModelStats, prediction, roof, *, grouped: Optional[ModelStats] = None,
+             band: Optional[dict] = None, warnings: Optional[list] = None, train: bool = False,
+             notes: Optional[list] = None) -> Roofline:
+    """The Roofline of ``stats`` from a ``perf.predict.Prediction`` of its program."""
+    ops = rows_from(stats, prediction)
+    rows = grouped_rows(ops, grouped, stats) if grouped is not None and grouped.depth is not None else ops
+    sched = prediction.schedule
+    return Roofline(stats.model, roof, prediction.device, prediction.runtime, prediction.precision, stats.batch,
+                    stats.dtype, stats.bytes_per_element, train, grouped.depth if grouped is not None else None,
+                    rows, ops, sched.latency_s, sched.host_s, sched.device_s, sched.idle_s, sched.host_bound,
+                    dict(prediction.plan.tf32), band, list(warnings or []) + list(prediction.warnings),
+                    stats.totals.complete, list(notes or []), len(prediction.plan.device_steps))

@@ -106,10 +106,10 @@ def compare_models(
                              "(use --depth N to compare blocks)")
     comparison = compare(compared)
     if device:
-        from archstat.analyze.roofline import analyze_roofline
+        from archstat.api import roofline
         from archstat.report.roofline_report import compare_extras
 
-        comparison.extras = compare_extras([analyze_roofline(
+        comparison.extras = compare_extras([roofline(
             m.model, params, device=device, dtype=dtype, batch=batch, input_shape=shape) for m, params in
             zip(compared, per_model)])
     emit(compare_report.render(comparison, fmt, units, output.view(columns, wide)))

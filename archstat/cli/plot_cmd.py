@@ -58,12 +58,12 @@ def plot(
     elif len(names) != 1:
         raise UsageError("plot takes one model (or --zoo)")
     elif roofline:
-        from archstat.analyze.roofline import analyze_roofline
+        from archstat.api import roofline as predict_roofline
         from archstat.report.roofline_plot import roofline_figure
 
         if not device:
             raise UsageError("--roofline needs --device (h100, a100, cpu, …)")
-        rl = analyze_roofline(names[0], options.parse_sets(sets), device=device, dtype=dtype,
+        rl = predict_roofline(names[0], options.parse_sets(sets), device=device, dtype=dtype,
                               batch=options.parse_batch(int(batches)) if batches else 1,
                               input_shape=options.parse_input(inputs[0] if inputs else None))
         fig, target = roofline_figure(rl), out or f"{rl.model}-roofline-{rl.roof.device}.png"

@@ -51,20 +51,32 @@ def parse_overhead(value: Optional[float]) -> Optional[float]:
 def roofline_cmd(
     model: Optional[str] = typer.Argument(None, help="A zoo name, a config path or module:PKG.MOD:FACTORY "
                                           "(not needed with --calibrate).", metavar="NAME|PATH|module:..."),
-    device: str = typer.Option(..., "--device", help="h100, h200, a100, l4, t4, rtx4090, cpu or cuda "
-                               "(cpu and cuda: calibrated figures)."),
+    device: str = typer.Option(..., "--device", help="A devices.yaml entry (archstat devices lists them: h100, "
+                               "a100, l4, rtx4090, …), or cpu / cuda / cuda:N (calibrated figures)."),
     dtype: str = typer.Option("fp32", "--dtype", help="fp32, tf32, fp16, bf16 or int8 (or float32, float16, "
-                              "bfloat16): the bytes per element and the peak used."),
+                              "bfloat16): the model's dtype, or with --amp the autocast dtype."),
+    runtime: str = typer.Option("eager", "--runtime", help="eager (PyTorch), compile (torch.compile, Inductor) "
+                                "or engine (TensorRT-class): what fuses, and the host cost per kernel."),
+    amp: bool = typer.Option(False, "--amp", help="Autocast as PyTorch runs it: fp32 weights cast per op, "
+                             "activations in --dtype (fp16 or bf16), the ops autocast keeps in fp32 at fp32."),
+    train: bool = typer.Option(False, "--train", help="One training step: forward, the traced backward and "
+                               "the optimizer's update (a config's backward needs torch)."),
+    optimizer: str = typer.Option("sgd", "--optimizer", help="With --train: sgd (momentum) or adamw."),
+    tf32: Optional[bool] = typer.Option(None, "--tf32/--no-tf32", help="float32 on a GPU: convolutions and "
+                                        "matmuls in TF32 (or not); default PyTorch's: convolutions yes, "
+                                        "matmuls no."),
+    channels_last: bool = typer.Option(False, "--channels-last", help="Convolutions on NHWC tensors (eager: "
+                                       "no NCHW↔NHWC transposes around cuDNN)."),
     batch: int = typer.Option(1, "--batch", "-b", help="Batch size."),
     depth: Optional[int] = typer.Option(None, "--depth", help="One row per block below this many dotted levels."),
     input_: Optional[str] = typer.Option(None, "--input", help="Input C×H×W."),
-    unfold: bool = typer.Option(False, "--unfold", help="In-place ops as their own passes (eager), not fused."),
-    peak: Optional[str] = typer.Option(None, "--peak", help="Override the peak, FLOP/s (e.g. 500T; 1M to "
-                                       "1000P)."),
+    peak: Optional[str] = typer.Option(None, "--peak", help="Override the dtype's peak, FLOP/s (e.g. 500T; 1M "
+                                       "to 1000P)."),
     bandwidth: Optional[str] = typer.Option(None, "--bandwidth", help="Override the bandwidth, bytes/s "
                                             "(e.g. 2T; 1M to 100P)."),
-    overhead: Optional[float] = typer.Option(None, "--overhead", help="Override the overhead per op, µs "
-                                             "(0 to 1000000)."),
+    overhead: Optional[float] = typer.Option(None, "--overhead", help="The host's cost of one pointwise op, "
+                                             "µs (0 to 1000000); the other ops' costs keep their fitted "
+                                             "proportions."),
     calibrate: bool = typer.Option(False, "--calibrate", help="Measure this machine's matmul peak, copy "
                                    "bandwidth and per-op overhead (cpu or cuda; torch needed) and store them."),
     sets: Optional[List[str]] = typer.Option(None, "--set", help="Override a declared param: NAME=VALUE."),
@@ -72,16 +84,20 @@ def roofline_cmd(
     wide: bool = output.WIDE,
     columns: Optional[str] = output.COLUMNS,
 ):
-    """Per row: bytes moved, arithmetic intensity, compute or memory bound, attainable FLOP/s and the
-    predicted time on a device; totals: latency, throughput, memory-bound share."""
+    """Predicted time on a device under a runtime: per row the kernels it runs, bytes moved, bound and
+    device time; in total the latency (host and device overlapped), throughput and how far to trust it."""
+    from archstat import api
     from archstat.analyze import devices
-    from archstat.analyze.roofline import analyze_roofline
     from archstat.report import roofline_report
 
     fmt = options.choice(fmt, options.FORMATS, "--format")
+    runtime = options.choice(runtime, ("eager", "compile", "engine"), "--runtime")
+    optimizer = options.choice(optimizer, ("sgd", "adamw"), "--optimizer")
     _, peak_key = devices.resolve_dtype(dtype)
     if depth is not None and depth < 1:
         raise UsageError(f"--depth {depth}: must be at least 1")
+    if optimizer != "sgd" and not train:
+        raise UsageError(f"--optimizer {optimizer}: the optimizer applies only with --train")
     overhead_s = parse_overhead(overhead)
     if calibrate:
         from archstat.profile.calibrate import measure
@@ -95,9 +111,9 @@ def roofline_cmd(
             raise UsageError("roofline needs a model (or --calibrate)")
         emit(roofline_report.roof_lines(devices.roof(device, peak_key)))
         return
-    result = analyze_roofline(model, options.parse_sets(sets), device=device, dtype=dtype,
-                              batch=options.parse_batch(batch), depth=depth, fold=not unfold,
-                              input_shape=options.parse_input(input_), peak=parse_rate(peak, "--peak"),
-                              bandwidth=parse_rate(bandwidth, "--bandwidth"),
-                              overhead_s=overhead_s)
+    result = api.roofline(model, options.parse_sets(sets), device=device, dtype=dtype,
+                          batch=options.parse_batch(batch), depth=depth, input_shape=options.parse_input(input_),
+                          peak=parse_rate(peak, "--peak"), bandwidth=parse_rate(bandwidth, "--bandwidth"),
+                          overhead_s=overhead_s, runtime=runtime, amp=amp, train=train, optimizer=optimizer,
+                          tf32=tf32, channels_last=channels_last)
     emit(roofline_report.render(result, fmt, output.view(columns, wide)))

@@ -608,9 +608,10 @@ def _finish(group: Step, consumers: dict[int, int]) -> None:
 def _absorb(matrix: Step, s: Step, produced: set[int]) -> None:
     """Run ``s`` in ``matrix``'s epilogue: it reads ``s``'s other inputs and writes ``s``'s output
     instead of its own (a folded batch norm's parameters are in the folded weights)."""
+    scale = 0.5 if matrix.math == "int8" else 1.0     # an int8 epilogue reads and writes int8 (fp16 in the plan)
     extra = sum(n for t, n in s.inputs if t not in produced and s.ops[0] not in BN_OPS)
-    matrix.read += extra
-    matrix.written = sum(n for _, n in s.outputs) if s.outputs else matrix.written
+    matrix.read += int(extra * scale)
+    matrix.written = int(sum(n for _, n in s.outputs) * scale) if s.outputs else matrix.written
     matrix.ops += s.ops
     matrix.outputs = s.outputs or matrix.outputs
     matrix.note = "with " + ", ".join(matrix.ops[1:]) + " fused"

@@ -407,8 +407,13 @@ def profile(target: str, *, device: str = "cpu", batch: int = 1, dtype: str = "f
                        "settings": live.as_dict(), "device_has_tf32": fp32math.device_has_tf32(props)}
     memory_bytes = getattr(props, "total_memory", None)
     sms = getattr(props, "multi_processor_count", None)
-    prediction, why, peak_flops, peak_note, entry = _predict(stats, str(dev), device_name, mode, math,
-                                                            memory_bytes, sms)
+    try:
+        kernels = prediction_kernels(target, params, input_shape, module, shape, batch, mode)
+    except Exception:   # noqa: BLE001 - the measurement stands without its prediction (said in the note)
+        kernels = None
+    prediction, why, peak_flops, peak_note, entry = _predict(
+        stats, str(dev), device_name, mode, math, memory_bytes, sms, kernels=kernels, batch=batch, dtype=dtype,
+        precision=precision, channels_last=channels_last, optimizer=optimizer)
     return Profile(name, str(dev), device_name, torch.__version__, dtype, batch, mode,
                    optimizer if mode == "train" else None, channels_last,
                    torch.get_num_threads() if dev.type == "cpu" else None, warmup, len(latencies), latencies, macs,
@@ -458,14 +463,34 @@ def math_kinds(dtype: str, live, props) -> dict:
 CONV_KINDS = ("conv", "depthwise")
 
 
-def _predict(stats, device: str, device_name: str, mode: str, math: dict, memory_bytes=None, sms=None):
-    """THE prediction beside a measurement, in one place: the roofline of the rows just measured (eager:
-    in-place ops as their own passes) on this device's calibration or the datasheet of the exact part,
-    each op kind at the peak of the math that ran (``math``: conv → 'tf32', matmul → 'fp32', …).
+def prediction_kernels(target, params, input_shape, module, shape, batch: int, mode: str):
+    """The operators the prediction plans: a config's from its recipes (inference), else the module's,
+    traced on the meta device at ``batch`` (with its backward pass for a training step)."""
+    from archstat.trace.analyze import analyze_module
+
+    if mode == "eval" and not target.startswith("module:"):
+        from archstat.api import load
+        from archstat.perf.from_graph import NoRecipe, graph_kernels
+
+        try:
+            return graph_kernels(load(target, params, input_shape=input_shape), batch)
+        except NoRecipe:
+            pass
+    return analyze_module(module, tuple(shape), batch=batch, mode="train" if mode == "train" else "eval",
+                          backward=mode == "train").kernels
+
+
+def _predict(stats, device: str, device_name: str, mode: str, math: dict, memory_bytes=None, sms=None, *,
+             kernels=None, batch: int = 1, dtype: str = "float32", precision: str = "pure",
+             channels_last: bool = False, optimizer: Optional[str] = None):
+    """THE prediction beside a measurement, in one place: the performance model's (archstat.perf) latency of
+    this run (eager PyTorch, this batch, dtype, autocast or not, layout; a training step with its
+    backward and optimizer) on this device's calibration or the datasheet of the exact part, each op kind
+    at the peak of the math that ran (``math``: conv → 'tf32', matmul → 'fp32', …).
     Returns (Roofline or None, why not, peak FLOP/s for the share of peak or None, what that peak is,
     the devices.yaml entry {key, how} or None)."""
     from archstat.analyze.devices import match_device, roof_for_run
-    from archstat.analyze.roofline import Roofline, kind, roofline
+    from archstat.analyze.roofline import kind, roofline
 
     entry, peak_flops, peak_note = None, None, ""
     sheet = None
@@ -483,34 +508,39 @@ def _predict(stats, device: str, device_name: str, mode: str, math: dict, memory
             peak_note = (f"{sheet.key}'s dense {math['conv']} peak" if math["conv"] == math["matmul"] else
                          f"{sheet.key}'s dense peaks of the math that ran, weighted by MACs: convs "
                          f"{math['conv']}, matmuls {math['matmul']}")
-    if mode != "eval":
-        return None, "no prediction in train mode (the roofline covers the forward pass)", peak_flops, peak_note, entry
     if not device.startswith(("cpu", "cuda")):
         return (None, f"no prediction on {device}: archstat has neither a calibration nor a datasheet for it",
                 peak_flops, peak_note, entry)
-    roofs = {}
-    for what in dict.fromkeys(math.values()):
-        roof, why = roof_for_run(device, device_name, what, memory_bytes=memory_bytes, sms=sms)
-        if roof is None:
-            return None, why, peak_flops, peak_note, entry
-        roofs[what] = roof
-    conv_rl = roofline(stats, roofs[math["conv"]])
-    if math["conv"] == math["matmul"]:
-        return conv_rl, "", peak_flops, peak_note, entry
-    matmul_rl = roofline(stats, roofs[math["matmul"]])
-    ops = [m if r.kind not in CONV_KINDS and r.macs else r for r, m in zip(conv_rl.ops, matmul_rl.ops)]
-    total = sum(r.predicted_s for r in ops)
-    for r in ops:
-        r.share = r.predicted_s / total if total else 0.0
-    return (Roofline(conv_rl.model, conv_rl.roof, conv_rl.batch, conv_rl.storage_dtype, conv_rl.bytes_per_element,
-                     conv_rl.fused, conv_rl.depth, ops, ops), "", peak_flops, peak_note, entry)
+    if kernels is None:
+        return None, "no prediction: the run's operators were not traced", peak_flops, peak_note, entry
+    from archstat.perf.predict import coefficients, predict as perf_predict
+    from archstat.prediction import _host_scaled, _spec_for, trust
+
+    low = PEAK_OF.get(dtype, "fp32")
+    roof, why = roof_for_run(device, device_name, low, memory_bytes=memory_bytes, sms=sms)
+    if roof is None:
+        return None, why, peak_flops, peak_note, entry
+    spec, notes = _spec_for(roof, device, low)
+    c, scaled = _host_scaled(coefficients(), spec.kind, roof)
+    if scaled:
+        notes.append(scaled)
+    amp = precision == "amp" and dtype != "float32"
+    tf32 = {"conv": math.get("conv") == "tf32", "matmul": math.get("matmul") == "tf32"}
+    perf_optimizer = None
+    if mode == "train":
+        perf_optimizer = "adamw" if optimizer == "adam" else "sgd"
+    prediction = perf_predict(kernels, spec, batch=batch, runtime="eager", dtype=low, amp=amp, tf32=tf32,
+                              channels_last=channels_last, optimizer=perf_optimizer, foreach=True, coefficients_=c)
+    band, warnings = trust(c, spec, "eager", mode == "train", prediction)
+    return (roofline(stats, prediction, roof, band=band, warnings=warnings, train=mode == "train", notes=notes), "",
+            peak_flops, peak_note, entry)
 
 
-def predict(stats, device: str, device_name: str, dtype: str, mode: str):
+def predict(stats, device: str, device_name: str, dtype: str, mode: str, *, kernels=None, batch: int = 1):
     """(Roofline or None, why not) for a run at ``dtype`` with float32 as FP32 (see _predict)."""
     dtype = DTYPE_ALIASES.get(dtype, dtype)
     kinds = {"conv": PEAK_OF.get(dtype, "fp32"), "matmul": PEAK_OF.get(dtype, "fp32")}
-    rl, why, *_ = _predict(stats, device, device_name, mode, kinds)
+    rl, why, *_ = _predict(stats, device, device_name, mode, kinds, kernels=kernels, batch=batch, dtype=dtype)
     return rl, why
 
 

@@ -10,8 +10,8 @@ from archstat.report.units import fmt_bytes_both, fmt_compact, fmt_int, fmt_si
 
 
 def _predicted(p) -> dict:
-    """Row name → predicted ms (the roofline of the same rows), empty without a prediction."""
-    return {r.name: r.predicted_s * 1e3 for r in p.prediction.ops} if p.prediction is not None else {}
+    """Row name → predicted device ms (the performance model's, for the same rows), empty without one."""
+    return {r.name: r.device_s * 1e3 for r in p.prediction.ops} if p.prediction is not None else {}
 
 
 def finite(obj):
@@ -33,9 +33,11 @@ def prediction_dict(p) -> dict:
             "device": rl.roof.device, "device_name": rl.roof.name, "entry": rl.roof.entry,
             "peak_dtype": rl.roof.dtype, "peak_flop_per_s": rl.roof.peak_flops,
             "bandwidth_bytes_per_s": rl.roof.bandwidth, "overhead_s": rl.roof.overhead_s,
-            "sources": dict(rl.roof.sources), "math": dict(p.math),
-            "note": "roofline of the same rows, run eagerly, each op kind at the peak of the math that ran "
-                    "(see archstat roofline)"}
+            "sources": dict(rl.roof.sources), "math": dict(p.math), "runtime": rl.runtime,
+            "precision": rl.precision, "host_s": rl.host_s, "device_s": rl.device_s, "band": rl.band,
+            "warnings": list(rl.warnings),
+            "note": "the performance model's latency of this run (eager, this dtype and layout, each op kind at "
+                    "the math that ran; a training step with its backward and update): see archstat roofline"}
 
 
 def prediction_columns(p) -> list:

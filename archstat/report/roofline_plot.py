@@ -59,11 +59,11 @@ def roofline_figure(rl: Roofline, labelled: int = 5):
     ax.set_yscale("log")
     ax.set_xlim(lo, hi)
     ax.set_xlabel("arithmetic intensity (FLOP per byte moved)")
-    ax.set_ylabel("predicted performance (FLOP/s, overhead included)")
-    ax.set_title(f"{clean(rl.model)} on {clean(roof.name)}: {roof.dtype}, batch {rl.batch}, predicted "
-                 f"{fmt_time(rl.predicted_s)}\npeak {fmt_si(roof.peak_flops)}FLOP/s, bandwidth "
-                 f"{fmt_si(roof.bandwidth)}B/s, overhead {roof.overhead_s * 1e6:.1f} µs per op\n"
-                 f"{clean(sources_text(roof))}", loc="left", fontsize=8)
+    ax.set_ylabel("predicted performance (FLOP/s of its device time)")
+    ax.set_title(f"{clean(rl.model)} on {clean(roof.name)}: {rl.runtime}, {rl.precision}, batch {rl.batch}, "
+                 f"predicted {fmt_time(rl.predicted_s)}\npeak {fmt_si(roof.peak_flops)}FLOP/s, bandwidth "
+                 f"{fmt_si(roof.bandwidth)}B/s\n{clean(sources_text(roof, with_overhead=False))}", loc="left",
+                 fontsize=8)
     note = "dot area ∝ predicted time; rows without MACs (pooling, norm, merges) placed by their elementwise ops"
     if skipped:
         note += f"; {skipped} rows without work not drawn"

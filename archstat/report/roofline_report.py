@@ -8,49 +8,55 @@ from archstat.analyze.roofline import RoofRow, Roofline
 from archstat.report.sanitize import csv_text, md_row, md_rule, md_text, to_json
 from archstat.report.units import fmt_bytes, fmt_bytes_compact, fmt_compact, fmt_int, fmt_si
 
-TRAFFIC_MODEL = ("each row reads its inputs and weights once and writes its output once, at the dtype's bytes; "
-                 "folded in-place ops are fused (--unfold: a pass each); views move nothing")
-TIME_MODEL = "max(2·MACs / peak, bytes / bandwidth) + overhead per op that moves data"
-COLUMNS = ["name", "label", "op", "kind", "macs", "flops", "input_bytes", "weight_bytes", "output_bytes", "bytes",
-           "intensity_flop_per_byte", "bound", "attainable_flop_per_s", "compute_s", "memory_s", "overhead_s",
-           "predicted_s", "share"]
+TRAFFIC_MODEL = ("the runtime's kernels (archstat.perf.plan): each reads what it takes from memory once and writes "
+                 "what leaves it once, at the run's dtypes; reads of tensors still in the L2 come from there; "
+                 "views move nothing")
+TIME_MODEL = ("per kernel max(compute, memory) + launch, compute by tiles and waves over the SMs at the efficiency of "
+              "its kind, memory at the bandwidth efficiency of its kind; the host launches kernels ahead of the "
+              "device: latency ≈ max(host, device) over the program")
+COLUMNS = ["name", "label", "op", "kind", "macs", "flops", "read_bytes", "written_bytes", "cached_bytes", "bytes",
+           "intensity_flop_per_byte", "bound", "attainable_flop_per_s", "compute_s", "memory_s", "device_s",
+           "host_s", "kernels", "share"]
 
 
 def row_dict(r: RoofRow) -> dict:
     d = {"name": r.name, "label": r.label, "op": r.op, "kind": r.kind, "macs": r.macs, "flops": r.flops,
-         "input_bytes": r.input_bytes, "weight_bytes": r.weight_bytes, "output_bytes": r.output_bytes,
+         "read_bytes": r.read_bytes, "written_bytes": r.written_bytes, "cached_bytes": r.cached_bytes,
          "bytes": r.bytes, "intensity_flop_per_byte": r.intensity, "bound": r.bound,
          "attainable_flop_per_s": r.attainable, "compute_s": r.compute_s, "memory_s": r.memory_s,
-         "overhead_s": r.overhead_s, "predicted_s": r.predicted_s, "share": r.share, "counted": r.counted}
-    if r.input_guessed:
-        d["input_guessed"] = True
+         "device_s": r.device_s, "host_s": r.host_s, "kernels": r.kernels, "share": r.share, "counted": r.counted,
+         "math": r.math or None}
     if r.contains:
         d["contains"] = list(r.contains)
+    if r.notes:
+        d["notes"] = list(r.notes)
     return d
 
 
 def device_dict(rl: Roofline) -> dict:
-    roof = rl.roof
-    return {"key": roof.device, "name": roof.name, "peak_dtype": roof.dtype, "peak_flop_per_s": roof.peak_flops,
-            "bandwidth_bytes_per_s": roof.bandwidth, "overhead_s": roof.overhead_s,
-            "ridge_flop_per_byte": roof.ridge, "sources": dict(roof.sources),
+    roof, spec = rl.roof, rl.device
+    return {"key": roof.device, "name": roof.name, "entry": roof.entry, "peak_dtype": roof.dtype,
+            "peak_flop_per_s": roof.peak_flops, "bandwidth_bytes_per_s": roof.bandwidth,
+            "overhead_s": roof.overhead_s, "ridge_flop_per_byte": roof.ridge, "sms": spec.sms,
+            "l2_bytes": spec.l2_bytes, "peaks_flop_per_s": dict(spec.peaks), "sources": dict(roof.sources),
             "calibration": roof.calibration}
 
 
 def totals_dict(rl: Roofline) -> dict:
     return {"macs": rl.macs, "flops": 2 * rl.macs, "bytes": rl.bytes,
             "intensity_flop_per_byte": 2 * rl.macs / rl.bytes if rl.bytes else None,
-            "predicted_s": rl.predicted_s, "overhead_s": rl.overhead_s,
-            "throughput_samples_per_s": rl.throughput, "ops": len(rl.working),
+            "predicted_s": rl.predicted_s, "host_s": rl.host_s, "device_s": rl.device_s, "idle_s": rl.idle_s,
+            "host_bound": rl.host_bound, "throughput_samples_per_s": rl.throughput, "kernels": rl.kernels,
             "memory_bound_layer_share": rl.memory_bound_layer_share,
             "memory_bound_time_share": rl.memory_bound_time_share, "complete": rl.complete}
 
 
 def as_dict(rl: Roofline) -> dict:
     return {"archstat_version": __version__, "model": rl.model, "device": device_dict(rl), "batch": rl.batch,
-            "dtype": rl.storage_dtype, "bytes_per_element": rl.bytes_per_element, "fused": rl.fused,
-            "depth": rl.depth, "traffic_model": TRAFFIC_MODEL, "time_model": TIME_MODEL,
-            "layers": [row_dict(r) for r in rl.rows], "totals": totals_dict(rl)}
+            "runtime": rl.runtime, "precision": rl.precision, "train": rl.train, "tf32": dict(rl.tf32),
+            "dtype": rl.storage_dtype, "depth": rl.depth, "traffic_model": TRAFFIC_MODEL, "time_model": TIME_MODEL,
+            "layers": [row_dict(r) for r in rl.rows], "totals": totals_dict(rl), "band": rl.band,
+            "warnings": list(rl.warnings), "notes": list(rl.notes)}
 
 
 def fmt_time(seconds: float) -> str:
@@ -64,30 +70,40 @@ def fmt_time(seconds: float) -> str:
 def _cells(r: RoofRow) -> list[str]:
     intensity = "—" if r.intensity is None else f"{r.intensity:.1f}"
     return [r.name, r.kind, fmt_si(r.macs) if r.counted else "not counted", fmt_bytes(r.bytes), intensity,
-            r.bound, f"{fmt_si(r.attainable)}FLOP/s" if r.attainable else "—", fmt_time(r.predicted_s),
-            f"{100 * r.share:.1f} %"]
+            r.bound, f"{fmt_si(r.attainable)}FLOP/s" if r.attainable else "—", str(r.kernels),
+            fmt_time(r.device_s), f"{100 * r.share:.1f} %"]
 
 
-HEADER = ["layer", "kind", "MACs", "bytes", "FLOP/B", "bound", "attainable", "predicted", "share"]
+HEADER = ["layer", "kind", "MACs", "bytes", "FLOP/B", "bound", "attainable", "kernels", "device", "share"]
 
 
-def sources_text(roof) -> str:
-    """'peak, bandwidth: datasheet · overhead: assumed (devices.yaml)': each figure's source, once."""
+def sources_text(roof, with_overhead: bool = True) -> str:
+    """'peak, bandwidth: datasheet · overhead: calibrated …': each figure's source, once."""
     groups: dict[str, list[str]] = {}
-    for what in ("peak", "bandwidth", "overhead"):
+    for what in ("peak", "bandwidth") + (("overhead",) if with_overhead else ()):
         groups.setdefault(roof.sources.get(what, "?"), []).append(what)
     return " · ".join(f"{', '.join(whats)}: {source}" for source, whats in groups.items())
 
 
-def _roof_line(roof) -> str:
-    return (f"peak {fmt_si(roof.peak_flops)}FLOP/s · bandwidth {fmt_si(roof.bandwidth)}B/s · overhead "
-            f"{roof.overhead_s * 1e6:.1f} µs per op · ridge {roof.ridge:.1f} FLOP/B\n"
-            f"sources: {sources_text(roof)}")
+def _measured_overhead(roof) -> bool:
+    source = roof.sources.get("overhead", "")
+    return source.startswith("calibrated") or source == "--overhead"
+
+
+def _roof_line(roof, prediction: bool = True) -> str:
+    """The device's figures and their sources. In a prediction the host costs are the performance
+    model's (fitted per operator class) unless a calibration or --overhead gives the per-op overhead."""
+    overhead = not prediction or _measured_overhead(roof)
+    host = (f" · overhead {roof.overhead_s * 1e6:.1f} µs per op" if overhead else
+            " · host costs per operator: archstat/data/perf.yaml")
+    return (f"peak {fmt_si(roof.peak_flops)}FLOP/s · bandwidth {fmt_si(roof.bandwidth)}B/s{host} · ridge "
+            f"{roof.ridge:.1f} FLOP/B\n"
+            f"sources: {sources_text(roof, overhead)}")
 
 
 def roof_lines(roof) -> str:
     """The roof of a device alone (what --calibrate shows): figures, their sources, the method."""
-    lines = [f"{roof.name} ({roof.device}) · {roof.dtype}", _roof_line(roof)]
+    lines = [f"{roof.name} ({roof.device}) · {roof.dtype}", _roof_line(roof, prediction=False)]
     if "datasheet" in roof.sources:
         lines.append(f"datasheet: {roof.sources['datasheet']}")
     for what, how in ((roof.calibration or {}).get("method") or {}).items():
@@ -95,24 +111,53 @@ def roof_lines(roof) -> str:
     return "\n".join(lines)
 
 
+def _math_text(rl: Roofline) -> str:
+    """'amp-fp16' · 'fp32 (conv in TF32, matmul in fp32)': what the arithmetic ran in."""
+    if rl.precision in ("fp32",) and rl.device.kind == "gpu" and rl.tf32:
+        conv = "TF32" if rl.tf32.get("conv") else "fp32"
+        mm = "TF32" if rl.tf32.get("matmul") else "fp32"
+        return f"fp32 (convolutions in {conv}, matmuls in {mm})"
+    return rl.precision
+
+
 def header_lines(rl: Roofline) -> list[str]:
     roof = rl.roof
-    lines = [f"{rl.model} on {roof.name} ({roof.device}) · {roof.dtype} ({rl.bytes_per_element} B/element) · "
-             f"batch {rl.batch}", _roof_line(roof)]
+    step = "one training step" if rl.train else "one forward"
+    lines = [f"{rl.model} on {roof.name} ({roof.device}) · {rl.runtime} · {_math_text(rl)} · batch {rl.batch} · "
+             f"{step}", _roof_line(roof)]
     if "datasheet" in roof.sources:
         lines.append(f"datasheet: {roof.sources['datasheet']}")
     lines += [f"traffic: {TRAFFIC_MODEL}", f"time: {TIME_MODEL}"]
     return lines
 
 
+def band_text(rl: Roofline) -> str:
+    """How far to trust the total: the cross-validated error of predictions of this kind."""
+    b = rl.band
+    if not b or not b.get("n"):
+        return "trust               no public measurements validate this kind of prediction"
+    lo, hi = b["band"]
+    return (f"trust               median error {100 * b['median_error']:.0f} % over {b['n']:,} public measurements "
+            f"of this kind (cross-validated); 80 % of them ran at {lo:.2f}–{hi:.2f}× the predicted throughput "
+            f"({fmt_time(rl.predicted_s / hi)} – {fmt_time(rl.predicted_s / lo)} here)")
+
+
 def total_lines(rl: Roofline) -> list[str]:
     mark = "" if rl.complete else " (a lower bound: some rows have no MAC count)"
-    return [f"predicted latency   {fmt_time(rl.predicted_s)} per batch{mark} "
-            f"(of which overhead {fmt_time(rl.overhead_s)})",
-            f"throughput          {rl.throughput:,.1f} samples/s",
-            f"memory-bound        {100 * rl.memory_bound_layer_share:.0f} % of the {len(rl.working)} ops, "
-            f"{100 * rl.memory_bound_time_share:.0f} % of the time",
-            f"moved               {fmt_bytes(rl.bytes)} · {fmt_int(2 * rl.macs)} FLOPs"]
+    what = "step" if rl.train else "batch"
+    bound = "host-bound: the GPU waits for launches" if rl.host_bound and rl.device.kind == "gpu" else (
+        "device-bound" if rl.device.kind == "gpu" else "host and device in series (a CPU)")
+    lines = [f"predicted latency   {fmt_time(rl.predicted_s)} per {what}{mark} · {bound}",
+             f"                    device {fmt_time(rl.device_s)} busy, host {fmt_time(rl.host_s)} launching "
+             f"{rl.kernels:,} kernels" + (f", device idle {fmt_time(rl.idle_s)}" if rl.idle_s > 0 else ""),
+             f"throughput          {rl.throughput:,.1f} samples/s",
+             band_text(rl),
+             f"memory-bound        {100 * rl.memory_bound_layer_share:.0f} % of the rows, "
+             f"{100 * rl.memory_bound_time_share:.0f} % of the device time",
+             f"moved               {fmt_bytes(rl.bytes)} · {fmt_int(2 * rl.macs)} FLOPs"]
+    lines += [f"note                {n}" for n in rl.notes]
+    lines += [f"warning             {w}" for w in rl.warnings]
+    return lines
 
 
 def render(rl: Roofline, fmt: str, view=None):
@@ -125,12 +170,12 @@ def render(rl: Roofline, fmt: str, view=None):
             lines.append([d[c] for c in COLUMNS])
         t = totals_dict(rl)
         lines.append(["TOTAL", "", "", "", t["macs"], t["flops"], "", "", "", t["bytes"], t["intensity_flop_per_byte"],
-                      "", "", "", "", t["overhead_s"], t["predicted_s"], 1.0])
+                      "", "", "", "", t["device_s"], t["host_s"], t["kernels"], 1.0])
         return csv_text(lines)
     if fmt == "markdown":
         head = "\n".join(header_lines(rl)).split("\n")
         out = [f"## {md_text(rl.model)}: roofline", ""] + [f"- {md_text(x)}" for x in head] + [""]
-        out += [md_row(HEADER), md_rule(["---", "---"] + ["---:"] * 3 + ["---"] + ["---:"] * 3)]
+        out += [md_row(HEADER), md_rule(["---", "---"] + ["---:"] * 3 + ["---"] + ["---:"] * 4)]
         out += [md_row(_cells(r)) for r in rl.rows]
         out += [""] + [f"- {md_text(x)}" for x in total_lines(rl)]
         return "\n".join(out) + "\n"
@@ -152,8 +197,9 @@ def _fitted(rl: Roofline, view):
             Col("intensity", "FLOP/B", [column(4)], right=True, keep=70),
             Col("bound", "Bound", [column(5), [b[:3] for b in column(5)]], keep=80),
             Col("attainable", "Attainable", [column(6)], short="Attain.", right=True, keep=40),
-            Col("predicted", "Predicted", [column(7)], short="Pred.", right=True, keep=95),
-            Col("share", "Share", [column(8)], right=True, keep=90)]
+            Col("kernels", "Kernels", [column(7)], short="Kern.", right=True, keep=35),
+            Col("device", "Device", [column(8)], short="Dev.", right=True, keep=95),
+            Col("share", "Share", [column(9)], right=True, keep=90)]
     width = view.width if not view.wide else 10**6
     head = "\n".join(header_lines(rl)).split("\n")
     doc = Doc().add(wrap(head[0], width), "bold")
@@ -169,7 +215,7 @@ def compare_extras(rooflines: list[Roofline]) -> list[ExtraTotal]:
     """The predicted latency and memory-bound share of each compared model, with ratios to the first."""
     first = rooflines[0].predicted_s
     roof = rooflines[0].roof
-    where = f"{roof.device}, {roof.dtype}"
+    where = f"{roof.device}, {rooflines[0].runtime}, {rooflines[0].precision}"
     return [
         ExtraTotal("predicted_latency_s", f"predicted latency ({where})", [r.predicted_s for r in rooflines],
                    [fmt_time(r.predicted_s) + ("" if i == 0 or not first else f" ×{r.predicted_s / first:.3g}")
