@@ -49,9 +49,12 @@ CALIBRATABLE = ("cpu", "cuda")
 
 # What a figure may be, wherever it comes from (calibration file, --peak, --bandwidth, --overhead): finite
 # and inside these bounds. A real device lies far inside them; a tampered file or a typo does not.
-PEAK_BOUNDS = (1e6, 1e18)          # FLOP/s: 1 MFLOP/s .. 1 EFLOP/s
-BANDWIDTH_BOUNDS = (1e6, 1e15)     # bytes/s: 1 MB/s .. 1 PB/s
-OVERHEAD_BOUNDS = (0.0, 1.0)       # seconds per op (a calibration's must be above 0)
+# every figure (a calibration's, an override's) is held to argcheck.ROOF_LIMITS: one set of bounds
+from archstat.argcheck import ROOF_LIMITS, roof_problem  # noqa: E402
+
+PEAK_BOUNDS = ROOF_LIMITS["peak"][:2]             # FLOP/s
+BANDWIDTH_BOUNDS = ROOF_LIMITS["bandwidth"][:2]   # bytes/s
+OVERHEAD_BOUNDS = ROOF_LIMITS["overhead_s"][:2]   # seconds per op (a calibration's must be above 0)
 
 
 @dataclass(frozen=True)
@@ -583,16 +586,15 @@ def calibration_for(device: str, hardware: Optional[str] = None) -> tuple[Option
 # -- resolving the roof ---------------------------------------------------------------------------------
 
 def check_override(value: Optional[float], what: str, flag: str) -> Optional[float]:
-    """--peak / --bandwidth / --overhead: finite and inside the bounds every figure is held to."""
+    """--peak / --bandwidth / --overhead: finite and inside argcheck.ROOF_LIMITS, with the command line's
+    message (``--overhead`` is shown in µs)."""
     if value is None:
         return None
-    bounds, unit = {"peak": (PEAK_BOUNDS, "FLOP/s"), "bandwidth": (BANDWIDTH_BOUNDS, "bytes/s"),
-                    "overhead": (OVERHEAD_BOUNDS, "s")}[what]
-    ok = _figure(value, bounds, positive=what != "overhead")
-    if not ok:
-        shown = f"{value * 1e6:g} µs" if what == "overhead" and isinstance(value, float) else f"{value:g}"
-        span = ("0 to 1,000,000 µs" if what == "overhead" else f"{bounds[0]:g} to {bounds[1]:g} {unit}")
-        raise UsageError(f"{flag} {shown}: expected a finite figure from {span}")
+    key = "overhead_s" if what == "overhead" else what
+    problem = roof_problem(float(value), key, *((1e-6, "µs") if key == "overhead_s" else ()))
+    if problem:
+        shown = f"{value * 1e6:g}" if key == "overhead_s" else f"{value:g}"
+        raise UsageError(f"{flag} {shown}: {problem}")
     return float(value)
 
 
