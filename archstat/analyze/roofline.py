@@ -66,6 +66,7 @@ class RoofRow:
     bound: str                      # compute, memory, host (launches only) or none (moves nothing)
     kernels: int = 0                # device kernels run for it
     cached_bytes: int = 0           # of the reads, those the L2 served
+    weight_bytes: int = 0           # of the reads, parameters, buffers and tensors computed from them alone
     ops: int = 0                    # elementwise ops (the plot places MAC-free rows by them)
     counted: bool = True            # False: MACs unknown (a module archstat has no formula for)
     contains: list[str] = field(default_factory=list)
@@ -205,6 +206,7 @@ def rows_from(stats: ModelStats, prediction) -> list[RoofRow]:
         row.read_bytes += s.read
         row.written_bytes += s.written
         row.cached_bytes += c.cached_bytes
+        row.weight_bytes += s.weight_read
         row.compute_s += c.compute_s
         row.memory_s += c.memory_s
         row.device_s += c.device_s
@@ -255,8 +257,8 @@ def block_row(name: str, label: str, parts: list[RoofRow]) -> RoofRow:
                    sum(p.read_bytes for p in parts), sum(p.written_bytes for p in parts),
                    sum(p.compute_s for p in parts), sum(p.memory_s for p in parts), sum(p.device_s for p in parts),
                    sum(p.host_s for p in parts), bound, sum(p.kernels for p in parts),
-                   sum(p.cached_bytes for p in parts), sum(p.ops for p in parts), all(p.counted for p in parts),
-                   [p.name for p in parts], sum(p.share for p in parts))
+                   sum(p.cached_bytes for p in parts), sum(p.weight_bytes for p in parts), sum(p.ops for p in parts),
+                   all(p.counted for p in parts), [p.name for p in parts], sum(p.share for p in parts))
 
 
 def grouped_rows(ops: list[RoofRow], grouped: ModelStats, stats: ModelStats) -> list[RoofRow]:

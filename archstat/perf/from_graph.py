@@ -64,10 +64,12 @@ class _Ctx:
         return kern
 
     def view(self, op: str, src: TensorRef, shape=None, layout="") -> TensorRef:
-        """A view: no kernel runs; the result shares ``src``'s storage."""
+        """A view: no kernel runs; the result shares ``src``'s storage (an expand that broadcasts keeps
+        the distinct elements of its source)."""
         self.kernels.append(Kernel(op, self.row, (src,), (), view=True))
-        return TensorRef(tuple(shape) if shape is not None else src.shape, src.dtype, src.id, src.role,
-                         layout or src.layout)
+        shape = tuple(shape) if shape is not None else src.shape
+        elements = src.distinct if op == "expand" and numel(shape) > src.distinct else src.elements
+        return TensorRef(shape, src.dtype, src.id, src.role, layout or src.layout, elements)
 
 
 def _b(ctx: _Ctx, shape) -> tuple[int, ...]:

@@ -36,16 +36,23 @@ class TensorRef:
     shape: tuple[int, ...]
     dtype: str                       # torch's name without "torch.": float32, float16, int64, bool, …
     id: int                          # its storage: views share it; the dataflow follows it
-    role: str = ""                   # "param", "buffer", or "" (an activation or the input)
+    role: str = ""                   # "param", "buffer", "const" (computed from weights alone), "" (activations)
     layout: str = ""                 # "" contiguous, "channels_last", "strided" (a non-contiguous view)
+    elements: Optional[int] = None   # the distinct elements behind it, where fewer than its shape's (an
+    #                                  expanded view: a class token broadcast over the batch); None: all
 
     @property
     def numel(self) -> int:
         return numel(self.shape)
 
     @property
+    def distinct(self) -> int:
+        return self.numel if self.elements is None else min(self.elements, self.numel)
+
+    @property
     def nbytes(self) -> int:
-        return self.numel * DTYPE_BYTES.get(self.dtype, 4)
+        """The bytes reading (or writing) it moves: each distinct element once."""
+        return self.distinct * DTYPE_BYTES.get(self.dtype, 4)
 
     @property
     def floating(self) -> bool:
@@ -103,7 +110,8 @@ def to_rows(kernels: list[Kernel]) -> list[list]:
     ids: dict[int, int] = {}
 
     def t(ref: TensorRef) -> list:
-        return [list(ref.shape), ref.dtype, ids.setdefault(ref.id, len(ids)), ref.role, ref.layout]
+        row = [list(ref.shape), ref.dtype, ids.setdefault(ref.id, len(ids)), ref.role, ref.layout]
+        return row + [ref.elements] if ref.elements is not None else row
 
     return [[k.op, k.row, [t(x) for x in k.inputs], [t(x) for x in k.outputs], k.macs, int(k.view), int(k.inplace),
              k.attrs, k.part_of, k.phase] for k in kernels]
@@ -111,7 +119,7 @@ def to_rows(kernels: list[Kernel]) -> list[list]:
 
 def from_rows(rows: list[list]) -> list[Kernel]:
     def t(x) -> TensorRef:
-        return TensorRef(tuple(x[0]), x[1], x[2], x[3], x[4])
+        return TensorRef(tuple(x[0]), x[1], x[2], x[3], x[4], x[5] if len(x) > 5 else None)
 
     return [Kernel(r[0], r[1], tuple(t(x) for x in r[2]), tuple(t(x) for x in r[3]), r[4], bool(r[5]), bool(r[6]),
                    dict(r[7]), r[8], r[9]) for r in rows]
@@ -163,9 +171,12 @@ class BatchPair:
             return self.second
 
         def tensor(a: TensorRef, b: TensorRef) -> TensorRef:
-            if a.shape == b.shape:
+            if a.shape == b.shape and a.elements == b.elements:
                 return a
-            return replace(a, shape=tuple(self._affine(x, y, batch) for x, y in zip(a.shape, b.shape)))
+            elements = None if a.elements is None or b.elements is None else self._affine(a.elements, b.elements,
+                                                                                            batch)
+            return replace(a, shape=tuple(self._affine(x, y, batch) for x, y in zip(a.shape, b.shape)),
+                           elements=elements)
 
         out = []
         for a, b in zip(self.first, self.second):

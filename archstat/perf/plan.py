@@ -89,6 +89,7 @@ class Step:
     inputs: tuple[tuple[int, int], ...] = ()    # (storage, bytes) read: caches follow these
     outputs: tuple[tuple[int, int], ...] = ()
     phase: str = "forward"
+    weight_read: int = 0             # of ``read``: parameters, buffers and tensors computed from them alone
     note: str = ""                   # a transposition, a folded norm: why it is there
     backend: str = ""                # attention: flash, efficient, cpu; conv: nhwc, nchw
 
@@ -304,6 +305,9 @@ def plan(kernels: list[Kernel], runtime: str, target: Target, *, precision: str 
     builder = _Builder(kernels, runtime, target, tf32, channels_last or runtime != "eager", int8)
     builder.sdpa = sdpa
     steps = builder.build()
+    weights = {t.id for k in kernels for t in k.inputs if t.weight or t.role == "const"}
+    for s in steps:
+        s.weight_read = min(s.read, sum(n for t, n in dict(s.inputs).items() if t in weights))
     return Plan(runtime, precision, steps, tf32, builder.notes, builder.unknown)
 
 
@@ -376,6 +380,8 @@ class _Builder:
             read = 0
         if k.op in BN_OPS and k.attrs.get("training") and k.inputs:
             read += k.inputs[0].nbytes          # the batch's statistics: one more pass over the input
+        elif k.op in BN_OPS and k.outputs:
+            written = k.outputs[0].nbytes       # at inference it saves no statistics
         if sub == "gather" and k.outputs and k.inputs and k.op not in ("index_put", "index_put_", "_index_put_impl_"):
             # a gather reads what it picks (and its indices), not the whole source
             read = min(read, sum(t.nbytes for t in k.outputs) + sum(t.nbytes for t in k.inputs[1:]))
@@ -397,15 +403,19 @@ class _Builder:
                               host_ops=(), inputs=((x.id, x.nbytes),), outputs=((-x.id - 7, x.nbytes),),
                               phase=k.phase, note="cuDNN's tensor-core kernels take NHWC: the NCHW input is "
                                                   "transposed"))
-        conv_read = read - (k.inputs[2].nbytes if bias else 0)
+        separate_bias = bias and self.runtime == "eager"
+        conv_read = read - (k.inputs[2].nbytes if separate_bias else 0)
+        conv_io = dict(io)
+        if separate_bias:
+            conv_io["inputs"] = tuple(x for x in io["inputs"] if x[0] != k.inputs[2].id)
         steps.append(Step(kind, "", (k.op,), (k.row,), k.macs, conv_read, written, math,
-                          conv_dims(k), ("conv",), backend=layout, **io))
+                          conv_dims(k), ("conv",), backend=layout, **conv_io))
         if transposed and k.outputs:
             y = k.outputs[0]
             steps.append(Step("memory", "transpose", ("nhwc_to_nchw",), (k.row,), 0, y.nbytes, y.nbytes,
                               inputs=((-y.id - 7, y.nbytes),), outputs=((y.id, y.nbytes),), phase=k.phase,
                               note="… and the NHWC output transposed back to NCHW"))
-        if bias and self.runtime == "eager" and k.outputs:
+        if separate_bias and k.outputs:
             y = k.outputs[0]
             b = k.inputs[2]
             steps.append(Step("memory", "pointwise", ("add_",), (k.row,), 0, y.nbytes + b.nbytes, y.nbytes,

@@ -24,7 +24,7 @@ class Schedule:
     host_s: float                   # the host's time to launch everything
     device_s: float                 # the device's busy time
     idle_s: float                   # device time spent waiting for the host
-    host_bound: bool
+    host_bound: bool                # the device spent longer waiting for launches than running kernels
 
 
 def schedule(costs: list[StepCost], *, overlap: bool = True, launch_s: float = 0.0, sync_s: float = 0.0) -> Schedule:
@@ -47,4 +47,4 @@ def schedule(costs: list[StepCost], *, overlap: bool = True, launch_s: float = 0
         end = start + c.device_s
         busy += c.device_s
     latency = max(host, end) + sync_s
-    return Schedule(latency, host, busy, idle, host >= end)
+    return Schedule(latency, host, busy, idle, idle > busy)   # the device waited longer than it worked

@@ -14,14 +14,16 @@ TRAFFIC_MODEL = ("the runtime's kernels (archstat.perf.plan): each reads what it
 TIME_MODEL = ("per kernel max(compute, memory) + launch, compute by tiles and waves over the SMs at the efficiency of "
               "its kind, memory at the bandwidth efficiency of its kind; the host launches kernels ahead of the "
               "device: latency ≈ max(host, device) over the program")
-COLUMNS = ["name", "label", "op", "kind", "macs", "flops", "read_bytes", "written_bytes", "cached_bytes", "bytes",
+COLUMNS = ["name", "label", "op", "kind", "macs", "flops", "read_bytes", "weight_bytes", "written_bytes",
+           "cached_bytes", "bytes",
            "intensity_flop_per_byte", "bound", "attainable_flop_per_s", "compute_s", "memory_s", "device_s",
            "host_s", "kernels", "share"]
 
 
 def row_dict(r: RoofRow) -> dict:
     d = {"name": r.name, "label": r.label, "op": r.op, "kind": r.kind, "macs": r.macs, "flops": r.flops,
-         "read_bytes": r.read_bytes, "written_bytes": r.written_bytes, "cached_bytes": r.cached_bytes,
+         "read_bytes": r.read_bytes, "weight_bytes": r.weight_bytes, "written_bytes": r.written_bytes,
+         "cached_bytes": r.cached_bytes,
          "bytes": r.bytes, "intensity_flop_per_byte": r.intensity, "bound": r.bound,
          "attainable_flop_per_s": r.attainable, "compute_s": r.compute_s, "memory_s": r.memory_s,
          "device_s": r.device_s, "host_s": r.host_s, "kernels": r.kernels, "share": r.share, "counted": r.counted,
@@ -169,7 +171,7 @@ def render(rl: Roofline, fmt: str, view=None):
             d = row_dict(r)
             lines.append([d[c] for c in COLUMNS])
         t = totals_dict(rl)
-        lines.append(["TOTAL", "", "", "", t["macs"], t["flops"], "", "", "", t["bytes"], t["intensity_flop_per_byte"],
+        lines.append(["TOTAL", "", "", "", t["macs"], t["flops"], "", "", "", "", t["bytes"], t["intensity_flop_per_byte"],
                       "", "", "", "", t["device_s"], t["host_s"], t["kernels"], 1.0])
         return csv_text(lines)
     if fmt == "markdown":

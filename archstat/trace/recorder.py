@@ -208,7 +208,7 @@ class Recorder:
         role = ("param" if key in self.param_storages else "buffer" if key in self.buffer_storages
                 else "" if self.derived.get(key, False) else "const")
         return TensorRef(tuple(t.shape), str(t.dtype).removeprefix("torch."), key, role,
-                         _layout(t))
+                         _layout(t), _distinct(t))
 
     def log(self, func, op_name, acc, ins, outs, new, view, macs, args, kwargs) -> None:
         from archstat.perf.kernels import Kernel
@@ -320,6 +320,22 @@ def _layout(t) -> str:
     except RuntimeError:   # sparse or nested tensors have no strides
         return "other"
     return ""
+
+
+def _distinct(t) -> Optional[int]:
+    """The elements behind a broadcast view (stride 0 along some dims: ``x.expand(...)``), or None when it
+    has as many as its shape."""
+    try:
+        strides = t.stride()
+    except RuntimeError:
+        return None
+    if 0 not in strides:
+        return None
+    n = 1
+    for size, stride in zip(t.shape, strides):
+        if stride:
+            n *= size
+    return n
 
 
 def _writes(func) -> bool:
