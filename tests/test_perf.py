@@ -268,3 +268,33 @@ def test_costs_of_a_plan_are_positive_and_bounded_by_the_device():
         if c.step.macs:     # nothing runs faster than the dense peak
             assert 2 * c.step.macs / c.device_s <= RTX4090.peak(c.step.math) * 1.2 + 1
     assert math.isclose(p.throughput, 64 / p.latency_s)
+
+
+# -- a config's operators without torch equal its built module's ---------------------------------------
+
+def _zoo():
+    import os
+
+    from tests.conftest import ROOT
+
+    names = sorted(f[:-5] for f in os.listdir(ROOT / "configs") if f.endswith(".yaml"))
+    # the two 1000-layer nets repeat the blocks of resnet110 and preact-resnet164, which run here
+    return [n for n in names if n not in ("resnet1202", "preact-resnet1001")]
+
+
+@pytest.mark.parametrize("name", _zoo())
+def test_config_recipes_equal_the_traced_module(name):
+    pytest.importorskip("torch")
+    import archstat
+    from archstat.perf.from_graph import graph_kernels
+    from archstat.trace.analyze import analyze_module
+
+    def sig(k):
+        return (k.op, k.row.split("#")[0], tuple((x.shape, x.role, x.layout == "channels_last", x.nbytes)
+                                                 for x in k.inputs),
+                tuple(x.shape for x in k.outputs), k.macs, k.view)
+
+    graph = archstat.load(name)
+    ours = [sig(k) for k in graph_kernels(graph, 2)]
+    traced = analyze_module(archstat.build(name, device="meta"), graph.input_shape, batch=2, fold=False).kernels
+    assert ours == [sig(k) for k in traced if k.part_of < 0]

@@ -510,7 +510,7 @@ def _window_attention(ctx: _Ctx):
             ctx.view("view", value)
             filled = ctx.view("expand", value, (rh, rw))
             ctx.k("copy_", [TensorRef((rh, rw), F32, region.id, "const", "strided"),
-                            TensorRef((rh, rw), F32, value.id, "const", "strided")],
+                            TensorRef((rh, rw), F32, value.id, "const", "strided", 1)],
                   [TensorRef((rh, rw), F32, region.id, "const")])
             del cell, filled
         reg = _reshape_copy(ctx, TensorRef((ph, pw), F32, region.id, "const"), (gh, m, gw, m), (0, 2, 1, 3),

@@ -113,6 +113,36 @@ class Batch:
             self._arrays = a
         return self._arrays
 
+    def subset(self, keep) -> "Batch":
+        """A Batch of the predictions ``keep`` (indices), with the same arrays cut down (no plan rebuilt)."""
+        import numpy as np
+
+        a = self.arrays()
+        keep = np.asarray(sorted(set(int(i) for i in keep)), dtype=int)
+        new_pred = np.full(len(self.preds), -1)
+        new_pred[keep] = np.arange(len(keep))
+        step_keep = new_pred[a["step_pred"]] >= 0
+        new_step = np.full(self.steps, -1)
+        new_step[step_keep] = np.arange(int(step_keep.sum()))
+        out = Batch(self.kind)
+        out.preds = [self.preds[i] for i in keep]
+        out.steps = int(step_keep.sum())
+        b = {}
+        for key in ("step_pred", "eff", "read", "written", "transpose", "device", "bandwidth"):
+            b[key] = a[key][step_keep]
+        b["step_pred"] = new_pred[b["step_pred"]]
+        for prefix, keys in (("mat", ("mat_tiles", "mat_taps", "mat_groups", "mat_conv", "mat_cuda")),
+                             ("att", ("att",)), ("dw", ("dw",)), ("rd", ("rd_size", "rd_dist", "rd_l2")),
+                             ("host", ("host_key",))):
+            steps = a[f"{prefix}_step"]
+            m = new_step[steps] >= 0 if len(steps) else np.zeros(0, dtype=bool)
+            b[f"{prefix}_step"] = new_step[steps[m]] if len(steps) else steps
+            for key in keys:
+                b[key] = a[key][m] if len(steps) else a[key]
+        b["runtime"] = a["runtime"][keep]
+        out._arrays = b
+        return out
+
     def device_and_host(self, coefficients: dict):
         """(device seconds, host seconds) of every step."""
         import numpy as np

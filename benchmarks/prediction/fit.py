@@ -107,15 +107,23 @@ def build(tables, sample=None):
     """Batches (gpu, cpu) holding the plan of every measured row, with what was measured."""
     batches = {"gpu": Batch("gpu"), "cpu": Batch("cpu")}
     skipped: dict[str, int] = {}
+    ops: set[str] = set()
+    # every row of every table, grouped by traced program: each cache file is read once
+    work: dict[tuple, list] = {}
     for table in tables:
         rows = table.rows()
         if sample:
             import random
 
             rows = random.Random(0).sample(rows, min(sample, len(rows)))
-        device = device_spec(table.device)
         for row in rows:
-            t = traced(row["model"], row["img"], table.mode)
+            work.setdefault((row["model"], row["img"], table.mode), []).append((table, row))
+    t0 = time.perf_counter()
+    for n, ((model, img, mode), entries) in enumerate(work.items()):
+        if n % 200 == 0:
+            print(f"  planning: {n}/{len(work)} programs, {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+        t = traced(model, img, mode)
+        for table, row in entries:
             if t is None or "error" in t:
                 why = "not traced" if t is None else t["error"].split(":")[0]
                 skipped[why] = skipped.get(why, 0) + 1
@@ -125,13 +133,17 @@ def build(tables, sample=None):
             except BatchMismatch:
                 skipped["batch"] = skipped.get("batch", 0) + 1
                 continue
+            device = device_spec(table.device)
             p = run_plan(kernels, device, **plan_options(table))
+            ops.update(op for st in p.steps for op in st.ops)
             batches[device.kind].add(p, device, table=table.key, model=row["model"], family=family(row["model"]),
-                                     img=row["img"], batch=row["batch"], measured=row["samples_per_s"])
-    return batches, skipped
+                                     img=row["img"], batch=row["batch"], measured=row["samples_per_s"],
+                                     runtime=table.runtime, train=table.mode == "train")
+    return batches, skipped, ops
 
 
 def residuals(batches, c):
+    """log(predicted / measured) throughput of every stored row (gpu rows, then cpu rows)."""
     out = []
     for b in batches.values():
         if not b.preds:
@@ -147,20 +159,30 @@ def all_preds(batches):
     return [p for b in batches.values() for p in b.preds]
 
 
-def fit(batches, base, mask=None, theta0=None, max_nfev=60):
-    """Least squares on log ratios over the rows where ``mask`` is True."""
+def subset(batches, keep: np.ndarray) -> dict:
+    """The batches restricted to the rows where ``keep`` is True (rows in all_preds order)."""
+    out, start = {}, 0
+    for kind, b in batches.items():
+        n = len(b.preds)
+        idx = np.flatnonzero(keep[start:start + n])
+        out[kind] = b.subset(idx) if len(idx) else Batch(kind)
+        start += n
+    return out
+
+
+def fit(batches, base, theta0=None, max_nfev=60):
+    """Robust least squares on log ratios over every row of ``batches``, in log space (every coefficient is
+    a positive rate, share or time)."""
     from scipy.optimize import least_squares
 
     lo = np.asarray([f[1] for f in FITTED])
     hi = np.asarray([f[2] for f in FITTED])
     x0 = np.clip(np.asarray(theta0 if theta0 is not None else [get(base, f[0]) for f in FITTED], dtype=float),
-                 lo * 1.0001, hi * 0.9999)
-    # search in log space: every coefficient is a positive rate, share or time
+                 lo * 1.0001 + 1e-12, hi * 0.9999)
     llo, lhi = np.log(np.maximum(lo, 1e-12)), np.log(hi)
 
     def fun(z):
-        r = residuals(batches, with_values(base, np.exp(z)))
-        return r if mask is None else r[mask]
+        return residuals(batches, with_values(base, np.exp(z)))
 
     res = least_squares(fun, np.log(np.maximum(x0, 1e-12)), bounds=(llo, lhi), loss="soft_l1", f_scale=0.15,
                         max_nfev=max_nfev, x_scale=1.0, diff_step=1e-3)
@@ -173,8 +195,9 @@ def fold_of(fam: str, folds: int) -> int:
 
 def stats(r) -> dict:
     """Median |error|, share within ±25 % and ±50 %, worst, and the 10–90 % band of measured/predicted."""
+    r = np.asarray(r)
     ratio = np.exp(-r)            # measured / predicted throughput
-    err = np.abs(np.exp(np.abs(r)) - 1)
+    err = np.exp(np.abs(r)) - 1   # ×1.5 either way is 50 % off
     return {"n": int(len(r)), "median_error": float(np.median(err)) if len(r) else None,
             "within_25": float(np.mean(err <= 0.25)) if len(r) else None,
             "within_50": float(np.mean(err <= 0.5)) if len(r) else None,
@@ -182,63 +205,90 @@ def stats(r) -> dict:
             "band": [float(np.quantile(ratio, 0.1)), float(np.quantile(ratio, 0.9))] if len(r) else None}
 
 
+def regime_of(p: dict, kind: str) -> str:
+    return f"{kind}-{p['runtime']}-{'train' if p['train'] else 'infer'}"
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--sample", type=int, default=None, help="rows per table (a fixed random sample)")
+    ap.add_argument("--fit-rows", type=int, default=300, help="rows per table the coefficients are fitted on")
     ap.add_argument("--folds", type=int, default=5)
-    ap.add_argument("--tables", default=",".join(t.key for t in TABLES if t.mode == "infer"))
-    ap.add_argument("--max-nfev", type=int, default=60)
+    ap.add_argument("--tables", default=",".join(t.key for t in TABLES))
+    ap.add_argument("--max-nfev", type=int, default=40)
+    ap.add_argument("--reuse", action="store_true", help="reuse the plans of the last run (.cache/fit-plans.pkl)")
     ap.add_argument("--write", action="store_true")
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
     tables = [t for t in TABLES if t.key in args.tables.split(",")]
-    batches, skipped = build(tables, args.sample)
+    cache = HERE / ".cache" / "fit-plans.pkl"
+    if args.reuse and cache.exists():
+        with open(cache, "rb") as f:
+            batches, skipped, ops = pickle.load(f)
+    else:
+        batches, skipped, ops = build(tables)
+        for b in batches.values():
+            b.arrays()
+        with open(cache, "wb") as f:
+            pickle.dump((batches, skipped, ops), f)
     preds = all_preds(batches)
+    kinds = [k for k, b in batches.items() for _ in b.preds]
     print(f"{len(preds)} rows planned ({skipped} skipped) in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+    # the rows the coefficients are fitted on: a fixed sample of each table
+    rng = np.random.default_rng(0)
+    table_of = np.asarray([p["table"] for p in preds])
+    fit_rows = np.zeros(len(preds), dtype=bool)
+    for key in sorted(set(table_of)):
+        idx = np.flatnonzero(table_of == key)
+        fit_rows[rng.choice(idx, min(args.fit_rows, len(idx)), replace=False)] = True
     base = coefficients()
-    r0 = residuals(batches, base)
-    print("priors:", json.dumps(stats(r0)), file=sys.stderr)
-    theta, res = fit(batches, base, max_nfev=args.max_nfev)
+    print("priors:", json.dumps(stats(residuals(batches, base))), file=sys.stderr)
+    theta, res = fit(subset(batches, fit_rows), base, max_nfev=args.max_nfev)
     fitted = with_values(base, theta)
     r_all = residuals(batches, fitted)
-    print(f"fit ({res.nfev} evaluations, {time.perf_counter() - t0:.0f} s):", json.dumps(stats(r_all)),
+    print(f"fit ({res.nfev} evaluations, {time.perf_counter() - t0:.0f} s): {json.dumps(stats(r_all))}",
           file=sys.stderr)
-    # cross-validation by family: each family predicted by coefficients fitted without it
+    # cross-validation by family: each family predicted by coefficients fitted without any of its models
     folds = np.asarray([fold_of(p["family"], args.folds) for p in preds])
     oof = np.full(len(preds), np.nan)
     for k in range(args.folds):
-        train = folds != k
-        th, _ = fit(batches, base, mask=train, theta0=theta, max_nfev=max(10, args.max_nfev // 3))
-        oof[~train] = residuals(batches, with_values(base, th))[~train]
-        print(f"fold {k}: {stats(oof[~train])}", file=sys.stderr)
-    out = {"fitted": {f[0]: float(v) for f, v in zip(FITTED, theta)}, "in_sample": {}, "cross_validated": {}}
-    keys = np.asarray([p["table"] for p in preds])
-    for key in sorted(set(keys)):
-        m = keys == key
+        th, _ = fit(subset(batches, fit_rows & (folds != k)), base, theta0=theta,
+                    max_nfev=max(8, args.max_nfev // 4))
+        held = folds == k
+        oof[held] = residuals(batches, with_values(base, th))[held]
+        print(f"fold {k} ({time.perf_counter() - t0:.0f} s): {json.dumps(stats(oof[held]))}", file=sys.stderr)
+    out = {"fitted": {f[0]: float(v) for f, v in zip(FITTED, theta)}, "fit_rows": int(fit_rows.sum()),
+           "in_sample": {}, "cross_validated": {}, "by_regime": {}}
+    for key in sorted(set(table_of)):
+        m = table_of == key
         out["in_sample"][key] = stats(r_all[m])
         out["cross_validated"][key] = stats(oof[m])
+    regimes = np.asarray([regime_of(p, k) for p, k in zip(preds, kinds)])
+    for key in sorted(set(regimes)):
+        out["by_regime"][key] = stats(oof[regimes == key])
     out["cross_validated"]["all"] = stats(oof)
     out["in_sample"]["all"] = stats(r_all)
-    report = HERE / ".cache" / "fit.json"
-    report.write_text(json.dumps(out, indent=1))
-    np.save(HERE / ".cache" / "fit-oof.npy", oof)
+    (HERE / ".cache" / "fit.json").write_text(json.dumps(out, indent=1))
     with open(HERE / ".cache" / "fit-rows.pkl", "wb") as f:
-        pickle.dump({"preds": preds, "oof": oof, "in_sample": r_all}, f)
+        pickle.dump({"preds": preds, "kinds": kinds, "oof": oof, "in_sample": r_all, "fit_rows": fit_rows,
+                     "theta": theta}, f)
     print(json.dumps(out["cross_validated"], indent=1), file=sys.stderr)
     if args.write:
-        write_yaml(fitted, out, tables, len(preds))
+        write_yaml(fitted, out, tables, len(preds), sorted(ops))
     print(f"done in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
     return 0
 
 
-def write_yaml(c: dict, out: dict, tables, rows: int) -> None:
-    """perf.yaml with the fitted coefficients and the cross-validated bands per runtime."""
+def write_yaml(c: dict, out: dict, tables, rows: int, ops: list) -> None:
+    """perf.yaml with the fitted coefficients, the cross-validated bands per regime (what every prediction
+    quotes) and the operators the validation has seen."""
     import yaml
 
     c = copy.deepcopy(c)
-    c["provenance"] = (f"fitted by benchmarks/prediction/fit.py on {datetime.date.today().isoformat()} from {rows} "
-                       f"public measurements: " + "; ".join(t.what for t in tables))
-    c["validation"] = {k: v for k, v in out["cross_validated"].items()}
+    c["provenance"] = (f"fitted by benchmarks/prediction/fit.py on {datetime.date.today().isoformat()} on "
+                       f"{out['fit_rows']} of {rows} public measurements (a fixed sample of each table): "
+                       + "; ".join(t.what for t in tables))
+    c["validation"] = dict(out["by_regime"])
+    c["validated_ops"] = [op for op in ops if "." not in op]
     text = ("# The performance model's coefficients (archstat.perf): every one a property of a kind of kernel or of\n"
             "# a runtime, never of a model. Written by benchmarks/prediction/fit.py (do not edit by hand: refit);\n"
             "# `validation` holds the cross-validated errors (by model family) that predictions quote.\n")
