@@ -21,7 +21,7 @@ def profile_model(
                                 metavar="NAME|PATH|module:..."),
     device: str = typer.Option("cpu", "--device", help="cpu, cuda, cuda:N or mps."),
     batch: int = typer.Option(1, "--batch", "-b", help="Batch size."),
-    input_: Optional[str] = typer.Option(None, "--input", help="Input C×H×W."),
+    input_: Optional[List[str]] = typer.Option(None, "--input", help=options.INPUT_HELP),
     dtype: str = typer.Option("float32", "--dtype", help="float32, float16 or bfloat16."),
     mode: str = typer.Option("eval", "--mode", help="eval (inference) or train (forward + backward + step)."),
     optimizer: Optional[str] = typer.Option(None, "--optimizer", help="With --mode train: sgd, momentum or adam "
@@ -62,7 +62,8 @@ def profile_model(
             batches = [options.parse_batch(int(b)) for b in split_values(sweep_batch, "--sweep-batch")]
         except ValueError:
             raise UsageError(f"--sweep-batch '{sweep_batch}': expected integers such as 1,8,32") from None
-    shape = options.parse_input(input_)
+    shape = options.parse_inputs(input_)
+    shape = shape.plain_shape('profile') if shape is not None else None
     params = options.parse_sets(sets)
     results, stopped = [], ""
     bar = None

@@ -37,7 +37,7 @@ def roofline_cmd(
                               "bfloat16): the bytes per element and the peak used."),
     batch: int = typer.Option(1, "--batch", "-b", help="Batch size."),
     depth: Optional[int] = typer.Option(None, "--depth", help="One row per block below this many dotted levels."),
-    input_: Optional[str] = typer.Option(None, "--input", help="Input C×H×W."),
+    input_: Optional[List[str]] = typer.Option(None, "--input", help=options.INPUT_HELP),
     unfold: bool = typer.Option(False, "--unfold", help="In-place ops as their own passes (eager), not fused."),
     peak: Optional[str] = typer.Option(None, "--peak", help="Override the peak, FLOP/s (e.g. 500T)."),
     bandwidth: Optional[str] = typer.Option(None, "--bandwidth", help="Override the bandwidth, bytes/s "
@@ -76,7 +76,7 @@ def roofline_cmd(
         return
     result = analyze_roofline(model, options.parse_sets(sets), device=device, dtype=dtype,
                               batch=options.parse_batch(batch), depth=depth, fold=not unfold,
-                              input_shape=options.parse_input(input_), peak=parse_rate(peak, "--peak"),
+                              input_shape=options.parse_inputs(input_), peak=parse_rate(peak, "--peak"),
                               bandwidth=parse_rate(bandwidth, "--bandwidth"),
                               overhead_s=None if overhead is None else overhead * 1e-6)
     emit(roofline_report.render(result, fmt, output.view(columns, wide)))

@@ -3,20 +3,25 @@ module pre/post hooks keep the stack of running modules, so each operator lands 
 
 - A **leaf module** call (no children, or a class a registry op builds) is one row: the MACs of
   every operator its forward ran, the parameters those operators read (and any it owns), the
-  output it allocated.
+  output it allocated. An RNN (``nn.RNN``/``LSTM``/``GRU``) is costed by its formula (``rnn.py``).
 - An operator run **outside any leaf** (``F.linear``, ``x + y``, attention in a block's forward)
   is its own row, named under the innermost running module (``blocks.0.attn.bmm2``). Views are
-  no row at all.
+  no row at all. A **data-dependent** operator (``nms``, ``roi_align``, ``nonzero``) run outside a
+  leaf is one row per kind under its module, with its number of calls.
 - A tensor's storage says what is new: an output sharing an input's storage (a view, an in-place
   op) allocates nothing; parameters are known by their storages, so one used through
   ``F.linear`` or a ``.t()`` view is still found, and counted once.
+- Rows keep the shapes, dtypes and sizes of the tensors they read and wrote (``TInfo``), not the
+  tensors, so a forward on real CPU tensors frees its activations as it would without archstat.
+  Every operator call is logged too (``OpCall``: its row, shapes and MACs): ``batch.py`` compares
+  two such logs to find the batch dimension of every tensor.
 """
 
 from __future__ import annotations
 
 import sys
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any, NamedTuple, Optional
 
 from archstat.trace import aten_costs
 
@@ -26,15 +31,44 @@ def storage_key(t) -> int:
     return t.untyped_storage()._cdata
 
 
-def tensors_in(value) -> list:
+def tensors_in(value, _depth: int = 0) -> list:
+    """Every tensor in a value: tensors, tuples and lists (namedtuples), dicts (HF ModelOutput),
+    dataclasses; other objects hold none that archstat follows."""
     torch = sys.modules["torch"]
     if isinstance(value, torch.Tensor):
         return [value]
+    if _depth > 32:
+        return []
     if isinstance(value, (list, tuple)):
-        return [t for v in value for t in tensors_in(v)]
+        return [t for v in value for t in tensors_in(v, _depth + 1)]
     if isinstance(value, dict):
-        return [t for v in value.values() for t in tensors_in(v)]
+        return [t for v in value.values() for t in tensors_in(v, _depth + 1)]
+    fields = getattr(type(value), "__dataclass_fields__", None)
+    if fields:
+        return [t for f in fields for t in tensors_in(getattr(value, f, None), _depth + 1)]
     return []
+
+
+class TInfo(NamedTuple):
+    """What a row keeps of one tensor."""
+    shape: tuple
+    dtype: str
+    numel: int
+    nbytes: int
+    new: bool          # allocated by this row (not a view or an in-place result of its inputs)
+
+
+def info(t, new: bool = False) -> TInfo:
+    return TInfo(tuple(t.shape), str(t.dtype).replace("torch.", ""), t.numel(), t.numel() * t.element_size(), new)
+
+
+class OpCall(NamedTuple):
+    """One aten operator call: the row it landed in, its shapes and its MACs."""
+    row: str
+    op: str
+    ins: tuple
+    outs: tuple
+    macs: int
 
 
 @dataclass
@@ -44,13 +78,18 @@ class Acc:
     module: Any = None                     # the leaf module, or None for a functional op
     op: str = ""                           # the aten op of a functional row
     macs: int = 0
-    ops: int = 0                           # elementwise operations of a functional row
+    ops: int = 0                           # elementwise operations (functional rows; roi_align's samples)
     unknown: dict[str, int] = field(default_factory=dict)   # aten op → calls with no formula
+    data: dict[str, int] = field(default_factory=dict)      # data-dependent aten op → calls
     params: list[tuple[str, Any]] = field(default_factory=list)
     allocated: set[int] = field(default_factory=set)
-    out: Any = None
-    inputs: tuple = ()
+    outs: list = field(default_factory=list)   # TInfo of each output tensor
+    ins: list = field(default_factory=list)    # TInfo of each input tensor
     saved_bytes: int = 0
+    calls: int = 1                         # a data-dependent row: how many calls it stands for
+    formula: str = ""                      # set by a module formula (RNNs)
+    kind: str = ""                         # "rnn" for a module costed by formula
+    elements: Optional[int] = None         # a data-dependent row: elements its calls allocated together
 
 
 class Recorder:
@@ -65,37 +104,51 @@ class Recorder:
         self.rows: list[Acc] = []
         self.calls: dict[str, int] = {}
         self.fn_counts: dict[tuple[str, str], int] = {}
+        self.data_rows: dict[tuple[str, str], Acc] = {}
         self.called: set[str] = set()
         self.last: Optional[Acc] = None       # the row an autograd pack hook belongs to
         self.keep: list = []                  # saved tensors stay referenced: storage keys stay unique
         self.by_op: dict[str, int] = {}       # MACs per aten op (what verify compares with other counters)
+        self.log: list[OpCall] = []           # every operator call, in order
+        self.modules: list[tuple] = []        # every module call: (name, module, input TInfos, output TInfos)
+        self.failed_op: Optional[str] = None  # the operator that raised, if the forward failed in one
 
     # -- modules --------------------------------------------------------------------------------
-    def pre(self, module, inputs):
+    def pre(self, module, args, kwargs=None):
         name = self.names.get(id(module), type(module).__name__)
         self.called.add(name)
+        ins = [info(t) for t in tensors_in(args) + tensors_in(kwargs or {})]
         if self.leaf_row() is None and id(module) in self.leaf_ids:
             self.calls[name] = self.calls.get(name, 0) + 1
             shown = (name or type(module).__name__) + (f"#{self.calls[name]}" if self.calls[name] > 1 else "")
-            acc = Acc(shown, module=module, inputs=tuple(inputs))
+            acc = Acc(shown, module=module, ins=ins)
             self.rows.append(acc)
             self.last = acc
-            self.stack.append((name, acc))
+            self.stack.append((name, acc, ins))
         else:
-            self.stack.append((name, None))
+            self.stack.append((name, None, ins))
 
-    def post(self, module, inputs, output):
+    def post(self, module, args, kwargs, output):
+        """A forward hook registered ``with_kwargs=True``."""
         if not self.stack:
             return
-        _, acc = self.stack.pop()
+        name, acc, ins = self.stack.pop()
+        outs = tensors_in(output)
+        self.modules.append((name, module, ins, [info(t) for t in outs]))
         if acc is not None:
-            acc.out = output
+            acc.outs = [info(t, storage_key(t) in acc.allocated) for t in outs]
             spec_multi = getattr(_spec(module), "multi_input", False)
             for p in module.parameters(recurse=not spec_multi):   # owned, even if read no op
                 self.claim(acc, p)
+            from archstat.trace import rnn
+
+            if rnn.is_rnn(module):
+                acc.macs, acc.formula = rnn.module_macs(module, args, kwargs)
+                acc.kind = "rnn"
+                acc.unknown.clear()   # what the RNN's kernels are (mkldnn on the CPU) the formula covers
 
     def leaf_row(self) -> Optional[Acc]:
-        for _, acc in self.stack:
+        for _, acc, _ in self.stack:
             if acc is not None:
                 return acc
         return None
@@ -107,34 +160,55 @@ class Recorder:
         outs = tensors_in(out)
         in_keys = {storage_key(t) for t in ins}
         new = [t for t in outs if storage_key(t) not in in_keys]
+        new_keys = {storage_key(t) for t in new}
         acc = self.leaf_row()
+        name = op_name.lstrip("_")
         if acc is None:
             if view or not outs:
                 return
             parent = self.stack[-1][0] if self.stack else ""
-            name = op_name.lstrip("_")
-            key = (parent, name)
-            self.fn_counts[key] = self.fn_counts.get(key, 0) + 1
-            label = f"{name}{self.fn_counts[key]}"
-            acc = Acc(f"{parent}.{label}" if parent else label, op=name, out=out, inputs=tuple(ins))
+            if kind == "data":   # one row per kind under its module, however many calls
+                acc = self.data_rows.get((parent, name))
+                if acc is not None:
+                    acc.calls += 1
+                    acc.elements += sum(t.numel() for t in outs[:1] if storage_key(t) in new_keys)
+            if acc is None:
+                if kind == "data":
+                    label = name
+                else:
+                    key = (parent, name)
+                    self.fn_counts[key] = self.fn_counts.get(key, 0) + 1
+                    label = f"{name}{self.fn_counts[key]}"
+                acc = Acc(f"{parent}.{label}" if parent else label, op=name, ins=[info(t) for t in ins],
+                          outs=[info(t, storage_key(t) in new_keys) for t in outs])
+                if kind == "data":
+                    self.data_rows[(parent, name)] = acc
+                    acc.elements = sum(t.numel() for t in outs[:1] if storage_key(t) in new_keys)
+                self.rows.append(acc)
             if kind == "zero" and new and pointwise:
-                acc.ops = sum(t.numel() for t in new)
-            self.rows.append(acc)
+                acc.ops += sum(t.numel() for t in new)
             self.last = acc
-        acc.allocated.update(storage_key(t) for t in new)
+        acc.allocated.update(new_keys)
         for t in ins:
             key = storage_key(t)
             if key in self.param_storages and key not in self.counted_storages:
                 self.counted_storages.add(key)
                 acc.params.extend(self.param_storages[key])
+        n = 0
         if kind == "macs":
             n = aten_costs.macs(func, args, kwargs, out)
             acc.macs += n
-            name = f"aten.{op_name}"
-            self.by_op[name] = self.by_op.get(name, 0) + n
+            label = f"aten.{op_name}"
+            self.by_op[label] = self.by_op.get(label, 0) + n
         elif kind == "unknown":
-            name = f"aten.{op_name}"
-            acc.unknown[name] = acc.unknown.get(name, 0) + 1
+            label = f"aten.{op_name}"
+            acc.unknown[label] = acc.unknown.get(label, 0) + 1
+        elif kind == "data":
+            label = aten_costs.qualified(func)
+            acc.data[label] = acc.data.get(label, 0) + 1
+            acc.ops += aten_costs.data_ops(func, args, kwargs, out)
+        self.log.append(OpCall(acc.name, op_name, tuple(info(t) for t in ins),
+                               tuple(info(t, storage_key(t) in new_keys) for t in outs), n))
 
     def claim(self, acc: Acc, p) -> None:
         key = storage_key(p)
@@ -169,5 +243,8 @@ def _spec(module):
 
 def is_leaf(module) -> bool:
     """A module costed as one row: no children, or a class a registry op builds (a merge, whose
-    children are the branches it joins; LeNet's table conv, whose children are its parts)."""
-    return not module._modules or _spec(module) is not None
+    children are the branches it joins; LeNet's table conv, whose children are its parts), or an
+    RNN (costed by its formula)."""
+    from archstat.trace import rnn
+
+    return not module._modules or _spec(module) is not None or rnn.is_rnn(module)
