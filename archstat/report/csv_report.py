@@ -6,6 +6,7 @@ import csv
 import io
 
 from archstat.analyze.stats import ModelStats
+from archstat.report.rows import whole_shape
 from archstat.report.units import compute_unit
 
 COLUMNS = ["name", "label", "op", "output_shape", "activation_elements", "activation_bytes",
@@ -18,12 +19,14 @@ def render(stats: ModelStats, units: str = "macs") -> str:
     w = csv.writer(out, lineterminator="\n")
     w.writerow(COLUMNS + [unit.lower(), "ops", "receptive_field", "aux", "formula", "folded"])
     for r in stats.rows:
-        w.writerow([r.name, r.label, r.op, "x".join(map(str, (stats.batch, *r.output_shape))),
+        w.writerow([r.name, r.label, r.op, "x".join(map(str, whole_shape(r, stats.batch))),
                     r.activation_elements, r.activation_bytes, r.weights, r.biases, r.params,
                     r.macs * factor, r.ops, r.rf.size[0] if r.rf else "", int(r.aux), r.formula,
                     " ".join(r.folded + r.contains)])
     t = stats.totals
-    w.writerow(["TOTAL", "", "", "x".join(map(str, (stats.batch, *stats.output_shape))),
+    first = stats.outputs[0]["shape"] if stats.outputs and "shape" in stats.outputs[0] else [stats.batch,
+                                                                                            *stats.output_shape]
+    w.writerow(["TOTAL", "", "", "x".join(map(str, first)),
                 t.activation_elements, t.activation_bytes, t.weights, t.biases, t.params,
                 t.macs * factor, t.ops, "", "", "", ""])
     return out.getvalue()

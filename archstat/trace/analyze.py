@@ -50,6 +50,7 @@ def analyze_module(model, input_shape, *, name: Optional[str] = None, batch: int
         raise UsageError("analyzing an nn.Module needs input_shape, e.g. (3, 224, 224)")
     if batch > 1 and not inputs.batched:
         raise UsageError(f"--batch {batch}: no input has a batch dimension (every one is unbatched: or a value)")
+    inputs = inputs.resolved(model)
     notes = list(notes)
     saved = DTYPE_BYTES[dtype] if not amp else 2
     on_meta = all(t.device.type == "meta" for t in (*model.parameters(), *model.buffers()))
@@ -62,6 +63,7 @@ def analyze_module(model, input_shape, *, name: Optional[str] = None, batch: int
         raise
     except Exception as meta_exc:  # a forward that needs real data (.item(), data-dependent shapes)
         if not isinstance(meta_exc, _RealTensors):
+            meta_exc = _at_asked_batch(meta_exc, work, inputs, batch, mode, saved)
             _may_fall_back(meta_exc, work, inputs, batch, memory_cap)
         real = cpu_model() if cpu_model is not None else copy.deepcopy(model)
         if any(p.device.type == "meta" for p in real.parameters()):
@@ -88,8 +90,8 @@ def analyze_module(model, input_shape, *, name: Optional[str] = None, batch: int
     aux_params, unused = _params_left(work, rec)
     if unused:
         rows.append(Row("(parameters of modules that ran, read by no op)", "PARAMS", "params", (), 0, 0,
-                        sum(p.numel() for n, p in unused if not n.endswith("bias")),
-                        sum(p.numel() for n, p in unused if n.endswith("bias")), 0, 0,
+                        sum(p.numel() for n, p in unused if not is_bias(n)),
+                        sum(p.numel() for n, p in unused if is_bias(n)), 0, 0,
                         note=", ".join(n for n, _ in unused[:5]), scales="fixed"))
     if fold:
         rows = _fold(rows)
@@ -172,6 +174,22 @@ def _inputs_text(inputs: InputSet, batch: int) -> str:
 def _short(exc: BaseException, limit: int = 300) -> str:
     text = " ".join(str(exc).split())
     return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def _at_asked_batch(exc: Exception, model, inputs, batch: int, mode: str, saved: int) -> Exception:
+    """The meta failure at the batch asked for (the pair is traced from batch 2: a message should
+    show the user's batch), or ``exc`` itself."""
+    from archstat.trace.run import run_forward
+
+    if first_traced(batch) == batch:
+        return exc
+    try:
+        run_forward(model, inputs, batch, "meta", mode, saved)
+    except ArchstatError:
+        raise
+    except Exception as again:
+        return again
+    return exc
 
 
 def _may_fall_back(meta_exc: Exception, model, inputs: InputSet, batch: int, cap: int) -> None:
@@ -259,11 +277,14 @@ def _row(acc: Acc, batch: int, nbytes: int, bt: BatchTrace, after_data: bool) ->
         elements = acc.elements
     else:
         elements = out.numel if out is not None and out.new else 0
-    weights = sum(p.numel() for n, p in acc.params if not n.endswith("bias"))
-    biases = sum(p.numel() for n, p in acc.params if n.endswith("bias"))
-    in_shapes = [_per_sample_in(t, rt.ins[i] if rt is not None and i < len(rt.ins) else None)
-                 for i, t in enumerate(acc.ins)]
-    label, op, ops, formula = _describe(acc, batch, shape, in_shapes)
+    weights = sum(p.numel() for n, p in acc.params if not is_bias(n))
+    biases = sum(p.numel() for n, p in acc.params if is_bias(n))
+    per = [_per_sample_in(t, rt.ins[i] if rt is not None and i < len(rt.ins) else None)
+           for i, t in enumerate(acc.ins)]
+    if all(p is not None for p in per) and not full:
+        label, op, ops, formula = _describe(acc, batch, shape, per)
+    else:   # a tensor whose batch is not its dim 0 (windows): the formulas on the whole tensors, at this batch
+        label, op, ops, formula = _describe(acc, 1, out.shape if out is not None else (), [t.shape for t in acc.ins])
     note = ", ".join(f"no formula for {k}" + (f" (×{n})" if n > 1 else "") for k, n in acc.unknown.items())
     if acc.kind == "rnn":
         note = acc.formula
@@ -279,6 +300,11 @@ def _row(acc: Acc, batch: int, nbytes: int, bt: BatchTrace, after_data: bool) ->
     return row
 
 
+def is_bias(name: str) -> bool:
+    """``fc.bias``, an RNN's ``bias_ih_l0``: a bias, by its name."""
+    return name.rpartition(".")[2].startswith("bias")
+
+
 def _scales(rt) -> str:
     """'batch' when any of its costs grows with the batch, 'fixed' when none does, '' when unknown."""
     if rt is None:
@@ -289,14 +315,11 @@ def _scales(rt) -> str:
     return "batch" if "batch" in values else "fixed"
 
 
-def _per_sample_in(t, tt) -> tuple:
-    if tt is not None:
-        shape = tt.per_sample()
-        if shape is not None:
-            return shape
-        if tt.batch.known:
-            return tuple(t.shape)
-    return tuple(t.shape[1:]) if t.shape else ()
+def _per_sample_in(t, tt):
+    """One sample's shape of an input tensor (None when its batch is not dim 0, one per sample)."""
+    if tt is not None and tt.batch.known and tt.batch.dim == 0 and tt.batch.per_sample == 1:
+        return tuple(t.shape[1:])
+    return None
 
 
 def _describe(acc: Acc, batch: int, out_shape, in_shapes) -> tuple[str, str, int, str]:

@@ -128,6 +128,13 @@ class InputSet:
                              f"{self.text()}")
         return tuple(s.shape)
 
+    def resolved(self, model) -> "InputSet":
+        """Each input's dtype made explicit for this model (token ids for an Embedding-first model)."""
+        positional = [s for s in self.specs if s.name is None]
+        first = positional[0] if positional else None
+        return replace(self, specs=tuple(s if s.is_value or s.dtype else replace(s, dtype=dtype_for(s, model, s is first))
+                                         for s in self.specs))
+
     def with_source(self, source: str) -> "InputSet":
         return replace(self, source=source)
 
@@ -303,6 +310,9 @@ def normalize(value, where: str = "input_shape") -> Optional[InputSet]:
             raise UsageError(f"{where}: an empty shape; expected e.g. (3, 224, 224)")
         if all(_is_int(d) for d in value):
             return InputSet((_shape_spec(value, where),), where)
+        if all(isinstance(d, (int, float)) for d in value):    # a shape with a bad size in it
+            i, bad = next((i, d) for i, d in enumerate(value) if not _is_int(d))
+            raise UsageError(f"{where}[{i}]: a size must be an integer, got {bad!r}")
         specs = tuple(_shape_spec(v, f"{where}[{i}]") for i, v in enumerate(value))
         return _checked(InputSet(specs, where), where)
     raise UsageError(f"{where}: expected a shape such as (3, 224, 224), '3x224x224', a list of shapes or a "
