@@ -287,7 +287,9 @@ def _row(acc: Acc, batch: int, nbytes: int, bt: BatchTrace, after_data: bool) ->
         label, op, ops, formula = _describe(acc, 1, out.shape if out is not None else (), [t.shape for t in acc.ins])
     note = ", ".join(f"no formula for {k}" + (f" (×{n})" if n > 1 else "") for k, n in acc.unknown.items())
     if acc.kind == "rnn":
-        note = acc.formula
+        from archstat.trace.rnn import formula_text
+
+        note = formula_text(acc.module, acc.tokens)
     if acc.data:
         note = ", ".join(f"{k} ×{n}: depends on the data" for k, n in acc.data.items())
         label = ", ".join(f"{k} ×{n}" for k, n in acc.data.items()) if acc.module is None else label

@@ -278,6 +278,8 @@ def derive(bt: BatchTrace, n: int):
         new.macs = at_batch(acc.macs, scale["macs"], a, n)
         new.ops = at_batch(acc.ops, scale["ops"], a, n)
         new.saved_bytes = at_batch(acc.saved_bytes, scale["saved"], a, n) or 0
+        if acc.tokens:
+            new.tokens = at_batch(acc.tokens, scale["macs"], a, n) or acc.tokens
         if acc.elements is not None:
             new.elements = at_batch(acc.elements, scale["elements"], a, n)
         new.outs = [_tensor_at(t, tt, a, n) for t, tt in zip(acc.outs, rt.outs)]

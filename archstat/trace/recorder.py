@@ -87,7 +87,7 @@ class Acc:
     ins: list = field(default_factory=list)    # TInfo of each input tensor
     saved_bytes: int = 0
     calls: int = 1                         # a data-dependent row: how many calls it stands for
-    formula: str = ""                      # set by a module formula (RNNs)
+    tokens: int = 0                        # an RNN: time steps × samples it ran
     kind: str = ""                         # "rnn" for a module costed by formula
     elements: Optional[int] = None         # a data-dependent row: elements its calls allocated together
 
@@ -143,7 +143,7 @@ class Recorder:
             from archstat.trace import rnn
 
             if rnn.is_rnn(module):
-                acc.macs, acc.formula = rnn.module_macs(module, args, kwargs)
+                acc.macs, acc.tokens = rnn.module_macs(module, args, kwargs)
                 acc.kind = "rnn"
                 acc.unknown.clear()   # what the RNN's kernels are (mkldnn on the CPU) the formula covers
 

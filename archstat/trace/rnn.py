@@ -48,17 +48,22 @@ def tokens_of(x, batch_first: bool) -> int:
     return shape[0] * shape[1]
 
 
-def module_macs(module, args, kwargs) -> tuple[int, str]:
-    """(MACs, the formula with its numbers) of one call of an RNN module."""
+def module_macs(module, args, kwargs) -> tuple[int, int]:
+    """(MACs, tokens) of one call of an RNN module."""
     x = args[0] if args else (kwargs or {}).get("input")
     tokens = tokens_of(x, module.batch_first)
+    proj = getattr(module, "proj_size", 0) or 0
+    return rnn_macs(GATES[module.mode], module.input_size, module.hidden_size, module.num_layers,
+                    module.bidirectional, proj, tokens), tokens
+
+
+def formula_text(module, tokens: int) -> str:
+    """The formula with its numbers (a row's note)."""
     gates = GATES[module.mode]
     proj = getattr(module, "proj_size", 0) or 0
-    macs = rnn_macs(gates, module.input_size, module.hidden_size, module.num_layers, module.bidirectional, proj,
-                    tokens)
     dirs = 2 if module.bidirectional else 1
     text = (f"MACs = {tokens} tokens × Σ {module.num_layers} layer{'s' if module.num_layers > 1 else ''} × {dirs} "
             f"direction{'s' if dirs > 1 else ''} of {gates}·H·(I + {'P' if proj else 'H'})"
             + (" + H·P" if proj else "") + f", H = {module.hidden_size}, I = {module.input_size}"
             + (f", P = {proj}" if proj else ""))
-    return macs, text
+    return text
