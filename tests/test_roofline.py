@@ -341,3 +341,22 @@ def test_a_traced_module_records_what_each_row_reads():
     first = rl.ops[0]
     assert not any(r.input_guessed for r in rl.ops)
     assert first.input_bytes == 3 * 32 * 32 * 4   # the 3×32×32 float32 input, read by the first conv
+
+
+@pytest.mark.parametrize("factory", ["nets.py:vit_sdpa", "nets.py:Swin", "nets.py:MaxViT", "nets.py:ConvNeXt",
+                                     "user_net.py:make"])
+def test_activation_traffic_counts_the_batch_once(factory):
+    # every row's activation traffic (what it reads and writes of activations) at batch 8 is exactly
+    # 8 × batch 1, whatever its leading dimension (attention's bmm and SDPA run on batch × heads,
+    # Swin's and MaxViT's on batch × windows); weights are read once per batch at any batch size, and
+    # a row computed from weights alone (Swin's relative-position bias lookup) costs the same at any batch
+    pytest.importorskip("torch")
+    target = f"module:tests/fixtures/{factory}"
+    one = analyze_roofline(target, device="h100", input_shape=(3, 32, 32), batch=1)
+    eight = analyze_roofline(target, device="h100", input_shape=(3, 32, 32), batch=8)
+    assert [r.name for r in one.ops] == [r.name for r in eight.ops]
+    for a, b in zip(one.ops, eight.ops):
+        per_batch = 8 if a.input_bytes else 1
+        assert b.input_bytes + b.output_bytes == per_batch * (a.input_bytes + a.output_bytes), a.name
+        assert b.weight_bytes == a.weight_bytes, a.name
+    assert sum(bool(a.input_bytes) for a in one.ops) > len(one.ops) / 2

@@ -159,8 +159,11 @@ def op_row(row: Row, roof: Roof, batch: int, nbytes: int, previous_out: int) -> 
     guessed = row.input_elements is None
     view = _is_view(row)
     ins = 0 if view else previous_out if guessed else row.input_elements
-    outs = 0 if view else numel(row.output_shape) * batch
-    weights = 0 if view else row.params
+    # what the row writes, from the same element counts as the table (batch applied once, whatever
+    # the row's leading dimension: attention's bmm runs on batch × heads)
+    written = row.output_elements if row.output_elements is not None else numel(row.output_shape) * batch
+    outs = 0 if view else written
+    weights = 0 if view else row.params + row.constant_elements
     compute = 2 * row.macs / roof.peak_flops
     memory = (ins + weights + outs) * nbytes / roof.bandwidth
     moves = bool(ins + weights + outs or row.macs)
@@ -203,7 +206,8 @@ def roofline(stats: ModelStats, roof: Roof, grouped: Optional[ModelStats] = None
             continue
         ops.append(op_row(row, roof, stats.batch, nbytes, previous_out))
         if not _is_view(row):
-            previous_out = numel(row.output_shape) * stats.batch
+            previous_out = (row.output_elements if row.output_elements is not None
+                            else numel(row.output_shape) * stats.batch)
     rows = ops
     if grouped is not None and grouped.depth is not None:
         by_name = {r.name: r for r in ops}

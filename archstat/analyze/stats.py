@@ -51,6 +51,8 @@ class Row:
     scales: str = "batch"                # a traced row: "batch" (cost ∝ batch), "fixed" (the same at any batch)
     calls: int = 1                       # a data-dependent row: how many calls of its op it stands for
     depends_on_data: bool = False        # ran on what a data-dependent op (nms) returned: figures depend on the data
+    output_elements: Optional[int] = None  # elements it writes, batch included, in place too (None: unknown)
+    constant_elements: int = 0           # elements it reads of tensors computed from weights alone (batch-free)
 
     @property
     def params(self) -> int:
@@ -122,6 +124,7 @@ class ModelStats(Displayable):  # shows as HTML in notebooks, as the table in ri
     conventions: Any = None                          # --convention: a peer's count (trace.conventions)
     output_full_shape: bool = False                  # output_shape is a module output's whole shape
     batch_trace: Any = field(default=None, repr=False, compare=False)   # trace.batch.BatchTrace of a module
+    kernels: list = field(default_factory=list)      # a traced module: every operator (perf.kernels.Kernel)
 
     @property
     def not_counted(self) -> list[Row]:
@@ -160,7 +163,7 @@ def node_row(node: Node, batch: int, nbytes: int) -> Row:
         name=node.name, label=node.label, op=node.op, output_shape=node.shape,
         activation_elements=elements, activation_bytes=elements * nbytes,
         weights=weights, biases=biases, macs=macs * batch, ops=ops * batch, formula=formula,
-        input_elements=sum(numel(s) for s in node.in_shapes) * batch)
+        input_elements=sum(numel(s) for s in node.in_shapes) * batch, output_elements=numel(node.shape) * batch)
 
 
 MODES = ("eval", "train")

@@ -118,7 +118,7 @@ def analyze_module(model, input_shape, *, name: Optional[str] = None, batch: int
                        depth=depth, mode=mode, layers=None, receptive_field=None, source="module",
                        aux_params=aux_params, training=training, notes=notes, macs_by_op=dict(rec.by_op),
                        inputs=[s.as_dict(batch) for s in inputs.specs], outputs=outputs,
-                       input_source=inputs.source, output_full_shape=full, batch_trace=bt)
+                       input_source=inputs.source, output_full_shape=full, batch_trace=bt, kernels=list(rec.kernels))
     if convention is not None:
         from archstat.trace.conventions import peer_count
 
@@ -146,14 +146,20 @@ def _trace_pair(model, inputs: InputSet, batch: int, device: str, mode: str, sav
 def _at_batch(bt: BatchTrace, model, inputs, batch: int, device, mode, saved):
     """(the rows at ``batch``, the BatchTrace their batch dims come from). Batch 1 is derived from
     the traces at 2 and 3 (one sample's share of each sample-wise cost), unless the forward loops
-    over the samples (rows only one trace has), when batch 1 is traced on its own."""
+    over the samples (rows only one trace has) or its two traces do not run the same operators,
+    when batch 1 is traced on its own."""
     from archstat.trace.batch import derive
     from archstat.trace.run import run_forward
+
+    from archstat.perf.kernels import BatchMismatch
 
     if bt.batches[0] == batch:
         return bt.main, bt
     if not bt.loop_rows:
-        return derive(bt, batch), bt
+        try:
+            return derive(bt, batch), bt
+        except BatchMismatch:   # the two traces ran other operators: batch 1 gets its own trace
+            pass
     one, out_one = run_forward(model, inputs, batch, device, mode, saved)
     pair = compare(one, bt.main, out_one, bt.output, batch, bt.batches[0])
     return one, pair
@@ -298,7 +304,9 @@ def _row(acc: Acc, batch: int, nbytes: int, bt: BatchTrace, after_data: bool) ->
               formula=formula, saved_bytes=acc.saved_bytes, counted=not acc.unknown, note=note,
               full_shape=full, batch_dim=bd.dim if bd.known else None, batch_factor=bd.per_sample,
               scales=scales, calls=acc.calls, depends_on_data=after_data)
-    row.input_elements = sum(t.numel for t in acc.ins)   # what it reads (the roofline's traffic)
+    row.output_elements = out.numel if out is not None else 0   # what it writes (in place too), batch included
+    row.input_elements = acc.read_elements          # what it reads of activations (the roofline's traffic)
+    row.constant_elements = acc.constant_elements   # … and of tensors computed from weights alone
     return row
 
 

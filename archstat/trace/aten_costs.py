@@ -272,3 +272,50 @@ def macs(func, args, kwargs, out) -> int:
     if fn is convolution:
         return fn(*args, out=out if not isinstance(out, (tuple, list)) else out[0])
     return fn(*args, **kwargs)
+
+
+# -- what the performance model needs beyond the shapes -----------------------------------------------
+
+def _scalar(v):
+    """Plain ints, floats, bools and their lists (a SymInt as its int); anything else as None."""
+    if isinstance(v, bool) or isinstance(v, (int, float)):
+        return v
+    if isinstance(v, (list, tuple)):
+        return [_scalar(x) for x in v]
+    try:
+        return int(v)
+    except (TypeError, ValueError, RuntimeError):
+        return None
+
+
+_ATTR_ARGS = {
+    # aten.convolution(input, weight, bias, stride, padding, dilation, transposed, output_padding, groups)
+    "convolution": (3, ("stride", "padding", "dilation", "transposed", "output_padding", "groups")),
+    "_convolution": (3, ("stride", "padding", "dilation", "transposed", "output_padding", "groups")),
+    "max_pool2d_with_indices": (1, ("kernel_size", "stride", "padding", "dilation", "ceil_mode")),
+    "max_pool2d": (1, ("kernel_size", "stride", "padding", "dilation", "ceil_mode")),
+    "avg_pool2d": (1, ("kernel_size", "stride", "padding", "ceil_mode")),
+}
+
+
+def attrs(op: str, args, kwargs) -> dict:
+    """The non-tensor arguments of an operator that decide its kernel (a conv's stride and groups)."""
+    spec = _ATTR_ARGS.get(op)
+    if spec is None:
+        return {}
+    start, names = spec
+    out = {}
+    for i, name in enumerate(names):
+        value = args[start + i] if start + i < len(args) else (kwargs or {}).get(name)
+        if value is not None:
+            out[name] = _scalar(value)
+    return out
+
+
+def whole_attrs(op: str, args, kwargs) -> dict:
+    """``scaled_dot_product_attention(q, k, v, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None)``:
+    whether it is causal and whether it has a mask (which kernels can run it depends on both)."""
+    kwargs = kwargs or {}
+    mask = args[3] if len(args) > 3 else kwargs.get("attn_mask")
+    causal = args[5] if len(args) > 5 else kwargs.get("is_causal", False)
+    return {"is_causal": bool(causal), "mask": mask is not None}

@@ -20,7 +20,9 @@ The API for other code (the performance model reads shapes at any batch from one
   ({"macs", "ops", "elements"} → "batch" | "fixed" | "neither");
 - ``BatchTrace.ops``: one ``OpTrace`` per aten call of the rows whose operator sequences agree in
   both traces (``row``, ``op``, ``ins``, ``outs``, ``macs``, ``macs_scale``, ``macs_at(n)``);
-- ``BatchTrace.outputs``: the model's outputs, each ``(path, TensorTrace or a type name)``.
+- ``BatchTrace.outputs``: the model's outputs, each ``(path, TensorTrace or a type name)``;
+- ``BatchTrace.kernel_pair()``: the two kernel logs as ``perf.kernels.BatchPair`` (``at(n)``,
+  ``batch_dims()``).
 """
 
 from __future__ import annotations
@@ -148,6 +150,13 @@ class BatchTrace:
     outputs: list = field(default_factory=list)   # (path, TensorTrace | type name)
     loop_rows: list[str] = field(default_factory=list)   # rows of one trace only (a loop over the samples)
 
+    def kernel_pair(self):
+        """The two traces' kernel logs as a ``perf.kernels.BatchPair`` (raises BatchMismatch when
+        they do not line up op for op)."""
+        from archstat.perf.kernels import BatchPair
+
+        return BatchPair(self.main.kernels, self.other.kernels, *self.batches)
+
     def row_problems(self) -> list[tuple[str, str]]:
         """(row, what) of the rows whose costs are neither fixed nor in proportion to the batch."""
         a, b = self.batches
@@ -169,8 +178,12 @@ def _row_values(acc) -> dict[str, int]:
     return {"macs": acc.macs, "ops": acc.ops, "elements": elements}
 
 
-def _saved_scale(acc, twin, a, b) -> str:
-    return scaling(acc.saved_bytes, twin.saved_bytes, a, b)
+def _other_values(acc) -> dict[str, int]:
+    """What a row reads (the roofline's traffic) and saves for backward: scaled, never refused on."""
+    return {"saved": acc.saved_bytes, "reads": acc.read_elements, "constant": acc.constant_elements}
+
+
+
 
 
 def compare(main, other, out_a, out_b, a: int, b: int) -> BatchTrace:
@@ -188,7 +201,8 @@ def compare(main, other, out_a, out_b, a: int, b: int) -> BatchTrace:
             continue
         va, vb = _row_values(acc), _row_values(twin)
         scales = {q: scaling(va[q], vb[q], a, b) for q in va}
-        scales["saved"] = _saved_scale(acc, twin, a, b)
+        oa, ob = _other_values(acc), _other_values(twin)
+        scales.update({q: scaling(oa[q], ob[q], a, b) for q in oa})
         bt.rows[acc.name] = RowTrace(acc.name, _tensors(acc.outs, twin.outs, a, b), _tensors(acc.ins, twin.ins, a, b),
                                      scales, {q: (va[q], vb[q]) for q in va})
     extra = [n for n in other_rows if n not in main_names]
@@ -196,15 +210,15 @@ def compare(main, other, out_a, out_b, a: int, b: int) -> BatchTrace:
         bt.aligned = False
         bt.loop_rows.extend(extra)
     # operator calls, row by row where the two traces ran the same operators
-    calls_a, calls_b = _by_row(main.log), _by_row(other.log)
+    calls_a, calls_b = _by_row(main.kernels), _by_row(other.kernels)
     for name, ca in calls_a.items():
         cb = calls_b.get(name)
         if cb is None or [c.op for c in ca] != [c.op for c in cb]:
             bt.aligned = False
             continue
         for x, y in zip(ca, cb):
-            bt.ops.append(OpTrace(name, x.op, _tensors(x.ins, y.ins, a, b), _tensors(x.outs, y.outs, a, b), x.macs,
-                                  scaling(x.macs, y.macs, a, b), a))
+            bt.ops.append(OpTrace(name, x.op, _tensors(x.inputs, y.inputs, a, b), _tensors(x.outputs, y.outputs, a, b),
+                                  x.macs, scaling(x.macs, y.macs, a, b), a))
     fa, fb = flatten(out_a), dict((p, v) for p, v in flatten(out_b))
     for path, value in fa:
         other_value = fb.get(path)
@@ -278,6 +292,8 @@ def derive(bt: BatchTrace, n: int):
         new.macs = at_batch(acc.macs, scale["macs"], a, n)
         new.ops = at_batch(acc.ops, scale["ops"], a, n)
         new.saved_bytes = at_batch(acc.saved_bytes, scale["saved"], a, n) or 0
+        new.read_elements = _or_share(acc.read_elements, scale["reads"], a, n)
+        new.constant_elements = _or_share(acc.constant_elements, scale["constant"], a, n)
         if acc.tokens:
             new.tokens = at_batch(acc.tokens, scale["macs"], a, n) or acc.tokens
         if acc.elements is not None:
@@ -292,8 +308,17 @@ def derive(bt: BatchTrace, n: int):
         if q is None:
             q = sum(o.macs_at(n) or 0 for o in bt.ops if f"aten.{o.op}" == op)
         by_op[op] = q
+    from archstat.perf.kernels import BatchPair
+
+    kernels = BatchPair(bt.main.kernels, bt.other.kernels, a, bt.batches[1]).at(n)   # BatchMismatch: not aligned
     return SimpleNamespace(rows=rows, by_op=by_op, called=bt.main.called, counted_storages=bt.main.counted_storages,
-                           log=[], modules=bt.main.modules)
+                           kernels=kernels, modules=bt.main.modules)
+
+
+def _or_share(q: int, scale: str, a: int, n: int) -> int:
+    """A quantity at batch ``n``; one that is neither fixed nor in proportion, its share per sample."""
+    v = at_batch(q, scale, a, n)
+    return v if v is not None else q // a * n
 
 
 def _tensor_at(t, tt: TensorTrace, a: int, n: int):

@@ -11,10 +11,16 @@ module pre/post hooks keep the stack of running modules, so each operator lands 
 - A tensor's storage says what is new: an output sharing an input's storage (a view, an in-place
   op) allocates nothing; parameters are known by their storages, so one used through
   ``F.linear`` or a ``.t()`` view is still found, and counted once.
+- ``scaled_dot_product_attention`` is **one op**: a function mode sees the call before dispatch
+  decomposes it (the meta device runs its math path: mul, bmm, softmax, bmm), so the row is
+  ``….scaled_dot_product_attention1`` and the operators it ran are its parts. Its MACs are the
+  sum of theirs, the same as the attention formula.
+- Every operator is also logged as a :class:`~archstat.perf.kernels.Kernel` (``kernels``): the
+  aten op, the row it belongs to, each tensor it read and wrote (shape, dtype, storage, whether a
+  parameter) and its MACs. The performance model plans the runtime's kernels from this log, and
+  ``batch.py`` compares two such logs to find the batch dimension of every tensor.
 - Rows keep the shapes, dtypes and sizes of the tensors they read and wrote (``TInfo``), not the
   tensors, so a forward on real CPU tensors frees its activations as it would without archstat.
-  Every operator call is logged too (``OpCall``: its row, shapes and MACs): ``batch.py`` compares
-  two such logs to find the batch dimension of every tensor.
 """
 
 from __future__ import annotations
@@ -62,15 +68,6 @@ def info(t, new: bool = False) -> TInfo:
     return TInfo(tuple(t.shape), str(t.dtype).replace("torch.", ""), t.numel(), t.numel() * t.element_size(), new)
 
 
-class OpCall(NamedTuple):
-    """One aten operator call: the row it landed in, its shapes and its MACs."""
-    row: str
-    op: str
-    ins: tuple
-    outs: tuple
-    macs: int
-
-
 @dataclass
 class Acc:
     """What one row has gathered so far."""
@@ -90,6 +87,9 @@ class Acc:
     tokens: int = 0                        # an RNN: time steps × samples it ran
     kind: str = ""                         # "rnn" for a module costed by formula
     elements: Optional[int] = None         # a data-dependent row: elements its calls allocated together
+    fused: str = ""                        # an op recorded whole (scaled_dot_product_attention)
+    read_elements: int = 0                 # elements it reads of tensors derived from the model's input
+    constant_elements: int = 0             # elements it reads of tensors computed from weights alone
 
 
 class Recorder:
@@ -109,7 +109,13 @@ class Recorder:
         self.last: Optional[Acc] = None       # the row an autograd pack hook belongs to
         self.keep: list = []                  # saved tensors stay referenced: storage keys stay unique
         self.by_op: dict[str, int] = {}       # MACs per aten op (what verify compares with other counters)
-        self.log: list[OpCall] = []           # every operator call, in order
+        self.kernels: list = []               # one perf.kernels.Kernel per operator, in order
+        self.whole: Optional[Acc] = None      # the op being recorded whole (its parts land in it)
+        self.whole_index: int = -1            # its entry in ``kernels``
+        self.buffer_storages = {storage_key(b) for b in model.buffers()}
+        # storage → whether its contents derive from the model's input (set at every write, so a storage
+        # address reused after a free takes the status of its new contents)
+        self.derived: dict[int, bool] = {}
         self.modules: list[tuple] = []        # every module call: (name, module, input TInfos, output TInfos)
         self.failed_op: Optional[str] = None  # the operator that raised, if the forward failed in one
 
@@ -117,11 +123,13 @@ class Recorder:
     def pre(self, module, args, kwargs=None):
         name = self.names.get(id(module), type(module).__name__)
         self.called.add(name)
-        ins = [info(t) for t in tensors_in(args) + tensors_in(kwargs or {})]
+        tensors = tensors_in(args) + tensors_in(kwargs or {})
+        ins = [info(t) for t in tensors]
         if self.leaf_row() is None and id(module) in self.leaf_ids:
             self.calls[name] = self.calls.get(name, 0) + 1
             shown = (name or type(module).__name__) + (f"#{self.calls[name]}" if self.calls[name] > 1 else "")
             acc = Acc(shown, module=module, ins=ins)
+            self.count_reads(acc, tensors)
             self.rows.append(acc)
             self.last = acc
             self.stack.append((name, acc, ins))
@@ -148,6 +156,8 @@ class Recorder:
                 acc.unknown.clear()   # what the RNN's kernels are (mkldnn on the CPU) the formula covers
 
     def leaf_row(self) -> Optional[Acc]:
+        if self.whole is not None:
+            return self.whole
         for _, acc, _ in self.stack:
             if acc is not None:
                 return acc
@@ -161,10 +171,15 @@ class Recorder:
         in_keys = {storage_key(t) for t in ins}
         new = [t for t in outs if storage_key(t) not in in_keys]
         new_keys = {storage_key(t) for t in new}
+        derived = any(self.derived.get(k, False) for k in in_keys)
+        for t in outs:
+            if not view or derived:
+                self.derived[storage_key(t)] = derived
         acc = self.leaf_row()
         name = op_name.lstrip("_")
         if acc is None:
             if view or not outs:
+                self.log(func, op_name, None, ins, outs, new, view, 0, args, kwargs)
                 return
             parent = self.stack[-1][0] if self.stack else ""
             if kind == "data":   # one row per kind under its module, however many calls
@@ -172,22 +187,13 @@ class Recorder:
                 if acc is not None:
                     acc.calls += 1
                     acc.elements += sum(t.numel() for t in outs[:1] if storage_key(t) in new_keys)
+                    self.count_reads(acc, ins)
             if acc is None:
-                if kind == "data":
-                    label = name
-                else:
-                    key = (parent, name)
-                    self.fn_counts[key] = self.fn_counts.get(key, 0) + 1
-                    label = f"{name}{self.fn_counts[key]}"
-                acc = Acc(f"{parent}.{label}" if parent else label, op=name, ins=[info(t) for t in ins],
-                          outs=[info(t, storage_key(t) in new_keys) for t in outs])
-                if kind == "data":
-                    self.data_rows[(parent, name)] = acc
-                    acc.elements = sum(t.numel() for t in outs[:1] if storage_key(t) in new_keys)
-                self.rows.append(acc)
+                acc = self.functional_row(name, ins, outs, new_keys, data=kind == "data")
             if kind == "zero" and new and pointwise:
                 acc.ops += sum(t.numel() for t in new)
-            self.last = acc
+        elif acc is self.whole and acc.fused and kind == "zero" and new and pointwise:
+            acc.ops += sum(t.numel() for t in new)   # the elementwise parts of an op recorded whole
         acc.allocated.update(new_keys)
         for t in ins:
             key = storage_key(t)
@@ -207,8 +213,116 @@ class Recorder:
             label = aten_costs.qualified(func)
             acc.data[label] = acc.data.get(label, 0) + 1
             acc.ops += aten_costs.data_ops(func, args, kwargs, out)
-        self.log.append(OpCall(acc.name, op_name, tuple(info(t) for t in ins),
-                               tuple(info(t, storage_key(t) in new_keys) for t in outs), n))
+        self.log(func, op_name, acc, ins, outs, new, view, n, args, kwargs)
+
+    def functional_row(self, name: str, ins, outs, new_keys=frozenset(), data: bool = False) -> Acc:
+        """A row for an operator run outside any leaf module, named under the innermost module (a
+        data-dependent op: one row per kind under it, without a number)."""
+        parent = self.stack[-1][0] if self.stack else ""
+        if data:
+            label = name
+        else:
+            key = (parent, name)
+            self.fn_counts[key] = self.fn_counts.get(key, 0) + 1
+            label = f"{name}{self.fn_counts[key]}"
+        acc = Acc(f"{parent}.{label}" if parent else label, op=name, ins=[info(t) for t in ins],
+                  outs=[info(t, storage_key(t) in new_keys) for t in outs])
+        if data:
+            self.data_rows[(parent, name)] = acc
+            acc.elements = sum(t.numel() for t in outs[:1] if storage_key(t) in new_keys)
+        self.count_reads(acc, ins)
+        self.rows.append(acc)
+        self.last = acc
+        return acc
+
+    def mark_inputs(self, value) -> None:
+        """The model's inputs: what every activation derives from."""
+        for t in tensors_in(value):
+            self.derived[storage_key(t)] = True
+
+    def count_reads(self, acc: Acc, ins) -> None:
+        """What a row reads: activations (derived from the input) apart from tensors computed from
+        weights alone (a bias-table lookup); its parameters and buffers are counted as its weights."""
+        for t in ins:
+            key = storage_key(t)
+            if self.derived.get(key, False):
+                acc.read_elements += t.numel()
+            elif key not in self.param_storages and key not in self.buffer_storages:
+                acc.constant_elements += t.numel()
+
+    # -- the kernel log (the performance model's input) -----------------------------------------
+    def tensor(self, t):
+        from archstat.perf.kernels import TensorRef
+
+        key = storage_key(t)
+        role = ("param" if key in self.param_storages else "buffer" if key in self.buffer_storages
+                else "" if self.derived.get(key, False) else "const")
+        return TensorRef(tuple(t.shape), str(t.dtype).removeprefix("torch."), key, role,
+                         _layout(t))
+
+    def log(self, func, op_name, acc, ins, outs, new, view, macs, args, kwargs) -> None:
+        from archstat.perf.kernels import Kernel
+
+        written = new if new else [t for t in outs if _writes(func)] if not view else []
+        parent = self.whole_index if self.whole is not None and acc is self.whole else -1
+        self.kernels.append(Kernel(op_name, acc.name if acc is not None else "", tuple(self.tensor(t) for t in ins),
+                                   tuple(self.tensor(t) for t in written), macs, view=view,
+                                   inplace=bool(outs) and not new and not view,
+                                   attrs=aten_costs.attrs(op_name, args, kwargs), part_of=parent))
+
+    # -- ops recorded whole ---------------------------------------------------------------------
+    def begin_whole(self, name: str, args, kwargs) -> Optional[Acc]:
+        """Start an op recorded whole (its decomposition lands in its row); None inside another."""
+        if self.whole is not None:
+            return None
+        from archstat.perf.kernels import Kernel
+
+        ins = tensors_in(args) + tensors_in(kwargs)
+        acc = self.leaf_row()
+        outer = acc
+        if acc is None:
+            acc = self.functional_row(name, ins, [])
+            acc.fused = name
+        self.whole, self.whole_index = acc, len(self.kernels)
+        self.kernels.append(Kernel(name, acc.name, tuple(self.tensor(t) for t in ins), (), 0,
+                                   attrs=aten_costs.whole_attrs(name, args, kwargs)))
+        return outer if outer is not None else acc
+
+    def end_whole(self, out) -> None:
+        acc, index = self.whole, self.whole_index
+        self.whole, self.whole_index = None, -1
+        if acc is None:
+            return
+        if not acc.outs:
+            acc.outs = [info(t, storage_key(t) in acc.allocated) for t in tensors_in(out)]
+        k = self.kernels[index]
+        parts = [p for p in self.kernels[index + 1:] if p.part_of == index]
+        self.kernels[index] = k.with_result(tuple(self.tensor(t) for t in tensors_in(out)),
+                                            sum(p.macs for p in parts))
+
+    def functions(self):
+        """A TorchFunctionMode that records ``scaled_dot_product_attention`` as one op."""
+        torch = sys.modules["torch"]
+        from torch.overrides import TorchFunctionMode
+
+        sdpa = torch.nn.functional.scaled_dot_product_attention
+        recorder = self
+
+        class Whole(TorchFunctionMode):
+            def __torch_function__(self, func, types, args=(), kwargs=None):
+                kwargs = kwargs or {}
+                if func is not sdpa or recorder.whole is not None:
+                    return func(*args, **kwargs)
+                recorder.begin_whole("scaled_dot_product_attention", args, kwargs)
+                try:
+                    out = func(*args, **kwargs)
+                except BaseException:
+                    recorder.whole, recorder.whole_index = None, -1
+                    raise
+                recorder.end_whole(out)
+                return out
+
+        return Whole()
 
     def claim(self, acc: Acc, p) -> None:
         key = storage_key(p)
@@ -233,6 +347,28 @@ class Recorder:
             return t
 
         return pack, (lambda t: t)
+
+
+def _layout(t) -> str:
+    """'channels_last' for a 4-d (or 5-d) tensor laid out channels-last, else '' (contiguous or other)."""
+    torch = sys.modules["torch"]
+    try:
+        if t.dim() == 4 and not t.is_contiguous() and t.is_contiguous(memory_format=torch.channels_last):
+            return "channels_last"
+        if t.dim() == 5 and not t.is_contiguous() and t.is_contiguous(memory_format=torch.channels_last_3d):
+            return "channels_last"
+        if not t.is_contiguous():
+            return "strided"
+    except RuntimeError:   # sparse or nested tensors have no strides
+        return "other"
+    return ""
+
+
+def _writes(func) -> bool:
+    """Whether an op whose outputs share an input's storage writes them (``relu_``, ``add_``, ``out=``)."""
+    schema = func._schema
+    return any(r.alias_info is not None and r.alias_info.is_write for r in schema.returns) or any(
+        a.alias_info is not None and a.alias_info.is_write for a in schema.arguments)
 
 
 def _spec(module):

@@ -93,6 +93,7 @@ def run_forward(model, inputs, batch: int, device: str, mode: str, saved_nbytes:
     train = mode == "train"
     model.train(train)
     args, kwargs = inputs.make(model, batch, device)
+    rec.mark_inputs((args, kwargs))
     fastpath = getattr(torch.backends, "mha", None)
     was_fast = fastpath.get_fastpath_enabled() if fastpath else None
     try:
@@ -101,10 +102,10 @@ def run_forward(model, inputs, batch: int, device: str, mode: str, saved_nbytes:
         with user_code(what):
             if train:
                 pack, unpack = rec.saved_hooks(saved_nbytes)
-                with torch.autograd.graph.saved_tensors_hooks(pack, unpack), Dispatch():
+                with torch.autograd.graph.saved_tensors_hooks(pack, unpack), rec.functions(), Dispatch():
                     output = model(*args, **kwargs)
             else:
-                with torch.no_grad(), Dispatch():
+                with torch.no_grad(), rec.functions(), Dispatch():
                     output = model(*args, **kwargs)
     except Exception as exc:
         exc.archstat_recorder = rec

@@ -1,0 +1,186 @@
+"""The operators a forward (or training step) runs, as the performance model reads them.
+
+A :class:`Kernel` is one operator of the traced program (one aten op, or one YAML op's part): what it
+reads and writes (:class:`TensorRef`: shape, dtype, which storage, whether a parameter), its MACs, and
+the few non-tensor arguments that decide its kernel (a conv's stride and groups). The list is the
+same whatever device it is planned for; ``perf.plan`` decides which of them become which device
+kernels under a runtime. Pure Python: nothing here imports torch.
+
+Batch: a list traced at two batch sizes gives it at any batch (:func:`at_batch`): every dimension of
+every tensor is an affine function of the batch (``B``, ``B·heads``, ``B·windows`` or a constant), and
+so are the MACs; a pair that does not line up op for op is refused, never guessed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Iterable, Optional
+
+DTYPE_BYTES = {"float64": 8, "float32": 4, "float16": 2, "bfloat16": 2, "float8_e4m3fn": 1, "float8_e5m2": 1,
+               "int64": 8, "int32": 4, "int16": 2, "int8": 1, "uint8": 1, "bool": 1, "complex64": 8,
+               "complex128": 16}
+FLOATING = frozenset({"float64", "float32", "float16", "bfloat16", "float8_e4m3fn", "float8_e5m2"})
+
+
+def numel(shape: Iterable[int]) -> int:
+    n = 1
+    for d in shape:
+        n *= d
+    return n
+
+
+@dataclass(frozen=True)
+class TensorRef:
+    """One tensor an operator reads or writes."""
+
+    shape: tuple[int, ...]
+    dtype: str                       # torch's name without "torch.": float32, float16, int64, bool, …
+    id: int                          # its storage: views share it; the dataflow follows it
+    role: str = ""                   # "param", "buffer", or "" (an activation or the input)
+    layout: str = ""                 # "" contiguous, "channels_last", "strided" (a non-contiguous view)
+
+    @property
+    def numel(self) -> int:
+        return numel(self.shape)
+
+    @property
+    def nbytes(self) -> int:
+        return self.numel * DTYPE_BYTES.get(self.dtype, 4)
+
+    @property
+    def floating(self) -> bool:
+        return self.dtype in FLOATING
+
+    @property
+    def weight(self) -> bool:
+        return self.role in ("param", "buffer")
+
+
+@dataclass(frozen=True)
+class Kernel:
+    """One operator, in program order."""
+
+    op: str                               # aten op name ("convolution", "addmm", "relu_") or a YAML op's part
+    row: str                              # the table row it belongs to ("" for a view outside any row)
+    inputs: tuple[TensorRef, ...]
+    outputs: tuple[TensorRef, ...]        # what it writes (an in-place op: the tensor it overwrites)
+    macs: int = 0
+    view: bool = False                    # aliases its input: no data moves
+    inplace: bool = False                 # writes into one of its inputs
+    attrs: dict = field(default_factory=dict, compare=False)
+    part_of: int = -1                     # index of the op recorded whole that ran it (its decomposition)
+    phase: str = "forward"                # "forward", "backward" or "optimizer"
+
+    def with_result(self, outputs: tuple[TensorRef, ...], macs: int) -> "Kernel":
+        return replace(self, outputs=outputs, macs=macs)
+
+    @property
+    def read_bytes(self) -> int:
+        return sum(t.nbytes for t in self.inputs)
+
+    @property
+    def written_bytes(self) -> int:
+        return sum(t.nbytes for t in self.outputs)
+
+    @property
+    def activation_inputs(self) -> tuple[TensorRef, ...]:
+        return tuple(t for t in self.inputs if not t.weight)
+
+    @property
+    def weight_inputs(self) -> tuple[TensorRef, ...]:
+        return tuple(t for t in self.inputs if t.weight)
+
+
+def top_level(kernels: list[Kernel]) -> list[Kernel]:
+    """The kernels that are not parts of an op recorded whole."""
+    return [k for k in kernels if k.part_of < 0]
+
+
+# -- serialising (a cache of traced models) -------------------------------------------------------------
+
+def to_rows(kernels: list[Kernel]) -> list[list]:
+    """A compact JSON-able form; storages renumbered 0, 1, 2, … in order of first appearance."""
+    ids: dict[int, int] = {}
+
+    def t(ref: TensorRef) -> list:
+        return [list(ref.shape), ref.dtype, ids.setdefault(ref.id, len(ids)), ref.role, ref.layout]
+
+    return [[k.op, k.row, [t(x) for x in k.inputs], [t(x) for x in k.outputs], k.macs, int(k.view), int(k.inplace),
+             k.attrs, k.part_of, k.phase] for k in kernels]
+
+
+def from_rows(rows: list[list]) -> list[Kernel]:
+    def t(x) -> TensorRef:
+        return TensorRef(tuple(x[0]), x[1], x[2], x[3], x[4])
+
+    return [Kernel(r[0], r[1], tuple(t(x) for x in r[2]), tuple(t(x) for x in r[3]), r[4], bool(r[5]), bool(r[6]),
+                   dict(r[7]), r[8], r[9]) for r in rows]
+
+
+# -- batch -----------------------------------------------------------------------------------------------
+
+class BatchMismatch(ValueError):
+    """Two traces at different batch sizes that do not run the same operators on the same ranks."""
+
+
+@dataclass(frozen=True)
+class BatchPair:
+    """One program traced at two batch sizes: every size is ``a + b·batch`` (exact for the batch dims)."""
+
+    first: list[Kernel]
+    second: list[Kernel]
+    batch_first: int
+    batch_second: int
+
+    def __post_init__(self):
+        if self.batch_first == self.batch_second:
+            raise ValueError("two different batch sizes are needed")
+        if len(self.first) != len(self.second):
+            raise BatchMismatch(f"{len(self.first)} operators at batch {self.batch_first}, "
+                                f"{len(self.second)} at batch {self.batch_second}")
+        for i, (a, b) in enumerate(zip(self.first, self.second)):
+            if a.op != b.op or len(a.inputs) != len(b.inputs) or len(a.outputs) != len(b.outputs) or any(
+                    len(x.shape) != len(y.shape) for x, y in zip(a.inputs + a.outputs, b.inputs + b.outputs)):
+                raise BatchMismatch(f"operator {i} differs: {a.op} at batch {self.batch_first}, "
+                                    f"{b.op} at batch {self.batch_second}")
+
+    def _affine(self, x: int, y: int, batch: int) -> int:
+        num = (y - x) * (batch - self.batch_first)
+        den = self.batch_second - self.batch_first
+        if num % den:
+            raise BatchMismatch(f"a size {x} at batch {self.batch_first} and {y} at batch {self.batch_second} "
+                                "is not an affine function of the batch")
+        value = x + num // den
+        if value < 0:
+            raise BatchMismatch(f"a size {x}→{y} would be negative at batch {batch}")
+        return value
+
+    def at(self, batch: int) -> list[Kernel]:
+        """The program at ``batch``."""
+        if batch == self.batch_first:
+            return self.first
+        if batch == self.batch_second:
+            return self.second
+
+        def tensor(a: TensorRef, b: TensorRef) -> TensorRef:
+            if a.shape == b.shape:
+                return a
+            return replace(a, shape=tuple(self._affine(x, y, batch) for x, y in zip(a.shape, b.shape)))
+
+        out = []
+        for a, b in zip(self.first, self.second):
+            out.append(replace(a, inputs=tuple(tensor(x, y) for x, y in zip(a.inputs, b.inputs)),
+                               outputs=tuple(tensor(x, y) for x, y in zip(a.outputs, b.outputs)),
+                               macs=self._affine(a.macs, b.macs, batch)))
+        return out
+
+    def batch_dims(self) -> list[tuple[Optional[int], ...]]:
+        """Per kernel, per tensor (inputs then outputs): the dimension that grows with the batch, or None."""
+        out = []
+        for a, b in zip(self.first, self.second):
+            dims = []
+            for x, y in zip(a.inputs + a.outputs, b.inputs + b.outputs):
+                grow = [i for i, (p, q) in enumerate(zip(x.shape, y.shape)) if p != q]
+                dims.append(grow[0] if grow else None)
+            out.append(tuple(dims))
+        return out
