@@ -116,6 +116,7 @@ class Recorder:
         # storage → whether its contents derive from the model's input (set at every write, so a storage
         # address reused after a free takes the status of its new contents)
         self.derived: dict[int, bool] = {}
+        self.functions_log: list[tuple] = []  # Python-level calls other counters count (conventions.py)
         self.modules: list[tuple] = []        # every module call: (name, module, input TInfos, output TInfos)
         self.failed_op: Optional[str] = None  # the operator that raised, if the forward failed in one
 
@@ -308,9 +309,14 @@ class Recorder:
         sdpa = torch.nn.functional.scaled_dot_product_attention
         recorder = self
 
+        logged = _logged_functions(torch)
+
         class Whole(TorchFunctionMode):
             def __torch_function__(self, func, types, args=(), kwargs=None):
                 kwargs = kwargs or {}
+                name = logged.get(func)
+                if name is not None and recorder.whole is None:
+                    recorder.log_function(name, args, kwargs)
                 if func is not sdpa or recorder.whole is not None:
                     return func(*args, **kwargs)
                 recorder.begin_whole("scaled_dot_product_attention", args, kwargs)
@@ -323,6 +329,17 @@ class Recorder:
                 return out
 
         return Whole()
+
+    def log_function(self, name: str, args, kwargs) -> None:
+        """A Python-level torch call other counters see (``F.relu``, ``torch.matmul``, ``F.interpolate``):
+        (name, the innermost module, its tensors' shapes, its plain arguments)."""
+        torch = sys.modules["torch"]
+        shapes = [tuple(a.shape) if isinstance(a, torch.Tensor) else None for a in args]
+        plain = {k: v for k, v in kwargs.items() if isinstance(v, (int, float, str, bool, tuple, list, type(None)))
+                 and not isinstance(v, torch.Tensor)}
+        plain.update({i: a for i, a in enumerate(args) if isinstance(a, (int, float, str, bool, tuple, list))})
+        module = self.stack[-1][0] if self.stack else ""
+        self.functions_log.append((name, module, shapes, plain))
 
     def claim(self, acc: Acc, p) -> None:
         key = storage_key(p)
@@ -347,6 +364,27 @@ class Recorder:
             return t
 
         return pack, (lambda t: t)
+
+
+_LOGGED: dict = {}
+
+
+def _logged_functions(torch) -> dict:
+    """The torch functions whose calls other counters count, by object → 'F.relu', 'torch.matmul'."""
+    if not _LOGGED:
+        F = torch.nn.functional
+        for n in ("relu", "prelu", "elu", "relu6", "gelu", "silu", "softmax", "interpolate", "upsample", "linear",
+                  "avg_pool1d", "avg_pool2d", "avg_pool3d", "max_pool1d", "max_pool2d", "max_pool3d",
+                  "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_avg_pool3d", "adaptive_max_pool1d",
+                  "adaptive_max_pool2d", "adaptive_max_pool3d", "grid_sample", "scaled_dot_product_attention"):
+            if hasattr(F, n):
+                _LOGGED[getattr(F, n)] = f"F.{n}"
+        for n in ("matmul", "mm", "bmm", "addmm", "baddbmm", "mul", "add", "einsum"):
+            _LOGGED[getattr(torch, n)] = f"torch.{n}"
+            if hasattr(torch.Tensor, n):
+                _LOGGED[getattr(torch.Tensor, n)] = f"Tensor.{n}"
+        _LOGGED[torch.Tensor.__matmul__] = "Tensor.__matmul__"
+    return _LOGGED
 
 
 def _layout(t) -> str:
