@@ -135,6 +135,30 @@ MACS: dict[str, Callable[..., int]] = {
     "mkldnn_rnn_layer": mkldnn_rnn_layer,
 }
 
+def quantized_conv(x, packed, *_args, out=None, **_kw):
+    """``quantized::conv2d`` (and ``_relu``, 1-d, 3-d): the prepacked weight's shape and groups, the
+    output's positions: the same formula as ``convolution``."""
+    w, _ = packed.unpack()
+    groups = packed.groups()
+    return x.shape[0] * conv_macs(_two(out.shape[2:]), x.shape[1], w.shape[0], _two(list(w.shape[2:])), groups)
+
+
+def quantized_linear(x, packed, *_args, **_kw):
+    """``quantized::linear`` (and ``_relu``, dynamic): rows × in × out of the prepacked weight."""
+    w, _ = packed.unpack()
+    return linear_macs(w.shape[1], w.shape[0], prod(x.shape[:-1]))
+
+
+QUANTIZED: dict[str, Callable[..., int]] = {
+    "conv1d": quantized_conv, "conv2d": quantized_conv, "conv3d": quantized_conv, "conv1d_relu": quantized_conv,
+    "conv2d_relu": quantized_conv, "conv3d_relu": quantized_conv, "linear": quantized_linear,
+    "linear_relu": quantized_linear, "linear_dynamic": quantized_linear,
+}
+# quantized elementwise ops, concatenation and norms: no MACs
+QUANTIZED_ZERO = frozenset("""add add_relu add_scalar add_scalar_relu mul mul_relu mul_scalar cat cat_relu hardswish
+relu6 leaky_relu sigmoid batch_norm1d batch_norm2d batch_norm3d batch_norm2d_relu layer_norm group_norm
+instance_norm threshold elu celu hardtanh embedding_bag_byte_rowwise_offsets""".split())
+
 # data-dependent: what they do (how many boxes nms keeps, how many elements nonzero finds) depends
 # on the values; no MACs (no matrix product), rows grouped by kind with their call count
 DATA = frozenset({"nms", "roi_align", "roi_pool", "ps_roi_align", "ps_roi_pool", "nonzero", "masked_select",
@@ -186,7 +210,8 @@ max_pool1d max_pool2d max_pool3d max_pool2d_with_indices max_pool3d_with_indices
 adaptive_avg_pool1d adaptive_avg_pool2d adaptive_avg_pool3d _adaptive_avg_pool2d _adaptive_avg_pool3d
 adaptive_max_pool2d adaptive_max_pool3d _pdist_forward
 mean sum amax amin max min prod var var_mean std std_mean norm linalg_vector_norm argmax argmin any all logsumexp
-cumsum cumprod _local_scalar_dense item count_nonzero
+cumsum cumprod _local_scalar_dense item count_nonzero quantize_per_tensor quantize_per_channel dequantize
+quantize_per_tensor_dynamic fake_quantize_per_tensor_affine fake_quantize_per_channel_affine
 cat stack clone copy copy_ _to_copy _copy_from _copy_from_and_resize contiguous resize_ set_ lift_fresh
 lift_fresh_copy detach_copy alias_copy
 empty empty_like empty_strided new_empty new_empty_strided zeros zeros_like ones ones_like full full_like
@@ -223,6 +248,8 @@ def describe(func) -> tuple[str, str, bool, bool]:
 def kind(func) -> str:
     """'macs' (a formula in MACS), 'data' (data-dependent, no MACs), 'zero' (costs no MACs) or 'unknown'."""
     name = op_name(func)
+    if func._schema.name.startswith("quantized::"):
+        return "macs" if name in QUANTIZED else "zero" if name in QUANTIZED_ZERO else "unknown"
     if name in MACS:
         return "macs"
     if name in DATA:
@@ -268,6 +295,9 @@ def is_view(func) -> bool:
 
 def macs(func, args, kwargs, out) -> int:
     """The MACs of one call of a counted op (``out``: what it returned)."""
+    if func._schema.name.startswith("quantized::"):
+        fn = QUANTIZED[op_name(func)]
+        return fn(*args, out=out, **kwargs) if fn is quantized_conv else fn(*args, **kwargs)
     fn = MACS[op_name(func)]
     if fn is convolution:
         return fn(*args, out=out if not isinstance(out, (tuple, list)) else out[0])

@@ -163,7 +163,7 @@ class BatchTrace:
         out = []
         for r in self.rows.values():
             for q, scale in r.scales.items():
-                if scale == "neither":
+                if scale == "neither" and q in _WORDS:
                     va, vb = r.values[q]
                     out.append((r.name, f"row '{r.name}' has {va:,} {_WORDS[q]} at batch {a} and {vb:,} at batch {b}"))
                     break

@@ -14,8 +14,8 @@ would print, and ``benchmarks/conventions.py`` runs the real peers beside them.
   ``aten::lstm``/``gru``/``rnn_*``: 0.
 - **flop_counter**: ``torch.utils.flop_counter.FlopCounterMode`` on real CPU tensors, as users run
   it: 2 FLOPs per MAC of the operators in its registry (read from the installed torch), where
-  scaled dot-product attention runs the fused CPU kernel and an RNN oneDNN's ``mkldnn_rnn_layer``,
-  neither in the registry: 0.
+  scaled dot-product attention runs the fused CPU kernel, an LSTM oneDNN's ``mkldnn_rnn_layer`` and a
+  batch-first ``nn.MultiheadAttention`` under ``no_grad`` its fast path, none in the registry: 0.
 - **ptflops** 0.7.5, pytorch backend (``ptflops/pytorch_ops.py``): per module of an exact type in
   its table (convs with their bias adds, Linear with its bias adds, 1 per element for activations,
   pooling and upsampling, 2 per element for affine norms, its RNN and MultiheadAttention
@@ -97,6 +97,7 @@ class _Tally:
     def __init__(self):
         self.by_row: dict[str, int] = {}
         self.why: dict[str, dict[str, int]] = {}
+        self.missing: dict[str, str] = {}       # module → why the peer misses part of it
 
     def add(self, row: str, n: int, why: str = "") -> None:
         if not n:
@@ -112,12 +113,16 @@ def _row_of_module(rec) -> dict[str, str]:
     return {acc.name.split("#")[0]: acc.name for acc in rec.rows}
 
 
+def _in_sdpa(rec, k) -> bool:
+    """A kernel of scaled_dot_product_attention recorded whole: the op itself or one of its parts."""
+    return k.op == "scaled_dot_product_attention" or (
+        k.part_of >= 0 and rec.kernels[k.part_of].op == "scaled_dot_product_attention")
+
+
 def _fvcore(rec, rnn_rows, sdpa_rows) -> _Tally:
     t = _Tally()
     for k in rec.kernels:
-        if k.part_of >= 0 and k.row in sdpa_rows:
-            continue
-        if k.row in rnn_rows:
+        if _in_sdpa(rec, k) or k.row in rnn_rows:
             continue
         if k.macs:
             t.add(k.row, k.macs)
@@ -150,9 +155,10 @@ def _fvcore(rec, rnn_rows, sdpa_rows) -> _Tally:
 def _flop_counter(rec, rnn_rows, sdpa_rows, registry) -> _Tally:
     t = _Tally()
     for k in rec.kernels:
-        if not k.macs:
-            continue
-        if k.row in sdpa_rows or k.row in rnn_rows:
+        if not k.macs or k.part_of >= 0 and not _in_sdpa(rec, k):   # a whole op's parts: counted as the op
+            if not k.macs or k.part_of >= 0:
+                continue
+        if _in_sdpa(rec, k) or k.row in rnn_rows:
             continue
         if f"aten.{k.op}" in registry:
             t.add(k.row, 2 * k.macs)
@@ -167,7 +173,7 @@ def _conv_like(m) -> bool:
 
 def _module_calls(rec):
     """(module name, module, first input shape, first output shape, input infos) of every call."""
-    for name, module, ins, outs in rec.modules:
+    for name, module, ins, outs, _plain in rec.modules:
         x = ins[0].shape if ins else None
         y = outs[0].shape if outs else None
         yield name, module, x, y, ins
@@ -215,6 +221,11 @@ def _ptflops(rec, model) -> _Tally:
             t.add(row, _ptflops_rnn(m, x), "ptflops' RNN formula (batch × seq from dims 0 and 1, gate adds)")
         elif kind is nn.MultiheadAttention:
             t.add(row, _ptflops_mha(m, ins), "ptflops' MultiheadAttention formula (scaling, softmax, biases)")
+        elif kind.__name__ == "Attention" and kind.__module__ == "timm.models.vision_transformer":
+            b, n_, _ = x
+            h, hd = m.num_heads, m.head_dim
+            t.add(row, b * (n_ * hd * h + h * (2 * n_ * n_ * hd + n_ * n_)),
+                  "ptflops' timm Attention formula (scaling, softmax)")
     for fname, module, shapes, plain in rec.functions_log:
         row = rows.get(module, module)
         a = shapes[0] if shapes else None
@@ -348,7 +359,7 @@ def _torchinfo(rec) -> _Tally:
     t = _Tally()
     rows = _row_of_module(rec)
     for name, m, x, y, ins in _module_calls(rec):
-        if m._modules or y is None or not name:
+        if m._modules or y is None:
             continue
         row = rows.get(name, name)
         for pname, p in m.named_parameters():
@@ -363,19 +374,68 @@ def _torchinfo(rec) -> _Tally:
     return t
 
 
+def _mha_attention(rec, peer: str) -> dict[str, tuple[int, str]]:
+    """nn.MultiheadAttention calls whose attention a peer misses: module name → (MACs missed, why).
+    With ``need_weights=False`` it runs ``scaled_dot_product_attention`` (fvcore: no handle; CPU: the
+    fused kernel); FlopCounterMode under ``no_grad`` in eval also takes the fast path for batch-first
+    self-attention, ``_native_multi_head_attention``, missing the projections too."""
+    from torch import nn
+
+    from archstat.ops.arith import attention_macs
+
+    out = {}
+    for name, m, ins, outs, plain in rec.modules:
+        if type(m) is not nn.MultiheadAttention or len(ins) < 3 or plain.get("need_weights", True):
+            continue
+        q, k, v = (t.shape for t in ins[:3])
+        if len(q) != 3:
+            continue
+        b, lq, lk = (q[0], q[1], k[1]) if m.batch_first else (q[1], q[0], k[0])
+        h = m.num_heads
+        attention = attention_macs(b * h, lq, lk, m.head_dim, v[2] // h)
+        if peer == "flop_counter" and m.batch_first and q == k == v:
+            out[name] = (-1, "nn.MultiheadAttention's fast path (_native_multi_head_attention, eval, no_grad) is "
+                             "not in FlopCounterMode's registry")
+        elif peer in ("fvcore", "flop_counter"):
+            out[name] = (attention, "fvcore has no handle for aten::scaled_dot_product_attention (need_weights=False)"
+                         if peer == "fvcore" else "the fused CPU attention kernel is not in FlopCounterMode's "
+                                                  "registry")
+    return out
+
+
+def _drop_mha(t: _Tally, rec, peer: str) -> None:
+    """Take out of a tally what a peer misses in nn.MultiheadAttention calls."""
+    missed = _mha_attention(rec, peer)
+    for name, (macs, why) in missed.items():
+        rows = [r for r in t.by_row if r == name or r.startswith(name + ".")]
+        if macs < 0:   # the whole module
+            for r in rows:
+                t.by_row[r] = 0
+        elif rows:
+            scale = 2 if peer == "flop_counter" else 1
+            t.by_row[rows[0]] = t.by_row[rows[0]] - macs * scale
+        t.missing[name] = why
+
+
 # -- the count and its differences ------------------------------------------------------------------------
 
 def tally(peer: str, rec, model) -> _Tally:
     rnn_rows = {acc.name for acc in rec.rows if acc.kind == "rnn"}
     sdpa_rows = {k.row for k in rec.kernels if k.op == "scaled_dot_product_attention" and k.part_of < 0}
     if peer == "fvcore":
-        return _fvcore(rec, rnn_rows, sdpa_rows)
+        t = _fvcore(rec, rnn_rows, sdpa_rows)
+        _drop_mha(t, rec, peer)
+        return t
     if peer == "flop_counter":
         from torch.utils.flop_counter import flop_registry
 
         registry = {str(k) for k in flop_registry}
-        proj = {acc.name for acc in rec.rows if acc.kind == "rnn" and getattr(acc.module, "proj_size", 0)}
-        return _flop_counter(rec, rnn_rows - proj, sdpa_rows, registry)
+        # on the CPU only an LSTM without projections runs oneDNN (mkldnn_rnn_layer); GRU and RNN decompose
+        onednn = {acc.name for acc in rec.rows if acc.kind == "rnn" and acc.module.mode == "LSTM"
+                  and not getattr(acc.module, "proj_size", 0)}
+        t = _flop_counter(rec, onednn, sdpa_rows, registry)
+        _drop_mha(t, rec, peer)
+        return t
     if peer == "ptflops":
         return _ptflops(rec, model)
     if peer == "thop":
@@ -429,8 +489,13 @@ def peer_count(peer: str, stats, bt, model, inputs) -> PeerCount:
         if theirs == ours:
             continue
         whys = ta.why.get(name, {})
-        why = max(whys, key=whys.get) if whys and theirs > ours else _missing_reason(peer, name, bt.main, rnn_rows,
-                                                                                     sdpa_rows)
+        owner = next((m for m in ta.missing if name == m or name.startswith(m + ".")), None)
+        if owner is not None and theirs < ours:
+            why = ta.missing[owner]
+        elif whys and theirs > ours:
+            why = max(whys, key=whys.get)
+        else:
+            why = _missing_reason(peer, name, bt.main, rnn_rows, sdpa_rows)
         rows.append((name, ours, theirs, why))
         entry = reasons.setdefault(why, [0, 0])
         entry[0] += theirs - ours

@@ -117,6 +117,7 @@ class Recorder:
         # address reused after a free takes the status of its new contents)
         self.derived: dict[int, bool] = {}
         self.functions_log: list[tuple] = []  # Python-level calls other counters count (conventions.py)
+        self.packed: set[int] = set()         # quantized ops' prepacked weights already counted
         self.modules: list[tuple] = []        # every module call: (name, module, input TInfos, output TInfos)
         self.failed_op: Optional[str] = None  # the operator that raised, if the forward failed in one
 
@@ -143,7 +144,8 @@ class Recorder:
             return
         name, acc, ins = self.stack.pop()
         outs = tensors_in(output)
-        self.modules.append((name, module, ins, [info(t) for t in outs]))
+        plain = {k: v for k, v in (kwargs or {}).items() if isinstance(v, (bool, int, float, str, type(None)))}
+        self.modules.append((name, module, ins, [info(t) for t in outs], plain))
         if acc is not None:
             acc.outs = [info(t, storage_key(t) in acc.allocated) for t in outs]
             spec_multi = getattr(_spec(module), "multi_input", False)
@@ -202,6 +204,8 @@ class Recorder:
                 self.counted_storages.add(key)
                 acc.params.extend(self.param_storages[key])
         n = 0
+        if kind == "macs" and func._schema.name.startswith("quantized::"):
+            self.claim_packed(acc, args[1])
         if kind == "macs":
             n = aten_costs.macs(func, args, kwargs, out)
             acc.macs += n
@@ -334,12 +338,25 @@ class Recorder:
         """A Python-level torch call other counters see (``F.relu``, ``torch.matmul``, ``F.interpolate``):
         (name, the innermost module, its tensors' shapes, its plain arguments)."""
         torch = sys.modules["torch"]
+        if name.startswith("Tensor.") and _operator_form():
+            name = f"Tensor.__{name[7:]}__"   # x + y, x * y, x @ y: what a patch of Tensor.add never sees
         shapes = [tuple(a.shape) if isinstance(a, torch.Tensor) else None for a in args]
         plain = {k: v for k, v in kwargs.items() if isinstance(v, (int, float, str, bool, tuple, list, type(None)))
                  and not isinstance(v, torch.Tensor)}
         plain.update({i: a for i, a in enumerate(args) if isinstance(a, (int, float, str, bool, tuple, list))})
         module = self.stack[-1][0] if self.stack else ""
         self.functions_log.append((name, module, shapes, plain))
+
+    def claim_packed(self, acc: Acc, packed) -> None:
+        """A quantized op's prepacked weight and bias (not nn.Parameters): counted once, in its row."""
+        if id(packed) in self.packed:
+            return
+        self.packed.add(id(packed))
+        self.keep.append(packed)
+        w, b = packed.unpack()
+        acc.params.append((f"{acc.name}.weight", w))
+        if b is not None:
+            acc.params.append((f"{acc.name}.bias", b))
 
     def claim(self, acc: Acc, p) -> None:
         key = storage_key(p)
@@ -367,6 +384,24 @@ class Recorder:
 
 
 _LOGGED: dict = {}
+
+
+def _operator_form() -> bool:
+    """Whether the Python line that called a Tensor method wrote it as an operator (``x + y``): the
+    caller's current instruction is a binary operation, not a call."""
+    import dis
+
+    frame = sys._getframe(2)
+    while frame is not None and ("torch" + "/overrides" in frame.f_code.co_filename.replace("\\", "/")
+                                 or frame.f_code.co_filename == __file__):
+        frame = frame.f_back
+    if frame is None:
+        return False
+    try:
+        op = dis.opname[frame.f_code.co_code[frame.f_lasti]]
+    except (IndexError, AttributeError):
+        return False
+    return op.startswith(("BINARY_", "INPLACE_"))
 
 
 def _logged_functions(torch) -> dict:
