@@ -316,10 +316,13 @@ def is_bias(name: str) -> bool:
 
 
 def _scales(rt) -> str:
-    """'batch' when any of its costs grows with the batch, 'fixed' when none does, '' when unknown."""
+    """'batch' when any of its costs grows with the batch, 'fixed' when none does, 'loop' for a row
+    of the kind a loop over the samples repeats (one sample's), '' when unknown."""
     if rt is None:
         return ""
-    values = set(rt.scales.values())
+    if rt.loop:
+        return "loop"
+    values = {rt.scales[q] for q in ("macs", "ops", "elements")}
     if "neither" in values:
         return "neither"
     return "batch" if "batch" in values else "fixed"

@@ -135,6 +135,7 @@ class RowTrace:
     ins: list[TensorTrace]
     scales: dict[str, str]
     values: dict[str, tuple[int, int]]    # quantity → (at a, at b)
+    loop: bool = False                    # of a kind a loop over the samples repeats (rows per image)
 
 
 @dataclass
@@ -209,6 +210,9 @@ def compare(main, other, out_a, out_b, a: int, b: int) -> BatchTrace:
     if extra:
         bt.aligned = False
         bt.loop_rows.extend(extra)
+    looping = {_group(n) for n in bt.loop_rows}
+    for r in bt.rows.values():   # a row like the ones a loop over the samples adds: one sample's, not fixed
+        r.loop = _group(r.name) in looping
     # operator calls, row by row where the two traces ran the same operators
     calls_a, calls_b = _by_row(main.kernels), _by_row(other.kernels)
     for name, ca in calls_a.items():
@@ -230,6 +234,11 @@ def compare(main, other, out_a, out_b, a: int, b: int) -> BatchTrace:
         else:
             bt.outputs.append((path, value))
     return bt
+
+
+def _group(name: str) -> str:
+    """'rpn.clamp12' → 'rpn.clamp', 'head#3' → 'head': the kind of row a loop repeats."""
+    return name.split("#")[0].rstrip("0123456789")
 
 
 def _by_row(log) -> dict[str, list]:

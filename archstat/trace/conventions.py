@@ -191,10 +191,16 @@ def _ptflops(rec, model) -> _Tally:
              nn.AdaptiveAvgPool3d)
     norms = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.InstanceNorm1d, nn.InstanceNorm2d, nn.InstanceNorm3d,
              nn.GroupNorm, nn.LayerNorm)
+    supported = {name for name, m, *_ in rec.modules if _ptflops_supported(m)}
+
+    def under_supported(name: str) -> bool:   # ptflops sums a supported module's own count, not its children's
+        parts = name.split(".")
+        return any(".".join(parts[:i]) in supported for i in range(len(parts))) if name else False
+
     for name, m, x, y, ins in _module_calls(rec):
         row = rows.get(name, name)
         kind = type(m)
-        if x is None or y is None:
+        if x is None or y is None or under_supported(name):
             continue
         if kind in (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d):
             transposed = kind.__name__.startswith("ConvTranspose")
@@ -252,6 +258,22 @@ def _ptflops(rec, model) -> _Tally:
             n = _numel(_broadcast(dims)) if dims else 1
             t.add(row, n, f"ptflops counts {fname}: 1 per element")
     return t
+
+
+def _ptflops_supported(m) -> bool:
+    """A module ptflops has a rule for (its count then stands for its whole subtree)."""
+    from torch import nn
+
+    kind = type(m)
+    if kind.__name__ == "Attention" and kind.__module__ == "timm.models.vision_transformer":
+        return True
+    return kind in (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ReLU, nn.PReLU, nn.ELU, nn.LeakyReLU, nn.ReLU6, nn.GELU,
+                    nn.MaxPool1d, nn.AvgPool1d, nn.AvgPool2d, nn.MaxPool2d, nn.MaxPool3d, nn.AvgPool3d,
+                    nn.AdaptiveMaxPool1d, nn.AdaptiveAvgPool1d, nn.AdaptiveMaxPool2d, nn.AdaptiveAvgPool2d,
+                    nn.AdaptiveMaxPool3d, nn.AdaptiveAvgPool3d, nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d,
+                    nn.InstanceNorm1d, nn.InstanceNorm2d, nn.InstanceNorm3d, nn.GroupNorm, nn.LayerNorm, nn.Linear,
+                    nn.Upsample, nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d, nn.RNN, nn.GRU,
+                    nn.LSTM, nn.RNNCell, nn.LSTMCell, nn.GRUCell, nn.MultiheadAttention)
 
 
 def _broadcast(shapes):
