@@ -4,6 +4,10 @@
 >>> stats = archstat.analyze("vgg16")
 >>> stats.totals.params
 138357544
+
+Every function checks its arguments first (``archstat/argcheck.py``): a wrong type or value is an
+``ArgumentTypeError`` / ``ArgumentValueError`` (``ArchstatError`` subclasses, also ``TypeError`` /
+``ValueError``) naming the function and the argument, never an error from deep inside.
 """
 
 from __future__ import annotations
@@ -11,12 +15,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Optional
 
+from archstat import argcheck
 from archstat.analyze.references import check_all
 from archstat.analyze.stats import DTYPE_BYTES, MODES, ModelStats, analyze_graph
 from archstat.config.expand import expand
 from archstat.config.loader import read_config_text
 from archstat.config.spec import Spec, parse_spec
 from archstat.errors import UsageError
+
+MAX_BATCH = 10**9   # as --batch (cli/options.py)
+MAX_COMPARED = 26   # one letter each, as archstat compare
 from archstat.graph import Graph
 from archstat.zoo import resolve
 
@@ -25,7 +33,8 @@ _SPEC_CACHE: dict[tuple, Spec] = {}
 
 def load_spec(name_or_path: str | Path) -> Spec:
     """Read and validate a config (a zoo name or a path)."""
-    path, shown = resolve(name_or_path)
+    argcheck.expect_model(name_or_path, "archstat.load_spec", "name_or_path", spec=False, graph=False)
+    path, shown = resolve(name_or_path if isinstance(name_or_path, (str, Path)) else Path(name_or_path))
     try:
         st = path.stat()
         key = (str(path.resolve()), st.st_mtime_ns, st.st_size, shown)
@@ -44,6 +53,9 @@ def load_spec(name_or_path: str | Path) -> Spec:
 def load(name_or_path: str | Path | Spec, params: Optional[dict[str, Any]] = None, *,
          input_shape: Optional[tuple[int, ...]] = None, origin: str = "--set") -> Graph:
     """Config → Graph, with declared params overridden by ``params`` and the input by ``input_shape``."""
+    argcheck.expect_model(name_or_path, "archstat.load", "name_or_path", graph=False)
+    params = argcheck.expect_mapping(params, "archstat.load")
+    argcheck.expect_str(origin, "archstat.load", "origin")
     spec = name_or_path if isinstance(name_or_path, Spec) else load_spec(name_or_path)
     env = spec.bind(params, origin=origin)
     input_shape = _config_input(input_shape)
@@ -87,17 +99,23 @@ def analyze(model: str | Path | Spec | Graph, params: Optional[dict[str, Any]] =
     """
     from archstat.analyze.training import OPTIMIZER_STATES
 
-    if optimizer not in OPTIMIZER_STATES:
-        raise UsageError(f"unknown optimizer '{optimizer}' (choose from {', '.join(OPTIMIZER_STATES)})")
-    if dtype not in DTYPE_BYTES:
-        raise UsageError(f"unknown dtype '{dtype}' (choose from {', '.join(DTYPE_BYTES)})")
-    if mode not in MODES:
-        raise UsageError(f"unknown mode '{mode}' (choose from {', '.join(MODES)})")
+    fn = "archstat.analyze"
+    argcheck.expect_model(model, fn, "model", module=True)
+    params = argcheck.expect_mapping(params, fn)
+    argcheck.expect_choice(optimizer, fn, "optimizer", OPTIMIZER_STATES)
+    argcheck.expect_choice(dtype, fn, "dtype", DTYPE_BYTES)
+    argcheck.expect_choice(mode, fn, "mode", MODES)
     if mode == "train" and dtype == "int8":
         raise UsageError("--dtype int8 with --mode train: int8 is an inference format; training memory is "
                          "estimated for float32, float16 or bfloat16 (or --amp)")
-    if not isinstance(batch, int) or isinstance(batch, bool) or batch < 1:
-        raise UsageError(f"batch must be a positive integer, got {batch!r}")
+    argcheck.expect_int(batch, fn, "batch", 1, MAX_BATCH)
+    argcheck.expect_int(depth, fn, "depth", 1, optional=True)
+    argcheck.expect_bool(fold, fn, "fold")
+    argcheck.expect_bool(amp, fn, "amp")
+    if params and (isinstance(model, Graph) or argcheck.is_module(model)
+                   or (isinstance(model, str) and model.startswith("module:"))):
+        raise argcheck.ArgumentValueError("a Graph or a module declares no params to set (params apply to configs)",
+                                          path=f"{fn}: params")
     if isinstance(model, Graph):
         return analyze_graph(model, batch=batch, dtype=dtype, fold=fold, depth=depth, mode=mode,
                              optimizer=optimizer, amp=amp)
@@ -137,12 +155,114 @@ def build(model: str | Path | Spec | Graph, params: Optional[dict[str, Any]] = N
     ``archstat.build("googlenet-bottleneck", c3_reduce=128, device="meta")``. torch is imported
     here, not before; without it this raises RuntimeFailure with the install line.
     """
-    from archstat.builder.torch_builder import build_graph
-
-    params = {**(params or {}), **param_values}
+    fn = "archstat.build"
+    argcheck.expect_model(model, fn, "model")
+    params = {**argcheck.expect_mapping(params, fn), **param_values}
+    if isinstance(model, Graph) and params:
+        raise argcheck.ArgumentValueError("a Graph declares no params to set (its params are bound)",
+                                          path=f"{fn}: params")
     graph = model if isinstance(model, Graph) else load(str(model) if isinstance(model, Path) else model, params,
                                                          input_shape=input_shape)
-    return build_graph(graph, device)
+    from archstat.builder.torch_builder import build_graph
+
+    return build_graph(graph, _torch_device(device, fn))
+
+
+def _torch_device(device, fn: str):
+    """None, or a device torch knows and this machine has: a typed error otherwise, before anything is built."""
+    if device is None:
+        return None
+    from archstat.builder import require_torch
+
+    torch = require_torch()
+    if isinstance(device, int) and not isinstance(device, bool):   # torch's shorthand: 0 is cuda:0
+        device = f"cuda:{device}"
+    if not isinstance(device, (str, torch.device)):
+        raise argcheck.ArgumentTypeError(f"expected a device such as 'cpu', 'cuda:0' or 'meta', got "
+                                         f"{argcheck.shown(device)}", path=f"{fn}: device")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, ValueError, TypeError):
+        raise argcheck.ArgumentValueError(f"'{device}' is not a torch device (e.g. 'cpu', 'cuda', 'cuda:1', 'mps', "
+                                          "'meta')", path=f"{fn}: device") from None
+    from archstat.errors import RuntimeFailure
+
+    if dev.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise RuntimeFailure(f"device '{device}': CUDA is not available on this machine", path=fn)
+        if dev.index is not None and dev.index >= count:
+            raise RuntimeFailure(f"device '{device}': this machine has {count} CUDA device"
+                                 f"{'s' if count != 1 else ''} (cuda:0 to cuda:{count - 1})", path=fn)
+    elif dev.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise RuntimeFailure(f"device '{device}': MPS is not available on this machine", path=fn)
+    return dev
+
+
+def compare(models, *, input_shape: Optional[tuple[int, ...]] = None, batch: int = 1, dtype: str = "float32",
+            depth: Optional[int] = None, mode: str = "eval"):
+    """Several models side by side (``archstat compare``): totals with ratios to the first, rows
+    aligned by name. Each entry is anything ``analyze`` takes (a zoo name, a path, a Spec, a Graph,
+    an nn.Module), analyzed with these options, or a ``ModelStats`` or ``Compared`` already made;
+    entries are labelled A, B, C, … in order.
+
+    ``archstat.compare(["vgg16", "resnet50"])``
+    """
+    from archstat.analyze.compare import Compared, compare as align_models
+
+    fn = "archstat.compare"
+    if isinstance(models, (str, bytes, Path, Spec, Graph, ModelStats)) or not isinstance(models, (list, tuple)):
+        raise argcheck.ArgumentTypeError(f"expected a list of models such as ['vgg16', 'resnet50'], got "
+                                         f"{argcheck.shown(models)}", path=f"{fn}: models")
+    if not 2 <= len(models) <= MAX_COMPARED:
+        raise argcheck.ArgumentValueError(f"compare takes 2 to {MAX_COMPARED} models, got {len(models)}",
+                                          path=f"{fn}: models")
+    for i, m in enumerate(models):   # every entry checked before any is analyzed
+        if not isinstance(m, (ModelStats, Compared)):
+            argcheck.expect_model(m, fn, f"models[{i}]", module=True)
+    compared = []
+    for i, m in enumerate(models):
+        label = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"[i]
+        if isinstance(m, Compared):
+            compared.append(m)
+        elif isinstance(m, ModelStats):
+            compared.append(Compared(label, m.model, m))
+        else:
+            stats = analyze(m, input_shape=input_shape, batch=batch, dtype=dtype, depth=depth, mode=mode)
+            compared.append(Compared(label, m if isinstance(m, str) else stats.model, stats))
+    return align_models(compared)
+
+
+def roofline(model, params: Optional[dict[str, Any]] = None, *, device: str, dtype: str = "fp32", batch: int = 1,
+             depth: Optional[int] = None, fold: bool = True, input_shape=None, peak: Optional[float] = None,
+             bandwidth: Optional[float] = None, overhead_s: Optional[float] = None):
+    """How long each row should take on ``device`` (``archstat roofline``): a zoo name, a path,
+    ``module:…`` or an nn.Module; ``peak`` (FLOP/s), ``bandwidth`` (bytes/s) and ``overhead_s``
+    override the device's figures, each finite and within ``argcheck.ROOF_LIMITS``.
+
+    ``archstat.roofline("resnet50", device="h100", dtype="bf16", batch=64).predicted_s``
+    """
+    from archstat.analyze.roofline import analyze_roofline
+
+    check_roofline_arguments("archstat.roofline", model=model, params=params, device=device, dtype=dtype,
+                             batch=batch, depth=depth, fold=fold, peak=peak, bandwidth=bandwidth,
+                             overhead_s=overhead_s)
+    return analyze_roofline(model, params, device=device, dtype=dtype, batch=batch, depth=depth, fold=fold,
+                            input_shape=input_shape, peak=peak, bandwidth=bandwidth, overhead_s=overhead_s)
+
+
+def check_roofline_arguments(fn: str, *, model, params, device, dtype, batch, depth, fold, peak, bandwidth,
+                             overhead_s) -> None:
+    """The roofline's arguments, typed and in range (also for ``analyze.roofline.analyze_roofline``)."""
+    argcheck.expect_model(model, fn, "model", module=True)
+    argcheck.expect_mapping(params, fn)
+    argcheck.expect_str(device, fn, "device", "a device name such as 'h100', 'a100', 'cpu' or 'cuda'")
+    argcheck.expect_str(dtype, fn, "dtype", "a dtype name such as 'fp32', 'bf16' or 'fp16'")
+    argcheck.expect_int(batch, fn, "batch", 1, MAX_BATCH)
+    argcheck.expect_int(depth, fn, "depth", 1, optional=True)
+    argcheck.expect_bool(fold, fn, "fold")
+    for name, value in (("peak", peak), ("bandwidth", bandwidth), ("overhead_s", overhead_s)):
+        argcheck.roof_figure(value, fn, name)
 
 
 def _evaluator(spec: Spec, stats: ModelStats):

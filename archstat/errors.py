@@ -24,12 +24,12 @@ class Loc:
         return f"{self.file}:{self.line}:{self.col}"
 
 
-_CONTROL = {i: f"\\x{i:02x}" for i in range(32)} | {9: "\\t", 10: "\\n", 13: "\\r", 127: "\\x7f"}
-
-
 def one_line(text: str) -> str:
-    """Control characters (a newline in a key the user wrote) escaped: an error is one line."""
-    return text.translate(_CONTROL)
+    """Control characters (a newline in a key the user wrote, an escape sequence in a name) shown
+    escaped: an error is one line and cannot drive the terminal (``report/sanitize.py``)."""
+    from archstat.report.sanitize import clean
+
+    return clean(text)
 
 
 def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
@@ -88,10 +88,26 @@ class UsageError(ArchstatError):
     """A command-line option is malformed."""
 
 
+class ArgumentError(UsageError):
+    """An argument of a Python API call is wrong; ``path`` names the function and the argument."""
+
+
+class ArgumentTypeError(ArgumentError, TypeError):
+    """An argument of the wrong type (``archstat.load('vgg16', [1, 2])``)."""
+
+
+class ArgumentValueError(ArgumentError, ValueError):
+    """An argument of the right type and a wrong value (``archstat.build(..., device='nonsense')``)."""
+
+
 class RuntimeFailure(ArchstatError):
     """The environment cannot do what was asked (no torch, no CUDA, out of memory)."""
 
     exit_code = 1
+
+
+class OutputError(RuntimeFailure):
+    """The output could not be written whole: a full disk, a file over its size limit, a closed stdout."""
 
 
 class CheckFailed(ArchstatError):

@@ -4,6 +4,8 @@ with consistent totals or exit 2 with exactly one `error:` line.
 The budget, seed and database come from the hypothesis profile in tests/conftest.py: derandomized
 with a fixed budget by default; ``HYPOTHESIS_PROFILE=explore`` searches at random for longer."""
 
+import csv
+import io
 import json
 import re
 
@@ -100,15 +102,78 @@ options = st.sampled_from(["--set", "--input", "--batch", "--dtype", "--depth", 
                            "--optimizer"])
 option_text = st.one_of(st.text(max_size=12), st.sampled_from(["C=0", "C=-1", "C=1e9", "C=x", "=", "C==3",
                                                                "0x0x0", "3x224x224x1", "99999999999", "-1",
-                                                               "float8", "json ", "1,2", "C=10**9"]))
+                                                               "float8", "json ", "1,2", "C=10**9"]),
+)
+# pairs that are valid, so that runs also succeed, in every format (and the output is then checked)
+valid_pairs = st.sampled_from([("--format", f) for f in ("table", "json", "csv", "markdown", "html")] + [
+    ("--set", "C=8"), ("--batch", "2"), ("--input", "64x28x28"), ("--dtype", "float16"), ("--depth", "1"),
+    ("--units", "flops"), ("--mode", "train"), ("--optimizer", "sgd")])
 
 
-@given(pairs=st.lists(st.tuples(options, option_text), min_size=1, max_size=3))
+def effective_format(args: list[str]) -> str:
+    """The --format that click applies: the last one given (the test's own 'json' first)."""
+    return [args[i + 1] for i, a in enumerate(args[:-1]) if a == "--format"][-1]
+
+
+def check_output(fmt: str, stdout: str) -> None:
+    """A successful run printed a whole, consistent result in the format it was asked for."""
+    if fmt == "json":
+        d = json.loads(stdout)
+        t = d["totals"]
+        for key in ("params", "macs", "activation_elements"):
+            assert sum(layer[key] for layer in d["layers"]) == t[key], key
+    elif fmt == "csv":
+        rows = list(csv.DictReader(io.StringIO(stdout)))
+        total, layers = rows[-1], rows[:-1]
+        assert total["name"] == "TOTAL" and layers, stdout
+        compute = "macs" if "macs" in total else "flops"
+        for key in ("params", "activation_elements", compute):
+            assert sum(int(r[key]) for r in layers) == int(total[key]), key
+    elif fmt == "markdown":
+        tables, current = [], []
+        for line in stdout.splitlines() + [""]:   # tables: runs of lines that start with '|'
+            if line.startswith("|"):
+                current.append(line)
+            elif current:
+                tables, current = tables + [current], []
+        for table in tables:   # every row as many cells (unescaped pipes) as its header
+            assert len({len(re.split(r"(?<!\\)\|", row)) for row in table}) == 1, table
+        assert tables and any(row.startswith("| **TOTAL** |") for row in tables[0]), stdout
+    elif fmt == "table":
+        assert re.search(r"^TOTAL\s", stdout, flags=re.M), stdout
+    elif fmt == "html":
+        assert stdout.startswith("<!DOCTYPE html>") and stdout.rstrip().endswith("</html>"), stdout[-200:]
+    else:
+        raise AssertionError(f"exit 0 with --format {fmt!r}, which is not a format")
+
+
+@given(pairs=st.lists(st.one_of(st.tuples(options, option_text), valid_pairs), min_size=1, max_size=3))
 def test_random_option_strings(pairs):
     args = ["table", "conv7x7", "--format", "json"]
     for option, value in pairs:
         args += [option, value]
     result = CliRunner().invoke(app, args)
-    if result.exit_code == 0 and "--format" in [o for o, _ in pairs]:
-        return  # another format than JSON was chosen and printed
+    if result.exit_code == 0:   # whatever format won, what it printed is whole and adds up
+        check_output(effective_format(args), result.stdout)
+        assert result.stderr == "", result.stderr
+        return
     check(result)
+
+
+def test_the_output_check_can_fail():
+    """check_output rejects a result that does not add up or is cut, in every format (item 14 of
+    issue 23: the random option test used to return unchecked when --format was drawn)."""
+    import pytest
+
+    for fmt in ("json", "csv", "markdown", "table", "html"):
+        good = CliRunner().invoke(app, ["table", "conv7x7", "--format", fmt]).stdout
+        check_output(fmt, good)
+        broken = {"json": good.replace('"params": 200704', '"params": 200705', 1),
+                  "csv": good.replace(",200704,", ",200705,", 1),   # the input row's activations
+                  "markdown": good.replace("| **TOTAL** |", "| **TOTAL** | extra |", 1),
+                  "table": good.replace("TOTAL", "TOT", 1), "html": good[: len(good) // 2]}[fmt]
+        assert broken != good, fmt
+        with pytest.raises((AssertionError, ValueError, KeyError)):
+            check_output(fmt, broken)
+    with pytest.raises(AssertionError):
+        check_output("json ", "{}")

@@ -50,6 +50,7 @@ def _resnet1202_nodes() -> int:
 
 def test_readme_limits_are_the_codes():
     from archstat.analyze.receptive import RF_LIMIT
+    from archstat.argcheck import ROOF_LIMITS, _e
     from archstat.analyze.sweep import MAX_POINTS, MAX_WORK
     from archstat.cli.compare_cmd import MAX_MODELS, MAX_ROWS
     from archstat.cli.options import MAX_BATCH, MAX_DIM, MAX_STEPS, MAX_TIME_BUDGET
@@ -66,6 +67,10 @@ def test_readme_limits_are_the_codes():
         f"1 to {MAX_DIM:,}", f"{MAX_TIME_BUDGET:,.0f} s", f"at most {MAX_STEPS:,} steps each", f"at most {MAX_MODELS} models", f"{MAX_POINTS:,} points",
         f"{MAX_ROWS:,} rows together", f"{MAX_WORK:,} layers analysed", f"ResNet-1202 has {_resnet1202_nodes():,}",
         f"at most {FVCORE_MAX_LAYERS} conv/linear layers",
+    } | {   # the roofline's overrides (argcheck.ROOF_LIMITS; --overhead is given in µs)
+        f"`roofline --peak` {_e(ROOF_LIMITS['peak'][0])} to {_e(ROOF_LIMITS['peak'][1])} FLOP/s",
+        f"`--bandwidth` {_e(ROOF_LIMITS['bandwidth'][0])} to {_e(ROOF_LIMITS['bandwidth'][1])} bytes/s",
+        f"`--overhead` 0 to {_e(ROOF_LIMITS['overhead_s'][1] * 1e6)} µs, each finite",
     }
     for phrase in stated:
         assert phrase in text, phrase
@@ -301,7 +306,7 @@ def test_plot_out_unwritable(tmp_path):
 
 
 def test_write_errors_are_worded():
-    from archstat.cli.plot_cmd import write_error
+    from archstat.cli.output import file_error as write_error
     from archstat.errors import RuntimeFailure, UsageError
 
     full = write_error("x.png", OSError(errno.ENOSPC, "No space left on device"))
@@ -319,7 +324,8 @@ def test_disk_full_on_stdout():
     with open("/dev/full", "w") as full:
         p = subprocess.run([sys.executable, "-m", "archstat", "table", "lenet5"], stdout=full, stderr=subprocess.PIPE,
                            text=True, cwd=ROOT)
-    assert p.returncode == 1 and p.stderr == "error: No space left on device (writing the output)\n"
+    assert p.returncode == 1 and re.fullmatch(r"error: cannot write the output to stdout: No space left on device "
+                                              r"\(0 of [\d,]+ bytes written, the output is incomplete\)\n", p.stderr), p.stderr
 
 
 @pytest.mark.parametrize("exc, code, line", [

@@ -73,12 +73,15 @@ def test_api_input_shape_forms(value, specs):
     ({"x": 3.5}, "input_shape['x']: expected a shape such as (3, 224, 224) or '3x224x224', got 3.5"),
     ({1: (3,)}, "input_shape: the key 1 is not an argument name"),
     (7, "input_shape: expected a shape such as (3, 224, 224), '3x224x224', a list of shapes or a dict"),
+    ("3xtwo", "input_shape '3xtwo': 'two' is not a size"),
     ((), "input_shape: an empty shape"),
 ])
 def test_api_bad_input_shape(value, message):
-    with pytest.raises(UsageError) as e:
+    with pytest.raises(UsageError) as e:    # ArgumentTypeError / ArgumentValueError for a wrong type or value
         normalize(value)
     assert message in str(e.value)
+    with pytest.raises(UsageError):
+        archstat.analyze("vgg16", input_shape=value)
 
 
 def test_api_string_input_shape_on_a_config():

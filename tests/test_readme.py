@@ -1,13 +1,23 @@
-"""The README's first commands stay true: CI runs exactly its test command."""
+"""The README stays true: CI runs exactly its test command, and every example it prints runs as
+printed (issue 23): each `archstat …` command in the text (inline code, also across a line break,
+and `$ ` lines of console blocks) that names real things rather than placeholders (NAME, PATH, …),
+and every Python block."""
 
+import json
 import re
+import shlex
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
 
 from tests.conftest import ROOT
 
+TEXT = (ROOT / "README.md").read_text()
+
 
 def readme_commands():
-    text = (ROOT / "README.md").read_text()
-    return re.findall(r"```sh\n(.+?)\n```", text)
+    return re.findall(r"```sh\n(.+?)\n```", TEXT)
 
 
 def test_readme_opens_with_the_two_commands():
@@ -20,3 +30,138 @@ def test_ci_runs_the_readme_test_command():
     ci = (ROOT / ".ci" / "run").read_text().splitlines()
     assert readme_commands()[1] in ci
     assert any("torch==2.13.0" in line for line in ci)
+
+
+# -- every example command ------------------------------------------------------------------------
+
+ENV = r"(?:[A-Z_]+=\S+ )*"
+PLACEHOLDER = re.compile(r"[A-Z]{2,}|…|\.\.\.|^\[|^[A-C]$")   # NAME, PATH, module:…, [FILE], A B [C]
+
+
+def _examples() -> list[str]:
+    spans = [" ".join(s.split()) for s in re.findall(r"(?<!`)`([^`]+)`(?!`)", TEXT)]   # a line break is a space
+    spans += re.findall(r"^\$ (.+)$", TEXT, flags=re.M)                                 # console blocks
+    found = []
+    for span in spans:
+        if not re.match(ENV + r"archstat ", span) or "\\|" in span:
+            continue
+        try:
+            words = shlex.split(span)
+        except ValueError:
+            continue
+        if any(PLACEHOLDER.search(w) or ("|" in w and w != "|") for w in words if "=" not in w or "archstat" in w):
+            continue
+        found.append(span)
+    return list(dict.fromkeys(found))
+
+
+EXAMPLES = _examples()
+# printed but not run here, each with the test that runs it instead
+RUN_ELSEWHERE = {
+    "archstat verify --all": "tests/test_verify.py::test_zoo_model_verifies runs it model by model",
+}
+
+
+def test_the_examples_are_found():
+    """The extraction finds the README's examples (a change of format would otherwise skip them all)."""
+    for expected in ("archstat table vgg16 --format json | jq .totals", "COLUMNS=80 archstat table vgg16 > vgg16.txt",
+                     "archstat plot resnet18 --depth 2", "archstat table zfnet --set conv3=512 --set conv4=1024 "
+                     "--set conv5=512", "archstat sweep vit_b_16 --input '3x{224,384}x{224,384}'",
+                     "COLUMNS=100 archstat table vgg16"):
+        assert expected in EXAMPLES, (expected, EXAMPLES)
+    assert len(EXAMPLES) >= 25
+    for skipped in RUN_ELSEWHERE:
+        assert skipped in EXAMPLES   # no stale entry
+
+
+@pytest.fixture
+def in_tmp(tmp_path, monkeypatch):
+    """A working folder with the README's own `mypkg.nets:make_net` on the import path."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "mypkg").mkdir()
+    (tmp_path / "mypkg" / "__init__.py").write_text("")
+    (tmp_path / "mypkg" / "nets.py").write_text(
+        "import torch.nn as nn\n\n\ndef make_net():\n"
+        "    return nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 10))\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    return tmp_path
+
+
+def _needs(command: str) -> None:
+    """Skip a command whose module: target lives in a library this environment lacks (the README says so)."""
+    for target in re.findall(r"module:([A-Za-z_][\w.]*):", command):
+        top = target.split(".")[0]
+        if top != "mypkg":
+            pytest.importorskip(top, reason=f"the README's example needs {top} (pip install {top})")
+        else:
+            pytest.importorskip("torch")
+    if command.startswith("archstat plot"):
+        pytest.importorskip("matplotlib")
+    if re.match(r"archstat (verify|profile)|.*--calibrate", command):
+        pytest.importorskip("torch")
+
+
+@pytest.mark.parametrize("command", EXAMPLES)
+def test_readme_example_runs_as_printed(command, in_tmp, monkeypatch):
+    from archstat.cli import app
+
+    if command in RUN_ELSEWHERE:
+        pytest.skip(RUN_ELSEWHERE[command])
+    _needs(command)
+    words = shlex.split(command)
+    env = {}
+    while "=" in words[0] and not words[0].startswith("archstat"):
+        key, _, value = words.pop(0).partition("=")
+        env[key] = value
+    args, pipe, target = words[1:], None, None
+    if "|" in args:
+        at = args.index("|")
+        args, pipe = args[:at], args[at + 1:]
+    if ">" in args:
+        at = args.index(">")
+        args, target = args[:at], args[at + 1]
+    if len(args) == 1 and not args[0].startswith("-"):   # the command's name in prose: it exists
+        args = args + ["--help"]
+    if "--calibrate" in args:   # the command as printed, with a small measurement (the full one takes ~10 s)
+        import functools
+
+        import archstat.profile.calibrate as calibrate
+
+        monkeypatch.setattr(calibrate, "measure", functools.partial(calibrate.measure, size=64,
+                                                                    copy_bytes=1 << 20, repeats=1))
+    r = CliRunner().invoke(app, args, env=env)
+    assert r.exit_code == 0, (command, r.stderr, r.exception)
+    assert r.stdout.strip() or "--calibrate" in args or args[0] == "plot", command
+    if target:
+        Path(target).write_text(r.stdout)
+        assert Path(target).stat().st_size > 0
+    if pipe and pipe[0] == "jq":   # `| jq .totals`: the key is there
+        data = json.loads(r.stdout)
+        for key in pipe[1].strip(".").split("."):
+            data = data[key]
+        assert data
+
+
+# -- every Python block ---------------------------------------------------------------------------
+
+PYTHON_BLOCKS = re.findall(r"```python\n(.+?)\n```", TEXT, flags=re.S)
+
+
+@pytest.mark.parametrize("block", PYTHON_BLOCKS, ids=[f"block{i}" for i in range(len(PYTHON_BLOCKS))])
+def test_readme_python_runs_as_printed(block, in_tmp):
+    if "archstat.build" in block or "module" in block:
+        pytest.importorskip("torch")
+    namespace: dict = {}
+    exec(compile(block, "README.md", "exec"), namespace)   # noqa: S102  (the README's own code)
+    assert "archstat" in namespace
+
+
+def test_python_api_block_gives_the_documented_numbers(in_tmp):
+    """The Python API block's first result: VGG16 at batch 8 (cs231n: 138,357,544 params with biases;
+    15,470,264,320 MACs per image, the table above, × 8 = 123,762,114,560)."""
+    block = next(b for b in PYTHON_BLOCKS if "stats.totals.params, stats.totals.macs" in b)
+    namespace: dict = {}
+    pytest.importorskip("torch")
+    exec(compile(block, "README.md", "exec"), namespace)   # noqa: S102
+    assert (namespace["stats"].totals.params, namespace["stats"].totals.macs) == (138_357_544, 8 * 15_470_264_320)
+    assert namespace["graph"].params["conv3"] == 512

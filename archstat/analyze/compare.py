@@ -75,4 +75,16 @@ def align(row_lists: list[list[Row]]) -> list[AlignedRow]:
 
 
 def compare(models: list[Compared]) -> Comparison:
-    return Comparison(models, align([m.stats.rows for m in models]))
+    """Models already analyzed, each a ``Compared``; ``archstat.compare`` takes names and paths."""
+    from archstat.argcheck import shown
+    from archstat.errors import ArgumentTypeError
+
+    where = "archstat.analyze.compare.compare: models"
+    if not isinstance(models, (list, tuple)):
+        raise ArgumentTypeError(f"expected a list of Compared, got {shown(models)}", path=where)
+    for i, m in enumerate(models):
+        if not isinstance(m, Compared):
+            raise ArgumentTypeError(f"expected Compared(label, model, stats), got {shown(m)}",
+                                    path=f"{where}[{i}]", hint="archstat.compare(['vgg16', 'resnet50']) takes "
+                                    "names, paths and modules")
+    return Comparison(list(models), align([m.stats.rows for m in models]))

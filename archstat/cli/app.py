@@ -8,6 +8,7 @@ shows the traceback instead.
 
 from __future__ import annotations
 
+import os
 import sys
 
 import typer
@@ -24,10 +25,24 @@ STATE = {"debug": False}
 
 
 def error_line(message: str) -> None:
+    """``error: ...`` on stderr, one line (control characters escaped); silent when stderr is closed."""
     from archstat.errors import one_line
 
-    sys.stderr.write(f"error: {one_line(message)}\n")
-    sys.stderr.flush()
+    try:
+        sys.stderr.write(f"error: {one_line(message)}\n")
+        sys.stderr.flush()
+    except (AttributeError, OSError, ValueError):   # 2>&- : no stderr to say it on; the exit code says it
+        pass
+
+
+def _quiet_stdout() -> None:
+    """After a broken pipe: stdout points at /dev/null, so that Python's own flush at exit is silent."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (AttributeError, OSError, ValueError):
+        pass
 
 
 class _Interrupted(Exception):
@@ -77,7 +92,8 @@ class ArchstatGroup(TyperGroup):
         except (_Interrupted, typer.Abort, KeyboardInterrupt):
             error_line("interrupted")
             sys.exit(130)
-        except BrokenPipeError:
+        except BrokenPipeError:   # the reader left (| head): what it took was whole
+            _quiet_stdout()
             sys.exit(0)
         except Exception as exc:  # a bug: still one line, with the way to see more
             if debug:

@@ -45,27 +45,30 @@ def info(
     fmt = options.choice(fmt, ("table", "json", "markdown"), "--format")
     d = info_dict(model)
     if fmt == "json":
-        import json
+        from archstat.report.sanitize import to_json
 
-        emit(json.dumps(d, indent=2, ensure_ascii=False))
+        emit(to_json(d))
         return
+    from archstat.report.sanitize import clean, md_text
+
+    t = md_text if fmt == "markdown" else clean   # every field from the config: one line, escaped
     bullet = "- " if fmt == "markdown" else "  "
-    lines = [f"{'## ' if fmt == 'markdown' else ''}{d['name']} ({d['file']})", d["description"], ""]
+    lines = [f"{'## ' if fmt == 'markdown' else ''}{t(d['name'])} ({t(d['file'])})", t(d["description"]), ""]
     lines.append("input: " + "×".join(map(str, d["input"])) + " (C×H×W)")
     lines.append("sources:")
-    lines += [f"{bullet}{s}" for s in d["source"]] or [f"{bullet}(none cited)"]
+    lines += [f"{bullet}{t(s)}" for s in d["source"]] or [f"{bullet}(none cited)"]
     lines.append("params (override with --set NAME=VALUE):")
-    lines += [f"{bullet}{p['name']}: {p['type']} = {p['default']}" + (f"  # {p['doc']}" if p["doc"] else "")
+    lines += [f"{bullet}{t(p['name'])}: {t(p['type'])} = {t(p['default'])}" + (f"  # {t(p['doc'])}" if p["doc"] else "")
               for p in d["params"]] or [f"{bullet}(none)"]
     if d["blocks"]:
         lines.append("blocks:")
         for b, ps in d["blocks"].items():
             sig = ", ".join(f"{p['name']}: {p['type']}" + ("" if p["required"] else f" = {p['default']}")
                             for p in ps)
-            lines.append(f"{bullet}{b}({sig})")
+            lines.append(f"{bullet}{t(b)}({t(sig)})")
     lines.append(f"ops ({d['layers']} layers): " + ", ".join(f"{k} ×{v}" for k, v in d["ops"].items()))
     lines.append("published figures:")
-    lines += [f"{bullet}{r['figure']}: \"{r['published']}\" ({r['metric']}; {r['source']})"
+    lines += [f"{bullet}{t(r['figure'])}: \"{t(r['published'])}\" ({t(r['metric'])}; {t(r['source'])})"
               for r in d["references"]] or [f"{bullet}(none)"]
     if fmt == "table":   # fitted to the width: long lines wrap under their indent
         from archstat.cli.output import width

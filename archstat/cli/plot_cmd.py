@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import errno
 import re
 from pathlib import Path
 from typing import List, Optional
@@ -26,6 +25,8 @@ def plot(
     batches: Optional[str] = typer.Option(None, "--batch", "-b", help="Batch size (1,8,32 with --sweep)."),
     sets: Optional[List[str]] = typer.Option(None, "--set", help="NAME=VALUE (NAME=V1,V2 with --sweep)."),
     fits: Optional[str] = typer.Option(None, "--fits", help="With --sweep: draw a memory budget, e.g. 24GiB."),
+    depth: Optional[int] = typer.Option(None, "--depth", help="Per-layer bars: one bar per block below this many "
+                                        "dotted name levels (as table --depth)."),
     out: Optional[str] = typer.Option(None, "--out", "-o", help="Output file, .png or .svg (default: NAME.png)."),
     roofline: bool = typer.Option(False, "--roofline", help="The roofline of one model on --device (log-log)."),
     device: Optional[str] = typer.Option(None, "--device", help="With --roofline: h100, a100, cpu, … "
@@ -39,6 +40,9 @@ def plot(
     from archstat.report import plots
 
     names = list(models or [])
+    if depth is not None and (depth < 1 or zoo or sweep or roofline):
+        raise UsageError(f"--depth {depth}: must be at least 1" if depth < 1 else
+                         "--depth applies to the per-layer bars of one model (not --zoo, --sweep or --roofline)")
     if zoo:
         from archstat.cli.list_cmd import zoo_rows
 
@@ -79,14 +83,23 @@ def plot(
         if batches is not None and not batches.strip().isdigit():
             raise UsageError(f"--batch '{batches}': expected one positive integer without --sweep")
         stats = analyze(names[0], options.parse_sets(sets), input_shape=options.parse_input(inputs[0] if inputs else None),
-                        batch=options.parse_batch(int(batches)) if batches else 1)
+                        batch=options.parse_batch(int(batches)) if batches else 1, depth=depth)
         fig, target = plots.layers_figure(stats), out or default_name(stats.model, ".png")
+    from archstat.cli.output import file_error, write_file
+    from archstat.errors import one_line
+
     try:
         check_out(target)
-        path = plots.save(fig, target)
-    except OSError as exc:
-        raise write_error(target, exc) from None
-    sys.stderr.write(f"wrote {path}\n")
+    except OSError as exc:   # a name too long to even look up
+        raise file_error(target, exc) from None
+    # whole or not at all: drawn into a temporary file beside the target, renamed when complete
+    try:
+        path = write_file(target, lambda tmp: plots.save(fig, tmp, Path(target).suffix))
+    finally:   # pyplot keeps every figure until closed (an API caller may plot many)
+        import matplotlib.pyplot as plt
+
+        plt.close(fig)
+    sys.stderr.write(f"wrote {one_line(str(path))}\n")
 
 
 def default_name(model: str, suffix: str) -> str:
@@ -106,11 +119,3 @@ def check_out(target: str) -> None:
     if not parent.is_dir():
         raise UsageError(f"--out {target}: the folder {parent} does not exist")
 
-
-def write_error(target: str, exc: OSError):
-    """A full disk is a runtime failure (exit 1); a name or a place that cannot be written is a usage error."""
-    from archstat.errors import RuntimeFailure
-
-    if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EIO):
-        return RuntimeFailure(f"cannot write {target}: {exc.strerror} (the plot was not saved)")
-    return UsageError(f"--out {target}: cannot write: {exc.strerror or exc}")

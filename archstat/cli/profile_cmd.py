@@ -73,13 +73,16 @@ def profile_model(
 
         bar = Progress(console=Console(stderr=True), transient=True)
         bar.start()
+    from archstat.report.sanitize import rich_text
+
+    shown = rich_text(model)   # a name as typed: no escape sequence or rich markup runs
     try:
         for b in batches:
-            task = bar.add_task(f"{model} batch {b}", total=warmup + iters) if bar else None
+            task = bar.add_task(f"{shown} batch {b}", total=warmup + iters) if bar else None
 
             def on_progress(phase, done, total, _task=task):
                 if bar:
-                    bar.update(_task, description=f"{model} batch {b}: {phase}",
+                    bar.update(_task, description=f"{shown} batch {b}: {phase}",
                                completed=done if phase == "warm-up" else warmup + done)
 
             try:

@@ -15,16 +15,36 @@ from archstat.cli.output import emit
 from archstat.errors import UsageError
 
 _SI = {"": 1, "k": 1e3, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15}
+_RATE_KEY = {"--peak": "peak", "--bandwidth": "bandwidth"}
 
 
 def parse_rate(text: Optional[str], flag: str) -> Optional[float]:
-    """'989.5T', '3.35e12', '2039G' → a float (per second)."""
+    """'989.5T', '3.35e12', '2039G' → a float (per second), finite and within the range of
+    ``argcheck.ROOF_LIMITS`` (``--peak`` 1M to 1000P FLOP/s, ``--bandwidth`` 1M to 100P bytes/s)."""
+    from archstat.argcheck import roof_problem
+
     if text is None:
         return None
     m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*([kKMGTP]?)\s*", text)
     if not m or float(m.group(1)) <= 0:
         raise UsageError(f"{flag} '{text}': expected a positive number such as 989.5T or 3.35e12")
-    return float(m.group(1)) * _SI[m.group(2)]
+    value = float(m.group(1)) * _SI[m.group(2)]
+    problem = roof_problem(value, _RATE_KEY[flag])
+    if problem:
+        raise UsageError(f"{flag} '{text}': {problem}")
+    return value
+
+
+def parse_overhead(value: Optional[float]) -> Optional[float]:
+    """--overhead µs → seconds: finite, from 0 to 1,000,000 µs (one second per op)."""
+    from archstat.argcheck import roof_problem
+
+    if value is None:
+        return None
+    problem = roof_problem(value, "overhead_s", scale=1e-6, unit="µs")
+    if problem:
+        raise UsageError(f"--overhead {value}: {problem}")
+    return value * 1e-6
 
 
 @app.command("roofline")
@@ -39,10 +59,12 @@ def roofline_cmd(
     depth: Optional[int] = typer.Option(None, "--depth", help="One row per block below this many dotted levels."),
     input_: Optional[List[str]] = typer.Option(None, "--input", help=options.INPUT_HELP),
     unfold: bool = typer.Option(False, "--unfold", help="In-place ops as their own passes (eager), not fused."),
-    peak: Optional[str] = typer.Option(None, "--peak", help="Override the peak, FLOP/s (e.g. 500T)."),
+    peak: Optional[str] = typer.Option(None, "--peak", help="Override the peak, FLOP/s (e.g. 500T; 1M to "
+                                       "1000P)."),
     bandwidth: Optional[str] = typer.Option(None, "--bandwidth", help="Override the bandwidth, bytes/s "
-                                            "(e.g. 2T)."),
-    overhead: Optional[float] = typer.Option(None, "--overhead", help="Override the overhead per op, µs."),
+                                            "(e.g. 2T; 1M to 100P)."),
+    overhead: Optional[float] = typer.Option(None, "--overhead", help="Override the overhead per op, µs "
+                                             "(0 to 1000000)."),
     calibrate: bool = typer.Option(False, "--calibrate", help="Measure this machine's matmul peak, copy "
                                    "bandwidth and per-op overhead (cpu or cuda; torch needed) and store them."),
     sets: Optional[List[str]] = typer.Option(None, "--set", help="Override a declared param: NAME=VALUE."),
@@ -60,8 +82,7 @@ def roofline_cmd(
     _, peak_key = devices.resolve_dtype(dtype)
     if depth is not None and depth < 1:
         raise UsageError(f"--depth {depth}: must be at least 1")
-    if overhead is not None and overhead < 0:
-        raise UsageError(f"--overhead {overhead}: must be 0 or more (µs)")
+    overhead_s = parse_overhead(overhead)
     if calibrate:
         from archstat.profile.calibrate import measure
 
@@ -78,5 +99,5 @@ def roofline_cmd(
                               batch=options.parse_batch(batch), depth=depth, fold=not unfold,
                               input_shape=options.parse_inputs(input_), peak=parse_rate(peak, "--peak"),
                               bandwidth=parse_rate(bandwidth, "--bandwidth"),
-                              overhead_s=None if overhead is None else overhead * 1e-6)
+                              overhead_s=overhead_s)
     emit(roofline_report.render(result, fmt, output.view(columns, wide)))

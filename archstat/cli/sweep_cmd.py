@@ -86,7 +86,9 @@ def sweep(
         from rich.progress import Progress
 
         bar = Progress(console=Console(stderr=True), transient=True)
-        task = bar.add_task(f"sweeping {model}", total=total)
+        from archstat.report.sanitize import rich_text
+
+        task = bar.add_task(f"sweeping {rich_text(model)}", total=total)
         bar.start()
         progress = lambda done, n: bar.update(task, completed=done)  # noqa: E731
     try:

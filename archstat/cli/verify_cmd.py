@@ -38,6 +38,8 @@ def verify_models(
     fmt = options.choice(fmt, options.FORMATS, "--format")
     if all_ and models:
         raise UsageError("give model names or --all, not both")
+    from archstat.errors import one_line
+
     names = zoo_names() if all_ else list(models or [])
     if not names:
         raise UsageError("verify needs model names or --all")
@@ -46,7 +48,7 @@ def verify_models(
     checks = []
     for i, name in enumerate(names, 1):
         if sys.stderr.isatty():
-            sys.stderr.write(f"\rverifying {name} ({i}/{len(names)})…\033[K")
+            sys.stderr.write(f"\rverifying {one_line(name)} ({i}/{len(names)})…\033[K")
             sys.stderr.flush()
         if name.startswith("module:"):
             from archstat.verify.module_check import verify_module

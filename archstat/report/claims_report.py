@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 from decimal import Decimal
 
+from archstat.report.sanitize import csv_text, md_row, md_text, to_json
 from archstat.report.units import fmt_computed
 
 
@@ -24,22 +22,17 @@ def _computed_json(value):
 
 def render(info: dict, results, fmt: str, view=None):
     if fmt == "json":
-        return json.dumps({**info, "claims": [
+        return to_json({**info, "claims": [
             {"id": r.id, "claim": r.claim, "published": r.published, "computed": _computed_json(r.computed),
-             "how": r.how, "status": r.status, "note": r.note, "source": r.source} for r in results]},
-            indent=2, ensure_ascii=False)
+             "how": r.how, "status": r.status, "note": r.note, "source": r.source} for r in results]})
     if fmt == "csv":
-        out = io.StringIO()
-        w = csv.writer(out, lineterminator="\n")
-        w.writerow(["id", "claim", "published", "computed", "status", "note"])
-        for r in results:
-            w.writerow([r.id, r.claim, r.published, _computed_json(r.computed), r.status, r.note])
-        return out.getvalue()
+        return csv_text([["id", "claim", "published", "computed", "status", "note"]] + [
+            [r.id, r.claim, r.published, _computed_json(r.computed), r.status, r.note] for r in results])
     if fmt == "markdown":
-        lines = [f"## {info['name']}", "", info["description"], "", "| claim | published | computed | status | note |",
-                 "|---|---|---:|---|---|"]
-        lines += [f"| {r.claim} | {r.published} | {_computed_text(r.computed)} | {r.status} | {r.note} |".replace(
-            "\n", " ") for r in results]
+        lines = [f"## {md_text(info['name'])}", "", md_text(info["description"]), "",
+                 "| claim | published | computed | status | note |", "|---|---|---:|---|---|"]
+        lines += [md_row(" ".join(str(v).split("\n")) for v in (r.claim, r.published, _computed_text(r.computed),
+                                                                  r.status, r.note)) for r in results]
         return "\n".join(lines) + "\n"
     from archstat.analyze.references import NOT_REPRODUCED, REPRODUCED
     from archstat.report.fit import Doc, View, stacked, wrap

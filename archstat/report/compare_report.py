@@ -3,13 +3,10 @@ model's published-vs-computed checks."""
 
 from __future__ import annotations
 
-import csv
-import io
-import json
-
 from archstat.analyze.compare import Comparison, Compared
 from archstat.report.json_report import rf_dict, stats_dict
 from archstat.report.rows import final_field_text
+from archstat.report.sanitize import csv_text, md_row, md_rule, md_text, to_json
 from archstat.report.units import (compute_unit, fmt_bytes, fmt_bytes_compact, fmt_compact, fmt_computed, fmt_int,
                                    fmt_shape)
 
@@ -113,42 +110,36 @@ def as_dict(c: Comparison, units: str) -> dict:
 
 def render(c: Comparison, fmt: str, units: str, view=None):
     if fmt == "json":
-        return json.dumps(as_dict(c, units), indent=2, ensure_ascii=False)
+        return to_json(as_dict(c, units))
     if fmt == "csv":
         _, factor = compute_unit(units)
-        out = io.StringIO()
-        w = csv.writer(out, lineterminator="\n")
-        w.writerow(["name"] + [f"{m.label}_{k}" for m in c.models for k in ("output_shape", "params", units)])
+        lines = [["name"] + [f"{m.label}_{k}" for m in c.models for k in ("output_shape", "params", units)]]
         for aligned in c.rows:
             cells = [aligned.name]
             for row in aligned.rows:
                 cells += ["", "", ""] if row is None else [
                     "x".join(map(str, row.output_shape)), row.params, row.macs * factor]
-            w.writerow(cells)
-        w.writerow(["TOTAL"] + [v for m in c.models for v in (
+            lines.append(cells)
+        lines.append(["TOTAL"] + [v for m in c.models for v in (
             "x".join(map(str, m.stats.output_shape)), m.total("params"), m.total("macs") * factor)])
-        return out.getvalue()
+        return csv_text(lines)
     if fmt == "markdown":
         return _markdown(c, units)
     return _fitted(c, units, view)
 
 
-def _md_line(values) -> str:
-    return "| " + " | ".join(str(v).replace("|", "\\|") for v in values) + " |"
-
-
 def _markdown(c: Comparison, units: str) -> str:
-    out = ["## " + " vs ".join(_title(m) for m in c.models), ""]
-    out.append(_md_line(["total"] + [m.label for m in c.models]))
-    out.append(_md_line(["---"] + ["---:"] * len(c.models)))
-    out += [_md_line(line) for line in totals_lines(c, units)]
-    out += ["", _md_line(breakdown_header(c, units)), _md_line(["---"] + ["---:"] * (3 * len(c.models)))]
-    out += [_md_line(cells) for cells in breakdown_cells(c, units)]
+    out = ["## " + md_text(" vs ".join(_title(m) for m in c.models)), ""]
+    out.append(md_row(["total"] + [m.label for m in c.models]))
+    out.append(md_rule(["---"] + ["---:"] * len(c.models)))
+    out += [md_row(line) for line in totals_lines(c, units)]
+    out += ["", md_row(breakdown_header(c, units)), md_rule(["---"] + ["---:"] * (3 * len(c.models)))]
+    out += [md_row(cells) for cells in breakdown_cells(c, units)]
     refs = [(m, ch) for m in c.models for ch in m.stats.references]
     if refs:
-        out += ["", "### Published vs computed", "", _md_line(["model", "figure", "published", "computed",
-                                                                "status", "note"]), _md_line(["---"] * 6)]
-        out += [_md_line([m.label, ch.figure, ch.published, fmt_computed(ch.computed), ch.status, ch.note])
+        out += ["", "### Published vs computed", "", md_row(["model", "figure", "published", "computed",
+                                                              "status", "note"]), md_rule(["---"] * 6)]
+        out += [md_row([m.label, ch.figure, ch.published, fmt_computed(ch.computed), ch.status, ch.note])
                 for m, ch in refs]
     return "\n".join(out) + "\n"
 

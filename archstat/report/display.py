@@ -8,7 +8,12 @@ from __future__ import annotations
 
 
 class Displayable:
-    def __repr__(self) -> str:
+    def __repr__(self) -> str:   # names from configs and modules, shown escaped (report/sanitize.py)
+        from archstat.report.sanitize import clean
+
+        return clean(self._repr())
+
+    def _repr(self) -> str:
         name = type(self).__name__
         if name == "ModelStats":
             t = self.totals

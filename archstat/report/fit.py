@@ -26,6 +26,8 @@ from __future__ import annotations
 import textwrap
 from typing import Optional
 
+from archstat.report.sanitize import clean, clean_all
+
 GAP = 2
 RULE = "─"
 COMPACT_FIRST = 65   # columns with keep below this turn compact before any column is dropped
@@ -40,8 +42,11 @@ class Col:
 
     def __init__(self, key: str, head: str, variants: list[list[str]], short: str = "", right: bool = False,
                  keep: int = 50, foot: Optional[list[str]] = None, wrap: int = 0):
-        self.key, self.head, self.variants, self.short, self.right = key, head, variants, short, right
-        self.keep, self.foot, self.wrap = keep, foot or [], wrap
+        # the cells come from configs, modules and caches: shown escaped (report/sanitize.py), and
+        # measured as shown, so that the columns stay aligned
+        self.key, self.head, self.short, self.right = key, clean(head), clean(short), right
+        self.variants = [clean_all(v) for v in variants]
+        self.keep, self.foot, self.wrap = keep, clean_all(foot or []), wrap
         self._widest: dict[int, int] = {}
 
     def width(self, level: int, short: bool, wrap_to: Optional[int] = None) -> int:
@@ -66,8 +71,9 @@ class Doc:
         self.lines: list[tuple[str, Optional[str]]] = []
 
     def add(self, text: str = "", style: Optional[str] = None) -> "Doc":
+        """Lines of text (split at newlines); any other control character is shown escaped."""
         for line in text.split("\n"):
-            self.lines.append((line, style))
+            self.lines.append((clean(line), style))
         return self
 
     def extend(self, other: "Doc") -> "Doc":

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from archstat.graph import Graph
 from archstat.ops.registry import all_ops
+from archstat.report.sanitize import dot_text, mermaid_text
 from archstat.report.units import fmt_shape
 
 
@@ -72,13 +73,10 @@ def _members(drawn, clusters):
     return children
 
 
-def _quote(text: str) -> str:
-    return text.replace('"', "'")
-
-
 def _render(graph: Graph, head: list[str], node_line, open_cluster, close_cluster: str, edge_line,
-            tail: list[str]) -> str:
-    """The walk both formats share: nodes, then nested clusters, then the edges."""
+            tail: list[str], quote) -> str:
+    """The walk both formats share: nodes, then nested clusters, then the edges. ``quote`` makes a
+    name or label safe inside the format's quoted strings (report/sanitize.py)."""
     drawn, ids, folded, edges, clusters = _tree(graph)
     children = _members(drawn, clusters)
     index = {c: k for k, c in enumerate(clusters)}
@@ -87,9 +85,9 @@ def _render(graph: Graph, head: list[str], node_line, open_cluster, close_cluste
     def emit(cluster: str, indent: str):
         nodes, subs = children[cluster]
         for n in nodes:
-            lines.append(indent + node_line(ids[n.name], _quote(_label(n, folded.get(n.name, []))), _is_merge(n)))
+            lines.append(indent + node_line(ids[n.name], quote(_label(n, folded.get(n.name, []))), _is_merge(n)))
         for sub in subs:
-            lines.extend(indent + line for line in open_cluster(index[sub], _quote(sub.rsplit(".", 1)[-1])))
+            lines.extend(indent + line for line in open_cluster(index[sub], quote(sub.rsplit(".", 1)[-1])))
             emit(sub, indent + "  ")
             lines.append(indent + close_cluster)
 
@@ -103,13 +101,13 @@ def mermaid(graph: Graph) -> str:
         graph, ["flowchart TD"],
         lambda i, label, merge: f'{i}(("{label}"))' if merge else f'{i}["{label}"]',
         lambda k, label: [f'subgraph c{k}["{label}"]'], "end",
-        lambda a, b, shape: f'{a} -- "{shape}" --> {b}', [])
+        lambda a, b, shape: f'{a} -- "{shape}" --> {b}', [], mermaid_text)
 
 
 def dot(graph: Graph) -> str:
     return _render(
-        graph, [f'digraph "{_quote(graph.name)}" {{', "  rankdir=TB;", '  node [shape=box, fontname="Helvetica"];',
+        graph, [f'digraph "{dot_text(graph.name)}" {{', "  rankdir=TB;", '  node [shape=box, fontname="Helvetica"];',
                 '  edge [fontname="Helvetica", fontsize=10];'],
         lambda i, label, merge: f'{i} [label="{label}"{", shape=ellipse" if merge else ""}];',
         lambda k, label: [f"subgraph cluster_{k} {{", f'  label="{label}";'], "}",
-        lambda a, b, shape: f'{a} -> {b} [label="{shape}"];', ["}"])
+        lambda a, b, shape: f'{a} -> {b} [label="{shape}"];', ["}"], dot_text)

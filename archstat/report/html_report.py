@@ -7,7 +7,7 @@ columns are hidden, the plot scales) and at desktop width (1280 px)."""
 
 from __future__ import annotations
 
-from html import escape
+from archstat.report.sanitize import html as escape   # clean, then HTML-escaped
 
 from archstat.analyze.stats import ModelStats
 from archstat.report.rows import cells, describe_run, header, total_cells

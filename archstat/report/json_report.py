@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
-
 from archstat import __version__
 from archstat.analyze.stats import ModelStats, Row
 from archstat.report.rows import CONVENTIONS, whole_shape
+from archstat.report.sanitize import to_json
 
 
 def row_dict(row: Row, batch: int, units: str, source: str = "config") -> dict:
@@ -119,4 +118,4 @@ def _number(value):
 
 
 def render(stats: ModelStats, units: str = "macs") -> str:
-    return json.dumps(stats_dict(stats, units), indent=2, ensure_ascii=False)
+    return to_json(stats_dict(stats, units))

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from archstat.errors import RuntimeFailure, UsageError
+from archstat.report.sanitize import clean
 
 COLORS = {"activations": "#4C72B0", "params": "#DD8452", "macs": "#55A868"}
 
@@ -17,19 +18,24 @@ def _pyplot():
     except ImportError:
         raise RuntimeFailure("plots need matplotlib, which is not installed (pip install 'archstat[plot]')") from None
     matplotlib.use("Agg")
+    # text.parse_math off: a '$' in a model's name or label is a dollar sign, never mathtext
     matplotlib.rcParams.update({"svg.hashsalt": "archstat", "svg.fonttype": "none", "font.size": 9,
+                                "text.parse_math": False,
                                 "axes.spines.top": False, "axes.spines.right": False})
     import matplotlib.pyplot as plt
 
     return plt
 
 
-def save(fig, out: str | Path) -> Path:
+def save(fig, out: str | Path, suffix: str | None = None) -> Path:
+    """The figure as PNG or SVG, by ``suffix`` (default: the file's own), e.g. into the temporary
+    file that ``cli.output.write_file`` renames over the target."""
     path = Path(out)
-    if path.suffix.lower() not in (".png", ".svg"):
+    kind = (suffix or path.suffix).lower()
+    if kind not in (".png", ".svg"):
         raise UsageError(f"--out {out}: the file must end in .png or .svg")
-    fig.savefig(path, dpi=150, bbox_inches="tight",
-                metadata={"Date": None, "Creator": None} if path.suffix.lower() == ".svg" else None)
+    fig.savefig(path, dpi=150, bbox_inches="tight", format=kind[1:],
+                metadata={"Date": None, "Creator": None} if kind == ".svg" else None)
     return path
 
 
@@ -61,11 +67,12 @@ def layers_figure(stats):
         ax.bar(x, values, color=COLORS[key], width=0.8)
         ax.set_ylabel(label)
         ax.grid(axis="y", alpha=0.3)
-    axes[0].set_title(f"{stats.model}: per layer (input {'×'.join(map(str, stats.input_shape))}, batch "
+    axes[0].set_title(f"{clean(stats.model)}: per layer (input {'×'.join(map(str, stats.input_shape))}, batch "
                       f"{stats.batch}, {stats.dtype})", loc="left")
     if len(rows) <= 80:
         axes[-1].set_xticks(x)
-        axes[-1].set_xticklabels([r.label if r.op != "block" else r.name for r in rows], rotation=90, fontsize=7)
+        axes[-1].set_xticklabels([clean(r.label if r.op != "block" else r.name) for r in rows], rotation=90,
+                                 fontsize=7)
     axes[-1].set_xlabel("layer (in order; shaded: blocks)" if spans else "layer (in order)")
     fig.align_ylabels(axes)
     return fig
@@ -86,7 +93,7 @@ def zoo_figure(entries: list[dict]):
     ax.set_ylabel("published top-1 error (%)")
     ax.set_title("ImageNet models of the zoo: cost against published error (bubble area ∝ params)", loc="left")
     ax.grid(alpha=0.3)
-    place_labels(fig, ax, [(e["name"], e["macs"] / 1e9, e["top1_error"]) for e in ordered])
+    place_labels(fig, ax, [(clean(e["name"]), e["macs"] / 1e9, e["top1_error"]) for e in ordered])
     return fig
 
 
@@ -143,16 +150,16 @@ def sweep_figure(sweep):
         series.setdefault(key, []).append(p)
     fig, (top, bottom) = plt.subplots(2, 1, sharex=True, figsize=(7, 6))
     for key, points in series.items():
-        label = ", ".join(f"{d}={v}" for d, v in key) or sweep.model
+        label = clean(", ".join(f"{d}={v}" for d, v in key) or sweep.model)
         xs = [value(p, x_dim) for p in points]
         top.plot(xs, [p.training_bytes / 2**30 for p in points], marker="o", label=label)
         bottom.plot(xs, [p.macs / 1e9 for p in points], marker="o", label=label)
     if sweep.budget:
-        top.axhline(sweep.budget / 2**30, color="red", ls="--", lw=1, label=f"budget {sweep.budget_text}")
+        top.axhline(sweep.budget / 2**30, color="red", ls="--", lw=1, label=clean(f"budget {sweep.budget_text}"))
     top.set_ylabel("training memory (GiB)")
     bottom.set_ylabel("MACs (billions)")
     bottom.set_xlabel(x_dim + (" (input width, pixels)" if x_dim == "input" else ""))
-    top.set_title(f"{sweep.model}: sweep over {', '.join(sweep.dims)}", loc="left")
+    top.set_title(clean(f"{sweep.model}: sweep over {', '.join(sweep.dims)}"), loc="left")
     top.legend(fontsize=7)
     for ax in (top, bottom):
         ax.grid(alpha=0.3)

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import csv
-import io
-import json
-
 from archstat.profile.measure import ESTIMATE_LEAVES_OUT
+from archstat.report.sanitize import csv_text, md_row, md_text, to_json
 from archstat.report.units import fmt_bytes_both, fmt_compact, fmt_int, fmt_si
 
 
@@ -69,17 +66,15 @@ LAYER_COLUMNS = [
 def render(profiles: list, fmt: str, top: int | None = None, view=None, per_layer: bool = False):
     if fmt == "json":   # every layer: --top only shortens the table
         data = [profile_dict(p) for p in profiles]
-        return json.dumps(data[0] if len(data) == 1 else data, indent=2)
+        return to_json(data[0] if len(data) == 1 else data)
     if fmt == "csv":
-        out = io.StringIO()
-        w = csv.writer(out, lineterminator="\n")
-        w.writerow(["model", "device", "dtype", "batch", "mode", "median_ms", "p10_ms", "p90_ms",
-                    "throughput_samples_per_s", "macs_per_s", "measured_peak_bytes", "estimate_bytes"])
+        lines = [["model", "device", "dtype", "batch", "mode", "median_ms", "p10_ms", "p90_ms",
+                  "throughput_samples_per_s", "macs_per_s", "measured_peak_bytes", "estimate_bytes"]]
         for p in profiles:
-            w.writerow([p.model, p.device, p.dtype, p.batch, p.mode, f"{p.median_ms:.4f}", f"{p.percentile(0.1):.4f}",
-                        f"{p.percentile(0.9):.4f}", f"{p.throughput:.2f}", f"{p.macs_per_s:.0f}",
-                        p.measured_peak_bytes, p.estimate_bytes])
-        return out.getvalue()
+            lines.append([p.model, p.device, p.dtype, p.batch, p.mode, f"{p.median_ms:.4f}",
+                          f"{p.percentile(0.1):.4f}", f"{p.percentile(0.9):.4f}", f"{p.throughput:.2f}",
+                          f"{p.macs_per_s:.0f}", p.measured_peak_bytes, p.estimate_bytes])
+        return csv_text(lines)
     md = fmt == "markdown"
     from archstat.report.fit import Col, Doc, View, render as fit_render, wrap
 
@@ -88,7 +83,7 @@ def render(profiles: list, fmt: str, top: int | None = None, view=None, per_laye
     doc = Doc()
     for p in profiles:
         for line in _summary(p):
-            doc.add(wrap(line, width, "    "))
+            doc.add(md_text(wrap(line, width)) if md else wrap(line, width, "    "))
         slow = p.layers if per_layer else sorted(p.layers, key=lambda x: -x.time_ms)[: top or 10]
         if len(profiles) == 1 and slow:
             doc.add("")
@@ -98,10 +93,10 @@ def render(profiles: list, fmt: str, top: int | None = None, view=None, per_laye
             specs = LAYER_COLUMNS + prediction_columns(p) + list(getattr(p, "extra_layer_columns", []))
             if md:
                 doc.add("")
-                doc.add("| " + " | ".join(h for _, h, *_ in specs) + " |")
+                doc.add(md_row(h for _, h, *_ in specs))
                 doc.add("|" + "|".join("---" if i < 2 else "---:" for i in range(len(specs))) + "|")
                 for x in slow:
-                    doc.add("| " + " | ".join(exact(x) for _, _, exact, _, _ in specs) + " |")
+                    doc.add(md_row(exact(x) for _, _, exact, _, _ in specs))
             else:
                 cols = [Col(key, head, [[exact(x) for x in slow]] + ([[compact(x) for x in slow]] if compact else []),
                             right=i >= 2, keep=keep) for i, (key, head, exact, compact, keep) in enumerate(specs)]

@@ -7,6 +7,7 @@ from __future__ import annotations
 from archstat.analyze.roofline import Roofline
 from archstat.report.plots import _pyplot
 from archstat.report.roofline_report import fmt_time, sources_text
+from archstat.report.sanitize import clean
 from archstat.report.units import fmt_si
 
 KIND_COLORS = {"conv": "#4C72B0", "depthwise": "#8172B3", "linear": "#DD8452", "attention": "#C44E52",
@@ -48,7 +49,7 @@ def roofline_figure(rl: Roofline, labelled: int = 5):
     slowest = sorted(points, key=lambda p: -p[2].predicted_s)[:labelled]
     ax.text(0.02, 0.97, f"the {len(slowest)} slowest", transform=ax.transAxes, fontsize=8, va="top", weight="bold")
     for k, (x, y, r, _) in enumerate(slowest):
-        ax.annotate(f"{k + 1}. {r.name} ({r.kind}, {fmt_time(r.predicted_s)}, {100 * r.share:.1f} %)", (x, y),
+        ax.annotate(f"{k + 1}. {clean(r.name)} ({r.kind}, {fmt_time(r.predicted_s)}, {100 * r.share:.1f} %)", (x, y),
                     xytext=(0.02, 0.92 - 0.055 * k), textcoords="axes fraction", fontsize=7, va="top",
                     bbox={"boxstyle": "square,pad=0.1", "fc": "white", "ec": "none", "alpha": 0.85},
                     arrowprops={"arrowstyle": "-", "color": "#888888", "lw": 0.5, "shrinkB": 2, "relpos": (1, 0.5)})
@@ -59,10 +60,10 @@ def roofline_figure(rl: Roofline, labelled: int = 5):
     ax.set_xlim(lo, hi)
     ax.set_xlabel("arithmetic intensity (FLOP per byte moved)")
     ax.set_ylabel("predicted performance (FLOP/s, overhead included)")
-    ax.set_title(f"{rl.model} on {roof.name}: {roof.dtype}, batch {rl.batch}, predicted "
+    ax.set_title(f"{clean(rl.model)} on {clean(roof.name)}: {roof.dtype}, batch {rl.batch}, predicted "
                  f"{fmt_time(rl.predicted_s)}\npeak {fmt_si(roof.peak_flops)}FLOP/s, bandwidth "
                  f"{fmt_si(roof.bandwidth)}B/s, overhead {roof.overhead_s * 1e6:.1f} µs per op\n"
-                 f"{sources_text(roof)}", loc="left", fontsize=8)
+                 f"{clean(sources_text(roof))}", loc="left", fontsize=8)
     note = "dot area ∝ predicted time; rows without MACs (pooling, norm, merges) placed by their elementwise ops"
     if skipped:
         note += f"; {skipped} rows without work not drawn"

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import csv
-import io
-import json
-
 from archstat import __version__
 from archstat.analyze.compare import ExtraTotal
 from archstat.analyze.roofline import RoofRow, Roofline
+from archstat.report.sanitize import csv_text, md_row, md_rule, md_text, to_json
 from archstat.report.units import fmt_bytes, fmt_bytes_compact, fmt_compact, fmt_int, fmt_si
 
 TRAFFIC_MODEL = ("each row reads its inputs and weights once and writes its output once, at the dtype's bytes; "
@@ -120,24 +117,22 @@ def total_lines(rl: Roofline) -> list[str]:
 
 def render(rl: Roofline, fmt: str, view=None):
     if fmt == "json":
-        return json.dumps(as_dict(rl), indent=2, ensure_ascii=False)
+        return to_json(as_dict(rl))
     if fmt == "csv":
-        out = io.StringIO()
-        w = csv.writer(out, lineterminator="\n")
-        w.writerow(COLUMNS)
+        lines = [COLUMNS]
         for r in rl.rows:
             d = row_dict(r)
-            w.writerow([d[c] for c in COLUMNS])
+            lines.append([d[c] for c in COLUMNS])
         t = totals_dict(rl)
-        w.writerow(["TOTAL", "", "", "", t["macs"], t["flops"], "", "", "", t["bytes"], t["intensity_flop_per_byte"],
-                    "", "", "", "", t["overhead_s"], t["predicted_s"], 1.0])
-        return out.getvalue()
+        lines.append(["TOTAL", "", "", "", t["macs"], t["flops"], "", "", "", t["bytes"], t["intensity_flop_per_byte"],
+                      "", "", "", "", t["overhead_s"], t["predicted_s"], 1.0])
+        return csv_text(lines)
     if fmt == "markdown":
-        line = lambda cells: "| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |"  # noqa: E731
-        out = [f"## {rl.model}: roofline", ""] + [f"- {x}" for x in header_lines(rl)] + [""]
-        out += [line(HEADER), line(["---", "---"] + ["---:"] * 3 + ["---"] + ["---:"] * 3)]
-        out += [line(_cells(r)) for r in rl.rows]
-        out += [""] + [f"- {x}" for x in total_lines(rl)]
+        head = "\n".join(header_lines(rl)).split("\n")
+        out = [f"## {md_text(rl.model)}: roofline", ""] + [f"- {md_text(x)}" for x in head] + [""]
+        out += [md_row(HEADER), md_rule(["---", "---"] + ["---:"] * 3 + ["---"] + ["---:"] * 3)]
+        out += [md_row(_cells(r)) for r in rl.rows]
+        out += [""] + [f"- {md_text(x)}" for x in total_lines(rl)]
         return "\n".join(out) + "\n"
     return _fitted(rl, view)
 

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import csv
-import io
-import json
-
+from archstat.report.sanitize import csv_text, md_row, md_text, to_json
 from archstat.report.units import fmt_bytes, fmt_bytes_compact, fmt_compact, fmt_int, fmt_shape
 
 
@@ -18,27 +15,25 @@ def point_dict(p) -> dict:
 def render(sweep, fmt: str, view=None):
     names = list(sweep.points[0].params_set) if sweep.points else []
     if fmt == "json":
-        return json.dumps({"model": sweep.model, "dims": sweep.dims, "dtype": sweep.dtype, "optimizer": sweep.optimizer,
+        return to_json({"model": sweep.model, "dims": sweep.dims, "dtype": sweep.dtype, "optimizer": sweep.optimizer,
                            "amp": sweep.amp, "budget_bytes": sweep.budget,
-                           "points": [point_dict(p) for p in sweep.points]}, indent=2)
+                        "points": [point_dict(p) for p in sweep.points]})
     cols = ["input", "batch", *names, "params", "macs", "activation_bytes", "training_bytes"] + (
         ["fits"] if sweep.budget is not None else [])
     if fmt == "csv":
-        out = io.StringIO()
-        w = csv.writer(out, lineterminator="\n")
-        w.writerow(cols)
+        lines = [cols]
         for p in sweep.points:
-            w.writerow(["x".join(map(str, p.input)), p.batch, *(p.params_set[n] for n in names), p.params, p.macs,
-                        p.activation_bytes, p.training_bytes] + ([int(p.fits)] if sweep.budget is not None else []))
-        return out.getvalue()
+            lines.append(["x".join(map(str, p.input)), p.batch, *(p.params_set[n] for n in names), p.params, p.macs,
+                          p.activation_bytes, p.training_bytes] + ([int(p.fits)] if sweep.budget is not None else []))
+        return csv_text(lines)
     rows = [[fmt_shape(p.input), str(p.batch), *(str(p.params_set[n]) for n in names), fmt_int(p.params),
              fmt_int(p.macs), fmt_bytes(p.activation_bytes), fmt_bytes(p.training_bytes)]
             + (["yes" if p.fits else "no"] if sweep.budget is not None else []) for p in sweep.points]
     heads = ["Input", "Batch", *names, "Params", "MACs", "Activations", "Training memory"] + (
         [f"Fits {sweep.budget_text or fmt_bytes(sweep.budget)}"] if sweep.budget is not None else [])
     if fmt == "markdown":
-        lines = ["| " + " | ".join(heads) + " |", "|" + "---|" * len(heads)]
-        lines += ["| " + " | ".join(r) + " |" for r in rows]
+        lines = [md_row(heads), "|" + "---|" * len(heads)]
+        lines += [md_row(r) for r in rows]
         return "\n".join(lines) + "\n"
     from archstat.report.fit import Col, Doc, View, render as fit_render, wrap
 

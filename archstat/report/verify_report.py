@@ -2,27 +2,21 @@
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 from dataclasses import asdict
+
+from archstat.report.sanitize import clean, csv_text, md_row, to_json
 
 COLUMNS = ("model", "check", "archstat", "reference", "status", "detail")
 
 
 def render(checks, fmt: str):
     if fmt == "json":
-        return json.dumps([asdict(c) for c in checks], indent=2, ensure_ascii=False)
+        return to_json([asdict(c) for c in checks])
     if fmt == "csv":
-        out = io.StringIO()
-        w = csv.writer(out, lineterminator="\n")
-        w.writerow(COLUMNS)
-        for c in checks:
-            w.writerow([getattr(c, k) for k in COLUMNS])
-        return out.getvalue()
+        return csv_text([COLUMNS] + [[getattr(c, k) for k in COLUMNS] for c in checks])
     if fmt == "markdown":
-        lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
-        lines += ["| " + " | ".join(str(getattr(c, k)).replace("|", "\\|") for k in COLUMNS) + " |" for c in checks]
+        lines = [md_row(COLUMNS), "|" + "---|" * len(COLUMNS)]
+        lines += [md_row(getattr(c, k) for k in COLUMNS) for c in checks]
         return "\n".join(lines) + "\n"
     from rich import box
     from rich.table import Table
@@ -34,7 +28,8 @@ def render(checks, fmt: str):
     previous = None
     for c in checks:
         style = {"ok": "green", "MISMATCH": "bold red"}.get(c.status, "yellow")
-        table.add_row(Text(c.model if c.model != previous else ""), Text(c.check), Text(c.archstat),
-                      Text(c.reference), Text(c.status, style=style), Text(c.detail))
+        table.add_row(*(Text(clean(v)) for v in (c.model if c.model != previous else "", c.check, c.archstat,
+                                                   c.reference)), Text(clean(c.status), style=style),
+                      Text(clean(c.detail)))
         previous = c.model
     return table

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import csv
-import io
-import json
-
+from archstat.report.sanitize import csv_text, md_row, to_json
 from archstat.report.units import fmt_shape
 
 from archstat.report.units import fmt_bytes_compact, fmt_compact, fmt_int
@@ -21,22 +18,19 @@ def _err(r: dict) -> str:
 
 def render(rows: list[dict], fmt: str, view=None):
     if fmt == "json":
-        return json.dumps(rows, indent=2, ensure_ascii=False)
+        return to_json(rows)
     if fmt == "csv":
-        out = io.StringIO()
-        w = csv.writer(out, lineterminator="\n")
-        w.writerow(COLUMNS)
+        lines = [COLUMNS]
         for r in rows:
-            w.writerow([r["name"], "x".join(map(str, r["input"])), r["params"], r["macs"],
+            lines.append([r["name"], "x".join(map(str, r["input"])), r["params"], r["macs"],
                         r["activation_bytes"], "" if r["top1_error"] is None else r["top1_error"], r["dataset"],
-                        r["description"]])
-        return out.getvalue()
+                          r["description"]])
+        return csv_text(lines)
     if fmt == "markdown":
         head = ["Model", "Input", "Params", "MACs", "Activation bytes", "Top-1 err.", "Dataset", "Description"]
-        lines = ["| " + " | ".join(head) + " |", "|---|---|---:|---:|---:|---:|---|---|"]
-        lines += ["| " + " | ".join([r["name"], fmt_shape(r["input"]), fmt_int(r["params"]), fmt_int(r["macs"]),
-                                     fmt_int(r["activation_bytes"]), _err(r), r["dataset"], r["description"]]) + " |"
-                  for r in rows]
+        lines = [md_row(head), "|---|---|---:|---:|---:|---:|---|---|"]
+        lines += [md_row([r["name"], fmt_shape(r["input"]), fmt_int(r["params"]), fmt_int(r["macs"]),
+                          fmt_int(r["activation_bytes"]), _err(r), r["dataset"], r["description"]]) for r in rows]
         return "\n".join(lines) + "\n"
     from archstat.report.fit import Col, Doc, View, render as fit_render, wrap
 

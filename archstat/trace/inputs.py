@@ -25,7 +25,7 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Any, Optional
 
-from archstat.errors import UsageError
+from archstat.errors import ArgumentTypeError, ArgumentValueError, UsageError
 
 DTYPES = ("float32", "float16", "bfloat16", "int64", "int32", "bool")
 MAX_DIM = 10**7
@@ -274,9 +274,9 @@ def _shape_spec(value, where: str, name: Optional[str] = None) -> InputSpec:
     if isinstance(value, (tuple, list)) and all(_is_int(d) for d in value):
         for d in value:
             if d < 1 or d > MAX_DIM:
-                raise UsageError(f"{where}: sizes must be between 1 and {MAX_DIM:,}, got {d!r}")
+                raise ArgumentValueError(f"{where}: sizes must be between 1 and {MAX_DIM:,}, got {d!r}")
         return InputSpec(tuple(int(d) for d in value), None, name)
-    raise UsageError(f"{where}: expected a shape such as (3, 224, 224) or '3x224x224', got {_shown(value)}")
+    raise ArgumentTypeError(f"{where}: expected a shape such as (3, 224, 224) or '3x224x224', got {_shown(value)}")
 
 
 def _is_int(d) -> bool:
@@ -300,23 +300,23 @@ def normalize(value, where: str = "input_shape") -> Optional[InputSet]:
         specs = []
         for k, v in value.items():
             if not isinstance(k, str) or not k.isidentifier():
-                raise UsageError(f"{where}: the key {_shown(k)} is not an argument name")
+                raise ArgumentTypeError(f"{where}: the key {_shown(k)} is not an argument name")
             specs.append(_shape_spec(v, f"{where}[{k!r}]", k))
         if not specs:
-            raise UsageError(f"{where}: an empty dict names no input")
+            raise ArgumentValueError(f"{where}: an empty dict names no input")
         return _checked(InputSet(tuple(specs), where), where)
     if isinstance(value, (tuple, list)):
         if not value:
-            raise UsageError(f"{where}: an empty shape; expected e.g. (3, 224, 224)")
+            raise ArgumentValueError(f"{where}: an empty shape; expected e.g. (3, 224, 224)")
         if all(_is_int(d) for d in value):
             return InputSet((_shape_spec(value, where),), where)
         if all(isinstance(d, (int, float)) for d in value):    # a shape with a bad size in it
             i, bad = next((i, d) for i, d in enumerate(value) if not _is_int(d))
-            raise UsageError(f"{where}[{i}]: a size must be an integer, got {bad!r}")
+            raise ArgumentTypeError(f"{where}[{i}]: a size must be an integer, got {bad!r}")
         specs = tuple(_shape_spec(v, f"{where}[{i}]") for i, v in enumerate(value))
         return _checked(InputSet(specs, where), where)
-    raise UsageError(f"{where}: expected a shape such as (3, 224, 224), '3x224x224', a list of shapes or a "
-                     f"dict of name → shape, got {_shown(value)}")
+    raise ArgumentTypeError(f"{where}: expected a shape such as (3, 224, 224), '3x224x224', a list of shapes or "
+                            f"a dict of name → shape, got {_shown(value)}")
 
 
 # -- a factory's own example inputs ----------------------------------------------------------------
