@@ -260,6 +260,9 @@ def default_input(target: str, model):
         h, w = (crop * 2)[:2]
         t = int(frames[0]) if frames else 16
         return InputSet((InputSpec((3, t, h, w)),), f"{said}: crop {h}×{w}, clip_len={t}")
+    size = getattr(model, "image_size", None)   # a ViT built for its own size (vit_h_14: 224 unless its weights' 518)
+    if kind == "ImageClassification" and isinstance(size, int):
+        return InputSet((InputSpec((3, size, size)),), f"the model's image_size {size}")
     if kind == "ImageClassification" and crop:
         h, w = (crop * 2)[:2]
         return InputSet((InputSpec((3, h, w)),), f"{said}: crop {h}×{w}")
