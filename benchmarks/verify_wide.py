@@ -156,6 +156,7 @@ def check(task, name, target, given):
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--only", default="")
+    parser.add_argument("--out", default="verify_wide_results.md", help="file name, in benchmarks/")
     opts = parser.parse_args()
     targets = torchvision_targets() + hf_targets()
     if opts.only:
@@ -173,10 +174,10 @@ def main() -> None:
         results.append(r)
         flags = "".join("✓" if r[k] else "✗" for k in ("params_ok", "macs_ok", "outputs_ok", "batch_ok"))
         print(f"{name}: {flags} {r['seconds']:.1f}s {r['outputs_text']}", file=sys.stderr)
-    write(results, failures, time.time() - started)
+    write(results, failures, time.time() - started, opts.out)
 
 
-def write(results, failures, seconds) -> None:
+def write(results, failures, seconds, out="verify_wide_results.md") -> None:
     import torchvision
 
     ok = lambda r: all(r[k] for k in ("params_ok", "macs_ok", "outputs_ok", "batch_ok"))   # noqa: E731
@@ -206,7 +207,7 @@ def write(results, failures, seconds) -> None:
                      f"{r['reference']} | {r['outputs']} | {checks} |")
     if failures:
         lines += ["", "Not analysed:", ""] + [f"- {t} {n}: {e}" for t, n, e in failures]
-    Path(__file__).with_name("verify_wide_results.md").write_text("\n".join(lines) + "\n")
+    Path(__file__).with_name(out).write_text("\n".join(lines) + "\n")
     print("\n".join(lines[:20]))
 
 

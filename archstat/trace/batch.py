@@ -210,9 +210,12 @@ def compare(main, other, out_a, out_b, a: int, b: int) -> BatchTrace:
     if extra:
         bt.aligned = False
         bt.loop_rows.extend(extra)
-    looping = {_group(n) for n in bt.loop_rows}
-    for r in bt.rows.values():   # a row like the ones a loop over the samples adds: one sample's, not fixed
-        r.loop = _group(r.name) in looping
+    # a row the same at both batches that a loop over the samples repeats (a row only the other trace has is
+    # of its kind and its cost): one sample's, not fixed
+    repeated = {(_group(n), tuple(sorted(_row_values(other_rows[n]).items()))) for n in extra}
+    for r in bt.rows.values():
+        fixed = all(r.scales[q] == "fixed" for q in ("macs", "ops", "elements"))
+        r.loop = fixed and (_group(r.name), tuple(sorted((q, v[1]) for q, v in r.values.items()))) in repeated
     # operator calls, row by row where the two traces ran the same operators
     calls_a, calls_b = _by_row(main.kernels), _by_row(other.kernels)
     for name, ca in calls_a.items():
