@@ -1,12 +1,15 @@
 """The roofline's prediction against the measurement, per model and per row.
 
-Calibrates the device (matmul peak, copy bandwidth, per-op overhead; `archstat roofline --calibrate`),
+Calibrates the device (matmul peak, copy bandwidth, per-op overhead; `archstat roofline --calibrate`;
+on CUDA in float32 both the fp32 and the tf32 peak, since cuDNN runs float32 convs in TF32 by default),
 then profiles each model (`archstat profile --per-layer`: the median latency of whole forward passes,
-and every row timed by synchronised hooks) and puts the roofline of the same rows beside it:
+and every row's own time from profile's per-layer pass: CUDA events per row read after one
+synchronisation on a GPU, the host clock on the CPU) and puts the roofline of the same rows beside it:
 
 - the total predicted against the measured median latency (ratio measured / predicted);
 - the Spearman rank correlation of the per-row times;
-- the rows furthest off (|log(measured / predicted)|), each with the likely reason read off its numbers.
+- the rows furthest off (|log(measured / predicted)|), each with the likely reason read off its numbers,
+  in the terms of the device (a GPU's L2 and kernel launches, a CPU's cache and threads).
 
 Run from the repository root, in a venv with archstat's torch extra, on a quiet machine:
 
@@ -60,35 +63,59 @@ def spearman(xs: list[float], ys: list[float]) -> float:
     return cov / (sx * sy) if sx and sy else float("nan")
 
 
-def reason(row, measured_s: float, cache_bytes: int) -> str:
-    """The likely reason a row is off, read from its own numbers."""
+def reason(row, measured_s: float, cache_bytes: int, device: str = "cpu") -> str:
+    """The likely reason a row is off, read from its own numbers, in the terms of the device it ran on
+    (``device``: cpu or cuda[:N])."""
+    gpu = device.startswith("cuda")
     predicted = row.predicted_s
     slower = measured_s > predicted
+    ratio = measured_s / predicted
+    cache = "the GPU's L2" if gpu else "cache"
     if row.overhead_s > 0.5 * predicted:
+        if gpu:
+            return ("small kernel: the fixed per-op overhead dominates the prediction; the real cost of a kernel "
+                    "launch, eager dispatch and the hooks is " + ("larger" if slower else "smaller"))
         return ("small op: the fixed per-op overhead dominates the prediction; the real cost of dispatch, "
                 "hooks and thread wake-up is " + ("larger" if slower else "smaller"))
-    ratio = measured_s / predicted
     if row.bound == "memory" and ratio > 10 and row.kind != "pooling":
+        if gpu:
+            return (f"{ratio:.0f}× slower than a stream of its bytes: a kernel too small to fill the GPU's SMs "
+                    "(few blocks, latency-bound), or the host not issuing kernels fast enough")
         return (f"{ratio:.0f}× slower than a stream of its bytes, far beyond any bandwidth effect: most likely the "
                 "thread pool waiting on a thread the OS descheduled (a shared machine; compare a quiet run)")
     if row.kind == "pooling" and slower:
+        if gpu:
+            return "pooling: a window of reads per output, not a plain stream of its bytes"
         return ("pooling on the CPU is not a plain stream: kh·kw compares (and index bookkeeping) per output, "
                 "vectorised poorly in NCHW")
     if row.kind == "depthwise":
         return "depthwise conv: few MACs per byte and a kernel far from the matmul peak"
     if row.bound == "compute":
-        return ("compute-bound conv/linear below the calibrated matmul peak (this shape runs less efficiently "
-                "than a square matmul)" if slower else
+        tiles = "tiles the GPU's SMs less well" if gpu else "runs less efficiently"
+        return (f"compute-bound conv/linear below the calibrated matmul peak (this shape {tiles} than a square "
+                "matmul)" if slower else
                 "compute-bound and faster than the calibrated matmul peak (a faster kernel for this shape)")
     if not slower and row.bytes < cache_bytes:
-        return f"memory-bound, {row.bytes / 1e6:.1f} MB moved: fits in cache, so faster than DRAM copy bandwidth"
+        return f"memory-bound, {row.bytes / 1e6:.1f} MB moved: fits in {cache}, so faster than DRAM copy bandwidth"
     if slower:
         return "memory-bound op slower than the copy bandwidth (strided or reducing access, not a plain stream)"
-    return "memory-bound op faster than the copy bandwidth (its tensors partly in cache)"
+    return f"memory-bound op faster than the copy bandwidth (its tensors partly in {cache})"
 
 
-def cache_size() -> int:
-    """The last-level cache in bytes (Linux sysfs), or 32 MB when unknown."""
+def cache_size(device: str = "cpu", device_name: str | None = None) -> int:
+    """The last-level cache a row's tensors can sit in, bytes: on CUDA the GPU's L2 (its devices.yaml
+    entry, else what torch reports, else 0: no cache assumed); on the CPU the largest cache in Linux
+    sysfs, or 32 MB when unknown."""
+    if device.startswith("cuda"):
+        entry = devices.match_device(device_name).device if device_name else None
+        if entry is not None and entry.l2_mb:
+            return int(entry.l2_mb * 10**6)
+        try:
+            import torch
+
+            return int(getattr(torch.cuda.get_device_properties(device), "L2_cache_size", 0))
+        except Exception:
+            return 0
     best = 0
     for index in Path("/sys/devices/system/cpu/cpu0/cache").glob("index*"):
         try:
@@ -117,7 +144,7 @@ def compare_model(model: str, device: str, dtype: str, batch: int, warmup: int, 
     measured_s = [m for _, m, _ in pairs]
     predicted_s = [r.predicted_s for _, _, r in pairs]
     total_ms = pick(p.latencies_ms)
-    cache = cache_size()
+    cache = cache_size(device, p.device_name)
     off = sorted(pairs, key=lambda x: -abs(math.log(x[1] / x[2].predicted_s)))[:top]
     return {
         "model": p.model, "device": p.device, "device_name": p.device_name, "threads": p.threads,
@@ -131,15 +158,18 @@ def compare_model(model: str, device: str, dtype: str, batch: int, warmup: int, 
         "memory_bound_time_share": p.prediction.memory_bound_time_share,
         "furthest_off": [{"name": name, "kind": r.kind, "bound": r.bound, "measured_ms": m * 1e3,
                           "predicted_ms": r.predicted_s * 1e3, "ratio": m / r.predicted_s,
-                          "why": reason(r, m, cache)} for name, m, r in off],
+                          "why": reason(r, m, cache, device)} for name, m, r in off],
+        "cache_bytes": cache, "layer_method": p.layer_method, "rows_sum_vs_pass_gap_ms": p.layers_gap_ms,
+        "math": p.math, "environment": p.environment,
         "roof": {"peak_flop_per_s": p.prediction.roof.peak_flops, "bandwidth_bytes_per_s": p.prediction.roof.bandwidth,
                  "overhead_s": p.prediction.roof.overhead_s, "sources": p.prediction.roof.sources},
     }
 
 
 def report(results: list[dict], calibration: dict, load: str) -> str:
-    lines = [f"device: {results[0]['device_name'] if results else '?'} ({results[0]['device'] if results else ''}, "
-             f"{results[0]['threads']} threads)" if results else "",
+    first = results[0] if results else {}
+    threads = f", {first['threads']} threads" if first.get("threads") else ""
+    lines = [f"device: {first.get('device_name', '?')} ({first.get('device', '')}{threads})" if results else "",
              f"calibration: peak {calibration.get('peak_flops')} FLOP/s, bandwidth {calibration.get('bandwidth', 0):.3g} "
              f"B/s, overhead {calibration.get('overhead_s', 0) * 1e6:.1f} µs ({calibration.get('measured_at')})",
              f"load average at the start: {load}", "",
@@ -184,12 +214,25 @@ def main() -> None:
 
         torch.set_num_threads(args.threads)
     if not args.no_calibrate:
-        from archstat.profile.calibrate import measure
+        from archstat.profile import calibrate
 
         t0 = time.perf_counter()
-        path = devices.store_calibration(args.device, measure(args.device, peak_key, repeats=10))
+        # float32 on a GPU runs convs in TF32 by default (cuDNN): calibrate that peak too
+        keys = [peak_key] + (["tf32"] if args.device.startswith("cuda") and peak_key == "fp32" else [])
+        try:
+            for key in keys:
+                path = devices.store_calibration(args.device, calibrate.measure(args.device, key, repeats=10))
+        except (ArchstatError, RuntimeError, OSError) as exc:
+            text = exc.format() if isinstance(exc, ArchstatError) else f"{type(exc).__name__}: {exc}"
+            print(f"error: calibration failed: {' '.join(text.split())}", file=sys.stderr)
+            raise SystemExit(1) from None
         print(f"calibrated in {time.perf_counter() - t0:.1f} s → {path}", file=sys.stderr)
-    calibration = devices.load_calibrations().get(devices.device_key(args.device), {})
+    try:
+        _, calibration = devices.calibration_for(args.device)
+    except ArchstatError as exc:
+        print(f"error: {exc.format()}", file=sys.stderr)
+        raise SystemExit(2) from None
+    calibration = calibration or {}
     results = []
     for model in [m for m in args.models.split(",") if m]:
         try:

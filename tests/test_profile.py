@@ -87,5 +87,7 @@ def test_device_errors(args, message):
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_cuda_profile():
+    # on a real GPU; tests/test_gpu.py checks more, tests/test_fake_cuda.py drives the same branches everywhere
     p = profile("resnet18", device="cuda", batch=8, warmup=2, iters=5)
     assert p.measured_peak_bytes > p.weights_bytes > 0 and p.median_ms > 0
+    assert p.layers_sum_ms <= p.layer_pass_ms * 1.01

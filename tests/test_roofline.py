@@ -172,48 +172,7 @@ def test_bad_options_one_line(args, message):
     assert r.stderr == message + "\n" and r.stdout == ""
 
 
-def test_the_shipped_devices_file():
-    known = devices.devices()
-    assert set(known) == {"h100", "h200", "a100", "l4", "t4", "rtx4090", "cpu"}
-    for d in known.values():
-        assert d.source and d.overhead_s >= 0
-    # dense figures, each the datasheet's (sparse ones halved where only those are printed)
-    assert known["h100"].peak_flops == {"fp32": 67e12, "tf32": 494.5e12, "fp16": 989.5e12, "bf16": 989.5e12,
-                                        "int8": 1979e12}
-    assert known["a100"].peak_flops["tf32"] == 156e12 and known["a100"].bandwidth == 2039e9
-    assert known["h200"].bandwidth == 4800e9 and known["l4"].bandwidth == 300e9
-    assert known["t4"].peak_flops["bf16"] is None and known["t4"].peak_flops["tf32"] is None   # Turing
-    assert known["cpu"].bandwidth is None   # no datasheet: calibrate
-
-
-def _sheet():
-    return {"version": 1, "devices": {"x": {"name": "X", "peak_tflops": dict.fromkeys(devices.PEAK_KEYS, 1.0),
-                                            "bandwidth_gb_s": 100, "overhead_us": 5, "source": "the X datasheet"}}}
-
-
-@pytest.mark.parametrize("change, message", [
-    (lambda d: d["devices"]["x"].pop("source"), "x: missing 'source'"),
-    (lambda d: d["devices"]["x"].update(source=" "), "x.source: every device cites where its figures come from"),
-    (lambda d: d["devices"]["x"]["peak_tflops"].update(fp32=-1), "x.peak_tflops.fp32: expected a positive number "
-                                                                 "or null, got -1"),
-    (lambda d: d["devices"]["x"]["peak_tflops"].pop("int8"), "x.peak_tflops: expected exactly the keys"),
-    (lambda d: d["devices"]["x"].update(sparse=True), "x: unknown key 'sparse'"),
-    (lambda d: d["devices"]["x"].update(bandwidth_gb_s="fast"), "x.bandwidth_gb_s: expected a positive number"),
-    (lambda d: d.update(version=2), "expected 'version: 1'"),
-])
-def test_devices_validation(change, message):
-    data = _sheet()
-    assert devices.validate(data)["x"].bandwidth == 100e9
-    change(data)
-    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
-        devices.validate(data)
-
-
-def test_the_shipped_file_round_trips_through_validation():
-    from importlib import resources
-
-    text = (resources.files("archstat") / "data" / "devices.yaml").read_text(encoding="utf-8")
-    assert set(devices.validate(yaml.safe_load(text))) == set(devices.devices())
+# the devices file itself (figures, validation, matching) is tested in tests/test_devices.py
 
 
 FAKE = {"hardware": "Test CPU, 2 threads", "torch_version": "x", "measured_at": "2026-01-01 00:00 UTC",

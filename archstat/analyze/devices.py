@@ -1,6 +1,7 @@
-"""Devices for the roofline: datasheet figures shipped in ``archstat/data/devices.yaml``, the
-calibration measured on this machine (stored in the XDG cache folder), and ``--peak`` /
-``--bandwidth`` / ``--overhead`` overrides. Pure Python: nothing here imports torch.
+"""Devices: datasheet figures shipped in ``archstat/data/devices.yaml``, the name a driver reports
+mapped to its exact part (:func:`match_device`), the calibration measured on this machine (stored in
+the XDG cache folder, read back through one validated loader), and ``--peak`` / ``--bandwidth`` /
+``--overhead`` overrides. Pure Python: nothing here imports torch.
 
 Every figure says where it comes from (``datasheet``, ``calibrated …``, ``--peak``), so a
 prediction never mixes a measured number with a datasheet one in silence.
@@ -8,17 +9,36 @@ prediction never mixes a measured number with a datasheet one in silence.
 
 from __future__ import annotations
 
+import contextlib
+import difflib
 import json
+import math
 import os
-from dataclasses import dataclass, field
+import re
+import stat
+import tempfile
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any, Optional
 
 from archstat.errors import ConfigError, UnknownNameError, UsageError
 
-PEAK_KEYS = ("fp32", "tf32", "fp16", "bf16", "int8")
-DEVICE_KEYS = {"name", "peak_tflops", "bandwidth_gb_s", "overhead_us", "source", "note"}
+PEAK_KEYS = ("fp32", "tf32", "fp16", "bf16", "fp8", "fp4", "int8")
+FIGURES = ("peak_tflops", "bandwidth_gb_s", "memory_gb", "l2_mb", "sms", "boost_mhz", "power_w")
+DEVICE_KEYS = {"name", "kind", "vendor", "arch", "compute_capability", "form", *FIGURES, "sources", "note",
+               "match"}
+KINDS = ("gpu", "cpu")
+VENDORS = ("nvidia", "amd", "intel")
+FORMS = ("sxm", "pcie", "nvl", "superchip", "desktop", "laptop", "oam", "workstation", "socket")
+MATCH_KEYS = {"names", "mig"}
+
+# The time one op costs beyond its arithmetic and traffic (kernel launch and framework dispatch), used
+# until a calibration or --overhead gives one. An ASSUMPTION about the host and runtime, not a property
+# of the part, so it is not in devices.yaml: 5 µs is the order of a CUDA kernel launch plus eager
+# PyTorch's dispatch; 10 µs eager PyTorch's per-op dispatch on a CPU.
+DEFAULT_OVERHEAD_S = {"gpu": 5e-6, "cpu": 10e-6}
+
 # --dtype: (the storage dtype of activations and weights, the peak it runs at)
 DTYPES = {"float32": ("float32", "fp32"), "fp32": ("float32", "fp32"),
           "tf32": ("float32", "tf32"),
@@ -27,16 +47,68 @@ DTYPES = {"float32": ("float32", "fp32"), "fp32": ("float32", "fp32"),
           "int8": ("int8", "int8")}
 CALIBRATABLE = ("cpu", "cuda")
 
+# What a figure may be, wherever it comes from (calibration file, --peak, --bandwidth, --overhead): finite
+# and inside these bounds. A real device lies far inside them; a tampered file or a typo does not.
+# every figure (a calibration's, an override's) is held to argcheck.ROOF_LIMITS: one set of bounds
+from archstat.argcheck import ROOF_LIMITS, roof_problem  # noqa: E402
+
+PEAK_BOUNDS = ROOF_LIMITS["peak"][:2]             # FLOP/s
+BANDWIDTH_BOUNDS = ROOF_LIMITS["bandwidth"][:2]   # bytes/s
+OVERHEAD_BOUNDS = ROOF_LIMITS["overhead_s"][:2]   # seconds per op (a calibration's must be above 0)
+
 
 @dataclass(frozen=True)
 class Device:
+    """One entry of devices.yaml (or a MIG slice derived from one): the vendor's figures, each with
+    its source. ``peak_tflops`` are dense, null where the part has no such mode."""
+
     key: str
     name: str
-    peak_flops: dict            # peak key → FLOP/s (None: no such mode)
-    bandwidth: Optional[float]  # bytes/s
-    overhead_s: float
-    source: str
+    kind: str
+    vendor: Optional[str]
+    arch: Optional[str]
+    compute_capability: Optional[str]
+    form: Optional[str]
+    peak_tflops: dict
+    bandwidth_gb_s: Optional[float]
+    memory_gb: Optional[float]
+    l2_mb: Optional[float]
+    sms: Optional[int]
+    boost_mhz: Optional[float]
+    power_w: Optional[float]
+    sources: dict
     note: str = ""
+    match: dict = field(default_factory=dict)
+    parent: Optional[str] = None    # a MIG slice: the key of the whole part
+    mig: Optional[str] = None       # a MIG slice: its profile, e.g. '1g.10gb'
+
+    @property
+    def peak_flops(self) -> dict:
+        """Peak key → FLOP/s (OP/s for int8); None where the part has no such mode."""
+        return {k: None if v is None else v * 1e12 for k, v in self.peak_tflops.items()}
+
+    @property
+    def bandwidth(self) -> Optional[float]:
+        """Bytes/s, or None."""
+        return None if self.bandwidth_gb_s is None else self.bandwidth_gb_s * 1e9
+
+    @property
+    def overhead_s(self) -> float:
+        """The assumed per-op overhead for this kind of device (DEFAULT_OVERHEAD_S)."""
+        return DEFAULT_OVERHEAD_S[self.kind]
+
+    @property
+    def source(self) -> str:
+        """The document the peaks come from, in one line (or the note where there is none)."""
+        return self.sources.get("peak_tflops") or self.note
+
+    def as_dict(self) -> dict:
+        return {"key": self.key, "name": self.name, "kind": self.kind, "vendor": self.vendor, "arch": self.arch,
+                "compute_capability": self.compute_capability, "form": self.form,
+                "peak_tflops": dict(self.peak_tflops), "bandwidth_gb_s": self.bandwidth_gb_s,
+                "memory_gb": self.memory_gb, "l2_mb": self.l2_mb, "sms": self.sms, "boost_mhz": self.boost_mhz,
+                "power_w": self.power_w, "sources": dict(self.sources), "note": self.note,
+                "parent": self.parent, "mig": self.mig}
 
 
 @dataclass(frozen=True)
@@ -51,6 +123,7 @@ class Roof:
     overhead_s: float
     sources: dict = field(default_factory=dict)   # peak / bandwidth / overhead → "datasheet: …", "calibrated: …", "--peak"
     calibration: Optional[dict] = None             # the stored calibration, where one was used
+    entry: Optional[str] = None                    # the devices.yaml entry the datasheet figures came from
 
     @property
     def ridge(self) -> float:
@@ -66,44 +139,85 @@ def resolve_dtype(text: str) -> tuple[str, str]:
     return DTYPES[text]
 
 
+# -- the devices file ------------------------------------------------------------------------------------
+
 def validate(data: Any, where: str = "devices.yaml") -> dict[str, Device]:
     """The devices of a parsed devices file; a ConfigError names the first thing wrong."""
     def bad(path: str, message: str):
         raise ConfigError(f"{where}: {path}: {message}")
 
-    if not isinstance(data, dict) or data.get("version") != 1 or not isinstance(data.get("devices"), dict):
-        bad("", "expected 'version: 1' and a 'devices' mapping")
+    if not isinstance(data, dict) or data.get("version") != 2 or not isinstance(data.get("devices"), dict):
+        bad("", "expected 'version: 2' and a 'devices' mapping")
     out = {}
     for key, d in data["devices"].items():
+        if not isinstance(key, str) or not re.fullmatch(r"[a-z0-9][a-z0-9.-]*", key) or "-mig-" in key:
+            bad(str(key), "a device key is lower case letters, digits, '.' and '-' (and never holds '-mig-')")
         if not isinstance(d, dict):
             bad(key, "expected a mapping")
         unknown = set(d) - DEVICE_KEYS
         if unknown:
             bad(key, f"unknown key '{sorted(unknown)[0]}' (keys: {', '.join(sorted(DEVICE_KEYS))})")
-        for required in ("name", "peak_tflops", "bandwidth_gb_s", "overhead_us", "source"):
+        for required in sorted(DEVICE_KEYS):
             if required not in d:
-                bad(key, f"missing '{required}'")
-        if not isinstance(d["source"], str) or not d["source"].strip():
-            bad(f"{key}.source", "every device cites where its figures come from")
+                bad(key, f"missing '{required}' (null where it does not apply)")
+        if not isinstance(d["name"], str) or not d["name"].strip():
+            bad(f"{key}.name", "expected the part's name")
+        if d["kind"] not in KINDS:
+            bad(f"{key}.kind", f"expected one of {', '.join(KINDS)}, got {d['kind']!r}")
+        for what, allowed in (("vendor", VENDORS), ("form", FORMS)):
+            if d[what] is not None and d[what] not in allowed:
+                bad(f"{key}.{what}", f"expected one of {', '.join(allowed)} or null, got {d[what]!r}")
+        if d["arch"] is not None and not (isinstance(d["arch"], str) and re.fullmatch(r"[a-z0-9]+", d["arch"])):
+            bad(f"{key}.arch", f"expected a lower-case architecture name or null, got {d['arch']!r}")
+        cc = d["compute_capability"]
+        if d["vendor"] == "nvidia" and d["kind"] == "gpu":
+            if not (isinstance(cc, str) and re.fullmatch(r"\d+\.\d+", cc)):
+                bad(f"{key}.compute_capability", f"an NVIDIA GPU states its compute capability as a string such "
+                                                 f"as \"9.0\", got {cc!r}")
+        elif cc is not None:
+            bad(f"{key}.compute_capability", "only NVIDIA GPUs have a compute capability (null here)")
         peaks = d["peak_tflops"]
         if not isinstance(peaks, dict) or set(peaks) != set(PEAK_KEYS):
             bad(f"{key}.peak_tflops", f"expected exactly the keys {', '.join(PEAK_KEYS)} (null where none)")
         for name in PEAK_KEYS:
             _positive_or_none(peaks[name], f"{key}.peak_tflops.{name}", bad)
-        _positive_or_none(d["bandwidth_gb_s"], f"{key}.bandwidth_gb_s", bad)
-        overhead = d["overhead_us"]
-        if isinstance(overhead, bool) or not isinstance(overhead, (int, float)) or overhead < 0:
-            bad(f"{key}.overhead_us", f"expected a number ≥ 0, got {overhead!r}")
-        out[key] = Device(key, d["name"], {k: None if v is None else v * 1e12 for k, v in peaks.items()},
-                          None if d["bandwidth_gb_s"] is None else d["bandwidth_gb_s"] * 1e9,
-                          overhead * 1e-6, d["source"], d.get("note", ""))
+        for what in FIGURES[1:]:
+            _positive_or_none(d[what], f"{key}.{what}", bad)
+        if d["sms"] is not None and not isinstance(d["sms"], int):
+            bad(f"{key}.sms", f"expected a whole number, got {d['sms']!r}")
+        sources = d["sources"]
+        if not isinstance(sources, dict) or set(sources) - set(FIGURES):
+            bad(f"{key}.sources", f"expected a mapping from the figures ({', '.join(FIGURES)}) to their sources")
+        for what in FIGURES:
+            given = any(v is not None for v in peaks.values()) if what == "peak_tflops" else d[what] is not None
+            text = sources.get(what)
+            if given and not (isinstance(text, str) and text.strip()):
+                bad(f"{key}.sources.{what}", "every figure cites the document it comes from")
+        if not isinstance(d["note"], str):
+            bad(f"{key}.note", "expected a string")
+        match = d["match"]
+        if not isinstance(match, dict) or set(match) - MATCH_KEYS or not isinstance(match.get("names"), list):
+            bad(f"{key}.match", "expected a mapping with 'names' (a list of patterns) and optionally 'mig'")
+        for i, pattern in enumerate(match["names"]):
+            try:
+                re.compile(pattern)
+            except (re.error, TypeError) as exc:
+                bad(f"{key}.match.names[{i}]", f"not a regular expression ({exc})")
+        mig = match.get("mig")
+        if mig is not None and not (isinstance(mig, dict) and set(mig) == {"compute", "memory"}
+                                    and all(isinstance(v, int) and not isinstance(v, bool) and v > 0
+                                            for v in mig.values())):
+            bad(f"{key}.match.mig", "expected {compute: N, memory: M}: the slices MIG divides the part into")
+        out[key] = Device(key, d["name"], d["kind"], d["vendor"], d["arch"], cc, d["form"], dict(peaks),
+                          d["bandwidth_gb_s"], d["memory_gb"], d["l2_mb"], d["sms"], d["boost_mhz"], d["power_w"],
+                          dict(sources), d["note"], dict(match))
     return out
 
 
 def _positive_or_none(value, path, bad) -> None:
     if value is None:
         return
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or not value > 0:
         bad(path, f"expected a positive number or null, got {value!r}")
 
 
@@ -120,7 +234,161 @@ def devices() -> dict[str, Device]:
     return _DEVICES
 
 
+def lookup(key: str) -> Optional[Device]:
+    """A devices.yaml entry by key, or a MIG slice of one ('h100-mig-1g.10gb'); None when there is none."""
+    known = devices()
+    key = key.strip().lower()
+    if key in known:
+        return known[key]
+    base, sep, profile = key.partition("-mig-")
+    if sep and base in known:
+        try:
+            return mig_slice(known[base], profile)
+        except UsageError:
+            return None
+    return None
+
+
+# -- matching a driver's name to an entry -------------------------------------------------------------------
+
+_DROP_WORDS = {"nvidia", "amd", "intel", "geforce", "tesla", "instinct", "gpu", "cpu", "processor"}
+_MIG_RE = re.compile(r"(?:^|[\s,])mig\s+((?:\d+c\.)?\d+g\.\d+gb(?:\+me)?)(?=$|[\s,])", re.I)
+_PROFILE_RE = re.compile(r"(?:mig[\s-]*)?(?:(\d+)c\.)?(\d+)g\.(\d+)gb(\+me)?", re.I)
+
+
+def normalise_name(text: str) -> str:
+    """'NVIDIA GeForce RTX 4090 Laptop GPU' → 'rtx 4090 laptop'; 'Intel(R) Core(TM) i9-10940X CPU @ 3.30GHz'
+    → 'core i9 10940x' (what the patterns in devices.yaml are matched against)."""
+    t = text.lower().replace("®", " ").replace("™", " ").replace("(r)", " ").replace("(tm)", " ")
+    t = re.sub(r"@\s*[\d.]+\s*[gm]hz\s*$", " ", t)
+    t = re.sub(r"[-_/,()]", " ", t)
+    return " ".join(w for w in t.split() if w not in _DROP_WORDS)
+
+
+@dataclass(frozen=True)
+class DeviceMatch:
+    """Which devices.yaml entry a device name maps to (``device`` None: none does, ``how`` says why)."""
+
+    query: str
+    device: Optional[Device]
+    how: str
+    also_matched: tuple = ()        # other entries the name matched (the memory size decided)
+    suggestion: Optional[str] = None   # the closest entry when none matched
+
+    def as_dict(self) -> dict:
+        return {"query": self.query, "key": self.device.key if self.device else None, "how": self.how,
+                "also_matched": list(self.also_matched), "suggestion": self.suggestion,
+                "device": self.device.as_dict() if self.device else None}
+
+
+def match_device(name: str, memory_bytes: Optional[int] = None, mig: Optional[str] = None, *,
+                 sms: Optional[int] = None) -> DeviceMatch:
+    """The entry for the device a driver calls ``name``: PCIe/NVL/SXM, memory size (``memory_bytes``,
+    as torch reports it), Laptop/D variants told apart; a MIG slice (in the name, 'NVIDIA H100 80GB HBM3
+    MIG 1g.10gb', or ``mig='1g.10gb'``) is derived from its part with its share of the SMs (``sms``, the
+    slice's SM count where the driver reports it) and of the memory bandwidth. A key ('h100-pcie') names
+    its entry directly."""
+    query = name
+    found = _MIG_RE.search(name)
+    if found:
+        mig = mig or found.group(1)
+        name = (name[:found.start()] + " " + name[found.end():]).strip()
+    if mig is not None and not _PROFILE_RE.fullmatch(mig.strip()):
+        raise UsageError(f"--mig '{mig}': expected a MIG profile such as 1g.10gb or 3g.40gb")
+    known = devices()
+    direct = lookup(name)
+    if direct is not None:
+        part = direct if direct.parent is None else known[direct.parent]
+        mig = mig or direct.mig
+        hits, how = [part], f"the key '{part.key}'"
+    else:
+        norm = normalise_name(name)
+        hits = [d for d in known.values() if any(re.fullmatch(p, norm) for p in d.match.get("names", []))
+                or (d.key != "cpu" and normalise_name(d.name) == norm)]
+        if not hits:
+            return DeviceMatch(query, None, f"no devices.yaml entry matches '{norm or name}'",
+                               suggestion=_closest(norm))
+        how = f"'{norm}' matches the names of {', '.join(d.key for d in hits)}"
+    chosen = hits[0]
+    if len(hits) > 1:
+        if memory_bytes and not mig:
+            gib = memory_bytes / 2**30
+            chosen = min(hits, key=lambda d: abs((d.memory_gb or 0) - gib))
+            how += f"; its {gib:.1f} GiB of memory picks {chosen.key}"
+        else:
+            how += (f"; {'a MIG slice, so memory cannot tell them apart' if mig else 'no memory size given'}: "
+                    f"the first, {chosen.key}")
+    if sms and not mig and chosen.sms and sms != chosen.sms:
+        how += f" (but the driver reports {sms} SMs where {chosen.key} has {chosen.sms}: another variant?)"
+    others = tuple(d.key for d in hits if d is not chosen)
+    if not mig:
+        return DeviceMatch(query, chosen, how, others)
+    try:
+        piece = mig_slice(chosen, mig, sms=sms)
+    except UsageError as exc:
+        return DeviceMatch(query, None, f"{how}; {exc.message}", others)
+    return DeviceMatch(query, piece, f"{how}; {piece.note}", others)
+
+
+def _closest(norm: str) -> Optional[str]:
+    names = {}
+    for d in devices().values():
+        if d.key == "cpu":
+            continue
+        names[normalise_name(d.name)] = d.key
+        names[d.key.replace("-", " ")] = d.key
+    guess = difflib.get_close_matches(norm, list(names), n=1, cutoff=0.5)
+    return names[guess[0]] if guess else None
+
+
+def mig_slice(part: Device, profile: str, *, sms: Optional[int] = None) -> Device:
+    """A MIG slice of ``part``: ``profile`` ('1g.10gb', '3g.40gb', '1c.2g.20gb') gets g (or c) of the part's
+    ``compute`` slices of its SMs and peaks, and its memory's share of the ``memory`` slices of the
+    bandwidth and L2 (NVIDIA MIG user guide, "Supported MIG Profiles"). ``sms``: the slice's SM count
+    as the driver reports it (used instead of the fraction where given)."""
+    m = _PROFILE_RE.fullmatch(profile.strip())
+    if not m:
+        raise UsageError(f"'{profile}': expected a MIG profile such as 1g.10gb")
+    geometry = part.match.get("mig")
+    if not geometry:
+        raise UsageError(f"{part.key} ({part.name}) has no MIG: it cannot be partitioned into '{profile}'")
+    compute_slices, memory_slices = geometry["compute"], geometry["memory"]
+    c, g, gb, me = m.group(1), int(m.group(2)), int(m.group(3)), m.group(4) or ""
+    units = int(c) if c else g
+    if not (1 <= g <= compute_slices and 1 <= units <= g) or not part.memory_gb or gb > part.memory_gb * 1.05:
+        raise UsageError(f"'{profile}' is not a MIG profile of {part.key} ({compute_slices} compute slices, "
+                         f"{part.memory_gb:g} GB)")
+    memory_share = min(1.0, max(1, round(gb / part.memory_gb * memory_slices)) / memory_slices)
+    if sms and part.sms:
+        compute_share = min(1.0, sms / part.sms)
+        how_sms = f"{sms} of {part.sms} SMs (as the driver reports)"
+    else:
+        compute_share = units / compute_slices
+        sms = round(part.sms * compute_share) if part.sms else None
+        how_sms = f"{units}/{compute_slices} of the SMs"
+    name = f"{c + 'c.' if c else ''}{g}g.{gb}gb{me}"
+    scale = lambda v, s: None if v is None else round(v * s, 4)  # noqa: E731
+    mem_frac = f"{round(memory_share * memory_slices)}/{memory_slices}"
+    return replace(
+        part, key=f"{part.key}-mig-{name}", name=f"{part.name}, MIG {name}",
+        peak_tflops={k: scale(v, compute_share) for k, v in part.peak_tflops.items()},
+        bandwidth_gb_s=scale(part.bandwidth_gb_s, memory_share), memory_gb=float(gb),
+        l2_mb=scale(part.l2_mb, memory_share), sms=sms,
+        sources={**part.sources, "mig": "NVIDIA Multi-Instance GPU user guide, Supported MIG Profiles (fraction of "
+                                        "SMs, fraction of memory, L2 cache size per profile)"},
+        note=(f"MIG slice {name}: {how_sms} (peaks × {compute_share:.4f}), {mem_frac} of the memory bandwidth and "
+              f"L2 (× {memory_share:.3f}); power is the whole board's"),
+        parent=part.key, mig=name)
+
+
 # -- calibration storage -------------------------------------------------------------------------------
+
+MAX_CALIBRATION_BYTES = 1 << 20      # a calibration file holds a few devices: 1 MiB is far more than enough
+CALIBRATION_KEY = re.compile(r"cpu|cuda|cuda:\d{1,3}")
+_TEXT_FIELDS = ("hardware", "torch_version", "measured_at", "archstat_version", "device")
+CALIBRATION_FIELDS = {*_TEXT_FIELDS, "peak_flops", "bandwidth", "overhead_s", "method"}
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")   # no name archstat measures holds one: a tampered file
+
 
 def cache_dir() -> Path:
     """$XDG_CACHE_HOME/archstat, or ~/.cache/archstat."""
@@ -137,110 +405,290 @@ def device_key(device: str) -> str:
     return device.strip().lower()
 
 
-def load_calibrations() -> dict:
-    path = calibration_path()
+def _unreadable(path: Path, why: str) -> ConfigError:
+    return ConfigError(f"{path}: unreadable calibration ({why}); delete it and calibrate again")
+
+
+def _read_capped(path: Path) -> Optional[str]:
+    """The calibration file's text: a regular file (a FIFO, a device or a directory is refused without
+    being opened for long), at most MAX_CALIBRATION_BYTES; None when there is none."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        st = os.stat(path)
     except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise _unreadable(path, exc.strerror or str(exc)) from None
+    if not stat.S_ISREG(st.st_mode):
+        raise _unreadable(path, "not a regular file")
+    if st.st_size > MAX_CALIBRATION_BYTES:
+        raise _unreadable(path, f"{st.st_size:,} bytes, more than the {MAX_CALIBRATION_BYTES:,} a calibration "
+                                "can hold")
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise _unreadable(path, exc.strerror or str(exc)) from None
+    with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):   # replaced between stat and open
+            raise _unreadable(path, "not a regular file")
+        raw = f.read(MAX_CALIBRATION_BYTES + 1)
+    if len(raw) > MAX_CALIBRATION_BYTES:
+        raise _unreadable(path, f"more than the {MAX_CALIBRATION_BYTES:,} bytes a calibration can hold")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise _unreadable(path, "not UTF-8 text") from None
+
+
+def _figure(value, bounds: tuple[float, float], positive: bool = True) -> bool:
+    lo, hi = bounds
+    return (not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
+            and (value > lo if positive and lo == 0 else value >= lo) and value <= hi)
+
+
+def check_calibration_entry(entry: Any, where: str) -> Optional[str]:
+    """What is wrong with one device's stored calibration, or None: only the fields archstat writes,
+    strings where strings belong, and every figure finite, positive and inside the bounds."""
+    if not isinstance(entry, dict):
+        return f"{where} is {type(entry).__name__}, not a mapping"
+    unknown = set(entry) - CALIBRATION_FIELDS
+    if unknown:
+        return f"{where} holds '{sorted(unknown)[0]}', which a calibration never holds"
+    for what in ("peak_flops", "bandwidth", "overhead_s", "hardware"):
+        if what not in entry:
+            return f"{where} has no '{what}'"
+    for what in _TEXT_FIELDS:
+        if what in entry and not (isinstance(entry[what], str) and len(entry[what]) <= 500):
+            return f"{where}.{what} is not a short string"
+        if what in entry and _CONTROL.search(entry[what]):
+            return f"{where}.{what} holds control characters"
+    peaks = entry["peak_flops"]
+    if not isinstance(peaks, dict) or not peaks:
+        return f"{where}.peak_flops is not a mapping of dtypes to FLOP/s"
+    for k, v in peaks.items():
+        if k not in PEAK_KEYS:
+            return f"{where}.peak_flops holds '{k}', not one of {', '.join(PEAK_KEYS)}"
+        if not _figure(v, PEAK_BOUNDS):
+            return f"{where}.peak_flops.{k} is {v!r}, not a FLOP/s figure between {PEAK_BOUNDS[0]:g} and {PEAK_BOUNDS[1]:g}"
+    if not _figure(entry["bandwidth"], BANDWIDTH_BOUNDS):
+        return (f"{where}.bandwidth is {entry['bandwidth']!r}, not a bytes/s figure between "
+                f"{BANDWIDTH_BOUNDS[0]:g} and {BANDWIDTH_BOUNDS[1]:g}")
+    if not _figure(entry["overhead_s"], OVERHEAD_BOUNDS):
+        return f"{where}.overhead_s is {entry['overhead_s']!r}, not a time in seconds above 0 and at most 1"
+    method = entry.get("method", {})
+    if not isinstance(method, dict) or not all(isinstance(k, str) and isinstance(v, str) and len(v) <= 500
+                                               and not _CONTROL.search(k + v) for k, v in method.items()):
+        return f"{where}.method is not a mapping of short strings"
+    return None
+
+
+def validate_calibrations(data: Any, path: Path) -> dict:
+    """The stored calibrations, checked whole: a mapping from cpu, cuda or cuda:N (the devices archstat
+    measures; never a datasheet key such as h100) to one entry each."""
+    if not isinstance(data, dict):
+        raise _unreadable(path, f"the file holds {type(data).__name__}, not a mapping of devices")
+    for key, entry in data.items():
+        if not (isinstance(key, str) and CALIBRATION_KEY.fullmatch(key)):
+            raise _unreadable(path, f"'{key}' is not a device archstat calibrates (cpu, cuda, cuda:N); a "
+                                    "datasheet entry is never replaced by a calibration")
+        problem = check_calibration_entry(entry, key)
+        if problem:
+            raise _unreadable(path, problem)
+    return data
+
+
+def load_calibrations() -> dict:
+    """The stored calibrations, through the one validated loader (a file of the wrong shape is a
+    ConfigError saying to delete it: exit 2, never an internal error)."""
+    path = calibration_path()
+    text = _read_capped(path)
+    if text is None:
         return {}
-    except (OSError, ValueError) as exc:
-        raise ConfigError(f"{path}: unreadable calibration ({exc}); delete it and calibrate again") from None
-    return data if isinstance(data, dict) else {}
+    try:
+        data = json.loads(text, parse_constant=lambda c: (_ for _ in ()).throw(ValueError(f"bare {c}")))
+    except ValueError as exc:
+        raise _unreadable(path, f"not JSON: {exc}") from None
+    return validate_calibrations(data, path)
+
+
+@contextlib.contextmanager
+def _locked(lock_path: Path):
+    """An exclusive lock on ``lock_path`` (fcntl where the platform has it)."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - no fcntl (Windows): writers are not serialised there
+        yield
+        return
+    with open(lock_path, "a+") as f:
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f.fileno(), fcntl.LOCK_UN)
 
 
 def store_calibration(device: str, result: dict) -> Path:
-    """Merge one measurement into the stored calibrations (peaks of other dtypes are kept)."""
-    data = load_calibrations()
-    key = device_key(device)
-    old = data.get(key, {})
-    peaks = dict(old.get("peak_flops", {})) if old.get("hardware") == result.get("hardware") else {}
-    peaks.update(result.get("peak_flops", {}))
-    data[key] = {**result, "peak_flops": peaks}
+    """Merge one measurement into the stored calibrations (peaks of other dtypes are kept when it is the
+    same hardware). Writers hold a lock and each writes its own temporary file, renamed into place, so
+    concurrent calibrations keep every key and readers never see half a file. A stored file that is
+    unreadable is replaced. The key is the device the measurement names (``result['device']``, e.g.
+    'cuda:1'), else ``device``."""
+    key = device_key(result.get("device") or device)
+    if not CALIBRATION_KEY.fullmatch(key):
+        raise UsageError(f"--calibrate measures this machine: cpu, cuda or cuda:N, not {device}")
     path = calibration_path()
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    tmp.replace(path)
+    with _locked(path.with_name(path.name + ".lock")):
+        try:
+            data = load_calibrations()
+        except ConfigError:
+            data = {}
+        old = data.get(key, {})
+        peaks = dict(old.get("peak_flops", {})) if old.get("hardware") == result.get("hardware") else {}
+        peaks.update(result.get("peak_flops", {}))
+        entry = {**result, "peak_flops": peaks}
+        problem = check_calibration_entry(entry, key)
+        if problem:
+            from archstat.errors import RuntimeFailure
+
+            raise RuntimeFailure(f"calibration of {key} measured something impossible ({problem}); not stored")
+        data[key] = entry
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".calibration.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(json.dumps(data, indent=2, sort_keys=True, allow_nan=False) + "\n")
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
     return path
+
+
+def calibration_for(device: str, hardware: Optional[str] = None) -> tuple[Optional[str], Optional[dict]]:
+    """(key, entry) of the stored calibration for ``device``: 'cuda' reads 'cuda:0' (the current GPU)
+    and then a legacy 'cuda' entry; 'cuda:N' reads its own, or a legacy 'cuda' entry measured on the same
+    ``hardware``."""
+    key = device_key(device)
+    stored = load_calibrations()
+    if key in stored:
+        return key, stored[key]
+    if key == "cuda" and "cuda:0" in stored:
+        return "cuda:0", stored["cuda:0"]
+    if key.startswith("cuda:") and "cuda" in stored and hardware and stored["cuda"].get("hardware") == hardware:
+        return "cuda", stored["cuda"]
+    return None, None
 
 
 # -- resolving the roof ---------------------------------------------------------------------------------
 
+def check_override(value: Optional[float], what: str, flag: str) -> Optional[float]:
+    """--peak / --bandwidth / --overhead: finite and inside argcheck.ROOF_LIMITS, with the command line's
+    message (``--overhead`` is shown in µs)."""
+    if value is None:
+        return None
+    key = "overhead_s" if what == "overhead" else what
+    problem = roof_problem(float(value), key, *((1e-6, "µs") if key == "overhead_s" else ()))
+    if problem:
+        shown = f"{value * 1e6:g}" if key == "overhead_s" else f"{value:g}"
+        raise UsageError(f"{flag} {shown}: {problem}")
+    return float(value)
+
+
 def roof(device: str, dtype: str = "fp32", *, peak: Optional[float] = None, bandwidth: Optional[float] = None,
-         overhead_s: Optional[float] = None) -> Roof:
-    """The roof for ``device`` at ``dtype`` (a peak key or any --dtype name): a stored calibration
-    first (for cpu and cuda), else the datasheet; ``peak`` (FLOP/s), ``bandwidth`` (bytes/s) and
-    ``overhead_s`` override either."""
+         overhead_s: Optional[float] = None, sheet: Optional[Device] = None,
+         hardware: Optional[str] = None) -> Roof:
+    """The roof for ``device`` at ``dtype`` (a peak key or any --dtype name). A datasheet key (h100, or
+    a MIG slice h100-mig-1g.10gb) uses its datasheet only: a calibration never replaces it. cpu, cuda
+    and cuda:N use their stored calibration, and for a figure the calibration lacks (a dtype not
+    calibrated) the datasheet entry ``sheet`` of the part, saying so. ``peak`` (FLOP/s), ``bandwidth``
+    (bytes/s) and ``overhead_s`` override either; ``hardware``: the run's device name (see
+    calibration_for)."""
     _, key = resolve_dtype(dtype)
+    peak = check_override(peak, "peak", "--peak")
+    bandwidth = check_override(bandwidth, "bandwidth", "--bandwidth")
+    overhead_s = check_override(overhead_s, "overhead", "--overhead")
     known = devices()
     dev_key = device_key(device)
     base = dev_key.split(":")[0]
-    if base not in known and base != "cuda":
-        raise UnknownNameError("device", device, list(known) + ["cuda"], path="--device",
-                               hint_extra=f" (choose from {', '.join(known)}, cuda)")
-    sheet = known.get(base)
-    calib = load_calibrations().get(dev_key)
+    calib_key, calib = None, None
+    if dev_key == "cpu" or base == "cuda":
+        calib_key, calib = calibration_for(dev_key, hardware)
+        sheet = sheet or known.get(base)
+    else:
+        sheet = lookup(dev_key)
+        if sheet is None:
+            choices = [k for k in known] + ["cuda"]
+            raise UnknownNameError("device", device, choices, path="--device",
+                                   hint_extra=f" (choose from {', '.join(choices)}; archstat devices lists them)")
     sources: dict[str, str] = {}
+    calibrated = (f"calibrated {calib.get('measured_at', '')} on {calib.get('hardware', '?')}".strip()
+                  if calib else "")
 
     def pick(what: str, override, measured, datasheet, flag: str):
         if override is not None:
-            if not override > 0 and not (what == "overhead" and override == 0):
-                raise UsageError(f"{flag} must be positive, got {override}")
             sources[what] = flag
             return override
         if measured is not None:
-            sources[what] = f"calibrated {calib.get('measured_at', '')} on {calib.get('hardware', '?')}".strip()
+            sources[what] = calibrated
             return measured
         if datasheet is not None:
-            sources[what] = "datasheet" if what != "overhead" else "assumed (devices.yaml)"
+            if what == "overhead":
+                sources[what] = (f"assumed ({datasheet * 1e6:g} µs per op on a {'CPU' if kind == 'cpu' else 'GPU'}: "
+                                 "archstat's default)")
+            elif calib is not None:
+                sources[what] = f"datasheet ({sheet.key}; the {calib_key} calibration has no {key} peak)"
+            else:
+                sources[what] = "datasheet"
             return datasheet
         return None
 
+    kind = sheet.kind if sheet else ("cpu" if base == "cpu" else "gpu")
     peaks = (calib or {}).get("peak_flops", {})
-    p = pick("peak", peak, peaks.get(key), sheet.peak_flops.get(key) if sheet else None, "--peak")
-    b = pick("bandwidth", bandwidth, (calib or {}).get("bandwidth"), sheet.bandwidth if sheet else None,
-             "--bandwidth")
-    o = pick("overhead", overhead_s, (calib or {}).get("overhead_s"), sheet.overhead_s if sheet else 0.0,
-             "--overhead")
+    datasheet_peak = sheet.peak_flops.get(key) if sheet and sheet.key != "cpu" else None
+    p = pick("peak", peak, peaks.get(key), datasheet_peak, "--peak")
+    b = pick("bandwidth", bandwidth, (calib or {}).get("bandwidth"),
+             sheet.bandwidth if sheet and sheet.key != "cpu" else None, "--bandwidth")
+    o = pick("overhead", overhead_s, (calib or {}).get("overhead_s"), DEFAULT_OVERHEAD_S[kind], "--overhead")
     missing = [(what, flag) for what, flag, v in ((f"{key} peak", "--peak", p), ("memory bandwidth", "--bandwidth", b))
                if v is None]
     if missing:
         flags = " and ".join(flag for _, flag in missing)
         how = (f"calibrate it (archstat roofline --device {device} --dtype {key} --calibrate) or pass {flags}"
                if base in CALIBRATABLE else f"pass {flags}")
-        where = " in its datasheet" if sheet and base != "cpu" else ""
+        where = " in its datasheet" if sheet and sheet.key != "cpu" and base not in CALIBRATABLE else ""
+        if base in CALIBRATABLE and sheet and sheet.key != "cpu":
+            where = f" (not calibrated, and none in the datasheet of {sheet.key})"
         raise UsageError(f"device '{device}' has no {' and no '.join(w for w, _ in missing)}{where}: {how}")
     name = calib.get("hardware") if calib and "calibrated" in sources.get("peak", "") else (
+        sheet.name if sheet and sheet.key != "cpu" else calib.get("hardware") if calib else
         sheet.name if sheet else device)
-    if sheet and "datasheet" in sources.values():
+    if sheet and any(v.startswith("datasheet") for v in sources.values()):
         sources["datasheet"] = sheet.source
-    return Roof(dev_key, name, key, float(p), float(b), float(o), sources, calib)
+    entry = sheet.key if sheet and sheet.key != "cpu" else None
+    return Roof(dev_key, name, key, float(p), float(b), float(o), sources, calib, entry)
 
 
-def roof_for_run(device: str, device_name: str, dtype: str) -> tuple[Optional[Roof], str]:
-    """The roof to predict a measured run with: this device's calibration, else (CUDA) the datasheet
-    device whose name the GPU's name contains; (None, why) when there is neither."""
+def roof_for_run(device: str, device_name: str, dtype: str, *, memory_bytes: Optional[int] = None,
+                 sms: Optional[int] = None) -> tuple[Optional[Roof], str]:
+    """The roof to predict a measured run with: this device's calibration (per device: cuda:1 reads its
+    own), and for a CUDA device the datasheet of the exact part the driver's name maps to (see
+    match_device) for whatever the calibration lacks; (None, why) when there is neither."""
     key = device_key(device)
-    for candidate in dict.fromkeys((key, key.split(":")[0])):
-        if candidate in load_calibrations():
-            try:
-                return roof(candidate, dtype), ""
-            except UsageError as exc:
-                return None, exc.message
-    sheet = datasheet_for(device_name) if key.startswith("cuda") else None
-    if sheet is not None:
-        try:
-            return roof(sheet.key, dtype), ""
-        except UsageError as exc:
-            return None, exc.message
-    return None, (f"no prediction: calibrate this device first (archstat roofline --device {key.split(':')[0]} "
-                  f"--dtype {resolve_dtype(dtype)[1]} --calibrate)")
-
-
-def datasheet_for(gpu_name: str) -> Optional[Device]:
-    """The datasheet device a GPU's name carries ('NVIDIA H100 80GB HBM3' → h100), or None."""
-    import re
-
-    tokens = re.findall(r"[a-z0-9]+", gpu_name.lower())
-    words = set(tokens) | {a + b for a, b in zip(tokens, tokens[1:])}   # "RTX 4090" → rtx4090
-    return next((d for k, d in devices().items() if k != "cpu" and k in words), None)
+    sheet = None
+    matched = ""
+    if key.startswith("cuda"):
+        m = match_device(device_name, memory_bytes, sms=sms)
+        sheet = m.device
+        matched = "" if sheet else f"; no devices.yaml entry for '{device_name}' ({m.how})"
+    try:
+        return roof(key, dtype, sheet=sheet, hardware=device_name), ""
+    except UsageError as exc:
+        base = key.split(":")[0]
+        if base == "cpu" or not load_calibrations():
+            return None, (f"no prediction: calibrate this device first (archstat roofline --device {key} "
+                          f"--dtype {resolve_dtype(dtype)[1]} --calibrate){matched}")
+        return None, exc.message + matched

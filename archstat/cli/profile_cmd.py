@@ -22,15 +22,26 @@ def profile_model(
     device: str = typer.Option("cpu", "--device", help="cpu, cuda, cuda:N or mps."),
     batch: int = typer.Option(1, "--batch", "-b", help="Batch size."),
     input_: Optional[List[str]] = typer.Option(None, "--input", help=options.INPUT_HELP),
-    dtype: str = typer.Option("float32", "--dtype", help="float32, float16 or bfloat16."),
+    dtype: str = typer.Option("float32", "--dtype", help="float32, float16 or bfloat16 (or fp32, fp16, bf16)."),
+    precision: str = typer.Option("auto", "--precision", help="amp: autocast with fp32 master weights (and a "
+                                  "GradScaler for float16 training); pure: the whole model cast to --dtype; auto "
+                                  "(default): amp for float16/bfloat16 training, pure otherwise."),
+    tf32: Optional[bool] = typer.Option(None, "--tf32/--no-tf32", help="CUDA float32: run convs and matmuls in "
+                                        "TF32 (or IEEE FP32) for this run; default: PyTorch's live settings "
+                                        "(cuDNN convs TF32, matmuls IEEE). The math that ran is reported."),
+    cudnn_benchmark: Optional[bool] = typer.Option(None, "--cudnn-benchmark/--no-cudnn-benchmark",
+                                                   help="CUDA: set torch.backends.cudnn.benchmark (cuDNN's "
+                                                   "autotuner) for this run; default: as it is (off). Recorded."),
     mode: str = typer.Option("eval", "--mode", help="eval (inference) or train (forward + backward + step)."),
+    train: bool = typer.Option(False, "--train", help="Same as --mode train."),
     optimizer: Optional[str] = typer.Option(None, "--optimizer", help="With --mode train: sgd, momentum or adam "
                                             "(default adam)."),
     warmup: int = typer.Option(3, "--warmup", help="Steps run before measuring."),
     iters: int = typer.Option(10, "--iters", help="Steps measured."),
     time_budget: Optional[float] = typer.Option(None, "--time-budget", help="Measure for this many seconds "
                                                 "instead of --iters (at least 3 steps)."),
-    channels_last: bool = typer.Option(False, "--channels-last", help="NHWC memory format."),
+    channels_last: bool = typer.Option(False, "--channels-last", help="NHWC memory format (torch.channels_last) "
+                                       "for the model and its input, as practitioners run convnets. Recorded."),
     top: int = typer.Option(10, "--top", help="Show the N slowest rows."),
     no_layers: bool = typer.Option(False, "--no-layers", help="Skip the per-layer pass."),
     per_layer: bool = typer.Option(False, "--per-layer", help="Every row in order, with the roofline's predicted "
@@ -43,12 +54,14 @@ def profile_model(
 ):
     """Latency (median, p10, p90), throughput, achieved MAC/s and peak memory, with the analytic
     estimate beside the measurement."""
-    from archstat.profile.measure import DTYPES, profile
+    from archstat.profile.measure import DTYPE_ALIASES, PRECISIONS, profile
     from archstat.report import profile_report
 
     fmt = options.choice(fmt, options.FORMATS, "--format")
     mode = options.choice(mode, options.MODES, "--mode")
-    dtype = options.choice(dtype, DTYPES, "--dtype")
+    mode = "train" if train else mode
+    dtype = DTYPE_ALIASES[options.choice(dtype, tuple(DTYPE_ALIASES), "--dtype")]
+    precision = options.choice(precision, PRECISIONS, "--precision")
     optimizer = options.parse_optimizer(optimizer, mode)
     time_budget = options.parse_time_budget(time_budget)
     if warmup < 0 or iters < 1 or top < 1:
@@ -89,7 +102,8 @@ def profile_model(
                 results.append(profile(model, device=device, batch=b, dtype=dtype, mode=mode, optimizer=optimizer,
                                        warmup=warmup, iters=iters, time_budget=time_budget,
                                        channels_last=channels_last, params=params, input_shape=shape,
-                                       per_layer=not no_layers and len(batches) == 1, on_progress=on_progress))
+                                       per_layer=not no_layers and len(batches) == 1, on_progress=on_progress,
+                                       precision=precision, tf32=tf32, cudnn_benchmark=cudnn_benchmark))
             except RuntimeFailure as exc:
                 if sweep_batch and results and "out of memory" in exc.message:
                     stopped = f"stopped at batch {b}: {exc.message}"

@@ -1,19 +1,28 @@
 """``archstat profile``: latency, throughput, achieved MAC/s and peak memory of the built module.
 
-Timing is done as GPU engineers expect: warm-up first; on CUDA, CUDA events around each step and a
-synchronisation before reading them (never host timers around asynchronous work); on the CPU,
-``time.perf_counter`` with the thread count reported. A train step is forward, backward and an
-optimizer step. The per-layer view comes from a separate pass with synchronised forward hooks, so
-the headline timing is not disturbed by them.
+Timing is done as GPU engineers expect: warm-up first; on CUDA, a pair of CUDA events on the module's
+own device and stream around each step and a synchronisation of that device before reading them (never
+host timers around asynchronous work); on the CPU, ``time.perf_counter`` with the thread count
+reported. Everything CUDA runs inside ``torch.cuda.device(dev)``, so ``cuda:1`` is measured on cuda:1
+(events, streams, memory statistics, ``empty_cache``). A train step is forward, backward and an
+optimizer step; with float16/bfloat16 it is AMP as people train (autocast, fp32 master weights, a
+GradScaler for float16) unless ``precision='pure'`` casts the whole model.
+
+The per-layer view comes from a separate pass: a pair of CUDA events per row recorded by hooks on the
+stream the module runs on, read after one synchronisation at the end (no synchronisation inside the
+pass), each row's own time (its children's subtracted), and the sum of the rows set against the whole
+pass timed by events around it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import math as _math
 import os
 import statistics
 import threading
 import time
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
@@ -21,16 +30,32 @@ from archstat.builder import require_torch
 from archstat.errors import RuntimeFailure, UsageError
 
 DTYPES = ("float32", "float16", "bfloat16")
+DTYPE_ALIASES = {"float32": "float32", "fp32": "float32", "float16": "float16", "fp16": "float16",
+                 "half": "float16", "bfloat16": "bfloat16", "bf16": "bfloat16"}
+PRECISIONS = ("auto", "amp", "pure")
+PEAK_OF = {"float16": "fp16", "bfloat16": "bf16"}
 ESTIMATE_LEAVES_OUT = ("The estimate leaves out the allocator's caching and fragmentation, cuDNN/cuBLAS "
                        "workspace, the CUDA context and framework overhead; in eval mode it counts every "
                        "activation although inference frees them as it goes.")
+# allocation failures that are out-of-memory whatever library raised them
+OOM_TEXT = ("out of memory", "cudnn_status_alloc_failed", "cublas_status_alloc_failed", "cufft_alloc_failed",
+            "cusolver_status_alloc_failed", "cusparse_status_alloc_failed", "cudnn_status_not_enough_workspace",
+            "not enough memory", "can't allocate memory", "cannot allocate memory",
+            "failed to allocate", "hipblas_status_alloc_failed", "miopenstatusallocfailed")
+FIT_SHARE = 0.9        # a batch "fits by estimate" when its estimate is within this share of the memory
+
+
+def tensor_device(dev):
+    """Where the tensors of a run on ``dev`` live: ``dev`` itself. (The one seam of the tests' fake CUDA
+    layer, which keeps tensors on the CPU while every torch.cuda call sees the device.)"""
+    return dev
 
 
 @dataclass
 class LayerTime:
     name: str
     op: str
-    time_ms: float                 # the median of the passes
+    time_ms: float                 # the median of the passes (the row's own time: children excluded)
     macs: int
     samples_ms: list[float] = field(default_factory=list)   # every pass
 
@@ -63,6 +88,15 @@ class Profile:
     memory_method: str = ""
     prediction: Any = None                # analyze.roofline.Roofline of the same rows (eval mode), or None
     prediction_note: str = ""             # why there is none
+    precision: str = "pure"               # amp (autocast, fp32 weights) or pure (the module cast to dtype)
+    math: dict = field(default_factory=dict)        # op kind (conv, matmul) → the peak key of the math that ran
+    tf32: Optional[dict] = None           # CUDA float32: {conv, matmul: bool, source, api}
+    cudnn_benchmark: Optional[bool] = None
+    layer_method: str = ""
+    layer_passes_ms: list[float] = field(default_factory=list)   # the whole passes of the per-layer pass
+    environment: dict = field(default_factory=dict)
+    device_entry: Optional[dict] = None   # the devices.yaml entry the device maps to: {key, how}
+    peak_note: str = ""                   # what peak_flops is (the math per kind, the entry)
 
     def percentile(self, q: float) -> float:
         data = sorted(self.latencies_ms)
@@ -89,6 +123,24 @@ class Profile:
     def peak_share(self) -> Optional[float]:
         return None if not self.peak_flops else 2 * self.macs_per_s / self.peak_flops
 
+    @property
+    def layers_sum_ms(self) -> Optional[float]:
+        """The sum of the rows' own times (medians), or None without a per-layer pass."""
+        return sum(x.time_ms for x in self.layers) if self.layers else None
+
+    @property
+    def layer_pass_ms(self) -> Optional[float]:
+        """The median whole pass of the per-layer pass (the same passes the rows were timed in)."""
+        return statistics.median(self.layer_passes_ms) if self.layer_passes_ms else None
+
+    @property
+    def layers_gap_ms(self) -> Optional[float]:
+        """Whole pass − sum of rows: time in no row (ops outside any row's module, launch gaps; in train
+        mode the backward pass and the optimizer step, which no forward hook sees)."""
+        if self.layers_sum_ms is None or self.layer_pass_ms is None:
+            return None
+        return self.layer_pass_ms - self.layers_sum_ms
+
 
 def resolve_device(text: str):
     """'cpu', 'cuda', 'cuda:N' or 'mps' → torch.device, or a one-line failure naming what exists."""
@@ -107,13 +159,25 @@ def resolve_device(text: str):
             reason = "torch was built without CUDA" if torch.version.cuda is None else "no CUDA GPU is visible"
             raise RuntimeFailure(f"CUDA is not available on this machine ({reason}); available devices: "
                                  f"{', '.join(available)}")
-        index = text.split(":", 1)[1] if ":" in text else "0"
+        index = text.split(":", 1)[1] if ":" in text else str(torch.cuda.current_device())
         if not index.isdigit() or int(index) >= torch.cuda.device_count():
             raise RuntimeFailure(f"no device {text}; available devices: {', '.join(available)}")
         return torch.device(f"cuda:{index}")
     if kind == "mps" and "mps" not in available:
         raise RuntimeFailure(f"MPS is not available on this machine; available devices: {', '.join(available)}")
     return torch.device(kind)
+
+
+@contextlib.contextmanager
+def on_device(dev):
+    """The block runs with ``dev`` as the current CUDA device (kernels, default streams, cuBLAS/cuDNN
+    handles, empty_cache all on it); nothing to do elsewhere."""
+    torch = require_torch()
+    if dev.type == "cuda":
+        with torch.cuda.device(dev):
+            yield
+    else:
+        yield
 
 
 def _sync(device):
@@ -124,6 +188,12 @@ def _sync(device):
         torch.mps.synchronize()
 
 
+def quiet_numpy_warning() -> None:
+    """torch warns 'Failed to initialize NumPy' at import where numpy is missing (archstat does not need
+    it): that line is noise in profile's output, so it is filtered before torch is imported."""
+    warnings.filterwarnings("ignore", message=r"Failed to initialize NumPy", category=UserWarning)
+
+
 def _current_rss_bytes() -> Optional[int]:
     try:
         with open("/proc/self/statm") as f:
@@ -132,24 +202,28 @@ def _current_rss_bytes() -> Optional[int]:
         return None
 
 
-class RSSPeak:
-    """The peak increase of the process's resident memory while in the block: a thread samples
-    /proc/self/statm every half millisecond (getrusage's lifetime peak is the fallback)."""
+class PeakSampler:
+    """The peak increase of a memory figure (``read()``) while in the block: a thread samples it every
+    half millisecond. ``fallback`` (a lifetime peak) is used where ``read`` gives nothing."""
+
+    def __init__(self, read: Callable[[], Optional[int]], fallback: Optional[Callable[[], int]] = None):
+        self.read, self.fallback = read, fallback
+        self.increase = 0
 
     def __enter__(self):
-        self.base = _current_rss_bytes()
+        self.base = self.read()
         self.peak = self.base or 0
         self._stop = threading.Event()
         if self.base is not None:
             self._thread = threading.Thread(target=self._run, daemon=True)
             self._thread.start()
-        else:
-            self._start_maxrss = _maxrss_bytes()
+        elif self.fallback:
+            self._start = self.fallback()
         return self
 
     def _run(self):
         while not self._stop.wait(0.0005):
-            value = _current_rss_bytes()
+            value = self.read()
             if value is not None and value > self.peak:
                 self.peak = value
 
@@ -157,10 +231,18 @@ class RSSPeak:
         self._stop.set()
         if self.base is not None:
             self._thread.join()
+            value = self.read()
+            if value is not None and value > self.peak:
+                self.peak = value
             self.increase = max(0, self.peak - self.base)
-        else:
-            self.increase = max(0, _maxrss_bytes() - self._start_maxrss)
+        elif self.fallback:
+            self.increase = max(0, self.fallback() - self._start)
         return False
+
+
+def RSSPeak() -> PeakSampler:   # noqa: N802 - kept as the name callers know
+    """The peak increase of the process's resident memory (getrusage's lifetime peak the fallback)."""
+    return PeakSampler(_current_rss_bytes, _maxrss_bytes)
 
 
 def _maxrss_bytes() -> int:
@@ -171,19 +253,41 @@ def _maxrss_bytes() -> int:
     return rss if sys.platform == "darwin" else rss * 1024
 
 
-def _is_oom(exc: BaseException) -> bool:
+def is_oom(exc: BaseException) -> bool:
+    """An allocation failure: torch's OutOfMemoryError, MemoryError, or a library's alloc-failed status
+    (cuDNN, cuBLAS, …) that torch raises as a RuntimeError."""
     torch = require_torch()
-    return isinstance(exc, getattr(torch.cuda, "OutOfMemoryError", ())) or "out of memory" in str(exc).lower()
+    if isinstance(exc, (MemoryError, getattr(torch.cuda, "OutOfMemoryError", MemoryError))):
+        return True
+    text = str(exc).lower()
+    return isinstance(exc, RuntimeError) and any(t in text for t in OOM_TEXT)
 
 
-def make_step(module, x, mode: str, optimizer: Optional[str]) -> Callable[[], Any]:
+
+def _grad_scaler(device_type: str):
     torch = require_torch()
+    amp = getattr(torch, "amp", None)
+    if amp is not None and hasattr(amp, "GradScaler"):
+        return amp.GradScaler(device_type)
+    return torch.cuda.amp.GradScaler()   # pragma: no cover - torch < 2.3
+
+
+def make_step(module, x, mode: str, optimizer: Optional[str], *, amp_dtype=None,
+              device_type: Optional[str] = None) -> Callable[[], Any]:
+    """One step: eval (inference_mode) or train (forward, a stand-in loss, backward, optimizer step).
+    ``amp_dtype`` (torch.float16 / torch.bfloat16): autocast on ``device_type`` around the forward, the
+    module's fp32 weights the master copy, and for float16 a GradScaler (scale, step, update)."""
+    torch = require_torch()
+    device_type = device_type or x.device.type
+    autocast = (lambda: torch.autocast(device_type=device_type, dtype=amp_dtype)) if amp_dtype is not None else \
+        contextlib.nullcontext
     if mode == "eval":
         module.eval()
 
         def step():
-            with torch.inference_mode():
+            with torch.inference_mode(), autocast():
                 return module(x)
+        step.autocast = amp_dtype
         return step
     module.train()
     params = [p for p in module.parameters() if p.requires_grad]
@@ -193,30 +297,136 @@ def make_step(module, x, mode: str, optimizer: Optional[str]) -> Callable[[], An
         opt = torch.optim.SGD(params, lr=1e-3, momentum=0.9)
     else:
         opt = torch.optim.Adam(params, lr=1e-3)
+    scaler = _grad_scaler(device_type) if amp_dtype is torch.float16 else None
 
     def step():
-        out = module(x)
-        outs = out if isinstance(out, tuple) else (out,)
-        loss = sum(o.float().square().mean() for o in outs)   # a stand-in loss: every output gets a gradient
-        loss.backward()
-        opt.step()
+        with autocast():
+            out = module(x)
+            outs = out if isinstance(out, tuple) else (out,)
+            loss = sum(o.float().square().mean() for o in outs)   # a stand-in loss: every output gets a gradient
+        if scaler is not None:
+            scaler.scale(loss).backward()
+            scaler.step(opt)
+            scaler.update()
+        else:
+            loss.backward()
+            opt.step()
         opt.zero_grad(set_to_none=True)
         return loss
     step.optimizer = opt
+    step.scaler = scaler
+    step.autocast = amp_dtype
     return step
+
+
+def resolve_precision(precision: str, dtype: str, mode: str) -> str:
+    """'auto' → 'amp' for float16/bfloat16 training, else 'pure'; 'amp' needs a low-precision dtype."""
+    if precision not in PRECISIONS:
+        raise UsageError(f"--precision {precision}: expected one of {', '.join(PRECISIONS)}")
+    if precision == "auto":
+        return "amp" if mode == "train" and dtype != "float32" else "pure"
+    if precision == "amp" and dtype == "float32":
+        raise UsageError("--precision amp: autocast runs in float16 or bfloat16; pass --dtype float16 or bfloat16")
+    return precision
 
 
 def profile(target: str, *, device: str = "cpu", batch: int = 1, dtype: str = "float32", mode: str = "eval",
             optimizer: str = "adam", warmup: int = 3, iters: int = 10, time_budget: Optional[float] = None,
             channels_last: bool = False, params: Optional[dict] = None, input_shape=None, per_layer: bool = True,
-            layer_repeats: int = 3, on_progress: Optional[Callable[[str, int, int], None]] = None) -> Profile:
+            layer_repeats: int = 3, on_progress: Optional[Callable[[str, int, int], None]] = None,
+            precision: str = "auto", tf32: Optional[bool] = None,
+            cudnn_benchmark: Optional[bool] = None) -> Profile:
+    """Measure ``target`` on ``device``. ``precision``: 'amp' (autocast with fp32 master weights; float16
+    training adds a GradScaler), 'pure' (the whole module cast to ``dtype``) or 'auto' (amp for float16 /
+    bfloat16 training, pure otherwise). ``tf32`` (CUDA, float32): True/False sets TF32 for convs and
+    matmuls for the run, None follows PyTorch's live settings; either way the math that ran is recorded.
+    ``cudnn_benchmark``: set torch.backends.cudnn.benchmark for the run (None: as it is)."""
+    quiet_numpy_warning()
+    torch = require_torch()
+    from archstat.profile import precision as fp32math
+
+    if dtype not in DTYPE_ALIASES:
+        raise UsageError(f"--dtype {dtype}: profile takes {', '.join(DTYPES)} (or fp32, fp16, bf16)")
+    dtype = DTYPE_ALIASES[dtype]
+    precision = resolve_precision(precision, dtype, mode)
+    dev = resolve_device(device)
+    if tf32 is not None and (dev.type != "cuda" or dtype != "float32"):
+        raise UsageError("--tf32/--no-tf32: TF32 is how CUDA GPUs (Ampere and later) run float32; it applies "
+                         "with --device cuda and --dtype float32")
+    if cudnn_benchmark is not None and dev.type != "cuda":
+        raise UsageError("--cudnn-benchmark: cuDNN's autotuner runs on CUDA devices only")
+    torch_dtype = getattr(torch, dtype)
+    amp = precision == "amp"
+    stats, module, shape, name = _build(target, params, input_shape, batch, dtype, mode, optimizer, amp)
+    if channels_last and len(shape) != 3:
+        raise UsageError(f"--channels-last: NHWC applies to image inputs (C×H×W); this input is "
+                         f"{'×'.join(map(str, shape))}")
+    row_macs = {r.name: r.macs for r in stats.rows}
+    estimate = memory_estimate(stats)
+    macs = stats.totals.macs * (3 if mode == "train" else 1)   # backward ≈ 2 × forward (input and weight grads)
+    with on_device(dev), fp32math.use(torch, conv=tf32, matmul=tf32), \
+            fp32math.cudnn_benchmark(torch, cudnn_benchmark):
+        live = fp32math.read(torch) if dev.type == "cuda" else None
+        bench = bool(torch.backends.cudnn.benchmark) if dev.type == "cuda" else None
+        environment = _environment(torch, dev, live, bench)
+        sampler = (RSSPeak() if dev.type == "cpu" else
+                   PeakSampler(lambda: torch.mps.current_allocated_memory()) if dev.type == "mps" else
+                   contextlib.nullcontext())
+        try:
+            with sampler:
+                latencies, weights, base, step, module = _measure(
+                    module, shape, dev, torch_dtype, batch, mode, optimizer, channels_last, warmup, iters,
+                    time_budget, on_progress, amp)
+            if dev.type == "cuda":
+                peak = torch.cuda.max_memory_allocated(dev) - base
+                method = f"torch.cuda.max_memory_allocated({dev}) (allocator peak)"
+            elif dev.type == "mps":
+                peak = sampler.increase
+                method = "torch.mps.current_allocated_memory, sampled every 0.5 ms (MPS has no peak statistic)"
+            else:
+                peak = sampler.increase
+                method = "peak resident memory increase of the process, sampled every 0.5 ms"
+            layers, passes, layer_method = (_layer_times(module, step, dev, row_macs, stats, layer_repeats)
+                                            if per_layer else ([], [], ""))
+        except Exception as exc:
+            if is_oom(exc):
+                if dev.type == "cuda":
+                    with contextlib.suppress(Exception):
+                        torch.cuda.empty_cache()
+                raise RuntimeFailure(_oom_message(stats, dev, batch, estimate, exc)) from None
+            raise
+    device_name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else (
+        "Apple GPU (MPS)" if dev.type == "mps" else _cpu_name())
+    props = torch.cuda.get_device_properties(dev) if dev.type == "cuda" else None
+    math = math_kinds(dtype, live, props)
+    tf32_record = None
+    if live is not None and dtype == "float32":
+        tf32_record = {"conv": math["conv"] == "tf32", "matmul": math["matmul"] == "tf32",
+                       "requested": tf32, "source": ("PyTorch's live settings" if tf32 is None else
+                                                     "--tf32" if tf32 else "--no-tf32"),
+                       "settings": live.as_dict(), "device_has_tf32": fp32math.device_has_tf32(props)}
+    memory_bytes = getattr(props, "total_memory", None)
+    sms = getattr(props, "multi_processor_count", None)
+    prediction, why, peak_flops, peak_note, entry = _predict(stats, str(dev), device_name, mode, math,
+                                                            memory_bytes, sms)
+    return Profile(name, str(dev), device_name, torch.__version__, dtype, batch, mode,
+                   optimizer if mode == "train" else None, channels_last,
+                   torch.get_num_threads() if dev.type == "cpu" else None, warmup, len(latencies), latencies, macs,
+                   peak, weights, estimate, layers, peak_flops, method, prediction, why, precision, math, tf32_record,
+                   bench, layer_method, passes, environment, entry, peak_note)
+
+
+def _environment(torch, dev, live, bench) -> dict:
+    from archstat.profile.environment import collect
+
+    return collect(torch, dev, live, bench)
+
+
+def _build(target, params, input_shape, batch, dtype, mode, optimizer, amp):
+    """(analytic stats, the module on the CPU, the input shape, the model's name)."""
     torch = require_torch()
     from archstat.api import analyze, build, load
 
-    if dtype not in DTYPES:
-        raise UsageError(f"--dtype {dtype}: profile takes {', '.join(DTYPES)}")
-    dev = resolve_device(device)
-    torch_dtype = getattr(torch, dtype)
     if target.startswith("module:"):
         from archstat.trace.analyze import analyze_module
         from archstat.trace.factory import build_target_on_cpu, require_input
@@ -224,61 +434,84 @@ def profile(target: str, *, device: str = "cpu", batch: int = 1, dtype: str = "f
         shape = require_input(target, input_shape)
         module = build_target_on_cpu(target)   # a failing factory is a usage error, as in table and verify
         stats = analyze_module(module, shape, name=target[7:], batch=batch, dtype=dtype)
-        name = target[7:]
-    else:
-        graph = load(target, params, input_shape=input_shape)
-        stats = analyze(target, params, input_shape=input_shape, batch=batch, mode=mode, optimizer=optimizer,
-                        dtype=dtype, fold=False)
-        torch.manual_seed(0)
-        module = build(graph)
-        shape = graph.input_shape
-        name = graph.name
-    row_macs = {r.name: r.macs for r in stats.rows}
-    estimate = memory_estimate(stats)
-    macs = stats.totals.macs * (3 if mode == "train" else 1)   # backward ≈ 2 × forward (input and weight grads)
-    rss = RSSPeak() if dev.type == "cpu" else contextlib.nullcontext()
-    try:
-        with rss:
-            latencies, weights, base, step, module = _measure(module, shape, dev, torch_dtype, batch, mode, optimizer,
-                                                              channels_last, warmup, iters, time_budget, on_progress)
-        if dev.type == "cuda":
-            peak = torch.cuda.max_memory_allocated(dev) - base
-            method = "torch.cuda.max_memory_allocated (allocator peak)"
-        else:
-            peak = rss.increase
-            method = "peak resident memory increase of the process, sampled every 0.5 ms"
-        layers = _layer_times(module, step, dev, row_macs, stats, layer_repeats) if per_layer else []
-    except Exception as exc:
-        if _is_oom(exc):
-            raise RuntimeFailure(_oom_message(target, dev, batch, estimate, params, input_shape, mode, optimizer))
-        raise
-    device_name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else _cpu_name()
-    peak_flops = _datasheet_peak(device_name, dtype) if dev.type == "cuda" else None
-    prediction, why = predict(stats, str(dev), device_name, dtype, mode)
-    return Profile(name, str(dev), device_name, torch.__version__, dtype, batch, mode,
-                   optimizer if mode == "train" else None, channels_last,
-                   torch.get_num_threads() if dev.type == "cpu" else None, warmup, len(latencies), latencies, macs,
-                   peak, weights, estimate, layers, peak_flops, method, prediction, why)
+        return stats, module, shape, target[7:]
+    graph = load(target, params, input_shape=input_shape)
+    stats = analyze(target, params, input_shape=input_shape, batch=batch, mode=mode, optimizer=optimizer,
+                    dtype=dtype, fold=False, amp=amp and mode == "train")
+    torch.manual_seed(0)
+    return stats, build(graph), graph.input_shape, graph.name
 
 
-def _datasheet_peak(gpu_name: str, dtype: str) -> Optional[float]:
-    """The dense peak of this GPU at ``dtype`` from archstat/data/devices.yaml, where it is listed."""
-    from archstat.analyze.devices import datasheet_for, resolve_dtype
+def math_kinds(dtype: str, live, props) -> dict:
+    """The peak key of the math each op kind ran in: float16/bfloat16 (pure or autocast) run convs and
+    matmuls in that dtype; float32 on a CUDA device with TF32 tensor cores follows the live settings
+    (``live``: precision.Math), per kind; elsewhere float32 is FP32."""
+    if dtype != "float32":
+        return {"conv": PEAK_OF[dtype], "matmul": PEAK_OF[dtype]}
+    from archstat.profile.precision import device_has_tf32
 
-    sheet = datasheet_for(gpu_name)
-    return sheet.peak_flops.get(resolve_dtype(dtype)[1]) if sheet else None
+    tf32_ok = live is not None and props is not None and device_has_tf32(props)
+    return {"conv": "tf32" if tf32_ok and live.conv else "fp32",
+            "matmul": "tf32" if tf32_ok and live.matmul else "fp32"}
+
+
+CONV_KINDS = ("conv", "depthwise")
+
+
+def _predict(stats, device: str, device_name: str, mode: str, math: dict, memory_bytes=None, sms=None):
+    """THE prediction beside a measurement, in one place: the roofline of the rows just measured (eager:
+    in-place ops as their own passes) on this device's calibration or the datasheet of the exact part,
+    each op kind at the peak of the math that ran (``math``: conv → 'tf32', matmul → 'fp32', …).
+    Returns (Roofline or None, why not, peak FLOP/s for the share of peak or None, what that peak is,
+    the devices.yaml entry {key, how} or None)."""
+    from archstat.analyze.devices import match_device, roof_for_run
+    from archstat.analyze.roofline import Roofline, kind, roofline
+
+    entry, peak_flops, peak_note = None, None, ""
+    sheet = None
+    if device.startswith("cuda"):
+        found = match_device(device_name, memory_bytes, sms=sms)
+        entry = {"key": found.device.key if found.device else None, "how": found.how}
+        sheet = found.device
+    if sheet is not None and stats is not None:
+        conv_macs = sum(r.macs for r in stats.rows if kind(r) in CONV_KINDS)
+        matmul_macs = sum(r.macs for r in stats.rows if r.macs and kind(r) not in CONV_KINDS)
+        peaks = {k: sheet.peak_flops.get(v) for k, v in math.items()}
+        if all(peaks.values()):
+            seconds = conv_macs / peaks["conv"] + matmul_macs / peaks["matmul"]
+            peak_flops = (conv_macs + matmul_macs) / seconds if seconds else peaks["conv"]
+            peak_note = (f"{sheet.key}'s dense {math['conv']} peak" if math["conv"] == math["matmul"] else
+                         f"{sheet.key}'s dense peaks of the math that ran, weighted by MACs: convs "
+                         f"{math['conv']}, matmuls {math['matmul']}")
+    if mode != "eval":
+        return None, "no prediction in train mode (the roofline covers the forward pass)", peak_flops, peak_note, entry
+    if not device.startswith(("cpu", "cuda")):
+        return (None, f"no prediction on {device}: archstat has neither a calibration nor a datasheet for it",
+                peak_flops, peak_note, entry)
+    roofs = {}
+    for what in dict.fromkeys(math.values()):
+        roof, why = roof_for_run(device, device_name, what, memory_bytes=memory_bytes, sms=sms)
+        if roof is None:
+            return None, why, peak_flops, peak_note, entry
+        roofs[what] = roof
+    conv_rl = roofline(stats, roofs[math["conv"]])
+    if math["conv"] == math["matmul"]:
+        return conv_rl, "", peak_flops, peak_note, entry
+    matmul_rl = roofline(stats, roofs[math["matmul"]])
+    ops = [m if r.kind not in CONV_KINDS and r.macs else r for r, m in zip(conv_rl.ops, matmul_rl.ops)]
+    total = sum(r.predicted_s for r in ops)
+    for r in ops:
+        r.share = r.predicted_s / total if total else 0.0
+    return (Roofline(conv_rl.model, conv_rl.roof, conv_rl.batch, conv_rl.storage_dtype, conv_rl.bytes_per_element,
+                     conv_rl.fused, conv_rl.depth, ops, ops), "", peak_flops, peak_note, entry)
 
 
 def predict(stats, device: str, device_name: str, dtype: str, mode: str):
-    """The roofline of the rows just measured (eager: in-place ops as their own passes), on this
-    device's calibration or its datasheet: (Roofline or None, why not)."""
-    from archstat.analyze.devices import roof_for_run
-    from archstat.analyze.roofline import roofline
-
-    if mode != "eval":
-        return None, "no prediction in train mode (the roofline covers the forward pass)"
-    roof, why = roof_for_run(device, device_name, dtype)
-    return (roofline(stats, roof), "") if roof is not None else (None, why)
+    """(Roofline or None, why not) for a run at ``dtype`` with float32 as FP32 (see _predict)."""
+    dtype = DTYPE_ALIASES.get(dtype, dtype)
+    kinds = {"conv": PEAK_OF.get(dtype, "fp32"), "matmul": PEAK_OF.get(dtype, "fp32")}
+    rl, why, *_ = _predict(stats, device, device_name, mode, kinds)
+    return rl, why
 
 
 def memory_estimate(stats) -> int:
@@ -289,23 +522,81 @@ def memory_estimate(stats) -> int:
     return stats.totals.params * stats.bytes_per_element + stats.totals.activation_bytes
 
 
+def estimate_parts(stats) -> tuple[int, float]:
+    """The estimate as fixed + per-sample bytes (it is linear in the batch): weights (and in training
+    gradients, optimizer state and autocast's weight copies) are fixed; activations grow with the batch."""
+    batch = max(1, stats.batch)
+    if stats.training is not None:
+        t = stats.training
+        fixed = t.param_bytes + t.grad_bytes + t.optimizer_bytes + t.weight_copy_bytes
+        return fixed, t.saved_bytes / batch
+    return stats.totals.params * stats.bytes_per_element, stats.totals.activation_bytes / batch
+
+
+def _capacity(dev) -> tuple[Optional[int], str]:
+    """The memory the device has, bytes, and what that figure is."""
+    torch = require_torch()
+    if dev.type == "cuda":
+        with contextlib.suppress(Exception):
+            return int(torch.cuda.mem_get_info(dev)[1]), f"{dev}'s memory"
+        with contextlib.suppress(Exception):
+            return int(torch.cuda.get_device_properties(dev).total_memory), f"{dev}'s memory"
+        return None, ""
+    if dev.type == "mps":
+        fn = getattr(torch.mps, "recommended_max_memory", None)
+        with contextlib.suppress(Exception):
+            if fn:
+                return int(fn()), "MPS's recommended maximum"
+        return None, ""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024, "the memory available to processes"
+    except (OSError, ValueError, IndexError):
+        pass
+    return None, ""
+
+
+def _oom_message(stats, dev, batch, estimate, exc=None) -> str:
+    """Out of memory, with archstat's estimate and the largest batch that fits by that estimate."""
+    first = str(exc).strip().splitlines()[0][:160] if exc is not None and str(exc).strip() else type(exc).__name__
+    text = f"out of memory at batch {batch} on {dev} ({first}; archstat's estimate: {estimate / 2**30:.2f} GiB)"
+    capacity, what = _capacity(dev)
+    if not capacity:
+        return text
+    fixed, per_sample = estimate_parts(stats)
+    budget = FIT_SHARE * capacity - fixed
+    fits = min(batch - 1, int(budget // per_sample)) if per_sample > 0 and budget > 0 else 0
+    how = (f"{fixed / 2**30:.2f} GiB fixed + {per_sample / 2**20:.1f} MiB per sample, within "
+           f"{FIT_SHARE:.0%} of {what}, {capacity / 2**30:.1f} GiB")
+    if fits >= 1:
+        return text + f"; batch {fits} fits by estimate ({how})"
+    return text + f"; not even batch 1 fits by estimate ({how})"
+
+
 def _measure(module, shape, dev, torch_dtype, batch, mode, optimizer, channels_last, warmup, iters, time_budget,
-             on_progress):
+             on_progress, amp: bool = False):
     """Move the module, warm up, time the steps: (latencies ms, weight bytes, allocator base, step, module)."""
     torch = require_torch()
+    place = tensor_device(dev)
     base = 0
     if dev.type == "cuda":
-        torch.cuda.empty_cache()
+        torch.cuda.empty_cache()          # the current device is dev (on_device)
         torch.cuda.reset_peak_memory_stats(dev)
         base = torch.cuda.memory_allocated(dev)
-    module = module.to(device=dev, dtype=torch_dtype)
-    memory_format = torch.channels_last if channels_last and len(shape) == 3 else torch.contiguous_format
-    if channels_last and len(shape) == 3:
+    # amp: the weights stay fp32 (the master copy) and autocast casts per op; pure: the module is cast
+    module = module.to(device=place) if amp else module.to(device=place, dtype=torch_dtype)
+    memory_format = torch.channels_last if channels_last else torch.contiguous_format
+    if channels_last:
         module = module.to(memory_format=torch.channels_last)
     weights = (torch.cuda.memory_allocated(dev) - base) if dev.type == "cuda" else \
         sum(p.numel() * p.element_size() for p in module.parameters())
-    x = torch.randn(batch, *shape, device=dev, dtype=torch_dtype).contiguous(memory_format=memory_format)
-    step = make_step(module, x, mode, optimizer)
+    x_dtype = torch.float32 if amp else torch_dtype
+    x = torch.randn(batch, *shape, device=place, dtype=x_dtype)
+    if channels_last:
+        x = x.contiguous(memory_format=memory_format)
+    step = make_step(module, x, mode, optimizer, amp_dtype=torch_dtype if amp else None, device_type=place.type)
     for i in range(warmup):
         step()
         if on_progress:
@@ -321,12 +612,15 @@ def _measure(module, shape, dev, torch_dtype, batch, mode, optimizer, channels_l
 
 
 def _timed(step, dev) -> float:
+    """One step, ms: CUDA events on dev's current stream (the one the module's kernels go to), read after
+    synchronising dev; elsewhere the host clock (MPS synchronised first)."""
     torch = require_torch()
     if dev.type == "cuda":
+        stream = torch.cuda.current_stream(dev)
         start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        start.record()
+        start.record(stream)
         step()
-        end.record()
+        end.record(stream)
         torch.cuda.synchronize(dev)
         return start.elapsed_time(end)
     t0 = time.perf_counter()
@@ -335,64 +629,83 @@ def _timed(step, dev) -> float:
     return (time.perf_counter() - t0) * 1e3
 
 
-def _layer_times(module, step, dev, row_macs: dict, stats, repeats: int = 3) -> list[LayerTime]:
-    """A separate pass: synchronised hooks around every row's module; the median of a few steps."""
+def _layer_times(module, step, dev, row_macs: dict, stats, repeats: int = 3):
+    """A separate pass: each row's own time in each of ``repeats`` steps, and each step's whole time.
+    On CUDA a pair of events per row call, recorded by hooks on dev's current stream and read after ONE
+    synchronisation at the end; on the CPU the host clock (CPU ops complete before they return); on MPS
+    the host clock with a synchronisation in each hook (MPS has no per-stream timing events here).
+    A row's own time is its call's time less the calls of rows nested in it (a merge holding its
+    branches). Returns (layers, the whole passes in ms, how they were timed)."""
+    torch = require_torch()
     ops = {r.name: r.op for r in stats.rows}
     modules = dict(module.named_modules())
-    times: dict[str, list[float]] = {}
-    starts: dict[str, float] = {}
+    cuda, mps = dev.type == "cuda", dev.type == "mps"
+    stream = torch.cuda.current_stream(dev) if cuda else None
+
+    def mark():
+        if cuda:
+            event = torch.cuda.Event(enable_timing=True)
+            event.record(stream)
+            return event
+        if mps:
+            _sync(dev)
+        return time.perf_counter()
+
+    def elapsed_ms(a, b) -> float:
+        return a.elapsed_time(b) if cuda else (b - a) * 1e3
+
+    calls: list[list] = []         # [name, start mark, end mark, index of the enclosing row call or None]
+    open_calls: list[int] = []
     hooks = []
     for name in row_macs:
         if name in modules and name:
             m = modules[name]
 
             def pre(mod, inp, _n=name):
-                _sync(dev)
-                starts[_n] = time.perf_counter()
+                calls.append([_n, mark(), None, open_calls[-1] if open_calls else None])
+                open_calls.append(len(calls) - 1)
 
             def post(mod, inp, out, _n=name):
-                _sync(dev)
-                times.setdefault(_n, []).append((time.perf_counter() - starts[_n]) * 1e3)
+                if open_calls:
+                    calls[open_calls.pop()][2] = mark()
 
             hooks += [m.register_forward_pre_hook(pre), m.register_forward_hook(post)]
+    passes = []
     try:
         for _ in range(repeats):
+            begin = mark()
+            first = len(calls)
             step()
+            passes.append((begin, mark(), first, len(calls)))
     finally:
         for h in hooks:
             h.remove()
-    out = []
-    for name, values in times.items():
-        # merges hold their branches as children: their own time is the merge alone
-        out.append(LayerTime(name, ops.get(name, ""), statistics.median(values), row_macs.get(name, 0), values))
-    return out
+    _sync(dev)                     # once, after every mark of every pass is recorded
+    inclusive = [elapsed_ms(c[1], c[2]) if c[2] is not None else 0.0 for c in calls]
+    own = list(inclusive)
+    for i, c in enumerate(calls):
+        if c[3] is not None:
+            own[c[3]] -= inclusive[i]
+    times: dict[str, list[float]] = {}
+    for (_, _, first, last) in passes:
+        per_pass: dict[str, float] = {}
+        for i in range(first, last):
+            per_pass[calls[i][0]] = per_pass.get(calls[i][0], 0.0) + max(0.0, own[i])
+        for n, v in per_pass.items():
+            times.setdefault(n, []).append(v)
+    whole = [elapsed_ms(b, e) for b, e, _, _ in passes]
+    layers = [LayerTime(n, ops.get(n, ""), statistics.median(v), row_macs.get(n, 0), v) for n, v in times.items()]
+    method = (f"CUDA events per row on {dev}'s stream, read after one synchronisation" if cuda else
+              "host clock per row, synchronising MPS in every hook" if mps else "host clock per row")
+    return layers, whole, method
 
 
 def _cpu_name() -> str:
-    import platform
+    from archstat.profile.environment import cpu_name
 
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+    return cpu_name()
 
 
-def _oom_message(target, dev, batch, estimate, params, input_shape, mode, optimizer) -> str:
-    torch = require_torch()
-    from archstat.api import analyze
-
-    text = f"out of memory at batch {batch} on {dev} (archstat's estimate: {estimate / 2**30:.2f} GiB)"
-    if dev.type != "cuda" or target.startswith("module:"):
-        return text
-    free, total = torch.cuda.mem_get_info(dev)
-    fits = 0
-    for b in (2 ** k for k in range(0, 20)):
-        if b >= batch:
-            break
-        s = analyze(target, params, input_shape=input_shape, batch=b, mode=mode, optimizer=optimizer)
-        if memory_estimate(s) <= total * 0.9:
-            fits = b
-    return text + (f"; batch {fits} fits by estimate in {total / 2**30:.1f} GiB" if fits else "")
+def finite_or_none(value):
+    """JSON never holds NaN or Infinity: a non-finite figure is null."""
+    return value if not isinstance(value, float) or _math.isfinite(value) else None

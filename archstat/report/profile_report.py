@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from archstat.profile.measure import ESTIMATE_LEAVES_OUT
 from archstat.report.sanitize import csv_text, md_row, md_text, to_json
 from archstat.report.units import fmt_bytes_both, fmt_compact, fmt_int, fmt_si
@@ -12,14 +14,28 @@ def _predicted(p) -> dict:
     return {r.name: r.predicted_s * 1e3 for r in p.prediction.ops} if p.prediction is not None else {}
 
 
+def finite(obj):
+    """The JSON of a profile never holds NaN or Infinity: a non-finite figure becomes null."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [finite(v) for v in obj]
+    return obj
+
+
 def prediction_dict(p) -> dict:
     rl = p.prediction
     if rl is None:
-        return {"latency_ms": None, "note": p.prediction_note}
+        return {"latency_ms": None, "note": p.prediction_note, "math": dict(p.math)}
     return {"latency_ms": rl.predicted_s * 1e3, "ratio_measured_to_predicted": p.median_ms / (rl.predicted_s * 1e3),
-            "device": rl.roof.device, "device_name": rl.roof.name, "peak_flop_per_s": rl.roof.peak_flops,
+            "device": rl.roof.device, "device_name": rl.roof.name, "entry": rl.roof.entry,
+            "peak_dtype": rl.roof.dtype, "peak_flop_per_s": rl.roof.peak_flops,
             "bandwidth_bytes_per_s": rl.roof.bandwidth, "overhead_s": rl.roof.overhead_s,
-            "sources": dict(rl.roof.sources), "note": "roofline of the same rows, run eagerly (see archstat roofline)"}
+            "sources": dict(rl.roof.sources), "math": dict(p.math),
+            "note": "roofline of the same rows, run eagerly, each op kind at the peak of the math that ran "
+                    "(see archstat roofline)"}
 
 
 def prediction_columns(p) -> list:
@@ -34,13 +50,16 @@ def prediction_columns(p) -> list:
 def profile_dict(p, top: int | None = None) -> dict:
     layers = sorted(p.layers, key=lambda x: -x.time_ms)[:top] if top else p.layers
     predicted = _predicted(p)
-    return {
+    return finite({
         "model": p.model, "device": p.device, "device_name": p.device_name, "torch_version": p.torch_version,
-        "dtype": p.dtype, "batch": p.batch, "mode": p.mode, "optimizer": p.optimizer,
-        "channels_last": p.channels_last, "threads": p.threads, "warmup": p.warmup, "iters": p.iters,
+        "dtype": p.dtype, "batch": p.batch, "mode": p.mode, "optimizer": p.optimizer, "precision": p.precision,
+        "channels_last": p.channels_last, "cudnn_benchmark": p.cudnn_benchmark, "math": dict(p.math),
+        "tf32": p.tf32, "threads": p.threads, "warmup": p.warmup, "iters": p.iters,
+        "device_entry": p.device_entry,
         "latency_ms": {"median": p.median_ms, "p10": p.percentile(0.1), "p90": p.percentile(0.9)},
         "throughput_samples_per_s": p.throughput,
         "macs_per_step": p.macs_per_step, "macs_per_s": p.macs_per_s, "peak_share": p.peak_share,
+        "peak_flop_per_s": p.peak_flops, "peak_share_of": p.peak_note or None,
         "memory": {"measured_peak_bytes": p.measured_peak_bytes, "weights_bytes": p.weights_bytes,
                    "rest_bytes": max(0, p.measured_peak_bytes - p.weights_bytes),
                    "estimate_bytes": p.estimate_bytes,
@@ -48,8 +67,12 @@ def profile_dict(p, top: int | None = None) -> dict:
                    "method": p.memory_method, "estimate_leaves_out": ESTIMATE_LEAVES_OUT},
         "layers": [{"name": x.name, "op": x.op, "time_ms": x.time_ms, "macs": x.macs, "macs_per_s": x.macs_per_s,
                     "predicted_ms": predicted.get(x.name)} for x in layers],
+        "layers_timing": {"method": p.layer_method or None, "rows_sum_ms": p.layers_sum_ms,
+                          "pass_ms": p.layer_pass_ms, "gap_ms": p.layers_gap_ms,
+                          "passes_ms": list(p.layer_passes_ms)},
         "prediction": prediction_dict(p),
-    }
+        "environment": p.environment,
+    })
 
 
 # the per-layer table: (key, header, exact cell, compact cell or None, keep). A profile may add its own
@@ -69,11 +92,13 @@ def render(profiles: list, fmt: str, top: int | None = None, view=None, per_laye
         return to_json(data[0] if len(data) == 1 else data)
     if fmt == "csv":
         lines = [["model", "device", "dtype", "batch", "mode", "median_ms", "p10_ms", "p90_ms",
-                  "throughput_samples_per_s", "macs_per_s", "measured_peak_bytes", "estimate_bytes"]]
+                  "throughput_samples_per_s", "macs_per_s", "measured_peak_bytes", "estimate_bytes", "precision",
+                  "math_conv", "math_matmul", "channels_last"]]
         for p in profiles:
             lines.append([p.model, p.device, p.dtype, p.batch, p.mode, f"{p.median_ms:.4f}",
                           f"{p.percentile(0.1):.4f}", f"{p.percentile(0.9):.4f}", f"{p.throughput:.2f}",
-                          f"{p.macs_per_s:.0f}", p.measured_peak_bytes, p.estimate_bytes])
+                          f"{p.macs_per_s:.0f}", p.measured_peak_bytes, p.estimate_bytes, p.precision,
+                          p.math.get("conv", ""), p.math.get("matmul", ""), p.channels_last])
         return csv_text(lines)
     md = fmt == "markdown"
     from archstat.report.fit import Col, Doc, View, render as fit_render, wrap
@@ -85,10 +110,13 @@ def render(profiles: list, fmt: str, top: int | None = None, view=None, per_laye
         for line in _summary(p):
             doc.add(md_text(wrap(line, width)) if md else wrap(line, width, "    "))
         slow = p.layers if per_layer else sorted(p.layers, key=lambda x: -x.time_ms)[: top or 10]
+        if len(profiles) == 1 and slow and p.layers_gap_ms is not None:
+            doc.add(wrap(_gap_line(p), width, "    "))
         if len(profiles) == 1 and slow:
             doc.add("")
-            doc.add(wrap("every row, in order (separate pass with synchronised hooks):" if per_layer else
-                         f"slowest rows (separate pass with synchronised hooks; top {len(slow)}; "
+            how = p.layer_method or "separate pass"
+            doc.add(wrap(f"every row, in order (a separate pass; {how}):" if per_layer else
+                         f"slowest rows (a separate pass; {how}; each row's own time; top {len(slow)}; "
                          "--format json lists every row):", width))
             specs = LAYER_COLUMNS + prediction_columns(p) + list(getattr(p, "extra_layer_columns", []))
             if md:
@@ -105,14 +133,60 @@ def render(profiles: list, fmt: str, top: int | None = None, view=None, per_laye
     return doc.text() if md else doc
 
 
+def _gap_line(p) -> str:
+    gap = p.layers_gap_ms
+    share = gap / p.layer_pass_ms if p.layer_pass_ms else 0.0
+    what = ("the backward pass, the optimizer step and ops in no row" if p.mode == "train" else
+            "ops in no row's module and the gaps between kernels")
+    return (f"rows sum {p.layers_sum_ms:.3f} ms of the {p.layer_pass_ms:.3f} ms whole pass (median of "
+            f"{len(p.layer_passes_ms)}): gap {gap:.3f} ms ({100 * share:.1f} %: {what})")
+
+
+def _math_text(p) -> str:
+    m = p.math or {}
+    if not m:
+        return ""
+    kinds = (m["conv"].upper() if m.get("conv") == m.get("matmul") else
+             f"convs {m.get('conv', '?').upper()}, matmuls {m.get('matmul', '?').upper()}")
+    if p.tf32:
+        return f"{kinds} ({p.tf32['source']})"
+    return kinds
+
+
+def _precision_text(p) -> str:
+    if p.precision == "amp":
+        scaler = ", GradScaler" if p.mode == "train" and p.dtype == "float16" else ""
+        return f"amp (autocast {p.dtype}, fp32 weights{scaler})"
+    return f"{p.dtype}" + (" (pure: the whole model cast)" if p.dtype != "float32" and p.mode == "train" else "")
+
+
 def _summary(p) -> list[str]:
-    share = f" ({100 * p.peak_share:.1f} % of the {p.dtype} peak)" if p.peak_share is not None else ""
+    of = f"the {p.peak_note}" if p.peak_note else f"the {p.dtype} peak"
+    share = f" ({100 * p.peak_share:.1f} % of {of})" if p.peak_share is not None else ""
     threads = f", {p.threads} threads" if p.threads else ""
     ratio = p.measured_peak_bytes / p.estimate_bytes if p.estimate_bytes else float("nan")
     train = f", optimizer {p.optimizer}" if p.optimizer else ""
-    return [
-        f"{p.model} on {p.device} ({p.device_name}{threads}) · torch {p.torch_version} · {p.dtype} · batch {p.batch}"
-        f" · {p.mode}{train}{' · channels_last' if p.channels_last else ''}",
+    flags = "".join([" · channels_last" if p.channels_last else "",
+                     f" · cudnn.benchmark {'on' if p.cudnn_benchmark else 'off'}" if p.cudnn_benchmark is not None
+                     else ""])
+    lines = [
+        f"{p.model} on {p.device} ({p.device_name}{threads}) · torch {p.torch_version} · {_precision_text(p)} · "
+        f"batch {p.batch} · {p.mode}{train}{flags}",
+    ]
+    if p.math:
+        lines.append(f"math                {_math_text(p)}")
+    if p.device_entry is not None:
+        lines.append(f"device entry        {p.device_entry['key'] or 'none'} ({p.device_entry['how']})")
+    env = p.environment or {}
+    if env.get("cuda_runtime") or env.get("nvidia_smi"):
+        smi = env.get("nvidia_smi") or {}
+        driver = smi.get("driver_version") or smi.get("error") or "?"
+        lines.append(f"environment         driver {driver} · CUDA {env.get('cuda_runtime')} · cuDNN "
+                     f"{env.get('cudnn')} · SM clock {smi.get('clocks.sm', '?')} MHz (max "
+                     f"{smi.get('clocks.max.sm', '?')}) · power limit {smi.get('power.limit', '?')} W · MIG "
+                     f"{smi.get('mig.mode.current', '?')} · archstat {env.get('archstat_version')}"
+                     f"{' ' + env['archstat_commit'][:10] if env.get('archstat_commit') else ''}")
+    lines += [
         f"latency per batch   median {p.median_ms:.3f} ms   p10 {p.percentile(0.1):.3f} ms   "
         f"p90 {p.percentile(0.9):.3f} ms   ({p.iters} steps after {p.warmup} warm-up)",
         f"throughput          {p.throughput:,.1f} samples/s",
@@ -124,6 +198,7 @@ def _summary(p) -> list[str]:
         f"memory estimated    {fmt_bytes_both(p.estimate_bytes)}  (measured / estimate = {ratio:.2f})",
         f"  {ESTIMATE_LEAVES_OUT}",
     ]
+    return lines
 
 
 def _prediction_line(p) -> str:
@@ -136,5 +211,6 @@ def _prediction_line(p) -> str:
     here = f"{p.device_name}, {p.threads} threads" if p.threads else p.device_name
     warn = (f" — calibrated on {calibrated_on}, run on {here}: recalibrate"
             if calibrated_on and calibrated_on != here else "")
-    return (f"predicted           {rl.predicted_s * 1e3:.3f} ms (roofline on {rl.roof.name}; "
+    at = f" at {_math_text(p).split(' (')[0]}" if p.math else ""
+    return (f"predicted           {rl.predicted_s * 1e3:.3f} ms (roofline on {rl.roof.name}{at}; "
             f"{sources_text(rl.roof)}{warn}); measured / predicted = {p.median_ms / (rl.predicted_s * 1e3):.2f}")
