@@ -58,10 +58,21 @@ def load(name_or_path: str | Path | Spec, params: Optional[dict[str, Any]] = Non
     argcheck.expect_str(origin, "archstat.load", "origin")
     spec = name_or_path if isinstance(name_or_path, Spec) else load_spec(name_or_path)
     env = spec.bind(params, origin=origin)
-    shape = tuple(input_shape) if input_shape is not None else spec.input_for(env)
+    input_shape = _config_input(input_shape)
+    shape = input_shape if input_shape is not None else spec.input_for(env)
     if shape != spec.input:
         spec = _with_input(spec, shape)
     return expand(spec, env)
+
+
+def _config_input(input_shape) -> Optional[tuple[int, ...]]:
+    """A config's input: a shape (3, 224, 224), or a string in the input grammar ('3x224x224',
+    parsed, never iterated), or an InputSet of one plain input."""
+    if input_shape is None:
+        return None
+    from archstat.trace.inputs import normalize   # no torch
+
+    return normalize(input_shape).config_shape()
 
 
 def _with_input(spec: Spec, shape: tuple[int, ...]) -> Spec:
@@ -73,9 +84,15 @@ def _with_input(spec: Spec, shape: tuple[int, ...]) -> Spec:
 def analyze(model: str | Path | Spec | Graph, params: Optional[dict[str, Any]] = None, *,
             input_shape: Optional[tuple[int, ...]] = None, batch: int = 1, dtype: str = "float32",
             fold: bool = True, depth: Optional[int] = None, mode: str = "eval", optimizer: str = "adam",
-            amp: bool = False) -> ModelStats:
+            amp: bool = False, convention: Optional[str] = None) -> ModelStats:
     """Per-layer rows, totals and published-vs-computed checks for a config (a zoo name, a path,
     a Spec or a Graph), or for any ``nn.Module`` or ``"module:PKG.MOD:FACTORY"`` with ``input_shape``.
+
+    ``input_shape``: one per-sample shape ((3, 224, 224), or '3x224x224' in the ``--input``
+    grammar), or for a module a list of them (positional inputs) or a dict of name → shape
+    (keyword inputs), e.g. ``{'input_ids': 'int64:128', 'decoder_input_ids': 'int64:16'}``.
+    ``convention`` (a module): also compute what fvcore, flop_counter, ptflops, thop or torchinfo
+    would print (``stats.conventions``).
 
     ``mode='eval'`` leaves auxiliary heads out of the rows and totals; ``'train'`` counts them and
     adds the training-memory estimate (``optimizer`` sgd|momentum|adam, ``amp`` for autocast).
@@ -107,13 +124,17 @@ def analyze(model: str | Path | Spec | Graph, params: Optional[dict[str, Any]] =
 
         if input_shape is None:
             raise UsageError("analyzing an nn.Module needs input_shape, e.g. (3, 224, 224)")
-        return analyze_module(model, tuple(input_shape), batch=batch, dtype=dtype, fold=fold, depth=depth,
-                              mode=mode, optimizer=optimizer, amp=amp)
+        return analyze_module(model, input_shape, batch=batch, dtype=dtype, fold=fold, depth=depth,
+                              mode=mode, optimizer=optimizer, amp=amp, convention=convention)
     if isinstance(model, str) and model.startswith("module:"):
         from archstat.trace.factory import analyze_target
 
         return analyze_target(model, input_shape, batch=batch, dtype=dtype, fold=fold, depth=depth, mode=mode,
-                              optimizer=optimizer, amp=amp)
+                              optimizer=optimizer, amp=amp, convention=convention)
+    if convention is not None:
+        raise UsageError(f"--convention {convention}: applies to modules (module:… targets); a config's MACs "
+                         "follow archstat's convention")
+    input_shape = _config_input(input_shape)
     spec = model if isinstance(model, Spec) else load_spec(model)
     graph = load(spec, params, input_shape=input_shape)
     stats = analyze_graph(graph, description=spec.description, batch=batch, dtype=dtype, fold=fold,

@@ -357,8 +357,11 @@ def test_a_failing_factory_is_a_usage_error_in_every_command(command):
     r = runner.invoke(app, [command, target, "--input", "4"])
     assert one_error(r) == (f"error: '{target}': calling the factory failed: TypeError: Linear.__init__() "
                             "missing 2 required positional arguments: 'in_features' and 'out_features'")
-    assert one_error(runner.invoke(app, [command, target])) == (
-        f"error: '{target}': a module needs --input (e.g. --input 3x224x224)")
+    # without --input, table and verify build the module first (a factory may return its example
+    # inputs, a timm or torchvision model declares its size); a plain Linear has neither
+    built = "module:torch.nn:Linear(4, 2)"
+    assert one_error(runner.invoke(app, [command, built])) == (
+        f"error: '{built}': a module needs --input (e.g. --input 3x224x224)")
 
 
 def test_module_help_says_it_runs_code():

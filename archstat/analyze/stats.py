@@ -46,6 +46,11 @@ class Row:
     contains: list[str] = field(default_factory=list)   # rows collapsed into this one (--depth)
     input_elements: Optional[int] = None  # elements of the tensors it reads, batch included (None: unknown)
     full_shape: bool = False             # output_shape is the whole tensor's: its dim 0 is not the batch
+    batch_dim: Optional[int] = 0         # a traced row: the dim of its output that is the batch (None: none)
+    batch_factor: int = 1                # ... and that dim's size per sample (Swin's windows: 4)
+    scales: str = "batch"                # a traced row: "batch" (cost ∝ batch), "fixed" (the same at any batch)
+    calls: int = 1                       # a data-dependent row: how many calls of its op it stands for
+    depends_on_data: bool = False        # ran on what a data-dependent op (nms) returned: figures depend on the data
     output_elements: Optional[int] = None  # elements it writes, batch included, in place too (None: unknown)
     constant_elements: int = 0           # elements it reads of tensors computed from weights alone (batch-free)
 
@@ -64,12 +69,13 @@ class Totals:
     activation_bytes: int = 0
     complete: bool = True                # False: some ops have no formula; macs is a lower bound
     uncounted: list = field(default_factory=list)   # [{"op", "calls", "rows"}] of the ops left out
+    data_dependent: list = field(default_factory=list)   # [{"op", "calls", "rows"}] of data-dependent ops (nms)
 
     def per_sample(self, batch: int) -> "Totals":
         """The same totals at batch 1: everything but the params scales with the batch."""
         return Totals(self.weights, self.biases, self.macs // batch, self.ops // batch,
                       self.activation_elements // batch, self.activation_bytes // batch, self.complete,
-                      self.uncounted)
+                      self.uncounted, self.data_dependent)
 
     @property
     def params(self) -> int:
@@ -112,6 +118,12 @@ class ModelStats(Displayable):  # shows as HTML in notebooks, as the table in ri
     training: Any = None                  # analyze.training.TrainingMemory, in --mode train
     notes: list = field(default_factory=list)   # how a module was analysed (a CPU fallback, its memory)
     macs_by_op: dict = field(default_factory=dict)   # a traced module: MACs per aten op
+    inputs: list = field(default_factory=list)       # a traced module: each input (name, shape, dtype, batch_dim)
+    outputs: list = field(default_factory=list)      # a traced module: each output (name, shape | type, batch_dim)
+    input_source: str = ""                           # where a module's input came from (--input, timm's cfg)
+    conventions: Any = None                          # --convention: a peer's count (trace.conventions)
+    output_full_shape: bool = False                  # output_shape is a module output's whole shape
+    batch_trace: Any = field(default=None, repr=False, compare=False)   # trace.batch.BatchTrace of a module
     kernels: list = field(default_factory=list)      # a traced module: every operator (perf.kernels.Kernel)
     module_calls: int = 0                            # a traced module: nn.Module calls in one forward
 

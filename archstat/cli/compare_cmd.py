@@ -59,7 +59,8 @@ def compare_models(
     depth: Optional[int] = typer.Option(None, "--depth", help="Compare at block level: collapse rows below "
                                         "this many dotted name levels."),
     batch: int = typer.Option(1, "--batch", "-b", help="Batch size."),
-    input_: Optional[str] = typer.Option(None, "--input", help="Input C×H×W for every model."),
+    input_: Optional[List[str]] = typer.Option(None, "--input", help="Input of every model (repeatable for "
+                                               "modules): " + options.INPUT_HELP),
     dtype: str = typer.Option("float32", "--dtype", help="float32, float16, bfloat16 or int8."),
     units: str = typer.Option("macs", "--units", help="macs, or flops (= 2 × MACs)."),
     mode: str = typer.Option("eval", "--mode", help="eval or train (auxiliary heads counted)."),
@@ -85,7 +86,7 @@ def compare_models(
     mode = options.choice(mode, options.MODES, "--mode")
     if depth is not None and depth < 1:
         raise UsageError(f"--depth {depth}: must be at least 1")
-    shape = options.parse_input(input_)
+    shape = options.parse_inputs(input_)
     per_model = split_sets(models, sets or [])
     compared = []
     configs = [m for m in models if not m.startswith("module:")]

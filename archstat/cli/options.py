@@ -7,6 +7,11 @@ import re
 
 from archstat.analyze.stats import DTYPE_BYTES
 from archstat.errors import UnknownNameError, UsageError
+from archstat.trace.inputs import InputSet
+
+INPUT_HELP = ("Input, repeatable: [NAME=][DTYPE:][unbatched:]D1xD2x…, one sample's shape of any rank, the batch "
+              "prepended (B marks another place: 20xBx32); NAME= a keyword argument; DTYPE float32, float16, "
+              "bfloat16, int64, int32 or bool. A config takes one C×H×W.")
 
 FORMATS = ("table", "json", "csv", "markdown")
 UNITS = ("macs", "flops")
@@ -24,19 +29,22 @@ def choice(value: str, options, option: str) -> str:
 
 
 def parse_input(text: str | None) -> tuple[int, ...] | None:
-    """'3x224x224' (or 3,224,224 or 3×224×224) → (3, 224, 224)."""
+    """A config's one input: '3x224x224' (or 3,224,224 or 3×224×224) → (3, 224, 224)."""
     if text is None:
         return None
-    parts = re.split(r"\s*[x×,]\s*", text.strip())
-    try:
-        dims = tuple(int(p) for p in parts)
-    except ValueError:
-        raise UsageError(f"--input '{text}': expected C×H×W such as 3x224x224") from None
-    if len(dims) not in (1, 3):
-        raise UsageError(f"--input '{text}': expected 3 sizes (C×H×W) or 1 (a flat input), got {len(dims)}")
-    if any(d < 1 or d > MAX_DIM for d in dims):
-        raise UsageError(f"--input '{text}': sizes must be between 1 and {MAX_DIM:,}")
-    return dims
+    from archstat.trace.inputs import parse_one
+
+    return InputSet((parse_one(text),)).config_shape()
+
+
+def parse_inputs(values) -> "InputSet | None":
+    """Repeatable ``--input [NAME=][DTYPE:][unbatched:]D1xD2x…`` (``trace/inputs.py``'s grammar) → an
+    InputSet: a config takes one plain C×H×W of it, a module any number."""
+    if values is None:
+        return None
+    from archstat.trace.inputs import parse_all
+
+    return parse_all([values] if isinstance(values, str) else list(values))
 
 
 def parse_batch(value: int) -> int:

@@ -21,7 +21,7 @@ def profile_model(
                                 metavar="NAME|PATH|module:..."),
     device: str = typer.Option("cpu", "--device", help="cpu, cuda, cuda:N or mps."),
     batch: int = typer.Option(1, "--batch", "-b", help="Batch size."),
-    input_: Optional[str] = typer.Option(None, "--input", help="Input C×H×W."),
+    input_: Optional[List[str]] = typer.Option(None, "--input", help=options.INPUT_HELP),
     dtype: str = typer.Option("float32", "--dtype", help="float32, float16 or bfloat16 (or fp32, fp16, bf16)."),
     precision: str = typer.Option("auto", "--precision", help="amp: autocast with fp32 master weights (and a "
                                   "GradScaler for float16 training); pure: the whole model cast to --dtype; auto "
@@ -75,7 +75,8 @@ def profile_model(
             batches = [options.parse_batch(int(b)) for b in split_values(sweep_batch, "--sweep-batch")]
         except ValueError:
             raise UsageError(f"--sweep-batch '{sweep_batch}': expected integers such as 1,8,32") from None
-    shape = options.parse_input(input_)
+    shape = options.parse_inputs(input_)
+    shape = shape.plain_shape('profile') if shape is not None else None
     params = options.parse_sets(sets)
     results, stopped = [], ""
     bar = None

@@ -69,7 +69,7 @@ def roofline_cmd(
                                        "no NCHW↔NHWC transposes around cuDNN)."),
     batch: int = typer.Option(1, "--batch", "-b", help="Batch size."),
     depth: Optional[int] = typer.Option(None, "--depth", help="One row per block below this many dotted levels."),
-    input_: Optional[str] = typer.Option(None, "--input", help="Input C×H×W."),
+    input_: Optional[List[str]] = typer.Option(None, "--input", help=options.INPUT_HELP),
     peak: Optional[str] = typer.Option(None, "--peak", help="Override the dtype's peak, FLOP/s (e.g. 500T; 1M "
                                        "to 1000P)."),
     bandwidth: Optional[str] = typer.Option(None, "--bandwidth", help="Override the bandwidth, bytes/s "
@@ -112,7 +112,7 @@ def roofline_cmd(
         emit(roofline_report.roof_lines(devices.roof(device, peak_key)))
         return
     result = api.roofline(model, options.parse_sets(sets), device=device, dtype=dtype,
-                          batch=options.parse_batch(batch), depth=depth, input_shape=options.parse_input(input_),
+                          batch=options.parse_batch(batch), depth=depth, input_shape=options.parse_inputs(input_),
                           peak=parse_rate(peak, "--peak"), bandwidth=parse_rate(bandwidth, "--bandwidth"),
                           overhead_s=overhead_s, runtime=runtime, amp=amp, train=train, optimizer=optimizer,
                           tf32=tf32, channels_last=channels_last)

@@ -12,7 +12,8 @@ from archstat.cli import output
 from archstat.cli.output import emit, render_stats
 
 MODEL_HELP = ("A zoo name (see 'archstat list'), a path to a YAML config, or module:PKG.MODULE:FACTORY / "
-              "module:FILE.py:FACTORY for an nn.Module (needs torch and --input). module: imports and runs that "
+              "module:FILE.py:FACTORY for an nn.Module (needs torch; --input, unless the factory returns example "
+              "inputs or the model declares its size: timm, torchvision). module: imports and runs that "
               "Python code, as torch.hub does: use it only on code you trust.")
 
 
@@ -24,7 +25,7 @@ def table(
     depth: Optional[int] = typer.Option(None, "--depth", help="Collapse rows below this many dotted "
                                         "name levels into one row per block."),
     batch: int = typer.Option(1, "--batch", "-b", help="Batch size (activations and MACs scale with it)."),
-    input_: Optional[str] = typer.Option(None, "--input", help="Input C×H×W, e.g. 3x224x224."),
+    input_: Optional[List[str]] = typer.Option(None, "--input", help=options.INPUT_HELP),
     dtype: str = typer.Option("float32", "--dtype", help="float32, float16, bfloat16 or int8 "
                               "(bytes per activation element)."),
     units: str = typer.Option("macs", "--units", help="macs, or flops (= 2 × MACs)."),
@@ -39,6 +40,9 @@ def table(
                                              "(repeatable)."),
     strict: bool = typer.Option(False, "--strict", help="Exit 3 when the total is incomplete (ops archstat "
                                 "has no formula for: the MACs are a lower bound)."),
+    convention: Optional[str] = typer.Option(None, "--convention", help="A module: also the total another "
+                                             "counter would print (fvcore, flop_counter, ptflops, thop, torchinfo), "
+                                             "with the rows where it differs and why."),
     wide: bool = output.WIDE,
     columns: Optional[str] = output.COLUMNS,
 ):
@@ -51,10 +55,14 @@ def table(
     if depth is not None and depth < 1:
         raise options.UsageError(f"--depth {depth}: must be at least 1")
     mode = options.choice(mode, options.MODES, "--mode")
-    stats = analyze(model, options.parse_sets(sets), input_shape=options.parse_input(input_),
+    if convention is not None:
+        from archstat.trace.conventions import PEERS
+
+        convention = options.choice(convention, tuple(PEERS), "--convention")
+    stats = analyze(model, options.parse_sets(sets), input_shape=options.parse_inputs(input_),
                     batch=options.parse_batch(batch), dtype=options.parse_dtype(dtype), fold=not unfold,
                     depth=depth, mode=mode, optimizer=options.parse_optimizer(optimizer, mode),
-                    amp=options.check_amp(amp, mode))
+                    amp=options.check_amp(amp, mode), convention=convention)
     emit(render_stats(stats, fmt, units, output.view(columns, wide)))
     if strict and not stats.totals.complete:
         from archstat.errors import CheckFailed

@@ -22,9 +22,10 @@ def verify_models(
     no_fvcore: bool = typer.Option(False, "--no-fvcore", help="Skip the fvcore check (it runs real CPU "
                                    "tensors at batch 1, the slow part)."),
     sets: Optional[List[str]] = typer.Option(None, "--set", help="Override a declared param: NAME=VALUE."),
-    input_: Optional[str] = typer.Option(None, "--input", help="Input C×H×W of module: targets, e.g. 3x224x224."),
+    input_: Optional[List[str]] = typer.Option(None, "--input", help=options.INPUT_HELP),
     memory_cap: int = typer.Option(2000, "--memory-cap", help="module: targets: MB a real CPU forward may take "
-                                   "(shapes and fvcore checks); above it they are skipped."),
+                                   "(parameters, buffers and activations; shapes and fvcore checks); above it they "
+                                   "are skipped."),
 ):
     """Check every row's shape and params and the conv/linear MACs against the built torch module,
     FlopCounterMode and fvcore; a module: target against sum(numel), FlopCounterMode and fvcore op
@@ -50,11 +51,10 @@ def verify_models(
             sys.stderr.write(f"\rverifying {one_line(name)} ({i}/{len(names)})…\033[K")
             sys.stderr.flush()
         if name.startswith("module:"):
-            from archstat.trace.factory import require_input
             from archstat.verify.module_check import verify_module
 
-            shape = require_input(name, options.parse_input(input_))
-            checks.extend(verify_module(name, shape, fvcore=not no_fvcore, memory_cap=memory_cap * 1_000_000))
+            checks.extend(verify_module(name, options.parse_inputs(input_), fvcore=not no_fvcore,
+                                        memory_cap=memory_cap * 1_000_000))
         else:
             checks.extend(verify(name, params, fvcore=not no_fvcore))
     if sys.stderr.isatty():

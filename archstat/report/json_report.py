@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from archstat import __version__
 from archstat.analyze.stats import ModelStats, Row
-from archstat.report.rows import CONVENTIONS
+from archstat.report.rows import CONVENTIONS, whole_shape
 from archstat.report.sanitize import to_json
 
 
-def row_dict(row: Row, batch: int, units: str) -> dict:
+def row_dict(row: Row, batch: int, units: str, source: str = "config") -> dict:
     d = {
         "name": row.name, "label": row.label, "op": row.op,
-        "output_shape": list(row.output_shape) if row.full_shape else [batch, *row.output_shape],
+        "output_shape": whole_shape(row, batch),
         "activation_elements": row.activation_elements, "activation_bytes": row.activation_bytes,
         "weights": row.weights, "biases": row.biases, "params": row.params,
         "macs": row.macs, "ops": row.ops, "formula": row.formula, "folded": list(row.folded),
@@ -26,6 +26,15 @@ def row_dict(row: Row, batch: int, units: str) -> dict:
     d["counted"] = row.counted
     if row.note:
         d["note"] = row.note
+    if source == "module":
+        d["batch_dim"] = row.batch_dim
+        if row.batch_factor != 1:
+            d["batch_factor"] = row.batch_factor
+        d["scales"] = row.scales or None
+        if row.calls != 1:
+            d["calls"] = row.calls
+        if row.depends_on_data:
+            d["depends_on_data"] = True
     return d
 
 
@@ -51,6 +60,8 @@ def stats_dict(stats: ModelStats, units: str = "macs") -> dict:
               "complete": t.complete}
     if units == "flops":
         totals["flops"] = 2 * t.macs
+    if stats.source == "module":
+        totals["data_dependent"] = [dict(d) for d in t.data_dependent]
     return {
         "archstat_version": __version__,
         "model": stats.model,
@@ -64,14 +75,15 @@ def stats_dict(stats: ModelStats, units: str = "macs") -> dict:
         "conventions": dict(CONVENTIONS),
         "folded": stats.folded,
         "depth": stats.depth,
-        "output_shape": [stats.batch, *stats.output_shape],
+        "output_shape": (stats.outputs[0]["shape"] if stats.outputs and "shape" in stats.outputs[0]
+                         else [stats.batch, *stats.output_shape]),
         "mode": stats.mode,
         "layers_with_weights": stats.layers,
         "receptive_field": rf_dict(stats.receptive_field),
         "aux_params_excluded": stats.aux_params,
         "expected": stats.expected,
         "training": training_dict(stats.training),
-        "layers": [row_dict(r, stats.batch, units) for r in stats.rows],
+        "layers": [row_dict(r, stats.batch, units, stats.source) for r in stats.rows],
         "totals": totals,
         "references": [
             {"figure": c.figure, "published": c.published, "value": _number(c.value),
@@ -85,7 +97,19 @@ def stats_dict(stats: ModelStats, units: str = "macs") -> dict:
         "not_counted": [{"name": r.name, "op": r.op, "note": r.note} for r in stats.not_counted],
         "uncounted": [dict(u) for u in t.uncounted],
         "notes": list(stats.notes),
+        **_module_keys(stats),
     }
+
+
+def _module_keys(stats: ModelStats) -> dict:
+    """A traced module's inputs, outputs and where the input came from (+ a peer's count)."""
+    if stats.source != "module":
+        return {}
+    d = {"inputs": [dict(i) for i in stats.inputs], "input_source": stats.input_source,
+         "outputs": [dict(o) for o in stats.outputs]}
+    if stats.conventions is not None:
+        d["peer_convention"] = stats.conventions.as_dict()
+    return d
 
 
 def _number(value):

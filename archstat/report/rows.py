@@ -22,6 +22,39 @@ CONVENTIONS = {
 }
 
 
+def whole_shape(row: Row, batch: int) -> list[int]:
+    """A row's whole output shape at the batch (the batch never invented for a tensor without one)."""
+    return list(row.output_shape) if row.full_shape else [batch, *row.output_shape]
+
+
+def shape_cell(row: Row) -> str:
+    """One sample's shape (C×H×W); a traced tensor whose batch is not its dim 0 shows where it is
+    (``20×B×32``, ``4·B×16×96`` for 4 windows per sample), one without a batch dimension says so."""
+    if not row.full_shape:
+        return fmt_shape(row.output_shape)
+    if row.batch_dim is None:
+        return fmt_shape(row.output_shape) + (" (no batch dim)" if row.scales else " (whole tensor)")
+    dims = [str(d) for d in row.output_shape]
+    if 0 <= row.batch_dim < len(dims):
+        dims[row.batch_dim] = "B" if row.batch_factor == 1 else f"{row.batch_factor}·B"
+    return "×".join(dims)
+
+
+def outputs_lines(stats: ModelStats) -> list[str]:
+    """A module's outputs, whole: each tensor's name, shape (at the batch) and where its batch is."""
+    lines = []
+    for o in stats.outputs:
+        if "shape" not in o:
+            lines.append(f"{o['name']}: {o['type']}")
+            continue
+        bd = o.get("batch_dim")
+        where = ("no batch dim" if bd is None and o.get("batch_dim_known", True) else
+                 "batch dim unknown" if bd is None else f"batch dim {bd}" + (
+                     f", {o['per_sample']} per sample" if o.get("per_sample") else ""))
+        lines.append(f"{o['name']}: {fmt_shape(o['shape']) or 'scalar'} {o['dtype']} ({where})")
+    return lines
+
+
 def weights_cell(row: Row) -> str:
     if not row.weights:
         return ""
@@ -70,7 +103,7 @@ def cells(row: Row, units: str, training: bool = False) -> list[str]:
     _, factor = compute_unit(units)
     label = row.label + (" (aux)" if row.aux else "")
     costless = row.op == "input"   # the input has no weights, biases, params or MACs: blank, not 0
-    shape = fmt_shape(row.output_shape) + (" (whole tensor)" if row.full_shape else "")
+    shape = shape_cell(row)
     return [row.name, label, row.op, shape, fmt_int(row.activation_elements),
             fmt_bytes(row.activation_bytes), weights_cell(row),
             "" if costless or not (row.weights or row.biases) else fmt_int(row.biases),
@@ -82,15 +115,40 @@ def cells(row: Row, units: str, training: bool = False) -> list[str]:
 def total_cells(stats: ModelStats, units: str) -> list[str]:
     _, factor = compute_unit(units)
     t = stats.totals
-    return ["TOTAL", "", "", fmt_shape(stats.output_shape), fmt_int(t.activation_elements),
+    out = fmt_shape(stats.output_shape) + (" (whole tensor)" if stats.output_full_shape else "")
+    if len(stats.outputs) > 1:
+        out = f"{len(stats.outputs)} outputs"
+    return ["TOTAL", "", "", out, fmt_int(t.activation_elements),
             fmt_bytes(t.activation_bytes), fmt_int(t.weights), fmt_int(t.biases), fmt_int(t.params),
             ("" if t.complete else "≥ ") + fmt_int(t.macs * factor), final_field_text(stats)] + (
         [fmt_bytes(stats.training.saved_bytes)] if stats.training else [])
 
 
+def inputs_text(stats: ModelStats) -> str:
+    """'input 3×224×224', or a module's inputs in the --input grammar, and where they came from."""
+    if not stats.inputs:
+        return f"input {fmt_shape(stats.input_shape)}"
+    parts = []
+    for d in stats.inputs:
+        if "shape" not in d:
+            parts.append((f"{d['name']}=" if d["name"] else "") + d["type"])
+            continue
+        dims = [str(x) for i, x in enumerate(d["shape"]) if i != d["batch_dim"]]
+        if d["batch_dim"] not in (0, None):
+            dims.insert(d["batch_dim"], "B")
+        shape = "×".join(dims) or "scalar"
+        dtype = "" if d["dtype"] == "float32" else f"{d['dtype']}:"
+        parts.append((f"{d['name']}=" if d["name"] else "") + dtype + ("unbatched:" if d["batch_dim"] is None
+                                                                         else "") + shape)
+    text = ("input " if len(parts) == 1 else "inputs ") + ", ".join(parts)
+    if stats.input_source and stats.input_source not in ("--input", "input_shape"):
+        text += f" (from {stats.input_source})"
+    return text
+
+
 def describe_run(stats: ModelStats) -> str:
     params = ", ".join(f"{k}={v}" for k, v in stats.params.items())
-    text = (f"input {fmt_shape(stats.input_shape)} · batch {stats.batch} · {stats.dtype} "
+    text = (f"{inputs_text(stats)} · batch {stats.batch} · {stats.dtype} "
             f"({stats.bytes_per_element} B/element) · mode {stats.mode}")
     if stats.layers is not None:
         text += f" · {stats.layers} layers with weights"

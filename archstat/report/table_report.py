@@ -8,7 +8,8 @@ from typing import Optional
 from archstat.analyze.references import NOT_REPRODUCED, REPRODUCED
 from archstat.analyze.stats import ModelStats
 from archstat.report.fit import Col, Doc, View, render as fit_render, stacked, wrap
-from archstat.report.rows import cells, describe_run, final_field, final_field_text, header, total_cells
+from archstat.report.rows import (cells, describe_run, final_field, final_field_text, header, outputs_lines,
+                                  total_cells)
 from archstat.report.units import (compute_unit, fmt_bytes_both, fmt_bytes_compact, fmt_compact, fmt_computed,
                                    fmt_int, fmt_int_short)
 
@@ -94,6 +95,15 @@ def render(stats: ModelStats, units: str = "macs", view: Optional[View] = None) 
     doc.add("")
     for line in summary_lines(stats, units):
         doc.add(wrap(line, width, "    "))
+    if stats.source == "module" and stats.outputs:
+        lines = outputs_lines(stats)
+        doc.add(wrap("outputs      " + (lines[0] if len(lines) == 1 else f"{len(lines)}:"), width, "    "))
+        for line in lines[1:] if len(lines) == 1 else lines:
+            doc.add(wrap("  " + line, width, "    "))
+    if stats.conventions is not None:
+        doc.add("")
+        for line in stats.conventions.lines(units):
+            doc.add(wrap(line, width, "    "))
     if stats.training:
         doc.add("")
         for line in training_lines(stats.training):
@@ -114,9 +124,11 @@ def render(stats: ModelStats, units: str = "macs", view: Optional[View] = None) 
 def summary_lines(stats: ModelStats, units: str) -> list[str]:
     unit, factor = compute_unit(units)
     t = stats.totals
+    data = ", ".join(f"{d['op']} ×{d['calls']}" for d in t.data_dependent)
     lines = [f"params       {fmt_int_short(t.params)} = {fmt_int(t.weights)} weights + {fmt_int(t.biases)} biases",
              f"{unit:<12} {fmt_int_short(t.macs * factor)}"
-             + ("" if t.complete else f" — a lower bound: {t.uncounted_text()}"),
+             + ("" if t.complete else f" — a lower bound: {t.uncounted_text()}")
+             + (f" — depends on the data ({data}: see the note above)" if data else ""),
              f"activations  {fmt_int(t.activation_elements)} elements × {stats.bytes_per_element} B = "
              f"{fmt_bytes_both(t.activation_bytes)} (forward, batch {stats.batch})"]
     rf, then_global = final_field(stats)

@@ -1,9 +1,12 @@
-"""Any ``nn.Module`` → the same ModelStats as a YAML config, from one traced forward pass.
+"""Any ``nn.Module`` → the same ModelStats as a YAML config, from two traced forward passes.
 
-The module runs on the meta device (no memory, no compute); a module whose forward needs real
-data runs on the CPU instead, with a note. Every aten operator is followed (``recorder``) and
-costed by its formula (``aten_costs``); what archstat cannot cost is a row marked *not counted*
-and the totals say they are a lower bound (``totals.complete``, ``totals.uncounted``).
+The module runs on the meta device (no memory, no compute) at the batch asked for and at the next
+one (``batch.py``): the pair tells which dimension of every tensor is the batch, and refuses a
+forward whose costs are not those of independent samples. A module whose forward needs real data
+runs on the CPU instead, with a note, when a real run fits under a memory cap. Every aten operator
+is followed (``recorder``) and costed by its formula (``aten_costs``); what archstat cannot cost
+is a row marked *not counted* and the totals say they are a lower bound (``totals.complete``,
+``totals.uncounted``); what depends on the data (``nms``) is said in ``totals.data_dependent``.
 """
 
 from __future__ import annotations
@@ -14,62 +17,85 @@ from typing import Optional
 
 from archstat.analyze.stats import DTYPE_BYTES, ModelStats, Row, Totals, accumulate, collapse
 from archstat.builder import require_torch
-from archstat.errors import ConfigError, UsageError
+from archstat.errors import ArchstatError, ConfigError, UsageError
 from archstat.ops.registry import numel
-from archstat.trace.recorder import Acc, Recorder, storage_key, tensors_in
+from archstat.trace.batch import UNKNOWN, BatchTrace, check, compare, other_batch
+from archstat.trace.inputs import InputSet, normalize, takes_tokens  # noqa: F401  (takes_tokens: API)
+from archstat.trace.recorder import Acc, Recorder, storage_key
 
 DESCRIPTION = "an nn.Module (traced op by op on the {device} device)"
+FALLBACK_CAP = 4_000_000_000   # bytes a real CPU forward may take when the meta device cannot run it
 
 
-def analyze_module(model, input_shape: tuple[int, ...], *, name: Optional[str] = None, batch: int = 1,
+def analyze_module(model, input_shape, *, name: Optional[str] = None, batch: int = 1,
                    dtype: str = "float32", fold: bool = True, depth: Optional[int] = None, mode: str = "eval",
                    optimizer: str = "adam", amp: bool = False, notes: tuple[str, ...] = (),
-                   device: str = "meta", cpu_model=None, backward: bool = False) -> ModelStats:
-    """Rows and totals for any ``nn.Module`` on an input of ``input_shape`` (batch excluded).
+                   device: str = "meta", cpu_model=None, memory_cap: int = FALLBACK_CAP,
+                   convention: Optional[str] = None, backward: bool = False) -> ModelStats:
+    """Rows and totals for any ``nn.Module`` on ``input_shape`` (anything ``inputs.normalize``
+    takes: one per-sample shape, a list of shapes, a dict of name → shape, grammar strings, an
+    InputSet).
 
     A module with real parameters is copied to the meta device first (the caller's module is never
-    touched); a forward that fails there runs on a CPU copy (``cpu_model()`` when given: a meta
-    module's buffers hold no values). ``device='cpu'`` runs real tensors from the start.
-    ``backward`` (with ``mode='train'``) also runs a loss and its backward pass, whose operators join
-    the kernel log (``stats.kernels``, phase "backward") but not the rows."""
+    touched); a forward that fails there for want of real data runs on a CPU copy (``cpu_model()``
+    when given: a meta module's buffers hold no values) when parameters, buffers and activations
+    fit under ``memory_cap`` bytes. ``device='cpu'`` runs real tensors from the start.
+    ``backward`` (with ``mode='train'``) also runs a stand-in loss and its backward pass, whose
+    operators join the kernel log (``stats.kernels``, phase "backward") but not the rows."""
     torch = require_torch()
     if dtype not in DTYPE_BYTES:
         raise UsageError(f"unknown dtype '{dtype}' (choose from {', '.join(DTYPE_BYTES)})")
     if not isinstance(model, torch.nn.Module):
         raise UsageError(f"expected an nn.Module, got {type(model).__name__}")
+    inputs = normalize(input_shape)
+    if inputs is None:
+        raise UsageError("analyzing an nn.Module needs input_shape, e.g. (3, 224, 224)")
+    if batch > 1 and not inputs.batched:
+        raise UsageError(f"--batch {batch}: no input has a batch dimension (every one is unbatched: or a value)")
+    inputs = inputs.resolved(model)
     notes = list(notes)
+    saved = DTYPE_BYTES[dtype] if not amp else 2
+    backward = backward and mode == "train"
     on_meta = all(t.device.type == "meta" for t in (*model.parameters(), *model.buffers()))
     work = model if on_meta else meta_copy(model)
     try:
         if device != "meta":
             raise _RealTensors()
-        rec, output = _trace(work, input_shape, batch, "meta", mode, DTYPE_BYTES[dtype] if not amp else 2,
-                             backward)
+        bt = _trace_pair(work, inputs, batch, "meta", mode, saved, backward)
+    except ArchstatError:
+        raise
     except Exception as meta_exc:  # a forward that needs real data (.item(), data-dependent shapes)
+        if not isinstance(meta_exc, _RealTensors):
+            meta_exc = _at_asked_batch(meta_exc, work, inputs, batch, mode, saved, backward)
+            _may_fall_back(meta_exc, work, inputs, batch, memory_cap)
         real = cpu_model() if cpu_model is not None else copy.deepcopy(model)
         if any(p.device.type == "meta" for p in real.parameters()):
             real = real.to_empty(device="cpu")
         try:
-            rec, output = _trace(real, input_shape, batch, "cpu", mode, DTYPE_BYTES[dtype] if not amp else 2,
-                                 backward)
+            bt = _trace_pair(real, inputs, batch, "cpu", mode, saved, backward)
+        except ArchstatError:
+            raise
         except Exception as exc:
-            raise ConfigError(f"the module's forward failed on a {'×'.join(map(str, (batch, *input_shape)))} "
-                              f"input: {type(exc).__name__}: {exc}") from None
+            raise ConfigError(f"the module's forward failed on {_inputs_text(inputs, batch)}: "
+                              f"{type(exc).__name__}: {exc}") from None
         if not isinstance(meta_exc, _RealTensors):
-            notes.append(f"the forward failed on the meta device ({type(meta_exc).__name__}: {meta_exc}); "
-                         f"it ran on real CPU tensors, taking {_real_bytes(real, rec) / 1e6:.1f} MB "
+            notes.append(f"the forward failed on the meta device ({type(meta_exc).__name__}: {_short(meta_exc)}); "
+                         f"it ran on real CPU tensors, taking {_real_bytes(real, bt.main) / 1e6:.1f} MB "
                          "(parameters, buffers and the outputs it allocated)")
         device, work = "cpu", real
+    check(bt, _after_data(bt.main))
+    rec, bt = _at_batch(bt, work, inputs, batch, device, mode, saved, backward)
+    first_data = next((i for i, acc in enumerate(rec.rows) if acc.data), None)
+    after_data = _after_data(rec)
     nbytes = DTYPE_BYTES[dtype]
-    rows = [Row("input", "INPUT", "input", tuple(input_shape), numel(input_shape) * batch,
-                numel(input_shape) * batch * nbytes, 0, 0, 0, 0)]
-    rows += [_row(acc, batch, nbytes) for acc in rec.rows]
+    rows = _input_rows(inputs, batch, nbytes)
+    rows += [_row(acc, batch, nbytes, bt, acc.name in after_data) for acc in rec.rows]
     aux_params, unused = _params_left(work, rec)
     if unused:
         rows.append(Row("(parameters of modules that ran, read by no op)", "PARAMS", "params", (), 0, 0,
-                        sum(p.numel() for n, p in unused if not n.endswith("bias")),
-                        sum(p.numel() for n, p in unused if n.endswith("bias")), 0, 0,
-                        note=", ".join(n for n, _ in unused[:5])))
+                        sum(p.numel() for n, p in unused if not is_bias(n)),
+                        sum(p.numel() for n, p in unused if is_bias(n)), 0, 0,
+                        note=", ".join(n for n, _ in unused[:5]), scales="fixed"))
     if fold:
         rows = _fold(rows)
     totals = Totals()
@@ -77,18 +103,127 @@ def analyze_module(model, input_shape: tuple[int, ...], *, name: Optional[str] =
         accumulate(totals, r)
     totals.uncounted = uncounted(rec.rows)
     totals.complete = not totals.uncounted
+    totals.data_dependent = data_dependent(rec.rows)
+    per_sample = _per_sample(rows, batch, totals)
     training = _training(rows, dtype, optimizer, amp) if mode == "train" else None
     if depth is not None:
         labels = {n: type(m).__name__ for n, m in work.named_modules()}
         rows = collapse(rows, depth, labels)
-    out = _first(output)
-    return ModelStats(model=name or type(model).__name__, description=DESCRIPTION.format(device=device),
-                      input_shape=tuple(input_shape), output_shape=_shape(out, batch)[0] if out is not None else (),
-                      batch=batch, dtype=dtype, bytes_per_element=nbytes, rows=rows, totals=totals,
-                      per_sample=totals.per_sample(batch), folded=fold, depth=depth, mode=mode, layers=None,
-                      receptive_field=None, source="module", aux_params=aux_params, training=training,
-                      notes=notes, macs_by_op=dict(rec.by_op), kernels=rec.kernels,
-                      module_calls=rec.module_calls)
+    outputs = _outputs(bt, batch)
+    first = next((o for o in outputs if "shape" in o), None)
+    out_shape, full = _shown_shape(first["shape"], first["batch_dim"], first.get("per_sample", 1)) if first else ((),
+                                                                                                                 False)
+    if first_data is not None:
+        notes.append(_data_note(rec, first_data, rows))
+    stats = ModelStats(model=name or type(model).__name__, description=DESCRIPTION.format(device=device),
+                       input_shape=inputs.first_shape(), output_shape=out_shape, batch=batch, dtype=dtype,
+                       bytes_per_element=nbytes, rows=rows, totals=totals, per_sample=per_sample, folded=fold,
+                       depth=depth, mode=mode, layers=None, receptive_field=None, source="module",
+                       aux_params=aux_params, training=training, notes=notes, macs_by_op=dict(rec.by_op),
+                       inputs=[s.as_dict(batch) for s in inputs.specs], outputs=outputs,
+                       input_source=inputs.source, output_full_shape=full, batch_trace=bt, kernels=list(rec.kernels),
+                       module_calls=rec.module_calls)
+    if convention is not None:
+        from archstat.trace.conventions import peer_count
+
+        stats.conventions = peer_count(convention, stats, bt, work, inputs)
+    return stats
+
+
+def first_traced(batch: int) -> int:
+    """The first batch traced: the one asked for, or 2 for batch 1 (at batch 1 torch may take
+    another path: a size-1 dimension is contiguous whatever its stride, so a transposed batch of one
+    needs no copy and ``linear`` runs as ``addmm``, where any larger batch runs ``mm`` after a copy)."""
+    return max(batch, 2)
+
+
+def _run(model, inputs, batch, device, mode, saved, backward=False):
+    from archstat.trace.run import run_forward
+
+    return run_forward(model, inputs, batch, device, mode, saved, backward=backward)
+
+
+def _trace_pair(model, inputs: InputSet, batch: int, device: str, mode: str, saved: int,
+                backward: bool = False) -> BatchTrace:
+
+    a = first_traced(batch)
+    b = other_batch(a)
+    main, out_a = _run(model, inputs, a, device, mode, saved, backward)
+    second, out_b = _run(model, inputs, b, device, mode, saved, backward)
+    return compare(main, second, out_a, out_b, a, b)
+
+
+def _at_batch(bt: BatchTrace, model, inputs, batch: int, device, mode, saved, backward=False):
+    """(the rows at ``batch``, the BatchTrace their batch dims come from). Batch 1 is derived from
+    the traces at 2 and 3 (one sample's share of each sample-wise cost), unless the forward loops
+    over the samples (rows only one trace has) or its two traces do not run the same operators,
+    when batch 1 is traced on its own."""
+    from archstat.perf.kernels import BatchMismatch
+    from archstat.trace.batch import derive
+
+    if bt.batches[0] == batch:
+        return bt.main, bt
+    if not bt.loop_rows:
+        try:
+            return derive(bt, batch), bt
+        except BatchMismatch:   # the two traces ran other operators: batch 1 gets its own trace
+            pass
+    one, out_one = _run(model, inputs, batch, device, mode, saved, backward)
+    pair = compare(one, bt.main, out_one, bt.output, batch, bt.batches[0])
+    return one, pair
+
+
+def _after_data(rec) -> set[str]:
+    """The rows from the first data-dependent op on (they ran on what it returned)."""
+    first = next((i for i, acc in enumerate(rec.rows) if acc.data), None)
+    return {acc.name for acc in rec.rows[first:]} if first is not None else set()
+
+
+def _inputs_text(inputs: InputSet, batch: int) -> str:
+    shapes = ", ".join((f"{s.name}=" if s.name else "") + ("×".join(map(str, s.whole(batch))) or "scalar")
+                       for s in inputs.specs if not s.is_value)
+    return f"a {shapes} input" if len(inputs.specs) == 1 else f"inputs {shapes}"
+
+
+def _short(exc: BaseException, limit: int = 300) -> str:
+    text = " ".join(str(exc).split())
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def _at_asked_batch(exc: Exception, model, inputs, batch: int, mode: str, saved: int,
+                    backward: bool = False) -> Exception:
+    """The meta failure at the batch asked for (the pair is traced from batch 2: a message should
+    show the user's batch), or ``exc`` itself."""
+    if first_traced(batch) == batch:
+        return exc
+    try:
+        _run(model, inputs, batch, "meta", mode, saved, backward)
+    except ArchstatError:
+        raise
+    except Exception as again:
+        return again
+    return exc
+
+
+def _may_fall_back(meta_exc: Exception, model, inputs: InputSet, batch: int, cap: int) -> None:
+    """Refuse the CPU run when the meta failure is one a CPU run would repeat (a shape error), or
+    when parameters + buffers + a bound for activations exceed ``cap``; say why."""
+    from archstat.trace.run import needs_data
+
+    rec = getattr(meta_exc, "archstat_recorder", None)
+    cause = f"{type(meta_exc).__name__}: {_short(meta_exc)}"
+    if not needs_data(meta_exc, rec):
+        raise ConfigError(f"the module's forward failed on {_inputs_text(inputs, batch)}: {cause}")
+    held = sum(t.numel() * t.element_size() for t in (*model.parameters(), *model.buffers()))
+    other = other_batch(batch)
+    ins = sum(numel(s.whole(other)) * 8 for s in inputs.specs if not s.is_value)
+    acts = sum(t.nbytes for acc in (rec.rows if rec else []) for t in acc.outs if t.new) * other // batch
+    estimate = held + ins + acts
+    if estimate > cap:
+        raise ConfigError(f"the forward cannot run on the meta device ({cause}) and a real CPU run would take at "
+                          f"least {estimate / 1e6:,.0f} MB (parameters and buffers {held / 1e6:,.0f} MB, inputs and "
+                          f"activations so far {(ins + acts) / 1e6:,.0f} MB), over the {cap / 1e6:,.0f} MB cap "
+                          "(--memory-cap)")
 
 
 def meta_copy(model):
@@ -104,125 +239,110 @@ def meta_copy(model):
 
 def _real_bytes(model, rec: Recorder) -> int:
     held = sum(t.numel() * t.element_size() for t in (*model.parameters(), *model.buffers()))
-    return held + sum(t.numel() * t.element_size() for acc in rec.rows for t in tensors_in(acc.out)
-                      if storage_key(t) in acc.allocated)
+    return held + sum(t.nbytes for acc in rec.rows for t in acc.outs if t.new)
 
 
 class _RealTensors(Exception):
     """Asked for real CPU tensors."""
 
 
-def _trace(model, input_shape, batch, device, mode, saved_nbytes, backward=False):
-    """Run the forward once under the recorder (and, with ``backward``, a loss and its backward
-    pass): (recorder, output)."""
-    torch = sys.modules["torch"]
-    from torch.utils._python_dispatch import TorchDispatchMode
-
-    rec = Recorder(model)
-    if device == "meta":
-        rec.hold = []
-
-    class Dispatch(TorchDispatchMode):
-        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-            kwargs = kwargs or {}
-            out = func(*args, **kwargs)
-            rec.op(func, args, kwargs, out)
-            return out
-
-    handles = []
-    for m in model.modules():
-        handles.append(m.register_forward_pre_hook(rec.pre))
-        handles.append(m.register_forward_hook(rec.post))
-    train = mode == "train"
-    model.train(train)
-    x = example_input(model, input_shape, batch, device)
-    rec.mark_inputs(x)
-    fastpath = getattr(torch.backends, "mha", None)
-    was_fast = fastpath.get_fastpath_enabled() if fastpath else None
-    try:
-        if fastpath:  # the same operators on meta and CPU: MultiheadAttention's math, not its fused kernel
-            fastpath.set_fastpath_enabled(False)
-        if train:
-            pack, unpack = rec.saved_hooks(saved_nbytes)
-            with torch.autograd.graph.saved_tensors_hooks(pack, unpack), rec.functions(), Dispatch():
-                output = model(x)
-                if backward:
-                    for p in model.parameters():   # gradients start empty, as after zero_grad(set_to_none=True)
-                        p.grad = None
-                    rec.phase = "backward"
-                    stand_in_loss(output).backward()
-                    rec.phase = "forward"
-                    for p in model.parameters():
-                        p.grad = None
-        else:
-            with torch.no_grad(), rec.functions(), Dispatch():
-                output = model(x)
-    finally:
-        for h in handles:
-            h.remove()
-        if fastpath:
-            fastpath.set_fastpath_enabled(was_fast)
-    return rec, output
-
-
-def stand_in_loss(output):
-    """What a training step's loss costs: cross-entropy against class 0 on (batch, classes) logits (as
-    timm's train benchmark), else the mean of the first output."""
-    torch = sys.modules["torch"]
-    out = _first(output)
-    if out.dim() == 2 and out.is_floating_point():
-        target = torch.zeros(out.shape[0], dtype=torch.long, device=out.device)
-        return torch.nn.functional.cross_entropy(out, target)
-    return out.float().mean()
+def example_inputs(model, input_shape, batch: int = 1, device: str = "meta") -> tuple[list, dict]:
+    """(args, kwargs) of one forward call: ``input_shape`` as ``inputs.normalize`` takes it."""
+    return normalize(input_shape).make(model, batch, device)
 
 
 def example_input(model, input_shape, batch: int = 1, device: str = "meta"):
-    """Zeros of (batch, *input_shape): floats, or int64 token ids for a model that starts with an
-    Embedding."""
-    torch = sys.modules["torch"]
-    return torch.zeros(batch, *input_shape, device=device, dtype=torch.long if takes_tokens(model) else None)
+    """The one positional input tensor (zeros; int64 token ids for a model that starts with an Embedding)."""
+    args, _ = example_inputs(model, input_shape, batch, device)
+    return args[0]
 
 
-def takes_tokens(model) -> bool:
-    """Whether the input is token ids (int64): the first module holding parameters is an Embedding."""
-    torch = sys.modules["torch"]
-    for m in model.modules():
-        if next(m.parameters(recurse=False), None) is not None:
-            return isinstance(m, torch.nn.Embedding)
-    return False
+def _input_rows(inputs: InputSet, batch: int, nbytes: int) -> list[Row]:
+    tensors = [s for s in inputs.specs if not s.is_value]
+    rows = []
+    for i, s in enumerate(tensors):
+        elements = numel(s.whole(batch))
+        name = "input" if len(tensors) == 1 else f"input.{s.name or i}"
+        shape = tuple(s.shape) if s.batch_dim == 0 else s.whole(batch)
+        row = Row(name, "INPUT", "input", shape, elements, elements * nbytes, 0, 0, 0, 0, input_elements=0,
+                  full_shape=s.batch_dim != 0, batch_dim=s.batch_dim, scales="batch" if s.batch_dim is not None
+                  else "fixed")
+        rows.append(row)
+    return rows
 
 
-def _shape(t, batch: int) -> tuple[tuple[int, ...], bool]:
-    """(the shape shown, whether it is the full shape): per sample when dim 0 is the batch."""
-    shape = tuple(t.shape)
-    if shape and shape[0] == batch:
-        return shape[1:], False
-    return shape, True
+def _shown_shape(shape, batch_dim, per_sample: int = 1) -> tuple[tuple, bool]:
+    """(the shape a table shows, whether it is the whole tensor's): one sample's when dim 0 is the batch."""
+    if batch_dim == 0 and per_sample == 1:
+        return tuple(shape[1:]), False
+    return tuple(shape), True
 
 
-def _first(out):
-    ts = tensors_in(out)
-    return ts[0] if ts else None
-
-
-def _row(acc: Acc, batch: int, nbytes: int) -> Row:
-    out = _first(acc.out)
-    shape, full = _shape(out, batch) if out is not None else ((), False)
-    elements = out.numel() if out is not None and storage_key(out) in acc.allocated else 0
-    weights = sum(p.numel() for n, p in acc.params if not n.endswith("bias"))
-    biases = sum(p.numel() for n, p in acc.params if n.endswith("bias"))
-    label, op, ops, formula = _describe(acc, batch, shape)
+def _row(acc: Acc, batch: int, nbytes: int, bt: BatchTrace, after_data: bool) -> Row:
+    rt = bt.rows.get(acc.name)
+    out = acc.outs[0] if acc.outs else None
+    bd = rt.outs[0].batch if rt is not None and rt.outs else UNKNOWN
+    if out is not None:
+        shape, full = _shown_shape(out.shape, bd.dim if bd.known else None, bd.per_sample)
+    else:
+        shape, full = (), False
+    if acc.elements is not None:
+        elements = acc.elements
+    else:
+        elements = out.numel if out is not None and out.new else 0
+    weights = sum(p.numel() for n, p in acc.params if not is_bias(n))
+    biases = sum(p.numel() for n, p in acc.params if is_bias(n))
+    per = [_per_sample_in(t, rt.ins[i] if rt is not None and i < len(rt.ins) else None)
+           for i, t in enumerate(acc.ins)]
+    if all(p is not None for p in per) and not full:
+        label, op, ops, formula = _describe(acc, batch, shape, per)
+    else:   # a tensor whose batch is not its dim 0 (windows): the formulas on the whole tensors, at this batch
+        label, op, ops, formula = _describe(acc, 1, out.shape if out is not None else (), [t.shape for t in acc.ins])
     note = ", ".join(f"no formula for {k}" + (f" (×{n})" if n > 1 else "") for k, n in acc.unknown.items())
+    if acc.kind == "rnn":
+        from archstat.trace.rnn import formula_text
+
+        note = formula_text(acc.module, acc.tokens)
+    if acc.data:
+        note = ", ".join(f"{k} ×{n}: depends on the data" for k, n in acc.data.items())
+        label = ", ".join(f"{k} ×{n}" for k, n in acc.data.items()) if acc.module is None else label
+    scales = _scales(rt)
     row = Row(acc.name, label, op, shape, elements, elements * nbytes, weights, biases, acc.macs, ops,
-              formula=formula, saved_bytes=acc.saved_bytes, counted=not acc.unknown, note=note)
-    row.full_shape = full
-    row.output_elements = out.numel() if out is not None else 0   # what it writes (in place too), batch included
+              formula=formula, saved_bytes=acc.saved_bytes, counted=not acc.unknown, note=note,
+              full_shape=full, batch_dim=bd.dim if bd.known else None, batch_factor=bd.per_sample,
+              scales=scales, calls=acc.calls, depends_on_data=after_data)
+    row.output_elements = out.numel if out is not None else 0   # what it writes (in place too), batch included
     row.input_elements = acc.read_elements          # what it reads of activations (the roofline's traffic)
     row.constant_elements = acc.constant_elements   # … and of tensors computed from weights alone
     return row
 
 
-def _describe(acc: Acc, batch: int, out_shape) -> tuple[str, str, int, str]:
+def is_bias(name: str) -> bool:
+    """``fc.bias``, an RNN's ``bias_ih_l0``: a bias, by its name."""
+    return name.rpartition(".")[2].startswith("bias")
+
+
+def _scales(rt) -> str:
+    """'batch' when any of its costs grows with the batch, 'fixed' when none does, 'loop' for a row
+    of the kind a loop over the samples repeats (one sample's), '' when unknown."""
+    if rt is None:
+        return ""
+    if rt.loop:
+        return "loop"
+    values = {rt.scales[q] for q in ("macs", "ops", "elements")}
+    if "neither" in values:
+        return "neither"
+    return "batch" if "batch" in values else "fixed"
+
+
+def _per_sample_in(t, tt):
+    """One sample's shape of an input tensor (None when its batch is not dim 0, one per sample)."""
+    if tt is not None and tt.batch.known and tt.batch.dim == 0 and tt.batch.per_sample == 1:
+        return tuple(t.shape[1:])
+    return None
+
+
+def _describe(acc: Acc, batch: int, out_shape, in_shapes) -> tuple[str, str, int, str]:
     """(label, op, elementwise ops, weights formula): the registry's where it knows the module
     class and its formula applies (the same row as a YAML config's), else the class name."""
     if acc.module is None:
@@ -233,14 +353,14 @@ def _describe(acc: Acc, batch: int, out_shape) -> tuple[str, str, int, str]:
     spec = op_for_module(acc.module)
     values = spec.args_of_module(acc.module) if spec is not None else None
     if values is None:
-        return type_name, type_name, 0, ""
+        return type_name, type_name, acc.ops, ""
     try:
         args = spec.make_args(values)
-        shapes = [_shape(t, batch)[0] for t in acc.inputs if hasattr(t, "shape")]
-        formula = spec.formula(args, shapes) if spec.formula and acc.params else ""
-        return (spec.label(args, shapes, out_shape), spec.name, spec.ops(args, shapes, out_shape) * batch, formula)
+        formula = spec.formula(args, in_shapes) if spec.formula and acc.params else ""
+        return (spec.label(args, in_shapes, out_shape), spec.name, spec.ops(args, in_shapes, out_shape) * batch,
+                formula)
     except Exception:  # the module is used beyond what the op describes (tokens into a flat linear)
-        return type_name, type_name, 0, ""
+        return type_name, type_name, acc.ops, ""
 
 
 def _params_left(model, rec: Recorder):
@@ -269,11 +389,62 @@ def uncounted(accs: list[Acc]) -> list[dict]:
     return list(found.values())
 
 
+def data_dependent(accs: list[Acc]) -> list[dict]:
+    """The data-dependent operators (nms, roi_align, nonzero): kind, calls, and their rows."""
+    found: dict[str, dict] = {}
+    for acc in accs:
+        for op, n in acc.data.items():
+            entry = found.setdefault(op, {"op": op, "calls": 0, "rows": []})
+            entry["calls"] += n
+            entry["rows"].append(acc.name)
+    return list(found.values())
+
+
+def _data_note(rec: Recorder, first: int, rows: list[Row]) -> str:
+    dep = [r for r in rows if r.depends_on_data]
+    macs = sum(r.macs for r in dep)
+    ops = ", ".join(f"{d['op']} ×{d['calls']}" for d in data_dependent(rec.rows))
+    return (f"data-dependent ops ({ops}): the {len(dep)} rows from {rec.rows[first].name} on ran on what they returned "
+            f"for this input (zeros), so their MACs ({macs:,}), operations and activations depend on the data")
+
+
+def _per_sample(rows: list[Row], batch: int, totals: Totals) -> Totals:
+    """Totals at batch 1: a fixed row counts once, a sample-wise row its share."""
+    t = Totals(complete=totals.complete, uncounted=totals.uncounted, data_dependent=totals.data_dependent)
+    for r in rows:
+        k = 1 if r.scales == "fixed" else batch
+        t.weights += r.weights
+        t.biases += r.biases
+        t.macs += r.macs // k
+        t.ops += r.ops // k
+        t.activation_elements += r.activation_elements // k
+        t.activation_bytes += r.activation_bytes // k
+    return t
+
+
+def _outputs(bt: BatchTrace, batch: int) -> list[dict]:
+    """The model's outputs: each tensor's name (path), whole shape, dtype and batch dim; other values by type."""
+    out = []
+    for path, value in bt.outputs:
+        if isinstance(value, str):
+            out.append({"name": path, "type": value})
+            continue
+        d = {"name": path, "shape": list(value.shape_at(batch) or value.shape), "dtype": value.dtype,
+             "batch_dim": value.batch.dim if value.batch.known else None}
+        if value.batch.known and value.batch.per_sample != 1:
+            d["per_sample"] = value.batch.per_sample
+        if not value.batch.known:
+            d["batch_dim_known"] = False
+        out.append(d)
+    return out
+
+
 def _fold(rows: list[Row]) -> list[Row]:
     """Rows that allocate nothing and cost nothing (in-place ops, views) fold into the row before."""
     out: list[Row] = []
     for r in rows:
-        if out and r.counted and r.activation_elements == 0 and not r.params and not r.macs and r.op != "input":
+        if (out and r.counted and r.activation_elements == 0 and not r.params and not r.macs and r.op != "input"
+                and r.calls == 1 and not r.note):
             out[-1].ops += r.ops
             out[-1].saved_bytes += r.saved_bytes
             out[-1].folded.append(r.name)
@@ -294,4 +465,3 @@ def _training(rows, dtype, optimizer, amp):
                           optimizer_bytes=OPTIMIZER_STATES[optimizer] * params * elem,
                           weight_copy_bytes=params * 2 if amp else 0, saved_bytes=saved,
                           per_node={r.name: r.saved_bytes for r in rows})
-

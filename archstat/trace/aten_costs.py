@@ -114,6 +114,12 @@ def native_mha(query, key, value, embed_dim, num_heads, *_args, **_kw):
             embed_dim // num_heads, embed_dim // num_heads) + linear_macs(d, d, b * l))
 
 
+def mkldnn_rnn_layer(x, w_ih, w_hh, *_args, **_kw):
+    """One layer and direction of an RNN on the CPU (oneDNN): every token times the input and
+    hidden gate weights (``rnn.py``'s formula; ``x`` is T×B×I or B×T×I)."""
+    return prod(x.shape[:-1]) * (w_ih.shape[0] * w_ih.shape[1] + w_hh.shape[0] * w_hh.shape[1])
+
+
 MACS: dict[str, Callable[..., int]] = {
     "mm": mm, "addmm": addmm, "_addmm_activation": addmm, "bmm": bmm, "baddbmm": baddbmm, "addbmm": addbmm,
     "mv": mv, "addmv": addmv, "dot": dot, "vdot": dot, "linear": linear, "_linear": linear,
@@ -126,7 +132,71 @@ MACS: dict[str, Callable[..., int]] = {
     "scaled_dot_product_attention": sdpa_bhle,
     "_flash_attention_forward": sdpa_blhe, "_efficient_attention_forward": sdpa_blhe,
     "_native_multi_head_attention": native_mha,
+    "mkldnn_rnn_layer": mkldnn_rnn_layer,
 }
+
+def quantized_conv(x, packed, *_args, out=None, **_kw):
+    """``quantized::conv2d`` (and ``_relu``, 1-d, 3-d): the prepacked weight's shape and groups, the
+    output's positions: the same formula as ``convolution``."""
+    w, _ = packed.unpack()
+    groups = packed.groups()
+    return x.shape[0] * conv_macs(_two(out.shape[2:]), x.shape[1], w.shape[0], _two(list(w.shape[2:])), groups)
+
+
+def quantized_linear(x, packed, *_args, **_kw):
+    """``quantized::linear`` (and ``_relu``, dynamic): rows × in × out of the prepacked weight."""
+    w, _ = packed.unpack()
+    return linear_macs(w.shape[1], w.shape[0], prod(x.shape[:-1]))
+
+
+QUANTIZED: dict[str, Callable[..., int]] = {
+    "conv1d": quantized_conv, "conv2d": quantized_conv, "conv3d": quantized_conv, "conv1d_relu": quantized_conv,
+    "conv2d_relu": quantized_conv, "conv3d_relu": quantized_conv, "linear": quantized_linear,
+    "linear_relu": quantized_linear, "linear_dynamic": quantized_linear,
+}
+# quantized elementwise ops, concatenation and norms: no MACs
+QUANTIZED_ZERO = frozenset("""add add_relu add_scalar add_scalar_relu mul mul_relu mul_scalar cat cat_relu hardswish
+relu6 leaky_relu sigmoid batch_norm1d batch_norm2d batch_norm3d batch_norm2d_relu layer_norm group_norm
+instance_norm threshold elu celu hardtanh embedding_bag_byte_rowwise_offsets""".split())
+
+# data-dependent: what they do (how many boxes nms keeps, how many elements nonzero finds) depends
+# on the values; no MACs (no matrix product), rows grouped by kind with their call count
+DATA = frozenset({"nms", "roi_align", "roi_pool", "ps_roi_align", "ps_roi_pool", "nonzero", "masked_select",
+                  "unique", "_unique2", "unique_dim", "unique_consecutive", "argwhere"})
+
+
+def roi_align_ops(x, rois, _scale, pooled_h, pooled_w, sampling_ratio, *_args, **_kw) -> int:
+    """torchvision's ``roi_align``: every output bin of every roi averages sampled points, each a
+    bilinear interpolation of 4 input values (4 multiply-adds): K·C·PH·PW·samples·4, with
+    samples = sampling_ratio² per bin, or, with ``sampling_ratio <= 0`` (adaptive),
+    ⌈roi_h/PH⌉·⌈roi_w/PW⌉ read off each roi (real tensors only: on the meta device 1 per bin)."""
+    k, c = rois.shape[0], x.shape[1]
+    bins = pooled_h * pooled_w
+    if sampling_ratio > 0:
+        return k * c * bins * sampling_ratio * sampling_ratio * 4
+    if rois.device.type == "meta" or k == 0:
+        return k * c * bins * 4
+    import torch
+
+    h = torch.clamp(rois[:, 4] - rois[:, 2], min=1.0) * _scale
+    w = torch.clamp(rois[:, 3] - rois[:, 1], min=1.0) * _scale
+    samples = (torch.ceil(h / pooled_h).clamp(min=1) * torch.ceil(w / pooled_w).clamp(min=1)).sum()
+    return int(samples.item()) * c * bins * 4
+
+
+DATA_OPS: dict[str, Callable[..., int]] = {"roi_align": roi_align_ops}
+
+
+def data_ops(func, args, kwargs, out) -> int:
+    """Elementwise operations of a data-dependent op with a standard formula (else 0)."""
+    fn = DATA_OPS.get(op_name(func))
+    return fn(*args, **kwargs) if fn is not None else 0
+
+
+def qualified(func) -> str:
+    """``torchvision.nms``, ``aten.nonzero``: the op with its namespace."""
+    ns, _, name = func._schema.name.partition("::")
+    return f"{ns}.{name}" if name else f"aten.{ns}"
 
 # no MACs: norms, activations, pooling, reductions, copies, indexing, factories, random numbers
 # (pointwise ops and views are recognised by their aten tags and alias annotations; these are the rest)
@@ -140,7 +210,8 @@ max_pool1d max_pool2d max_pool3d max_pool2d_with_indices max_pool3d_with_indices
 adaptive_avg_pool1d adaptive_avg_pool2d adaptive_avg_pool3d _adaptive_avg_pool2d _adaptive_avg_pool3d
 adaptive_max_pool2d adaptive_max_pool3d _pdist_forward
 mean sum amax amin max min prod var var_mean std std_mean norm linalg_vector_norm argmax argmin any all logsumexp
-cumsum cumprod _local_scalar_dense item count_nonzero
+cumsum cumprod _local_scalar_dense item count_nonzero quantize_per_tensor quantize_per_channel dequantize
+quantize_per_tensor_dynamic fake_quantize_per_tensor_affine fake_quantize_per_channel_affine
 cat stack clone copy copy_ _to_copy _copy_from _copy_from_and_resize contiguous resize_ set_ lift_fresh
 lift_fresh_copy detach_copy alias_copy
 empty empty_like empty_strided new_empty new_empty_strided zeros zeros_like ones ones_like full full_like
@@ -150,8 +221,8 @@ dropout exponential_ multinomial
 constant_pad_nd pad reflection_pad1d reflection_pad2d reflection_pad3d replication_pad1d replication_pad2d
 replication_pad3d _pad_circular roll flip rot90 repeat tile repeat_interleave expand_copy
 index index_select gather scatter scatter_ scatter_add scatter_add_ index_put index_put_ _index_put_impl_
-masked_fill masked_fill_ masked_scatter masked_select where nonzero embedding embedding_bag _embedding_bag
-one_hot tril triu tril_ triu_ sort topk kthvalue unique _unique2 searchsorted bucketize
+masked_fill masked_fill_ masked_scatter where embedding embedding_bag _embedding_bag
+one_hot tril triu tril_ triu_ sort topk kthvalue searchsorted bucketize
 upsample_nearest1d upsample_nearest2d upsample_nearest3d upsample_bilinear2d upsample_bicubic2d
 upsample_linear1d upsample_trilinear3d _upsample_nearest_exact2d _upsample_bilinear2d_aa grid_sampler_2d
 affine_grid_generator im2col col2im pixel_shuffle pixel_unshuffle channel_shuffle native_channel_shuffle
@@ -175,10 +246,14 @@ def describe(func) -> tuple[str, str, bool, bool]:
 
 
 def kind(func) -> str:
-    """'macs' (a formula in MACS), 'zero' (costs no MACs) or 'unknown'."""
+    """'macs' (a formula in MACS), 'data' (data-dependent, no MACs), 'zero' (costs no MACs) or 'unknown'."""
     name = op_name(func)
+    if func._schema.name.startswith("quantized::"):
+        return "macs" if name in QUANTIZED else "zero" if name in QUANTIZED_ZERO else "unknown"
     if name in MACS:
         return "macs"
+    if name in DATA:
+        return "data"
     if name in ZERO or name.rstrip("_") in ZERO:
         return "zero"
     import torch
@@ -203,7 +278,8 @@ def op_name(func) -> str:
 
 
 # views their schema does not mark as read-only aliases (and in-place views: new metadata, no data)
-VIEWS = frozenset({"_unsafe_view", "_reshape_alias", "alias", "lift_fresh", "detach", "_nested_view_from_buffer",
+VIEWS = frozenset({"unsafe_split", "unsafe_split_with_sizes", "unsafe_chunk",   # nn.LSTM/GRU's gate split
+                   "_unsafe_view", "_reshape_alias", "alias", "lift_fresh", "detach", "_nested_view_from_buffer",
                    "as_strided_", "squeeze_", "unsqueeze_", "transpose_", "t_", "swapdims_", "swapaxes_", "detach_"})
 
 
@@ -219,6 +295,9 @@ def is_view(func) -> bool:
 
 def macs(func, args, kwargs, out) -> int:
     """The MACs of one call of a counted op (``out``: what it returned)."""
+    if func._schema.name.startswith("quantized::"):
+        fn = QUANTIZED[op_name(func)]
+        return fn(*args, out=out, **kwargs) if fn is quantized_conv else fn(*args, **kwargs)
     fn = MACS[op_name(func)]
     if fn is convolution:
         return fn(*args, out=out if not isinstance(out, (tuple, list)) else out[0])

@@ -4,6 +4,12 @@
 ``module:timm:create_model('vit_base_patch16_224', num_classes=10)``. The arguments are parsed
 with ``ast`` and read with ``ast.literal_eval`` (strings, numbers, tuples, lists, dicts, True,
 False, None): never evaluated as code.
+
+A factory returns a module, ``(module, example_inputs)`` (a tensor, a tuple of positional inputs
+or a dict of keyword inputs) or ``(module, args, kwargs)``; see ``inputs.from_example``. Its code
+runs with stdout sent to stderr and its ``SystemExit`` turned into a located error (``run.py``).
+Without ``--input``, a timm model's ``pretrained_cfg['input_size']`` or a torchvision model's
+weights (their transforms' crop or resize size, a video's clip length) give the input.
 """
 
 from __future__ import annotations
@@ -18,7 +24,8 @@ from pathlib import Path
 from typing import Any, Optional
 
 from archstat.builder import require_torch
-from archstat.errors import UsageError
+from archstat.errors import ArchstatError, UsageError
+from archstat.trace.run import user_code
 
 USAGE = "expected module:PACKAGE.MODULE:FACTORY or module:FILE.py:FACTORY, optionally FACTORY('literal', n=1)"
 
@@ -61,14 +68,20 @@ def load_factory(target: str):
         mod = importlib.util.module_from_spec(spec)
         sys.modules[spec.name] = mod
         try:
-            spec.loader.exec_module(mod)
+            with user_code(f"'{target}': importing {where}"):
+                spec.loader.exec_module(mod)
+        except ArchstatError:
+            raise
         except Exception as exc:
             raise UsageError(f"'{target}': importing {where} failed: {type(exc).__name__}: {exc}") from None
     else:
         if where.startswith("."):
             raise UsageError(f"'{target}': {where} is a relative module name; give the full dotted name")
         try:
-            mod = importlib.import_module(where)
+            with user_code(f"'{target}': importing {where}"):
+                mod = importlib.import_module(where)
+        except ArchstatError:
+            raise
         except Exception as exc:   # ImportError, or whatever the module's own code raised
             raise UsageError(f"'{target}': cannot import {where}: {exc}") from None
     if not hasattr(mod, attr):
@@ -88,34 +101,78 @@ def build_target_on_cpu(target: str):
         import copy
 
         return copy.deepcopy(factory).to("cpu")
-    return _on_cpu(target, factory, args, kwargs)
+    return _split(target, _on_cpu(target, factory, args, kwargs), torch)[0]
 
 
 def build_target(target: str) -> tuple[Any, list[str]]:
+    """The module a target makes, on the meta device: (module, notes)."""
+    built = load_target(target)
+    return built.model, built.notes
+
+
+class Target:
+    """What a ``module:`` target makes: the module, notes on how, and the factory's example inputs."""
+
+    def __init__(self, model, notes: list[str], inputs=None):
+        self.model, self.notes, self.inputs = model, notes, inputs
+
+
+def load_target(target: str) -> Target:
     """The module a target makes, on the meta device; a factory that fails there (one that needs
-    real tensors while it initialises) is called again on the CPU: (module, notes)."""
+    real tensors while it initialises) is called again on the CPU."""
     torch = require_torch()
     factory, args, kwargs = load_factory(target)
     notes: list[str] = []
     if isinstance(factory, torch.nn.Module):
-        model = factory
-    else:
-        try:
-            with torch.device("meta"):
-                model = factory(*args, **kwargs)
-        except Exception as meta_exc:
-            try:  # computations on the CPU, each parameter sent to the meta device as it is made
-                with _parameters_on_meta(torch):
-                    model = factory(*args, **kwargs)
-                return _checked(target, model, torch), notes
-            except Exception:
-                pass
-            model = _on_cpu(target, factory, args, kwargs)
-            size = sum(p.numel() * p.element_size() for p in model.parameters())
-            size += sum(b.numel() * b.element_size() for b in model.buffers())
-            notes.append(f"the factory failed on the meta device ({type(meta_exc).__name__}: {meta_exc}); "
-                         f"it was built on the CPU, taking {size / 1e6:.1f} MB of parameters and buffers")
-    return _checked(target, model, torch), notes
+        return Target(factory, notes)
+    try:
+        with torch.device("meta"), user_code(f"'{target}': the factory"):
+            made = factory(*args, **kwargs)
+    except ArchstatError:
+        raise
+    except Exception as meta_exc:
+        try:  # computations on the CPU, each parameter sent to the meta device as it is made
+            with _parameters_on_meta(torch), user_code(f"'{target}': the factory"):
+                made = factory(*args, **kwargs)
+            model, inputs = _split(target, made, torch)
+            return Target(model, notes, inputs)
+        except ArchstatError:
+            raise
+        except Exception:
+            pass
+        made = _on_cpu(target, factory, args, kwargs)
+        model, inputs = _split(target, made, torch)
+        size = sum(p.numel() * p.element_size() for p in model.parameters())
+        size += sum(b.numel() * b.element_size() for b in model.buffers())
+        notes.append(f"the factory failed on the meta device ({type(meta_exc).__name__}: {meta_exc}); "
+                     f"it was built on the CPU, taking {size / 1e6:.1f} MB of parameters and buffers")
+        return Target(model, notes, inputs)
+    model, inputs = _split(target, made, torch)
+    return Target(model, notes, inputs)
+
+
+SHAPES = "a factory returns a module, (module, example_inputs) or (module, args, kwargs)"
+
+
+def _split(target, made, torch):
+    """(module, the factory's example inputs or None) of what a factory returned."""
+    from archstat.trace.inputs import from_example
+
+    if isinstance(made, torch.nn.Module):
+        return made, None
+    if isinstance(made, tuple) and made and isinstance(made[0], torch.nn.Module):
+        where = f"'{target}': the factory's example inputs"
+        if len(made) == 2:
+            example = made[1]
+            if isinstance(example, dict):
+                return made[0], from_example((), example, where)
+            if isinstance(example, (tuple, list)):
+                return made[0], from_example(tuple(example), {}, where)
+            return made[0], from_example((example,), {}, where)
+        if len(made) == 3 and isinstance(made[1], (tuple, list)) and isinstance(made[2], dict):
+            return made[0], from_example(tuple(made[1]), made[2], where)
+        raise UsageError(f"'{target}': the factory returned a tuple of {len(made)}; {SHAPES}")
+    raise UsageError(f"'{target}': the factory returned {type(made).__name__}, not an nn.Module ({SHAPES})")
 
 
 def _checked(target, model, torch):
@@ -152,23 +209,90 @@ def _parameters_on_meta(torch):
 
 def _on_cpu(target, factory, args, kwargs):
     try:
-        return factory(*args, **kwargs)
+        with user_code(f"'{target}': the factory"):
+            return factory(*args, **kwargs)
+    except ArchstatError:
+        raise
     except Exception as exc:
         raise UsageError(f"'{target}': calling the factory failed: {type(exc).__name__}: {exc}") from None
 
 
-def require_input(target: str, input_shape) -> tuple[int, ...]:
-    """A module has no input shape of its own: the command line must give one."""
+def require_input(target: str, input_shape):
+    """A module has no input shape of its own: the command line must give one (a plain shape
+    stays a tuple; several, named or typed inputs are an InputSet)."""
     if input_shape is None:
         raise UsageError(f"'{target}': a module needs --input (e.g. --input 3x224x224)")
-    return tuple(input_shape)
+    if isinstance(input_shape, (tuple, list)) and all(isinstance(d, int) for d in input_shape):
+        return tuple(input_shape)
+    from archstat.trace.inputs import normalize
+
+    return normalize(input_shape, "--input")
 
 
-def analyze_target(target: str, input_shape: Optional[tuple[int, ...]], **kw):
-    """The CLI's ``module:...`` models."""
+def default_input(target: str, model):
+    """The model's own input (an InputSet), or None: a timm model's ``pretrained_cfg['input_size']``;
+    a torchvision model's weights: a classifier's crop size, a video model's crop and clip length,
+    segmentation's resize size, a detector's transform size, optical flow's minimum size (two images)."""
+    from archstat.trace.inputs import InputSet, InputSpec
+
+    cfg = getattr(model, "pretrained_cfg", None) or getattr(model, "default_cfg", None)
+    if isinstance(cfg, dict) and cfg.get("input_size"):
+        size = tuple(int(d) for d in cfg["input_size"])
+        return InputSet((InputSpec(size),), f"timm's pretrained_cfg['input_size'] {'×'.join(map(str, size))}")
+    if not type(model).__module__.startswith("torchvision.models"):
+        return None
+    import re
+
+    torchvision = sys.modules.get("torchvision")
+    where, attr, args, kwargs = parse_target(target)
+    builder = args[0] if attr == "get_model" and args and isinstance(args[0], str) else attr
+    try:
+        weights = torchvision.models.get_model_weights(builder).DEFAULT
+    except Exception:
+        return None
+    transforms = weights.transforms()
+    kind = type(transforms).__name__
+    crop = list(getattr(transforms, "crop_size", None) or [])
+    resize = list(getattr(transforms, "resize_size", None) or [])
+    said = f"torchvision's {weights} transforms"
+    if kind == "VideoClassification" and crop:
+        frames = re.findall(r"clip_len=(\d+)", weights.meta.get("_docs", ""))
+        h, w = (crop * 2)[:2]
+        t = int(frames[0]) if frames else 16
+        return InputSet((InputSpec((3, t, h, w)),), f"{said}: crop {h}×{w}, clip_len={t}")
+    size = getattr(model, "image_size", None)   # a ViT built for its own size (vit_h_14: 224 unless its weights' 518)
+    if kind == "ImageClassification" and isinstance(size, int):
+        return InputSet((InputSpec((3, size, size)),), f"the model's image_size {size}")
+    if kind == "ImageClassification" and crop:
+        h, w = (crop * 2)[:2]
+        return InputSet((InputSpec((3, h, w)),), f"{said}: crop {h}×{w}")
+    if kind == "SemanticSegmentation" and resize:
+        h, w = (resize * 2)[:2]
+        return InputSet((InputSpec((3, h, w)),), f"{said}: resize {h}×{w}")
+    if kind == "ObjectDetection":
+        t = getattr(model, "transform", None)
+        size = getattr(t, "min_size", None)
+        if size:
+            s = int(size[0])
+            return InputSet((InputSpec((3, s, s)),), f"the detector's own transform: min_size {s}")
+    if kind == "OpticalFlow":
+        h, w = weights.meta.get("min_size", (128, 128))
+        return InputSet((InputSpec((3, h, w)), InputSpec((3, h, w))),
+                        f"{said}: two images at the weights' min_size {h}×{w}")
+    return None
+
+
+def analyze_target(target: str, input_shape, **kw):
+    """The CLI's ``module:...`` models: the input given, else the factory's example inputs, else
+    the model's own (timm, torchvision), else a usage error."""
     from archstat.trace.analyze import analyze_module
+    from archstat.trace.inputs import normalize
 
-    input_shape = require_input(target, input_shape)
-    model, notes = build_target(target)
-    return analyze_module(model, input_shape, name=target[len("module:"):], notes=tuple(notes),
+    built = load_target(target)
+    inputs = normalize(input_shape, "--input")
+    if inputs is None:
+        inputs = built.inputs or default_input(target, built.model)
+    if inputs is None:
+        raise UsageError(f"'{target}': a module needs --input (e.g. --input 3x224x224)")
+    return analyze_module(built.model, inputs, name=target[len("module:"):], notes=tuple(built.notes),
                           cpu_model=lambda: build_target_on_cpu(target), **kw)

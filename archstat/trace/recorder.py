@@ -3,10 +3,11 @@ module pre/post hooks keep the stack of running modules, so each operator lands 
 
 - A **leaf module** call (no children, or a class a registry op builds) is one row: the MACs of
   every operator its forward ran, the parameters those operators read (and any it owns), the
-  output it allocated.
+  output it allocated. An RNN (``nn.RNN``/``LSTM``/``GRU``) is costed by its formula (``rnn.py``).
 - An operator run **outside any leaf** (``F.linear``, ``x + y``, attention in a block's forward)
   is its own row, named under the innermost running module (``blocks.0.attn.bmm2``). Views are
-  no row at all.
+  no row at all. A **data-dependent** operator (``nms``, ``roi_align``, ``nonzero``) run outside a
+  leaf is one row per kind under its module, with its number of calls.
 - A tensor's storage says what is new: an output sharing an input's storage (a view, an in-place
   op) allocates nothing; parameters are known by their storages, so one used through
   ``F.linear`` or a ``.t()`` view is still found, and counted once.
@@ -16,14 +17,17 @@ module pre/post hooks keep the stack of running modules, so each operator lands 
   sum of theirs, the same as the attention formula.
 - Every operator is also logged as a :class:`~archstat.perf.kernels.Kernel` (``kernels``): the
   aten op, the row it belongs to, each tensor it read and wrote (shape, dtype, storage, whether a
-  parameter) and its MACs. The performance model plans the runtime's kernels from this log.
+  parameter) and its MACs. The performance model plans the runtime's kernels from this log, and
+  ``batch.py`` compares two such logs to find the batch dimension of every tensor.
+- Rows keep the shapes, dtypes and sizes of the tensors they read and wrote (``TInfo``), not the
+  tensors, so a forward on real CPU tensors frees its activations as it would without archstat.
 """
 
 from __future__ import annotations
 
 import sys
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any, NamedTuple, Optional
 
 from archstat.trace import aten_costs
 
@@ -33,15 +37,35 @@ def storage_key(t) -> int:
     return t.untyped_storage()._cdata
 
 
-def tensors_in(value) -> list:
+def tensors_in(value, _depth: int = 0) -> list:
+    """Every tensor in a value: tensors, tuples and lists (namedtuples), dicts (HF ModelOutput),
+    dataclasses; other objects hold none that archstat follows."""
     torch = sys.modules["torch"]
     if isinstance(value, torch.Tensor):
         return [value]
+    if _depth > 32:
+        return []
     if isinstance(value, (list, tuple)):
-        return [t for v in value for t in tensors_in(v)]
+        return [t for v in value for t in tensors_in(v, _depth + 1)]
     if isinstance(value, dict):
-        return [t for v in value.values() for t in tensors_in(v)]
+        return [t for v in value.values() for t in tensors_in(v, _depth + 1)]
+    fields = getattr(type(value), "__dataclass_fields__", None)
+    if fields:
+        return [t for f in fields for t in tensors_in(getattr(value, f, None), _depth + 1)]
     return []
+
+
+class TInfo(NamedTuple):
+    """What a row keeps of one tensor."""
+    shape: tuple
+    dtype: str
+    numel: int
+    nbytes: int
+    new: bool          # allocated by this row (not a view or an in-place result of its inputs)
+
+
+def info(t, new: bool = False) -> TInfo:
+    return TInfo(tuple(t.shape), str(t.dtype).replace("torch.", ""), t.numel(), t.numel() * t.element_size(), new)
 
 
 @dataclass
@@ -51,13 +75,18 @@ class Acc:
     module: Any = None                     # the leaf module, or None for a functional op
     op: str = ""                           # the aten op of a functional row
     macs: int = 0
-    ops: int = 0                           # elementwise operations of a functional row
+    ops: int = 0                           # elementwise operations (functional rows; roi_align's samples)
     unknown: dict[str, int] = field(default_factory=dict)   # aten op → calls with no formula
+    data: dict[str, int] = field(default_factory=dict)      # data-dependent aten op → calls
     params: list[tuple[str, Any]] = field(default_factory=list)
     allocated: set[int] = field(default_factory=set)
-    out: Any = None
-    inputs: tuple = ()
+    outs: list = field(default_factory=list)   # TInfo of each output tensor
+    ins: list = field(default_factory=list)    # TInfo of each input tensor
     saved_bytes: int = 0
+    calls: int = 1                         # a data-dependent row: how many calls it stands for
+    tokens: int = 0                        # an RNN: time steps × samples it ran
+    kind: str = ""                         # "rnn" for a module costed by formula
+    elements: Optional[int] = None         # a data-dependent row: elements its calls allocated together
     fused: str = ""                        # an op recorded whole (scaled_dot_product_attention)
     read_elements: int = 0                 # elements it reads of tensors derived from the model's input
     constant_elements: int = 0             # elements it reads of tensors computed from weights alone
@@ -75,6 +104,7 @@ class Recorder:
         self.rows: list[Acc] = []
         self.calls: dict[str, int] = {}
         self.fn_counts: dict[tuple[str, str], int] = {}
+        self.data_rows: dict[tuple[str, str], Acc] = {}
         self.called: set[str] = set()
         self.last: Optional[Acc] = None       # the row an autograd pack hook belongs to
         self.keep: list = []                  # saved tensors stay referenced: storage keys stay unique
@@ -82,47 +112,63 @@ class Recorder:
         self.kernels: list = []               # one perf.kernels.Kernel per operator, in order
         self.whole: Optional[Acc] = None      # the op being recorded whole (its parts land in it)
         self.whole_index: int = -1            # its entry in ``kernels``
-        self.phase = "forward"                # what the operators logged now belong to (backward, optimizer)
-        self.module_calls = 0
         self.buffer_storages = {storage_key(b) for b in model.buffers()}
         # storage → whether its contents derive from the model's input (set at every write, so a storage
         # address reused after a free takes the status of its new contents)
         self.derived: dict[int, bool] = {}
+        self.functions_log: list[tuple] = []  # Python-level calls other counters count (conventions.py)
+        self.packed: set[int] = set()         # quantized ops' prepacked weights already counted
+        self.modules: list[tuple] = []        # every module call: (name, module, input TInfos, output TInfos)
+        self.failed_op: Optional[str] = None  # the operator that raised, if the forward failed in one
+        self.phase = "forward"                # what the operators logged now belong to (backward, optimizer)
+        self.module_calls = 0                 # nn.Module calls (each a Python call: host time in eager)
         # on the meta device every tensor an operator makes is kept until the trace ends (it costs no
         # memory there): no storage address is reused, so each storage is one tensor's (a tensor made
         # without dispatch, an index list, cannot take a freed activation's identity)
         self.hold: Optional[list] = None
 
     # -- modules --------------------------------------------------------------------------------
-    def pre(self, module, inputs):
+    def pre(self, module, args, kwargs=None):
         self.module_calls += 1
         name = self.names.get(id(module), type(module).__name__)
         self.called.add(name)
+        tensors = tensors_in(args) + tensors_in(kwargs or {})
+        ins = [info(t) for t in tensors]
         if self.leaf_row() is None and id(module) in self.leaf_ids:
             self.calls[name] = self.calls.get(name, 0) + 1
             shown = (name or type(module).__name__) + (f"#{self.calls[name]}" if self.calls[name] > 1 else "")
-            acc = Acc(shown, module=module, inputs=tuple(inputs))
-            self.count_reads(acc, tensors_in(inputs))
+            acc = Acc(shown, module=module, ins=ins)
+            self.count_reads(acc, tensors)
             self.rows.append(acc)
             self.last = acc
-            self.stack.append((name, acc))
+            self.stack.append((name, acc, ins))
         else:
-            self.stack.append((name, None))
+            self.stack.append((name, None, ins))
 
-    def post(self, module, inputs, output):
+    def post(self, module, args, kwargs, output):
+        """A forward hook registered ``with_kwargs=True``."""
         if not self.stack:
             return
-        _, acc = self.stack.pop()
+        name, acc, ins = self.stack.pop()
+        outs = tensors_in(output)
+        plain = {k: v for k, v in (kwargs or {}).items() if isinstance(v, (bool, int, float, str, type(None)))}
+        self.modules.append((name, module, ins, [info(t) for t in outs], plain))
         if acc is not None:
-            acc.out = output
+            acc.outs = [info(t, storage_key(t) in acc.allocated) for t in outs]
             spec_multi = getattr(_spec(module), "multi_input", False)
             for p in module.parameters(recurse=not spec_multi):   # owned, even if read no op
                 self.claim(acc, p)
+            from archstat.trace import rnn
+
+            if rnn.is_rnn(module):
+                acc.macs, acc.tokens = rnn.module_macs(module, args, kwargs)
+                acc.kind = "rnn"
+                acc.unknown.clear()   # what the RNN's kernels are (mkldnn on the CPU) the formula covers
 
     def leaf_row(self) -> Optional[Acc]:
         if self.whole is not None:
             return self.whole
-        for _, acc in self.stack:
+        for _, acc, _ in self.stack:
             if acc is not None:
                 return acc
         return None
@@ -132,13 +178,9 @@ class Recorder:
         kind, op_name, view, pointwise = aten_costs.describe(func)
         ins = tensors_in(args) + tensors_in(kwargs) if kwargs else tensors_in(args)
         outs = tensors_in(out)
-        if self.phase != "forward":   # a backward pass: logged as kernels, no rows
-            new = [t for t in outs if storage_key(t) not in {storage_key(i) for i in ins}]
-            n = aten_costs.macs(func, args, kwargs, out) if kind == "macs" else 0
-            self.log(func, op_name, None, ins, outs, new, view, n, args, kwargs)
-            return
         in_keys = {storage_key(t) for t in ins}
         new = [t for t in outs if storage_key(t) not in in_keys]
+        new_keys = {storage_key(t) for t in new}
         # a factory reads its input for its dtype and device only (x.new_zeros): what it makes is not derived
         derived = op_name not in _NOT_DERIVED and any(self.derived.get(k, False) for k in in_keys)
         for t in outs:
@@ -146,40 +188,67 @@ class Recorder:
                 self.derived[storage_key(t)] = derived
         if self.hold is not None:
             self.hold.extend(new)
+        if self.phase != "forward":   # a backward pass: logged as kernels, no rows
+            n = aten_costs.macs(func, args, kwargs, out) if kind == "macs" else 0
+            self.log(func, op_name, None, ins, outs, new, view, n, args, kwargs)
+            return
         acc = self.leaf_row()
+        name = op_name.lstrip("_")
         if acc is None:
             if view or not outs:
                 self.log(func, op_name, None, ins, outs, new, view, 0, args, kwargs)
                 return
-            acc = self.functional_row(op_name.lstrip("_"), out, ins)
+            parent = self.stack[-1][0] if self.stack else ""
+            if kind == "data":   # one row per kind under its module, however many calls
+                acc = self.data_rows.get((parent, name))
+                if acc is not None:
+                    acc.calls += 1
+                    acc.elements += sum(t.numel() for t in outs[:1] if storage_key(t) in new_keys)
+                    self.count_reads(acc, ins)
+            if acc is None:
+                acc = self.functional_row(name, ins, outs, new_keys, data=kind == "data")
             if kind == "zero" and new and pointwise:
-                acc.ops = sum(t.numel() for t in new)
+                acc.ops += sum(t.numel() for t in new)
         elif acc is self.whole and acc.fused and kind == "zero" and new and pointwise:
             acc.ops += sum(t.numel() for t in new)   # the elementwise parts of an op recorded whole
-        acc.allocated.update(storage_key(t) for t in new)
+        acc.allocated.update(new_keys)
         for t in ins:
             key = storage_key(t)
             if key in self.param_storages and key not in self.counted_storages:
                 self.counted_storages.add(key)
                 acc.params.extend(self.param_storages[key])
         n = 0
+        if kind == "macs" and func._schema.name.startswith("quantized::"):
+            self.claim_packed(acc, args[1])
         if kind == "macs":
             n = aten_costs.macs(func, args, kwargs, out)
             acc.macs += n
-            name = f"aten.{op_name}"
-            self.by_op[name] = self.by_op.get(name, 0) + n
+            label = f"aten.{op_name}"
+            self.by_op[label] = self.by_op.get(label, 0) + n
         elif kind == "unknown":
-            name = f"aten.{op_name}"
-            acc.unknown[name] = acc.unknown.get(name, 0) + 1
+            label = f"aten.{op_name}"
+            acc.unknown[label] = acc.unknown.get(label, 0) + 1
+        elif kind == "data":
+            label = aten_costs.qualified(func)
+            acc.data[label] = acc.data.get(label, 0) + 1
+            acc.ops += aten_costs.data_ops(func, args, kwargs, out)
         self.log(func, op_name, acc, ins, outs, new, view, n, args, kwargs)
 
-    def functional_row(self, name: str, out, ins) -> Acc:
-        """A row for an operator run outside any leaf module, named under the innermost module."""
+    def functional_row(self, name: str, ins, outs, new_keys=frozenset(), data: bool = False) -> Acc:
+        """A row for an operator run outside any leaf module, named under the innermost module (a
+        data-dependent op: one row per kind under it, without a number)."""
         parent = self.stack[-1][0] if self.stack else ""
-        key = (parent, name)
-        self.fn_counts[key] = self.fn_counts.get(key, 0) + 1
-        label = f"{name}{self.fn_counts[key]}"
-        acc = Acc(f"{parent}.{label}" if parent else label, op=name, out=out, inputs=tuple(ins))
+        if data:
+            label = name
+        else:
+            key = (parent, name)
+            self.fn_counts[key] = self.fn_counts.get(key, 0) + 1
+            label = f"{name}{self.fn_counts[key]}"
+        acc = Acc(f"{parent}.{label}" if parent else label, op=name, ins=[info(t) for t in ins],
+                  outs=[info(t, storage_key(t) in new_keys) for t in outs])
+        if data:
+            self.data_rows[(parent, name)] = acc
+            acc.elements = sum(t.numel() for t in outs[:1] if storage_key(t) in new_keys)
         self.count_reads(acc, ins)
         self.rows.append(acc)
         self.last = acc
@@ -234,7 +303,7 @@ class Recorder:
         acc = self.leaf_row()
         outer = acc
         if acc is None:
-            acc = self.functional_row(name, None, ins)
+            acc = self.functional_row(name, ins, [])
             acc.fused = name
         self.whole, self.whole_index = acc, len(self.kernels)
         self.kernels.append(Kernel(name, acc.name, tuple(self.tensor(t) for t in ins), (), 0,
@@ -246,8 +315,8 @@ class Recorder:
         self.whole, self.whole_index = None, -1
         if acc is None:
             return
-        if acc.out is None:
-            acc.out = out
+        if not acc.outs:
+            acc.outs = [info(t, storage_key(t) in acc.allocated) for t in tensors_in(out)]
         k = self.kernels[index]
         parts = [p for p in self.kernels[index + 1:] if p.part_of == index]
         self.kernels[index] = k.with_result(tuple(self.tensor(t) for t in tensors_in(out)),
@@ -261,9 +330,14 @@ class Recorder:
         sdpa = torch.nn.functional.scaled_dot_product_attention
         recorder = self
 
+        logged = _logged_functions(torch)
+
         class Whole(TorchFunctionMode):
             def __torch_function__(self, func, types, args=(), kwargs=None):
                 kwargs = kwargs or {}
+                name = logged.get(func)
+                if name is not None and recorder.whole is None:
+                    recorder.log_function(name, args, kwargs)
                 if func is not sdpa or recorder.whole is not None:
                     return func(*args, **kwargs)
                 recorder.begin_whole("scaled_dot_product_attention", args, kwargs)
@@ -276,6 +350,30 @@ class Recorder:
                 return out
 
         return Whole()
+
+    def log_function(self, name: str, args, kwargs) -> None:
+        """A Python-level torch call other counters see (``F.relu``, ``torch.matmul``, ``F.interpolate``):
+        (name, the innermost module, its tensors' shapes, its plain arguments)."""
+        torch = sys.modules["torch"]
+        if name.startswith("Tensor.") and _operator_form():
+            name = f"Tensor.__{name[7:]}__"   # x + y, x * y, x @ y: what a patch of Tensor.add never sees
+        shapes = [tuple(a.shape) if isinstance(a, torch.Tensor) else None for a in args]
+        plain = {k: v for k, v in kwargs.items() if isinstance(v, (int, float, str, bool, tuple, list, type(None)))
+                 and not isinstance(v, torch.Tensor)}
+        plain.update({i: a for i, a in enumerate(args) if isinstance(a, (int, float, str, bool, tuple, list))})
+        module = self.stack[-1][0] if self.stack else ""
+        self.functions_log.append((name, module, shapes, plain))
+
+    def claim_packed(self, acc: Acc, packed) -> None:
+        """A quantized op's prepacked weight and bias (not nn.Parameters): counted once, in its row."""
+        if id(packed) in self.packed:
+            return
+        self.packed.add(id(packed))
+        self.keep.append(packed)
+        w, b = packed.unpack()
+        acc.params.append((f"{acc.name}.weight", w))
+        if b is not None:
+            acc.params.append((f"{acc.name}.bias", b))
 
     def claim(self, acc: Acc, p) -> None:
         key = storage_key(p)
@@ -302,24 +400,48 @@ class Recorder:
         return pack, (lambda t: t)
 
 
+_LOGGED: dict = {}
+
+
+def _operator_form() -> bool:
+    """Whether the Python line that called a Tensor method wrote it as an operator (``x + y``): the
+    caller's current instruction is a binary operation, not a call."""
+    import dis
+
+    frame = sys._getframe(2)
+    while frame is not None and ("torch" + "/overrides" in frame.f_code.co_filename.replace("\\", "/")
+                                 or frame.f_code.co_filename == __file__):
+        frame = frame.f_back
+    if frame is None:
+        return False
+    try:
+        op = dis.opname[frame.f_code.co_code[frame.f_lasti]]
+    except (IndexError, AttributeError):
+        return False
+    return op.startswith(("BINARY_", "INPLACE_"))
+
+
+def _logged_functions(torch) -> dict:
+    """The torch functions whose calls other counters count, by object → 'F.relu', 'torch.matmul'."""
+    if not _LOGGED:
+        F = torch.nn.functional
+        for n in ("relu", "prelu", "elu", "relu6", "gelu", "silu", "softmax", "interpolate", "upsample", "linear",
+                  "avg_pool1d", "avg_pool2d", "avg_pool3d", "max_pool1d", "max_pool2d", "max_pool3d",
+                  "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_avg_pool3d", "adaptive_max_pool1d",
+                  "adaptive_max_pool2d", "adaptive_max_pool3d", "grid_sample", "scaled_dot_product_attention"):
+            if hasattr(F, n):
+                _LOGGED[getattr(F, n)] = f"F.{n}"
+        for n in ("matmul", "mm", "bmm", "addmm", "baddbmm", "mul", "add", "einsum"):
+            _LOGGED[getattr(torch, n)] = f"torch.{n}"
+            if hasattr(torch.Tensor, n):
+                _LOGGED[getattr(torch.Tensor, n)] = f"Tensor.{n}"
+        _LOGGED[torch.Tensor.__matmul__] = "Tensor.__matmul__"
+    return _LOGGED
+
+
 _NOT_DERIVED = frozenset({"new_zeros", "new_ones", "new_full", "new_empty", "new_empty_strided", "empty_like",
                           "zeros_like", "ones_like", "full_like", "rand_like", "randn_like", "lift_fresh",
                           "lift_fresh_copy", "scalar_tensor", "arange", "zeros", "ones", "full", "empty"})
-
-
-def _layout(t) -> str:
-    """'channels_last' for a 4-d (or 5-d) tensor laid out channels-last, else '' (contiguous or other)."""
-    torch = sys.modules["torch"]
-    try:
-        if t.dim() == 4 and not t.is_contiguous() and t.is_contiguous(memory_format=torch.channels_last):
-            return "channels_last"
-        if t.dim() == 5 and not t.is_contiguous() and t.is_contiguous(memory_format=torch.channels_last_3d):
-            return "channels_last"
-        if not t.is_contiguous():
-            return "strided"
-    except RuntimeError:   # sparse or nested tensors have no strides
-        return "other"
-    return ""
 
 
 def _distinct(t) -> Optional[int]:
@@ -338,6 +460,21 @@ def _distinct(t) -> Optional[int]:
     return n
 
 
+def _layout(t) -> str:
+    """'channels_last' for a 4-d (or 5-d) tensor laid out channels-last, else '' (contiguous or other)."""
+    torch = sys.modules["torch"]
+    try:
+        if t.dim() == 4 and not t.is_contiguous() and t.is_contiguous(memory_format=torch.channels_last):
+            return "channels_last"
+        if t.dim() == 5 and not t.is_contiguous() and t.is_contiguous(memory_format=torch.channels_last_3d):
+            return "channels_last"
+        if not t.is_contiguous():
+            return "strided"
+    except RuntimeError:   # sparse or nested tensors have no strides
+        return "other"
+    return ""
+
+
 def _writes(func) -> bool:
     """Whether an op whose outputs share an input's storage writes them (``relu_``, ``add_``, ``out=``)."""
     schema = func._schema
@@ -353,5 +490,8 @@ def _spec(module):
 
 def is_leaf(module) -> bool:
     """A module costed as one row: no children, or a class a registry op builds (a merge, whose
-    children are the branches it joins; LeNet's table conv, whose children are its parts)."""
-    return not module._modules or _spec(module) is not None
+    children are the branches it joins; LeNet's table conv, whose children are its parts), or an
+    RNN (costed by its formula)."""
+    from archstat.trace import rnn
+
+    return not module._modules or _spec(module) is not None or rnn.is_rnn(module)

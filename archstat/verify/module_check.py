@@ -24,26 +24,37 @@ SHAPES = "shapes and activations (real CPU forward)"
 DEFAULT_CAP = 2_000_000_000
 
 
-def verify_module(target: str, input_shape: tuple[int, ...], *, fvcore: bool = True,
+def verify_module(target: str, input_shape, *, fvcore: bool = True,
                   memory_cap: int = DEFAULT_CAP) -> list[Check]:
+    """``input_shape``: anything ``trace.inputs.normalize`` takes; None: the factory's example
+    inputs or the model's own size (timm, torchvision), as ``table`` does."""
+    from archstat.errors import UsageError
     from archstat.trace.analyze import analyze_module
-    from archstat.trace.factory import build_target, build_target_on_cpu
+    from archstat.trace.factory import build_target_on_cpu, default_input, load_target
+    from archstat.trace.inputs import normalize
 
     torch = require_torch()
-    model, _ = build_target(target)
+    built = load_target(target)
+    model = built.model
+    inputs = normalize(input_shape, "--input") or built.inputs or default_input(target, model)
+    if inputs is None:
+        raise UsageError(f"'{target}': a module needs --input (e.g. --input 3x224x224)")
     name = target[len("module:"):]
-    stats = analyze_module(model, input_shape, name=name, fold=False)
-    checks = [_params(name, model, stats), _complete(name, stats), _flop_counter(name, model, input_shape, stats)]
-    real_bytes = sum(p.numel() * 4 for p in model.parameters()) + stats.totals.activation_elements * 4
+    stats = analyze_module(model, inputs, name=name, fold=False, memory_cap=memory_cap,
+                           cpu_model=lambda: build_target_on_cpu(target))
+    checks = [_params(name, model, stats), _complete(name, stats), _flop_counter(name, model, inputs, stats)]
+    held = sum(t.numel() * t.element_size() for t in (*model.parameters(), *model.buffers()))
+    real_bytes = held + stats.totals.activation_bytes
     if real_bytes > memory_cap:
-        why = f"a real CPU forward would take ~{real_bytes / 1e6:,.0f} MB, over the cap of {memory_cap / 1e6:,.0f} MB"
+        why = (f"a real CPU forward would take ~{real_bytes / 1e6:,.0f} MB (parameters and buffers "
+               f"{held / 1e6:,.0f} MB), over the cap of {memory_cap / 1e6:,.0f} MB")
         checks += [Check(name, "MACs vs fvcore", "", "", SKIP, why), Check(name, SHAPES, "", "", SKIP, why)]
         return checks
     torch.manual_seed(0)
     real = build_target_on_cpu(target).eval()
     if fvcore:
-        checks.append(_fvcore(name, real, input_shape, stats))
-    checks.append(_shapes(name, real, input_shape, stats))
+        checks.append(_fvcore(name, real, inputs, stats))
+    checks.append(_shapes(name, real, inputs, stats))
     return checks
 
 
@@ -74,33 +85,48 @@ def _compare_ops(ours: dict, theirs: dict, reference: str) -> tuple[str, str]:
     return FAIL, text
 
 
-def _flop_counter(name, model, input_shape, stats) -> Check:
+def flop_counter_by_op(model, inputs, batch: int) -> dict:
+    """FlopCounterMode / 2 per aten op of one forward on the meta device at ``batch``."""
     torch = require_torch()
     from torch.utils.flop_counter import FlopCounterMode
 
-    from archstat.trace.analyze import example_input, meta_copy
+    from archstat.trace.analyze import meta_copy
 
     meta = model if all(p.device.type == "meta" for p in model.parameters()) else meta_copy(model)
     meta.eval()
+    args, kwargs = inputs.make(meta, batch, "meta")
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        meta(*args, **kwargs)
+    return {f"aten.{str(op).split('.')[-1]}" if "." in str(op) else f"aten.{op}": n // 2
+            for op, n in counter.get_flop_counts().get("Global", {}).items()}
+
+
+def _flop_counter(name, model, inputs, stats) -> Check:
+    """Op by op at the batch archstat traced (its rows at batch 1 are one sample's share of that
+    trace), and the totals at batch 1."""
+    bt = stats.batch_trace
+    traced = bt.batches[0] if bt is not None else 1
     try:
-        with FlopCounterMode(display=False) as counter, torch.no_grad():
-            meta(example_input(meta, input_shape))
+        theirs = flop_counter_by_op(model, inputs, traced)
+        theirs_one = flop_counter_by_op(model, inputs, 1) if traced != 1 else theirs
     except Exception as exc:
         return Check(name, "MACs vs FlopCounterMode/2", f"{stats.totals.macs:,}", "", SKIP,
                      f"FlopCounterMode failed on the meta device: {type(exc).__name__}: {exc}")
-    theirs = {f"aten.{str(op).split('.')[-1]}" if "." in str(op) else f"aten.{op}": n // 2
-              for op, n in counter.get_flop_counts().get("Global", {}).items()}
-    status, detail = _compare_ops(stats.macs_by_op, theirs, "FlopCounterMode")
-    return Check(name, "MACs vs FlopCounterMode/2", f"{stats.totals.macs:,}", f"{sum(theirs.values()):,}",
+    ours = bt.main.by_op if bt is not None and traced != stats.batch else stats.macs_by_op
+    status, detail = _compare_ops(ours, theirs, "FlopCounterMode")
+    if traced != 1:
+        detail = f"op by op at batch {traced}: {detail}"
+        if status == PASS and sum(theirs_one.values()) != stats.totals.macs:
+            status, detail = FAIL, f"{detail}; but at batch 1 {stats.totals.macs:,} vs {sum(theirs_one.values()):,}"
+    return Check(name, "MACs vs FlopCounterMode/2", f"{stats.totals.macs:,}", f"{sum(theirs_one.values()):,}",
                  status, detail)
 
 
 FVCORE_MATMUL = ("conv", "linear", "addmm", "matmul", "bmm", "einsum", "baddbmm", "mm", "conv_transpose")
 
 
-def _fvcore(name, real, input_shape, stats) -> Check:
+def _fvcore(name, real, inputs, stats) -> Check:
     torch = require_torch()
-    from archstat.trace.analyze import example_input
 
     try:
         with warnings.catch_warnings():
@@ -112,7 +138,10 @@ def _fvcore(name, real, input_shape, stats) -> Check:
     try:
         with torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            analysis = FlopCountAnalysis(real, example_input(real, input_shape, 1, "cpu"))
+            args, kwargs = inputs.make(real, 1, "cpu")
+            if kwargs:
+                raise ValueError("fvcore traces positional inputs only")
+            analysis = FlopCountAnalysis(real, tuple(args))
             analysis.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
             by_operator = analysis.by_operator()
             skipped = analysis.unsupported_ops()
@@ -135,7 +164,8 @@ def real_leaf_outputs(model, input_shape, batch: int = 1) -> dict:
     """Per leaf-module call of a real CPU forward: (elements it allocated — 0 for a view or an
     in-place result — and its full shape), named as the traced rows are (``name#2`` for a second call)."""
     torch = require_torch()
-    from archstat.trace.analyze import example_input
+    from archstat.trace.inputs import normalize
+    from archstat.trace.recorder import is_leaf
 
     seen, calls, handles = {}, {}, []
 
@@ -150,20 +180,21 @@ def real_leaf_outputs(model, input_shape, batch: int = 1) -> dict:
             seen[key] = (0 if out.untyped_storage().data_ptr() in ptrs else out.numel(), tuple(out.shape))
         return record
     for name, m in model.named_modules():
-        if name and not m._modules:
+        if name and is_leaf(m):
             handles.append(m.register_forward_hook(hook(name)))
+    args, kwargs = normalize(input_shape).make(model, batch, "cpu")
     try:
         with torch.no_grad():
-            model(example_input(model, input_shape, batch, "cpu"))
+            model(*args, **kwargs)
     finally:
         for h in handles:
             h.remove()
     return seen
 
 
-def _shapes(name, real, input_shape, stats) -> Check:
+def _shapes(name, real, inputs, stats) -> Check:
     try:
-        seen = real_leaf_outputs(real, input_shape)
+        seen = real_leaf_outputs(real, inputs)
     except Exception as exc:  # the meta device accepted a forward that real tensors refuse
         return Check(name, SHAPES, "", "torch", FAIL,
                      f"the real forward failed: {type(exc).__name__}: {exc}")

@@ -1,0 +1,145 @@
+"""Running user code safely: one forward pass under the recorder, and a factory's call.
+
+- The user's code (a factory, a module's forward) prints to stderr, not stdout: archstat's data on
+  stdout (JSON, CSV) stays whole whatever the code prints.
+- ``sys.exit()`` or ``raise SystemExit`` inside it becomes a one-line usage error saying where
+  (file:line), not archstat exiting with the code's status and no output.
+- The operator a failing forward was in is kept (``Recorder.failed_op``): it tells a forward that
+  needs real data (``.item()``, ``nonzero``, an op with no meta kernel) from a shape error.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import traceback
+from typing import Callable
+
+from archstat.errors import UsageError
+from archstat.trace.recorder import Recorder
+
+# operators that read tensor values: on the meta device they cannot run (a CPU run can)
+NEEDS_DATA = frozenset({"_local_scalar_dense", "item", "is_nonzero", "nonzero", "masked_select", "unique",
+                        "_unique2", "unique_dim", "unique_consecutive", "equal", "_to_copy", "copy_", "to",
+                        "argwhere", "bincount", "histc", "repeat_interleave", "nms", "_assert_async",
+                        "allclose", "tolist"})
+
+
+@contextlib.contextmanager
+def user_code(what: str):
+    """Run a factory's or a forward's code: its prints to stderr, its SystemExit a located error."""
+    with contextlib.redirect_stdout(sys.stderr):
+        try:
+            yield
+        except SystemExit as exc:
+            raise UsageError(f"{what} raised SystemExit({exc.code!r}){_where(exc)}: a factory returns a module, "
+                             "it does not exit") from None
+
+
+def _where(exc: BaseException) -> str:
+    """' at FILE:LINE' of the innermost frame outside archstat and torch (the user's line)."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    for frame in reversed(frames):
+        path = os.path.abspath(frame.filename)
+        if not path.startswith(here) and f"{os.sep}torch{os.sep}" not in path and "contextlib" not in path:
+            return f" at {frame.filename}:{frame.lineno}"
+    return f" at {frames[-1].filename}:{frames[-1].lineno}" if frames else ""
+
+
+def call_user(what: str, fn: Callable, *args, **kwargs):
+    with user_code(what):
+        return fn(*args, **kwargs)
+
+
+def needs_data(exc: BaseException, rec: Recorder | None) -> bool:
+    """Whether a failure on the meta device is one that real tensors would not have (the forward
+    reads values, or an operator has no meta kernel), as opposed to a shape error that a CPU run
+    would repeat."""
+    if isinstance(exc, NotImplementedError):
+        return True
+    if rec is not None and rec.failed_op is not None and rec.failed_op.lstrip("_") in {
+            n.lstrip("_") for n in NEEDS_DATA}:
+        return True
+    text = str(exc).lower()
+    return "meta" in text or "data-dependent" in text or "data dependent" in text
+
+
+def stand_in_loss(output):
+    """What a training step's loss costs: cross-entropy against class 0 on (batch, classes) logits (as
+    timm's train benchmark), else the mean of the first output."""
+    import torch
+
+    from archstat.trace.recorder import tensors_in
+
+    out = tensors_in(output)[0]
+    if out.dim() == 2 and out.is_floating_point():
+        target = torch.zeros(out.shape[0], dtype=torch.long, device=out.device)
+        return torch.nn.functional.cross_entropy(out, target)
+    return out.float().mean()
+
+
+def run_forward(model, inputs, batch: int, device: str, mode: str, saved_nbytes: int, what: str = "the forward",
+                backward: bool = False):
+    """Run the forward once at ``batch`` under the recorder: (recorder, output); with ``backward`` (a
+    training step) also a stand-in loss and its backward pass, whose operators join the kernel log
+    (phase "backward") but not the rows. On failure the exception propagates with
+    ``exc.archstat_recorder`` set (the partial trace)."""
+    import torch
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    rec = Recorder(model)
+    if device == "meta":
+        rec.hold = []
+
+    class Dispatch(TorchDispatchMode):
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            kwargs = kwargs or {}
+            try:
+                out = func(*args, **kwargs)
+            except BaseException:
+                if rec.failed_op is None:
+                    rec.failed_op = func._schema.name.split("::")[-1]
+                raise
+            rec.op(func, args, kwargs, out)
+            return out
+
+    handles = []
+    for m in model.modules():
+        handles.append(m.register_forward_pre_hook(rec.pre, with_kwargs=True))
+        handles.append(m.register_forward_hook(rec.post, with_kwargs=True))
+    train = mode == "train"
+    model.train(train)
+    args, kwargs = inputs.make(model, batch, device)
+    rec.mark_inputs((args, kwargs))
+    fastpath = getattr(torch.backends, "mha", None)
+    was_fast = fastpath.get_fastpath_enabled() if fastpath else None
+    try:
+        if fastpath:  # the same operators on meta and CPU: MultiheadAttention's math, not its fused kernel
+            fastpath.set_fastpath_enabled(False)
+        with user_code(what):
+            if train:
+                pack, unpack = rec.saved_hooks(saved_nbytes)
+                with torch.autograd.graph.saved_tensors_hooks(pack, unpack), rec.functions(), Dispatch():
+                    output = model(*args, **kwargs)
+                    if backward:
+                        for p in model.parameters():   # gradients start empty (zero_grad(set_to_none=True))
+                            p.grad = None
+                        rec.phase = "backward"
+                        stand_in_loss(output).backward()
+                        rec.phase = "forward"
+                        for p in model.parameters():
+                            p.grad = None
+            else:
+                with torch.no_grad(), rec.functions(), Dispatch():
+                    output = model(*args, **kwargs)
+    except Exception as exc:
+        exc.archstat_recorder = rec
+        raise
+    finally:
+        for h in handles:
+            h.remove()
+        if fastpath:
+            fastpath.set_fastpath_enabled(was_fast)
+    return rec, output
