@@ -32,6 +32,8 @@ def profile_model(
     cudnn_benchmark: Optional[bool] = typer.Option(None, "--cudnn-benchmark/--no-cudnn-benchmark",
                                                    help="CUDA: set torch.backends.cudnn.benchmark (cuDNN's "
                                                    "autotuner) for this run; default: as it is (off). Recorded."),
+    runtime: str = typer.Option("eager", "--runtime", help="eager, or compile (torch.compile, Inductor's "
+                                "defaults; no per-layer pass): what runs, and what the prediction plans."),
     mode: str = typer.Option("eval", "--mode", help="eval (inference) or train (forward + backward + step)."),
     train: bool = typer.Option(False, "--train", help="Same as --mode train."),
     optimizer: Optional[str] = typer.Option(None, "--optimizer", help="With --mode train: sgd, momentum or adam "
@@ -58,6 +60,7 @@ def profile_model(
     from archstat.report import profile_report
 
     fmt = options.choice(fmt, options.FORMATS, "--format")
+    runtime = options.choice(runtime, ("eager", "compile"), "--runtime")
     mode = options.choice(mode, options.MODES, "--mode")
     mode = "train" if train else mode
     dtype = DTYPE_ALIASES[options.choice(dtype, tuple(DTYPE_ALIASES), "--dtype")]
@@ -103,7 +106,8 @@ def profile_model(
                                        warmup=warmup, iters=iters, time_budget=time_budget,
                                        channels_last=channels_last, params=params, input_shape=shape,
                                        per_layer=not no_layers and len(batches) == 1, on_progress=on_progress,
-                                       precision=precision, tf32=tf32, cudnn_benchmark=cudnn_benchmark))
+                                       precision=precision, tf32=tf32, cudnn_benchmark=cudnn_benchmark,
+                                       runtime=runtime))
             except RuntimeFailure as exc:
                 if sweep_batch and results and "out of memory" in exc.message:
                     stopped = f"stopped at batch {b}: {exc.message}"

@@ -97,6 +97,7 @@ class Profile:
     environment: dict = field(default_factory=dict)
     device_entry: Optional[dict] = None   # the devices.yaml entry the device maps to: {key, how}
     peak_note: str = ""                   # what peak_flops is (the math per kind, the entry)
+    runtime: str = "eager"                # eager, or compile (the module ran under torch.compile)
 
     def percentile(self, q: float) -> float:
         data = sorted(self.latencies_ms)
@@ -335,12 +336,14 @@ def profile(target: str, *, device: str = "cpu", batch: int = 1, dtype: str = "f
             channels_last: bool = False, params: Optional[dict] = None, input_shape=None, per_layer: bool = True,
             layer_repeats: int = 3, on_progress: Optional[Callable[[str, int, int], None]] = None,
             precision: str = "auto", tf32: Optional[bool] = None,
-            cudnn_benchmark: Optional[bool] = None) -> Profile:
+            cudnn_benchmark: Optional[bool] = None, runtime: str = "eager") -> Profile:
     """Measure ``target`` on ``device``. ``precision``: 'amp' (autocast with fp32 master weights; float16
     training adds a GradScaler), 'pure' (the whole module cast to ``dtype``) or 'auto' (amp for float16 /
     bfloat16 training, pure otherwise). ``tf32`` (CUDA, float32): True/False sets TF32 for convs and
     matmuls for the run, None follows PyTorch's live settings; either way the math that ran is recorded.
-    ``cudnn_benchmark``: set torch.backends.cudnn.benchmark for the run (None: as it is)."""
+    ``cudnn_benchmark``: set torch.backends.cudnn.benchmark for the run (None: as it is).
+    ``runtime``: 'eager', or 'compile' (the module under torch.compile, Inductor's defaults; no
+    per-layer pass, which needs the module's hooks): the prediction beside it plans the same runtime."""
     quiet_numpy_warning()
     torch = require_torch()
     from archstat.profile import precision as fp32math
@@ -355,6 +358,11 @@ def profile(target: str, *, device: str = "cpu", batch: int = 1, dtype: str = "f
                          "with --device cuda and --dtype float32")
     if cudnn_benchmark is not None and dev.type != "cuda":
         raise UsageError("--cudnn-benchmark: cuDNN's autotuner runs on CUDA devices only")
+    if runtime not in ("eager", "compile"):
+        raise UsageError(f"--runtime {runtime}: profile measures eager or compile (torch.compile); an inference "
+                         "engine's time is predicted by archstat roofline --runtime engine")
+    if runtime == "compile":
+        per_layer = False
     torch_dtype = getattr(torch, dtype)
     amp = precision == "amp"
     stats, module, shape, name = _build(target, params, input_shape, batch, dtype, mode, optimizer, amp)
@@ -376,7 +384,7 @@ def profile(target: str, *, device: str = "cpu", batch: int = 1, dtype: str = "f
             with sampler:
                 latencies, weights, base, step, module = _measure(
                     module, shape, dev, torch_dtype, batch, mode, optimizer, channels_last, warmup, iters,
-                    time_budget, on_progress, amp)
+                    time_budget, on_progress, amp, runtime)
             if dev.type == "cuda":
                 peak = torch.cuda.max_memory_allocated(dev) - base
                 method = f"torch.cuda.max_memory_allocated({dev}) (allocator peak)"
@@ -413,12 +421,12 @@ def profile(target: str, *, device: str = "cpu", batch: int = 1, dtype: str = "f
         kernels = None
     prediction, why, peak_flops, peak_note, entry = _predict(
         stats, str(dev), device_name, mode, math, memory_bytes, sms, kernels=kernels, batch=batch, dtype=dtype,
-        precision=precision, channels_last=channels_last, optimizer=optimizer)
+        precision=precision, channels_last=channels_last, optimizer=optimizer, runtime=runtime)
     return Profile(name, str(dev), device_name, torch.__version__, dtype, batch, mode,
                    optimizer if mode == "train" else None, channels_last,
                    torch.get_num_threads() if dev.type == "cpu" else None, warmup, len(latencies), latencies, macs,
                    peak, weights, estimate, layers, peak_flops, method, prediction, why, precision, math, tf32_record,
-                   bench, layer_method, passes, environment, entry, peak_note)
+                   bench, layer_method, passes, environment, entry, peak_note, runtime)
 
 
 def _environment(torch, dev, live, bench) -> dict:
@@ -482,7 +490,7 @@ def prediction_kernels(target, params, input_shape, module, shape, batch: int, m
 
 def _predict(stats, device: str, device_name: str, mode: str, math: dict, memory_bytes=None, sms=None, *,
              kernels=None, batch: int = 1, dtype: str = "float32", precision: str = "pure",
-             channels_last: bool = False, optimizer: Optional[str] = None):
+             channels_last: bool = False, optimizer: Optional[str] = None, runtime: str = "eager"):
     """THE prediction beside a measurement, in one place: the performance model's (archstat.perf) latency of
     this run (eager PyTorch, this batch, dtype, autocast or not, layout; a training step with its
     backward and optimizer) on this device's calibration or the datasheet of the exact part, each op kind
@@ -529,9 +537,9 @@ def _predict(stats, device: str, device_name: str, mode: str, math: dict, memory
     perf_optimizer = None
     if mode == "train":
         perf_optimizer = "adamw" if optimizer == "adam" else "sgd"
-    prediction = perf_predict(kernels, spec, batch=batch, runtime="eager", dtype=low, amp=amp, tf32=tf32,
+    prediction = perf_predict(kernels, spec, batch=batch, runtime=runtime, dtype=low, amp=amp, tf32=tf32,
                               channels_last=channels_last, optimizer=perf_optimizer, foreach=True, coefficients_=c)
-    band, warnings = trust(c, spec, "eager", mode == "train", prediction)
+    band, warnings = trust(c, spec, runtime, mode == "train", prediction)
     return (roofline(stats, prediction, roof, band=band, warnings=warnings, train=mode == "train", notes=notes), "",
             peak_flops, peak_note, entry)
 
@@ -606,7 +614,7 @@ def _oom_message(stats, dev, batch, estimate, exc=None) -> str:
 
 
 def _measure(module, shape, dev, torch_dtype, batch, mode, optimizer, channels_last, warmup, iters, time_budget,
-             on_progress, amp: bool = False):
+             on_progress, amp: bool = False, runtime: str = "eager"):
     """Move the module, warm up, time the steps: (latencies ms, weight bytes, allocator base, step, module)."""
     torch = require_torch()
     place = tensor_device(dev)
@@ -626,7 +634,9 @@ def _measure(module, shape, dev, torch_dtype, batch, mode, optimizer, channels_l
     x = torch.randn(batch, *shape, device=place, dtype=x_dtype)
     if channels_last:
         x = x.contiguous(memory_format=memory_format)
-    step = make_step(module, x, mode, optimizer, amp_dtype=torch_dtype if amp else None, device_type=place.type)
+    # --runtime compile: torch.compile with Inductor's defaults (it compiles during the warm-up steps)
+    run = torch.compile(module) if runtime == "compile" else module
+    step = make_step(run, x, mode, optimizer, amp_dtype=torch_dtype if amp else None, device_type=place.type)
     for i in range(warmup):
         step()
         if on_progress:

@@ -55,7 +55,8 @@ def profile_dict(p, top: int | None = None) -> dict:
     return finite({
         "model": p.model, "device": p.device, "device_name": p.device_name, "torch_version": p.torch_version,
         "dtype": p.dtype, "batch": p.batch, "mode": p.mode, "optimizer": p.optimizer, "precision": p.precision,
-        "channels_last": p.channels_last, "cudnn_benchmark": p.cudnn_benchmark, "math": dict(p.math),
+        "channels_last": p.channels_last, "cudnn_benchmark": p.cudnn_benchmark,
+        "runtime": p.runtime, "math": dict(p.math),
         "tf32": p.tf32, "threads": p.threads, "warmup": p.warmup, "iters": p.iters,
         "device_entry": p.device_entry,
         "latency_ms": {"median": p.median_ms, "p10": p.percentile(0.1), "p90": p.percentile(0.9)},

@@ -122,7 +122,7 @@ def analyze_module(model, input_shape, *, name: Optional[str] = None, batch: int
                        aux_params=aux_params, training=training, notes=notes, macs_by_op=dict(rec.by_op),
                        inputs=[s.as_dict(batch) for s in inputs.specs], outputs=outputs,
                        input_source=inputs.source, output_full_shape=full, batch_trace=bt, kernels=list(rec.kernels),
-                       module_calls=rec.module_calls)
+                       module_calls=getattr(rec, "module_calls", bt.main.module_calls))
     if convention is not None:
         from archstat.trace.conventions import peer_count
 
@@ -145,7 +145,6 @@ def _run(model, inputs, batch, device, mode, saved, backward=False):
 
 def _trace_pair(model, inputs: InputSet, batch: int, device: str, mode: str, saved: int,
                 backward: bool = False) -> BatchTrace:
-
     a = first_traced(batch)
     b = other_batch(a)
     main, out_a = _run(model, inputs, a, device, mode, saved, backward)

@@ -41,7 +41,8 @@ def traced(model: str, img: int, mode: str):
         (batch, rows), = k.items()
         return {"pair": Fixed(from_rows(rows), int(batch)), "record": record}
     try:
-        pair = BatchPair(from_rows(k["2"]), from_rows(k["3"]), 2, 3)
+        (b1, r1), (b2, r2) = sorted(k.items(), key=lambda x: int(x[0]))
+        pair = BatchPair(from_rows(r1), from_rows(r2), int(b1), int(b2))
     except BatchMismatch as exc:
         return {"error": f"batch: {exc}"}
     return {"pair": pair, "record": record}

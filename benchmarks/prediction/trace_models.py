@@ -5,8 +5,9 @@ Run in the torchvision/timm venv (never a test dependency)::
     PYTHONPATH=. /path/to/venv-with-timm/bin/python benchmarks/prediction/trace_models.py [--sample N] [--workers 2]
 
 Each (model, image size) is built on the meta device (``timm.create_model(name)``, no weights) and traced
-at batch 2 and 3 in eval mode (and, for the training table, one training step at the batch the table
-measured: forward, loss, backward); the operator logs (``archstat.perf.kernels``) go to
+once by ``archstat.trace`` (which runs it at two batch sizes: 2 and 3 in eval mode; for the training table
+one training step, forward, loss and backward, at the batch the table measured and the next); the
+operator logs (``archstat.perf.kernels``) go to
 ``benchmarks/prediction/.cache/`` (one gzip'd JSON per model and mode). The rows do not depend on the
 device or the batch the table used: ``BatchPair`` gives them at any batch. torch and timm are imported
 once per worker process.
@@ -96,17 +97,16 @@ def trace_one(job: tuple[str, int, str, int]) -> dict:
         cfg = getattr(module, "pretrained_cfg", {}) or {}
         chans = (cfg.get("input_size") or (3,))[0]
         shape = (chans, img, img)
-        traced = {}
-        for b in (BATCHES if mode == "infer" else (table_batch,)):
-            traced[str(b)] = trace_program(module, shape, batch=b, mode="train" if mode == "train" else "eval")
+        traced = trace_program(module, shape, batch=BATCHES[0] if mode == "infer" else table_batch,
+                               mode="train" if mode == "train" else "eval")
         signal.alarm(0)
+        pair = traced.pair
         summary = {"model": model, "img": img, "mode": mode, "status": "ok", "input": list(shape),
-                   "params": sum(p.numel() for p in module.parameters()),
-                   "macs": {b: t.macs for b, t in traced.items()}, "notes": notes,
-                   "device": next(iter(traced.values())).device,
-                   "seconds": round(time.perf_counter() - t0, 2)}
-        record = {**summary, "kernels": {b: to_rows(t.kernels) for b, t in traced.items()},
-                  "module_calls": {b: t.module_calls for b, t in traced.items()}}
+                   "params": sum(p.numel() for p in module.parameters()), "macs": traced.macs, "notes": notes,
+                   "device": traced.device, "seconds": round(time.perf_counter() - t0, 2)}
+        record = {**summary, "kernels": {str(pair.batch_first): to_rows(pair.first),
+                                         str(pair.batch_second): to_rows(pair.second)},
+                  "module_calls": traced.module_calls}
         tmp = path.with_suffix(f".tmp{os.getpid()}")
         with gzip.open(tmp, "wt", encoding="utf-8") as f:
             json.dump(record, f, separators=(",", ":"))
