@@ -14,6 +14,7 @@ so are the MACs; a pair that does not line up op for op is refused, never guesse
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Iterable, Optional
 
 DTYPE_BYTES = {"float64": 8, "float32": 4, "float16": 2, "bfloat16": 2, "float8_e4m3fn": 1, "float8_e5m2": 1,
@@ -41,7 +42,7 @@ class TensorRef:
     elements: Optional[int] = None   # the distinct elements behind it, where fewer than its shape's (an
     #                                  expanded view: a class token broadcast over the batch); None: all
 
-    @property
+    @cached_property
     def numel(self) -> int:
         return numel(self.shape)
 
@@ -49,7 +50,7 @@ class TensorRef:
     def distinct(self) -> int:
         return self.numel if self.elements is None else min(self.elements, self.numel)
 
-    @property
+    @cached_property
     def nbytes(self) -> int:
         """The bytes reading (or writing) it moves: each distinct element once."""
         return self.distinct * DTYPE_BYTES.get(self.dtype, 4)
@@ -61,6 +62,12 @@ class TensorRef:
     @property
     def weight(self) -> bool:
         return self.role in ("param", "buffer")
+
+    def retyped(self, dtype: str) -> "TensorRef":
+        """The same tensor in another dtype (itself when it already is)."""
+        if dtype == self.dtype:
+            return self
+        return TensorRef(self.shape, dtype, self.id, self.role, self.layout, self.elements)
 
 
 @dataclass(frozen=True)
@@ -80,6 +87,13 @@ class Kernel:
 
     def with_result(self, outputs: tuple[TensorRef, ...], macs: int) -> "Kernel":
         return replace(self, outputs=outputs, macs=macs)
+
+    def moved(self, inputs: tuple[TensorRef, ...], outputs: tuple[TensorRef, ...], macs: Optional[int] = None,
+              part_of: Optional[int] = None) -> "Kernel":
+        """The same operator on other tensors (``dataclasses.replace`` without its cost: plans copy
+        hundreds of thousands of these)."""
+        return Kernel(self.op, self.row, inputs, outputs, self.macs if macs is None else macs, self.view,
+                      self.inplace, self.attrs, self.part_of if part_of is None else part_of, self.phase)
 
     @property
     def read_bytes(self) -> int:
@@ -153,6 +167,8 @@ class BatchPair:
                                     f"{b.op} at batch {self.batch_second}")
 
     def _affine(self, x: int, y: int, batch: int) -> int:
+        if x == y:
+            return x
         num = (y - x) * (batch - self.batch_first)
         den = self.batch_second - self.batch_first
         if num % den:
@@ -170,19 +186,20 @@ class BatchPair:
         if batch == self.batch_second:
             return self.second
 
+        affine = self._affine
+
         def tensor(a: TensorRef, b: TensorRef) -> TensorRef:
             if a.shape == b.shape and a.elements == b.elements:
                 return a
-            elements = None if a.elements is None or b.elements is None else self._affine(a.elements, b.elements,
-                                                                                            batch)
-            return replace(a, shape=tuple(self._affine(x, y, batch) for x, y in zip(a.shape, b.shape)),
-                           elements=elements)
+            elements = None if a.elements is None or b.elements is None else affine(a.elements, b.elements, batch)
+            return TensorRef(tuple(affine(x, y, batch) for x, y in zip(a.shape, b.shape)), a.dtype, a.id, a.role,
+                             a.layout, elements)
 
         out = []
         for a, b in zip(self.first, self.second):
-            out.append(replace(a, inputs=tuple(tensor(x, y) for x, y in zip(a.inputs, b.inputs)),
-                               outputs=tuple(tensor(x, y) for x, y in zip(a.outputs, b.outputs)),
-                               macs=self._affine(a.macs, b.macs, batch)))
+            out.append(a.moved(tuple(tensor(x, y) for x, y in zip(a.inputs, b.inputs)),
+                               tuple(tensor(x, y) for x, y in zip(a.outputs, b.outputs)),
+                               affine(a.macs, b.macs, batch) if a.macs != b.macs else a.macs))
         return out
 
     def batch_dims(self) -> list[tuple[Optional[int], ...]]:

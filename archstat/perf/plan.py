@@ -322,25 +322,6 @@ class _Builder:
         self.sdpa = "auto"
         self.notes: list[str] = []
         self.unknown: dict[str, int] = {}
-        # readers of every (storage, version): which kernels read what each kernel writes
-        self.readers: dict[tuple[int, int], list[int]] = {}
-        self.version_read: list[list[tuple[int, int]]] = []
-        self.version_written: list[list[tuple[int, int]]] = []
-        version: dict[int, int] = {}
-        for i, k in enumerate(kernels):
-            if k.part_of >= 0:
-                self.version_read.append([])
-                self.version_written.append([])
-                continue
-            reads = [(t.id, version.get(t.id, 0)) for t in k.inputs]
-            for r in reads:
-                self.readers.setdefault(r, []).append(i)
-            writes = []
-            for t in k.outputs:
-                version[t.id] = version.get(t.id, 0) + 1
-                writes.append((t.id, version[t.id]))
-            self.version_read.append(reads)
-            self.version_written.append(writes)
         self.parts: dict[int, list[int]] = {}
         for i, k in enumerate(kernels):
             if k.part_of >= 0:

@@ -108,7 +108,7 @@ def apply(kernels: list[Kernel], precision: Precision) -> list[Kernel]:
 
     for index, k in enumerate(kernels):
         part_of = moved.get(k.part_of, -1) if k.part_of >= 0 else -1
-        ins = [replace(t, dtype=current(t)) if t.floating else t for t in k.inputs]
+        ins = [t.retyped(current(t)) if t.floating else t for t in k.inputs]
         half_weights: dict[tuple, TensorRef] = {}
         if low and k.phase == "backward":
             # the backward reads the half-precision copy its forward read
@@ -158,9 +158,9 @@ def apply(kernels: list[Kernel], precision: Precision) -> list[Kernel]:
             # an explicit cast in the model to a low precision keeps its target
             d = t.dtype if k.op == "_to_copy" and t.dtype != "float32" else result or current(t)
             dtype_of[t.id] = d
-            outs.append(replace(t, dtype=d))
+            outs.append(t.retyped(d))
         moved[index] = len(out)
-        out.append(replace(k, inputs=tuple(ins), outputs=tuple(outs), part_of=part_of))
+        out.append(k.moved(tuple(ins), tuple(outs), part_of=part_of))
         for t in outs:      # a weight gradient in half precision: cast to the float32 master weight's dtype
             if t.shape in half_weights and t.dtype == low:
                 out.append(cast_kernel(t, "float32", k.row, k.phase, part_of))

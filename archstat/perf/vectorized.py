@@ -101,6 +101,22 @@ class Batch:
         self._arrays = None
         return index
 
+    def extend(self, other: "Batch") -> None:
+        """Append another batch's predictions (built in another process) after this one's."""
+        if other.kind != self.kind:
+            raise ValueError("batches of different device kinds")
+        steps, preds = self.steps, len(self.preds)
+        mine, theirs = self.l, other.l
+        for key, values in vars(theirs).items():
+            if key == "step_pred":
+                values = [p + preds for p in values]
+            elif key.endswith("_step"):
+                values = [i + steps for i in values]
+            getattr(mine, key).extend(values)
+        self.preds.extend(other.preds)
+        self.steps += other.steps
+        self._arrays = None
+
     def arrays(self):
         if self._arrays is None:
             import numpy as np

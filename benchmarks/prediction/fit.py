@@ -34,7 +34,7 @@ sys.path.insert(0, str(HERE))
 import numpy as np  # noqa: E402
 
 from replay import CACHE, device_spec, family, plan_options, traced  # noqa: E402
-from tables import TABLES  # noqa: E402
+from tables import TABLES, by_key  # noqa: E402
 
 from archstat.perf.kernels import BatchMismatch  # noqa: E402
 from archstat.perf.predict import coefficients, run_plan  # noqa: E402
@@ -103,27 +103,16 @@ def with_values(base: dict, theta) -> dict:
 
 # -- the plans of every measured row -------------------------------------------------------------------
 
-def build(tables, sample=None):
-    """Batches (gpu, cpu) holding the plan of every measured row, with what was measured."""
+def _plan_programs(job):
+    """One worker's share of the programs: (batches, skipped, ops)."""
+    items, = job
     batches = {"gpu": Batch("gpu"), "cpu": Batch("cpu")}
     skipped: dict[str, int] = {}
     ops: set[str] = set()
-    # every row of every table, grouped by traced program: each cache file is read once
-    work: dict[tuple, list] = {}
-    for table in tables:
-        rows = table.rows()
-        if sample:
-            import random
-
-            rows = random.Random(0).sample(rows, min(sample, len(rows)))
-        for row in rows:
-            work.setdefault((row["model"], row["img"], table.mode), []).append((table, row))
-    t0 = time.perf_counter()
-    for n, ((model, img, mode), entries) in enumerate(work.items()):
-        if n % 200 == 0:
-            print(f"  planning: {n}/{len(work)} programs, {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+    for (model, img, mode), entries in items:
         t = traced(model, img, mode)
-        for table, row in entries:
+        for key, row in entries:
+            table = by_key(key)
             if t is None or "error" in t:
                 why = "not traced" if t is None else t["error"].split(":")[0]
                 skipped[why] = skipped.get(why, 0) + 1
@@ -139,6 +128,37 @@ def build(tables, sample=None):
             batches[device.kind].add(p, device, table=table.key, model=row["model"], family=family(row["model"]),
                                      img=row["img"], batch=row["batch"], measured=row["samples_per_s"],
                                      runtime=table.runtime, train=table.mode == "train")
+    return batches, skipped, ops
+
+
+def build(tables, sample=None, workers: int = 2):
+    """Batches (gpu, cpu) holding the plan of every measured row, with what was measured; the programs
+    are planned by ``workers`` processes (each reads its cache files once)."""
+    import multiprocessing as mp
+
+    work: dict[tuple, list] = {}
+    for table in tables:
+        rows = table.rows()
+        if sample:
+            import random
+
+            rows = random.Random(0).sample(rows, min(sample, len(rows)))
+        for row in rows:
+            work.setdefault((row["model"], row["img"], table.mode), []).append((table.key, row))
+    items = sorted(work.items())
+    chunks = [items[i::workers * 8] for i in range(workers * 8)]
+    batches = {"gpu": Batch("gpu"), "cpu": Batch("cpu")}
+    skipped: dict[str, int] = {}
+    ops: set[str] = set()
+    t0 = time.perf_counter()
+    with mp.get_context("fork").Pool(workers) as pool:
+        for n, (b, sk, op) in enumerate(pool.imap(_plan_programs, [(c,) for c in chunks])):
+            for kind in batches:
+                batches[kind].extend(b[kind])
+            for k, v in sk.items():
+                skipped[k] = skipped.get(k, 0) + v
+            ops |= op
+            print(f"  planned {n + 1}/{len(chunks)} chunks, {time.perf_counter() - t0:.0f} s", file=sys.stderr)
     return batches, skipped, ops
 
 
