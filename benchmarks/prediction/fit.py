@@ -190,23 +190,62 @@ def subset(batches, keep: np.ndarray) -> dict:
     return out
 
 
-def fit(batches, base, theta0=None, max_nfev=60):
+def kind_of(path: str) -> str:
+    """Which rows a coefficient acts on: the GPU tables' (gpu.*, host.gpu.*) or the CPU table's."""
+    return "cpu" if path.startswith(("cpu.", "host.cpu.")) else "gpu"
+
+
+def fit(batches, base, theta0=None, max_nfev=60, kind=None):
     """Robust least squares on log ratios over every row of ``batches``, in log space (every coefficient is
-    a positive rate, share or time)."""
+    a positive rate, share or time). With ``kind``, only that kind's coefficients move and only its rows
+    are evaluated (no coefficient acts on both); the others keep their ``theta0`` values."""
     from scipy.optimize import least_squares
 
     lo = np.asarray([f[1] for f in FITTED])
     hi = np.asarray([f[2] for f in FITTED])
     x0 = np.clip(np.asarray(theta0 if theta0 is not None else [get(base, f[0]) for f in FITTED], dtype=float),
                  lo * 1.0001 + 1e-12, hi * 0.9999)
-    llo, lhi = np.log(np.maximum(lo, 1e-12)), np.log(hi)
+    moving = np.asarray([kind is None or kind_of(f[0]) == kind for f in FITTED])
+    rows = batches if kind is None else {kind: batches[kind]}
+    llo, lhi = np.log(np.maximum(lo[moving], 1e-12)), np.log(hi[moving])
+
+    def full(z):
+        theta = x0.copy()
+        theta[moving] = np.exp(z)
+        return theta
 
     def fun(z):
-        return residuals(batches, with_values(base, np.exp(z)))
+        return residuals(rows, with_values(base, full(z)))
 
-    res = least_squares(fun, np.log(np.maximum(x0, 1e-12)), bounds=(llo, lhi), loss="soft_l1", f_scale=0.15,
-                        max_nfev=max_nfev, x_scale=1.0, diff_step=1e-3)
-    return np.exp(res.x), res
+    res = least_squares(fun, np.log(np.maximum(x0[moving], 1e-12)), bounds=(llo, lhi), loss="soft_l1",
+                        f_scale=0.15, max_nfev=max_nfev, x_scale=1.0, diff_step=1e-3)
+    return full(res.x), res
+
+
+_SHARED: dict = {}   # the planned rows, inherited by the fitting workers (fork) instead of pickled
+
+
+def _fit_job(job):
+    """One fit in a worker: (kind, fold or None, theta, evaluations)."""
+    kind, fold, keep, theta0, max_nfev = job
+    th, res = fit(subset(_SHARED["batches"], keep), _SHARED["base"], theta0=theta0, max_nfev=max_nfev, kind=kind)
+    return kind, fold, th, res.nfev
+
+
+def fit_parallel(jobs: list, workers: int = 2) -> list:
+    import multiprocessing as mp
+
+    with mp.get_context("fork").Pool(workers) as pool:
+        return pool.map(_fit_job, jobs, chunksize=1)
+
+
+def merge(thetas: dict, x0) -> np.ndarray:
+    """One coefficient vector from the per-kind fits."""
+    out = np.asarray(x0, dtype=float).copy()
+    for kind, th in thetas.items():
+        m = np.asarray([kind_of(f[0]) == kind for f in FITTED])
+        out[m] = th[m]
+    return out
 
 
 def fold_of(fam: str, folds: int) -> int:
@@ -236,6 +275,8 @@ def main(argv=None) -> int:
     ap.add_argument("--tables", default=",".join(t.key for t in TABLES))
     ap.add_argument("--max-nfev", type=int, default=40)
     ap.add_argument("--reuse", action="store_true", help="reuse the plans of the last run (.cache/fit-plans.pkl)")
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--start", default=None, help="a fit.json whose coefficients start the fit (default: perf.yaml)")
     ap.add_argument("--write", action="store_true")
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
@@ -245,7 +286,7 @@ def main(argv=None) -> int:
         with open(cache, "rb") as f:
             batches, skipped, ops = pickle.load(f)
     else:
-        batches, skipped, ops = build(tables)
+        batches, skipped, ops = build(tables, workers=args.workers)
         for b in batches.values():
             b.arrays()
         with open(cache, "wb") as f:
@@ -261,21 +302,29 @@ def main(argv=None) -> int:
         idx = np.flatnonzero(table_of == key)
         fit_rows[rng.choice(idx, min(args.fit_rows, len(idx)), replace=False)] = True
     base = coefficients()
-    print("priors:", json.dumps(stats(residuals(batches, base))), file=sys.stderr)
-    theta, res = fit(subset(batches, fit_rows), base, max_nfev=args.max_nfev)
+    x0 = np.asarray([get(base, f[0]) for f in FITTED], dtype=float)
+    if args.start:
+        start = json.loads(Path(args.start).read_text())["fitted"]
+        x0 = np.asarray([start.get(f[0], v) for f, v in zip(FITTED, x0)], dtype=float)
+    print("priors:", json.dumps(stats(residuals(batches, with_values(base, x0)))), file=sys.stderr)
+    kinds_present = [k for k, b in batches.items() if b.preds]
+    _SHARED.update(batches=batches, base=base)
+    done = fit_parallel([(k, None, fit_rows, x0, args.max_nfev) for k in kinds_present], args.workers)
+    theta = merge({k: th for k, _, th, _ in done}, x0)
     fitted = with_values(base, theta)
     r_all = residuals(batches, fitted)
-    print(f"fit ({res.nfev} evaluations, {time.perf_counter() - t0:.0f} s): {json.dumps(stats(r_all))}",
-          file=sys.stderr)
+    print(f"fit ({sum(n for *_, n in done)} evaluations, {time.perf_counter() - t0:.0f} s): "
+          f"{json.dumps(stats(r_all))}", file=sys.stderr)
     # cross-validation by family: each family predicted by coefficients fitted without any of its models
     folds = np.asarray([fold_of(p["family"], args.folds) for p in preds])
     oof = np.full(len(preds), np.nan)
-    for k in range(args.folds):
-        th, _ = fit(subset(batches, fit_rows & (folds != k)), base, theta0=theta,
-                    max_nfev=max(8, args.max_nfev // 4))
-        held = folds == k
+    done = fit_parallel([(k, f, fit_rows & (folds != f), theta, max(8, args.max_nfev // 3))
+                         for f in range(args.folds) for k in kinds_present], args.workers)
+    for f in range(args.folds):
+        th = merge({k: t for k, ff, t, _ in done if ff == f}, theta)
+        held = folds == f
         oof[held] = residuals(batches, with_values(base, th))[held]
-        print(f"fold {k} ({time.perf_counter() - t0:.0f} s): {json.dumps(stats(oof[held]))}", file=sys.stderr)
+        print(f"fold {f} ({time.perf_counter() - t0:.0f} s): {json.dumps(stats(oof[held]))}", file=sys.stderr)
     out = {"fitted": {f[0]: float(v) for f, v in zip(FITTED, theta)}, "fit_rows": int(fit_rows.sum()),
            "in_sample": {}, "cross_validated": {}, "by_regime": {}}
     for key in sorted(set(table_of)):

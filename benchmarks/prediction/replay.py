@@ -1,6 +1,6 @@
 """Replay the public measurements: archstat's prediction beside every measured row.
 
-    PYTHONPATH=. python benchmarks/prediction/replay.py [--tables KEY,…] [--sample N] [--out results.csv]
+    PYTHONPATH=. python benchmarks/prediction/replay.py [--tables KEY,…] [--sample N] [--workers 2] [--out F]
 
 Reads the traced operators from `.cache/` (written by trace_models.py; the replay itself needs no torch),
 predicts every row of every table (`tables.py`) and writes one CSV row per prediction. `report.py`
@@ -98,40 +98,77 @@ def predict_row(table: Table, row: dict, coefficients=None):
     return p, ""
 
 
+def _predict_model(jobs: list[tuple[str, dict]]) -> list[dict]:
+    """Every (table key, row) of one model: its cache file is read once for all its tables."""
+    from tables import by_key
+
+    out = []
+    for key, row in jobs:
+        p, why = predict_row(by_key(key), row)
+        rec = {"table": key, "model": row["model"], "family": family(row["model"]), "img": row["img"],
+               "batch": row["batch"], "measured_samples_per_s": row["samples_per_s"]}
+        if p is None:
+            rec.update(predicted_samples_per_s="", why=why)
+        else:
+            rec.update(predicted_samples_per_s=round(p.throughput, 3), host_s=p.schedule.host_s,
+                       device_s=p.schedule.device_s, why="")
+        out.append(rec)
+    traced.cache_clear()
+    return out
+
+
+def sample_rows(table: Table, sample: int | None) -> list[dict]:
+    rows = table.rows()
+    if sample:
+        import random
+
+        rows = random.Random(0).sample(rows, min(sample, len(rows)))
+    return rows
+
+
+def replay(keys: list[str], sample: int | None = None, workers: int = 2, models=None) -> list[dict]:
+    """The prediction beside every measured row of the tables ``keys`` (``sample`` rows of each; only the
+    rows of ``models`` when given)."""
+    by_model: dict[str, list[tuple[str, dict]]] = {}
+    for table in TABLES:
+        if table.key in keys:
+            for row in sample_rows(table, sample):
+                if models is None or row["model"] in models:
+                    by_model.setdefault(row["model"], []).append((table.key, row))
+    groups = [by_model[m] for m in sorted(by_model)]
+    if workers > 1:
+        import multiprocessing as mp
+
+        with mp.get_context("fork").Pool(workers) as pool:
+            done = pool.map(_predict_model, groups, chunksize=4)
+    else:
+        done = [_predict_model(g) for g in groups]
+    order = {key: i for i, key in enumerate(keys)}
+    return sorted((r for group in done for r in group), key=lambda r: (order[r["table"]], r["model"], r["img"]))
+
+
+FIELDS = ["table", "model", "family", "img", "batch", "measured_samples_per_s", "predicted_samples_per_s",
+          "host_s", "device_s", "why"]
+
+
+def write_csv(rows: list[dict], path) -> None:
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, FIELDS, extrasaction="ignore")
+        w.writeheader()
+        w.writerows(rows)
+
+
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser()
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--tables", default=",".join(t.key for t in TABLES))
-    ap.add_argument("--sample", type=int, default=None)
+    ap.add_argument("--sample", type=int, default=None, help="only N rows of each table (a fixed random sample)")
+    ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--out", default=str(HERE / ".cache" / "replay.csv"))
     args = ap.parse_args(argv)
-    keys = args.tables.split(",")
     t0 = time.perf_counter()
-    out_rows = []
-    for table in TABLES:
-        if table.key not in keys:
-            continue
-        rows = table.rows()
-        if args.sample:
-            import random
-
-            rows = random.Random(0).sample(rows, min(args.sample, len(rows)))
-        for row in rows:
-            p, why = predict_row(table, row)
-            rec = {"table": table.key, "model": row["model"], "family": family(row["model"]), "img": row["img"],
-                   "batch": row["batch"], "measured_samples_per_s": row["samples_per_s"]}
-            if p is None:
-                rec.update(predicted_samples_per_s="", why=why)
-            else:
-                rec.update(predicted_samples_per_s=round(p.throughput, 3), host_s=p.schedule.host_s,
-                           device_s=p.schedule.device_s, why="")
-            out_rows.append(rec)
-    keys_out = ["table", "model", "family", "img", "batch", "measured_samples_per_s", "predicted_samples_per_s",
-                "host_s", "device_s", "why"]
-    with open(args.out, "w", newline="") as f:
-        w = csv.DictWriter(f, keys_out, extrasaction="ignore")
-        w.writeheader()
-        w.writerows(out_rows)
-    print(f"{len(out_rows)} rows in {time.perf_counter() - t0:.0f} s → {args.out}", file=sys.stderr)
+    rows = replay(args.tables.split(","), args.sample, args.workers)
+    write_csv(rows, args.out)
+    print(f"{len(rows)} rows in {time.perf_counter() - t0:.0f} s → {args.out}", file=sys.stderr)
     return 0
 
 
