@@ -17,7 +17,8 @@ from typing import Any, Optional
 
 from archstat import argcheck
 from archstat.analyze.references import check_all
-from archstat.analyze.stats import DTYPE_BYTES, MODES, ModelStats, analyze_graph
+from archstat import dtypes
+from archstat.analyze.stats import MODES, ModelStats, analyze_graph
 from archstat.config.expand import expand
 from archstat.config.loader import read_config_text
 from archstat.config.spec import Spec, parse_spec
@@ -103,7 +104,7 @@ def analyze(model: str | Path | Spec | Graph, params: Optional[dict[str, Any]] =
     argcheck.expect_model(model, fn, "model", module=True)
     params = argcheck.expect_mapping(params, fn)
     argcheck.expect_choice(optimizer, fn, "optimizer", OPTIMIZER_STATES)
-    argcheck.expect_choice(dtype, fn, "dtype", DTYPE_BYTES)
+    dtype = argcheck.expect_dtype(dtype, fn, "dtype", dtypes.STORAGE)
     argcheck.expect_choice(mode, fn, "mode", MODES)
     if mode == "train" and dtype == "int8":
         raise UsageError("--dtype int8 with --mode train: int8 is an inference format; training memory is "

@@ -89,6 +89,19 @@ def expect_choice(value: Any, fn: str, arg: str, choices: Iterable[str]) -> str:
     return value
 
 
+def expect_dtype(value: Any, fn: str, arg: str, accepted: tuple[str, ...]) -> str:
+    """A dtype of ``accepted`` in any spelling (``archstat/dtypes.py``: 'fp16' is 'float16'), as its
+    canonical name."""
+    from archstat import dtypes
+    from archstat.errors import UnknownNameError
+
+    expect_str(value, fn, arg, f"one of {', '.join(accepted)}")
+    try:
+        return dtypes.canonical(value, accepted, path=where(fn, arg))
+    except UnknownNameError as exc:
+        raise ArgumentValueError(exc.message, path=exc.path, hint=exc.hint) from None
+
+
 def is_module(value: Any) -> bool:
     """An ``nn.Module`` (duck-typed: torch is never imported to ask)."""
     return hasattr(value, "named_modules") and hasattr(value, "forward") and not isinstance(value, type)

@@ -39,12 +39,6 @@ MATCH_KEYS = {"names", "mig"}
 # PyTorch's dispatch; 10 µs eager PyTorch's per-op dispatch on a CPU.
 DEFAULT_OVERHEAD_S = {"gpu": 5e-6, "cpu": 10e-6}
 
-# --dtype: (the storage dtype of activations and weights, the peak it runs at)
-DTYPES = {"float32": ("float32", "fp32"), "fp32": ("float32", "fp32"),
-          "tf32": ("float32", "tf32"),
-          "float16": ("float16", "fp16"), "fp16": ("float16", "fp16"),
-          "bfloat16": ("bfloat16", "bf16"), "bf16": ("bfloat16", "bf16"),
-          "int8": ("int8", "int8")}
 CALIBRATABLE = ("cpu", "cuda")
 
 # What a figure may be, wherever it comes from (calibration file, --peak, --bandwidth, --overhead): finite
@@ -132,11 +126,12 @@ class Roof:
 
 
 def resolve_dtype(text: str) -> tuple[str, str]:
-    """'bf16' → ('bfloat16', 'bf16'): the storage dtype (bytes per element) and the peak it runs at."""
-    if text not in DTYPES:
-        raise UnknownNameError("dtype", text, DTYPES, path="--dtype",
-                               hint_extra=f" (choose from {', '.join(DTYPES)})")
-    return DTYPES[text]
+    """'bf16' → ('bfloat16', 'bf16'): the storage dtype (bytes per element) and the peak it runs at
+    (``archstat/dtypes.py``: any spelling of fp32, tf32, fp16, bf16 or int8)."""
+    from archstat.dtypes import DTYPES, ROOFLINE, lookup
+
+    found = lookup(text, ROOFLINE)
+    return DTYPES[found.torch].name, found.peak
 
 
 # -- the devices file ------------------------------------------------------------------------------------

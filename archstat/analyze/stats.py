@@ -19,9 +19,9 @@ from typing import Any, Optional
 
 from archstat.analyze.receptive import RF, receptive_fields, weighted_depth
 from archstat.graph import Graph, Node
+from archstat.dtypes import STORAGE, canonical
+from archstat.dtypes import DTYPES as _DTYPES
 from archstat.ops.registry import all_ops, numel
-
-DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2, "int8": 1}
 
 
 @dataclass
@@ -175,12 +175,13 @@ def analyze_graph(graph: Graph, *, description: str = "", batch: int = 1, dtype:
                   optimizer: str = "adam", amp: bool = False) -> ModelStats:
     """Rows and totals. ``mode='eval'`` leaves auxiliary heads out; ``'train'`` counts them and
     estimates training memory (``optimizer``, ``amp``)."""
+    dtype = canonical(dtype, STORAGE)
     training = None
     if mode == "train":
         from archstat.analyze.training import training_memory
 
         training = training_memory(graph, batch=batch, dtype=dtype, optimizer=optimizer, amp=amp)
-    nbytes = DTYPE_BYTES[dtype]
+    nbytes = _DTYPES[dtype].bytes
     ops = all_ops()
     rfs = receptive_fields(graph)
     rows: list[Row] = []

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import re
 
-from archstat.analyze.stats import DTYPE_BYTES
+from archstat import dtypes
 from archstat.errors import UnknownNameError, UsageError
 from archstat.trace.inputs import InputSet
 
@@ -53,8 +53,9 @@ def parse_batch(value: int) -> int:
     return value
 
 
-def parse_dtype(value: str) -> str:
-    return choice(value, tuple(DTYPE_BYTES), "--dtype")
+def parse_dtype(value: str, accepted: tuple[str, ...] = dtypes.STORAGE) -> str:
+    """--dtype in any spelling of ``archstat/dtypes.py`` (fp32 is float32) → its canonical name."""
+    return dtypes.canonical(value, accepted, path="--dtype")
 
 
 def parse_sets(values: list[str] | None) -> dict[str, str]:

@@ -56,14 +56,14 @@ def profile_model(
 ):
     """Latency (median, p10, p90), throughput, achieved MAC/s and peak memory, with the analytic
     estimate beside the measurement."""
-    from archstat.profile.measure import DTYPE_ALIASES, PRECISIONS, profile
+    from archstat.profile.measure import PRECISIONS, profile
     from archstat.report import profile_report
 
     fmt = options.choice(fmt, options.FORMATS, "--format")
     runtime = options.choice(runtime, ("eager", "compile"), "--runtime")
     mode = options.choice(mode, options.MODES, "--mode")
     mode = "train" if train else mode
-    dtype = DTYPE_ALIASES[options.choice(dtype, tuple(DTYPE_ALIASES), "--dtype")]
+    dtype = options.parse_dtype(dtype, options.dtypes.PROFILE)
     precision = options.choice(precision, PRECISIONS, "--precision")
     optimizer = options.parse_optimizer(optimizer, mode)
     time_budget = options.parse_time_budget(time_budget)

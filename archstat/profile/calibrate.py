@@ -22,9 +22,9 @@ import time
 from typing import Callable, Optional
 
 from archstat.builder import require_torch
-from archstat.errors import RuntimeFailure, UsageError
+from archstat import dtypes
+from archstat.errors import RuntimeFailure, UnknownNameError, UsageError
 
-TORCH_DTYPES = {"fp32": "float32", "tf32": "float32", "fp16": "float16", "bf16": "bfloat16"}
 
 
 def _timer(dev) -> Callable[[Callable[[], None], int], float]:
@@ -52,8 +52,12 @@ def measure(device: str = "cpu", dtype: str = "fp32", *, size: Optional[int] = N
 
     quiet_numpy_warning()
     torch = require_torch()
-    if dtype not in TORCH_DTYPES:
-        raise UsageError(f"--calibrate measures {', '.join(TORCH_DTYPES)} (not {dtype})")
+    try:
+        found = dtypes.lookup(dtype, dtypes.CALIBRATE)
+    except UnknownNameError:
+        shown = ", ".join(dtypes.DTYPES[n].peak for n in dtypes.CALIBRATE)
+        raise UsageError(f"--calibrate measures {shown} (not {dtype})") from None
+    dtype = found.peak   # the key its peak is stored under: fp32, tf32, fp16, bf16
     dev = resolve_device(device)
     if dev.type not in ("cpu", "cuda"):
         raise UsageError(f"--calibrate measures cpu or cuda, not {device}")
@@ -64,7 +68,7 @@ def measure(device: str = "cpu", dtype: str = "fp32", *, size: Optional[int] = N
     nbytes = copy_bytes or (2 * 10**9 if cuda else 256 * 10**6)
     place = tensor_device(dev)
     run = _timer(dev)
-    tdtype = getattr(torch, TORCH_DTYPES[dtype])
+    tdtype = getattr(torch, found.torch)
     tf32 = (dtype == "tf32") if cuda and dtype in ("fp32", "tf32") else None
     math_note = ""
     try:

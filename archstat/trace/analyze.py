@@ -15,8 +15,9 @@ import copy
 import sys
 from typing import Optional
 
-from archstat.analyze.stats import DTYPE_BYTES, ModelStats, Row, Totals, accumulate, collapse
+from archstat.analyze.stats import ModelStats, Row, Totals, accumulate, collapse
 from archstat.builder import require_torch
+from archstat.dtypes import DTYPES, STORAGE, canonical
 from archstat.errors import ArchstatError, ConfigError, UsageError
 from archstat.ops.registry import numel
 from archstat.trace.batch import UNKNOWN, BatchTrace, check, compare, other_batch
@@ -43,8 +44,7 @@ def analyze_module(model, input_shape, *, name: Optional[str] = None, batch: int
     ``backward`` (with ``mode='train'``) also runs a stand-in loss and its backward pass, whose
     operators join the kernel log (``stats.kernels``, phase "backward") but not the rows."""
     torch = require_torch()
-    if dtype not in DTYPE_BYTES:
-        raise UsageError(f"unknown dtype '{dtype}' (choose from {', '.join(DTYPE_BYTES)})")
+    dtype = canonical(dtype, STORAGE, path=None)
     if not isinstance(model, torch.nn.Module):
         raise UsageError(f"expected an nn.Module, got {type(model).__name__}")
     inputs = normalize(input_shape)
@@ -54,7 +54,7 @@ def analyze_module(model, input_shape, *, name: Optional[str] = None, batch: int
         raise UsageError(f"--batch {batch}: no input has a batch dimension (every one is unbatched: or a value)")
     inputs = inputs.resolved(model)
     notes = list(notes)
-    saved = DTYPE_BYTES[dtype] if not amp else 2
+    saved = DTYPES[dtype].bytes if not amp else 2
     backward = backward and mode == "train"
     on_meta = all(t.device.type == "meta" for t in (*model.parameters(), *model.buffers()))
     work = model if on_meta else meta_copy(model)
@@ -87,7 +87,7 @@ def analyze_module(model, input_shape, *, name: Optional[str] = None, batch: int
     rec, bt = _at_batch(bt, work, inputs, batch, device, mode, saved, backward)
     first_data = next((i for i, acc in enumerate(rec.rows) if acc.data), None)
     after_data = _after_data(rec)
-    nbytes = DTYPE_BYTES[dtype]
+    nbytes = DTYPES[dtype].bytes
     rows = _input_rows(inputs, batch, nbytes)
     rows += [_row(acc, batch, nbytes, bt, acc.name in after_data) for acc in rec.rows]
     aux_params, unused = _params_left(work, rec)
@@ -458,7 +458,7 @@ def _training(rows, dtype, optimizer, amp):
     from archstat.analyze.training import OPTIMIZER_STATES, TrainingMemory
 
     params = sum(r.params for r in rows)
-    elem = 4 if amp else DTYPE_BYTES[dtype]
+    elem = 4 if amp else DTYPES[dtype].bytes
     saved = sum(r.saved_bytes for r in rows)
     return TrainingMemory(optimizer=optimizer, amp=amp, param_bytes=params * elem, grad_bytes=params * elem,
                           optimizer_bytes=OPTIMIZER_STATES[optimizer] * params * elem,

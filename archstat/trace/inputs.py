@@ -25,9 +25,11 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Any, Optional
 
+from archstat import dtypes as _dtypes
 from archstat.errors import ArgumentTypeError, ArgumentValueError, UsageError
 
-DTYPES = ("float32", "float16", "bfloat16", "int64", "int32", "bool")
+DTYPES = _dtypes.INPUT          # canonical names; any spelling of archstat/dtypes.py is taken (fp16:3x4)
+_SPELLINGS = tuple(_dtypes.spellings(DTYPES))
 MAX_DIM = 10**7
 MAX_INPUTS = 64
 GRAMMAR = "[NAME=][DTYPE:][unbatched:]D1xD2x… (e.g. 3x224x224, input_ids=int64:128, 20xBx32)"
@@ -202,16 +204,16 @@ def parse_one(text: str, where: str = "--input") -> InputSpec:
     *mods, body = [p.strip() for p in text.split(":")]
     dtype, batched = None, True
     for m in mods:
-        if m in DTYPES:
+        if m in _SPELLINGS:
             if dtype:
                 raise UsageError(f"{where} '{raw}': two dtypes ({dtype}, {m})")
-            dtype = m
+            dtype = _dtypes.canonical(m, DTYPES)
         elif m == "unbatched":
             batched = False
         else:
             from archstat.errors import did_you_mean
 
-            guess = did_you_mean(m, DTYPES + ("unbatched",))
+            guess = did_you_mean(m, _SPELLINGS + ("unbatched",))
             raise UsageError(f"{where} '{raw}': unknown dtype '{m}'" + (f" (did you mean '{guess}'?)" if guess else
                              f" (choose from {', '.join(DTYPES)}, or unbatched)"))
     if body == "scalar":
