@@ -24,7 +24,7 @@ from archstat.config.loader import read_config_text
 from archstat.config.spec import Spec, parse_spec
 from archstat.errors import UsageError
 
-MAX_BATCH = 10**9   # as --batch (cli/options.py)
+MAX_BATCH = argcheck.MAX_BATCH
 MAX_COMPARED = 26   # one letter each, as archstat compare
 from archstat.graph import Graph
 from archstat.zoo import resolve

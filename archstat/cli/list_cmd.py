@@ -51,11 +51,11 @@ SORT_KEYS = ("name", "input", "params", "macs", "activation_bytes", "top1_error"
 @app.command("list")
 def list_models(
     pattern: Optional[str] = typer.Argument(None, help="A glob filter such as 'vgg*'."),
-    fmt: str = typer.Option("table", "--format", "-f", help="table, json, csv or markdown."),
+    fmt: options.Format = "table",
     sort: str = typer.Option("name", "--sort", help="name, input, params, macs, activation_bytes or top1_error "
                              "(ascending; models citing no error last; top1_error within each dataset, ImageNet first)."),
-    wide: bool = output.WIDE,
-    columns: Optional[str] = output.COLUMNS,
+    wide: options.Wide = False,
+    columns: options.Columns = None,
 ):
     """The zoo: one line per model with params, MACs, activation memory (batch 1, float32) and the
     published top-1 error where a source gives one."""

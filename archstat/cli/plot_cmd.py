@@ -21,17 +21,15 @@ def plot(
                              "(the ImageNet models of the zoo, or the models named)."),
     sweep: bool = typer.Option(False, "--sweep", help="Plot a sweep of the one model named: give --input, --batch "
                                "or --set with several values."),
-    inputs: Optional[List[str]] = typer.Option(None, "--input", help="Input C×H×W (3x{128,224} with --sweep)."),
-    batches: Optional[str] = typer.Option(None, "--batch", "-b", help="Batch size (1,8,32 with --sweep)."),
-    sets: Optional[List[str]] = typer.Option(None, "--set", help="NAME=VALUE (NAME=V1,V2 with --sweep)."),
+    inputs: options.InputSizes = None,
+    batches: options.Batches = None,
+    sets: options.GridSets = None,
     fits: Optional[str] = typer.Option(None, "--fits", help="With --sweep: draw a memory budget, e.g. 24GiB."),
-    depth: Optional[int] = typer.Option(None, "--depth", help="Per-layer bars: one bar per block below this many "
-                                        "dotted name levels (as table --depth)."),
+    depth: options.Depth = None,
     out: Optional[str] = typer.Option(None, "--out", "-o", help="Output file, .png or .svg (default: NAME.png)."),
     roofline: bool = typer.Option(False, "--roofline", help="The roofline of one model on --device (log-log)."),
-    device: Optional[str] = typer.Option(None, "--device", help="With --roofline: h100, a100, cpu, … "
-                                         "(see archstat roofline)."),
-    dtype: str = typer.Option("fp32", "--dtype", help="With --roofline: fp32, tf32, fp16, bf16 or int8."),
+    device: options.RooflineDevice = None,
+    dtype: options.RooflineDtype = "fp32",
 ):
     """Pictures where a picture says it faster: where memory and params sit, what accuracy costs,
     how cost grows."""

@@ -15,8 +15,8 @@ from archstat.cli.output import emit
 @app.command("reproduce")
 def reproduce_claims(
     file: Optional[str] = typer.Argument(None, help="A claims file (default: the bundled cs231n Lecture 9 claims)."),
-    fmt: str = typer.Option("table", "--format", "-f", help="table, json, csv or markdown."),
-    wide: bool = output.WIDE,
+    fmt: options.Format = "table",
+    wide: options.Wide = False,
 ):
     """Each published figure or claim beside what archstat computes: REPRODUCED or NOT REPRODUCED.
     Exits 0 whatever the verdicts: it reports."""

@@ -56,18 +56,17 @@ def parse_grid(inputs: Optional[List[str]], batches: Optional[str], sets: Option
 @app.command("sweep")
 def sweep(
     model: str = typer.Argument(..., help="A zoo name or a config path.", metavar="NAME|PATH"),
-    inputs: Optional[List[str]] = typer.Option(None, "--input", help="Input sizes, quoted: '3x{128,160,224}' "
-                                        "(C×S is a square S×S input), '3x{128,224}x{128,224}', or repeated."),
-    batches: Optional[str] = typer.Option(None, "--batch", "-b", help="Batch sizes: 1,8,32,128."),
-    sets: Optional[List[str]] = typer.Option(None, "--set", help="A declared param over values: NAME=V1,V2."),
+    inputs: options.InputSizes = None,
+    batches: options.Batches = None,
+    sets: options.GridSets = None,
     fits: Optional[str] = typer.Option(None, "--fits", help="A memory budget such as 24GiB: marks which points' "
                                        "training memory fits."),
-    dtype: str = typer.Option("float32", "--dtype", help="float32, float16, bfloat16 or int8."),
-    optimizer: str = typer.Option("adam", "--optimizer", help="sgd, momentum or adam."),
-    amp: bool = typer.Option(False, "--amp", help="Mixed precision training memory."),
-    fmt: str = typer.Option("table", "--format", "-f", help="table, json, csv or markdown."),
-    wide: bool = output.WIDE,
-    columns: Optional[str] = output.COLUMNS,
+    dtype: options.Dtype = "float32",
+    optimizer: options.Optimizer = None,
+    amp: options.Amp = False,
+    fmt: options.Format = "table",
+    wide: options.Wide = False,
+    columns: options.Columns = None,
 ):
     """One row per point of the grid: params, MACs, forward activation memory and training memory
     (the --mode train estimate), and with --fits whether it fits the budget."""
@@ -93,7 +92,7 @@ def sweep(
         progress = lambda done, n: bar.update(task, completed=done)  # noqa: E731
     try:
         result = run_sweep(model, shapes, batch_values, grid, dtype=options.parse_dtype(dtype),
-                           optimizer=options.choice(optimizer, options.OPTIMIZERS, "--optimizer"), amp=amp,
+                           optimizer=options.choice(optimizer or "adam", options.OPTIMIZERS, "--optimizer"), amp=amp,
                            budget=budget, progress=progress)
     finally:
         if progress:
