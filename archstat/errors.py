@@ -27,7 +27,7 @@ class Loc:
 def one_line(text: str) -> str:
     """Control characters (a newline in a key the user wrote, an escape sequence in a name) shown
     escaped: an error is one line and cannot drive the terminal (``report/sanitize.py``)."""
-    from archstat.report.sanitize import clean
+    from archstat.text import clean
 
     return clean(text)
 

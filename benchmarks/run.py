@@ -128,7 +128,7 @@ def scaling() -> list[dict]:
         rows.append({"model": label, "nodes": len(stats.rows), "seconds": statistics.median(times),
                      "peak_python_bytes": peak})
     t0 = time.perf_counter()
-    from archstat.analyze.sweep import run_sweep
+    from archstat.orchestrate import run_sweep
 
     sweep = run_sweep("resnet50", [None], list(range(1, 41)), {})
     elapsed = time.perf_counter() - t0

@@ -8,7 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 import archstat
-from archstat.analyze.sweep import run_sweep
+from archstat.orchestrate import run_sweep
 from archstat.cli import app
 
 D = 768                                   # ViT-B width

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from archstat.analyze.references import (NOT_REPRODUCED, REPRODUCED, fill_note, metric_value, round_significant,
                                          significant_digits)
@@ -50,9 +50,10 @@ def claims_file(path: Optional[str]) -> tuple[Path, str]:
     return Path(path), str(path)
 
 
-def reproduce(path: Optional[str] = None) -> tuple[dict, list[ClaimResult]]:
-    from archstat.api import analyze
-
+def evaluate(path: Optional[str], stats: Callable[..., Any]) -> tuple[dict, list[ClaimResult]]:
+    """The claims of a claims file (``path``, a bundled name or None for the default), each computed from
+    ``stats(model, overrides, input_shape)``: the ModelStats of a zoo model under those params and input
+    (``archstat.orchestrate.reproduce`` passes the API's analysis, cached)."""
     file, shown = claims_file(path)
     root = parse_yaml(read_config_text(file, shown), shown)
     if not isinstance(root, LDict):
@@ -65,14 +66,6 @@ def reproduce(path: Optional[str] = None) -> tuple[dict, list[ClaimResult]]:
     if not isinstance(claims, LList):
         raise ConfigError("claims must be a list", loc=root.loc_of("claims") if "claims" in root else root.loc,
                           path="claims")
-    cache: dict = {}
-
-    def stats(model: str, overrides: dict, input_shape: Optional[tuple] = None):
-        key = (model, tuple(sorted(overrides.items())), input_shape)
-        if key not in cache:
-            cache[key] = analyze(model, overrides, input_shape=input_shape)
-        return cache[key]
-
     results = []
     for i, claim in enumerate(claims):
         results.append(_one(claim, claims.loc_of(i), f"claims[{i}]", stats, str(root.get("source", ""))))

@@ -12,8 +12,6 @@ Definitions (printed in every table header and in the README):
 
 from __future__ import annotations
 
-from archstat.report.display import Displayable
-
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -91,7 +89,7 @@ class Totals:
 
 
 @dataclass(repr=False)
-class ModelStats(Displayable):  # shows as HTML in notebooks, as the table in rich
+class ModelStats:  # shown by report/display.py (HTML in notebooks, the table in rich)
     model: str
     description: str
     input_shape: tuple[int, ...]

@@ -66,7 +66,8 @@ def plot(
                               input_shape=options.parse_input(inputs[0] if inputs else None))
         fig, target = roofline_figure(rl), out or f"{rl.model}-roofline-{rl.roof.device}.png"
     elif sweep:
-        from archstat.analyze.sweep import parse_bytes, run_sweep
+        from archstat.analyze.sweep import parse_bytes
+        from archstat.orchestrate import run_sweep
         from archstat.cli.sweep_cmd import parse_grid
 
         shapes, batch_values, grid = parse_grid(inputs, batches, sets)

@@ -20,7 +20,7 @@ def reproduce_claims(
 ):
     """Each published figure or claim beside what archstat computes: REPRODUCED or NOT REPRODUCED.
     Exits 0 whatever the verdicts: it reports."""
-    from archstat.analyze.claims import reproduce
+    from archstat.orchestrate import reproduce
     from archstat.report import claims_report
 
     fmt = options.choice(fmt, options.FORMATS, "--format")

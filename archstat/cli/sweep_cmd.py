@@ -70,7 +70,8 @@ def sweep(
 ):
     """One row per point of the grid: params, MACs, forward activation memory and training memory
     (the --mode train estimate), and with --fits whether it fits the budget."""
-    from archstat.analyze.sweep import parse_bytes, run_sweep
+    from archstat.analyze.sweep import parse_bytes
+    from archstat.orchestrate import run_sweep
     from archstat.report import sweep_report
 
     fmt = options.choice(fmt, options.FORMATS, "--format")

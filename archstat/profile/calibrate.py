@@ -101,7 +101,7 @@ def measure(device: str = "cpu", dtype: str = "fp32", *, size: Optional[int] = N
                                  f"needs 3 × {n}² {dtype} matrices and 2 × {nbytes / 1e9:.2f} GB buffers") from None
         raise
     hardware = torch.cuda.get_device_name(dev) if cuda else f"{_cpu_name()}, {torch.get_num_threads()} threads"
-    from archstat import __version__
+    from archstat._version import __version__
 
     return {
         "device": str(dev), "hardware": hardware, "torch_version": torch.__version__, "archstat_version": __version__,

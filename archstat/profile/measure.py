@@ -31,9 +31,6 @@ from archstat import dtypes
 from archstat.errors import RuntimeFailure, UsageError
 
 PRECISIONS = ("auto", "amp", "pure")
-ESTIMATE_LEAVES_OUT = ("The estimate leaves out the allocator's caching and fragmentation, cuDNN/cuBLAS "
-                       "workspace, the CUDA context and framework overhead; in eval mode it counts every "
-                       "activation although inference frees them as it goes.")
 # allocation failures that are out-of-memory whatever library raised them
 OOM_TEXT = ("out of memory", "cudnn_status_alloc_failed", "cublas_status_alloc_failed", "cufft_alloc_failed",
             "cusolver_status_alloc_failed", "cusparse_status_alloc_failed", "cudnn_status_not_enough_workspace",

@@ -194,7 +194,7 @@ def fragment(stats: ModelStats, units: str = "macs", title_tag: str = "h1") -> s
 
 
 def render(stats: ModelStats, units: str = "macs") -> str:
-    from archstat import __version__
+    from archstat._version import __version__
 
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             '<meta name="viewport" content="width=device-width, initial-scale=1">'

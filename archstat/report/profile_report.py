@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import math
 
-from archstat.profile.measure import ESTIMATE_LEAVES_OUT
 from archstat.report.sanitize import csv_text, md_row, md_text, to_json
 from archstat.report.units import fmt_bytes_both, fmt_compact, fmt_int, fmt_si
+
+ESTIMATE_LEAVES_OUT = ("The estimate leaves out the allocator's caching and fragmentation, cuDNN/cuBLAS "
+                       "workspace, the CUDA context and framework overhead; in eval mode it counts every "
+                       "activation although inference frees them as it goes.")
 
 
 def _predicted(p) -> dict:

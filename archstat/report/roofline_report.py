@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from archstat import __version__
+from archstat._version import __version__
 from archstat.analyze.compare import ExtraTotal
 from archstat.analyze.roofline import RoofRow, Roofline
 from archstat.report.sanitize import csv_text, md_row, md_rule, md_text, to_json
