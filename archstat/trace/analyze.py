@@ -346,7 +346,7 @@ def _describe(acc: Acc, batch: int, out_shape, in_shapes) -> tuple[str, str, int
     class and its formula applies (the same row as a YAML config's), else the class name."""
     if acc.module is None:
         return f"aten.{acc.op}", acc.op, acc.ops, ""
-    from archstat.ops.registry import op_for_module
+    from archstat.builder.torch_ops import op_for_module
 
     type_name = type(acc.module).__name__
     spec = op_for_module(acc.module)
