@@ -23,7 +23,12 @@ def dataset_of(source: str) -> str:
 
 
 def sort_key(sort: str):
-    """Ascending; models citing no value last; errors compared only within a dataset (ImageNet first)."""
+    """Ascending (names in natural order: resnet18 before resnet101); models citing no value last; errors
+    compared only within a dataset (ImageNet first)."""
+    if sort == "name":
+        from archstat.zoo import natural_key
+
+        return lambda r: natural_key(r["name"])
     if sort == "top1_error":
         return lambda r: (r["top1_error"] is None, r["dataset"] != "ImageNet", r["dataset"], r["top1_error"] or 0)
     return lambda r: (r[sort] is None, r[sort] if r[sort] is not None else 0)
