@@ -43,8 +43,48 @@ def analyze_module(model, input_shape, *, name: Optional[str] = None, batch: int
     fit under ``memory_cap`` bytes. ``device='cpu'`` runs real tensors from the start.
     ``backward`` (with ``mode='train'``) also runs a stand-in loss and its backward pass, whose
     operators join the kernel log (``stats.kernels``, phase "backward") but not the rows."""
-    torch = require_torch()
     dtype = canonical(dtype, STORAGE, path=None)
+    inputs = _checked_inputs(model, input_shape, batch)
+    notes = list(notes)
+    saved = DTYPES[dtype].bytes if not amp else 2
+    backward = backward and mode == "train"
+    bt, device, work = _traced(model, inputs, batch, device, mode, saved, backward, cpu_model, memory_cap, notes)
+    check(bt, _after_data(bt.main))
+    rec, bt = _at_batch(bt, work, inputs, batch, device, mode, saved, backward)
+    nbytes = DTYPES[dtype].bytes
+    aux_params, unused = _params_left(work, rec)
+    rows = _module_rows(rec, inputs, batch, nbytes, bt, fold, unused)
+    totals = _totals(rows, rec)
+    per_sample = _per_sample(rows, batch, totals)
+    training = _training(rows, dtype, optimizer, amp) if mode == "train" else None
+    if depth is not None:
+        labels = {n: type(m).__name__ for n, m in work.named_modules()}
+        rows = collapse(rows, depth, labels)
+    outputs = _outputs(bt, batch)
+    first = next((o for o in outputs if "shape" in o), None)
+    out_shape, full = _shown_shape(first["shape"], first["batch_dim"], first.get("per_sample", 1)) if first else ((),
+                                                                                                                 False)
+    first_data = next((i for i, acc in enumerate(rec.rows) if acc.data), None)
+    if first_data is not None:
+        notes.append(_data_note(rec, first_data, rows))
+    stats = ModelStats(model=name or type(model).__name__, description=DESCRIPTION.format(device=device),
+                       input_shape=inputs.first_shape(), output_shape=out_shape, batch=batch, dtype=dtype,
+                       bytes_per_element=nbytes, rows=rows, totals=totals, per_sample=per_sample, folded=fold,
+                       depth=depth, mode=mode, layers=None, receptive_field=None, source="module",
+                       aux_params=aux_params, training=training, notes=notes,
+                       macs_by_op=dict(rec.by_op), inputs=[s.as_dict(batch) for s in inputs.specs], outputs=outputs,
+                       input_source=inputs.source, output_full_shape=full, batch_trace=bt, kernels=list(rec.kernels),
+                       module_calls=getattr(rec, "module_calls", bt.main.module_calls))
+    if convention is not None:
+        from archstat.trace.conventions import peer_count
+
+        stats.conventions = peer_count(convention, stats, bt, work, inputs)
+    return stats
+
+
+def _checked_inputs(model, input_shape, batch: int) -> InputSet:
+    """The step before tracing: a module, and its inputs resolved for it (token ids for an Embedding)."""
+    torch = require_torch()
     if not isinstance(model, torch.nn.Module):
         raise UsageError(f"expected an nn.Module, got {type(model).__name__}")
     inputs = normalize(input_shape)
@@ -52,16 +92,19 @@ def analyze_module(model, input_shape, *, name: Optional[str] = None, batch: int
         raise UsageError("analyzing an nn.Module needs input_shape, e.g. (3, 224, 224)")
     if batch > 1 and not inputs.batched:
         raise UsageError(f"--batch {batch}: no input has a batch dimension (every one is unbatched: or a value)")
-    inputs = inputs.resolved(model)
-    notes = list(notes)
-    saved = DTYPES[dtype].bytes if not amp else 2
-    backward = backward and mode == "train"
+    return inputs.resolved(model)
+
+
+def _traced(model, inputs: InputSet, batch: int, device: str, mode: str, saved: int, backward: bool, cpu_model,
+            memory_cap: int, notes: list):
+    """The forward traced at two batches: on the meta device (a copy of ``model``), or on real CPU tensors
+    when it needs real data (a note says so). → (BatchTrace, the device it ran on, the module that ran)."""
     on_meta = all(t.device.type == "meta" for t in (*model.parameters(), *model.buffers()))
     work = model if on_meta else meta_copy(model)
     try:
         if device != "meta":
             raise _RealTensors()
-        bt = _trace_pair(work, inputs, batch, "meta", mode, saved, backward)
+        return _trace_pair(work, inputs, batch, "meta", mode, saved, backward), device, work
     except ArchstatError:
         raise
     except Exception as meta_exc:  # a forward that needs real data (.item(), data-dependent shapes)
@@ -82,52 +125,30 @@ def analyze_module(model, input_shape, *, name: Optional[str] = None, batch: int
             notes.append(f"the forward failed on the meta device ({type(meta_exc).__name__}: {_short(meta_exc)}); "
                          f"it ran on real CPU tensors, taking {_real_bytes(real, bt.main) / 1e6:.1f} MB "
                          "(parameters, buffers and the outputs it allocated)")
-        device, work = "cpu", real
-    check(bt, _after_data(bt.main))
-    rec, bt = _at_batch(bt, work, inputs, batch, device, mode, saved, backward)
-    first_data = next((i for i, acc in enumerate(rec.rows) if acc.data), None)
+        return bt, "cpu", real
+
+
+def _module_rows(rec, inputs: InputSet, batch: int, nbytes: int, bt: BatchTrace, fold: bool, unused) -> list[Row]:
+    """The input rows, one row per traced module or op, a row for parameters no op read; folded."""
     after_data = _after_data(rec)
-    nbytes = DTYPES[dtype].bytes
     rows = _input_rows(inputs, batch, nbytes)
     rows += [_row(acc, batch, nbytes, bt, acc.name in after_data) for acc in rec.rows]
-    aux_params, unused = _params_left(work, rec)
     if unused:
         rows.append(Row("(parameters of modules that ran, read by no op)", "PARAMS", "params", (), 0, 0,
                         sum(p.numel() for n, p in unused if not is_bias(n)),
                         sum(p.numel() for n, p in unused if is_bias(n)), 0, 0,
                         note=", ".join(n for n, _ in unused[:5]), scales="fixed"))
-    if fold:
-        rows = _fold(rows)
+    return _fold(rows) if fold else rows
+
+
+def _totals(rows: list[Row], rec) -> Totals:
     totals = Totals()
     for r in rows:
         accumulate(totals, r)
     totals.uncounted = uncounted(rec.rows)
     totals.complete = not totals.uncounted
     totals.data_dependent = data_dependent(rec.rows)
-    per_sample = _per_sample(rows, batch, totals)
-    training = _training(rows, dtype, optimizer, amp) if mode == "train" else None
-    if depth is not None:
-        labels = {n: type(m).__name__ for n, m in work.named_modules()}
-        rows = collapse(rows, depth, labels)
-    outputs = _outputs(bt, batch)
-    first = next((o for o in outputs if "shape" in o), None)
-    out_shape, full = _shown_shape(first["shape"], first["batch_dim"], first.get("per_sample", 1)) if first else ((),
-                                                                                                                 False)
-    if first_data is not None:
-        notes.append(_data_note(rec, first_data, rows))
-    stats = ModelStats(model=name or type(model).__name__, description=DESCRIPTION.format(device=device),
-                       input_shape=inputs.first_shape(), output_shape=out_shape, batch=batch, dtype=dtype,
-                       bytes_per_element=nbytes, rows=rows, totals=totals, per_sample=per_sample, folded=fold,
-                       depth=depth, mode=mode, layers=None, receptive_field=None, source="module",
-                       aux_params=aux_params, training=training, notes=notes, macs_by_op=dict(rec.by_op),
-                       inputs=[s.as_dict(batch) for s in inputs.specs], outputs=outputs,
-                       input_source=inputs.source, output_full_shape=full, batch_trace=bt, kernels=list(rec.kernels),
-                       module_calls=getattr(rec, "module_calls", bt.main.module_calls))
-    if convention is not None:
-        from archstat.trace.conventions import peer_count
-
-        stats.conventions = peer_count(convention, stats, bt, work, inputs)
-    return stats
+    return totals
 
 
 def first_traced(batch: int) -> int:
