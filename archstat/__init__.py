@@ -10,11 +10,17 @@ at the top of the layers, so that analyze/ never imports the API above it).
 import sys as _sys
 import types as _types
 
+from archstat import analyze  # the subpackage, made callable as archstat.api.analyze below
 from archstat._version import __version__
 from archstat.api import build, compare, load, load_spec, roofline
-from archstat import analyze  # the subpackage, made callable as archstat.api.analyze below
-from archstat.errors import (ArchstatError, ArgumentTypeError, ArgumentValueError, ConfigError,
-                             RuntimeFailure, UsageError)
+from archstat.errors import (
+    ArchstatError,
+    ArgumentTypeError,
+    ArgumentValueError,
+    ConfigError,
+    RuntimeFailure,
+    UsageError,
+)
 from archstat.report import display as _display
 
 
@@ -34,5 +40,18 @@ class _CallableModule(_types.ModuleType):
 _sys.modules["archstat.analyze"].__class__ = _CallableModule
 _display.install()   # results show themselves in notebooks, rich and the REPL (report/display.py)
 
-__all__ = ["__version__", "load", "load_spec", "analyze", "build", "compare", "roofline", "ArchstatError",
-           "ArgumentTypeError", "ArgumentValueError", "ConfigError", "RuntimeFailure", "UsageError"]
+__all__ = [
+    "ArchstatError",
+    "ArgumentTypeError",
+    "ArgumentValueError",
+    "ConfigError",
+    "RuntimeFailure",
+    "UsageError",
+    "__version__",
+    "analyze",
+    "build",
+    "compare",
+    "load",
+    "load_spec",
+    "roofline",
+]

@@ -15,19 +15,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Optional
 
-from archstat import argcheck
+from archstat import argcheck, dtypes
 from archstat.analyze.references import check_all
-from archstat import dtypes
 from archstat.analyze.stats import MODES, ModelStats, analyze_graph
 from archstat.config.expand import expand
 from archstat.config.loader import read_config_text
 from archstat.config.spec import Spec, parse_spec
 from archstat.errors import UsageError
+from archstat.graph import Graph
+from archstat.zoo import resolve
 
 MAX_BATCH = argcheck.MAX_BATCH
 MAX_COMPARED = 26   # one letter each, as archstat compare
-from archstat.graph import Graph
-from archstat.zoo import resolve
 
 _SPEC_CACHE: dict[tuple, Spec] = {}
 
@@ -71,7 +70,7 @@ def _config_input(input_shape) -> Optional[tuple[int, ...]]:
     parsed, never iterated), or an InputSet of one plain input."""
     if input_shape is None:
         return None
-    from archstat.trace.inputs import normalize   # no torch
+    from archstat.trace.inputs import normalize  # no torch
 
     return normalize(input_shape).config_shape()
 
@@ -209,7 +208,8 @@ def compare(models, *, input_shape: Optional[tuple[int, ...]] = None, batch: int
 
     ``archstat.compare(["vgg16", "resnet50"])``
     """
-    from archstat.analyze.compare import Compared, compare as align_models
+    from archstat.analyze.compare import Compared
+    from archstat.analyze.compare import compare as align_models
 
     fn = "archstat.compare"
     if isinstance(models, (str, bytes, Path, Spec, Graph, ModelStats)) or not isinstance(models, (list, tuple)):

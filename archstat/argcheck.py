@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Mapping
-from typing import Any, Iterable, Optional
+from collections.abc import Iterable, Mapping
+from typing import Any, Optional
 
 from archstat import dtypes
 from archstat.errors import ArgumentTypeError, ArgumentValueError, UnknownNameError, did_you_mean

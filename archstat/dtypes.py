@@ -22,8 +22,20 @@ from dataclasses import dataclass
 
 from archstat.errors import UnknownNameError
 
-__all__ = ["DType", "DTYPES", "STORAGE", "ROOFLINE", "PROFILE", "CALIBRATE", "INPUT", "lookup", "canonical",
-           "bytes_of", "spellings", "names"]
+__all__ = [
+    "CALIBRATE",
+    "DTYPES",
+    "INPUT",
+    "PROFILE",
+    "ROOFLINE",
+    "STORAGE",
+    "DType",
+    "bytes_of",
+    "canonical",
+    "lookup",
+    "names",
+    "spellings",
+]
 
 
 @dataclass(frozen=True)

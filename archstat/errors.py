@@ -8,8 +8,8 @@ boundary (``archstat.cli``) prints it to stderr and exits with ``exit_code``.
 from __future__ import annotations
 
 import difflib
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 
 @dataclass(frozen=True)

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import itertools
 import math
-from typing import Callable, Optional
+from collections.abc import Callable
+from typing import Optional
 
 from archstat.analyze.claims import ClaimResult, evaluate
 from archstat.analyze.sweep import MAX_POINTS, MAX_WORK, Sweep, SweepPoint
 from archstat.api import analyze, load_spec
 from archstat.errors import UsageError
 
-__all__ = ["run_sweep", "reproduce"]
+__all__ = ["reproduce", "run_sweep"]
 
 
 def run_sweep(model: str, inputs: list[Optional[tuple[int, ...]]], batches: list[int],

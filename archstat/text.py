@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-__all__ = ["UNSAFE", "UNSAFE_BUT_NEWLINE", "clean", "clean_all", "clean_lines", "fmt_int", "fmt_bytes_unit"]
+__all__ = ["UNSAFE", "UNSAFE_BUT_NEWLINE", "clean", "clean_all", "clean_lines", "fmt_bytes_unit", "fmt_int"]
 
 # every character that can move the cursor, change colours or titles, reorder what is shown, or
 # break a line: C0, DEL, C1, bidi marks/embeddings/overrides/isolates, U+2028/9, lone surrogates

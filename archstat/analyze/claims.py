@@ -4,13 +4,20 @@ set beside the published text. It reports; a NOT REPRODUCED claim is a finding, 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
-from archstat.analyze.references import (NOT_REPRODUCED, REPRODUCED, fill_note, metric_value, round_significant,
-                                         significant_digits)
+from archstat.analyze.references import (
+    NOT_REPRODUCED,
+    REPRODUCED,
+    fill_note,
+    metric_value,
+    round_significant,
+    significant_digits,
+)
 from archstat.config.loader import LDict, LList, parse_yaml, read_config_text
 from archstat.config.spec import METRICS, check_keys, check_note, check_precision, check_zoo_name
 from archstat.errors import ConfigError, UnknownNameError
@@ -135,7 +142,7 @@ def _one(claim, loc, path: str, stats, default_source: str) -> ClaimResult:
     overrides = _claim_set(compute, f"{cpath}.set")
     for key in ("model", "ratio"):
         models = compute.get(key)
-        for i, m in enumerate(models if isinstance(models, list) else [models] if key in compute else []):
+        for _i, m in enumerate(models if isinstance(models, list) else [models] if key in compute else []):
             if not isinstance(m, str):
                 raise ConfigError(f"{key} names zoo models", loc=compute.loc_of(key), path=f"{cpath}.{key}")
             check_zoo_name(m, compute.loc_of(key), f"{cpath}.{key}", key)
@@ -214,8 +221,8 @@ def _matches(claim: LDict, computed, path: str) -> bool:
 def _within(claim: LDict, computed, path: str) -> bool:
     """A published range [low, high] (\"8 to 9 times\"): reproduced when low ≤ computed ≤ high."""
     bounds = claim["between"]
-    if not (isinstance(bounds, list) and len(bounds) == 2
-            and all(isinstance(b, (int, float)) and not isinstance(b, bool) for b in bounds) and bounds[0] <= bounds[1]):
+    numbers = isinstance(bounds, list) and all(isinstance(b, (int, float)) and not isinstance(b, bool) for b in bounds)
+    if not (numbers and len(bounds) == 2 and bounds[0] <= bounds[1]):
         raise ConfigError("between is a range [low, high] of numbers", loc=claim.loc_of("between"),
                           path=f"{path}.between")
     if isinstance(computed, list):

@@ -21,7 +21,7 @@ class Compared:
     def total(self, metric: str) -> int:
         return getattr(self.stats.totals, metric)
 
-    def ratio(self, first: "Compared", metric: str) -> Optional[float]:
+    def ratio(self, first: Compared, metric: str) -> Optional[float]:
         base = first.total(metric)
         return None if base == 0 else self.total(metric) / base
 

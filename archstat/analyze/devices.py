@@ -115,7 +115,8 @@ class Roof:
     peak_flops: float
     bandwidth: float
     overhead_s: float
-    sources: dict = field(default_factory=dict)   # peak / bandwidth / overhead → "datasheet: …", "calibrated: …", "--peak"
+    # peak / bandwidth / overhead → "datasheet: …", "calibrated: …", "--peak"
+    sources: dict = field(default_factory=dict)
     calibration: Optional[dict] = None             # the stored calibration, where one was used
     entry: Optional[str] = None                    # the devices.yaml entry the datasheet figures came from
 
@@ -362,7 +363,7 @@ def mig_slice(part: Device, profile: str, *, sms: Optional[int] = None) -> Devic
         sms = round(part.sms * compute_share) if part.sms else None
         how_sms = f"{units}/{compute_slices} of the SMs"
     name = f"{c + 'c.' if c else ''}{g}g.{gb}gb{me}"
-    scale = lambda v, s: None if v is None else round(v * s, 4)  # noqa: E731
+    scale = lambda v, s: None if v is None else round(v * s, 4)
     mem_frac = f"{round(memory_share * memory_slices)}/{memory_slices}"
     return replace(
         part, key=f"{part.key}-mig-{name}", name=f"{part.name}, MIG {name}",
@@ -465,7 +466,8 @@ def check_calibration_entry(entry: Any, where: str) -> Optional[str]:
         if k not in PEAK_KEYS:
             return f"{where}.peak_flops holds '{k}', not one of {', '.join(PEAK_KEYS)}"
         if not _figure(v, PEAK_BOUNDS):
-            return f"{where}.peak_flops.{k} is {v!r}, not a FLOP/s figure between {PEAK_BOUNDS[0]:g} and {PEAK_BOUNDS[1]:g}"
+            return (f"{where}.peak_flops.{k} is {v!r}, not a FLOP/s figure between {PEAK_BOUNDS[0]:g} and "
+                    f"{PEAK_BOUNDS[1]:g}")
     if not _figure(entry["bandwidth"], BANDWIDTH_BOUNDS):
         return (f"{where}.bandwidth is {entry['bandwidth']!r}, not a bytes/s figure between "
                 f"{BANDWIDTH_BOUNDS[0]:g} and {BANDWIDTH_BOUNDS[1]:g}")

@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from archstat.analyze.receptive import RF, receptive_fields, weighted_depth
-from archstat.graph import Graph, Node
-from archstat.dtypes import STORAGE, canonical
 from archstat.dtypes import DTYPES as _DTYPES
+from archstat.dtypes import STORAGE, canonical
+from archstat.graph import Graph, Node
 from archstat.ops.registry import all_ops, numel
 
 
@@ -69,7 +69,7 @@ class Totals:
     uncounted: list = field(default_factory=list)   # [{"op", "calls", "rows"}] of the ops left out
     data_dependent: list = field(default_factory=list)   # [{"op", "calls", "rows"}] of data-dependent ops (nms)
 
-    def per_sample(self, batch: int) -> "Totals":
+    def per_sample(self, batch: int) -> Totals:
         """The same totals at batch 1: everything but the params scales with the batch."""
         return Totals(self.weights, self.biases, self.macs // batch, self.ops // batch,
                       self.activation_elements // batch, self.activation_bytes // batch, self.complete,

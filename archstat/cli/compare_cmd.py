@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import string
-from typing import List
 
 import typer
 
-from archstat.cli import options
+from archstat.cli import options, output
 from archstat.cli.app import app
-from archstat.cli import output
 from archstat.cli.output import emit
 from archstat.errors import UsageError
-
 
 MAX_MODELS = 26   # one letter each
 MAX_ROWS = 10_000   # rows of all models together: two models at the layer limit
@@ -35,7 +32,7 @@ def split_sets(models: list[str], sets: list[str]) -> list[dict[str, str]]:
                 indices = [i for i, m in enumerate(models) if m == target]
             else:
                 raise UsageError(f"--set '{item}': '{target}' is not one of the models "
-                                 f"({', '.join(f'{l}={m}' for l, m in zip(labels, models))})")
+                                 f"({', '.join(f'{label}={m}' for label, m in zip(labels, models))})")
             parsed = options.parse_sets([rest])
             for i in indices:
                 per_model[i].update(parsed)
@@ -52,7 +49,7 @@ def split_sets(models: list[str], sets: list[str]) -> list[dict[str, str]]:
 
 @app.command("compare")
 def compare_models(
-    models: List[str] = typer.Argument(..., help="Two or more zoo names, config paths or module:PKG.MOD:FACTORY "
+    models: list[str] = typer.Argument(..., help="Two or more zoo names, config paths or module:PKG.MOD:FACTORY "
                                        "targets (a module takes --input, else the first config's input).",
                                        metavar="A B [C]..."),
     fmt: options.Format = "table",

@@ -6,11 +6,9 @@ from typing import Optional
 
 import typer
 
-from archstat.cli import options
+from archstat.cli import options, output
 from archstat.cli.app import app
-from archstat.cli import output
 from archstat.cli.output import emit
-
 
 DATASETS = (("cifar-100", "CIFAR-100"), ("cifar-10", "CIFAR-10"), ("c10", "CIFAR-10"), ("mnist", "MNIST"),
             ("svhn", "SVHN"), ("ilsvrc", "ImageNet"), ("imagenet", "ImageNet"))
@@ -58,7 +56,8 @@ def list_models(
     pattern: Optional[str] = typer.Argument(None, help="A glob filter such as 'vgg*'."),
     fmt: options.Format = "table",
     sort: str = typer.Option("name", "--sort", help="name, input, params, macs, activation_bytes or top1_error "
-                             "(ascending; models citing no error last; top1_error within each dataset, ImageNet first)."),
+                             "(ascending; models citing no error last; top1_error within each dataset, ImageNet "
+                             "first)."),
     wide: options.Wide = False,
     columns: options.Columns = None,
 ):

@@ -12,7 +12,7 @@ checks (``archstat/argcheck.py``, ``archstat/dtypes.py``), so the CLI and the AP
 from __future__ import annotations
 
 import math
-from typing import Annotated, List, Optional
+from typing import Annotated, Optional
 
 import typer
 
@@ -39,17 +39,17 @@ ReportFormat = Annotated[str, typer.Option("--format", "-f", help="table, json, 
 InfoFormat = Annotated[str, typer.Option("--format", "-f", help="table, json or markdown.")]
 GraphFormat = Annotated[str, typer.Option("--format", "-f", help="mermaid or dot.")]
 
-Inputs = Annotated[Optional[List[str]], typer.Option("--input", help=INPUT_HELP)]
-InputSizes = Annotated[Optional[List[str]], typer.Option(
+Inputs = Annotated[Optional[list[str]], typer.Option("--input", help=INPUT_HELP)]
+InputSizes = Annotated[Optional[list[str]], typer.Option(
     "--input", help="Input sizes C×H×W, quoted, with braces or repeated: '3x{128,160,224}' (C×S is a square S×S "
     "input), '3x{128,224}x{128,224}'; plot takes one unless --sweep.")]
 ConfigInput = Annotated[Optional[str], typer.Option("--input", help="Input C×H×W.")]
 
-Sets = Annotated[Optional[List[str]], typer.Option("--set", help="Override a declared param: NAME=VALUE "
+Sets = Annotated[Optional[list[str]], typer.Option("--set", help="Override a declared param: NAME=VALUE "
                                                    "(repeatable).")]
-CompareSets = Annotated[Optional[List[str]], typer.Option("--set", help="NAME=VALUE for every model declaring "
+CompareSets = Annotated[Optional[list[str]], typer.Option("--set", help="NAME=VALUE for every model declaring "
                                                           "NAME, or B:NAME=VALUE for one (A is the first model).")]
-GridSets = Annotated[Optional[List[str]], typer.Option("--set", help="A declared param over values: NAME=V1,V2 "
+GridSets = Annotated[Optional[list[str]], typer.Option("--set", help="A declared param over values: NAME=V1,V2 "
                                                        "(repeatable; plot takes one value unless --sweep).")]
 
 Batch = Annotated[int, typer.Option("--batch", "-b", help="Batch size (activations and MACs scale with it).")]
@@ -74,9 +74,9 @@ Optimizer = Annotated[Optional[str], typer.Option("--optimizer", help="The train
                                                   "--mode train).")]
 Amp = Annotated[bool, typer.Option("--amp", help="Mixed precision training memory: 2-byte activations, fp32 "
                                    "master weights (table: with --mode train).")]
-RooflineDevice = Annotated[Optional[str], typer.Option("--device", help="A devices.yaml entry (archstat devices lists them: "
-                                             "h100, a100, l4, rtx4090, …), or cpu / cuda / cuda:N (calibrated "
-                                             "figures).")]
+RooflineDevice = Annotated[Optional[str], typer.Option("--device", help="A devices.yaml entry (archstat devices "
+                                                       "lists them: h100, a100, l4, rtx4090, …), or cpu / cuda / "
+                                                       "cuda:N (calibrated figures).")]
 Wide = Annotated[bool, typer.Option("--wide", help="Every column with exact numbers, whatever the width.")]
 Columns = Annotated[Optional[str], typer.Option("--columns", help="Only these columns, in this order, e.g. "
                                                "layer,label,output,macs (the names the footer lists when some "
@@ -101,7 +101,7 @@ def parse_input(text: str | None) -> tuple[int, ...] | None:
     return InputSet((parse_one(text),)).config_shape()
 
 
-def parse_inputs(values) -> "InputSet | None":
+def parse_inputs(values) -> InputSet | None:
     """Repeatable ``--input [NAME=][DTYPE:][unbatched:]D1xD2x…`` (``trace/inputs.py``'s grammar) → an
     InputSet: a config takes one plain C×H×W of it, a module any number."""
     if values is None:

@@ -20,9 +20,9 @@ import errno
 import os
 import stat
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, Optional
-
+from typing import Optional
 
 PIPE_WIDTH = 160
 MIN_WIDTH = 40

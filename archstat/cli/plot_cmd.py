@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import List, Optional
+from typing import Optional
 
 import typer
 
@@ -15,7 +15,7 @@ from archstat.errors import UsageError
 
 @app.command("plot")
 def plot(
-    models: Optional[List[str]] = typer.Argument(None, help="One model (per-layer bars), or several with --zoo.",
+    models: Optional[list[str]] = typer.Argument(None, help="One model (per-layer bars), or several with --zoo.",
                                                  metavar="[NAME|PATH]..."),
     zoo: bool = typer.Option(False, "--zoo", help="MACs against published top-1 error, bubble area = params "
                              "(the ImageNet models of the zoo, or the models named)."),

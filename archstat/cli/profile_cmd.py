@@ -7,9 +7,8 @@ from typing import Optional
 
 import typer
 
-from archstat.cli import options
+from archstat.cli import options, output
 from archstat.cli.app import app
-from archstat.cli import output
 from archstat.cli.output import emit
 from archstat.errors import RuntimeFailure, UsageError
 
@@ -95,9 +94,9 @@ def profile_model(
         for b in batches:
             task = bar.add_task(f"{shown} batch {b}", total=warmup + iters) if bar else None
 
-            def on_progress(phase, done, total, _task=task):
+            def on_progress(phase, done, total, _task=task, _b=b):
                 if bar:
-                    bar.update(_task, description=f"{shown} batch {b}: {phase}",
+                    bar.update(_task, description=f"{shown} batch {_b}: {phase}",
                                completed=done if phase == "warm-up" else warmup + done)
 
             try:

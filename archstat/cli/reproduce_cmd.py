@@ -6,9 +6,8 @@ from typing import Optional
 
 import typer
 
-from archstat.cli import options
+from archstat.cli import options, output
 from archstat.cli.app import app
-from archstat.cli import output
 from archstat.cli.output import emit
 
 

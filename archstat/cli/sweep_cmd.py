@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import sys
-from typing import List, Optional
+from typing import Optional
 
 import typer
 
-from archstat.cli import options
+from archstat.cli import options, output
 from archstat.cli.app import app
-from archstat.cli import output
 from archstat.cli.output import emit
 from archstat.errors import UsageError
 
@@ -22,7 +21,7 @@ def _square(text: str) -> str:
     return f"{parts[0]}x{parts[1]}x{parts[1]}" if len(parts) == 2 else text
 
 
-def parse_grid(inputs: Optional[List[str]], batches: Optional[str], sets: Optional[List[str]]):
+def parse_grid(inputs: Optional[list[str]], batches: Optional[str], sets: Optional[list[str]]):
     """--input (repeatable, braces), --batch 1,{8,32} and --set NAME=V1,V2 (each NAME once, as in table)."""
     from archstat.analyze.sweep import MAX_POINTS, expand_braces, split_values
 
@@ -90,7 +89,7 @@ def sweep(
 
         task = bar.add_task(f"sweeping {rich_text(model)}", total=total)
         bar.start()
-        progress = lambda done, n: bar.update(task, completed=done)  # noqa: E731
+        progress = lambda done, n: bar.update(task, completed=done)
     try:
         result = run_sweep(model, shapes, batch_values, grid, dtype=options.parse_dtype(dtype),
                            optimizer=options.choice(optimizer or "adam", options.OPTIMIZERS, "--optimizer"), amp=amp,

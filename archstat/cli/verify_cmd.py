@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import List, Optional
+from typing import Optional
 
 import typer
 
@@ -15,7 +15,7 @@ from archstat.errors import CheckFailed, UsageError
 
 @app.command("verify")
 def verify_models(
-    models: Optional[List[str]] = typer.Argument(None, help="Zoo names, config paths, or module:PKG.MOD:FACTORY "
+    models: Optional[list[str]] = typer.Argument(None, help="Zoo names, config paths, or module:PKG.MOD:FACTORY "
                                                  "targets (with --input).", metavar="[NAME|PATH|module:...]..."),
     all_: bool = typer.Option(False, "--all", help="Every model in the zoo."),
     fmt: options.Format = "table",

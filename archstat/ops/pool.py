@@ -96,7 +96,7 @@ class AdaptiveAvgPoolArgs:
 
 
 def _adaptive_shape(a: AdaptiveAvgPoolArgs, in_shapes):
-    c, h, w = spatial_input("adaptive_avgpool", in_shapes[0])
+    c, _h, _w = spatial_input("adaptive_avgpool", in_shapes[0])
     return (c, a.out[0], a.out[1])
 
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import dataclasses
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 from archstat.errors import UnknownNameError
 from archstat.ops.types import Shape, check_min, coerce, type_name
@@ -205,7 +206,5 @@ _LOADED = []
 def _load_all() -> None:
     if _LOADED:
         return
-    from archstat.ops import activation, conv, lenet, linear, merge, norm, pool, shape  # noqa: F401
-    from archstat.ops import layout, scale  # noqa: F401
-    from archstat.ops import attention, tokens  # noqa: F401
+    from archstat.ops import activation, attention, conv, layout, lenet, linear, merge, norm, pool, scale, shape, tokens  # noqa: F401  # noqa: F401  # noqa: F401
     _LOADED.append(True)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from archstat.ops.registry import RFStep, Saved, numel, register_op, register_view, saves_output, zero
 from archstat.errors import ShapeError
+from archstat.ops.registry import RFStep, Saved, numel, register_op, register_view, saves_output, zero
 from archstat.ops.types import arg, fmt_shape
 
 
@@ -73,7 +73,7 @@ class PadShortcutArgs:
 def _pad_shape(a: PadShortcutArgs, in_shapes):
     from archstat.ops.conv import spatial_input
 
-    c, h, w = spatial_input("pad_shortcut", in_shapes[0])
+    _c, h, w = spatial_input("pad_shortcut", in_shapes[0])
     return (a.out, -(-h // a.stride), -(-w // a.stride))
 
 

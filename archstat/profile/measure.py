@@ -23,11 +23,12 @@ import statistics
 import threading
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
-from archstat.builder import require_torch
 from archstat import dtypes
+from archstat.builder import require_torch
 from archstat.errors import RuntimeFailure, UsageError
 
 PRECISIONS = ("auto", "amp", "pure")
@@ -235,7 +236,7 @@ class PeakSampler:
         return False
 
 
-def RSSPeak() -> PeakSampler:   # noqa: N802 - kept as the name callers know
+def RSSPeak() -> PeakSampler:
     """The peak increase of the process's resident memory (getrusage's lifetime peak the fallback)."""
     return PeakSampler(_current_rss_bytes, _maxrss_bytes)
 
@@ -409,7 +410,7 @@ def profile(target: str, *, device: str = "cpu", batch: int = 1, dtype: str = "f
     sms = getattr(props, "multi_processor_count", None)
     try:
         kernels = prediction_kernels(target, params, input_shape, module, shape, batch, mode)
-    except Exception:   # noqa: BLE001 - the measurement stands without its prediction (said in the note)
+    except Exception:
         kernels = None
     prediction, why, peak_flops, peak_note, entry = _predict(
         stats, str(dev), device_name, mode, math, memory_bytes, sms, kernels=kernels, batch=batch, dtype=dtype,
@@ -513,7 +514,8 @@ def _predict(stats, device: str, device_name: str, mode: str, math: dict, memory
                 peak_flops, peak_note, entry)
     if kernels is None:
         return None, "no prediction: the run's operators were not traced", peak_flops, peak_note, entry
-    from archstat.perf.predict import coefficients, predict as perf_predict
+    from archstat.perf.predict import coefficients
+    from archstat.perf.predict import predict as perf_predict
     from archstat.prediction import _host_scaled, _spec_for, trust
 
     low = dtypes.DTYPES[dtype].peak if dtype in dtypes.PROFILE else "fp32"

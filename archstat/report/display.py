@@ -11,15 +11,16 @@ renderer up here. Nothing heavy is imported until a result is displayed.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from archstat.analyze.compare import Comparison
 from archstat.analyze.stats import ModelStats
 from archstat.analyze.sweep import Sweep
 from archstat.text import clean
 
-__all__ = ["Renderers", "RENDERERS", "register", "renderers_of", "summary", "html", "text", "install"]
+__all__ = ["RENDERERS", "Renderers", "html", "install", "register", "renderers_of", "summary", "text"]
 
 
 @dataclass(frozen=True)

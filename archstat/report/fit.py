@@ -70,13 +70,13 @@ class Doc:
     def __init__(self):
         self.lines: list[tuple[str, Optional[str]]] = []
 
-    def add(self, text: str = "", style: Optional[str] = None) -> "Doc":
+    def add(self, text: str = "", style: Optional[str] = None) -> Doc:
         """Lines of text (split at newlines); any other control character is shown escaped."""
         for line in text.split("\n"):
             self.lines.append((clean(line), style))
         return self
 
-    def extend(self, other: "Doc") -> "Doc":
+    def extend(self, other: Doc) -> Doc:
         self.lines += other.lines
         return self
 

@@ -107,7 +107,8 @@ def render(profiles: list, fmt: str, top: int | None = None, view=None, per_laye
                           p.math.get("conv", ""), p.math.get("matmul", ""), p.channels_last])
         return csv_text(lines)
     md = fmt == "markdown"
-    from archstat.report.fit import Col, Doc, View, render as fit_render, wrap
+    from archstat.report.fit import Col, Doc, View, wrap
+    from archstat.report.fit import render as fit_render
 
     view = view or View()
     width = 10**6 if md or view.wide else view.width

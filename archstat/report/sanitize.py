@@ -25,10 +25,10 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from archstat.text import UNSAFE, UNSAFE_BUT_NEWLINE, clean, clean_all, clean_lines  # noqa: F401  (here too)
-
 
 # --- CSV --------------------------------------------------------------------------------------
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from archstat.report.sanitize import csv_text, md_row, md_text, to_json
+from archstat.report.sanitize import csv_text, md_row, to_json
 from archstat.report.units import fmt_bytes, fmt_bytes_compact, fmt_compact, fmt_int, fmt_shape
 
 

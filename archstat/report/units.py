@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from archstat.ops.types import fmt_shape  # noqa: F401  (one shape format for configs and reports)
-from archstat.text import fmt_bytes_unit, fmt_int  # noqa: F401  (also for analyze/references.py's notes)
+from archstat.text import fmt_bytes_unit, fmt_int
 
 
 def fmt_si(n: int | float, digits: int = 3) -> str:

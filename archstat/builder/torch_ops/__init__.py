@@ -8,7 +8,8 @@ one module per ops module. Nothing here imports torch until a function runs.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Optional
+from collections.abc import Callable
+from typing import Any, Optional
 
 from archstat.ops import registry
 from archstat.ops.registry import OpSpec
@@ -45,18 +46,20 @@ def load() -> None:
         return
     _LOADED.append(True)
     registry.all_ops()
-    from archstat.builder.torch_ops import activation  # noqa: F401
-    from archstat.builder.torch_ops import attention  # noqa: F401
-    from archstat.builder.torch_ops import conv  # noqa: F401
-    from archstat.builder.torch_ops import layout  # noqa: F401
-    from archstat.builder.torch_ops import lenet  # noqa: F401
-    from archstat.builder.torch_ops import linear  # noqa: F401
-    from archstat.builder.torch_ops import merge  # noqa: F401
-    from archstat.builder.torch_ops import norm  # noqa: F401
-    from archstat.builder.torch_ops import pool  # noqa: F401
-    from archstat.builder.torch_ops import scale  # noqa: F401
-    from archstat.builder.torch_ops import shape  # noqa: F401
-    from archstat.builder.torch_ops import tokens  # noqa: F401
+    from archstat.builder.torch_ops import (
+        activation,  # noqa: F401
+        attention,  # noqa: F401
+        conv,  # noqa: F401
+        layout,  # noqa: F401
+        lenet,  # noqa: F401
+        linear,  # noqa: F401
+        merge,  # noqa: F401
+        norm,  # noqa: F401
+        pool,  # noqa: F401
+        scale,  # noqa: F401
+        shape,  # noqa: F401
+        tokens,  # noqa: F401
+    )
 
 
 def op_for_module(module) -> Optional[OpSpec]:

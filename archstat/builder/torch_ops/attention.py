@@ -3,8 +3,8 @@ its arguments are read back from a module (torch imported inside each function).
 
 from __future__ import annotations
 
-from archstat.ops.attention import SelfAttentionArgs, WindowAttentionArgs
 from archstat.builder.torch_ops import attach
+from archstat.ops.attention import SelfAttentionArgs, WindowAttentionArgs
 
 
 def _build(a: SelfAttentionArgs, in_shapes):

@@ -3,8 +3,8 @@ its arguments are read back from a module (torch imported inside each function).
 
 from __future__ import annotations
 
-from archstat.ops.conv import ConvArgs
 from archstat.builder.torch_ops import attach
+from archstat.ops.conv import ConvArgs
 
 
 def _build(a: ConvArgs, in_shapes):

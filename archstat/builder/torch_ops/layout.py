@@ -3,8 +3,8 @@ its arguments are read back from a module (torch imported inside each function).
 
 from __future__ import annotations
 
-from archstat.ops.layout import ChannelShuffleArgs, ChunkArgs, PermuteArgs
 from archstat.builder.torch_ops import attach
+from archstat.ops.layout import ChannelShuffleArgs, ChunkArgs, PermuteArgs
 
 
 def _build_permute(a: PermuteArgs, in_shapes):

@@ -3,8 +3,8 @@ its arguments are read back from a module (torch imported inside each function).
 
 from __future__ import annotations
 
-from archstat.ops.lenet import RBFArgs, TableConvArgs, _rbf_in
 from archstat.builder.torch_ops import attach
+from archstat.ops.lenet import RBFArgs, TableConvArgs, _rbf_in
 
 
 def _build_table(a: TableConvArgs, in_shapes):

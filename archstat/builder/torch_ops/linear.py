@@ -3,8 +3,8 @@ its arguments are read back from a module (torch imported inside each function).
 
 from __future__ import annotations
 
-from archstat.ops.linear import LinearArgs
 from archstat.builder.torch_ops import attach
+from archstat.ops.linear import LinearArgs
 
 
 def _build(a: LinearArgs, in_shapes):

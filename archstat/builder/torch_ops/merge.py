@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from archstat.builder.torch_ops import attach
 
-
 attach("concat", torch_type="Concat")
 attach("add", torch_type="Add")
 attach("mean", torch_type="Mean")

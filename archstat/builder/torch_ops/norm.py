@@ -3,8 +3,8 @@ its arguments are read back from a module (torch imported inside each function).
 
 from __future__ import annotations
 
-from archstat.ops.norm import BatchNormArgs, LRNArgs, LayerNormArgs, _channels
 from archstat.builder.torch_ops import attach
+from archstat.ops.norm import BatchNormArgs, LayerNormArgs, LRNArgs, _channels
 
 
 def _build_bn(a: BatchNormArgs, in_shapes):
@@ -14,7 +14,7 @@ def _build_bn(a: BatchNormArgs, in_shapes):
     return cls(in_shapes[0][0], eps=a.eps, momentum=a.momentum, affine=a.affine)
 
 
-def _build_lrn(a: "LRNArgs", in_shapes):
+def _build_lrn(a: LRNArgs, in_shapes):
     from torch import nn
 
     return nn.LocalResponseNorm(a.size, a.alpha, a.beta, a.k)

@@ -3,8 +3,8 @@ its arguments are read back from a module (torch imported inside each function).
 
 from __future__ import annotations
 
-from archstat.ops.pool import AdaptiveAvgPoolArgs, AvgPoolArgs, MaxPoolArgs
 from archstat.builder.torch_ops import attach
+from archstat.ops.pool import AdaptiveAvgPoolArgs, AvgPoolArgs, MaxPoolArgs
 
 
 def _build_max(a: MaxPoolArgs, in_shapes):
@@ -21,7 +21,7 @@ def _build_avg(a: AvgPoolArgs, in_shapes):
     )
 
 
-def _build_adaptive(a: "AdaptiveAvgPoolArgs", in_shapes):
+def _build_adaptive(a: AdaptiveAvgPoolArgs, in_shapes):
     from torch import nn
 
     return nn.AdaptiveAvgPool2d(a.out)

@@ -3,8 +3,8 @@ its arguments are read back from a module (torch imported inside each function).
 
 from __future__ import annotations
 
-from archstat.ops.scale import DropPathArgs, LayerScaleArgs, scaled_dim
 from archstat.builder.torch_ops import attach
+from archstat.ops.scale import DropPathArgs, LayerScaleArgs, scaled_dim
 
 
 def _build_layer_scale(a: LayerScaleArgs, in_shapes):

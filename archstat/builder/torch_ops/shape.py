@@ -3,8 +3,8 @@ its arguments are read back from a module (torch imported inside each function).
 
 from __future__ import annotations
 
-from archstat.ops.shape import PadShortcutArgs
 from archstat.builder.torch_ops import attach
+from archstat.ops.shape import PadShortcutArgs
 
 
 def _build(torch_name: str, **fixed):

@@ -3,8 +3,8 @@ its arguments are read back from a module (torch imported inside each function).
 
 from __future__ import annotations
 
-from archstat.ops.tokens import PatchEmbedArgs
 from archstat.builder.torch_ops import attach
+from archstat.ops.tokens import PatchEmbedArgs
 
 
 def _build_patch_embed(a: PatchEmbedArgs, in_shapes):
