@@ -28,6 +28,9 @@ from archstat.zoo import resolve
 MAX_BATCH = argcheck.MAX_BATCH
 MAX_COMPARED = 26   # one letter each, as archstat compare
 
+__all__ = ["MAX_BATCH", "MAX_COMPARED", "analyze", "build", "check_roofline_arguments", "compare", "load", "load_spec",
+           "roofline"]
+
 _SPEC_CACHE: dict[tuple, Spec] = {}
 
 

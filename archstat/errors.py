@@ -11,6 +11,10 @@ import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+__all__ = ["ArchstatError", "ArgumentError", "ArgumentTypeError", "ArgumentValueError", "CheckFailed", "ConfigError",
+           "Loc", "OutputError", "RuntimeFailure", "ShapeError", "UnknownNameError", "UsageError", "did_you_mean",
+           "one_line"]
+
 
 @dataclass(frozen=True)
 class Loc:

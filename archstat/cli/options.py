@@ -52,6 +52,9 @@ CompareSets = Annotated[Optional[list[str]], typer.Option("--set", help="NAME=VA
 GridSets = Annotated[Optional[list[str]], typer.Option("--set", help="A declared param over values: NAME=V1,V2 "
                                                        "(repeatable; plot takes one value unless --sweep).")]
 
+Fits = Annotated[Optional[str], typer.Option("--fits", help="A memory budget such as 24GiB: which points' training "
+                                            "memory fits it (plot --sweep draws it).")]
+
 Batch = Annotated[int, typer.Option("--batch", "-b", help="Batch size (activations and MACs scale with it).")]
 Batches = Annotated[Optional[str], typer.Option("--batch", "-b", help="Batch sizes: 1,8,32,128 (plot takes one "
                                                 "unless --sweep).")]

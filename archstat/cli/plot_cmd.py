@@ -24,7 +24,7 @@ def plot(
     inputs: options.InputSizes = None,
     batches: options.Batches = None,
     sets: options.GridSets = None,
-    fits: Optional[str] = typer.Option(None, "--fits", help="With --sweep: draw a memory budget, e.g. 24GiB."),
+    fits: options.Fits = None,
     depth: options.Depth = None,
     out: Optional[str] = typer.Option(None, "--out", "-o", help="Output file, .png or .svg (default: NAME.png)."),
     roofline: bool = typer.Option(False, "--roofline", help="The roofline of one model on --device (log-log)."),

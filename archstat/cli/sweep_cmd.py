@@ -58,8 +58,7 @@ def sweep(
     inputs: options.InputSizes = None,
     batches: options.Batches = None,
     sets: options.GridSets = None,
-    fits: Optional[str] = typer.Option(None, "--fits", help="A memory budget such as 24GiB: marks which points' "
-                                       "training memory fits."),
+    fits: options.Fits = None,
     dtype: options.Dtype = "float32",
     optimizer: options.Optimizer = None,
     amp: options.Amp = False,
