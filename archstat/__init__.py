@@ -2,12 +2,56 @@
 
 The analytic API (``load``, ``analyze``, ``compare``, ``roofline``) never imports torch.
 ``archstat.analyze`` is at once the function (``archstat.analyze("vgg16")``) and the subpackage
-(``import archstat.analyze.stats``): see ``archstat/analyze/__init__.py``.
+(``import archstat.analyze.stats``): a package attribute can hold one object, so the subpackage's
+module object gets a class with ``__call__`` that forwards to ``archstat.api.analyze`` (set here,
+at the top of the layers, so that analyze/ never imports the API above it).
 """
 
-__version__ = "0.1.0"
+import sys as _sys
+import types as _types
 
-from archstat.api import build, compare, load, load_spec, roofline  # noqa: E402,F401
-from archstat import analyze  # noqa: E402,F401  (the subpackage, callable as archstat.api.analyze)
-from archstat.errors import (ArchstatError, ArgumentTypeError, ArgumentValueError, ConfigError,  # noqa: E402,F401
-                             RuntimeFailure, UsageError)
+from archstat import analyze  # the subpackage, made callable as archstat.api.analyze below
+from archstat._version import __version__
+from archstat.api import build, compare, load, load_spec, roofline
+from archstat.errors import (
+    ArchstatError,
+    ArgumentTypeError,
+    ArgumentValueError,
+    ConfigError,
+    RuntimeFailure,
+    UsageError,
+)
+from archstat.report import display as _display
+
+
+class _CallableModule(_types.ModuleType):
+    def __call__(self, *args, **kwargs):
+        from archstat.api import analyze as _analyze
+
+        return _analyze(*args, **kwargs)
+
+    @property
+    def __wrapped__(self):   # inspect.signature and help() show the function's arguments
+        from archstat.api import analyze as _analyze
+
+        return _analyze
+
+
+_sys.modules["archstat.analyze"].__class__ = _CallableModule
+_display.install()   # results show themselves in notebooks, rich and the REPL (report/display.py)
+
+__all__ = [
+    "ArchstatError",
+    "ArgumentTypeError",
+    "ArgumentValueError",
+    "ConfigError",
+    "RuntimeFailure",
+    "UsageError",
+    "__version__",
+    "analyze",
+    "build",
+    "compare",
+    "load",
+    "load_spec",
+    "roofline",
+]

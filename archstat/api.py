@@ -15,18 +15,21 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Optional
 
-from archstat import argcheck
+from archstat import argcheck, dtypes
 from archstat.analyze.references import check_all
-from archstat.analyze.stats import DTYPE_BYTES, MODES, ModelStats, analyze_graph
+from archstat.analyze.stats import MODES, ModelStats, analyze_graph
 from archstat.config.expand import expand
 from archstat.config.loader import read_config_text
 from archstat.config.spec import Spec, parse_spec
 from archstat.errors import UsageError
-
-MAX_BATCH = 10**9   # as --batch (cli/options.py)
-MAX_COMPARED = 26   # one letter each, as archstat compare
 from archstat.graph import Graph
 from archstat.zoo import resolve
+
+MAX_BATCH = argcheck.MAX_BATCH
+MAX_COMPARED = 26   # one letter each, as archstat compare
+
+__all__ = ["MAX_BATCH", "MAX_COMPARED", "analyze", "build", "check_roofline_arguments", "compare", "load", "load_spec",
+           "roofline"]
 
 _SPEC_CACHE: dict[tuple, Spec] = {}
 
@@ -70,7 +73,7 @@ def _config_input(input_shape) -> Optional[tuple[int, ...]]:
     parsed, never iterated), or an InputSet of one plain input."""
     if input_shape is None:
         return None
-    from archstat.trace.inputs import normalize   # no torch
+    from archstat.trace.inputs import normalize  # no torch
 
     return normalize(input_shape).config_shape()
 
@@ -103,7 +106,7 @@ def analyze(model: str | Path | Spec | Graph, params: Optional[dict[str, Any]] =
     argcheck.expect_model(model, fn, "model", module=True)
     params = argcheck.expect_mapping(params, fn)
     argcheck.expect_choice(optimizer, fn, "optimizer", OPTIMIZER_STATES)
-    argcheck.expect_choice(dtype, fn, "dtype", DTYPE_BYTES)
+    dtype = argcheck.expect_dtype(dtype, fn, "dtype", dtypes.STORAGE)
     argcheck.expect_choice(mode, fn, "mode", MODES)
     if mode == "train" and dtype == "int8":
         raise UsageError("--dtype int8 with --mode train: int8 is an inference format; training memory is "
@@ -208,7 +211,8 @@ def compare(models, *, input_shape: Optional[tuple[int, ...]] = None, batch: int
 
     ``archstat.compare(["vgg16", "resnet50"])``
     """
-    from archstat.analyze.compare import Compared, compare as align_models
+    from archstat.analyze.compare import Compared
+    from archstat.analyze.compare import compare as align_models
 
     fn = "archstat.compare"
     if isinstance(models, (str, bytes, Path, Spec, Graph, ModelStats)) or not isinstance(models, (list, tuple)):

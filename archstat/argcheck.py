@@ -13,10 +13,13 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Mapping
-from typing import Any, Iterable, Optional
+from collections.abc import Iterable, Mapping
+from typing import Any, Optional
 
-from archstat.errors import ArgumentTypeError, ArgumentValueError, did_you_mean
+from archstat import dtypes
+from archstat.errors import ArgumentTypeError, ArgumentValueError, UnknownNameError, did_you_mean
+
+MAX_BATCH = 10**9   # the largest batch, for --batch and batch= alike
 
 # (low, high, unit): low end a microcontroller (~10^7 FLOP/s, a few MB/s), high end above a
 # wafer-scale chip (Cerebras WSE-3: 125 PFLOP/s = 1.25e17 dense fp16, 21 PB/s on-chip bandwidth =
@@ -60,11 +63,19 @@ def expect_int(value: Any, fn: str, arg: str, low: Optional[int] = None, high: O
     if not isinstance(value, int) or isinstance(value, bool):
         raise ArgumentTypeError(f"expected an integer{' or None' if optional else ''}, got {shown(value)}",
                                 path=where(fn, arg))
-    if (low is not None and value < low) or (high is not None and value > high):
-        bounds = (f"between {low:,} and {high:,}" if low is not None and high is not None else
-                  f"at least {low:,}" if low is not None else f"at most {high:,}")
-        raise ArgumentValueError(f"must be {bounds}, got {value:,}", path=where(fn, arg))
+    problem = range_problem(value, low, high)
+    if problem:
+        raise ArgumentValueError(f"{problem}, got {value:,}", path=where(fn, arg))
     return value
+
+
+def range_problem(value: int, low: Optional[int] = None, high: Optional[int] = None) -> Optional[str]:
+    """'must be between 1 and 1,000,000,000' when ``value`` is out of bounds, else None: the words of the
+    API's errors (``batch: must be …, got 0``) and of the command line's (``--batch 0: must be …``)."""
+    if (low is not None and value < low) or (high is not None and value > high):
+        return "must be " + (f"between {low:,} and {high:,}" if low is not None and high is not None else
+                             f"at least {low:,}" if low is not None else f"at most {high:,}")
+    return None
 
 
 def expect_bool(value: Any, fn: str, arg: str) -> bool:
@@ -87,6 +98,16 @@ def expect_choice(value: Any, fn: str, arg: str, choices: Iterable[str]) -> str:
         raise ArgumentValueError(f"unknown {arg} '{value}'" + ("" if guess else f" (choose from {', '.join(choices)})"),
                                  path=where(fn, arg), hint=f"did you mean '{guess}'?" if guess else None)
     return value
+
+
+def expect_dtype(value: Any, fn: str, arg: str, accepted: tuple[str, ...]) -> str:
+    """A dtype of ``accepted`` in any spelling (``archstat/dtypes.py``: 'fp16' is 'float16'), as its
+    canonical name."""
+    expect_str(value, fn, arg, f"one of {', '.join(accepted)}")
+    try:
+        return dtypes.canonical(value, accepted, path=where(fn, arg))
+    except UnknownNameError as exc:
+        raise ArgumentValueError(exc.message, path=exc.path, hint=exc.hint) from None
 
 
 def is_module(value: Any) -> bool:

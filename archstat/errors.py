@@ -8,8 +8,12 @@ boundary (``archstat.cli``) prints it to stderr and exits with ``exit_code``.
 from __future__ import annotations
 
 import difflib
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
+
+__all__ = ["ArchstatError", "ArgumentError", "ArgumentTypeError", "ArgumentValueError", "CheckFailed", "ConfigError",
+           "Loc", "OutputError", "RuntimeFailure", "ShapeError", "UnknownNameError", "UsageError", "did_you_mean",
+           "one_line"]
 
 
 @dataclass(frozen=True)
@@ -27,7 +31,7 @@ class Loc:
 def one_line(text: str) -> str:
     """Control characters (a newline in a key the user wrote, an escape sequence in a name) shown
     escaped: an error is one line and cannot drive the terminal (``report/sanitize.py``)."""
-    from archstat.report.sanitize import clean
+    from archstat.text import clean
 
     return clean(text)
 

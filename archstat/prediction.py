@@ -46,7 +46,8 @@ def _spec_for(roof, device: str, peak_key: str):
         return (DeviceSpec(roof.device, roof.name, "gpu", peaks, roof.bandwidth, 100, 40e6, "", 8.0),
                 ["no datasheet entry for this GPU: its SM count and L2 are assumed (100 SMs, 40 MB)"])
     cores = calib.get("threads") or os.cpu_count() or 1
-    return DeviceSpec(roof.device, roof.name, "cpu", peaks, roof.bandwidth, int(cores), _last_level_cache(), "", 0.0), []
+    return (DeviceSpec(roof.device, roof.name, "cpu", peaks, roof.bandwidth, int(cores), _last_level_cache(), "", 0.0),
+            [])
 
 
 def _last_level_cache() -> float:
@@ -92,7 +93,7 @@ def kernels_of(model, params, *, input_shape, batch: int, train: bool):
     from archstat import api
 
     is_module = hasattr(model, "named_modules") and hasattr(model, "forward")
-    if isinstance(model, str) and model.startswith("module:") or is_module:
+    if (isinstance(model, str) and model.startswith("module:")) or is_module:
         from archstat.trace.analyze import analyze_module
         from archstat.trace.factory import build_target, build_target_on_cpu, require_input
 
@@ -137,7 +138,7 @@ def roofline(model, params: Optional[dict[str, Any]] = None, *, device: str, dty
 
     if runtime not in RUNTIMES:
         raise UsageError(f"unknown runtime '{runtime}' (choose from {', '.join(RUNTIMES)})")
-    storage, peak_key = devices.resolve_dtype(dtype)
+    _storage, peak_key = devices.resolve_dtype(dtype)
     if amp and peak_key not in ("fp16", "bf16"):
         raise UsageError(f"--amp runs autocast in fp16 or bf16: give --dtype fp16 or bf16, not {dtype}")
     if peak_key == "int8" and runtime != "engine":

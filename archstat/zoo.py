@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import re
 from pathlib import Path
 
 from archstat.errors import ConfigError, UnknownNameError
@@ -22,6 +23,12 @@ def zoo_names(pattern: str | None = None) -> list[str]:
     if pattern:
         names = [n for n in names if fnmatch.fnmatchcase(n, pattern)]
     return names
+
+
+def natural_key(name: str) -> tuple:
+    """Names in the order people read them: the digits as numbers (resnet18 < resnet101 < resnet1202),
+    letters without case. The pieces alternate text and number, so two keys always compare."""
+    return tuple(int(p) if i % 2 else p.lower() for i, p in enumerate(re.split(r"(\d+)", name)))
 
 
 def looks_like_path(text: str) -> bool:

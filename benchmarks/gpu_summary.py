@@ -78,7 +78,8 @@ def main() -> None:
                 f"| {step} | {d['model']} | {d['mode']} | {d['batch']} | {d.get('precision')} {d['dtype']} | "
                 f"{'channels_last' if d.get('channels_last') else 'NCHW'} | {m.get('conv')}/{m.get('matmul')} | "
                 f"{d['latency_ms']['median']:.2f} | {d['throughput_samples_per_s']:.0f} | "
-                f"{2 * d['macs_per_s'] / 1e12:.1f} | {fmt(d['peak_share'] * 100 if d.get('peak_share') else None, '.0f')}% | "
+                f"{2 * d['macs_per_s'] / 1e12:.1f} | "
+                f"{fmt(d['peak_share'] * 100 if d.get('peak_share') else None, '.0f')}% | "
                 f"{fmt(pred.get('latency_ms'))} | {fmt(pred.get('ratio_measured_to_predicted'))} | "
                 f"{mem.get('measured_peak_bytes', 0) / 2**30:.2f} | {mem.get('estimate_bytes', 0) / 2**30:.2f} |")
         for step, d in profiles:

@@ -2,8 +2,18 @@
 example inputs as ``(model, args, kwargs)`` in archstat's input grammar: used by
 benchmarks/verify_wide.py and benchmarks/conventions.py (needs ``transformers``)."""
 
-from transformers import (BertConfig, BertModel, GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM,
-                          T5Config, T5Model, ViTMAEConfig, ViTMAEModel)
+from transformers import (
+    BertConfig,
+    BertModel,
+    GPT2Config,
+    GPT2LMHeadModel,
+    LlamaConfig,
+    LlamaForCausalLM,
+    T5Config,
+    T5Model,
+    ViTMAEConfig,
+    ViTMAEModel,
+)
 
 SMALL = dict(attn_implementation="sdpa")
 

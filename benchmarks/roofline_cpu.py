@@ -33,8 +33,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from archstat.analyze import devices  # noqa: E402
-from archstat.errors import ArchstatError  # noqa: E402
+from archstat.analyze import devices
+from archstat.errors import ArchstatError
 
 
 def ranks(values: list[float]) -> list[float]:
@@ -170,8 +170,9 @@ def report(results: list[dict], calibration: dict, load: str) -> str:
     first = results[0] if results else {}
     threads = f", {first['threads']} threads" if first.get("threads") else ""
     lines = [f"device: {first.get('device_name', '?')} ({first.get('device', '')}{threads})" if results else "",
-             f"calibration: peak {calibration.get('peak_flops')} FLOP/s, bandwidth {calibration.get('bandwidth', 0):.3g} "
-             f"B/s, overhead {calibration.get('overhead_s', 0) * 1e6:.1f} µs ({calibration.get('measured_at')})",
+             f"calibration: peak {calibration.get('peak_flops')} FLOP/s, "
+             f"bandwidth {calibration.get('bandwidth', 0):.3g} B/s, "
+             f"overhead {calibration.get('overhead_s', 0) * 1e6:.1f} µs ({calibration.get('measured_at')})",
              f"load average at the start: {load}", "",
              f"per-row and total times: the {results[0]['stat'] if results else ''} of the passes", "",
              "| model | batch | measured ms | median (p10–p90) | predicted ms | measured / predicted | "

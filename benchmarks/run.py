@@ -128,7 +128,7 @@ def scaling() -> list[dict]:
         rows.append({"model": label, "nodes": len(stats.rows), "seconds": statistics.median(times),
                      "peak_python_bytes": peak})
     t0 = time.perf_counter()
-    from archstat.analyze.sweep import run_sweep
+    from archstat.orchestrate import run_sweep
 
     sweep = run_sweep("resnet50", [None], list(range(1, 41)), {})
     elapsed = time.perf_counter() - t0
@@ -156,7 +156,8 @@ def report(whole: dict, steps: dict, scale: list[dict], reps: int) -> str:
             e = whole[(model, tool)]
             w, r = statistics.median(e["wall"]), statistics.median(e["rss"])
             lines.append(f"| {model} | {tool} | {w:.2f} s | {w / bw:.1f} | {fmt_mb(r)} | {r / br:.1f} |")
-    lines += ["", "## The analysis step alone (inside the process; no imports, no model construction; archstat's first call in a fresh process)", "",
+    lines += ["", "## The analysis step alone (inside the process; no imports, no model construction; "
+              "archstat's first call in a fresh process)", "",
               "| model | " + " | ".join(TOOLS) + " |", "|---|" + "---:|" * len(TOOLS)]
     for model in MODELS:
         lines.append(f"| {model} | " + " | ".join(f"{steps[(model, t)] * 1e3:.0f} ms" for t in TOOLS) + " |")

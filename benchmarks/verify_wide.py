@@ -180,7 +180,7 @@ def main() -> None:
 def write(results, failures, seconds, out="verify_wide_results.md") -> None:
     import torchvision
 
-    ok = lambda r: all(r[k] for k in ("params_ok", "macs_ok", "outputs_ok", "batch_ok"))   # noqa: E731
+    ok = lambda r: all(r[k] for k in ("params_ok", "macs_ok", "outputs_ok", "batch_ok"))
     lines = ["# Verified wide: every torchvision model of every task, and five Hugging Face architectures", "",
              f"torch {torch.__version__}, torchvision {torchvision.__version__}; random weights, eval. Command: "
              "`PYTHONPATH=. /work/venv-tv/bin/python benchmarks/verify_wide.py`. Columns: params against "

@@ -96,7 +96,7 @@ class FakeCuda:
             raise RuntimeError(f"fake CUDA: invalid device ordinal {i}")
         return i
 
-    def install(self) -> "FakeCuda":
+    def install(self) -> FakeCuda:
         torch, mp, fake = self.torch, self.mp, self
 
         class DeviceContext:
@@ -236,7 +236,7 @@ class FakeMps:
 
     calls: list = field(default_factory=list)
 
-    def install(self, monkeypatch) -> "FakeMps":
+    def install(self, monkeypatch) -> FakeMps:
         import torch
 
         import archstat.profile.measure as measure

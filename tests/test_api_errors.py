@@ -33,7 +33,9 @@ def test_load_rejects_a_list_of_params():
     text = error(lambda: archstat.load("conv7x7", [1, 2]), ArgumentTypeError)
     assert text == ("archstat.load: params: expected a mapping of param names to values such as {'width': 2}, "
                     "got list [1, 2]")
-    assert isinstance(pytest.raises(TypeError, archstat.load, "conv7x7", [1, 2]).value, ArchstatError)
+    with pytest.raises(TypeError) as raised:
+        archstat.load("conv7x7", [1, 2])
+    assert isinstance(raised.value, ArchstatError)
 
 
 @pytest.mark.parametrize("call, kind, text", [

@@ -114,7 +114,7 @@ def test_list_and_info():
      "error: --input '3x224': expected 3 sizes (C×H×W) or 1 (a flat input), got 2"),
     (["table", "vgg16", "--batch", "0"], "error: --batch 0: must be between 1 and 1,000,000,000"),
     (["table", "vgg16", "--dtype", "float64"],
-     "error: --dtype: unknown value 'float64' (did you mean 'float16'?)"),
+     "error: --dtype: unknown dtype 'float64' (did you mean 'float16'?)"),
     (["list", "nosuchnet*"], "error: no zoo model matches 'nosuchnet*' (see 'archstat list')"),
 ])
 def test_usage_errors_are_one_line_on_stderr(args, message):

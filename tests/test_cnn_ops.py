@@ -5,8 +5,8 @@ import pytest
 
 import archstat
 from archstat.analyze.training import training_memory
-from archstat.ops.linear import linear_rows
 from archstat.ops.layout import chunk_sizes
+from archstat.ops.linear import linear_rows
 from archstat.ops.merge import broadcast_shape
 from archstat.ops.registry import all_ops
 

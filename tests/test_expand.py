@@ -86,7 +86,7 @@ layers: [b]
 
 
 def test_set_is_type_checked(write_config):
-    with pytest.raises(ConfigError, match="expected int, got '2.5'"):
+    with pytest.raises(ConfigError, match=r"expected int, got '2\.5'"):
         archstat.load(write_config(HEAD + "params: {w: 2}\nlayers: [relu]"), {"w": "2.5"})
 
 

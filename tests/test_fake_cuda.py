@@ -7,7 +7,6 @@ import os
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -209,7 +208,7 @@ NEW_API_CHILD = textwrap.dedent("""
 
 def has_new_api() -> bool:
     try:
-        torch.backends.cuda.matmul.fp32_precision
+        torch.backends.cuda.matmul.fp32_precision  # noqa: B018  (exists, or raises)
         return True
     except (AttributeError, RuntimeError):
         return False

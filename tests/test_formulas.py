@@ -1,7 +1,7 @@
 """Each formula with its arithmetic beside it."""
 
-from archstat.ops.conv import conv_macs, conv_out_len, conv_weights
 from archstat.ops.arith import attention_macs, linear_macs, matmul_macs, mhsa_macs, mhsa_params
+from archstat.ops.conv import conv_macs, conv_out_len, conv_weights
 from archstat.ops.pool import adaptive_window, pool_out_len
 from archstat.ops.registry import all_ops
 

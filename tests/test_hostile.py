@@ -17,7 +17,7 @@ from archstat.errors import ConfigError
 from tests.conftest import ROOT
 
 runner = CliRunner()
-README = (ROOT / "README.md").read_text()
+README = "\n".join(p.read_text() for p in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))])
 
 
 def one_error(r, code=2) -> str:
@@ -50,8 +50,8 @@ def _resnet1202_nodes() -> int:
 
 def test_readme_limits_are_the_codes():
     from archstat.analyze.receptive import RF_LIMIT
-    from archstat.argcheck import ROOF_LIMITS, _e
     from archstat.analyze.sweep import MAX_POINTS, MAX_WORK
+    from archstat.argcheck import ROOF_LIMITS, _e
     from archstat.cli.compare_cmd import MAX_MODELS, MAX_ROWS
     from archstat.cli.options import MAX_BATCH, MAX_DIM, MAX_STEPS, MAX_TIME_BUDGET
     from archstat.config import expand, expr, loader, spec

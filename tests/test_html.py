@@ -77,7 +77,7 @@ def test_report_sort_keys_are_exact_numbers():
 
 def test_repr_html_of_analysis_compare_and_sweep():
     from archstat.analyze.compare import Compared, compare
-    from archstat.analyze.sweep import run_sweep
+    from archstat.orchestrate import run_sweep
 
     stats = archstat.analyze("vgg16")
     html = stats._repr_html_()

@@ -55,3 +55,8 @@ def test_fresh_venv_without_torch(wheel, tmp_path):
         r = run(*args)
         assert r.returncode == 1 and r.stdout == ""
         assert r.stderr == f"error: this command needs torch, which is not installed {install}\n"
+
+
+def test_wheel_ships_py_typed(wheel):
+    """PEP 561: type checkers read archstat's annotations."""
+    assert "archstat/py.typed" in zipfile.ZipFile(wheel).namelist()

@@ -9,7 +9,7 @@ import math
 import pytest
 
 from archstat.perf import precision
-from archstat.perf.cost import DeviceSpec, StepCost, attention_seconds, costs, l2_hit, tile_seconds, tiles_of
+from archstat.perf.cost import DeviceSpec, StepCost, attention_seconds, l2_hit, tile_seconds, tiles_of
 from archstat.perf.kernels import BatchMismatch, BatchPair, Kernel, TensorRef, from_rows, to_rows
 from archstat.perf.plan import Step, Target, plan
 from archstat.perf.predict import coefficients, predict, run_plan
@@ -178,8 +178,8 @@ def test_an_engine_folds_the_norm_and_runs_the_rest_in_the_epilogue():
 
 def test_fused_attention_moves_only_its_inputs_and_output():
     torch = pytest.importorskip("torch")
-    from tests.fixtures import nets
     from archstat.trace.analyze import analyze_module
+    from tests.fixtures import nets
 
     del torch
     kernels = analyze_module(nets.vit_sdpa(), (3, 32, 32), batch=2).kernels
@@ -211,8 +211,8 @@ def test_two_batches_give_every_batch():
 
 def test_a_training_step_traces_the_backward_and_writes_the_update():
     pytest.importorskip("torch")
-    from tests.fixtures.user_net import make
     from archstat.trace.analyze import analyze_module
+    from tests.fixtures.user_net import make
 
     stats = analyze_module(make(), (3, 32, 32), batch=2, mode="train", backward=True)
     backward = [k for k in stats.kernels if k.phase == "backward" and k.op == "convolution_backward"]

@@ -1,7 +1,7 @@
-"""The README stays true: CI runs exactly its test command, and every example it prints runs as
-printed (issue 23): each `archstat …` command in the text (inline code, also across a line break,
-and `$ ` lines of console blocks) that names real things rather than placeholders (NAME, PATH, …),
-and every Python block."""
+"""The README and docs/ stay true: CI runs exactly the README's test command, and every example they
+print runs as printed (issue 23): each `archstat …` command in the text (inline code, also across a
+line break, and `$ ` lines of console blocks) that names real things rather than placeholders (NAME,
+PATH, …), every Python block, and the README's first config."""
 
 import json
 import re
@@ -14,6 +14,8 @@ from typer.testing import CliRunner
 from tests.conftest import ROOT
 
 TEXT = (ROOT / "README.md").read_text()
+DOCS = {"README.md": TEXT, **{f"docs/{p.name}": p.read_text() for p in sorted((ROOT / "docs").glob("*.md"))}}
+ALL_TEXT = "\n".join(DOCS.values())
 
 
 def readme_commands():
@@ -39,8 +41,8 @@ PLACEHOLDER = re.compile(r"[A-Z]{2,}|…|\.\.\.|^\[|^[A-C]$")   # NAME, PATH, mo
 
 
 def _examples() -> list[str]:
-    spans = [" ".join(s.split()) for s in re.findall(r"(?<!`)`([^`]+)`(?!`)", TEXT)]   # a line break is a space
-    spans += re.findall(r"^\$ (.+)$", TEXT, flags=re.M)                                 # console blocks
+    spans = [" ".join(s.split()) for s in re.findall(r"(?<!`)`([^`]+)`(?!`)", ALL_TEXT)]   # a line break: a space
+    spans += re.findall(r"^\$ (.+)$", ALL_TEXT, flags=re.M)                                 # console blocks
     found = []
     for span in spans:
         if not re.match(ENV + r"archstat ", span) or "\\|" in span:
@@ -59,6 +61,7 @@ EXAMPLES = _examples()
 # printed but not run here, each with the test that runs it instead
 RUN_ELSEWHERE = {
     "archstat verify --all": "tests/test_verify.py::test_zoo_model_verifies runs it model by model",
+    "archstat table tiny-cnn.yaml": "test_the_first_config_runs writes the README's config first",
 }
 
 
@@ -144,7 +147,7 @@ def test_readme_example_runs_as_printed(command, in_tmp, monkeypatch):
 
 # -- every Python block ---------------------------------------------------------------------------
 
-PYTHON_BLOCKS = re.findall(r"```python\n(.+?)\n```", TEXT, flags=re.S)
+PYTHON_BLOCKS = re.findall(r"```python\n(.+?)\n```", ALL_TEXT, flags=re.S)
 
 
 @pytest.mark.parametrize("block", PYTHON_BLOCKS, ids=[f"block{i}" for i in range(len(PYTHON_BLOCKS))])
@@ -152,8 +155,8 @@ def test_readme_python_runs_as_printed(block, in_tmp):
     if "archstat.build" in block or "module" in block:
         pytest.importorskip("torch")
     namespace: dict = {}
-    exec(compile(block, "README.md", "exec"), namespace)   # noqa: S102  (the README's own code)
-    assert "archstat" in namespace
+    exec(compile(block, "README.md", "exec"), namespace)   # the README's (or docs/) own code
+    assert "archstat" in namespace or "get_op" in namespace
 
 
 def test_python_api_block_gives_the_documented_numbers(in_tmp):
@@ -162,6 +165,20 @@ def test_python_api_block_gives_the_documented_numbers(in_tmp):
     block = next(b for b in PYTHON_BLOCKS if "stats.totals.params, stats.totals.macs" in b)
     namespace: dict = {}
     pytest.importorskip("torch")
-    exec(compile(block, "README.md", "exec"), namespace)   # noqa: S102
+    exec(compile(block, "README.md", "exec"), namespace)
     assert (namespace["stats"].totals.params, namespace["stats"].totals.macs) == (138_357_544, 8 * 15_470_264_320)
     assert namespace["graph"].params["conv3"] == 512
+
+
+def test_the_first_config_runs(in_tmp):
+    """The README's first config, saved as it says, gives the numbers it states (conv1: 3·3·3·16 + 16 = 448
+    params, 32·32·16·27 = 442,368 MACs)."""
+    from archstat.cli import app
+
+    config = re.findall(r"```yaml\n(.+?)\n```", TEXT, flags=re.S)[0]
+    assert len(config.splitlines()) == 5
+    (in_tmp / "tiny-cnn.yaml").write_text(config + "\n")
+    r = CliRunner().invoke(app, ["table", "tiny-cnn.yaml", "--format", "json"])
+    assert r.exit_code == 0, r.stderr
+    conv1 = json.loads(r.stdout)["layers"][1]
+    assert (conv1["params"], conv1["macs"]) == (448, 442_368)

@@ -177,7 +177,7 @@ def test_compare_and_sweep_numbers_whole(width):
             known = set().union(*(row_known(r) for r in rows))
             assert all(parses_back(m, known) for m in NUMBER.finditer(line[len(name):])), line
     out = run(COMMANDS["sweep"], width)
-    from archstat.analyze.sweep import run_sweep
+    from archstat.orchestrate import run_sweep
 
     points = run_sweep("resnet50", [(3, 128, 128), (3, 224, 224)], [1, 8], {}).points
     lines = [x for x in out.splitlines() if x.startswith("3×")]

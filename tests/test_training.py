@@ -15,7 +15,7 @@ def saved(write_config, layers, **kw):
 
 
 def test_conv_saves_its_input(write_config):
-    g, t = saved(write_config, "  - {conv: {out: 4, kernel: 3}}\n")
+    _g, t = saved(write_config, "  - {conv: {out: 4, kernel: 3}}\n")
     assert t.per_node["conv1"] == 3 * 8 * 8 * 4            # the 3×8×8 input, 4 bytes each
 
 
@@ -29,23 +29,23 @@ def test_relu_after_conv_shares_the_conv_output(write_config):
 
 
 def test_maxpool_saves_input_and_int64_indices(write_config):
-    g, t = saved(write_config, "  - {conv: {out: 3, kernel: 1}}\n  - {maxpool: {kernel: 2}}\n")
+    _g, t = saved(write_config, "  - {conv: {out: 3, kernel: 1}}\n  - {maxpool: {kernel: 2}}\n")
     assert t.per_node["maxpool1"] == 3 * 64 * 4 + 3 * 16 * 8     # the conv's output fp32 + 3×4×4 int64 indices
 
 
 def test_nothing_saved_before_the_first_layer_with_params(write_config):
-    g, t = saved(write_config, "  - {maxpool: {kernel: 2}}\n  - {conv: {out: 3, kernel: 1}}\n")
+    _g, t = saved(write_config, "  - {maxpool: {kernel: 2}}\n  - {conv: {out: 3, kernel: 1}}\n")
     assert t.per_node["maxpool1"] == 0                            # no grad flows into the input image
     assert t.per_node["conv1"] == 3 * 16 * 4                      # the conv still saves its input
 
 
 def test_bn_saves_input_and_fp32_statistics(write_config):
-    g, t = saved(write_config, "  - bn\n", dtype="float16")
+    _g, t = saved(write_config, "  - bn\n", dtype="float16")
     assert t.per_node["bn1"] == 3 * 64 * 2 + 2 * 3 * 4            # fp16 input + mean and invstd in fp32
 
 
 def test_dropout_allocates_output_and_mask_in_training(write_config):
-    g, t = saved(write_config, "  - {conv: {out: 3, kernel: 1}}\n  - flatten\n  - {dropout: {p: 0.5}}\n"
+    _g, t = saved(write_config, "  - {conv: {out: 3, kernel: 1}}\n  - flatten\n  - {dropout: {p: 0.5}}\n"
                                   "  - {linear: {out: 2}}\n")
     assert t.per_node["dropout1"] == 192 * 1                      # bool mask
     assert t.per_node["linear1"] == 192 * 4                       # dropout's new output, saved by linear

@@ -8,8 +8,8 @@ import pytest
 from typer.testing import CliRunner
 
 import archstat
-from archstat.analyze.sweep import run_sweep
 from archstat.cli import app
+from archstat.orchestrate import run_sweep
 
 D = 768                                   # ViT-B width
 

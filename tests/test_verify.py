@@ -15,8 +15,7 @@ from archstat.ops import registry
 from archstat.zoo import zoo_names
 
 pytest.importorskip("torch")
-from archstat.verify.crosscheck import FAIL, PASS, verify, verify_graph  # noqa: E402
-
+from archstat.verify.crosscheck import FAIL, PASS, verify, verify_graph
 
 # past FVCORE_MAX_LAYERS conv/linear layers verify shows fvcore's check as skipped (its trace of these two
 # takes about 40 s each); their blocks are checked against fvcore in resnet110 and preact-resnet164, and

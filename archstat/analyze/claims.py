@@ -4,13 +4,20 @@ set beside the published text. It reports; a NOT REPRODUCED claim is a finding, 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Optional
 
-from archstat.analyze.references import (NOT_REPRODUCED, REPRODUCED, fill_note, metric_value, round_significant,
-                                         significant_digits)
+from archstat.analyze.references import (
+    NOT_REPRODUCED,
+    REPRODUCED,
+    fill_note,
+    metric_value,
+    round_significant,
+    significant_digits,
+)
 from archstat.config.loader import LDict, LList, parse_yaml, read_config_text
 from archstat.config.spec import METRICS, check_keys, check_note, check_precision, check_zoo_name
 from archstat.errors import ConfigError, UnknownNameError
@@ -50,9 +57,10 @@ def claims_file(path: Optional[str]) -> tuple[Path, str]:
     return Path(path), str(path)
 
 
-def reproduce(path: Optional[str] = None) -> tuple[dict, list[ClaimResult]]:
-    from archstat.api import analyze
-
+def evaluate(path: Optional[str], stats: Callable[..., Any]) -> tuple[dict, list[ClaimResult]]:
+    """The claims of a claims file (``path``, a bundled name or None for the default), each computed from
+    ``stats(model, overrides, input_shape)``: the ModelStats of a zoo model under those params and input
+    (``archstat.orchestrate.reproduce`` passes the API's analysis, cached)."""
     file, shown = claims_file(path)
     root = parse_yaml(read_config_text(file, shown), shown)
     if not isinstance(root, LDict):
@@ -65,14 +73,6 @@ def reproduce(path: Optional[str] = None) -> tuple[dict, list[ClaimResult]]:
     if not isinstance(claims, LList):
         raise ConfigError("claims must be a list", loc=root.loc_of("claims") if "claims" in root else root.loc,
                           path="claims")
-    cache: dict = {}
-
-    def stats(model: str, overrides: dict, input_shape: Optional[tuple] = None):
-        key = (model, tuple(sorted(overrides.items())), input_shape)
-        if key not in cache:
-            cache[key] = analyze(model, overrides, input_shape=input_shape)
-        return cache[key]
-
     results = []
     for i, claim in enumerate(claims):
         results.append(_one(claim, claims.loc_of(i), f"claims[{i}]", stats, str(root.get("source", ""))))
@@ -142,7 +142,7 @@ def _one(claim, loc, path: str, stats, default_source: str) -> ClaimResult:
     overrides = _claim_set(compute, f"{cpath}.set")
     for key in ("model", "ratio"):
         models = compute.get(key)
-        for i, m in enumerate(models if isinstance(models, list) else [models] if key in compute else []):
+        for _i, m in enumerate(models if isinstance(models, list) else [models] if key in compute else []):
             if not isinstance(m, str):
                 raise ConfigError(f"{key} names zoo models", loc=compute.loc_of(key), path=f"{cpath}.{key}")
             check_zoo_name(m, compute.loc_of(key), f"{cpath}.{key}", key)
@@ -221,8 +221,8 @@ def _matches(claim: LDict, computed, path: str) -> bool:
 def _within(claim: LDict, computed, path: str) -> bool:
     """A published range [low, high] (\"8 to 9 times\"): reproduced when low ≤ computed ≤ high."""
     bounds = claim["between"]
-    if not (isinstance(bounds, list) and len(bounds) == 2
-            and all(isinstance(b, (int, float)) and not isinstance(b, bool) for b in bounds) and bounds[0] <= bounds[1]):
+    numbers = isinstance(bounds, list) and all(isinstance(b, (int, float)) and not isinstance(b, bool) for b in bounds)
+    if not (numbers and len(bounds) == 2 and bounds[0] <= bounds[1]):
         raise ConfigError("between is a range [low, high] of numbers", loc=claim.loc_of("between"),
                           path=f"{path}.between")
     if isinstance(computed, list):

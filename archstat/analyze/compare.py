@@ -3,8 +3,6 @@ aligned by name (block, branch, layer), unmatched rows kept as such."""
 
 from __future__ import annotations
 
-from archstat.report.display import Displayable
-
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -23,7 +21,7 @@ class Compared:
     def total(self, metric: str) -> int:
         return getattr(self.stats.totals, metric)
 
-    def ratio(self, first: "Compared", metric: str) -> Optional[float]:
+    def ratio(self, first: Compared, metric: str) -> Optional[float]:
         base = first.total(metric)
         return None if base == 0 else self.total(metric) / base
 
@@ -45,7 +43,7 @@ class ExtraTotal:
 
 
 @dataclass(repr=False)
-class Comparison(Displayable):  # shows as HTML in notebooks, as the table in rich
+class Comparison:  # shown by report/display.py (HTML in notebooks, the table in rich)
     models: list[Compared]
     rows: list[AlignedRow]
     extras: list[ExtraTotal] = field(default_factory=list)

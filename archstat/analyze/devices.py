@@ -39,12 +39,6 @@ MATCH_KEYS = {"names", "mig"}
 # PyTorch's dispatch; 10 µs eager PyTorch's per-op dispatch on a CPU.
 DEFAULT_OVERHEAD_S = {"gpu": 5e-6, "cpu": 10e-6}
 
-# --dtype: (the storage dtype of activations and weights, the peak it runs at)
-DTYPES = {"float32": ("float32", "fp32"), "fp32": ("float32", "fp32"),
-          "tf32": ("float32", "tf32"),
-          "float16": ("float16", "fp16"), "fp16": ("float16", "fp16"),
-          "bfloat16": ("bfloat16", "bf16"), "bf16": ("bfloat16", "bf16"),
-          "int8": ("int8", "int8")}
 CALIBRATABLE = ("cpu", "cuda")
 
 # What a figure may be, wherever it comes from (calibration file, --peak, --bandwidth, --overhead): finite
@@ -121,7 +115,8 @@ class Roof:
     peak_flops: float
     bandwidth: float
     overhead_s: float
-    sources: dict = field(default_factory=dict)   # peak / bandwidth / overhead → "datasheet: …", "calibrated: …", "--peak"
+    # peak / bandwidth / overhead → "datasheet: …", "calibrated: …", "--peak"
+    sources: dict = field(default_factory=dict)
     calibration: Optional[dict] = None             # the stored calibration, where one was used
     entry: Optional[str] = None                    # the devices.yaml entry the datasheet figures came from
 
@@ -132,11 +127,12 @@ class Roof:
 
 
 def resolve_dtype(text: str) -> tuple[str, str]:
-    """'bf16' → ('bfloat16', 'bf16'): the storage dtype (bytes per element) and the peak it runs at."""
-    if text not in DTYPES:
-        raise UnknownNameError("dtype", text, DTYPES, path="--dtype",
-                               hint_extra=f" (choose from {', '.join(DTYPES)})")
-    return DTYPES[text]
+    """'bf16' → ('bfloat16', 'bf16'): the storage dtype (bytes per element) and the peak it runs at
+    (``archstat/dtypes.py``: any spelling of fp32, tf32, fp16, bf16 or int8)."""
+    from archstat.dtypes import DTYPES, ROOFLINE, lookup
+
+    found = lookup(text, ROOFLINE)
+    return DTYPES[found.torch].name, found.peak
 
 
 # -- the devices file ------------------------------------------------------------------------------------
@@ -367,7 +363,7 @@ def mig_slice(part: Device, profile: str, *, sms: Optional[int] = None) -> Devic
         sms = round(part.sms * compute_share) if part.sms else None
         how_sms = f"{units}/{compute_slices} of the SMs"
     name = f"{c + 'c.' if c else ''}{g}g.{gb}gb{me}"
-    scale = lambda v, s: None if v is None else round(v * s, 4)  # noqa: E731
+    scale = lambda v, s: None if v is None else round(v * s, 4)
     mem_frac = f"{round(memory_share * memory_slices)}/{memory_slices}"
     return replace(
         part, key=f"{part.key}-mig-{name}", name=f"{part.name}, MIG {name}",
@@ -470,7 +466,8 @@ def check_calibration_entry(entry: Any, where: str) -> Optional[str]:
         if k not in PEAK_KEYS:
             return f"{where}.peak_flops holds '{k}', not one of {', '.join(PEAK_KEYS)}"
         if not _figure(v, PEAK_BOUNDS):
-            return f"{where}.peak_flops.{k} is {v!r}, not a FLOP/s figure between {PEAK_BOUNDS[0]:g} and {PEAK_BOUNDS[1]:g}"
+            return (f"{where}.peak_flops.{k} is {v!r}, not a FLOP/s figure between {PEAK_BOUNDS[0]:g} and "
+                    f"{PEAK_BOUNDS[1]:g}")
     if not _figure(entry["bandwidth"], BANDWIDTH_BOUNDS):
         return (f"{where}.bandwidth is {entry['bandwidth']!r}, not a bytes/s figure between "
                 f"{BANDWIDTH_BOUNDS[0]:g} and {BANDWIDTH_BOUNDS[1]:g}")

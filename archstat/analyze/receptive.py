@@ -38,7 +38,7 @@ class RF:
     is_global: bool = False
     beyond_limit: bool = False     # the field grew past RF_LIMIT and was stopped there
 
-    def step(self, st: RFStep, extent: tuple[int, int]) -> "RF":
+    def step(self, st: RFStep, extent: tuple[int, int]) -> RF:
         if self.beyond_limit:
             return RF(self.size, self.jump, self.start, extent, self.is_global, True)
         if self.is_global:   # units that already see the whole input (after a gate) see no more
@@ -51,7 +51,7 @@ class RF:
             start.append(self.start[i] - st.padding[i] * self.jump[i])
         return _bounded(RF(tuple(size), tuple(jump), tuple(start), extent, self.is_global))
 
-    def whole(self) -> "RF":
+    def whole(self) -> RF:
         """Every output sees the whole map this field's units tile."""
         if self.beyond_limit:
             return RF(self.size, self.jump, self.start, (1, 1), True, True)

@@ -79,7 +79,7 @@ _PLACEHOLDER = re.compile(r"\{(\w+)(?::(\w+))?\}")
 
 
 def fill_note(note: str, stats) -> str:
-    from archstat.report.units import fmt_bytes_unit, fmt_int
+    from archstat.text import fmt_bytes_unit, fmt_int
 
     def sub(m: re.Match) -> str:
         metric, unit = m.group(1), m.group(2)

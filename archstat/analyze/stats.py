@@ -12,16 +12,14 @@ Definitions (printed in every table header and in the README):
 
 from __future__ import annotations
 
-from archstat.report.display import Displayable
-
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from archstat.analyze.receptive import RF, receptive_fields, weighted_depth
+from archstat.dtypes import DTYPES as _DTYPES
+from archstat.dtypes import STORAGE, canonical
 from archstat.graph import Graph, Node
 from archstat.ops.registry import all_ops, numel
-
-DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2, "int8": 1}
 
 
 @dataclass
@@ -71,7 +69,7 @@ class Totals:
     uncounted: list = field(default_factory=list)   # [{"op", "calls", "rows"}] of the ops left out
     data_dependent: list = field(default_factory=list)   # [{"op", "calls", "rows"}] of data-dependent ops (nms)
 
-    def per_sample(self, batch: int) -> "Totals":
+    def per_sample(self, batch: int) -> Totals:
         """The same totals at batch 1: everything but the params scales with the batch."""
         return Totals(self.weights, self.biases, self.macs // batch, self.ops // batch,
                       self.activation_elements // batch, self.activation_bytes // batch, self.complete,
@@ -91,7 +89,7 @@ class Totals:
 
 
 @dataclass(repr=False)
-class ModelStats(Displayable):  # shows as HTML in notebooks, as the table in rich
+class ModelStats:  # shown by report/display.py (HTML in notebooks, the table in rich)
     model: str
     description: str
     input_shape: tuple[int, ...]
@@ -175,12 +173,13 @@ def analyze_graph(graph: Graph, *, description: str = "", batch: int = 1, dtype:
                   optimizer: str = "adam", amp: bool = False) -> ModelStats:
     """Rows and totals. ``mode='eval'`` leaves auxiliary heads out; ``'train'`` counts them and
     estimates training memory (``optimizer``, ``amp``)."""
+    dtype = canonical(dtype, STORAGE)
     training = None
     if mode == "train":
         from archstat.analyze.training import training_memory
 
         training = training_memory(graph, batch=batch, dtype=dtype, optimizer=optimizer, amp=amp)
-    nbytes = DTYPE_BYTES[dtype]
+    nbytes = _DTYPES[dtype].bytes
     ops = all_ops()
     rfs = receptive_fields(graph)
     rows: list[Row] = []

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from archstat.report.display import Displayable
-
 import itertools
 import math
 import re
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 from archstat.errors import UsageError
 
@@ -86,7 +84,7 @@ class SweepPoint:
 
 
 @dataclass(repr=False)
-class Sweep(Displayable):  # shows as HTML in notebooks, as the table in rich
+class Sweep:  # shown by report/display.py (HTML in notebooks, the table in rich)
     model: str
     dims: list[str]                   # the swept dimensions, in order
     points: list[SweepPoint] = field(default_factory=list)
@@ -95,36 +93,3 @@ class Sweep(Displayable):  # shows as HTML in notebooks, as the table in rich
     optimizer: str = "adam"
     amp: bool = False
     dtype: str = "float32"
-
-
-def run_sweep(model: str, inputs: list[Optional[tuple[int, ...]]], batches: list[int],
-              sets: dict[str, list[str]], *, dtype: str = "float32", optimizer: str = "adam", amp: bool = False,
-              budget: Optional[int] = None, progress: Optional[Callable[[int, int], None]] = None) -> Sweep:
-    """Every combination of inputs × batches × param values, analysed in train mode."""
-    from archstat.api import analyze, load_spec
-
-    spec = load_spec(model)
-    names = list(sets)
-    size = math.prod([len(inputs), len(batches), *(len(sets[n]) for n in names)])
-    if size > MAX_POINTS:   # counted before the grid is made
-        raise UsageError(f"the grid has {size:,} points; the limit is {MAX_POINTS:,}")
-    grid = list(itertools.product(inputs, batches, *(sets[n] for n in names)))
-    dims = [d for d, values in (("input", inputs), ("batch", batches)) if len(values) > 1]
-    dims += [n for n in names if len(sets[n]) > 1]
-    sweep = Sweep(spec.name, dims, budget=budget, optimizer=optimizer, amp=amp, dtype=dtype)
-    work = 0
-    for k, (shape, batch, *values) in enumerate(grid):
-        params = dict(zip(names, values))
-        stats = analyze(spec, params, input_shape=shape, batch=batch, dtype=dtype, mode="train",
-                        optimizer=optimizer, amp=amp)
-        work += len(stats.rows)
-        if (k == 0 and len(stats.rows) * len(grid) > MAX_WORK) or work > MAX_WORK:
-            raise UsageError(f"the sweep analyses {len(grid):,} points of {len(stats.rows):,} layers; the limit is "
-                             f"{MAX_WORK:,} layers in all (sweep fewer points)")
-        total = stats.training.total
-        sweep.points.append(SweepPoint(stats.input_shape, batch, {n: stats.params[n] for n in names},
-                                       stats.totals.params, stats.totals.macs, stats.totals.activation_bytes,
-                                       total, None if budget is None else total <= budget))
-        if progress:
-            progress(k + 1, len(grid))
-    return sweep

@@ -19,7 +19,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from archstat.analyze.stats import DTYPE_BYTES, node_row
+from archstat.analyze.stats import node_row
+from archstat.dtypes import STORAGE, lookup
 from archstat.graph import Graph
 from archstat.ops.registry import all_ops, numel
 
@@ -60,8 +61,8 @@ def training_memory(graph: Graph, *, batch: int = 1, dtype: str = "float32", opt
     if optimizer not in OPTIMIZER_STATES:
         raise ValueError(f"unknown optimizer {optimizer!r}")
     ops = all_ops()
-    act_bytes = 2 if amp else DTYPE_BYTES[dtype]
-    param_elem_bytes = 4 if amp else DTYPE_BYTES[dtype]
+    act_bytes = 2 if amp else lookup(dtype, STORAGE).bytes
+    param_elem_bytes = 4 if amp else lookup(dtype, STORAGE).bytes
     counted: set[str] = set()
     per_node: dict[str, int] = {}
     needs_grad: dict[str, bool] = {"input": False}

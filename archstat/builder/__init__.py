@@ -15,3 +15,8 @@ def require_torch():
     except ImportError:
         raise RuntimeFailure(f"this command needs torch, which is not installed ({INSTALL_HINT})") from None
     return torch
+
+
+from archstat.builder import torch_ops as _torch_ops  # noqa: E402  (the ops' torch half, attached on import)
+
+_torch_ops.load()

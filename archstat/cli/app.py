@@ -125,7 +125,7 @@ app = typer.Typer(
 
 def _version(value: bool):
     if value:
-        from archstat import __version__
+        from archstat._version import __version__
 
         typer.echo(f"archstat {__version__}")
         raise typer.Exit(0)

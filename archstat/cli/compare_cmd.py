@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import string
-from typing import List, Optional
 
 import typer
 
-from archstat.cli import options
+from archstat.cli import options, output
 from archstat.cli.app import app
-from archstat.cli import output
 from archstat.cli.output import emit
 from archstat.errors import UsageError
-
 
 MAX_MODELS = 26   # one letter each
 MAX_ROWS = 10_000   # rows of all models together: two models at the layer limit
@@ -35,7 +32,7 @@ def split_sets(models: list[str], sets: list[str]) -> list[dict[str, str]]:
                 indices = [i for i, m in enumerate(models) if m == target]
             else:
                 raise UsageError(f"--set '{item}': '{target}' is not one of the models "
-                                 f"({', '.join(f'{l}={m}' for l, m in zip(labels, models))})")
+                                 f"({', '.join(f'{label}={m}' for label, m in zip(labels, models))})")
             parsed = options.parse_sets([rest])
             for i in indices:
                 per_model[i].update(parsed)
@@ -52,24 +49,20 @@ def split_sets(models: list[str], sets: list[str]) -> list[dict[str, str]]:
 
 @app.command("compare")
 def compare_models(
-    models: List[str] = typer.Argument(..., help="Two or more zoo names, config paths or module:PKG.MOD:FACTORY "
+    models: list[str] = typer.Argument(..., help="Two or more zoo names, config paths or module:PKG.MOD:FACTORY "
                                        "targets (a module takes --input, else the first config's input).",
                                        metavar="A B [C]..."),
-    fmt: str = typer.Option("table", "--format", "-f", help="table, json, csv or markdown."),
-    depth: Optional[int] = typer.Option(None, "--depth", help="Compare at block level: collapse rows below "
-                                        "this many dotted name levels."),
-    batch: int = typer.Option(1, "--batch", "-b", help="Batch size."),
-    input_: Optional[List[str]] = typer.Option(None, "--input", help="Input of every model (repeatable for "
-                                               "modules): " + options.INPUT_HELP),
-    dtype: str = typer.Option("float32", "--dtype", help="float32, float16, bfloat16 or int8."),
-    units: str = typer.Option("macs", "--units", help="macs, or flops (= 2 × MACs)."),
-    mode: str = typer.Option("eval", "--mode", help="eval or train (auxiliary heads counted)."),
-    sets: Optional[List[str]] = typer.Option(None, "--set", help="NAME=VALUE for every model declaring NAME, "
-                                             "or B:NAME=VALUE for one (A is the first model)."),
-    wide: bool = output.WIDE,
-    columns: Optional[str] = output.COLUMNS,
-    device: Optional[str] = typer.Option(None, "--device", help="Add the roofline's predicted latency on this "
-                                         "device (h100, a100, cpu, …; see archstat roofline)."),
+    fmt: options.Format = "table",
+    depth: options.Depth = None,
+    batch: options.Batch = 1,
+    input_: options.Inputs = None,
+    dtype: options.Dtype = "float32",
+    units: options.Units = "macs",
+    mode: options.Mode = "eval",
+    sets: options.CompareSets = None,
+    wide: options.Wide = False,
+    columns: options.Columns = None,
+    device: options.RooflineDevice = None,
 ):
     """Totals side by side with each model's ratio to the first, then an aligned breakdown."""
     from archstat.analyze.compare import Compared, compare
@@ -84,8 +77,7 @@ def compare_models(
     fmt = options.choice(fmt, options.FORMATS, "--format")
     units = options.choice(units, options.UNITS, "--units")
     mode = options.choice(mode, options.MODES, "--mode")
-    if depth is not None and depth < 1:
-        raise UsageError(f"--depth {depth}: must be at least 1")
+    depth = options.parse_depth(depth)
     shape = options.parse_inputs(input_)
     per_model = split_sets(models, sets or [])
     compared = []

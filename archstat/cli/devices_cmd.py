@@ -6,9 +6,8 @@ from typing import Optional
 
 import typer
 
-from archstat.cli import options
+from archstat.cli import options, output
 from archstat.cli.app import app
-from archstat.cli import output
 from archstat.cli.output import emit
 from archstat.errors import UsageError
 
@@ -22,9 +21,9 @@ def devices_cmd(
                                               "reports, GiB (tells apart parts that share a name)."),
     mig: Optional[str] = typer.Option(None, "--mig", help="With --match: a MIG profile such as 1g.10gb (its share "
                                       "of the SMs and of the memory bandwidth)."),
-    fmt: str = typer.Option("table", "--format", "-f", help="table, json, csv or markdown."),
-    wide: bool = output.WIDE,
-    columns: Optional[str] = output.COLUMNS,
+    fmt: options.Format = "table",
+    wide: options.Wide = False,
+    columns: options.Columns = None,
 ):
     """Every entry of archstat's devices file: dense peaks per dtype, bandwidth, memory, L2, SMs, boost
     clock and power, each from a cited vendor document (--format json lists the sources)."""

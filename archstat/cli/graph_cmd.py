@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import List, Optional
-
 import typer
 
 from archstat.cli import options
@@ -14,10 +12,10 @@ from archstat.cli.output import emit
 @app.command("graph")
 def graph(
     model: str = typer.Argument(..., help="A zoo name or a config path.", metavar="NAME|PATH"),
-    fmt: str = typer.Option("mermaid", "--format", "-f", help="mermaid or dot."),
-    mode: str = typer.Option("eval", "--mode", help="eval, or train to draw auxiliary heads too."),
-    sets: Optional[List[str]] = typer.Option(None, "--set", help="Override a declared param: NAME=VALUE."),
-    input_: Optional[str] = typer.Option(None, "--input", help="Input C×H×W."),
+    fmt: options.GraphFormat = "mermaid",
+    mode: options.Mode = "eval",
+    sets: options.Sets = None,
+    input_: options.ConfigInput = None,
 ):
     """Blocks as clusters, branches as parallel paths, merges labelled, the tensor shape on every edge.
     Mermaid renders in a GitHub README; dot renders with graphviz (dot -Tsvg)."""

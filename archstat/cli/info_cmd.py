@@ -39,7 +39,7 @@ def _plain(value):
 @app.command("info")
 def info(
     model: str = typer.Argument(..., help="A zoo name or a path to a YAML config.", metavar="NAME|PATH"),
-    fmt: str = typer.Option("table", "--format", "-f", help="table or json."),
+    fmt: options.InfoFormat = "table",
 ):
     """Declared params and defaults, input, blocks, the ops used, and the cited figures."""
     fmt = options.choice(fmt, ("table", "json", "markdown"), "--format")

@@ -6,11 +6,9 @@ from typing import Optional
 
 import typer
 
-from archstat.cli import options
+from archstat.cli import options, output
 from archstat.cli.app import app
-from archstat.cli import output
 from archstat.cli.output import emit
-
 
 DATASETS = (("cifar-100", "CIFAR-100"), ("cifar-10", "CIFAR-10"), ("c10", "CIFAR-10"), ("mnist", "MNIST"),
             ("svhn", "SVHN"), ("ilsvrc", "ImageNet"), ("imagenet", "ImageNet"))
@@ -23,7 +21,12 @@ def dataset_of(source: str) -> str:
 
 
 def sort_key(sort: str):
-    """Ascending; models citing no value last; errors compared only within a dataset (ImageNet first)."""
+    """Ascending (names in natural order: resnet18 before resnet101); models citing no value last; errors
+    compared only within a dataset (ImageNet first)."""
+    if sort == "name":
+        from archstat.zoo import natural_key
+
+        return lambda r: natural_key(r["name"])
     if sort == "top1_error":
         return lambda r: (r["top1_error"] is None, r["dataset"] != "ImageNet", r["dataset"], r["top1_error"] or 0)
     return lambda r: (r[sort] is None, r[sort] if r[sort] is not None else 0)
@@ -51,11 +54,12 @@ SORT_KEYS = ("name", "input", "params", "macs", "activation_bytes", "top1_error"
 @app.command("list")
 def list_models(
     pattern: Optional[str] = typer.Argument(None, help="A glob filter such as 'vgg*'."),
-    fmt: str = typer.Option("table", "--format", "-f", help="table, json, csv or markdown."),
+    fmt: options.Format = "table",
     sort: str = typer.Option("name", "--sort", help="name, input, params, macs, activation_bytes or top1_error "
-                             "(ascending; models citing no error last; top1_error within each dataset, ImageNet first)."),
-    wide: bool = output.WIDE,
-    columns: Optional[str] = output.COLUMNS,
+                             "(ascending; models citing no error last; top1_error within each dataset, ImageNet "
+                             "first)."),
+    wide: options.Wide = False,
+    columns: options.Columns = None,
 ):
     """The zoo: one line per model with params, MACs, activation memory (batch 1, float32) and the
     published top-1 error where a source gives one."""

@@ -1,25 +1,92 @@
-"""Parsing of option values shared by the commands; every failure is a one-line UsageError."""
+"""The options the commands share, declared once each, and the parsing of their values.
+
+Each shared option is a typer ``Annotated`` alias (``Format``, ``Inputs``, ``Sets``, ``Batch``, ``Dtype``, …):
+a command's signature says ``fmt: options.Format = "table"``, so the flag, its short form and its help
+text are the same in every command that takes it. Where one flag means two things (``--batch`` one size,
+or a list for a sweep), each meaning is declared once (``Batch``, ``Batches``).
+
+Every failure is a one-line UsageError; the bounds and the vocabularies are those the Python API
+checks (``archstat/argcheck.py``, ``archstat/dtypes.py``), so the CLI and the API agree.
+"""
 
 from __future__ import annotations
 
 import math
-import re
+from typing import Annotated, Optional
 
-from archstat.analyze.stats import DTYPE_BYTES
+import typer
+
+from archstat import argcheck, dtypes
 from archstat.errors import UnknownNameError, UsageError
 from archstat.trace.inputs import InputSet
 
 INPUT_HELP = ("Input, repeatable: [NAME=][DTYPE:][unbatched:]D1xD2x…, one sample's shape of any rank, the batch "
               "prepended (B marks another place: 20xBx32); NAME= a keyword argument; DTYPE float32, float16, "
-              "bfloat16, int64, int32 or bool. A config takes one C×H×W.")
+              "bfloat16, int64, int32 or bool (or fp32, fp16, bf16). A config takes one C×H×W.")
 
 FORMATS = ("table", "json", "csv", "markdown")
 UNITS = ("macs", "flops")
 MODES = ("eval", "train")
 OPTIMIZERS = ("sgd", "momentum", "adam")
-MAX_BATCH = 10**9
+MAX_BATCH = argcheck.MAX_BATCH
 MAX_DIM = 10**7
 
+# -- the shared options ----------------------------------------------------------------------------------
+
+Format = Annotated[str, typer.Option("--format", "-f", help="table, json, csv or markdown.")]
+ReportFormat = Annotated[str, typer.Option("--format", "-f", help="table, json, csv, markdown, or html (one "
+                                           "self-contained report file on stdout: > vgg16.html).")]
+InfoFormat = Annotated[str, typer.Option("--format", "-f", help="table, json or markdown.")]
+GraphFormat = Annotated[str, typer.Option("--format", "-f", help="mermaid or dot.")]
+
+Inputs = Annotated[Optional[list[str]], typer.Option("--input", help=INPUT_HELP)]
+InputSizes = Annotated[Optional[list[str]], typer.Option(
+    "--input", help="Input sizes C×H×W, quoted, with braces or repeated: '3x{128,160,224}' (C×S is a square S×S "
+    "input), '3x{128,224}x{128,224}'; plot takes one unless --sweep.")]
+ConfigInput = Annotated[Optional[str], typer.Option("--input", help="Input C×H×W.")]
+
+Sets = Annotated[Optional[list[str]], typer.Option("--set", help="Override a declared param: NAME=VALUE "
+                                                   "(repeatable).")]
+CompareSets = Annotated[Optional[list[str]], typer.Option("--set", help="NAME=VALUE for every model declaring "
+                                                          "NAME, or B:NAME=VALUE for one (A is the first model).")]
+GridSets = Annotated[Optional[list[str]], typer.Option("--set", help="A declared param over values: NAME=V1,V2 "
+                                                       "(repeatable; plot takes one value unless --sweep).")]
+
+Fits = Annotated[Optional[str], typer.Option("--fits", help="A memory budget such as 24GiB: which points' training "
+                                            "memory fits it (plot --sweep draws it).")]
+
+Batch = Annotated[int, typer.Option("--batch", "-b", help="Batch size (activations and MACs scale with it).")]
+Batches = Annotated[Optional[str], typer.Option("--batch", "-b", help="Batch sizes: 1,8,32,128 (plot takes one "
+                                                "unless --sweep).")]
+
+Dtype = Annotated[str, typer.Option("--dtype", help=f"{dtypes.names(dtypes.STORAGE)} (or fp32, fp16, bf16): "
+                                    "bytes per activation element.")]
+RooflineDtype = Annotated[str, typer.Option("--dtype", help=f"{dtypes.names(dtypes.ROOFLINE, short=True)} (or "
+                                            "float32, float16, bfloat16): the model's dtype, or with --amp the "
+                                            "autocast dtype.")]
+ProfileDtype = Annotated[str, typer.Option("--dtype", help=f"{dtypes.names(dtypes.PROFILE)} (or fp32, fp16, "
+                                           "bf16).")]
+
+Depth = Annotated[Optional[int], typer.Option("--depth", help="Collapse rows below this many dotted name levels "
+                                              "into one row per block.")]
+Units = Annotated[str, typer.Option("--units", help="macs, or flops (= 2 × MACs).")]
+Mode = Annotated[str, typer.Option("--mode", help="eval, or train: auxiliary heads counted (table: and the "
+                                   "training memory estimated; profile: a training step measured).")]
+Optimizer = Annotated[Optional[str], typer.Option("--optimizer", help="The training step's optimizer: sgd, "
+                                                  "momentum or adam (default adam; table and profile: with "
+                                                  "--mode train).")]
+Amp = Annotated[bool, typer.Option("--amp", help="Mixed precision training memory: 2-byte activations, fp32 "
+                                   "master weights (table: with --mode train).")]
+RooflineDevice = Annotated[Optional[str], typer.Option("--device", help="A devices.yaml entry (archstat devices "
+                                                       "lists them: h100, a100, l4, rtx4090, …), or cpu / cuda / "
+                                                       "cuda:N (calibrated figures).")]
+Wide = Annotated[bool, typer.Option("--wide", help="Every column with exact numbers, whatever the width.")]
+Columns = Annotated[Optional[str], typer.Option("--columns", help="Only these columns, in this order, e.g. "
+                                               "layer,label,output,macs (the names the footer lists when some "
+                                               "are not shown).")]
+
+
+# -- their values ----------------------------------------------------------------------------------------
 
 def choice(value: str, options, option: str) -> str:
     if value not in options:
@@ -37,7 +104,7 @@ def parse_input(text: str | None) -> tuple[int, ...] | None:
     return InputSet((parse_one(text),)).config_shape()
 
 
-def parse_inputs(values) -> "InputSet | None":
+def parse_inputs(values) -> InputSet | None:
     """Repeatable ``--input [NAME=][DTYPE:][unbatched:]D1xD2x…`` (``trace/inputs.py``'s grammar) → an
     InputSet: a config takes one plain C×H×W of it, a module any number."""
     if values is None:
@@ -48,13 +115,22 @@ def parse_inputs(values) -> "InputSet | None":
 
 
 def parse_batch(value: int) -> int:
-    if value < 1 or value > MAX_BATCH:
-        raise UsageError(f"--batch {value}: must be between 1 and {MAX_BATCH:,}")
+    problem = argcheck.range_problem(value, 1, MAX_BATCH)
+    if problem:
+        raise UsageError(f"--batch {value}: {problem}")
     return value
 
 
-def parse_dtype(value: str) -> str:
-    return choice(value, tuple(DTYPE_BYTES), "--dtype")
+def parse_depth(value: Optional[int]) -> Optional[int]:
+    problem = None if value is None else argcheck.range_problem(value, 1)
+    if problem:
+        raise UsageError(f"--depth {value}: {problem}")
+    return value
+
+
+def parse_dtype(value: str, accepted: tuple[str, ...] = dtypes.STORAGE) -> str:
+    """--dtype in any spelling of ``archstat/dtypes.py`` (fp32 is float32) → its canonical name."""
+    return dtypes.canonical(value, accepted, path="--dtype")
 
 
 def parse_sets(values: list[str] | None) -> dict[str, str]:

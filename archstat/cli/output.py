@@ -20,17 +20,13 @@ import errno
 import os
 import stat
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, Optional
-
-import typer
+from typing import Optional
 
 PIPE_WIDTH = 160
 MIN_WIDTH = 40
 
-WIDE = typer.Option(False, "--wide", help="Every column with exact numbers, whatever the width.")
-COLUMNS = typer.Option(None, "--columns", help="Only these columns, in this order, e.g. "
-                       "layer,label,output,macs (the names the footer lists when some are not shown).")
 
 
 def width() -> int:

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import sys
-from typing import List, Optional
+from typing import Optional
 
 import typer
 
-from archstat.cli import options
+from archstat.cli import options, output
 from archstat.cli.app import app
-from archstat.cli import output
 from archstat.cli.output import emit
 from archstat.errors import RuntimeFailure, UsageError
 
@@ -20,9 +19,9 @@ def profile_model(
                                "imports and runs that Python code, as torch.hub does).",
                                 metavar="NAME|PATH|module:..."),
     device: str = typer.Option("cpu", "--device", help="cpu, cuda, cuda:N or mps."),
-    batch: int = typer.Option(1, "--batch", "-b", help="Batch size."),
-    input_: Optional[List[str]] = typer.Option(None, "--input", help=options.INPUT_HELP),
-    dtype: str = typer.Option("float32", "--dtype", help="float32, float16 or bfloat16 (or fp32, fp16, bf16)."),
+    batch: options.Batch = 1,
+    input_: options.Inputs = None,
+    dtype: options.ProfileDtype = "float32",
     precision: str = typer.Option("auto", "--precision", help="amp: autocast with fp32 master weights (and a "
                                   "GradScaler for float16 training); pure: the whole model cast to --dtype; auto "
                                   "(default): amp for float16/bfloat16 training, pure otherwise."),
@@ -34,10 +33,9 @@ def profile_model(
                                                    "autotuner) for this run; default: as it is (off). Recorded."),
     runtime: str = typer.Option("eager", "--runtime", help="eager, or compile (torch.compile, Inductor's "
                                 "defaults; no per-layer pass): what runs, and what the prediction plans."),
-    mode: str = typer.Option("eval", "--mode", help="eval (inference) or train (forward + backward + step)."),
+    mode: options.Mode = "eval",
     train: bool = typer.Option(False, "--train", help="Same as --mode train."),
-    optimizer: Optional[str] = typer.Option(None, "--optimizer", help="With --mode train: sgd, momentum or adam "
-                                            "(default adam)."),
+    optimizer: options.Optimizer = None,
     warmup: int = typer.Option(3, "--warmup", help="Steps run before measuring."),
     iters: int = typer.Option(10, "--iters", help="Steps measured."),
     time_budget: Optional[float] = typer.Option(None, "--time-budget", help="Measure for this many seconds "
@@ -50,20 +48,20 @@ def profile_model(
                                    "time beside the measured one."),
     sweep_batch: Optional[str] = typer.Option(None, "--sweep-batch", help="Measure each batch size, e.g. 1,8,32 "
                                               "(stops cleanly at the first out-of-memory)."),
-    sets: Optional[List[str]] = typer.Option(None, "--set", help="Override a declared param: NAME=VALUE."),
-    fmt: str = typer.Option("table", "--format", "-f", help="table, json, csv or markdown."),
-    wide: bool = output.WIDE,
+    sets: options.Sets = None,
+    fmt: options.Format = "table",
+    wide: options.Wide = False,
 ):
     """Latency (median, p10, p90), throughput, achieved MAC/s and peak memory, with the analytic
     estimate beside the measurement."""
-    from archstat.profile.measure import DTYPE_ALIASES, PRECISIONS, profile
+    from archstat.profile.measure import PRECISIONS, profile
     from archstat.report import profile_report
 
     fmt = options.choice(fmt, options.FORMATS, "--format")
     runtime = options.choice(runtime, ("eager", "compile"), "--runtime")
     mode = options.choice(mode, options.MODES, "--mode")
     mode = "train" if train else mode
-    dtype = DTYPE_ALIASES[options.choice(dtype, tuple(DTYPE_ALIASES), "--dtype")]
+    dtype = options.parse_dtype(dtype, options.dtypes.PROFILE)
     precision = options.choice(precision, PRECISIONS, "--precision")
     optimizer = options.parse_optimizer(optimizer, mode)
     time_budget = options.parse_time_budget(time_budget)
@@ -96,9 +94,9 @@ def profile_model(
         for b in batches:
             task = bar.add_task(f"{shown} batch {b}", total=warmup + iters) if bar else None
 
-            def on_progress(phase, done, total, _task=task):
+            def on_progress(phase, done, total, _task=task, _b=b):
                 if bar:
-                    bar.update(_task, description=f"{shown} batch {b}: {phase}",
+                    bar.update(_task, description=f"{shown} batch {_b}: {phase}",
                                completed=done if phase == "warm-up" else warmup + done)
 
             try:

@@ -6,21 +6,20 @@ from typing import Optional
 
 import typer
 
-from archstat.cli import options
+from archstat.cli import options, output
 from archstat.cli.app import app
-from archstat.cli import output
 from archstat.cli.output import emit
 
 
 @app.command("reproduce")
 def reproduce_claims(
     file: Optional[str] = typer.Argument(None, help="A claims file (default: the bundled cs231n Lecture 9 claims)."),
-    fmt: str = typer.Option("table", "--format", "-f", help="table, json, csv or markdown."),
-    wide: bool = output.WIDE,
+    fmt: options.Format = "table",
+    wide: options.Wide = False,
 ):
     """Each published figure or claim beside what archstat computes: REPRODUCED or NOT REPRODUCED.
     Exits 0 whatever the verdicts: it reports."""
-    from archstat.analyze.claims import reproduce
+    from archstat.orchestrate import reproduce
     from archstat.report import claims_report
 
     fmt = options.choice(fmt, options.FORMATS, "--format")

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import re
 import sys
-from typing import List, Optional
+from typing import Optional
 
 import typer
 
-from archstat.cli import options
+from archstat.cli import options, output
 from archstat.cli.app import app
-from archstat.cli import output
 from archstat.cli.output import emit
 from archstat.errors import UsageError
 
@@ -51,10 +50,8 @@ def parse_overhead(value: Optional[float]) -> Optional[float]:
 def roofline_cmd(
     model: Optional[str] = typer.Argument(None, help="A zoo name, a config path or module:PKG.MOD:FACTORY "
                                           "(not needed with --calibrate).", metavar="NAME|PATH|module:..."),
-    device: str = typer.Option(..., "--device", help="A devices.yaml entry (archstat devices lists them: h100, "
-                               "a100, l4, rtx4090, …), or cpu / cuda / cuda:N (calibrated figures)."),
-    dtype: str = typer.Option("fp32", "--dtype", help="fp32, tf32, fp16, bf16 or int8 (or float32, float16, "
-                              "bfloat16): the model's dtype, or with --amp the autocast dtype."),
+    device: options.RooflineDevice = ...,
+    dtype: options.RooflineDtype = "fp32",
     runtime: str = typer.Option("eager", "--runtime", help="eager (PyTorch), compile (torch.compile, Inductor) "
                                 "or engine (TensorRT-class): what fuses, and the host cost per kernel."),
     amp: bool = typer.Option(False, "--amp", help="Autocast as PyTorch runs it: fp32 weights cast per op, "
@@ -67,9 +64,9 @@ def roofline_cmd(
                                         "matmuls no."),
     channels_last: bool = typer.Option(False, "--channels-last", help="Convolutions on NHWC tensors (eager: "
                                        "no NCHW↔NHWC transposes around cuDNN)."),
-    batch: int = typer.Option(1, "--batch", "-b", help="Batch size."),
-    depth: Optional[int] = typer.Option(None, "--depth", help="One row per block below this many dotted levels."),
-    input_: Optional[List[str]] = typer.Option(None, "--input", help=options.INPUT_HELP),
+    batch: options.Batch = 1,
+    depth: options.Depth = None,
+    input_: options.Inputs = None,
     peak: Optional[str] = typer.Option(None, "--peak", help="Override the dtype's peak, FLOP/s (e.g. 500T; 1M "
                                        "to 1000P)."),
     bandwidth: Optional[str] = typer.Option(None, "--bandwidth", help="Override the bandwidth, bytes/s "
@@ -79,10 +76,10 @@ def roofline_cmd(
                                              "proportions."),
     calibrate: bool = typer.Option(False, "--calibrate", help="Measure this machine's matmul peak, copy "
                                    "bandwidth and per-op overhead (cpu or cuda; torch needed) and store them."),
-    sets: Optional[List[str]] = typer.Option(None, "--set", help="Override a declared param: NAME=VALUE."),
-    fmt: str = typer.Option("table", "--format", "-f", help="table, json, csv or markdown."),
-    wide: bool = output.WIDE,
-    columns: Optional[str] = output.COLUMNS,
+    sets: options.Sets = None,
+    fmt: options.Format = "table",
+    wide: options.Wide = False,
+    columns: options.Columns = None,
 ):
     """Predicted time on a device under a runtime: per row the kernels it runs, bytes moved, bound and
     device time; in total the latency (host and device overlapped), throughput and how far to trust it."""
@@ -94,8 +91,7 @@ def roofline_cmd(
     runtime = options.choice(runtime, ("eager", "compile", "engine"), "--runtime")
     optimizer = options.choice(optimizer, ("sgd", "adamw"), "--optimizer")
     _, peak_key = devices.resolve_dtype(dtype)
-    if depth is not None and depth < 1:
-        raise UsageError(f"--depth {depth}: must be at least 1")
+    depth = options.parse_depth(depth)
     if optimizer != "sgd" and not train:
         raise UsageError(f"--optimizer {optimizer}: the optimizer applies only with --train")
     overhead_s = parse_overhead(overhead)

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import sys
-from typing import List, Optional
+from typing import Optional
 
 import typer
 
-from archstat.cli import options
+from archstat.cli import options, output
 from archstat.cli.app import app
-from archstat.cli import output
 from archstat.cli.output import emit
 from archstat.errors import UsageError
 
@@ -22,7 +21,7 @@ def _square(text: str) -> str:
     return f"{parts[0]}x{parts[1]}x{parts[1]}" if len(parts) == 2 else text
 
 
-def parse_grid(inputs: Optional[List[str]], batches: Optional[str], sets: Optional[List[str]]):
+def parse_grid(inputs: Optional[list[str]], batches: Optional[str], sets: Optional[list[str]]):
     """--input (repeatable, braces), --batch 1,{8,32} and --set NAME=V1,V2 (each NAME once, as in table)."""
     from archstat.analyze.sweep import MAX_POINTS, expand_braces, split_values
 
@@ -56,22 +55,21 @@ def parse_grid(inputs: Optional[List[str]], batches: Optional[str], sets: Option
 @app.command("sweep")
 def sweep(
     model: str = typer.Argument(..., help="A zoo name or a config path.", metavar="NAME|PATH"),
-    inputs: Optional[List[str]] = typer.Option(None, "--input", help="Input sizes, quoted: '3x{128,160,224}' "
-                                        "(C×S is a square S×S input), '3x{128,224}x{128,224}', or repeated."),
-    batches: Optional[str] = typer.Option(None, "--batch", "-b", help="Batch sizes: 1,8,32,128."),
-    sets: Optional[List[str]] = typer.Option(None, "--set", help="A declared param over values: NAME=V1,V2."),
-    fits: Optional[str] = typer.Option(None, "--fits", help="A memory budget such as 24GiB: marks which points' "
-                                       "training memory fits."),
-    dtype: str = typer.Option("float32", "--dtype", help="float32, float16, bfloat16 or int8."),
-    optimizer: str = typer.Option("adam", "--optimizer", help="sgd, momentum or adam."),
-    amp: bool = typer.Option(False, "--amp", help="Mixed precision training memory."),
-    fmt: str = typer.Option("table", "--format", "-f", help="table, json, csv or markdown."),
-    wide: bool = output.WIDE,
-    columns: Optional[str] = output.COLUMNS,
+    inputs: options.InputSizes = None,
+    batches: options.Batches = None,
+    sets: options.GridSets = None,
+    fits: options.Fits = None,
+    dtype: options.Dtype = "float32",
+    optimizer: options.Optimizer = None,
+    amp: options.Amp = False,
+    fmt: options.Format = "table",
+    wide: options.Wide = False,
+    columns: options.Columns = None,
 ):
     """One row per point of the grid: params, MACs, forward activation memory and training memory
     (the --mode train estimate), and with --fits whether it fits the budget."""
-    from archstat.analyze.sweep import parse_bytes, run_sweep
+    from archstat.analyze.sweep import parse_bytes
+    from archstat.orchestrate import run_sweep
     from archstat.report import sweep_report
 
     fmt = options.choice(fmt, options.FORMATS, "--format")
@@ -90,10 +88,10 @@ def sweep(
 
         task = bar.add_task(f"sweeping {rich_text(model)}", total=total)
         bar.start()
-        progress = lambda done, n: bar.update(task, completed=done)  # noqa: E731
+        progress = lambda done, n: bar.update(task, completed=done)
     try:
         result = run_sweep(model, shapes, batch_values, grid, dtype=options.parse_dtype(dtype),
-                           optimizer=options.choice(optimizer, options.OPTIMIZERS, "--optimizer"), amp=amp,
+                           optimizer=options.choice(optimizer or "adam", options.OPTIMIZERS, "--optimizer"), amp=amp,
                            budget=budget, progress=progress)
     finally:
         if progress:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from typing import List, Optional
+from typing import Optional
 
 import typer
 
-from archstat.cli import options
+from archstat.cli import options, output
 from archstat.cli.app import app
-from archstat.cli import output
 from archstat.cli.output import emit, render_stats
 
 MODEL_HELP = ("A zoo name (see 'archstat list'), a path to a YAML config, or module:PKG.MODULE:FACTORY / "
@@ -20,31 +19,24 @@ MODEL_HELP = ("A zoo name (see 'archstat list'), a path to a YAML config, or mod
 @app.command("table")
 def table(
     model: str = typer.Argument(..., help=MODEL_HELP, metavar="NAME|PATH|module:..."),
-    fmt: str = typer.Option("table", "--format", "-f", help="table, json, csv, markdown, or html "
-                            "(one self-contained report file on stdout: > vgg16.html)."),
-    depth: Optional[int] = typer.Option(None, "--depth", help="Collapse rows below this many dotted "
-                                        "name levels into one row per block."),
-    batch: int = typer.Option(1, "--batch", "-b", help="Batch size (activations and MACs scale with it)."),
-    input_: Optional[List[str]] = typer.Option(None, "--input", help=options.INPUT_HELP),
-    dtype: str = typer.Option("float32", "--dtype", help="float32, float16, bfloat16 or int8 "
-                              "(bytes per activation element)."),
-    units: str = typer.Option("macs", "--units", help="macs, or flops (= 2 × MACs)."),
+    fmt: options.ReportFormat = "table",
+    depth: options.Depth = None,
+    batch: options.Batch = 1,
+    input_: options.Inputs = None,
+    dtype: options.Dtype = "float32",
+    units: options.Units = "macs",
     unfold: bool = typer.Option(False, "--unfold", help="Show in-place ops and views as their own rows."),
-    mode: str = typer.Option("eval", "--mode", help="eval, or train: auxiliary heads counted and the training "
-                             "memory estimated (params, gradients, optimizer state, saved activations)."),
-    optimizer: Optional[str] = typer.Option(None, "--optimizer", help="With --mode train: sgd, momentum or adam "
-                                            "(default adam)."),
-    amp: bool = typer.Option(False, "--amp", help="With --mode train: mixed precision (2-byte activations, "
-                             "fp32 master weights)."),
-    sets: Optional[List[str]] = typer.Option(None, "--set", help="Override a declared param: NAME=VALUE "
-                                             "(repeatable)."),
+    mode: options.Mode = "eval",
+    optimizer: options.Optimizer = None,
+    amp: options.Amp = False,
+    sets: options.Sets = None,
     strict: bool = typer.Option(False, "--strict", help="Exit 3 when the total is incomplete (ops archstat "
                                 "has no formula for: the MACs are a lower bound)."),
     convention: Optional[str] = typer.Option(None, "--convention", help="A module: also the total another "
                                              "counter would print (fvcore, flop_counter, ptflops, thop, torchinfo), "
                                              "with the rows where it differs and why."),
-    wide: bool = output.WIDE,
-    columns: Optional[str] = output.COLUMNS,
+    wide: options.Wide = False,
+    columns: options.Columns = None,
 ):
     """Per-layer output shape, activation memory, weights and MACs, with totals and the
     published figures beside the computed ones."""
@@ -52,8 +44,7 @@ def table(
 
     fmt = options.choice(fmt, options.FORMATS + ("html",), "--format")
     units = options.choice(units, options.UNITS, "--units")
-    if depth is not None and depth < 1:
-        raise options.UsageError(f"--depth {depth}: must be at least 1")
+    depth = options.parse_depth(depth)
     mode = options.choice(mode, options.MODES, "--mode")
     if convention is not None:
         from archstat.trace.conventions import PEERS

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import List, Optional
+from typing import Optional
 
 import typer
 
@@ -15,14 +15,14 @@ from archstat.errors import CheckFailed, UsageError
 
 @app.command("verify")
 def verify_models(
-    models: Optional[List[str]] = typer.Argument(None, help="Zoo names, config paths, or module:PKG.MOD:FACTORY "
+    models: Optional[list[str]] = typer.Argument(None, help="Zoo names, config paths, or module:PKG.MOD:FACTORY "
                                                  "targets (with --input).", metavar="[NAME|PATH|module:...]..."),
     all_: bool = typer.Option(False, "--all", help="Every model in the zoo."),
-    fmt: str = typer.Option("table", "--format", "-f", help="table, json, csv or markdown."),
+    fmt: options.Format = "table",
     no_fvcore: bool = typer.Option(False, "--no-fvcore", help="Skip the fvcore check (it runs real CPU "
                                    "tensors at batch 1, the slow part)."),
-    sets: Optional[List[str]] = typer.Option(None, "--set", help="Override a declared param: NAME=VALUE."),
-    input_: Optional[List[str]] = typer.Option(None, "--input", help=options.INPUT_HELP),
+    sets: options.Sets = None,
+    input_: options.Inputs = None,
     memory_cap: int = typer.Option(2000, "--memory-cap", help="module: targets: MB a real CPU forward may take "
                                    "(parameters, buffers and activations; shapes and fvcore checks); above it they "
                                    "are skipped."),

@@ -153,7 +153,7 @@ class Expander:
 
     def check_id(self, value, item: LDict, path: str, scope: _Scope) -> str:
         loc = item.loc_of("id")
-        if not isinstance(value, str) or not value.isidentifier() and not value.isdigit():
+        if not isinstance(value, str) or (not value.isidentifier() and not value.isdigit()):
             raise ConfigError(f"id must be a name made of letters, digits and '_', got {value!r}",
                               loc=loc, path=f"{path}.id")
         if value in scope.used or value == "input":

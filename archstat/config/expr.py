@@ -85,81 +85,101 @@ class _Evaluator:
         self.source = source
 
     def eval(self, node, depth: int):
+        """The value of ``node``: one handler per AST node type (``_HANDLERS``); any other is refused."""
         if depth > MAX_EXPR_DEPTH:
             raise ExprError(f"expression nested deeper than {MAX_EXPR_DEPTH} levels")
-        d = depth + 1
-        if isinstance(node, ast.Constant):
-            if isinstance(node.value, (bool, int, float)):
-                return self.check(node.value)
-            raise ExprError(f"only numbers and booleans may appear in an expression, not {node.value!r}")
-        if isinstance(node, ast.Name):
-            if node.id in ("True", "False"):
-                return node.id == "True"
-            if node.id not in self.env:
-                known = sorted(self.env)
-                from archstat.errors import did_you_mean
+        handler = _HANDLERS.get(type(node))
+        if handler is None:
+            self.refuse(node)
+        return handler(self, node, depth + 1)
 
-                guess = did_you_mean(node.id, known)
-                hint = f" (did you mean '{guess}'?)" if guess else (
-                    f" (known: {', '.join(known)})" if known else " (no names are declared here)")
-                raise ExprError(f"undefined name '{node.id}' in '${self.source}'{hint}")
-            return self.env[node.id]
-        if isinstance(node, ast.BinOp) and type(node.op) in _BINOPS:
-            left, right = self.eval(node.left, d), self.eval(node.right, d)
-            self.number(left), self.number(right)
-            if isinstance(node.op, ast.Pow) and abs(right) > MAX_EXPONENT:
-                raise ExprError(f"exponent {right} is larger than {MAX_EXPONENT}")
-            try:
-                return self.check(_BINOPS[type(node.op)](left, right))
-            except ZeroDivisionError:
-                raise ExprError(f"division by zero in '${self.source}'") from None
-            except OverflowError:
-                raise ExprError(f"'${self.source}' overflows") from None
-        if isinstance(node, ast.UnaryOp):
-            value = self.eval(node.operand, d)
-            if isinstance(node.op, ast.USub):
-                return self.check(-self.number(value))
-            if isinstance(node.op, ast.UAdd):
-                return self.number(value)
-            if isinstance(node.op, ast.Not):
-                return not value
-        if isinstance(node, ast.BoolOp):
-            values = [self.eval(v, d) for v in node.values]
-            return all(values) if isinstance(node.op, ast.And) else any(values)
-        if isinstance(node, ast.Compare) and all(type(op) in _CMPOPS for op in node.ops):
-            left = self.eval(node.left, d)
-            for op, comp in zip(node.ops, node.comparators):
-                right = self.eval(comp, d)
-                self.comparable(left, right, op)
-                if not _CMPOPS[type(op)](left, right):
-                    return False
-                left = right
-            return True
-        if isinstance(node, ast.IfExp):
-            return self.eval(node.body, d) if self.eval(node.test, d) else self.eval(node.orelse, d)
-        if isinstance(node, (ast.List, ast.Tuple)):
-            return [self.eval(elt, d) for elt in node.elts]
-        if isinstance(node, ast.Call):
-            if isinstance(node.func, ast.Attribute):
-                raise ExprError("attribute access not allowed in expressions")
-            if not isinstance(node.func, ast.Name) or node.func.id not in _FUNCS:
-                what = f"'{node.func.id}'" if isinstance(node.func, ast.Name) else "the result of an expression"
-                raise ExprError(f"calling {what} is not allowed; only {', '.join(_FUNCS)}")
-            if node.keywords:
-                raise ExprError("keyword arguments are not allowed in expressions")
-            args = [self.eval(a, d) for a in node.args]
-            for a in args:
-                self.number(a)
-            if node.func.id == "round" and len(args) == 2:
-                if not isinstance(args[1], int) or abs(args[1]) > MAX_NDIGITS:
-                    raise ExprError(f"round(): the number of digits must be an integer between -{MAX_NDIGITS} "
-                                    f"and {MAX_NDIGITS}, got {args[1]!r}")
-            try:
-                return self.check(_FUNCS[node.func.id](*args))
-            except (TypeError, ValueError, OverflowError) as exc:
-                raise ExprError(f"{node.func.id}(): {exc}") from None
+    def refuse(self, node):
         what = _NAMES.get(type(node).__name__, type(node).__name__)
         raise ExprError(f"{what} not allowed in expressions")
+
+    def constant(self, node: ast.Constant, d: int):
+        if isinstance(node.value, (bool, int, float)):
+            return self.check(node.value)
+        raise ExprError(f"only numbers and booleans may appear in an expression, not {node.value!r}")
+
+    def name(self, node: ast.Name, d: int):
+        if node.id in ("True", "False"):
+            return node.id == "True"
+        if node.id not in self.env:
+            known = sorted(self.env)
+            from archstat.errors import did_you_mean
+
+            guess = did_you_mean(node.id, known)
+            hint = f" (did you mean '{guess}'?)" if guess else (
+                f" (known: {', '.join(known)})" if known else " (no names are declared here)")
+            raise ExprError(f"undefined name '{node.id}' in '${self.source}'{hint}")
+        return self.env[node.id]
+
+    def binop(self, node: ast.BinOp, d: int):
+        if type(node.op) not in _BINOPS:
+            self.refuse(node)
+        left, right = self.eval(node.left, d), self.eval(node.right, d)
+        self.number(left), self.number(right)
+        if isinstance(node.op, ast.Pow) and abs(right) > MAX_EXPONENT:
+            raise ExprError(f"exponent {right} is larger than {MAX_EXPONENT}")
+        try:
+            return self.check(_BINOPS[type(node.op)](left, right))
+        except ZeroDivisionError:
+            raise ExprError(f"division by zero in '${self.source}'") from None
+        except OverflowError:
+            raise ExprError(f"'${self.source}' overflows") from None
+
+    def unaryop(self, node: ast.UnaryOp, d: int):
+        value = self.eval(node.operand, d)
+        if isinstance(node.op, ast.USub):
+            return self.check(-self.number(value))
+        if isinstance(node.op, ast.UAdd):
+            return self.number(value)
+        if isinstance(node.op, ast.Not):
+            return not value
+        return self.refuse(node)
+
+    def boolop(self, node: ast.BoolOp, d: int):
+        values = [self.eval(v, d) for v in node.values]
+        return all(values) if isinstance(node.op, ast.And) else any(values)
+
+    def compare(self, node: ast.Compare, d: int):
+        if not all(type(op) in _CMPOPS for op in node.ops):
+            self.refuse(node)
+        left = self.eval(node.left, d)
+        for op, comp in zip(node.ops, node.comparators, strict=True):
+            right = self.eval(comp, d)
+            self.comparable(left, right, op)
+            if not _CMPOPS[type(op)](left, right):
+                return False
+            left = right
+        return True
+
+    def ifexp(self, node: ast.IfExp, d: int):
+        return self.eval(node.body, d) if self.eval(node.test, d) else self.eval(node.orelse, d)
+
+    def sequence(self, node: ast.List | ast.Tuple, d: int):
+        return [self.eval(elt, d) for elt in node.elts]
+
+    def call(self, node: ast.Call, d: int):
+        if isinstance(node.func, ast.Attribute):
+            raise ExprError("attribute access not allowed in expressions")
+        if not isinstance(node.func, ast.Name) or node.func.id not in _FUNCS:
+            what = f"'{node.func.id}'" if isinstance(node.func, ast.Name) else "the result of an expression"
+            raise ExprError(f"calling {what} is not allowed; only {', '.join(_FUNCS)}")
+        if node.keywords:
+            raise ExprError("keyword arguments are not allowed in expressions")
+        args = [self.eval(a, d) for a in node.args]
+        for a in args:
+            self.number(a)
+        if node.func.id == "round" and len(args) == 2:
+            if not isinstance(args[1], int) or abs(args[1]) > MAX_NDIGITS:
+                raise ExprError(f"round(): the number of digits must be an integer between -{MAX_NDIGITS} "
+                                f"and {MAX_NDIGITS}, got {args[1]!r}")
+        try:
+            return self.check(_FUNCS[node.func.id](*args))
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise ExprError(f"{node.func.id}(): {exc}") from None
 
     def number(self, value):
         if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -181,6 +201,14 @@ class _Evaluator:
         if isinstance(value, (int, float)) and not isinstance(value, bool) and abs(value) > MAX_ABS_VALUE:
             raise ExprError(f"'${self.source}' exceeds {MAX_ABS_VALUE:.0e} in magnitude")
         return value
+
+
+_HANDLERS = {
+    ast.Constant: _Evaluator.constant, ast.Name: _Evaluator.name, ast.BinOp: _Evaluator.binop,
+    ast.UnaryOp: _Evaluator.unaryop, ast.BoolOp: _Evaluator.boolop, ast.Compare: _Evaluator.compare,
+    ast.IfExp: _Evaluator.ifexp, ast.List: _Evaluator.sequence, ast.Tuple: _Evaluator.sequence,
+    ast.Call: _Evaluator.call,
+}
 
 
 def _kind(value) -> str:

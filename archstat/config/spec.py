@@ -422,7 +422,8 @@ def parse_errors(node, path: str, default_source: str, loc: Optional[Loc] = None
             if not 0 <= value <= 100:
                 raise ConfigError(f"{key} error is a percentage, got {value}", loc=node.loc_of(key),
                                   path=f"{path}.{key}")
-            out.append(Figure(key=f"{key}_error", published=f"{'top-1' if key == 'top1' else 'top-5'} error {value}%", value=value, raw=node.raw.get(key) or str(value),
+            published = f"{'top-1' if key == 'top1' else 'top-5'} error {value}%"
+            out.append(Figure(key=f"{key}_error", published=published, value=value, raw=node.raw.get(key) or str(value),
                               metric="published_only", source=source, loc=node.loc))
     return out
 

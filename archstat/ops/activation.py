@@ -53,16 +53,6 @@ _ACTIVATIONS = [
     ("gelu",       NoArgs,        "GELU",      False, saves_input),
 ]
 
-def _builder(torch_name: str):
-    def build(a, in_shapes):
-        from torch import nn
-
-        kwargs = {k: getattr(a, k) for k in ("inplace", "negative_slope", "alpha") if hasattr(a, k)}
-        return getattr(nn, torch_name)(**kwargs)
-
-    return build
-
-
 for _name, _args, _torch, _can_inplace, _saved in _ACTIVATIONS:
     register_op(
         _name,
@@ -75,6 +65,4 @@ for _name, _args, _torch, _can_inplace, _saved in _ACTIVATIONS:
         saved=_saved,
         label=lambda a, s, o, _n=_name: _n.upper(),
         inplace=(lambda a: a.inplace) if _can_inplace else (lambda a: False),
-        torch_type=_torch,
-        build=_builder(_torch),
     )

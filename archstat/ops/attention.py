@@ -44,12 +44,6 @@ def self_attention_saved(a: SelfAttentionArgs, in_shapes, out_shape) -> tuple:
             Saved("extra", a.heads * length, 4))
 
 
-def _build(a: SelfAttentionArgs, in_shapes):
-    from archstat.builder.token_modules import MultiHeadSelfAttention
-
-    return MultiHeadSelfAttention(in_shapes[0][1], a.heads, a.bias)
-
-
 register_op(
     "self_attention",
     Args=SelfAttentionArgs,
@@ -65,9 +59,6 @@ register_op(
     formula=lambda a, s: f"4×{_tokens(a, s)[1]}²",
     global_rf=True,                                       # every token attends to every token
     layer="attention",
-    torch_type="MultiHeadSelfAttention",
-    build=_build,
-    from_module=lambda m: {"heads": m.heads, "bias": m.qkv.bias is not None},
 )
 
 
@@ -131,12 +122,6 @@ def window_attention_saved(a: WindowAttentionArgs, in_shapes, out_shape) -> tupl
     return (Saved("extra", 5 * tokens * c), Saved("extra", windows * a.heads * per * per))
 
 
-def _build_window(a: WindowAttentionArgs, in_shapes):
-    from archstat.builder.token_modules import WindowAttention
-
-    return WindowAttention(in_shapes[0][2], a.heads, a.window, a.shift, a.bias)
-
-
 register_op(
     "window_attention",
     Args=WindowAttentionArgs,
@@ -156,7 +141,4 @@ register_op(
     # token's field can be up to a window wider (the windows it mixes), so this is a lower bound
     rf=lambda a: RFStep((a.window, a.window), (1, 1), (1, 1), (0, 0)),
     layer="attention",
-    torch_type="WindowAttention",
-    build=_build_window,
-    from_module=lambda m: {"heads": m.heads, "window": m.window, "shift": m.shift, "bias": m.qkv.bias is not None},
 )

@@ -67,12 +67,6 @@ def _formula(a: ConvArgs, in_shapes) -> str:
     return f"({a.kernel[0]}×{a.kernel[1]}×{c_in})×{a.out}"
 
 
-def _build(a: ConvArgs, in_shapes):
-    from torch import nn
-
-    return nn.Conv2d(in_shapes[0][0], a.out, a.kernel, a.stride, a.padding, a.dilation, a.groups, a.bias)
-
-
 CONV = register_op(
     "conv",
     Args=ConvArgs,
@@ -87,10 +81,5 @@ CONV = register_op(
     formula=_formula,
     rf=lambda a: RFStep(a.kernel, a.stride, a.dilation, a.padding),
     layer="conv",
-    torch_type="Conv2d",
-    build=_build,
     # padding="same"/"valid" (a string) is not an archstat argument: not read
-    from_module=lambda m: None if isinstance(m.padding, str) else {
-        "out": m.out_channels, "kernel": list(m.kernel_size), "stride": list(m.stride),
-        "padding": list(m.padding), "dilation": list(m.dilation), "groups": m.groups, "bias": m.bias is not None},
 )

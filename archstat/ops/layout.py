@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from archstat.errors import ShapeError
-from archstat.ops.registry import register_op, saves_nothing, zero
+from archstat.ops.registry import register_view
 from archstat.ops.types import Ints, arg, fmt_shape
 
 
@@ -23,25 +23,11 @@ def _permuted(a: PermuteArgs, in_shapes):
     return tuple(shape[d] for d in a.dims)
 
 
-def _build_permute(a: PermuteArgs, in_shapes):
-    from archstat.builder.modules import Permute
-
-    return Permute([0] + [d + 1 for d in a.dims])
-
-
-register_op(
-    "permute",
-    Args=PermuteArgs,
+register_view(
+    "permute", Args=PermuteArgs, view=True,
     doc="Reorder the dimensions of each sample (dims from 0, batch excluded: [1, 2, 0] makes C×H×W into "
         "H×W×C); a view, it allocates nothing (torchvision.ops.Permute).",
     out_shape=_permuted,
-    weights=zero, biases=zero, macs=zero, ops=zero,
-    saved=saves_nothing,
-    label=lambda a, s, o: "PERMUTE",
-    inplace=lambda a: True,
-    torch_type="Permute",
-    build=_build_permute,
-    from_module=lambda m: {"dims": [d - 1 for d in m.dims[1:]]} if list(m.dims)[:1] == [0] else None,
 )
 
 
@@ -66,24 +52,11 @@ def _chunk_shape(a: ChunkArgs, in_shapes):
     return (sizes[a.index], *shape[1:])
 
 
-def _build_chunk(a: ChunkArgs, in_shapes):
-    from archstat.builder.modules import Chunk
-
-    return Chunk(a.chunks, a.index)
-
-
-register_op(
-    "chunk",
-    Args=ChunkArgs,
+register_view(
+    "chunk", Args=ChunkArgs, view=True, label=lambda a, s, o: f"CHUNK{a.index}/{a.chunks}",
     doc="One piece of the channels split into `chunks` (x.chunk(chunks, dim=1)[index]): ShuffleNet V2's "
         "channel split. A view, it allocates nothing.",
     out_shape=_chunk_shape,
-    weights=zero, biases=zero, macs=zero, ops=zero,
-    saved=saves_nothing,
-    label=lambda a, s, o: f"CHUNK{a.index}/{a.chunks}",
-    inplace=lambda a: True,
-    torch_type="Chunk",
-    build=_build_chunk,
 )
 
 
@@ -99,21 +72,9 @@ def _shuffle_shape(a: ChannelShuffleArgs, in_shapes):
     return shape
 
 
-def _build_shuffle(a: ChannelShuffleArgs, in_shapes):
-    from torch import nn
-
-    return nn.ChannelShuffle(a.groups)
-
-
-register_op(
-    "channel_shuffle",
-    Args=ChannelShuffleArgs,
+register_view(
+    "channel_shuffle", Args=ChannelShuffleArgs, view=False, label=lambda a, s, o: f"SHUFFLE{a.groups}",
     doc="Interleave the channels of `groups` groups (torch.nn.ChannelShuffle; ShuffleNet): C = g·n channels "
         "viewed g×n, transposed to n×g, copied. A new tensor, no arithmetic.",
     out_shape=_shuffle_shape,
-    weights=zero, biases=zero, macs=zero, ops=zero,
-    saved=saves_nothing,
-    label=lambda a, s, o: f"SHUFFLE{a.groups}",
-    torch_type="ChannelShuffle",
-    build=_build_shuffle,
 )

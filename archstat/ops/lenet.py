@@ -36,12 +36,6 @@ def _table_shape(a: TableConvArgs, in_shapes):
     return (len(a.table), oh, ow)
 
 
-def _build_table(a: TableConvArgs, in_shapes):
-    from archstat.builder.modules import TableConv
-
-    return TableConv(a.table, a.kernel, a.bias)
-
-
 register_op(
     "table_conv",
     Args=TableConvArgs,
@@ -57,22 +51,12 @@ register_op(
     formula=lambda a, s: f"{_connections(a)} connections×{a.kernel[0]}×{a.kernel[1]}",
     rf=lambda a: RFStep(a.kernel, (1, 1), (1, 1), (0, 0)),
     layer="conv",
-    torch_type="TableConv",
-    build=_build_table,
-    from_module=lambda m: {"kernel": list(m.convs[0].kernel_size), "table": m.table,
-                           "bias": m.convs[0].bias is not None},
 )
 
 
 @dataclass(frozen=True)
 class NoArgs:
     pass
-
-
-def _build_affine(a, in_shapes):
-    from archstat.builder.modules import ChannelAffine
-
-    return ChannelAffine(in_shapes[0][0])
 
 
 register_op(
@@ -84,8 +68,6 @@ register_op(
     ops=lambda a, s, o: 2 * numel(o),  # a multiply and an add per element
     saved=saves_input,
     label=lambda a, s, o: "AFFINE",
-    torch_type="ChannelAffine",
-    build=_build_affine,
 )
 
 
@@ -100,12 +82,6 @@ def _rbf_in(in_shapes) -> int:
     return in_shapes[0][0]
 
 
-def _build_rbf(a: RBFArgs, in_shapes):
-    from archstat.builder.modules import EuclideanRBF
-
-    return EuclideanRBF(_rbf_in(in_shapes), a.out)
-
-
 register_op(
     "rbf",
     Args=RBFArgs,
@@ -117,7 +93,4 @@ register_op(
     saved=lambda a, s, o: (Saved("extra", _rbf_in(s) * a.out),),  # the differences x_i - w_ij, squared
     label=lambda a, s, o: f"RBF-{a.out}",
     global_rf=True,
-    torch_type="EuclideanRBF",
-    build=_build_rbf,
-    from_module=lambda m: {"out": m.prototypes.shape[0]},
 )

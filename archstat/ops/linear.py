@@ -21,12 +21,6 @@ def linear_rows(shape) -> int:
     return numel(shape[:-1])
 
 
-def _build(a: LinearArgs, in_shapes):
-    from torch import nn
-
-    return nn.Linear(in_shapes[0][-1], a.out, a.bias)
-
-
 register_op(
     "linear",
     Args=LinearArgs,
@@ -42,7 +36,4 @@ register_op(
     formula=lambda a, s: f"{s[0][-1]}×{a.out}",
     global_rf=lambda in_shapes: len(in_shapes[0]) == 1,     # a flat input: each output sees all of it
     layer="linear",
-    torch_type="Linear",
-    build=_build,
-    from_module=lambda m: {"out": m.out_features, "bias": m.bias is not None},
 )

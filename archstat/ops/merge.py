@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from archstat.errors import ShapeError
-from archstat.ops.registry import Saved, numel, register_op, saves_nothing, zero
+from archstat.ops.registry import Saved, numel, register_op, register_view, saves_nothing, zero
 from archstat.ops.types import fmt_shape
 
 
@@ -32,13 +32,10 @@ def _same_shape(op: str):
     return out_shape
 
 
-register_op(
-    "concat",
-    Args=NoArgs, doc="Concatenate branches along channels (torch.cat(dim=1)).",
+register_view(
+    "concat", Args=NoArgs, view=False, multi_input=True,
+    doc="Concatenate branches along channels (torch.cat(dim=1)).",
     out_shape=_concat_shape,
-    weights=zero, biases=zero, macs=zero, ops=zero,
-    saved=saves_nothing,
-    label=lambda a, s, o: "CONCAT", multi_input=True, torch_type="Concat",
 )
 
 register_op(
@@ -48,7 +45,7 @@ register_op(
     weights=zero, biases=zero, macs=zero,
     ops=lambda a, s, o: (len(s) - 1) * numel(o),
     saved=saves_nothing,
-    label=lambda a, s, o: "ADD", multi_input=True, torch_type="Add",
+    label=lambda a, s, o: "ADD", multi_input=True,
 )
 
 register_op(
@@ -58,7 +55,7 @@ register_op(
     weights=zero, biases=zero, macs=zero,
     ops=lambda a, s, o: len(s) * numel(o),  # n-1 adds and one divide per element
     saved=saves_nothing,
-    label=lambda a, s, o: "MEAN", multi_input=True, torch_type="Mean",
+    label=lambda a, s, o: "MEAN", multi_input=True,
 )
 
 
@@ -85,5 +82,5 @@ register_op(
     ops=lambda a, s, o: (len(s) - 1) * numel(o),
     # each factor's gradient is the product of the others: autograd keeps every input
     saved=lambda a, s, o: tuple(Saved("input", index=i) for i in range(len(s))),
-    label=lambda a, s, o: "MUL", multi_input=True, gate=True, torch_type="Mul",
+    label=lambda a, s, o: "MUL", multi_input=True, gate=True,
 )

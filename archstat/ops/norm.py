@@ -16,19 +16,6 @@ class BatchNormArgs:
     affine: bool = True
 
 
-def _build_bn(a: BatchNormArgs, in_shapes):
-    from torch import nn
-
-    cls = nn.BatchNorm2d if len(in_shapes[0]) == 3 else nn.BatchNorm1d
-    return cls(in_shapes[0][0], eps=a.eps, momentum=a.momentum, affine=a.affine)
-
-
-def _build_lrn(a: "LRNArgs", in_shapes):
-    from torch import nn
-
-    return nn.LocalResponseNorm(a.size, a.alpha, a.beta, a.k)
-
-
 register_op(
     "bn",
     Args=BatchNormArgs,
@@ -43,10 +30,6 @@ register_op(
     # training: the input, and the batch mean and inverse std (fp32) per channel
     saved=lambda a, s, o: (Saved("input"), Saved("extra", 2 * s[0][0], 4)),
     label=lambda a, s, o: "BN",
-    torch_type="BatchNorm2d",
-    build=_build_bn,
-    from_module=lambda m: {"eps": m.eps, "momentum": m.momentum or 0.0, "affine": m.affine},
-    torch_aliases=("BatchNorm1d",),
 )
 
 
@@ -70,8 +53,6 @@ register_op(
     # input, the padded squares ((C + size - 1)·H·W) and two input-sized intermediates (measured)
     saved=lambda a, s, o: (Saved("input"), Saved("extra", (o[0] + a.size - 1) * numel(o[1:]) + 2 * numel(o))),
     label=lambda a, s, o: "LRN",
-    torch_type="LocalResponseNorm",
-    build=_build_lrn,
 )
 
 
@@ -99,25 +80,6 @@ def _channels(op: str, in_shapes) -> int:
     return spatial_input(op, in_shapes[0])[0]
 
 
-def _build_layer_norm(a: LayerNormArgs, in_shapes):
-    from torch import nn
-
-    return nn.LayerNorm(in_shapes[0][-1], eps=a.eps, elementwise_affine=a.affine)
-
-
-def _build_layer_norm2d(a: LayerNormArgs, in_shapes):
-    from archstat.builder.modules import LayerNorm2d
-
-    return LayerNorm2d(_channels("layer_norm2d", in_shapes), eps=a.eps, elementwise_affine=a.affine)
-
-
-def _layer_norm_args(m):
-    """A LayerNorm over one dimension (the last) reads as layer_norm; over several it is not an archstat op."""
-    if len(m.normalized_shape) != 1:
-        return None
-    return {"eps": m.eps, "affine": m.elementwise_affine}
-
-
 register_op(
     "layer_norm",
     Args=LayerNormArgs,
@@ -130,9 +92,6 @@ register_op(
     ops=lambda a, s, o: layer_norm_ops(a, numel(o)),
     saved=lambda a, s, o: layer_norm_saved(a, s, o, s[0][-1]),
     label=lambda a, s, o: "LN",
-    torch_type="LayerNorm",
-    build=_build_layer_norm,
-    from_module=_layer_norm_args,
 )
 
 register_op(
@@ -148,7 +107,4 @@ register_op(
     ops=lambda a, s, o: layer_norm_ops(a, numel(o)),
     saved=lambda a, s, o: layer_norm_saved(a, s, o, s[0][0]),
     label=lambda a, s, o: "LN2D",
-    torch_type="LayerNorm2d",
-    build=_build_layer_norm2d,
-    from_module=_layer_norm_args,
 )

@@ -65,25 +65,6 @@ def _rf(a) -> RFStep:
     return RFStep(a.kernel, a.stride or a.kernel, getattr(a, "dilation", (1, 1)), a.padding)
 
 
-def _build_max(a: MaxPoolArgs, in_shapes):
-    from torch import nn
-
-    return nn.MaxPool2d(a.kernel, a.stride or a.kernel, a.padding, a.dilation, ceil_mode=a.ceil_mode)
-
-
-def _build_avg(a: AvgPoolArgs, in_shapes):
-    from torch import nn
-
-    return nn.AvgPool2d(a.kernel, a.stride or a.kernel, a.padding, ceil_mode=a.ceil_mode,
-                        count_include_pad=a.count_include_pad)
-
-
-def _build_adaptive(a: "AdaptiveAvgPoolArgs", in_shapes):
-    from torch import nn
-
-    return nn.AdaptiveAvgPool2d(a.out)
-
-
 register_op(
     "maxpool",
     Args=MaxPoolArgs,
@@ -94,10 +75,6 @@ register_op(
     saved=lambda a, s, o: (Saved("input"), Saved("extra", numel(o), 8)),  # the input and int64 indices
     label=lambda a, s, o: f"POOL{fmt_size(a.kernel).replace('×', 'x')}",
     rf=_rf,
-    torch_type="MaxPool2d",
-    build=_build_max,
-    from_module=lambda m: {"kernel": m.kernel_size, "stride": m.stride, "padding": m.padding,
-                           "dilation": m.dilation, "ceil_mode": m.ceil_mode},
 )
 
 register_op(
@@ -110,10 +87,6 @@ register_op(
     saved=saves_input,
     label=lambda a, s, o: f"AVGPOOL{fmt_size(a.kernel).replace('×', 'x')}",
     rf=_rf,
-    torch_type="AvgPool2d",
-    build=_build_avg,
-    from_module=lambda m: {"kernel": m.kernel_size, "stride": m.stride, "padding": m.padding,
-                           "ceil_mode": m.ceil_mode, "count_include_pad": m.count_include_pad},
 )
 
 
@@ -123,20 +96,13 @@ class AdaptiveAvgPoolArgs:
 
 
 def _adaptive_shape(a: AdaptiveAvgPoolArgs, in_shapes):
-    c, h, w = spatial_input("adaptive_avgpool", in_shapes[0])
+    c, _h, _w = spatial_input("adaptive_avgpool", in_shapes[0])
     return (c, a.out[0], a.out[1])
 
 
 def adaptive_window(n: int, out: int, i: int) -> int:
     """Length of torch's i-th adaptive window: [floor(i*n/out), ceil((i+1)*n/out))."""
     return -((-(i + 1) * n) // out) - (i * n) // out
-
-
-def _adaptive_from_module(m):
-    size = m.output_size
-    if isinstance(size, (tuple, list)):
-        return None if any(v is None for v in size) else {"out": list(size)}   # None: keep that input size
-    return {"out": size}
 
 
 def adaptive_window_sum(n: int, out: int) -> int:
@@ -159,7 +125,4 @@ register_op(
     saved=lambda a, s, o: () if o[1:] == (1, 1) else (Saved("input"),),
     label=lambda a, s, o: f"AVGPOOL→{fmt_size(a.out)}",
     global_rf=True,
-    torch_type="AdaptiveAvgPool2d",
-    build=_build_adaptive,
-    from_module=_adaptive_from_module,
 )

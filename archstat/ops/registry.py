@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import dataclasses
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 from archstat.errors import UnknownNameError
 from archstat.ops.types import Shape, check_min, coerce, type_name
@@ -85,6 +86,7 @@ class OpSpec:
     global_rf: Any = False            # output sees the whole input: a bool, or a function of the input shapes
     multi_input: bool = False
     gate: bool = False            # multiplies a map by factors computed from it: papers' depth follows the map
+    # the torch half, attached by archstat/builder/torch_ops/ (ops/ never imports builder/):
     torch_type: str = ""                                    # the torch module class it builds
     build: Optional[Callable[[Any, list], Any]] = None      # Args, input shapes → nn.Module (torch inside)
     # the inverse, for analysing any nn.Module: its argument values, or None where Args cannot say it
@@ -154,7 +156,6 @@ class OpSpec:
 REGISTRY: dict[str, OpSpec] = {}
 _HINTS: dict[type, dict] = {}
 _FIELDS: dict[type, tuple] = {}
-_BY_TORCH_TYPE: dict[str, OpSpec] = {}
 
 
 def register_op(name: str, **kw) -> OpSpec:
@@ -168,28 +169,30 @@ def register_op(name: str, **kw) -> OpSpec:
     return spec
 
 
+def same_shape(a, in_shapes) -> Shape:
+    """The output shape of an op that keeps its input's."""
+    return in_shapes[0]
+
+
+def register_view(name: str, *, view: bool, label: Any = None, out_shape: Callable[[Any, list], Shape] = same_shape,
+                  saved: Callable[[Any, list, Shape], tuple] = saves_nothing, **kw) -> OpSpec:
+    """An op that costs nothing: no weights, no biases, no MACs, no other ops (a view, a pass-through, a
+    copy). ``view``: it allocates nothing (a view or the identity; ``inplace`` True), else a new tensor;
+    ``label``: the row's label, a string (default the name in capitals) or a function (args, in_shapes,
+    out_shape) → str; ``out_shape`` defaults to the input's, ``saved`` to nothing for backward."""
+    text = name.upper() if label is None else label
+    if view:
+        kw.setdefault("inplace", lambda a: True)
+    return register_op(name, out_shape=out_shape, weights=zero, biases=zero, macs=zero, ops=zero, saved=saved,
+                       label=text if callable(text) else (lambda a, s, o: text), **kw)
+
+
 def get_op(name: str, **error_kw) -> OpSpec:
     _load_all()
     try:
         return REGISTRY[name]
     except KeyError:
         raise UnknownNameError("op", name, REGISTRY, **error_kw) from None
-
-
-def op_for_module(module) -> Optional[OpSpec]:
-    """The op whose ``build`` makes modules of this torch class (``Conv2d`` → conv), if any.
-
-    Only torch's own classes and the ones archstat builds match: a user's class that merely shares a
-    name (its own ``WindowAttention``) is traced op by op like any other module."""
-    _load_all()
-    if not type(module).__module__.startswith(("torch.", "archstat.")):
-        return None
-    if not _BY_TORCH_TYPE:
-        for spec in REGISTRY.values():
-            for name in (spec.torch_type, *spec.torch_aliases):
-                if name:
-                    _BY_TORCH_TYPE[name] = spec
-    return _BY_TORCH_TYPE.get(type(module).__name__)
 
 
 def all_ops() -> dict[str, OpSpec]:
@@ -203,7 +206,5 @@ _LOADED = []
 def _load_all() -> None:
     if _LOADED:
         return
-    from archstat.ops import activation, conv, lenet, linear, merge, norm, pool, shape  # noqa: F401
-    from archstat.ops import layout, scale  # noqa: F401
-    from archstat.ops import attention, tokens  # noqa: F401
+    from archstat.ops import activation, attention, conv, layout, lenet, linear, merge, norm, pool, scale, shape, tokens  # noqa: F401  # noqa: F401  # noqa: F401
     _LOADED.append(True)

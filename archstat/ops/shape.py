@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from archstat.ops.registry import RFStep, Saved, numel, register_op, saves_nothing, saves_output, zero
 from archstat.errors import ShapeError
+from archstat.ops.registry import RFStep, Saved, numel, register_op, register_view, saves_output, zero
 from archstat.ops.types import arg, fmt_shape
 
 
@@ -32,57 +32,24 @@ def _softmax_shape(a: SoftmaxArgs, shape):
     return shape
 
 
-def _build(torch_name: str, **fixed):
-    def build(a, in_shapes):
-        from torch import nn
-
-        kwargs = {k: getattr(a, k) for k in ("p", "dim") if hasattr(a, k)}
-        return getattr(nn, torch_name)(**kwargs, **fixed)
-
-    return build
-
-
-register_op(
-    "flatten",
-    Args=NoArgs,
+register_view(
+    "flatten", Args=NoArgs, view=True,
     doc="Flatten each sample to one dimension (torch.nn.Flatten); a view, it allocates nothing.",
-    out_shape=lambda a, s: (numel(s[0]),),
-    weights=zero, biases=zero, macs=zero, ops=zero,
-    saved=saves_nothing,
-    label=lambda a, s, o: "FLATTEN",
-    inplace=lambda a: True,
+    out_shape=lambda a, s: (numel(s[0]),),   # flatten of each sample only
     global_rf=False,
-    torch_type="Flatten",
-    build=_build("Flatten"),
-    from_module=lambda m: {} if (m.start_dim, m.end_dim) == (1, -1) else None,   # flatten of each sample only
 )
 
-register_op(
-    "identity",
-    Args=NoArgs,
+register_view(
+    "identity", Args=NoArgs, view=True,
     doc="The identity (torch.nn.Identity): returns its input, allocates nothing.",
-    out_shape=lambda a, s: s[0],
-    weights=zero, biases=zero, macs=zero, ops=zero,
-    saved=saves_nothing,
-    label=lambda a, s, o: "IDENTITY",
-    inplace=lambda a: True,
-    torch_type="Identity",
-    build=_build("Identity"),
 )
 
-register_op(
-    "dropout",
-    Args=DropoutArgs,
+register_view(
+    "dropout", Args=DropoutArgs, view=True,
     doc="Dropout (torch.nn.Dropout); the identity at inference, so it allocates nothing there.",
-    out_shape=lambda a, s: s[0],
-    weights=zero, biases=zero, macs=zero, ops=zero,
     # training: a new output (not in place) and its bool mask
     saved=lambda a, s, o: (Saved("extra", numel(o), 1),),
-    label=lambda a, s, o: "DROPOUT",
-    inplace=lambda a: True,
     training_inplace=lambda a: False,  # training: a new output and its mask
-    torch_type="Dropout",
-    build=_build("Dropout"),
 )
 
 register_op(
@@ -94,9 +61,6 @@ register_op(
     ops=lambda a, s, o: 3 * numel(o),  # exp, sum, divide per element
     saved=saves_output,
     label=lambda a, s, o: "SOFTMAX",
-    torch_type="Softmax",
-    build=_build("Softmax"),
-    from_module=lambda m: {"dim": 1} if m.dim in (1, -1) else None,
 )
 
 
@@ -109,27 +73,14 @@ class PadShortcutArgs:
 def _pad_shape(a: PadShortcutArgs, in_shapes):
     from archstat.ops.conv import spatial_input
 
-    c, h, w = spatial_input("pad_shortcut", in_shapes[0])
+    _c, h, w = spatial_input("pad_shortcut", in_shapes[0])
     return (a.out, -(-h // a.stride), -(-w // a.stride))
 
 
-def _build_pad(a: PadShortcutArgs, in_shapes):
-    from archstat.builder.modules import PadShortcut
-
-    return PadShortcut(in_shapes[0][0], a.out, a.stride)
-
-
-register_op(
-    "pad_shortcut",
-    Args=PadShortcutArgs,
+register_view(
+    "pad_shortcut", Args=PadShortcutArgs, view=False, label="PAD",
     doc="Option A shortcut of He et al. 2015: x[:, :, ::stride, ::stride] with channels zero-padded "
         "to out (no params). Used by residual's shortcut: pad.",
     out_shape=_pad_shape,
-    weights=zero, biases=zero, macs=zero, ops=zero,
-    saved=saves_nothing,
-    label=lambda a, s, o: "PAD",
     rf=lambda a: RFStep((1, 1), (a.stride, a.stride), (1, 1), (0, 0)),
-    torch_type="PadShortcut",
-    build=_build_pad,
-    from_module=lambda m: {"out": m.out_channels, "stride": m.stride},
 )

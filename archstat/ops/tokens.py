@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from archstat.errors import ShapeError
 from archstat.ops.conv import CONV, ConvArgs, conv_macs, conv_weights
-from archstat.ops.registry import RFStep, numel, register_op, saves_input, saves_nothing, zero
+from archstat.ops.registry import RFStep, numel, register_op, register_view, saves_input, saves_nothing, zero
 from archstat.ops.shape import NoArgs
 from archstat.ops.types import Shape, Size, arg, fmt_shape, fmt_size
 
@@ -44,12 +44,6 @@ def patch_embed_macs(a: PatchEmbedArgs, in_shapes, out_shape) -> int:
     return conv_macs(grid, in_shapes[0][0], a.out, a.patch, 1)
 
 
-def _build_patch_embed(a: PatchEmbedArgs, in_shapes):
-    from archstat.builder.token_modules import PatchEmbedding
-
-    return PatchEmbedding(in_shapes[0][0], a.out, a.patch, a.patch, bias=a.bias)
-
-
 register_op(
     "patch_embed",
     Args=PatchEmbedArgs,
@@ -65,9 +59,6 @@ register_op(
     formula=lambda a, s: f"({a.patch[0]}×{a.patch[1]}×{s[0][0]})×{a.out}",
     rf=lambda a: RFStep(a.patch, a.patch, (1, 1), (0, 0)),
     layer="conv",
-    torch_type="PatchEmbedding",
-    build=_build_patch_embed,
-    from_module=lambda m: {"out": m.out_channels, "patch": list(m.kernel_size), "bias": m.bias is not None},
 )
 
 
@@ -90,15 +81,6 @@ def _select_shape(a: SelectTokenArgs, in_shapes) -> Shape:
     return (d,)
 
 
-def _build(cls_name: str, make):
-    def build(a, in_shapes):
-        from archstat.builder import token_modules
-
-        return getattr(token_modules, cls_name)(*make(a, in_shapes[0]))
-
-    return build
-
-
 register_op(
     "class_token",
     Args=NoArgs,
@@ -109,9 +91,6 @@ register_op(
     saved=saves_nothing,                                  # torch.cat keeps nothing for its backward
     label=lambda a, s, o: "CLS",
     formula=lambda a, s: f"{s[0][1]}",
-    torch_type="ClassToken",
-    build=_build("ClassToken", lambda a, s: (s[1],)),
-    from_module=lambda m: {},
 )
 
 register_op(
@@ -125,23 +104,12 @@ register_op(
     saved=saves_nothing,                                  # an add keeps nothing for its backward
     label=lambda a, s, o: "POS",
     formula=lambda a, s: f"{s[0][0]}×{s[0][1]}",
-    torch_type="PositionEmbedding",
-    build=_build("PositionEmbedding", lambda a, s: (s[0], s[1])),
-    from_module=lambda m: {},
 )
 
-register_op(
-    "select_token",
-    Args=SelectTokenArgs,
+register_view(
+    "select_token", Args=SelectTokenArgs, view=True, label=lambda a, s, o: f"TOKEN{a.index}",
     doc="One token of each sample (the class token: index 0): L×D → D, a view (x[:, index]).",
     out_shape=_select_shape,
-    weights=zero, biases=zero, macs=zero, ops=zero,
-    saved=saves_nothing,
-    label=lambda a, s, o: f"TOKEN{a.index}",
-    inplace=lambda a: True,                               # a view: allocates nothing
-    torch_type="SelectToken",
-    build=_build("SelectToken", lambda a, s: (a.index,)),
-    from_module=lambda m: {"index": m.index},
 )
 
 
@@ -155,17 +123,10 @@ def patch_merge_shape(a, in_shapes) -> Shape:
     return (-(-h // 2), -(-w // 2), 4 * c)
 
 
-register_op(
-    "patch_merge",
-    Args=NoArgs,
+register_view(   # strided slices and a cat: a copy that keeps nothing for backward
+    "patch_merge", Args=NoArgs, view=False, label="MERGE2x2",
     doc="Swin's patch merging (before its norm and linear): each 2×2 neighbourhood of a channels-last "
         "H×W×C map concatenated, ⌈H/2⌉×⌈W/2⌉×4C (odd sizes padded); a copy.",
     out_shape=patch_merge_shape,
-    weights=zero, biases=zero, macs=zero, ops=zero,
-    saved=saves_nothing,                                  # strided slices and a cat keep nothing
-    label=lambda a, s, o: "MERGE2x2",
     rf=lambda a: RFStep((2, 2), (2, 2), (1, 1), (0, 0)),
-    torch_type="PatchMerge",
-    build=_build("PatchMerge", lambda a, s: ()),
-    from_module=lambda m: {},
 )

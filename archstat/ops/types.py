@@ -41,7 +41,7 @@ def type_name(typ) -> str:
         return "table"
     if typ == Ints:
         return "ints"
-    if get_origin(typ) is Union or type(typ).__name__ == "UnionType":
+    if _is_optional(typ):
         inner = [t for t in get_args(typ) if t is not type(None)]
         return type_name(inner[0]) + "?"
     return getattr(typ, "__name__", str(typ))
@@ -82,56 +82,78 @@ def _as_int(value, what: str) -> int:
     raise ValueError(f"{what} must be an integer, got {_describe(value)}")
 
 
+def _as_float(value, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        hint = ""
+        if isinstance(value, str) and _FLOATY.match(value):
+            hint = (" (YAML 1.1 reads a number like 1e-3 as a string; "
+                    "write it with a dot and a signed exponent: 1.0e-3)")
+        raise ValueError(f"{what} must be a number, got {_describe(value)}{hint}")
+    if not math.isfinite(value):
+        raise ValueError(f"{what} must be a finite number")
+    return float(value)
+
+
+def _as_bool(value, what: str) -> bool:
+    if not isinstance(value, bool):
+        hint = (" (write it without quotes: true or false)"
+                if isinstance(value, str) and value.lower() in ("true", "false", "yes", "no", "on", "off") else "")
+        raise ValueError(f"{what} must be true or false, got {_describe(value)}{hint}")
+    return value
+
+
+def _as_str(value, what: str) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"{what} must be a string, got {_describe(value)}")
+    return value
+
+
+def _as_size(value, what: str) -> Size:
+    if isinstance(value, (list, tuple)):
+        if len(value) != 2:
+            raise ValueError(f"{what} must be an integer or a pair [h, w], got {_describe(value)}")
+        return (_as_int(value[0], what), _as_int(value[1], what))
+    n = _as_int(value, what + " (an integer or a pair [h, w])")
+    return (n, n)
+
+
+def _as_ints(value, what: str) -> tuple[int, ...]:
+    if not isinstance(value, (list, tuple)) or not value:
+        raise ValueError(f"{what} must be a list of integers, got {_describe(value)}")
+    return tuple(_as_int(v, what) for v in value)
+
+
+def _as_table(value, what: str) -> Table:
+    if not isinstance(value, (list, tuple)) or not value or not all(isinstance(r, (list, tuple)) and r
+                                                                     for r in value):
+        raise ValueError(f"{what} must be a list of non-empty lists of input indices, got {_describe(value)}")
+    return tuple(tuple(_as_int(i, what) for i in row) for row in value)
+
+
+# one coercer per argument type: (value, what) → the value in that type, or a ValueError for the user
+_COERCERS = {int: _as_int, float: _as_float, bool: _as_bool, str: _as_str, Size: _as_size, Ints: _as_ints,
+             Table: _as_table}
+
+
+def _is_optional(typ) -> bool:
+    return get_origin(typ) is Union or type(typ).__name__ == "UnionType"
+
+
 def coerce(value, typ, what: str):
     """Check and convert ``value`` to ``typ``; ``what`` names it in messages."""
-    if typ is int and type(value) is int:   # the common case first
+    if typ is int and type(value) is int:   # the common cases first
         return value
     if typ is bool and type(value) is bool:
         return value
     if typ == Size and type(value) is tuple and len(value) == 2 and type(value[0]) is int and type(value[1]) is int:
         return value
-    if get_origin(typ) is Union or type(typ).__name__ == "UnionType":
+    if _is_optional(typ):
         inner = [t for t in get_args(typ) if t is not type(None)]
         return None if value is None else coerce(value, inner[0], what)
-    if typ is int:
-        return _as_int(value, what)
-    if typ is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            hint = ""
-            if isinstance(value, str) and _FLOATY.match(value):
-                hint = (" (YAML 1.1 reads a number like 1e-3 as a string; "
-                        "write it with a dot and a signed exponent: 1.0e-3)")
-            raise ValueError(f"{what} must be a number, got {_describe(value)}{hint}")
-        if not math.isfinite(value):
-            raise ValueError(f"{what} must be a finite number")
-        return float(value)
-    if typ is bool:
-        if not isinstance(value, bool):
-            hint = (" (write it without quotes: true or false)"
-                    if isinstance(value, str) and value.lower() in ("true", "false", "yes", "no", "on", "off") else "")
-            raise ValueError(f"{what} must be true or false, got {_describe(value)}{hint}")
-        return value
-    if typ is str:
-        if not isinstance(value, str):
-            raise ValueError(f"{what} must be a string, got {_describe(value)}")
-        return value
-    if typ == Size:
-        if isinstance(value, (list, tuple)):
-            if len(value) != 2:
-                raise ValueError(f"{what} must be an integer or a pair [h, w], got {_describe(value)}")
-            return (_as_int(value[0], what), _as_int(value[1], what))
-        n = _as_int(value, what + " (an integer or a pair [h, w])")
-        return (n, n)
-    if typ == Ints:
-        if not isinstance(value, (list, tuple)) or not value:
-            raise ValueError(f"{what} must be a list of integers, got {_describe(value)}")
-        return tuple(_as_int(v, what) for v in value)
-    if typ == Table:
-        if not isinstance(value, (list, tuple)) or not value or not all(isinstance(r, (list, tuple)) and r
-                                                                         for r in value):
-            raise ValueError(f"{what} must be a list of non-empty lists of input indices, got {_describe(value)}")
-        return tuple(tuple(_as_int(i, what) for i in row) for row in value)
-    raise TypeError(f"unsupported argument type {typ!r}")  # pragma: no cover - programming error
+    coercer = _COERCERS.get(typ)
+    if coercer is None:
+        raise TypeError(f"unsupported argument type {typ!r}")  # pragma: no cover - programming error
+    return coercer(value, what)
 
 
 def check_min(value, minimum, what: str) -> None:

@@ -12,8 +12,8 @@ Device time of a step is ``max(compute, memory) + kernel_s`` where
   products (a convolution's weight gradient). A k×k convolution reaches ``conv_efficiency`` of a GEMM,
   a grouped one ``grouped_efficiency``; a depthwise convolution runs on the CUDA cores
   (``depthwise_compute_efficiency`` of the fp32 peak), and so does any convolution whose direct kernel
-  beats the tensor cores (narrow groups): cuDNN benchmarks its algorithms and runs the fastest. Flash attention runs blocks of 128 queries per
-  CTA at ``attention_efficiency`` × ``E / (E + attention_head_overhead)``.
+  beats the tensor cores (narrow groups): cuDNN benchmarks its algorithms and runs the fastest. Flash attention
+  runs blocks of 128 queries per CTA at ``attention_efficiency`` × ``E / (E + attention_head_overhead)``.
 - **memory** is the bytes the plan says the step moves, at ``bandwidth × efficiency`` of its kind
   (pointwise, reduction, transpose, gather, …); what it reads of a tensor a recent step wrote, while the
   bytes moved since then and the tensor fit in ``l2_fraction`` of the L2, comes from the L2, ``l2_speedup``
@@ -30,7 +30,6 @@ numpy in the fit), so the fit evaluates exactly what a prediction runs.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Optional
 

@@ -9,11 +9,11 @@ its built module, operator for operator (name, bytes read and written, MACs).
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
+from archstat.analyze.stats import node_costs
 from archstat.graph import Graph, Node
 from archstat.perf.kernels import Kernel, TensorRef, numel
-from archstat.analyze.stats import node_costs
 
 F32 = "float32"
 
@@ -127,8 +127,8 @@ def _maxpool(ctx: _Ctx):
     x = ctx.inputs[0]
     shape = _b(ctx, ctx.node.shape)
     ctx.k("max_pool2d_with_indices", [x], [ctx.out(shape), ctx.t(shape, dtype="int64")],
-          kernel_size=list(a.kernel), stride=list(a.stride or a.kernel), padding=list(a.padding), dilation=list(a.dilation),
-          ceil_mode=a.ceil_mode)
+          kernel_size=list(a.kernel), stride=list(a.stride or a.kernel), padding=list(a.padding),
+          dilation=list(a.dilation), ceil_mode=a.ceil_mode)
 
 
 def _avgpool(ctx: _Ctx):

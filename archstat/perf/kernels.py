@@ -13,9 +13,10 @@ so are the MACs; a pair that does not line up op for op is refused, never guesse
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from functools import cached_property
-from typing import Iterable, Optional
+from typing import Optional
 
 DTYPE_BYTES = {"float64": 8, "float32": 4, "float16": 2, "bfloat16": 2, "float8_e4m3fn": 1, "float8_e5m2": 1,
                "int64": 8, "int32": 4, "int16": 2, "int8": 1, "uint8": 1, "bool": 1, "complex64": 8,
@@ -63,7 +64,7 @@ class TensorRef:
     def weight(self) -> bool:
         return self.role in ("param", "buffer")
 
-    def retyped(self, dtype: str) -> "TensorRef":
+    def retyped(self, dtype: str) -> TensorRef:
         """The same tensor in another dtype (itself when it already is)."""
         if dtype == self.dtype:
             return self
@@ -85,11 +86,11 @@ class Kernel:
     part_of: int = -1                     # index of the op recorded whole that ran it (its decomposition)
     phase: str = "forward"                # "forward", "backward" or "optimizer"
 
-    def with_result(self, outputs: tuple[TensorRef, ...], macs: int) -> "Kernel":
+    def with_result(self, outputs: tuple[TensorRef, ...], macs: int) -> Kernel:
         return replace(self, outputs=outputs, macs=macs)
 
     def moved(self, inputs: tuple[TensorRef, ...], outputs: tuple[TensorRef, ...], macs: Optional[int] = None,
-              part_of: Optional[int] = None) -> "Kernel":
+              part_of: Optional[int] = None) -> Kernel:
         """The same operator on other tensors (``dataclasses.replace`` without its cost: plans copy
         hundreds of thousands of these)."""
         return Kernel(self.op, self.row, inputs, outputs, self.macs if macs is None else macs, self.view,

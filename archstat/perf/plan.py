@@ -40,12 +40,13 @@ NORM_BACKWARD_OPS = frozenset({"native_batch_norm_backward", "cudnn_batch_norm_b
                                "native_group_norm_backward", "_fused_rms_norm_backward",
                                "batch_norm_backward"})
 SOFTMAX_BACKWARD_OPS = frozenset({"_softmax_backward_data", "_log_softmax_backward_data"})
-POOL_BACKWARD_OPS = frozenset({"max_pool2d_with_indices_backward", "avg_pool2d_backward", "adaptive_avg_pool2d_backward",
-                               "_adaptive_avg_pool2d_backward", "max_pool3d_with_indices_backward",
+POOL_BACKWARD_OPS = frozenset({"max_pool2d_with_indices_backward", "avg_pool2d_backward",
+                               "adaptive_avg_pool2d_backward", "_adaptive_avg_pool2d_backward",
+                               "max_pool3d_with_indices_backward",
                                "avg_pool3d_backward", "adaptive_max_pool2d_backward"})
 NORM_OPS = frozenset({"native_batch_norm", "_native_batch_norm_legit", "_native_batch_norm_legit_no_training",
-                      "_native_batch_norm_legit_functional", "native_layer_norm", "native_group_norm", "_fused_rms_norm",
-                      "rms_norm", "batch_norm", "layer_norm", "group_norm", "cudnn_batch_norm"})
+                      "_native_batch_norm_legit_functional", "native_layer_norm", "native_group_norm",
+                      "_fused_rms_norm", "rms_norm", "batch_norm", "layer_norm", "group_norm", "cudnn_batch_norm"})
 BN_OPS = frozenset({"native_batch_norm", "_native_batch_norm_legit", "_native_batch_norm_legit_no_training",
                     "_native_batch_norm_legit_functional", "batch_norm", "cudnn_batch_norm"})
 SOFTMAX_OPS = frozenset({"_softmax", "softmax", "_log_softmax", "log_softmax", "_safe_softmax"})
@@ -53,7 +54,7 @@ REDUCTION_OPS = frozenset({"mean", "sum", "amax", "amin", "max", "min", "var", "
                            "linalg_vector_norm", "logsumexp", "prod", "argmax", "argmin", "any", "all", "cumsum"})
 POOL_OPS = frozenset({"max_pool2d_with_indices", "max_pool2d", "max_pool3d_with_indices", "avg_pool2d", "avg_pool1d",
                       "avg_pool3d", "adaptive_avg_pool2d", "_adaptive_avg_pool2d", "adaptive_max_pool2d",
-                      "adaptive_avg_pool3d", "_adaptive_avg_pool3d", "max_pool1d", "avg_pool1d"})
+                      "adaptive_avg_pool3d", "_adaptive_avg_pool3d", "max_pool1d"})
 COPY_OPS = frozenset({"clone", "contiguous", "copy", "copy_", "_to_copy", "cat", "stack", "constant_pad_nd", "roll",
                       "flip", "repeat", "expand_copy", "slice_scatter", "select_scatter", "pad", "tril", "triu",
                       "reflection_pad2d", "replication_pad2d", "_unsafe_view", "alias_copy", "_copy_from"})
@@ -501,7 +502,7 @@ class _Builder:
                 steps.append(group)
             group, produced = None, set()
 
-        for i, unit in units:
+        for _i, unit in units:
             for s in unit:
                 if s.kind == "host":
                     if self.runtime == "eager":
@@ -517,7 +518,7 @@ class _Builder:
                     continue
                 reads = {t for t, _ in s.inputs}
                 if (self.runtime == "engine" and epilogue_of is not None and reads & epilogue_out
-                        and (s.sub in ("pointwise", "norm") and s.ops[0] in BN_OPS | _EPILOGUE
+                        and ((s.sub in ("pointwise", "norm") and s.ops[0] in BN_OPS | _EPILOGUE)
                              or s.sub == "pointwise")):
                     # folded (batch norm) or run in the epilogue: the matrix step writes this one's output
                     _absorb(epilogue_of, s, epilogue_out)
@@ -610,7 +611,7 @@ def _absorb(matrix: Step, s: Step, produced: set[int]) -> None:
 
 def _to_int8(s: Step) -> Step:
     """An engine's int8 matrix op: operands and output at one byte per element."""
-    scale = lambda n: max(1, n // 2) if n else 0   # noqa: E731 - fp16 bytes → int8 bytes
+    scale = lambda n: max(1, n // 2) if n else 0
     s.read, s.written, s.math = scale(s.read), scale(s.written), "int8"
     s.inputs = tuple((t, scale(n)) for t, n in s.inputs)
     s.outputs = tuple((t, scale(n)) for t, n in s.outputs)

@@ -10,8 +10,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from archstat.perf.cost import (DeviceSpec, attention_seconds, conv_factor, device_seconds, features, l2_hit,
-                                memory_seconds, tile_seconds)
+from archstat.perf.cost import (
+    DeviceSpec,
+    attention_seconds,
+    conv_factor,
+    device_seconds,
+    features,
+    l2_hit,
+    memory_seconds,
+    tile_seconds,
+)
 from archstat.perf.plan import Plan
 
 EFFICIENCY_KEYS = ("pointwise", "cast", "fill", "reduction", "norm", "softmax", "pool", "copy", "transpose",
@@ -101,7 +109,7 @@ class Batch:
         self._arrays = None
         return index
 
-    def extend(self, other: "Batch") -> None:
+    def extend(self, other: Batch) -> None:
         """Append another batch's predictions (built in another process) after this one's."""
         if other.kind != self.kind:
             raise ValueError("batches of different device kinds")
@@ -129,7 +137,7 @@ class Batch:
             self._arrays = a
         return self._arrays
 
-    def subset(self, keep) -> "Batch":
+    def subset(self, keep) -> Batch:
         """A Batch of the predictions ``keep`` (indices), with the same arrays cut down (no plan rebuilt)."""
         import numpy as np
 

@@ -19,12 +19,12 @@ from __future__ import annotations
 import datetime
 import statistics
 import time
-from typing import Callable, Optional
+from collections.abc import Callable
+from typing import Optional
 
+from archstat import dtypes
 from archstat.builder import require_torch
-from archstat.errors import RuntimeFailure, UsageError
-
-TORCH_DTYPES = {"fp32": "float32", "tf32": "float32", "fp16": "float16", "bf16": "bfloat16"}
+from archstat.errors import RuntimeFailure, UnknownNameError, UsageError
 
 
 def _timer(dev) -> Callable[[Callable[[], None], int], float]:
@@ -47,13 +47,23 @@ def measure(device: str = "cpu", dtype: str = "fp32", *, size: Optional[int] = N
             copy_bytes: Optional[int] = None, repeats: int = 5) -> dict:
     """Measure the matmul peak of ``dtype``, the copy bandwidth and the per-op overhead on ``device``."""
     from archstat.profile import precision
-    from archstat.profile.measure import _cpu_name, is_oom, on_device, quiet_numpy_warning, resolve_device, \
-        tensor_device
+    from archstat.profile.measure import (
+        _cpu_name,
+        is_oom,
+        on_device,
+        quiet_numpy_warning,
+        resolve_device,
+        tensor_device,
+    )
 
     quiet_numpy_warning()
     torch = require_torch()
-    if dtype not in TORCH_DTYPES:
-        raise UsageError(f"--calibrate measures {', '.join(TORCH_DTYPES)} (not {dtype})")
+    try:
+        found = dtypes.lookup(dtype, dtypes.CALIBRATE)
+    except UnknownNameError:
+        shown = ", ".join(dtypes.DTYPES[n].peak for n in dtypes.CALIBRATE)
+        raise UsageError(f"--calibrate measures {shown} (not {dtype})") from None
+    dtype = found.peak   # the key its peak is stored under: fp32, tf32, fp16, bf16
     dev = resolve_device(device)
     if dev.type not in ("cpu", "cuda"):
         raise UsageError(f"--calibrate measures cpu or cuda, not {device}")
@@ -64,26 +74,27 @@ def measure(device: str = "cpu", dtype: str = "fp32", *, size: Optional[int] = N
     nbytes = copy_bytes or (2 * 10**9 if cuda else 256 * 10**6)
     place = tensor_device(dev)
     run = _timer(dev)
-    tdtype = getattr(torch, TORCH_DTYPES[dtype])
+    tdtype = getattr(torch, found.torch)
     tf32 = (dtype == "tf32") if cuda and dtype in ("fp32", "tf32") else None
     math_note = ""
     try:
         with on_device(dev), precision.use(torch, matmul=tf32), torch.inference_mode():
             if tf32 is not None:
                 live = precision.read(torch)
-                math_note = (f" (TF32 {'on' if live.matmul else 'off'} through "
-                             f"{'torch.backends.cuda.matmul.fp32_precision' if live.api == 'fp32_precision' else 'torch.set_float32_matmul_precision'})")
+                api = ("torch.backends.cuda.matmul.fp32_precision" if live.api == "fp32_precision" else
+                       "torch.set_float32_matmul_precision")
+                math_note = f" (TF32 {'on' if live.matmul else 'off'} through {api})"
             a = torch.randn(n, n, device=place).to(tdtype)
             b = torch.randn(n, n, device=place).to(tdtype)
             c = torch.empty(n, n, device=place, dtype=tdtype)
-            matmul = lambda: torch.matmul(a, b, out=c)  # noqa: E731
+            matmul = lambda: torch.matmul(a, b, out=c)  # noqa: F821  (a, b, c are deleted after the timing)
             run(matmul, 2)                                          # warm-up
             per = max(1, int(0.05 / max(run(matmul, 1), 1e-6)))    # ~50 ms per repetition
             matmul_s = min(run(matmul, per) for _ in range(repeats))
             del a, b, c
             src = torch.empty(nbytes // 4, device=place, dtype=torch.float32).fill_(1.0)
             dst = torch.empty_like(src)
-            copy = lambda: dst.copy_(src)  # noqa: E731
+            copy = lambda: dst.copy_(src)  # noqa: F821  (deleted after the timing)
             run(copy, 2)
             copy_s = min(run(copy, 3) for _ in range(repeats))
             del src, dst
@@ -97,7 +108,7 @@ def measure(device: str = "cpu", dtype: str = "fp32", *, size: Optional[int] = N
                                  f"needs 3 × {n}² {dtype} matrices and 2 × {nbytes / 1e9:.2f} GB buffers") from None
         raise
     hardware = torch.cuda.get_device_name(dev) if cuda else f"{_cpu_name()}, {torch.get_num_threads()} threads"
-    from archstat import __version__
+    from archstat._version import __version__
 
     return {
         "device": str(dev), "hardware": hardware, "torch_version": torch.__version__, "archstat_version": __version__,

@@ -75,7 +75,7 @@ def _uuid(props) -> Optional[str]:
 
 def collect(torch, dev, math=None, cudnn_benchmark: Optional[bool] = None) -> dict:
     """The environment of a run on ``dev`` (math: the precision.Math in force during it)."""
-    from archstat import __version__
+    from archstat._version import __version__
 
     env: dict = {
         "archstat_version": __version__, **{f"archstat_{k}": v for k, v in git_commit().items()},

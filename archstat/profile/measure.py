@@ -23,20 +23,15 @@ import statistics
 import threading
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
+from archstat import dtypes
 from archstat.builder import require_torch
 from archstat.errors import RuntimeFailure, UsageError
 
-DTYPES = ("float32", "float16", "bfloat16")
-DTYPE_ALIASES = {"float32": "float32", "fp32": "float32", "float16": "float16", "fp16": "float16",
-                 "half": "float16", "bfloat16": "bfloat16", "bf16": "bfloat16"}
 PRECISIONS = ("auto", "amp", "pure")
-PEAK_OF = {"float16": "fp16", "bfloat16": "bf16"}
-ESTIMATE_LEAVES_OUT = ("The estimate leaves out the allocator's caching and fragmentation, cuDNN/cuBLAS "
-                       "workspace, the CUDA context and framework overhead; in eval mode it counts every "
-                       "activation although inference frees them as it goes.")
 # allocation failures that are out-of-memory whatever library raised them
 OOM_TEXT = ("out of memory", "cudnn_status_alloc_failed", "cublas_status_alloc_failed", "cufft_alloc_failed",
             "cusolver_status_alloc_failed", "cusparse_status_alloc_failed", "cudnn_status_not_enough_workspace",
@@ -241,7 +236,7 @@ class PeakSampler:
         return False
 
 
-def RSSPeak() -> PeakSampler:   # noqa: N802 - kept as the name callers know
+def RSSPeak() -> PeakSampler:
     """The peak increase of the process's resident memory (getrusage's lifetime peak the fallback)."""
     return PeakSampler(_current_rss_bytes, _maxrss_bytes)
 
@@ -348,9 +343,7 @@ def profile(target: str, *, device: str = "cpu", batch: int = 1, dtype: str = "f
     torch = require_torch()
     from archstat.profile import precision as fp32math
 
-    if dtype not in DTYPE_ALIASES:
-        raise UsageError(f"--dtype {dtype}: profile takes {', '.join(DTYPES)} (or fp32, fp16, bf16)")
-    dtype = DTYPE_ALIASES[dtype]
+    dtype = dtypes.canonical(dtype, dtypes.PROFILE)
     precision = resolve_precision(precision, dtype, mode)
     dev = resolve_device(device)
     if tf32 is not None and (dev.type != "cuda" or dtype != "float32"):
@@ -417,7 +410,7 @@ def profile(target: str, *, device: str = "cpu", batch: int = 1, dtype: str = "f
     sms = getattr(props, "multi_processor_count", None)
     try:
         kernels = prediction_kernels(target, params, input_shape, module, shape, batch, mode)
-    except Exception:   # noqa: BLE001 - the measurement stands without its prediction (said in the note)
+    except Exception:
         kernels = None
     prediction, why, peak_flops, peak_note, entry = _predict(
         stats, str(dev), device_name, mode, math, memory_bytes, sms, kernels=kernels, batch=batch, dtype=dtype,
@@ -460,7 +453,7 @@ def math_kinds(dtype: str, live, props) -> dict:
     matmuls in that dtype; float32 on a CUDA device with TF32 tensor cores follows the live settings
     (``live``: precision.Math), per kind; elsewhere float32 is FP32."""
     if dtype != "float32":
-        return {"conv": PEAK_OF[dtype], "matmul": PEAK_OF[dtype]}
+        return {"conv": dtypes.DTYPES[dtype].peak, "matmul": dtypes.DTYPES[dtype].peak}
     from archstat.profile.precision import device_has_tf32
 
     tf32_ok = live is not None and props is not None and device_has_tf32(props)
@@ -521,10 +514,11 @@ def _predict(stats, device: str, device_name: str, mode: str, math: dict, memory
                 peak_flops, peak_note, entry)
     if kernels is None:
         return None, "no prediction: the run's operators were not traced", peak_flops, peak_note, entry
-    from archstat.perf.predict import coefficients, predict as perf_predict
+    from archstat.perf.predict import coefficients
+    from archstat.perf.predict import predict as perf_predict
     from archstat.prediction import _host_scaled, _spec_for, trust
 
-    low = PEAK_OF.get(dtype, "fp32")
+    low = dtypes.DTYPES[dtype].peak if dtype in dtypes.PROFILE else "fp32"
     roof, why = roof_for_run(device, device_name, low, memory_bytes=memory_bytes, sms=sms)
     if roof is None:
         return None, why, peak_flops, peak_note, entry
@@ -546,8 +540,9 @@ def _predict(stats, device: str, device_name: str, mode: str, math: dict, memory
 
 def predict(stats, device: str, device_name: str, dtype: str, mode: str, *, kernels=None, batch: int = 1):
     """(Roofline or None, why not) for a run at ``dtype`` with float32 as FP32 (see _predict)."""
-    dtype = DTYPE_ALIASES.get(dtype, dtype)
-    kinds = {"conv": PEAK_OF.get(dtype, "fp32"), "matmul": PEAK_OF.get(dtype, "fp32")}
+    dtype = dtypes.canonical(dtype, dtypes.PROFILE) if dtype in dtypes.spellings(dtypes.PROFILE) else dtype
+    peak = dtypes.DTYPES[dtype].peak if dtype in dtypes.PROFILE else "fp32"
+    kinds = {"conv": peak, "matmul": peak}
     rl, why, *_ = _predict(stats, device, device_name, mode, kinds, kernels=kernels, batch=batch, dtype=dtype)
     return rl, why
 

@@ -48,8 +48,8 @@ def _node(backends, path: tuple):
 def has_new_api(backends) -> bool:
     """True where torch.backends has the fp32_precision API (PyTorch ≥ 2.9)."""
     try:
-        _node(backends, ("cuda", "matmul")).fp32_precision
-        _node(backends, ("cudnn", "conv")).fp32_precision
+        _node(backends, ("cuda", "matmul")).fp32_precision  # noqa: B018  (the attribute exists, or raises)
+        _node(backends, ("cudnn", "conv")).fp32_precision  # noqa: B018
         return True
     except (AttributeError, RuntimeError):
         return False

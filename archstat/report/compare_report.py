@@ -3,12 +3,19 @@ model's published-vs-computed checks."""
 
 from __future__ import annotations
 
-from archstat.analyze.compare import Comparison, Compared
+from archstat.analyze.compare import Compared, Comparison
 from archstat.report.json_report import rf_dict, stats_dict
 from archstat.report.rows import final_field_text
 from archstat.report.sanitize import csv_text, md_row, md_rule, md_text, to_json
-from archstat.report.units import (compute_unit, fmt_bytes, fmt_bytes_compact, fmt_compact, fmt_computed, fmt_int,
-                                   fmt_shape)
+from archstat.report.units import (
+    compute_unit,
+    fmt_bytes,
+    fmt_bytes_compact,
+    fmt_compact,
+    fmt_computed,
+    fmt_int,
+    fmt_shape,
+)
 
 MISSING = "—"
 
@@ -147,7 +154,8 @@ def _markdown(c: Comparison, units: str) -> str:
 def _fitted(c: Comparison, units: str, view):
     """Totals (one column per model), the rows matched by name, and each model's checks, each
     fitted to the width."""
-    from archstat.report.fit import Col, Doc, View, render as fit_render, wrap
+    from archstat.report.fit import Col, Doc, View, wrap
+    from archstat.report.fit import render as fit_render
     from archstat.report.table_report import references_block
 
     view = view or View()

@@ -53,7 +53,8 @@ def render_list(entries: list[Device], fmt: str, view=None):
                  "|" + "|".join("---" if h in ("key", "part", "kind") else "---:" for h in HEAD) + "|"]
         lines += ["| " + " | ".join(f"`{r[h]}`" if h == "key" else r[h] for h in HEAD) + " |" for r in rows]
         return "\n".join(lines) + f"\n\n{UNITS}\n"
-    from archstat.report.fit import Col, Doc, View, render as fit_render, wrap
+    from archstat.report.fit import Col, Doc, View, wrap
+    from archstat.report.fit import render as fit_render
 
     view = view or View()
     width = 10**6 if view.wide else view.width

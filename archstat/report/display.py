@@ -1,49 +1,139 @@
-"""How results show themselves: as HTML in Jupyter (``_repr_html_``) and as the fitted text table
-in a rich console or REPL (``__rich_console__``, e.g. after ``rich.pretty.install()``).
+"""How results show themselves: as HTML in Jupyter (``_repr_html_``), as the fitted text table in a
+rich console or REPL (``__rich_console__``, e.g. after ``rich.pretty.install()``), and as a one-line
+``repr``.
 
-``Displayable`` is mixed into ModelStats, Comparison and Sweep; each names its two renderers.
-Nothing is imported until a result is displayed."""
+report/ owns this: ``RENDERERS`` maps each result type (``ModelStats``, ``Comparison``, ``Sweep``) to
+its three renderers, looked up by type (a subclass finds its base's), never by the class's name. The
+result classes in analyze/ know nothing of rendering; ``install()``, called once by the package
+(``archstat/__init__.py``), gives each registered type the three display hooks, which look the
+renderer up here. Nothing heavy is imported until a result is displayed.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
-class Displayable:
-    def __repr__(self) -> str:   # names from configs and modules, shown escaped (report/sanitize.py)
-        from archstat.report.sanitize import clean
+from archstat.analyze.compare import Comparison
+from archstat.analyze.stats import ModelStats
+from archstat.analyze.sweep import Sweep
+from archstat.text import clean
 
-        return clean(self._repr())
+__all__ = ["RENDERERS", "Renderers", "html", "install", "register", "renderers_of", "summary", "text"]
 
-    def _repr(self) -> str:
-        name = type(self).__name__
-        if name == "ModelStats":
-            t = self.totals
-            return (f"<ModelStats {self.model}: {t.params:,} params, {t.macs:,} MACs, {t.activation_bytes:,} "
-                    f"activation bytes, {len(self.rows)} rows (display it for the table)>")
-        if name == "Comparison":
-            return f"<Comparison {' vs '.join(m.stats.model for m in self.models)} (display it for the table)>"
-        return f"<Sweep {self.model}: {len(self.points)} points (display it for the table)>"
 
-    def _repr_html_(self) -> str:
-        from archstat.report import html_report
+@dataclass(frozen=True)
+class Renderers:
+    summary: Callable[[Any], str]          # one line: what repr() shows
+    html: Callable[[Any], str]             # a fragment for a notebook
+    text: Callable[[Any, Any], Any]        # (result, report.fit.View) → the fitted table
 
-        return {"ModelStats": lambda: html_report.fragment(self, title_tag="h3"),
-                "Comparison": lambda: html_report.comparison_html(self),
-                "Sweep": lambda: html_report.sweep_html(self)}[type(self).__name__]()
 
-    def __rich_console__(self, console, options):
-        from archstat.report.fit import View
+RENDERERS: dict[type, Renderers] = {}
 
-        view = View(options.max_width)
-        name = type(self).__name__
-        if name == "ModelStats":
-            from archstat.report.table_report import render
 
-            yield render(self, "macs", view)
-        elif name == "Comparison":
-            from archstat.report.compare_report import render
+def register(cls: type, summary: Callable[[Any], str], html: Callable[[Any], str],
+             text: Callable[[Any, Any], Any]) -> None:
+    RENDERERS[cls] = Renderers(summary, html, text)
 
-            yield render(self, "table", "macs", view)
-        else:
-            from archstat.report.sweep_report import render
 
-            yield render(self, "table", view)
+def renderers_of(result: Any) -> Renderers:
+    for cls in type(result).__mro__:
+        if cls in RENDERERS:
+            return RENDERERS[cls]
+    raise TypeError(f"no renderer for {type(result).__name__}")
+
+
+def summary(result: Any) -> str:
+    """The repr: names from configs and modules shown escaped (report/sanitize.py)."""
+    return clean(renderers_of(result).summary(result))
+
+
+def html(result: Any) -> str:
+    return renderers_of(result).html(result)
+
+
+def text(result: Any, width: int) -> Any:
+    from archstat.report.fit import View
+
+    return renderers_of(result).text(result, View(width))
+
+
+# -- the three result types ------------------------------------------------------------------------------
+
+def _stats_summary(s: ModelStats) -> str:
+    t = s.totals
+    return (f"<ModelStats {s.model}: {t.params:,} params, {t.macs:,} MACs, {t.activation_bytes:,} "
+            f"activation bytes, {len(s.rows)} rows (display it for the table)>")
+
+
+def _stats_html(s: ModelStats) -> str:
+    from archstat.report import html_report
+
+    return html_report.fragment(s, title_tag="h3")
+
+
+def _stats_text(s: ModelStats, view) -> Any:
+    from archstat.report.table_report import render
+
+    return render(s, "macs", view)
+
+
+def _comparison_summary(c: Comparison) -> str:
+    return f"<Comparison {' vs '.join(m.stats.model for m in c.models)} (display it for the table)>"
+
+
+def _comparison_html(c: Comparison) -> str:
+    from archstat.report import html_report
+
+    return html_report.comparison_html(c)
+
+
+def _comparison_text(c: Comparison, view) -> Any:
+    from archstat.report.compare_report import render
+
+    return render(c, "table", "macs", view)
+
+
+def _sweep_summary(s: Sweep) -> str:
+    return f"<Sweep {s.model}: {len(s.points)} points (display it for the table)>"
+
+
+def _sweep_html(s: Sweep) -> str:
+    from archstat.report import html_report
+
+    return html_report.sweep_html(s)
+
+
+def _sweep_text(s: Sweep, view) -> Any:
+    from archstat.report.sweep_report import render
+
+    return render(s, "table", view)
+
+
+register(ModelStats, _stats_summary, _stats_html, _stats_text)
+register(Comparison, _comparison_summary, _comparison_html, _comparison_text)
+register(Sweep, _sweep_summary, _sweep_html, _sweep_text)
+
+
+# -- the hooks a notebook, rich and the REPL call ---------------------------------------------------------
+
+def _repr(self) -> str:
+    return summary(self)
+
+
+def _repr_html_(self) -> str:
+    return html(self)
+
+
+def _rich_console(self, console, options):
+    yield text(self, options.max_width)
+
+
+def install() -> None:
+    """Give every registered result type its display hooks (idempotent)."""
+    for cls in RENDERERS:
+        cls.__repr__ = _repr
+        cls._repr_html_ = _repr_html_
+        cls.__rich_console__ = _rich_console

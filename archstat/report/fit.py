@@ -70,13 +70,13 @@ class Doc:
     def __init__(self):
         self.lines: list[tuple[str, Optional[str]]] = []
 
-    def add(self, text: str = "", style: Optional[str] = None) -> "Doc":
+    def add(self, text: str = "", style: Optional[str] = None) -> Doc:
         """Lines of text (split at newlines); any other control character is shown escaped."""
         for line in text.split("\n"):
             self.lines.append((clean(line), style))
         return self
 
-    def extend(self, other: "Doc") -> "Doc":
+    def extend(self, other: Doc) -> Doc:
         self.lines += other.lines
         return self
 
@@ -117,60 +117,75 @@ class Fitted:
 
 def choose(cols: list[Col], view: View) -> Fitted:
     """Which columns, at which variant and width, fit ``view.width``."""
-    if view.columns:
-        by_key = {c.key: c for c in cols}
-        unknown = [k for k in view.columns if k not in by_key]
-        if unknown:
-            from archstat.errors import UsageError
-
-            raise UsageError(f"--columns: unknown column '{unknown[0]}' (choose from {', '.join(by_key)})")
-        chosen = [by_key[k] for k in view.columns if k in by_key]
-        for c in cols:   # the row's name always shows
-            if c.keep >= 100 and c not in chosen:
-                chosen.insert(0, c)
-        cols = chosen
-    levels = [0] * len(cols)
+    cols = _selected(cols, view)
     if view.wide:
-        return Fitted(cols, levels, [c.width(0, False) for c in cols], False, [])
-    limit = view.width
-    short = False
+        return Fitted(cols, [0] * len(cols), [c.width(0, False) for c in cols], False, [])
+    fit = _Fitting(cols, view.width)
+    fit.step_down(COMPACT_FIRST)   # secondary columns compact,
+    fit.drop(DROP_FIRST)           # minor ones go before a main number is rounded,
+    fit.step_down(100)             # then every number may be compact,
+    wrap_to = fit.wrap_width()     # text wraps,
+    fit.drop(100, wrap_to)         # and last, columns by priority
+    return Fitted(fit.cols, fit.levels, fit.widths(wrap_to), fit.short, fit.dropped)
 
-    def total(widths):
+
+def _selected(cols: list[Col], view: View) -> list[Col]:
+    """The columns ``--columns`` names, in its order, the row's name always first; all without it."""
+    if not view.columns:
+        return cols
+    by_key = {c.key: c for c in cols}
+    unknown = [k for k in view.columns if k not in by_key]
+    if unknown:
+        from archstat.errors import UsageError
+
+        raise UsageError(f"--columns: unknown column '{unknown[0]}' (choose from {', '.join(by_key)})")
+    chosen = [by_key[k] for k in view.columns if k in by_key]
+    for c in cols:   # the row's name always shows
+        if c.keep >= 100 and c not in chosen:
+            chosen.insert(0, c)
+    return chosen
+
+
+class _Fitting:
+    """The steps of ``choose`` on one table: columns, each one's variant (0 exact, then compact), dropped."""
+
+    def __init__(self, cols: list[Col], limit: int):
+        self.cols, self.limit = cols, limit   # the caller's list: what is dropped leaves it (its footer names them)
+        self.levels = [0] * len(self.cols)
+        self.dropped: list[Col] = []
+        self.short = False
+        self.short = self.total(self.widths()) > limit   # short headers as soon as the full ones do not fit
+
+    def total(self, widths: list[int]) -> int:
         return sum(widths) + GAP * (len(widths) - 1)
 
-    def widths(wrap_to=None):
-        return [c.width(lv, short, wrap_to) for c, lv in zip(cols, levels)]
+    def widths(self, wrap_to=None) -> list[int]:
+        return [c.width(lv, self.short, wrap_to) for c, lv in zip(self.cols, self.levels, strict=True)]
 
-    if total(widths()) > limit:
-        short = True
-    dropped: list[Col] = []
-
-    def step_down(below: int) -> None:   # the least important column first, one variant at a time
-        while total(widths()) > limit:
-            candidates = [i for i, c in enumerate(cols) if c.keep < below and levels[i] + 1 < len(c.variants)]
+    def step_down(self, below: int) -> None:
+        """The least important column first, one variant at a time."""
+        while self.total(self.widths()) > self.limit:
+            candidates = [i for i, c in enumerate(self.cols) if c.keep < below and self.levels[i] + 1 < len(c.variants)]
             if not candidates:
                 return
-            levels[min(candidates, key=lambda i: cols[i].keep)] += 1
+            self.levels[min(candidates, key=lambda i: self.cols[i].keep)] += 1
 
-    def drop(below: int, wrap_to=None) -> None:
-        while total(widths(wrap_to)) > limit:
-            candidates = [c for c in cols if c.keep < below]
+    def drop(self, below: int, wrap_to=None) -> None:
+        while self.total(self.widths(wrap_to)) > self.limit:
+            candidates = [c for c in self.cols if c.keep < below]
             if not candidates:
                 return
-            i = cols.index(min(candidates, key=lambda c: c.keep))
-            dropped.append(cols[i])
-            del cols[i], levels[i]
+            i = self.cols.index(min(candidates, key=lambda c: c.keep))
+            self.dropped.append(self.cols[i])
+            del self.cols[i], self.levels[i]
 
-    step_down(COMPACT_FIRST)   # secondary columns compact,
-    drop(DROP_FIRST)           # minor ones go before a main number is rounded,
-    step_down(100)             # then every number may be compact,
-    wrap_to = None
-    if total(widths()) > limit and any(c.wrap for c in cols):   # text wraps,
-        fixed = sum(w for c, w in zip(cols, widths()) if not c.wrap) + GAP * (len(cols) - 1)
-        wrappers = [c for c in cols if c.wrap]
-        wrap_to = max(max(c.wrap for c in wrappers), (limit - fixed) // len(wrappers))
-    drop(100, wrap_to)         # and last, columns by priority
-    return Fitted(cols, levels, widths(wrap_to), short, dropped)
+    def wrap_width(self):
+        """The width text columns wrap to when the table is still too wide (None: no wrapping)."""
+        if not (self.total(self.widths()) > self.limit and any(c.wrap for c in self.cols)):
+            return None
+        fixed = sum(w for c, w in zip(self.cols, self.widths(), strict=True) if not c.wrap) + GAP * (len(self.cols) - 1)
+        wrappers = [c for c in self.cols if c.wrap]
+        return max(max(c.wrap for c in wrappers), (self.limit - fixed) // len(wrappers))
 
 
 def render(cols: list[Col], view: View, styles: Optional[list[Optional[str]]] = None,

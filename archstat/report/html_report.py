@@ -7,10 +7,9 @@ columns are hidden, the plot scales) and at desktop width (1280 px)."""
 
 from __future__ import annotations
 
-from archstat.report.sanitize import html as escape   # clean, then HTML-escaped
-
 from archstat.analyze.stats import ModelStats
 from archstat.report.rows import cells, describe_run, header, total_cells
+from archstat.report.sanitize import html as escape  # clean, then HTML-escaped
 from archstat.report.units import compute_unit, fmt_bytes, fmt_bytes_compact, fmt_compact, fmt_computed
 
 NUMERIC = {"activations", "memory", "weights", "biases", "params", "macs", "flops", "rf", "saved"}
@@ -86,7 +85,8 @@ def table_html(stats: ModelStats, units: str) -> str:
         for i in shown:
             k = keys[i]
             v = f' data-v="{values[k][j]}"' if k in values else ""
-            out.append(f'<td class="{cls(k)}"{v}>{_both(c[i], values[k][j] if k in values and k != "rf" else None, k)}</td>')
+            exact = values[k][j] if k in values and k != "rf" else None
+            out.append(f'<td class="{cls(k)}"{v}>{_both(c[i], exact, k)}</td>')
         out.append("</tr>")
     foot = total_cells(stats, units)
     t = stats.totals
@@ -145,7 +145,8 @@ def plot_svg(stats: ModelStats) -> str:
     for p, (name, values, fmt, color) in enumerate(panels):
         top = 24 + p * (panel + gap) + 16
         peak = max(values) or 1
-        out.append(f'<text x="{left}" y="{top - 4}" fill="#57606a">{escape(name)} (max {escape(fmt(max(values)))})</text>')
+        out.append(f'<text x="{left}" y="{top - 4}" fill="#57606a">{escape(name)} '
+                   f'(max {escape(fmt(max(values)))})</text>')
         out.append(f'<line x1="{left}" y1="{top + panel}" x2="{width - right}" y2="{top + panel}" stroke="#8c959f"/>')
         for i, (row, v) in enumerate(zip(rows, values)):
             h = panel * v / peak
@@ -171,7 +172,7 @@ def fragment(stats: ModelStats, units: str = "macs", title_tag: str = "h1") -> s
     """Everything but the page: what a notebook shows."""
     from archstat.report.table_report import conventions_text, summary_lines, training_lines
 
-    unit, _ = compute_unit(units)
+    _unit, _ = compute_unit(units)
     title = stats.model + (f" — {stats.description}" if stats.description else "")
     parts = [f"<style>{CSS}</style>", '<div class="archstat">', f"<{title_tag}>{escape(title)}</{title_tag}>",
              f'<p class="meta">{escape(describe_run(stats))}</p>']
@@ -194,7 +195,7 @@ def fragment(stats: ModelStats, units: str = "macs", title_tag: str = "h1") -> s
 
 
 def render(stats: ModelStats, units: str = "macs") -> str:
-    from archstat import __version__
+    from archstat._version import __version__
 
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             '<meta name="viewport" content="width=device-width, initial-scale=1">'

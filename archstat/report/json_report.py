@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from archstat import __version__
+from archstat._version import __version__
 from archstat.analyze.stats import ModelStats, Row
 from archstat.report.rows import CONVENTIONS, whole_shape
 from archstat.report.sanitize import to_json

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import math
 
-from archstat.profile.measure import ESTIMATE_LEAVES_OUT
 from archstat.report.sanitize import csv_text, md_row, md_text, to_json
 from archstat.report.units import fmt_bytes_both, fmt_compact, fmt_int, fmt_si
+
+ESTIMATE_LEAVES_OUT = ("The estimate leaves out the allocator's caching and fragmentation, cuDNN/cuBLAS "
+                       "workspace, the CUDA context and framework overhead; in eval mode it counts every "
+                       "activation although inference frees them as it goes.")
 
 
 def _predicted(p) -> dict:
@@ -104,7 +107,8 @@ def render(profiles: list, fmt: str, top: int | None = None, view=None, per_laye
                           p.math.get("conv", ""), p.math.get("matmul", ""), p.channels_last])
         return csv_text(lines)
     md = fmt == "markdown"
-    from archstat.report.fit import Col, Doc, View, render as fit_render, wrap
+    from archstat.report.fit import Col, Doc, View, wrap
+    from archstat.report.fit import render as fit_render
 
     view = view or View()
     width = 10**6 if md or view.wide else view.width

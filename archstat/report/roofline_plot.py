@@ -29,8 +29,8 @@ def roofline_figure(rl: Roofline, labelled: int = 5):
     fig, ax = plt.subplots(figsize=(8, 5.5))
     xs = [p[0] for p in points] + [roof.ridge]
     lo, hi = min(xs) / 4, max(xs) * 4
-    roof_line = ax.plot([lo, roof.ridge, hi], [lo * roof.bandwidth, roof.peak_flops, roof.peak_flops], color="#222222", lw=1.6,
-                        label="roof: min(peak, intensity × bandwidth)", zorder=2)[0]
+    roof_line = ax.plot([lo, roof.ridge, hi], [lo * roof.bandwidth, roof.peak_flops, roof.peak_flops],
+                        color="#222222", lw=1.6, label="roof: min(peak, intensity × bandwidth)", zorder=2)[0]
     ax.axvline(roof.ridge, color="#222222", ls=":", lw=0.8, zorder=1)
     ax.scatter([roof.ridge], [roof.peak_flops], marker="D", s=30, color="#222222", zorder=4)
     ax.annotate(f"ridge {roof.ridge:.1f} FLOP/B", (roof.ridge, roof.peak_flops), xytext=(6, 6),

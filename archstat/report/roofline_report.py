@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from archstat import __version__
+from archstat._version import __version__
 from archstat.analyze.compare import ExtraTotal
-from archstat.analyze.roofline import RoofRow, Roofline
+from archstat.analyze.roofline import Roofline, RoofRow
 from archstat.report.sanitize import csv_text, md_row, md_rule, md_text, to_json
 from archstat.report.units import fmt_bytes, fmt_bytes_compact, fmt_compact, fmt_int, fmt_si
 
@@ -171,8 +171,8 @@ def render(rl: Roofline, fmt: str, view=None):
             d = row_dict(r)
             lines.append([d[c] for c in COLUMNS])
         t = totals_dict(rl)
-        lines.append(["TOTAL", "", "", "", t["macs"], t["flops"], "", "", "", "", t["bytes"], t["intensity_flop_per_byte"],
-                      "", "", "", "", t["device_s"], t["host_s"], t["kernels"], 1.0])
+        lines.append(["TOTAL", "", "", "", t["macs"], t["flops"], "", "", "", "", t["bytes"],
+                      t["intensity_flop_per_byte"], "", "", "", "", t["device_s"], t["host_s"], t["kernels"], 1.0])
         return csv_text(lines)
     if fmt == "markdown":
         head = "\n".join(header_lines(rl)).split("\n")
@@ -186,11 +186,12 @@ def render(rl: Roofline, fmt: str, view=None):
 
 def _fitted(rl: Roofline, view):
     """The table fitted to the terminal's width (report/fit.py): no number is ever cut."""
-    from archstat.report.fit import Col, Doc, View, render as fit_render, wrap
+    from archstat.report.fit import Col, Doc, View, wrap
+    from archstat.report.fit import render as fit_render
 
     view = view or View()
     cells = [_cells(r) for r in rl.rows]
-    column = lambda i: [c[i] for c in cells]  # noqa: E731
+    column = lambda i: [c[i] for c in cells]
     compact_macs = [fmt_compact(r.macs) if r.counted else "not counted" for r in rl.rows]
     cols = [Col("layer", "Layer", [column(0)], keep=100),
             Col("kind", "Kind", [column(1)], keep=30),

@@ -25,42 +25,10 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
-# every character that can move the cursor, change colours or titles, reorder what is shown, or
-# break a line: C0, DEL, C1, bidi marks/embeddings/overrides/isolates, U+2028/9, lone surrogates
-UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029"
-                    "\ud800-\udfff]")
-UNSAFE_BUT_NEWLINE = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
-                                "\u2028\u2029\ud800-\udfff]")
-_NAMED = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
-
-
-def _escape(match: re.Match) -> str:
-    ch = match.group()
-    if ch in _NAMED:
-        return _NAMED[ch]
-    code = ord(ch)
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
-
-
-def clean(text: Any) -> str:
-    """One line: every control, bidi or separator character shown as an escape."""
-    text = text if isinstance(text, str) else str(text)
-    return UNSAFE.sub(_escape, text) if UNSAFE.search(text) else text
-
-
-def clean_all(texts: list) -> list:
-    """``clean`` of each string of a list (one search over them all when, as usual, none needs it)."""
-    texts = [t if isinstance(t, str) else str(t) for t in texts]
-    return [clean(t) for t in texts] if UNSAFE.search("".join(texts)) else texts
-
-
-def clean_lines(text: Any) -> str:
-    """Like ``clean``, keeping line breaks (``\\r`` is escaped: it would overwrite a line)."""
-    text = text if isinstance(text, str) else str(text)
-    return UNSAFE_BUT_NEWLINE.sub(_escape, text) if UNSAFE_BUT_NEWLINE.search(text) else text
-
+from archstat.text import UNSAFE, UNSAFE_BUT_NEWLINE, clean, clean_all, clean_lines  # noqa: F401  (here too)
 
 # --- CSV --------------------------------------------------------------------------------------
 

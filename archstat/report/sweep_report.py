@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from archstat.report.sanitize import csv_text, md_row, md_text, to_json
+from archstat.report.sanitize import csv_text, md_row, to_json
 from archstat.report.units import fmt_bytes, fmt_bytes_compact, fmt_compact, fmt_int, fmt_shape
 
 
@@ -13,30 +13,52 @@ def point_dict(p) -> dict:
 
 
 def render(sweep, fmt: str, view=None):
-    names = list(sweep.points[0].params_set) if sweep.points else []
-    if fmt == "json":
-        return to_json({"model": sweep.model, "dims": sweep.dims, "dtype": sweep.dtype, "optimizer": sweep.optimizer,
-                           "amp": sweep.amp, "budget_bytes": sweep.budget,
-                        "points": [point_dict(p) for p in sweep.points]})
+    """The sweep in ``fmt``: json, csv, markdown or the fitted table (anything else)."""
+    return RENDERERS.get(fmt, render_table)(sweep, view)
+
+
+def _names(sweep) -> list[str]:
+    return list(sweep.points[0].params_set) if sweep.points else []
+
+
+def render_json(sweep, view=None) -> str:
+    return to_json({"model": sweep.model, "dims": sweep.dims, "dtype": sweep.dtype, "optimizer": sweep.optimizer,
+                    "amp": sweep.amp, "budget_bytes": sweep.budget,
+                    "points": [point_dict(p) for p in sweep.points]})
+
+
+def render_csv(sweep, view=None) -> str:
+    names = _names(sweep)
     cols = ["input", "batch", *names, "params", "macs", "activation_bytes", "training_bytes"] + (
         ["fits"] if sweep.budget is not None else [])
-    if fmt == "csv":
-        lines = [cols]
-        for p in sweep.points:
-            lines.append(["x".join(map(str, p.input)), p.batch, *(p.params_set[n] for n in names), p.params, p.macs,
-                          p.activation_bytes, p.training_bytes] + ([int(p.fits)] if sweep.budget is not None else []))
-        return csv_text(lines)
+    lines = [cols]
+    for p in sweep.points:
+        lines.append(["x".join(map(str, p.input)), p.batch, *(p.params_set[n] for n in names), p.params, p.macs,
+                      p.activation_bytes, p.training_bytes] + ([int(p.fits)] if sweep.budget is not None else []))
+    return csv_text(lines)
+
+
+def _heads(sweep, names) -> list[str]:
+    return ["Input", "Batch", *names, "Params", "MACs", "Activations", "Training memory"] + (
+        [f"Fits {sweep.budget_text or fmt_bytes(sweep.budget)}"] if sweep.budget is not None else [])
+
+
+def render_markdown(sweep, view=None) -> str:
+    names = _names(sweep)
     rows = [[fmt_shape(p.input), str(p.batch), *(str(p.params_set[n]) for n in names), fmt_int(p.params),
              fmt_int(p.macs), fmt_bytes(p.activation_bytes), fmt_bytes(p.training_bytes)]
             + (["yes" if p.fits else "no"] if sweep.budget is not None else []) for p in sweep.points]
-    heads = ["Input", "Batch", *names, "Params", "MACs", "Activations", "Training memory"] + (
-        [f"Fits {sweep.budget_text or fmt_bytes(sweep.budget)}"] if sweep.budget is not None else [])
-    if fmt == "markdown":
-        lines = [md_row(heads), "|" + "---|" * len(heads)]
-        lines += [md_row(r) for r in rows]
-        return "\n".join(lines) + "\n"
-    from archstat.report.fit import Col, Doc, View, render as fit_render, wrap
+    heads = _heads(sweep, names)
+    lines = [md_row(heads), "|" + "---|" * len(heads)]
+    lines += [md_row(r) for r in rows]
+    return "\n".join(lines) + "\n"
 
+
+def render_table(sweep, view=None):
+    from archstat.report.fit import Col, Doc, View, wrap
+    from archstat.report.fit import render as fit_render
+
+    names = _names(sweep)
     view = view or View()
     pts = sweep.points
     cols = [Col("input", "Input", [[fmt_shape(p.input) for p in pts]], keep=100),
@@ -50,10 +72,14 @@ def render(sweep, fmt: str, view=None):
         cols.append(Col(key, head, [[exact(v) for v in values], [compact(v) for v in values]], short=short,
                         right=True, keep=keep))
     if sweep.budget is not None:
-        cols.append(Col("fits", heads[-1], [["yes" if p.fits else "no" for p in pts]], short="Fits", keep=95))
+        cols.append(Col("fits", _heads(sweep, names)[-1], [["yes" if p.fits else "no" for p in pts]], short="Fits",
+                        keep=95))
     width = view.width if not view.wide else 10**6
     doc = Doc().add(wrap(f"{sweep.model}: sweep over {', '.join(sweep.dims) or 'one point'}", width), "bold")
     styles = [None if p.fits is None else ("green" if p.fits else "red") for p in pts]
     doc.extend(fit_render(cols, view, styles))
     return doc.add(wrap(f"training memory: params, gradients, {sweep.optimizer} state and saved activations "
                         f"({'amp' if sweep.amp else sweep.dtype}); not workspace or allocator caching", width), "dim")
+
+
+RENDERERS = {"json": render_json, "csv": render_csv, "markdown": render_markdown, "table": render_table}

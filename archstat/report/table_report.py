@@ -7,11 +7,18 @@ from typing import Optional
 
 from archstat.analyze.references import NOT_REPRODUCED, REPRODUCED
 from archstat.analyze.stats import ModelStats
-from archstat.report.fit import Col, Doc, View, render as fit_render, stacked, wrap
-from archstat.report.rows import (cells, describe_run, final_field, final_field_text, header, outputs_lines,
-                                  total_cells)
-from archstat.report.units import (compute_unit, fmt_bytes_both, fmt_bytes_compact, fmt_compact, fmt_computed,
-                                   fmt_int, fmt_int_short)
+from archstat.report.fit import Col, Doc, View, stacked, wrap
+from archstat.report.fit import render as fit_render
+from archstat.report.rows import cells, describe_run, final_field, final_field_text, header, outputs_lines, total_cells
+from archstat.report.units import (
+    compute_unit,
+    fmt_bytes_both,
+    fmt_bytes_compact,
+    fmt_compact,
+    fmt_computed,
+    fmt_int,
+    fmt_int_short,
+)
 
 # column key → (full header, short header, keep: the higher, the later it is dropped)
 COLUMNS = {
@@ -37,7 +44,7 @@ def conventions_text(units: str, folded: bool) -> list[str]:
 
 def _compact_cell(text: str, value: int, key: str) -> str:
     """The short form of one cell: blanks and words stay as they are."""
-    if not text or not text[0].isdigit() and text[0] != "(" and text[0] != "-":
+    if not text or (not text[0].isdigit() and text[0] != "(" and text[0] != "-"):
         return text
     return fmt_bytes_compact(value) if key in ("memory", "saved") else fmt_compact(value)
 
@@ -138,7 +145,8 @@ def summary_lines(stats: ModelStats, units: str) -> list[str]:
             f" (at {at}; the layers after it see their whole input: global)" if then_global and at else ""))
     if stats.expected:
         lines.append(f"expected per training step ({stats.expected['note']}): "
-                     f"{stats.expected['macs'] * factor:,.0f} {unit}, {stats.expected['layers']:.1f} layers with weights")
+                     f"{stats.expected['macs'] * factor:,.0f} {unit}, {stats.expected['layers']:.1f} layers with "
+                     "weights")
     return lines
 
 

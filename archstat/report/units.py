@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 from archstat.ops.types import fmt_shape  # noqa: F401  (one shape format for configs and reports)
-
-
-def fmt_int(n: int) -> str:
-    return f"{n:,}"
+from archstat.text import fmt_bytes_unit, fmt_int
 
 
 def fmt_si(n: int | float, digits: int = 3) -> str:
@@ -24,13 +21,6 @@ def fmt_si(n: int | float, digits: int = 3) -> str:
 def fmt_int_short(n: int) -> str:
     """'138,357,544 (138 M)'; small numbers once: '808', never '808 (808)'."""
     return fmt_int(n) if abs(n) < 1000 else f"{fmt_int(n)} ({fmt_si(n)})"
-
-
-def fmt_bytes_unit(n: int, unit: str) -> str:
-    scale = {"B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "KiB": 2**10, "MiB": 2**20, "GiB": 2**30}
-    if unit not in scale:
-        return f"{n:,}"
-    return f"{n / scale[unit]:,.2f} {unit}"
 
 
 def fmt_bytes(n: int) -> str:

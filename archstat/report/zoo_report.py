@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 from archstat.report.sanitize import csv_text, md_row, to_json
-from archstat.report.units import fmt_shape
-
-from archstat.report.units import fmt_bytes_compact, fmt_compact, fmt_int
+from archstat.report.units import fmt_bytes_compact, fmt_compact, fmt_int, fmt_shape
 
 COLUMNS = ("name", "input", "params", "macs", "activation_bytes", "top1_error", "dataset", "description")
 CAPTION = ("batch 1, float32; MACs = multiply-accumulates (conv, linear); compact numbers rounded to 3 digits; "
@@ -32,7 +30,8 @@ def render(rows: list[dict], fmt: str, view=None):
         lines += [md_row([r["name"], fmt_shape(r["input"]), fmt_int(r["params"]), fmt_int(r["macs"]),
                           fmt_int(r["activation_bytes"]), _err(r), r["dataset"], r["description"]]) for r in rows]
         return "\n".join(lines) + "\n"
-    from archstat.report.fit import Col, Doc, View, render as fit_render, wrap
+    from archstat.report.fit import Col, Doc, View, wrap
+    from archstat.report.fit import render as fit_render
 
     view = view or View()
 

@@ -15,8 +15,9 @@ import copy
 import sys
 from typing import Optional
 
-from archstat.analyze.stats import DTYPE_BYTES, ModelStats, Row, Totals, accumulate, collapse
+from archstat.analyze.stats import ModelStats, Row, Totals, accumulate, collapse
 from archstat.builder import require_torch
+from archstat.dtypes import DTYPES, STORAGE, canonical
 from archstat.errors import ArchstatError, ConfigError, UsageError
 from archstat.ops.registry import numel
 from archstat.trace.batch import UNKNOWN, BatchTrace, check, compare, other_batch
@@ -42,9 +43,48 @@ def analyze_module(model, input_shape, *, name: Optional[str] = None, batch: int
     fit under ``memory_cap`` bytes. ``device='cpu'`` runs real tensors from the start.
     ``backward`` (with ``mode='train'``) also runs a stand-in loss and its backward pass, whose
     operators join the kernel log (``stats.kernels``, phase "backward") but not the rows."""
+    dtype = canonical(dtype, STORAGE, path=None)
+    inputs = _checked_inputs(model, input_shape, batch)
+    notes = list(notes)
+    saved = DTYPES[dtype].bytes if not amp else 2
+    backward = backward and mode == "train"
+    bt, device, work = _traced(model, inputs, batch, device, mode, saved, backward, cpu_model, memory_cap, notes)
+    check(bt, _after_data(bt.main))
+    rec, bt = _at_batch(bt, work, inputs, batch, device, mode, saved, backward)
+    nbytes = DTYPES[dtype].bytes
+    aux_params, unused = _params_left(work, rec)
+    rows = _module_rows(rec, inputs, batch, nbytes, bt, fold, unused)
+    totals = _totals(rows, rec)
+    per_sample = _per_sample(rows, batch, totals)
+    training = _training(rows, dtype, optimizer, amp) if mode == "train" else None
+    if depth is not None:
+        labels = {n: type(m).__name__ for n, m in work.named_modules()}
+        rows = collapse(rows, depth, labels)
+    outputs = _outputs(bt, batch)
+    first = next((o for o in outputs if "shape" in o), None)
+    out_shape, full = _shown_shape(first["shape"], first["batch_dim"], first.get("per_sample", 1)) if first else ((),
+                                                                                                                 False)
+    first_data = next((i for i, acc in enumerate(rec.rows) if acc.data), None)
+    if first_data is not None:
+        notes.append(_data_note(rec, first_data, rows))
+    stats = ModelStats(model=name or type(model).__name__, description=DESCRIPTION.format(device=device),
+                       input_shape=inputs.first_shape(), output_shape=out_shape, batch=batch, dtype=dtype,
+                       bytes_per_element=nbytes, rows=rows, totals=totals, per_sample=per_sample, folded=fold,
+                       depth=depth, mode=mode, layers=None, receptive_field=None, source="module",
+                       aux_params=aux_params, training=training, notes=notes,
+                       macs_by_op=dict(rec.by_op), inputs=[s.as_dict(batch) for s in inputs.specs], outputs=outputs,
+                       input_source=inputs.source, output_full_shape=full, batch_trace=bt, kernels=list(rec.kernels),
+                       module_calls=getattr(rec, "module_calls", bt.main.module_calls))
+    if convention is not None:
+        from archstat.trace.conventions import peer_count
+
+        stats.conventions = peer_count(convention, stats, bt, work, inputs)
+    return stats
+
+
+def _checked_inputs(model, input_shape, batch: int) -> InputSet:
+    """The step before tracing: a module, and its inputs resolved for it (token ids for an Embedding)."""
     torch = require_torch()
-    if dtype not in DTYPE_BYTES:
-        raise UsageError(f"unknown dtype '{dtype}' (choose from {', '.join(DTYPE_BYTES)})")
     if not isinstance(model, torch.nn.Module):
         raise UsageError(f"expected an nn.Module, got {type(model).__name__}")
     inputs = normalize(input_shape)
@@ -52,16 +92,19 @@ def analyze_module(model, input_shape, *, name: Optional[str] = None, batch: int
         raise UsageError("analyzing an nn.Module needs input_shape, e.g. (3, 224, 224)")
     if batch > 1 and not inputs.batched:
         raise UsageError(f"--batch {batch}: no input has a batch dimension (every one is unbatched: or a value)")
-    inputs = inputs.resolved(model)
-    notes = list(notes)
-    saved = DTYPE_BYTES[dtype] if not amp else 2
-    backward = backward and mode == "train"
+    return inputs.resolved(model)
+
+
+def _traced(model, inputs: InputSet, batch: int, device: str, mode: str, saved: int, backward: bool, cpu_model,
+            memory_cap: int, notes: list):
+    """The forward traced at two batches: on the meta device (a copy of ``model``), or on real CPU tensors
+    when it needs real data (a note says so). → (BatchTrace, the device it ran on, the module that ran)."""
     on_meta = all(t.device.type == "meta" for t in (*model.parameters(), *model.buffers()))
     work = model if on_meta else meta_copy(model)
     try:
         if device != "meta":
             raise _RealTensors()
-        bt = _trace_pair(work, inputs, batch, "meta", mode, saved, backward)
+        return _trace_pair(work, inputs, batch, "meta", mode, saved, backward), device, work
     except ArchstatError:
         raise
     except Exception as meta_exc:  # a forward that needs real data (.item(), data-dependent shapes)
@@ -82,52 +125,30 @@ def analyze_module(model, input_shape, *, name: Optional[str] = None, batch: int
             notes.append(f"the forward failed on the meta device ({type(meta_exc).__name__}: {_short(meta_exc)}); "
                          f"it ran on real CPU tensors, taking {_real_bytes(real, bt.main) / 1e6:.1f} MB "
                          "(parameters, buffers and the outputs it allocated)")
-        device, work = "cpu", real
-    check(bt, _after_data(bt.main))
-    rec, bt = _at_batch(bt, work, inputs, batch, device, mode, saved, backward)
-    first_data = next((i for i, acc in enumerate(rec.rows) if acc.data), None)
+        return bt, "cpu", real
+
+
+def _module_rows(rec, inputs: InputSet, batch: int, nbytes: int, bt: BatchTrace, fold: bool, unused) -> list[Row]:
+    """The input rows, one row per traced module or op, a row for parameters no op read; folded."""
     after_data = _after_data(rec)
-    nbytes = DTYPE_BYTES[dtype]
     rows = _input_rows(inputs, batch, nbytes)
     rows += [_row(acc, batch, nbytes, bt, acc.name in after_data) for acc in rec.rows]
-    aux_params, unused = _params_left(work, rec)
     if unused:
         rows.append(Row("(parameters of modules that ran, read by no op)", "PARAMS", "params", (), 0, 0,
                         sum(p.numel() for n, p in unused if not is_bias(n)),
                         sum(p.numel() for n, p in unused if is_bias(n)), 0, 0,
                         note=", ".join(n for n, _ in unused[:5]), scales="fixed"))
-    if fold:
-        rows = _fold(rows)
+    return _fold(rows) if fold else rows
+
+
+def _totals(rows: list[Row], rec) -> Totals:
     totals = Totals()
     for r in rows:
         accumulate(totals, r)
     totals.uncounted = uncounted(rec.rows)
     totals.complete = not totals.uncounted
     totals.data_dependent = data_dependent(rec.rows)
-    per_sample = _per_sample(rows, batch, totals)
-    training = _training(rows, dtype, optimizer, amp) if mode == "train" else None
-    if depth is not None:
-        labels = {n: type(m).__name__ for n, m in work.named_modules()}
-        rows = collapse(rows, depth, labels)
-    outputs = _outputs(bt, batch)
-    first = next((o for o in outputs if "shape" in o), None)
-    out_shape, full = _shown_shape(first["shape"], first["batch_dim"], first.get("per_sample", 1)) if first else ((),
-                                                                                                                 False)
-    if first_data is not None:
-        notes.append(_data_note(rec, first_data, rows))
-    stats = ModelStats(model=name or type(model).__name__, description=DESCRIPTION.format(device=device),
-                       input_shape=inputs.first_shape(), output_shape=out_shape, batch=batch, dtype=dtype,
-                       bytes_per_element=nbytes, rows=rows, totals=totals, per_sample=per_sample, folded=fold,
-                       depth=depth, mode=mode, layers=None, receptive_field=None, source="module",
-                       aux_params=aux_params, training=training, notes=notes, macs_by_op=dict(rec.by_op),
-                       inputs=[s.as_dict(batch) for s in inputs.specs], outputs=outputs,
-                       input_source=inputs.source, output_full_shape=full, batch_trace=bt, kernels=list(rec.kernels),
-                       module_calls=getattr(rec, "module_calls", bt.main.module_calls))
-    if convention is not None:
-        from archstat.trace.conventions import peer_count
-
-        stats.conventions = peer_count(convention, stats, bt, work, inputs)
-    return stats
+    return totals
 
 
 def first_traced(batch: int) -> int:
@@ -346,7 +367,7 @@ def _describe(acc: Acc, batch: int, out_shape, in_shapes) -> tuple[str, str, int
     class and its formula applies (the same row as a YAML config's), else the class name."""
     if acc.module is None:
         return f"aten.{acc.op}", acc.op, acc.ops, ""
-    from archstat.ops.registry import op_for_module
+    from archstat.builder.torch_ops import op_for_module
 
     type_name = type(acc.module).__name__
     spec = op_for_module(acc.module)
@@ -458,7 +479,7 @@ def _training(rows, dtype, optimizer, amp):
     from archstat.analyze.training import OPTIMIZER_STATES, TrainingMemory
 
     params = sum(r.params for r in rows)
-    elem = 4 if amp else DTYPE_BYTES[dtype]
+    elem = 4 if amp else DTYPES[dtype].bytes
     saved = sum(r.saved_bytes for r in rows)
     return TrainingMemory(optimizer=optimizer, amp=amp, param_bytes=params * elem, grad_bytes=params * elem,
                           optimizer_bytes=OPTIMIZER_STATES[optimizer] * params * elem,

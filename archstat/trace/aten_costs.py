@@ -18,8 +18,8 @@ one of the fused attention kernels or the math path's ``bmm``), so each is count
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from math import prod
-from typing import Callable
 
 from archstat.ops.arith import attention_macs, conv_transpose_macs, linear_macs, matmul_macs
 from archstat.ops.conv import conv_macs

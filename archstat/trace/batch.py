@@ -293,7 +293,6 @@ def derive(bt: BatchTrace, n: int):
     import copy
     from types import SimpleNamespace
 
-    from archstat.trace.recorder import TInfo
 
     a = bt.batches[0]
     rows = []

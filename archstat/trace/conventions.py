@@ -155,7 +155,7 @@ def _fvcore(rec, rnn_rows, sdpa_rows) -> _Tally:
 def _flop_counter(rec, rnn_rows, sdpa_rows, registry) -> _Tally:
     t = _Tally()
     for k in rec.kernels:
-        if not k.macs or k.part_of >= 0 and not _in_sdpa(rec, k):   # a whole op's parts: counted as the op
+        if not k.macs or (k.part_of >= 0 and not _in_sdpa(rec, k)):   # a whole op's parts: counted as the op
             if not k.macs or k.part_of >= 0:
                 continue
         if _in_sdpa(rec, k) or k.row in rnn_rows:
@@ -180,7 +180,6 @@ def _module_calls(rec):
 
 
 def _ptflops(rec, model) -> _Tally:
-    import torch
     from torch import nn
 
     t = _Tally()
@@ -326,7 +325,7 @@ def _thop(rec) -> _Tally:
     rows = _row_of_module(rec)
     norms = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.LayerNorm, nn.InstanceNorm1d, nn.InstanceNorm2d,
              nn.InstanceNorm3d, nn.SyncBatchNorm)
-    for name, m, x, y, ins in _module_calls(rec):
+    for name, m, x, y, _ins in _module_calls(rec):
         row = rows.get(name, name)
         kind = type(m)
         if x is None or y is None:
@@ -380,7 +379,7 @@ def _thop_rnn(m, x) -> int:
 def _torchinfo(rec) -> _Tally:
     t = _Tally()
     rows = _row_of_module(rec)
-    for name, m, x, y, ins in _module_calls(rec):
+    for name, m, _x, y, _ins in _module_calls(rec):
         if m._modules or y is None:
             continue
         row = rows.get(name, name)
@@ -406,7 +405,7 @@ def _mha_attention(rec, peer: str) -> dict[str, tuple[int, str]]:
     from archstat.ops.arith import attention_macs
 
     out = {}
-    for name, m, ins, outs, plain in rec.modules:
+    for name, m, ins, _outs, plain in rec.modules:
         if type(m) is not nn.MultiheadAttention or len(ins) < 3 or plain.get("need_weights", True):
             continue
         q, k, v = (t.shape for t in ins[:3])

@@ -21,7 +21,7 @@ import os
 import sys
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from archstat.builder import require_torch
 from archstat.errors import ArchstatError, UsageError
@@ -244,7 +244,7 @@ def default_input(target: str, model):
     import re
 
     torchvision = sys.modules.get("torchvision")
-    where, attr, args, kwargs = parse_target(target)
+    _where, attr, args, _kwargs = parse_target(target)
     builder = args[0] if attr == "get_model" and args and isinstance(args[0], str) else attr
     try:
         weights = torchvision.models.get_model_weights(builder).DEFAULT

@@ -25,9 +25,11 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Any, Optional
 
+from archstat import dtypes as _dtypes
 from archstat.errors import ArgumentTypeError, ArgumentValueError, UsageError
 
-DTYPES = ("float32", "float16", "bfloat16", "int64", "int32", "bool")
+DTYPES = _dtypes.INPUT          # canonical names; any spelling of archstat/dtypes.py is taken (fp16:3x4)
+_SPELLINGS = tuple(_dtypes.spellings(DTYPES))
 MAX_DIM = 10**7
 MAX_INPUTS = 64
 GRAMMAR = "[NAME=][DTYPE:][unbatched:]D1xD2x… (e.g. 3x224x224, input_ids=int64:128, 20xBx32)"
@@ -113,8 +115,8 @@ class InputSet:
             raise UsageError(f"--input: {what} takes one input, got {len(self.specs)} ({self.text()})")
         s = self.specs[0]
         if s.name or s.dtype or s.batch_dim != 0 or s.is_value:
-            raise UsageError(f"--input '{s.raw or s.text()}': {what} takes a plain C×H×W (or flat) input; names, dtypes, "
-                             "B and unbatched: apply to module: targets")
+            raise UsageError(f"--input '{s.raw or s.text()}': {what} takes a plain C×H×W (or flat) input; names, "
+                             "dtypes, B and unbatched: apply to module: targets")
         if len(s.shape) not in (1, 3):
             raise UsageError(f"--input '{s.raw or s.text()}': expected 3 sizes (C×H×W) or 1 (a flat input), "
                              f"got {len(s.shape)}")
@@ -128,14 +130,14 @@ class InputSet:
                              f"{self.text()}")
         return tuple(s.shape)
 
-    def resolved(self, model) -> "InputSet":
+    def resolved(self, model) -> InputSet:
         """Each input's dtype made explicit for this model (token ids for an Embedding-first model)."""
         positional = [s for s in self.specs if s.name is None]
         first = positional[0] if positional else None
-        return replace(self, specs=tuple(s if s.is_value or s.dtype else replace(s, dtype=dtype_for(s, model, s is first))
-                                         for s in self.specs))
+        return replace(self, specs=tuple(s if s.is_value or s.dtype else
+                                         replace(s, dtype=dtype_for(s, model, s is first)) for s in self.specs))
 
-    def with_source(self, source: str) -> "InputSet":
+    def with_source(self, source: str) -> InputSet:
         return replace(self, source=source)
 
     # -- torch ------------------------------------------------------------------------------------
@@ -202,16 +204,16 @@ def parse_one(text: str, where: str = "--input") -> InputSpec:
     *mods, body = [p.strip() for p in text.split(":")]
     dtype, batched = None, True
     for m in mods:
-        if m in DTYPES:
+        if m in _SPELLINGS:
             if dtype:
                 raise UsageError(f"{where} '{raw}': two dtypes ({dtype}, {m})")
-            dtype = m
+            dtype = _dtypes.canonical(m, DTYPES)
         elif m == "unbatched":
             batched = False
         else:
             from archstat.errors import did_you_mean
 
-            guess = did_you_mean(m, DTYPES + ("unbatched",))
+            guess = did_you_mean(m, _SPELLINGS + ("unbatched",))
             raise UsageError(f"{where} '{raw}': unknown dtype '{m}'" + (f" (did you mean '{guess}'?)" if guess else
                              f" (choose from {', '.join(DTYPES)}, or unbatched)"))
     if body == "scalar":
@@ -345,4 +347,4 @@ def _example_spec(value, where: str, name: Optional[str]) -> InputSpec:
     return InputSpec((), None, name, None, value=value, is_value=True)
 
 
-__all__ = ["InputSpec", "InputSet", "parse_one", "parse_all", "normalize", "from_example", "GRAMMAR", "DTYPES"]
+__all__ = ["DTYPES", "GRAMMAR", "InputSet", "InputSpec", "from_example", "normalize", "parse_all", "parse_one"]

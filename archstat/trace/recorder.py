@@ -483,7 +483,7 @@ def _writes(func) -> bool:
 
 
 def _spec(module):
-    from archstat.ops.registry import op_for_module
+    from archstat.builder.torch_ops import op_for_module
 
     return op_for_module(module)
 

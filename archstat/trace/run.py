@@ -14,7 +14,7 @@ import contextlib
 import os
 import sys
 import traceback
-from typing import Callable
+from collections.abc import Callable
 
 from archstat.errors import UsageError
 from archstat.trace.recorder import Recorder

@@ -179,7 +179,8 @@ def _fvcore_checks(graph: Graph, model: str) -> list[Check]:
     theirs = sum(v for k, v in by_operator.items() if k in ("conv", "linear", "addmm", "matmul", SDPA[6:]))
     out.append(Check(model, "MACs total, conv + linear", f"{ours:,}", f"{theirs:,}",
                      PASS if ours == theirs else FAIL, "fvcore: one flop per multiply-add, eval mode"
-                     + ("; attention: archstat's formula on fvcore's traced shapes" if SDPA[6:] in by_operator else "")))
+                     + ("; attention: archstat's formula on fvcore's traced shapes" if SDPA[6:] in by_operator
+                        else "")))
     return out
 
 

@@ -21,7 +21,6 @@ import copy
 import datetime
 import hashlib
 import json
-import math
 import pickle
 import sys
 import time
@@ -32,8 +31,7 @@ ROOT = HERE.parent.parent
 sys.path.insert(0, str(HERE))
 
 import numpy as np  # noqa: E402
-
-from replay import CACHE, device_spec, family, plan_options, traced  # noqa: E402
+from replay import device_spec, family, plan_options, traced  # noqa: E402
 from tables import TABLES, by_key  # noqa: E402
 
 from archstat.perf.kernels import BatchMismatch  # noqa: E402
@@ -257,7 +255,7 @@ def stats(r) -> dict:
     r = np.asarray(r)
     ratio = np.exp(-r)            # measured / predicted throughput
     err = np.exp(np.abs(r)) - 1   # ×1.5 either way is 50 % off
-    return {"n": int(len(r)), "median_error": float(np.median(err)) if len(r) else None,
+    return {"n": len(r), "median_error": float(np.median(err)) if len(r) else None,
             "within_25": float(np.mean(err <= 0.25)) if len(r) else None,
             "within_50": float(np.mean(err <= 0.5)) if len(r) else None,
             "worst": float(np.exp(np.max(np.abs(r)))) if len(r) else None,

@@ -30,7 +30,8 @@ HERE = Path(__file__).resolve().parent
 DATA = HERE / "data"
 CACHE = HERE / ".cache"
 BATCHES = (2, 3)
-INFER_TABLES = ("benchmark-infer-amp-nchw-pt240-cu124-rtx4090.csv", "benchmark-infer-amp-nchw-pt240-cu124-rtx4090-dynamo.csv",
+INFER_TABLES = ("benchmark-infer-amp-nchw-pt240-cu124-rtx4090.csv",
+                "benchmark-infer-amp-nchw-pt240-cu124-rtx4090-dynamo.csv",
                 "benchmark-infer-amp-nhwc-pt240-cu124-rtx4090.csv", "benchmark-infer-amp-nchw-pt240-cu124-rtx3090.csv",
                 "benchmark-infer-fp32-nchw-pt240-cpu-i9_10940x-dynamo.csv")
 TRAIN_TABLE = "benchmark-train-amp-nchw-pt112-cu113-rtx3090.csv"
@@ -69,8 +70,8 @@ def _alarm(*_):
 
 def _init():
     global torch, timm
-    import torch  # noqa: F401
-    import timm  # noqa: F401
+    import timm
+    import torch
     torch.set_num_threads(1)
     signal.signal(signal.SIGALRM, _alarm)
 
@@ -112,7 +113,7 @@ def trace_one(job: tuple[str, int, str, int]) -> dict:
             json.dump(record, f, separators=(",", ":"))
         tmp.replace(path)
         return summary
-    except BaseException as exc:   # noqa: BLE001 - one model's failure is recorded, the run goes on
+    except BaseException as exc:
         signal.alarm(0)
         if isinstance(exc, KeyboardInterrupt):
             raise
