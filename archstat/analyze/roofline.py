@@ -11,10 +11,9 @@ public measurements give for predictions of this kind (``band``).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Optional
-
-import re
 
 from archstat.analyze.stats import ModelStats, Row
 

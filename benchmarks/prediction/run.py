@@ -28,7 +28,6 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import numpy as np  # noqa: E402
-
 import replay  # noqa: E402
 import trace_models  # noqa: E402
 from report import stats  # noqa: E402
@@ -36,8 +35,8 @@ from tables import TABLES  # noqa: E402
 
 
 def summary(rows: list[dict]) -> list[str]:
-    lines = ["| table | rows predicted | not predicted | Spearman | median error | within ±25 % | within ±50 % | worst |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| table | rows predicted | not predicted | Spearman | median error | within ±25 % | within ±50 % "
+             "| worst |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for table in TABLES:
         mine = [r for r in rows if r["table"] == table.key]
         ok = [r for r in mine if r["predicted_samples_per_s"] not in ("", None)]
