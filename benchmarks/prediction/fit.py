@@ -331,7 +331,7 @@ def main(argv=None) -> int:
         out["cross_validated"][key] = stats(oof[m])
     regimes = np.asarray([regime_of(p, k) for p, k in zip(preds, kinds)])
     for key in sorted(set(regimes)):
-        out["by_regime"][key] = stats(oof[regimes == key])
+        out["by_regime"][str(key)] = stats(oof[regimes == key])
     out["cross_validated"]["all"] = stats(oof)
     out["in_sample"]["all"] = stats(r_all)
     (HERE / ".cache" / "fit.json").write_text(json.dumps(out, indent=1))
