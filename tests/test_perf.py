@@ -11,7 +11,7 @@ import pytest
 from archstat.perf import precision
 from archstat.perf.cost import DeviceSpec, StepCost, attention_seconds, l2_hit, tile_seconds, tiles_of
 from archstat.perf.kernels import BatchMismatch, BatchPair, Kernel, TensorRef, from_rows, to_rows
-from archstat.perf.plan import Step, Target, plan
+from archstat.perf.plan import Step, Target, gemm_dims, plan
 from archstat.perf.predict import coefficients, predict, run_plan
 from archstat.perf.schedule import schedule
 from archstat.perf.training import optimizer_kernels
@@ -134,6 +134,23 @@ def test_batch_norm_keeps_the_half_input_and_a_residual_add_promotes():
     by_op = {k.op: k for k in run}
     assert by_op["native_batch_norm"].outputs[0].dtype == "bfloat16"
     assert by_op["add"].outputs[0].dtype == "float32"        # bf16 + an fp32 parameter: fp32, as in PyTorch
+
+
+def test_a_cached_weight_cast_is_read_through_each_ops_own_view():
+    # nn.Linear(16 → 32) in a training step: the forward reads w (32×16) as its transposed view w.t()
+    # (16×32, same storage), the backward's grad_input = grad_out @ w reads w as it is
+    x, w, wt = t((8, 16), 1), t((32, 16), 2, "param"), t((16, 32), 2, "param")
+    b, z, gz, gx = t((32,), 3, "param"), t((8, 32), 4), t((8, 32), 5), t((8, 16), 6)
+    run = precision.apply([Kernel("t", "fc", (w,), (wt,), view=True),
+                           Kernel("addmm", "fc", (b, x, wt), (z,), macs=8 * 16 * 32),
+                           Kernel("mm", "fc", (gz, w), (gx,), macs=8 * 32 * 16, phase="backward")],
+                          precision.Precision("float32", "float16"))
+    forward, backward = (k for k in run if k.op in ("addmm", "mm"))
+    weight = backward.inputs[1]
+    # the backward reads the forward's half copy (its storage, fp16) in its own 32×16 shape: 8×32 @ 32×16
+    assert weight.id == forward.inputs[2].id and weight.dtype == "float16" and weight.shape == (32, 16)
+    assert gemm_dims(backward) == (1, 8, 16, 32, 1) and gemm_dims(forward) == (1, 8, 32, 16, 1)
+    assert weight.nbytes == 32 * 16 * 2
 
 
 # -- the runtimes' rules ------------------------------------------------------------------------------

@@ -85,6 +85,13 @@ def _widest(dtypes) -> Optional[str]:
     return max(floats, key=_RANK.get) if floats else None
 
 
+def _seen_as(copy: TensorRef, view: TensorRef) -> TensorRef:
+    """Autocast's cached cast of a weight, read through this op's own view of that weight: the view's
+    shape, layout and elements (a Linear's forward reads ``w.t()``, its backward ``w``), the copy's
+    storage and dtype."""
+    return TensorRef(view.shape, copy.dtype, copy.id, view.role, view.layout, view.elements)
+
+
 def cast_kernel(src: TensorRef, dtype: str, row: str, phase: str, part_of: int = -1) -> Kernel:
     """A cast of ``src`` to ``dtype`` (``_to_copy``): reads it at its dtype, writes it at the new one."""
     return Kernel("_to_copy", row, (src,), (replace(src, dtype=dtype, id=-abs(hash((src.id, dtype))) - 1),),
@@ -115,7 +122,7 @@ def apply(kernels: list[Kernel], precision: Precision) -> list[Kernel]:
             for i, t in enumerate(ins):
                 copy = weight_casts.get((t.id, low)) if t.weight and t.floating else None
                 if copy is not None:
-                    ins[i] = copy
+                    ins[i] = _seen_as(copy, t)
                     half_weights[t.shape] = t
         if low and k.phase == "backward" and any(t.dtype == low for t in ins if t.floating):
             target = low       # the backward of a half-precision op: float32 gradients are cast down
@@ -139,7 +146,7 @@ def apply(kernels: list[Kernel], precision: Precision) -> list[Kernel]:
                         c = cast_kernel(t, target, k.row, k.phase, part_of)
                         out.append(c)
                         weight_casts[key] = c.outputs[0]
-                    cast_ins.append(weight_casts[key])
+                    cast_ins.append(_seen_as(weight_casts[key], t))
                     continue
                 c = cast_kernel(t, target, k.row, k.phase, part_of)
                 out.append(c)

@@ -74,7 +74,8 @@ def why(p: dict, r: float) -> str:
     m = p["model"]
     if p.get("host_share", 0) > 0.5:
         hints.append("host-bound in the prediction (launch costs decide it)")
-    for key, text in (("gn", "group norm"), ("vit_", "attention"), ("efficientformer", "many small reshapes and "
+    for key, text in (("gn", "group norm"), ("vit_", "attention"), ("efficientformerv2", "attention maps mixed "
+                      "by 8-channel 1×1 convs (talking heads)"), ("efficientformer", "many small reshapes and "
                       "attention in a CNN"), ("levit", "attention on small maps with hardswish chains"),
                       ("mvit", "pooled attention"), ("hiera", "masked-unit attention"), ("maxvit", "block and grid "
                       "attention"), ("convmixer", "large depthwise kernels"), ("nfnet", "weight-standardised convs"),
