@@ -6,7 +6,7 @@ contexts, names and properties, streams, events, ``synchronize``, ``empty_cache`
 ``torch.version.cuda``, cuDNN's version, the driver version, and ``nvidia-smi``. What it cannot fake is a
 CUDA tensor, so archstat's one seam, ``archstat.profile.measure.tensor_device``, puts a CUDA run's
 tensors on the CPU: the arithmetic runs for real (synchronously), and the fake events time it with the
-host clock.
+host clock (or, with ``tick_s``, a counter: figures a test checks against bounds then never depend on load).
 
 The fake holds archstat to CUDA's rules where a mistake would go unnoticed on a real GPU only as a wrong
 number: an event's ``elapsed_time`` raises unless both events were recorded with timing enabled and a
@@ -55,7 +55,7 @@ class FakeCuda:
     """Install with ``FakeCuda(monkeypatch, gpus=[Gpu(...), ...]).install()``; ``calls`` records use."""
 
     def __init__(self, monkeypatch, gpus=None, *, driver: str = "550.54.15", allocated: int = 1 << 20,
-                 peak_allocated: int = 3 << 20, smi: Optional[dict] = None):
+                 peak_allocated: int = 3 << 20, smi: Optional[dict] = None, tick_s: Optional[float] = None):
         import torch
 
         self.torch = torch
@@ -68,6 +68,16 @@ class FakeCuda:
         self.allocated = allocated
         self.peak_allocated = peak_allocated
         self.smi = smi
+        # the events' clock: the host's (default), or with ``tick_s`` a counter that moves tick_s per event
+        # recorded, so a figure computed from event times does not depend on how loaded the machine is
+        self.tick_s = tick_s
+        self.ticks = 0
+
+    def now(self) -> float:
+        if self.tick_s is None:
+            return time.perf_counter()
+        self.ticks += 1
+        return self.ticks * self.tick_s
 
     # -- helpers for tests ----------------------------------------------------------------------------------
     def of(self, what: str) -> list[Call]:
@@ -125,7 +135,7 @@ class FakeCuda:
                 self.stream = stream if stream is not None else FakeStream(fake.current)
                 if not isinstance(self.stream, FakeStream):
                     raise TypeError(f"fake CUDA: record() takes a stream, got {stream!r}")
-                self.t = time.perf_counter()
+                self.t = fake.now()
                 self.complete = False
                 fake.events.append(self)
                 fake.calls.append(Call("event.record", self.stream.device_index,

@@ -46,7 +46,7 @@ def cache(tmp_path, monkeypatch):
 
 @pytest.fixture
 def two_gpus(monkeypatch):
-    return FakeCuda(monkeypatch, [A100_40, H100_PCIE]).install()
+    return FakeCuda(monkeypatch, [A100_40, H100_PCIE], tick_s=1e-6).install()
 
 
 def quick(model="lenet5-modern", **kw):
@@ -194,7 +194,7 @@ NEW_API_CHILD = textwrap.dedent("""
     for value in ("none", "tf32", "ieee"):
         b.cuda.matmul.fp32_precision = value   # the user chose with the new API: legacy reads now raise
         with pytest.MonkeyPatch.context() as mp:
-            FakeCuda(mp).install()
+            FakeCuda(mp, tick_s=1e-6).install()   # event times by count: the figures never depend on load
             before = (b.cuda.matmul.fp32_precision, b.cudnn.conv.fp32_precision, b.cudnn.fp32_precision,
                       b.fp32_precision)
             methods = {{dtype: measure("cuda", dtype, size=32, copy_bytes=1 << 16, repeats=1)["method"]["peak"]
