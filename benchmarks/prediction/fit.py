@@ -284,6 +284,16 @@ def main(argv=None) -> int:
                          "its figures are then not out of sample")
     ap.add_argument("--write", action="store_true")
     args = ap.parse_args(argv)
+    # the start is checked before the long planning step
+    try:
+        start = json.loads(Path(args.start).read_text())["fitted"]
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        ap.error(f"--start {args.start}: cannot read its 'fitted' coefficients ({e})")
+    missing = [f[0] for f in FITTED if f[0] not in start]
+    if missing:
+        ap.error(f"--start {args.start} lacks {len(missing)} of the fitted coefficients: "
+                 f"{', '.join(missing[:5])}{', …' if len(missing) > 5 else ''}")
+    x0 = np.asarray([start[f[0]] for f in FITTED], dtype=float)
     t0 = time.perf_counter()
     tables = [t for t in TABLES if t.key in args.tables.split(",")]
     cache = HERE / ".cache" / "fit-plans.pkl"
@@ -307,15 +317,6 @@ def main(argv=None) -> int:
         idx = np.flatnonzero(table_of == key)
         fit_rows[rng.choice(idx, min(args.fit_rows, len(idx)), replace=False)] = True
     base = coefficients()
-    x0 = np.asarray([get(base, f[0]) for f in FITTED], dtype=float)
-    try:
-        start = json.loads(Path(args.start).read_text())["fitted"]
-    except (OSError, ValueError, KeyError, TypeError) as e:
-        ap.error(f"--start {args.start}: cannot read its 'fitted' coefficients ({e})")
-    missing = [f[0] for f in FITTED if f[0] not in start]
-    if missing:
-        ap.error(f"--start {args.start} lacks {len(missing)} of the fitted coefficients: {', '.join(missing)}")
-    x0 = np.asarray([start[f[0]] for f in FITTED], dtype=float)
     print("priors:", json.dumps(stats(residuals(batches, with_values(base, x0)))), file=sys.stderr)
     kinds_present = [k for k, b in batches.items() if b.preds]
     _SHARED.update(batches=batches, base=base)
