@@ -32,6 +32,7 @@ def write_config(tmp_path):
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "gpu: needs a CUDA device; skipped without one")
+    config.addinivalue_line("markers", "slow: zoo-wide, fresh-venv and concurrency checks (pytest -m \"not slow\" skips them)")
     # the roofline's calibration cache: never the developer's (~/.cache/archstat), also in subprocesses
     import atexit
     import os
