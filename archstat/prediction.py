@@ -3,7 +3,7 @@ prediction): load or trace the model, take its operators, plan and cost them on 
 the result beside the table's rows. Everything it calls is a pure function of its inputs; this module
 only wires them (api.py's role, for time).
 
-- A YAML config's operators come from the op recipes (``perf.from_graph``): no torch. A training step
+- A YAML config's operators come from the op recipes (``perf.recipes``): no torch. A training step
   of a config (``train=True``) needs torch: its backward pass is traced on the built module.
 - A module (``module:…`` or an ``nn.Module``) is traced on the meta device at the batch asked for
   (forward, or forward + loss + backward for a training step).
@@ -107,7 +107,7 @@ def kernels_of(model, params, *, input_shape, batch: int, train: bool):
             module, notes = build_target(model)
             stats = analyze_module(module, shape, name=model[len("module:"):], notes=tuple(notes), batch=batch,
                                    mode=mode, backward=train, cpu_model=lambda: build_target_on_cpu(model))
-        return stats, stats.kernels
+        return stats, stats.op_calls
     spec = model if not isinstance(model, str) else api.load_spec(model)
     graph = api.load(spec, params, input_shape=input_shape)
     stats = api.analyze(graph, batch=batch)
@@ -119,10 +119,10 @@ def kernels_of(model, params, *, input_shape, batch: int, train: bool):
         require_torch()   # a config's training step: its backward pass is traced on the built module
         module = api.build(graph, device="meta")
         traced = analyze_module(module, graph.input_shape, name=graph.name, batch=batch, mode="train", backward=True)
-        return traced, traced.kernels
-    from archstat.perf.from_graph import graph_kernels
+        return traced, traced.op_calls
+    from archstat.perf.recipes import graph_calls
 
-    return stats, graph_kernels(graph, batch)
+    return stats, graph_calls(graph, batch)
 
 
 def roofline(model, params: Optional[dict[str, Any]] = None, *, device: str, dtype: str = "fp32", batch: int = 1,

@@ -9,12 +9,12 @@ import math
 import pytest
 
 from archstat.perf import precision
-from archstat.perf.cost import DeviceSpec, StepCost, attention_seconds, l2_hit, tile_seconds, tiles_of
-from archstat.perf.kernels import BatchMismatch, BatchPair, Kernel, TensorRef, from_rows, to_rows
-from archstat.perf.plan import Step, Target, gemm_dims, plan
+from archstat.perf.cost import DeviceSpec, KernelCost, attention_seconds, l2_hit, tile_seconds, tiles_of
+from archstat.ir.program import BatchMismatch, BatchPair, OpCall, TensorRef, from_rows, to_rows
+from archstat.perf.plan import DeviceKernel, Target, gemm_dims, plan
 from archstat.perf.predict import coefficients, predict, run_plan
 from archstat.perf.schedule import schedule
-from archstat.perf.training import optimizer_kernels
+from archstat.perf.training import optimizer_calls
 
 AMPERE = Target("gpu", "ampere", 8.0)
 RTX4090 = DeviceSpec("rtx4090", "RTX 4090", "gpu", {"fp32": 82.6e12, "tf32": 82.6e12, "fp16": 165.2e12},
@@ -82,7 +82,7 @@ def test_a_recent_small_tensor_is_read_from_the_l2():
 # -- the schedule: host and device overlap ------------------------------------------------------------
 
 def _cost(host, device):
-    return StepCost(Step("memory", "pointwise", ("relu",), ("r",)), 0.0, device, 0.0, device, host)
+    return KernelCost(DeviceKernel("memory", "pointwise", ("relu",), ("r",)), 0.0, device, 0.0, device, host)
 
 
 def test_a_host_bound_program_waits_for_launches():
@@ -106,9 +106,9 @@ def test_on_a_cpu_host_and_compute_add_up():
 def _ln_linear():
     x, ln_w, ln_b, y = t((8, 16), 1), t((16,), 2, "param"), t((16,), 3, "param"), t((8, 16), 4)
     w, b, z, z2 = t((16, 32), 5, "param"), t((32,), 6, "param"), t((8, 32), 7), t((8, 32), 8)
-    return [Kernel("native_layer_norm", "ln", (x, ln_w, ln_b), (y,)),
-            Kernel("addmm", "fc1", (b, y, w), (z,), macs=8 * 16 * 32),
-            Kernel("addmm", "fc2", (b, y, w), (z2,), macs=8 * 16 * 32)]
+    return [OpCall("native_layer_norm", "ln", (x, ln_w, ln_b), (y,)),
+            OpCall("addmm", "fc1", (b, y, w), (z,), macs=8 * 16 * 32),
+            OpCall("addmm", "fc2", (b, y, w), (z2,), macs=8 * 16 * 32)]
 
 
 def test_autocast_casts_the_inputs_of_a_lower_precision_op():
@@ -128,9 +128,9 @@ def test_batch_norm_keeps_the_half_input_and_a_residual_add_promotes():
     y, bn = t((2, 8, 4, 4), 3), t((2, 8, 4, 4), 4)
     ps = [t((8,), i, "param") for i in (5, 6)] + [t((8,), i, "buffer") for i in (7, 8)]
     pos, out = t((1, 8, 4, 4), 9, "param"), t((2, 8, 4, 4), 10)
-    run = precision.apply([Kernel("convolution", "c", (x, w), (y,), macs=1),
-                           Kernel("native_batch_norm", "bn", (y, *ps), (bn,)),
-                           Kernel("add", "pos", (bn, pos), (out,))], precision.Precision("float32", "bfloat16"))
+    run = precision.apply([OpCall("convolution", "c", (x, w), (y,), macs=1),
+                           OpCall("native_batch_norm", "bn", (y, *ps), (bn,)),
+                           OpCall("add", "pos", (bn, pos), (out,))], precision.Precision("float32", "bfloat16"))
     by_op = {k.op: k for k in run}
     assert by_op["native_batch_norm"].outputs[0].dtype == "bfloat16"
     assert by_op["add"].outputs[0].dtype == "float32"        # bf16 + an fp32 parameter: fp32, as in PyTorch
@@ -141,9 +141,9 @@ def test_a_cached_weight_cast_is_read_through_each_ops_own_view():
     # (16×32, same storage), the backward's grad_input = grad_out @ w reads w as it is
     x, w, wt = t((8, 16), 1), t((32, 16), 2, "param"), t((16, 32), 2, "param")
     b, z, gz, gx = t((32,), 3, "param"), t((8, 32), 4), t((8, 32), 5), t((8, 16), 6)
-    run = precision.apply([Kernel("t", "fc", (w,), (wt,), view=True),
-                           Kernel("addmm", "fc", (b, x, wt), (z,), macs=8 * 16 * 32),
-                           Kernel("mm", "fc", (gz, w), (gx,), macs=8 * 32 * 16, phase="backward")],
+    run = precision.apply([OpCall("t", "fc", (w,), (wt,), view=True),
+                           OpCall("addmm", "fc", (b, x, wt), (z,), macs=8 * 16 * 32),
+                           OpCall("mm", "fc", (gz, w), (gx,), macs=8 * 32 * 16, phase="backward")],
                           precision.Precision("float32", "float16"))
     forward, backward = (k for k in run if k.op in ("addmm", "mm"))
     weight = backward.inputs[1]
@@ -160,10 +160,10 @@ def _block(dtype="float16"):
     x, w = t((2, 16, 8, 8), 1, dtype=dtype), t((16, 16, 3, 3), 2, "param", dtype)
     y, z, res, out = (t((2, 16, 8, 8), i, dtype=dtype) for i in (3, 4, 5, 6))
     ps = [t((16,), i, "param") for i in (7, 8)] + [t((16,), i, "buffer") for i in (9, 10)]
-    return [Kernel("convolution", "conv", (x, w), (y,), macs=2 * 8 * 8 * 16 * 16 * 9, attrs={"groups": 1}),
-            Kernel("native_batch_norm", "bn", (y, *ps), (z,), attrs={"training": False}),
-            Kernel("relu_", "relu", (z,), (z,), inplace=True, attrs={"pointwise": True}),
-            Kernel("add", "add", (z, res), (out,), attrs={"pointwise": True})]
+    return [OpCall("convolution", "conv", (x, w), (y,), macs=2 * 8 * 8 * 16 * 16 * 9, attrs={"groups": 1}),
+            OpCall("native_batch_norm", "bn", (y, *ps), (z,), attrs={"training": False}),
+            OpCall("relu_", "relu", (z,), (z,), inplace=True, attrs={"pointwise": True}),
+            OpCall("add", "add", (z, res), (out,), attrs={"pointwise": True})]
 
 
 def test_eager_runs_every_op_and_transposes_nchw_for_the_tensor_cores():
@@ -199,7 +199,7 @@ def test_fused_attention_moves_only_its_inputs_and_output():
     from tests.fixtures import nets
 
     del torch
-    kernels = analyze_module(nets.vit_sdpa(), (3, 32, 32), batch=2).kernels
+    kernels = analyze_module(nets.vit_sdpa(), (3, 32, 32), batch=2).op_calls
     run = precision.apply(kernels, precision.Precision("float16"))
     fused = [s for s in plan(run, "eager", AMPERE).steps if s.kind == "attention"]
     # 2 images × 4 heads × 17 tokens × 8 dims, fp16: q, k, v read (3 × 2,176 B), the output written
@@ -214,7 +214,7 @@ def test_fused_attention_moves_only_its_inputs_and_output():
 def test_two_batches_give_every_batch():
     def prog(b):
         x, y = t((b, 12, 197, 64), 1), t((b * 12, 197, 197), 2)
-        return [Kernel("bmm", "a", (x,), (y,), macs=b * 12 * 197 * 197 * 64)]
+        return [OpCall("bmm", "a", (x,), (y,), macs=b * 12 * 197 * 197 * 64)]
     pair = BatchPair(prog(2), prog(3), 2, 3)
     k = pair.at(256)[0]
     assert k.outputs[0].shape == (256 * 12, 197, 197) and k.macs == 256 * 12 * 197 * 197 * 64
@@ -232,19 +232,19 @@ def test_a_training_step_traces_the_backward_and_writes_the_update():
     from tests.fixtures.user_net import make
 
     stats = analyze_module(make(), (3, 32, 32), batch=2, mode="train", backward=True)
-    backward = [k for k in stats.kernels if k.phase == "backward" and k.op == "convolution_backward"]
+    backward = [k for k in stats.op_calls if k.phase == "backward" and k.op == "convolution_backward"]
     assert len(backward) == 2                                    # the module's conv and the functional one
-    p = run_plan(stats.kernels, RTX4090, dtype="fp32", optimizer="sgd", foreach=False)
+    p = run_plan(stats.op_calls, RTX4090, dtype="fp32", optimizer="sgd", foreach=False)
     conv = [s for s in p.steps if s.kind == "conv" and s.phase == "backward"]
-    forward_macs = {k.row: k.macs for k in stats.kernels if k.op == "convolution" and k.phase == "forward"}
+    forward_macs = {k.row: k.macs for k in stats.op_calls if k.op == "convolution" and k.phase == "forward"}
     # the first conv needs no input gradient: its weight gradient only; the second has both, each as many
     # MACs as its forward
     assert sorted(s.macs for s in conv) == sorted([forward_macs["conv"]] + [forward_macs["convolution1"]] * 2)
-    params = [k for k in stats.kernels if k.phase == "forward"]
+    params = [k for k in stats.op_calls if k.phase == "forward"]
     updates = [s for s in p.steps if s.phase == "optimizer"]
     n_params = len({x.id for k in params for x in k.inputs if x.role == "param"})
     assert len(updates) == 4 * n_params                         # SGD with momentum, one kernel per tensor each
-    assert len(optimizer_kernels(stats.kernels, "sgd", foreach=True)) == 4   # multi-tensor: 4 launches
+    assert len(optimizer_calls(stats.op_calls, "sgd", foreach=True)) == 4   # multi-tensor: 4 launches
 
 
 # -- the whole prediction ----------------------------------------------------------------------------
@@ -253,7 +253,7 @@ def test_the_fit_evaluates_exactly_what_a_prediction_runs():
     np = pytest.importorskip("numpy")
     import archstat
     from archstat.perf.device import spec
-    from archstat.perf.from_graph import graph_kernels
+    from archstat.perf.recipes import graph_calls
     from archstat.perf.vectorized import Batch
 
     del np
@@ -263,7 +263,7 @@ def test_the_fit_evaluates_exactly_what_a_prediction_runs():
     batches, expected = {"gpu": Batch("gpu"), "cpu": Batch("cpu")}, {"gpu": [], "cpu": []}
     for model, device, runtime, b in cases:
         d = spec(device)
-        kernels = graph_kernels(archstat.load(model), b)
+        kernels = graph_calls(archstat.load(model), b)
         amp = d.kind == "gpu"
         p = predict(kernels, d, batch=b, runtime=runtime, dtype="fp16" if amp else "fp32", amp=amp)
         batches[d.kind].add(p.plan, d)
@@ -274,9 +274,9 @@ def test_the_fit_evaluates_exactly_what_a_prediction_runs():
 
 def test_costs_of_a_plan_are_positive_and_bounded_by_the_device():
     import archstat
-    from archstat.perf.from_graph import graph_kernels
+    from archstat.perf.recipes import graph_calls
 
-    kernels = graph_kernels(archstat.load("resnet50"), 64)
+    kernels = graph_calls(archstat.load("resnet50"), 64)
     p = predict(kernels, RTX4090, batch=64, dtype="fp16", amp=True)
     for c in p.costs:
         if c.step.kind == "host":
@@ -303,7 +303,7 @@ def _zoo():
 def test_config_recipes_equal_the_traced_module(name):
     pytest.importorskip("torch")
     import archstat
-    from archstat.perf.from_graph import graph_kernels
+    from archstat.perf.recipes import graph_calls
     from archstat.trace.analyze import analyze_module
 
     def sig(k):
@@ -312,6 +312,6 @@ def test_config_recipes_equal_the_traced_module(name):
                 tuple(x.shape for x in k.outputs), k.macs, k.view)
 
     graph = archstat.load(name)
-    ours = [sig(k) for k in graph_kernels(graph, 2)]
-    traced = analyze_module(archstat.build(name, device="meta"), graph.input_shape, batch=2, fold=False).kernels
+    ours = [sig(k) for k in graph_calls(graph, 2)]
+    traced = analyze_module(archstat.build(name, device="meta"), graph.input_shape, batch=2, fold=False).op_calls
     assert ours == [sig(k) for k in traced if k.part_of < 0]

@@ -122,7 +122,7 @@ class ModelStats:  # shown by report/display.py (HTML in notebooks, the table in
     conventions: Any = None                          # --convention: a peer's count (trace.conventions)
     output_full_shape: bool = False                  # output_shape is a module output's whole shape
     batch_trace: Any = field(default=None, repr=False, compare=False)   # trace.batch.BatchTrace of a module
-    kernels: list = field(default_factory=list)      # a traced module: every operator (perf.kernels.Kernel)
+    op_calls: list = field(default_factory=list)     # a traced module: every operator call (ir.program.OpCall)
     module_calls: int = 0                            # a traced module: nn.Module calls in one forward
 
     @property

@@ -33,7 +33,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
-from archstat.perf.plan import Plan, Step
+from archstat.perf.plan import Plan, DeviceKernel
 
 TILES = ((256, 128), (128, 256), (128, 128), (128, 64), (64, 128), (64, 64), (64, 32), (32, 64))
 ALIGN = {"fp16": 8, "bf16": 8, "tf32": 4, "int8": 16, "fp8": 16, "fp32": 1}
@@ -134,7 +134,7 @@ def tiles_of(count: int, m: int, n: int, k: int, peak: float, sms: int, math_: s
 class Features:
     """One step's coefficient-free figures: what the formulas need."""
 
-    step: Step
+    step: DeviceKernel
     tiles: list = field(default_factory=list)        # matrix steps: tiles_of(...)
     attention: Optional[tuple] = None                # (ideal seconds, head dim, flash)
     cuda_core_s: float = 0.0                         # depthwise: FLOP / fp32 peak
@@ -181,8 +181,8 @@ def features(plan: Plan, device: DeviceSpec) -> list[Features]:
 
 
 @dataclass
-class StepCost:
-    step: Step
+class KernelCost:
+    step: DeviceKernel
     compute_s: float
     memory_s: float
     kernel_s: float
@@ -198,11 +198,11 @@ class StepCost:
         return "compute" if self.compute_s >= self.memory_s else "memory"
 
 
-def host_seconds(step: Step, host: dict) -> float:
+def host_seconds(step: DeviceKernel, host: dict) -> float:
     return sum(host.get(h, host.get("pointwise", 0.0)) for h in step.host_ops)
 
 
-def costs(plan: Plan, device: DeviceSpec, coefficients: dict) -> list[StepCost]:
+def costs(plan: Plan, device: DeviceSpec, coefficients: dict) -> list[KernelCost]:
     """The cost of every step of ``plan`` on ``device``."""
     c = coefficients["gpu"] if device.kind == "gpu" else coefficients["cpu"]
     host = coefficients["host"][device.kind].get(plan.runtime, {}) if plan.runtime != "engine" else {}
@@ -211,7 +211,7 @@ def costs(plan: Plan, device: DeviceSpec, coefficients: dict) -> list[StepCost]:
         s = f.step
         host_s = host_seconds(s, host)
         if s.kind == "host":
-            out.append(StepCost(s, 0.0, 0.0, 0.0, 0.0, host_s))
+            out.append(KernelCost(s, 0.0, 0.0, 0.0, 0.0, host_s))
             continue
         cached = min(s.read, sum(n for n, d in f.reads if l2_hit(n, d, device.l2_bytes, c)))
         eff = c["bandwidth_efficiency"].get(f.efficiency_key, c["bandwidth_efficiency"]["other"])
@@ -230,6 +230,6 @@ def costs(plan: Plan, device: DeviceSpec, coefficients: dict) -> list[StepCost]:
             compute_s = f.cuda_core_s / c["depthwise_compute_efficiency"]
         peak = device.peak(s.math) or device.peak("fp32") or 0.0
         achieved = s.flops / compute_s / peak if compute_s and peak else 0.0
-        out.append(StepCost(s, compute_s, memory_s, c["kernel_s"], device_seconds(compute_s, memory_s, c), host_s,
+        out.append(KernelCost(s, compute_s, memory_s, c["kernel_s"], device_seconds(compute_s, memory_s, c), host_s,
                             cached, achieved))
     return out

@@ -1,6 +1,6 @@
 """Which operators run as which device kernels under a runtime: the plan.
 
-The counts never change here: a plan regroups operators (``perf.kernels``) into :class:`Step`\\ s, one
+The counts never change here: a plan regroups operators (``ir.program``) into :class:`DeviceKernel`\\ s, one
 per device kernel (or a host-only step for a view), and says what each step reads and writes in DRAM.
 Three runtimes, each a few rules (the README's "Runtimes" lists them too):
 
@@ -25,7 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
-from archstat.perf.kernels import DTYPE_BYTES, Kernel, TensorRef, numel
+from archstat.ir.program import DTYPE_BYTES, OpCall, TensorRef, numel
 
 RUNTIMES = ("eager", "compile", "engine")
 
@@ -73,7 +73,7 @@ FUSIBLE = frozenset({"pointwise", "reduction", "norm", "softmax", "pool", "copy"
 
 
 @dataclass
-class Step:
+class DeviceKernel:
     """One device kernel of the plan (or, ``kind == "host"``, an operator that launches none)."""
 
     kind: str                        # conv, depthwise, gemm, attention, memory, host
@@ -118,19 +118,19 @@ class Target:
 class Plan:
     runtime: str
     precision: str                   # fp32, fp16, bf16, amp-fp16, amp-bf16, int8
-    steps: list[Step]
+    steps: list[DeviceKernel]
     tf32: dict = field(default_factory=dict)      # {"conv": bool, "matmul": bool} for float32 on a GPU
     notes: list[str] = field(default_factory=list)
     unknown_ops: dict = field(default_factory=dict)   # aten op → calls planned as a generic memory pass
 
     @property
-    def device_steps(self) -> list[Step]:
+    def device_steps(self) -> list[DeviceKernel]:
         return [s for s in self.steps if s.kind != "host"]
 
 
 # -- classifying one operator ----------------------------------------------------------------------------
 
-def classify(k: Kernel) -> tuple[str, str]:
+def classify(k: OpCall) -> tuple[str, str]:
     """(kind, sub) of one operator: conv, depthwise, gemm, attention, memory (with its sub-kind) or host."""
     op = k.op
     if k.view:
@@ -190,7 +190,7 @@ _ACTIVATIONS = frozenset({"threshold", "gelu", "silu", "hardswish", "hardsigmoid
                           "leaky_relu", "mish", "softplus", "hardtanh", "native_dropout", "relu"})
 
 
-def _depthwise(k: Kernel) -> bool:
+def _depthwise(k: OpCall) -> bool:
     """A convolution with one input channel per group (and more than one group)."""
     if len(k.inputs) < 2:
         return False
@@ -201,7 +201,7 @@ def _depthwise(k: Kernel) -> bool:
     return groups > 1 and per_group_in == 1
 
 
-def conv_dims(k: Kernel) -> tuple[int, int, int, int, int]:
+def conv_dims(k: OpCall) -> tuple[int, int, int, int, int]:
     """(groups, M, N, K, taps) of a convolution as an implicit GEMM: M = N·Ho·Wo output positions,
     N = output channels per group, K = input channels per group × kernel taps."""
     x, w = k.inputs[0], k.inputs[1]
@@ -215,7 +215,7 @@ def conv_dims(k: Kernel) -> tuple[int, int, int, int, int]:
     return groups, positions, w.shape[0] // groups, w.shape[1] * taps, taps
 
 
-def gemm_dims(k: Kernel) -> tuple[int, int, int, int, int]:
+def gemm_dims(k: OpCall) -> tuple[int, int, int, int, int]:
     """(batch count, M, N, K, 1) of a matrix product from its operands' shapes."""
     op = k.op
     mats = [t for t in k.inputs if len(t.shape) >= 1]
@@ -247,7 +247,7 @@ def gemm_dims(k: Kernel) -> tuple[int, int, int, int, int]:
     return 1, m, n, kk, 1
 
 
-def attention_dims(k: Kernel) -> tuple[int, int, int, int, int]:
+def attention_dims(k: OpCall) -> tuple[int, int, int, int, int]:
     """(batch × heads, L, S, E, Ev) of an attention call on (…, L, E) queries."""
     q, key, v = k.inputs[0], k.inputs[1], k.inputs[2]
     if k.op in ("_flash_attention_forward", "_efficient_attention_forward"):   # (B, L, H, E)
@@ -272,7 +272,7 @@ def math_of(dtype: str, kind: str, target: Target, tf32: dict) -> str:
     return "fp32"
 
 
-def sdpa_backend(k: Kernel, target: Target, runtime: str) -> str:
+def sdpa_backend(k: OpCall, target: Target, runtime: str) -> str:
     """Which kernel runs ``scaled_dot_product_attention`` (PyTorch ≥ 2.2 selection, simplified): flash
     for fp16/bf16 without a mask on sm80+ with head dims ≤ 256 in multiples of 8; memory-efficient for
     fp32 or with a mask (head dims in multiples of 8); the fused CPU kernel on a CPU; else the math
@@ -296,25 +296,25 @@ def sdpa_backend(k: Kernel, target: Target, runtime: str) -> str:
 
 # -- the plan ----------------------------------------------------------------------------------------
 
-def plan(kernels: list[Kernel], runtime: str, target: Target, *, precision: str = "fp32",
+def plan(calls: list[OpCall], runtime: str, target: Target, *, precision: str = "fp32",
          tf32: Optional[dict] = None, channels_last: bool = False, int8: bool = False, sdpa: str = "auto") -> Plan:
     """The steps ``kernels`` (already at their run-time dtypes: ``perf.precision.apply``) run as.
     ``sdpa='math'``: attention calls run their math path (a PyTorch without fused attention kernels)."""
     if runtime not in RUNTIMES:
         raise ValueError(f"unknown runtime {runtime!r}")
     tf32 = dict(tf32 or {"conv": True, "matmul": False})
-    builder = _Builder(kernels, runtime, target, tf32, channels_last or runtime != "eager", int8)
+    builder = _Builder(calls, runtime, target, tf32, channels_last or runtime != "eager", int8)
     builder.sdpa = sdpa
     steps = builder.build()
-    weights = {t.id for k in kernels for t in k.inputs if t.weight or t.role == "const"}
+    weights = {t.id for k in calls for t in k.inputs if t.weight or t.role == "const"}
     for s in steps:
         s.weight_read = min(s.read, sum(n for t, n in dict(s.inputs).items() if t in weights))
     return Plan(runtime, precision, steps, tf32, builder.notes, builder.unknown)
 
 
 class _Builder:
-    def __init__(self, kernels, runtime, target, tf32, channels_last, int8):
-        self.kernels = kernels
+    def __init__(self, calls, runtime, target, tf32, channels_last, int8):
+        self.calls = calls
         self.runtime = runtime
         self.target = target
         self.tf32 = tf32
@@ -324,15 +324,15 @@ class _Builder:
         self.notes: list[str] = []
         self.unknown: dict[str, int] = {}
         self.parts: dict[int, list[int]] = {}
-        for i, k in enumerate(kernels):
+        for i, k in enumerate(calls):
             if k.part_of >= 0:
                 self.parts.setdefault(k.part_of, []).append(i)
 
     # ---- one operator as its own kernel (eager) --------------------------------------------------------
-    def single(self, k: Kernel) -> list[Step]:
+    def single(self, k: OpCall) -> list[DeviceKernel]:
         kind, sub = classify(k)
         if kind == "host":
-            return [Step("host", sub, (k.op,), (k.row,), host_ops=("view" if sub == "view" else "alloc",),
+            return [DeviceKernel("host", sub, (k.op,), (k.row,), host_ops=("view" if sub == "view" else "alloc",),
                          phase=k.phase)]
         read = sum(t.nbytes for t in k.inputs)
         written = sum(t.nbytes for t in k.outputs)
@@ -344,10 +344,10 @@ class _Builder:
             return self.conv_backward(k)
         if kind == "gemm":
             dtype = _activation_dtype(k)
-            return [Step("gemm", "", (k.op,), (k.row,), k.macs, read, written,
+            return [DeviceKernel("gemm", "", (k.op,), (k.row,), k.macs, read, written,
                          math_of(dtype, "gemm", self.target, self.tf32), gemm_dims(k), ("gemm",), **io)]
         if kind == "attention":
-            return [Step("attention", "", (k.op,), (k.row,), k.macs, read, written,
+            return [DeviceKernel("attention", "", (k.op,), (k.row,), k.macs, read, written,
                          math_of(k.inputs[0].dtype, "attention", self.target, self.tf32), attention_dims(k),
                          ("attention",), backend="cpu" if self.target.kind == "cpu" else "flash", **io)]
         if sub == "other":
@@ -367,9 +367,9 @@ class _Builder:
         if sub == "gather" and k.outputs and k.inputs and k.op not in ("index_put", "index_put_", "_index_put_impl_"):
             # a gather reads what it picks (and its indices), not the whole source
             read = min(read, sum(t.nbytes for t in k.outputs) + sum(t.nbytes for t in k.inputs[1:]))
-        return [Step("memory", sub, (k.op,), (k.row,), 0, read, written, "", (), (host,), **io)]
+        return [DeviceKernel("memory", sub, (k.op,), (k.row,), 0, read, written, "", (), (host,), **io)]
 
-    def conv(self, k: Kernel, kind: str, read: int, written: int, io: dict) -> list[Step]:
+    def conv(self, k: OpCall, kind: str, read: int, written: int, io: dict) -> list[DeviceKernel]:
         x = k.inputs[0]
         dtype = _activation_dtype(k)
         math = math_of(dtype, kind, self.target, self.tf32)
@@ -381,7 +381,7 @@ class _Builder:
         if (self.target.kind == "gpu" and self.runtime == "eager" and layout == "nchw" and tensor_math
                 and kind == "conv" and len(x.shape) >= 4):
             transposed = True
-            steps.append(Step("memory", "transpose", ("nchw_to_nhwc",), (k.row,), 0, x.nbytes, x.nbytes,
+            steps.append(DeviceKernel("memory", "transpose", ("nchw_to_nhwc",), (k.row,), 0, x.nbytes, x.nbytes,
                               host_ops=(), inputs=((x.id, x.nbytes),), outputs=((-x.id - 7, x.nbytes),),
                               phase=k.phase, note="cuDNN's tensor-core kernels take NHWC: the NCHW input is "
                                                   "transposed"))
@@ -390,23 +390,23 @@ class _Builder:
         conv_io = dict(io)
         if separate_bias:
             conv_io["inputs"] = tuple(x for x in io["inputs"] if x[0] != k.inputs[2].id)
-        steps.append(Step(kind, "", (k.op,), (k.row,), k.macs, conv_read, written, math,
+        steps.append(DeviceKernel(kind, "", (k.op,), (k.row,), k.macs, conv_read, written, math,
                           conv_dims(k), ("conv",), backend=layout, **conv_io))
         if transposed and k.outputs:
             y = k.outputs[0]
-            steps.append(Step("memory", "transpose", ("nhwc_to_nchw",), (k.row,), 0, y.nbytes, y.nbytes,
+            steps.append(DeviceKernel("memory", "transpose", ("nhwc_to_nchw",), (k.row,), 0, y.nbytes, y.nbytes,
                               inputs=((-y.id - 7, y.nbytes),), outputs=((y.id, y.nbytes),), phase=k.phase,
                               note="… and the NHWC output transposed back to NCHW"))
         if separate_bias and k.outputs:
             y = k.outputs[0]
             b = k.inputs[2]
-            steps.append(Step("memory", "pointwise", ("add_",), (k.row,), 0, y.nbytes + b.nbytes, y.nbytes,
+            steps.append(DeviceKernel("memory", "pointwise", ("add_",), (k.row,), 0, y.nbytes + b.nbytes, y.nbytes,
                               host_ops=("pointwise",), inputs=((y.id, y.nbytes), (b.id, b.nbytes)),
                               outputs=((y.id, y.nbytes),), phase=k.phase,
                               note="PyTorch adds a cuDNN convolution's bias in a pass of its own"))
         return steps
 
-    def conv_backward(self, k: Kernel) -> list[Step]:
+    def conv_backward(self, k: OpCall) -> list[DeviceKernel]:
         """``convolution_backward``: the data gradient (an implicit GEMM over the input positions) and the
         weight gradient (over the output positions, split-K), each as many MACs as the forward, and the
         bias gradient (a reduction of the output gradient)."""
@@ -427,25 +427,25 @@ class _Builder:
         gx, gw = by_shape.get(x.shape), by_shape.get(w.shape)
         gb = next((t for t in k.outputs if len(t.shape) == 1 and t.shape[0] == c_out), None)
         if gx is not None:
-            steps.append(Step(kind, "", ("convolution_backward.input",), (k.row,), macs,
+            steps.append(DeviceKernel(kind, "", ("convolution_backward.input",), (k.row,), macs,
                               grad_out.nbytes + w.nbytes, gx.nbytes, math,
                               (groups, in_positions, c_in_g, (c_out // groups) * taps, taps), ("conv",),
                               ((grad_out.id, grad_out.nbytes), (w.id, w.nbytes)), ((gx.id, gx.nbytes),),
                               k.phase, backend="nhwc"))
         if gw is not None:
-            steps.append(Step(kind, "", ("convolution_backward.weight",), (k.row,), macs,
+            steps.append(DeviceKernel(kind, "", ("convolution_backward.weight",), (k.row,), macs,
                               grad_out.nbytes + x.nbytes, gw.nbytes, math,
                               (groups, c_out // groups, c_in_g * taps, out_positions, taps), (),
                               ((grad_out.id, grad_out.nbytes), (x.id, x.nbytes)), ((gw.id, gw.nbytes),),
                               k.phase, backend="nhwc"))
         if gb is not None:
-            steps.append(Step("memory", "reduction", ("convolution_backward.bias",), (k.row,), 0, grad_out.nbytes,
+            steps.append(DeviceKernel("memory", "reduction", ("convolution_backward.bias",), (k.row,), 0, grad_out.nbytes,
                               gb.nbytes, host_ops=(), inputs=((grad_out.id, grad_out.nbytes),),
                               outputs=((gb.id, gb.nbytes),), phase=k.phase))
         return steps
 
     # ---- whole ops -----------------------------------------------------------------------------------
-    def attention(self, i: int, k: Kernel) -> Optional[list[Step]]:
+    def attention(self, i: int, k: OpCall) -> Optional[list[DeviceKernel]]:
         """A recorded-whole attention call as the fused kernel its backend runs (None: its math path)."""
         backend = sdpa_backend(k, self.target, self.runtime)
         if backend == "math":
@@ -454,23 +454,23 @@ class _Builder:
         mask = k.inputs[3] if len(k.inputs) > 3 else None
         read = q.nbytes + key.nbytes + v.nbytes + (mask.nbytes if mask is not None else 0)
         written = sum(t.nbytes for t in k.outputs)
-        return [Step("attention", "", (k.op,), (k.row,), k.macs, read, written,
+        return [DeviceKernel("attention", "", (k.op,), (k.row,), k.macs, read, written,
                      math_of(q.dtype, "attention", self.target, self.tf32), attention_dims(k), ("attention",),
                      inputs=tuple((t.id, t.nbytes) for t in k.inputs),
                      outputs=tuple((t.id, t.nbytes) for t in k.outputs), phase=k.phase, backend=backend)]
 
     # ---- the runtimes ----------------------------------------------------------------------------------
-    def build(self) -> list[Step]:
+    def build(self) -> list[DeviceKernel]:
         units = self.units()
         if self.runtime == "eager":
             return [s for _, steps in units for s in steps]
         return self.fuse(units)
 
-    def units(self) -> list[tuple[int, list[Step]]]:
+    def units(self) -> list[tuple[int, list[DeviceKernel]]]:
         """(kernel index, its steps as eager runs them) for every top-level operator; an attention
         call on the math path becomes its parts."""
         out = []
-        for i, k in enumerate(self.kernels):
+        for i, k in enumerate(self.calls):
             if k.part_of >= 0:
                 continue
             if i in self.parts and k.op in ATTENTION_OPS:
@@ -479,20 +479,20 @@ class _Builder:
                     out.append((i, fused))
                     continue
                 for j in self.parts[i]:
-                    out.append((j, self.single(self.kernels[j])))
+                    out.append((j, self.single(self.calls[j])))
                 continue
             out.append((i, self.single(k)))
         return out
 
-    def fuse(self, units: list[tuple[int, list[Step]]]) -> list[Step]:
+    def fuse(self, units: list[tuple[int, list[DeviceKernel]]]) -> list[DeviceKernel]:
         """compile and engine: chains of fusible steps that feed one another become one kernel; an
         engine also folds batch norm into the convolution before it and runs the pointwise ops after
         a convolution or matrix product in its epilogue."""
-        steps: list[Step] = []
-        group: Optional[Step] = None
+        steps: list[DeviceKernel] = []
+        group: Optional[DeviceKernel] = None
         produced: set[int] = set()           # storages written by the open group
         consumers = self._consumers()
-        epilogue_of: Optional[Step] = None   # engine: the matrix step the following pointwise ops join
+        epilogue_of: Optional[DeviceKernel] = None   # engine: the matrix step the following pointwise ops join
         epilogue_out: set[int] = set()
 
         def close():
@@ -532,7 +532,7 @@ class _Builder:
                 if group is not None and not (reads & produced):
                     close()
                 if group is None:
-                    group = Step("memory", s.sub, (), (), phase=s.phase)
+                    group = DeviceKernel("memory", s.sub, (), (), phase=s.phase)
                 _join(group, s)
                 produced |= {t for t, _ in s.outputs}
         close()
@@ -541,7 +541,7 @@ class _Builder:
     def _consumers(self) -> dict[int, int]:
         """storage → how many top-level operators read it (over the whole program)."""
         count: dict[int, int] = {}
-        for k in self.kernels:
+        for k in self.calls:
             if k.part_of >= 0:
                 continue
             for t in k.inputs:
@@ -553,12 +553,12 @@ _EPILOGUE = frozenset({"relu", "relu_", "gelu", "gelu_", "silu", "silu_", "hards
                        "mul", "mul_", "sigmoid", "hardsigmoid", "clamp", "hardtanh", "hardtanh_", "leaky_relu"})
 
 
-def _activation_dtype(k: Kernel) -> str:
+def _activation_dtype(k: OpCall) -> str:
     acts = [t for t in k.inputs if not t.weight and t.floating]
     return (acts[0] if acts else k.inputs[0]).dtype if k.inputs else "float32"
 
 
-def _join(group: Step, s: Step) -> None:
+def _join(group: DeviceKernel, s: DeviceKernel) -> None:
     """Add a fusible step to a generated kernel (its traffic is settled when the group closes)."""
     group.ops += s.ops
     group.rows += tuple(r for r in s.rows if r not in group.rows)
@@ -568,7 +568,7 @@ def _join(group: Step, s: Step) -> None:
     group.note = ""
 
 
-def _finish(group: Step, consumers: dict[int, int]) -> None:
+def _finish(group: DeviceKernel, consumers: dict[int, int]) -> None:
     """A generated kernel reads what comes from outside it once and writes what it produces once
     (a tensor it produces and reads itself never goes to memory unless something else reads it)."""
     produced = {}
@@ -597,7 +597,7 @@ def _finish(group: Step, consumers: dict[int, int]) -> None:
         group.sub = "fused"
 
 
-def _absorb(matrix: Step, s: Step, produced: set[int]) -> None:
+def _absorb(matrix: DeviceKernel, s: DeviceKernel, produced: set[int]) -> None:
     """Run ``s`` in ``matrix``'s epilogue: it reads ``s``'s other inputs and writes ``s``'s output
     instead of its own (a folded batch norm's parameters are in the folded weights)."""
     scale = 0.5 if matrix.math == "int8" else 1.0     # an int8 epilogue reads and writes int8 (fp16 in the plan)
@@ -609,7 +609,7 @@ def _absorb(matrix: Step, s: Step, produced: set[int]) -> None:
     matrix.note = "with " + ", ".join(matrix.ops[1:]) + " fused"
 
 
-def _to_int8(s: Step) -> Step:
+def _to_int8(s: DeviceKernel) -> DeviceKernel:
     """An engine's int8 matrix op: operands and output at one byte per element."""
     scale = lambda n: max(1, n // 2) if n else 0
     s.read, s.written, s.math = scale(s.read), scale(s.written), "int8"

@@ -30,7 +30,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Optional
 
-from archstat.perf.kernels import Kernel, TensorRef
+from archstat.ir.program import OpCall, TensorRef
 
 LOWER = frozenset("""
 convolution _convolution conv1d conv2d conv3d conv_tbc conv_transpose1d conv_transpose2d conv_transpose3d prelu
@@ -92,20 +92,20 @@ def _seen_as(copy: TensorRef, view: TensorRef) -> TensorRef:
     return TensorRef(view.shape, copy.dtype, copy.id, view.role, view.layout, view.elements)
 
 
-def cast_kernel(src: TensorRef, dtype: str, row: str, phase: str, part_of: int = -1) -> Kernel:
+def cast_call(src: TensorRef, dtype: str, row: str, phase: str, part_of: int = -1) -> OpCall:
     """A cast of ``src`` to ``dtype`` (``_to_copy``): reads it at its dtype, writes it at the new one."""
-    return Kernel("_to_copy", row, (src,), (replace(src, dtype=dtype, id=-abs(hash((src.id, dtype))) - 1),),
+    return OpCall("_to_copy", row, (src,), (replace(src, dtype=dtype, id=-abs(hash((src.id, dtype))) - 1),),
                   phase=phase, attrs={"cast": True}, part_of=part_of)
 
 
-def apply(kernels: list[Kernel], precision: Precision) -> list[Kernel]:
+def apply(calls: list[OpCall], precision: Precision) -> list[OpCall]:
     """The kernels at run time: every floating tensor in the dtype it has under ``precision``, with
     the cast kernels it runs (autocast's) inserted before the op that needs them."""
     dtype_of: dict[int, str] = {}
     weight_casts: dict[tuple[int, str], TensorRef] = {}
-    out: list[Kernel] = []
+    out: list[OpCall] = []
     low = precision.autocast
-    moved: dict[int, int] = {}          # index in ``kernels`` → index in ``out`` (casts shift them)
+    moved: dict[int, int] = {}          # index in ``calls`` → index in ``out`` (casts shift them)
 
 
     def current(t: TensorRef) -> str:
@@ -113,7 +113,7 @@ def apply(kernels: list[Kernel], precision: Precision) -> list[Kernel]:
             return t.dtype
         return dtype_of.get(t.id, precision.storage)
 
-    for index, k in enumerate(kernels):
+    for index, k in enumerate(calls):
         part_of = moved.get(k.part_of, -1) if k.part_of >= 0 else -1
         ins = [t.retyped(current(t)) if t.floating else t for t in k.inputs]
         half_weights: dict[tuple, TensorRef] = {}
@@ -143,12 +143,12 @@ def apply(kernels: list[Kernel], precision: Precision) -> list[Kernel]:
                 if t.weight and target == low:
                     key = (t.id, target)
                     if key not in weight_casts:     # autocast's cache: a weight is cast once per forward
-                        c = cast_kernel(t, target, k.row, k.phase, part_of)
+                        c = cast_call(t, target, k.row, k.phase, part_of)
                         out.append(c)
                         weight_casts[key] = c.outputs[0]
                     cast_ins.append(_seen_as(weight_casts[key], t))
                     continue
-                c = cast_kernel(t, target, k.row, k.phase, part_of)
+                c = cast_call(t, target, k.row, k.phase, part_of)
                 out.append(c)
                 cast_ins.append(c.outputs[0])
             ins = cast_ins
@@ -170,6 +170,6 @@ def apply(kernels: list[Kernel], precision: Precision) -> list[Kernel]:
         out.append(k.moved(tuple(ins), tuple(outs), part_of=part_of))
         for t in outs:      # a weight gradient in half precision: cast to the float32 master weight's dtype
             if t.shape in half_weights and t.dtype == low:
-                out.append(cast_kernel(t, "float32", k.row, k.phase, part_of))
+                out.append(cast_call(t, "float32", k.row, k.phase, part_of))
     return out
 

@@ -1,7 +1,7 @@
 """A predicted latency: kernels → precision → plan → costs → schedule, each step a pure function.
 
 >>> from archstat.perf.predict import predict
->>> p = predict(kernels, device, runtime="eager", dtype="fp16", amp=True)   # doctest: +SKIP
+>>> p = predict(calls, device, runtime="eager", dtype="fp16", amp=True)   # doctest: +SKIP
 >>> p.latency_s, p.throughput                                              # doctest: +SKIP
 """
 
@@ -12,8 +12,8 @@ from importlib import resources
 from typing import Optional
 
 from archstat.perf import precision as precision_mod
-from archstat.perf.cost import DeviceSpec, StepCost, costs
-from archstat.perf.kernels import Kernel
+from archstat.perf.cost import DeviceSpec, KernelCost, costs
+from archstat.ir.program import OpCall
 from archstat.perf.plan import RUNTIMES, Plan, Target, plan
 from archstat.perf.schedule import Schedule, schedule
 
@@ -41,7 +41,7 @@ class Prediction:
     precision: str
     batch: int
     plan: Plan
-    costs: list[StepCost]
+    costs: list[KernelCost]
     schedule: Schedule
     warnings: list[str] = field(default_factory=list)
 
@@ -66,7 +66,7 @@ def target_of(device: DeviceSpec) -> Target:
     return Target(device.kind, device.arch, device.compute_capability or (8.0 if device.kind == "gpu" else 0.0))
 
 
-def run_plan(kernels: list[Kernel], device: DeviceSpec, *, runtime: str = "eager", dtype: str = "fp32",
+def run_plan(calls: list[OpCall], device: DeviceSpec, *, runtime: str = "eager", dtype: str = "fp32",
              amp: bool = False, tf32: Optional[dict] = None, channels_last: bool = False,
              optimizer: Optional[str] = None, foreach: bool = True, sdpa: str = "auto") -> Plan:
     """The plan of one program: the optimizer's update appended (a training step), the run's precision
@@ -86,15 +86,15 @@ def run_plan(kernels: list[Kernel], device: DeviceSpec, *, runtime: str = "eager
     else:
         prec = precision_mod.Precision("float16" if int8 else storage)
     if optimizer:
-        from archstat.perf.training import optimizer_kernels
+        from archstat.perf.training import optimizer_calls
 
-        kernels = list(kernels) + optimizer_kernels(kernels, optimizer, foreach=foreach)
-    run = precision_mod.apply(kernels, prec)
+        calls = list(calls) + optimizer_calls(calls, optimizer, foreach=foreach)
+    run = precision_mod.apply(calls, prec)
     return plan(run, runtime, target_of(device), precision="int8" if int8 else prec.name, tf32=tf32,
                 channels_last=channels_last, int8=int8, sdpa=sdpa)
 
 
-def predict(kernels: list[Kernel], device: DeviceSpec, *, batch: int, runtime: str = "eager", dtype: str = "fp32",
+def predict(calls: list[OpCall], device: DeviceSpec, *, batch: int, runtime: str = "eager", dtype: str = "fp32",
             amp: bool = False, tf32: Optional[dict] = None, channels_last: bool = False,
             optimizer: Optional[str] = None, foreach: bool = True, sdpa: str = "auto",
             coefficients_: Optional[dict] = None) -> Prediction:
@@ -104,7 +104,7 @@ def predict(kernels: list[Kernel], device: DeviceSpec, *, batch: int, runtime: s
     fp32 model) or int8 (an engine's). ``tf32``: for float32 on a GPU, whether convolutions and matmuls
     run in TF32 (PyTorch's defaults: convolutions yes, matmuls no; ``dtype='tf32'``: both)."""
     c = coefficients_ or coefficients()
-    the_plan = run_plan(kernels, device, runtime=runtime, dtype=dtype, amp=amp, tf32=tf32,
+    the_plan = run_plan(calls, device, runtime=runtime, dtype=dtype, amp=amp, tf32=tf32,
                         channels_last=channels_last, optimizer=optimizer, foreach=foreach, sdpa=sdpa)
     step_costs = costs(the_plan, device, c)
     host = c["host"][device.kind]

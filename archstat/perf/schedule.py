@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from archstat.perf.cost import StepCost
+from archstat.perf.cost import KernelCost
 
 
 @dataclass(frozen=True)
@@ -27,7 +27,7 @@ class Schedule:
     host_bound: bool                # the device spent longer waiting for launches than running kernels
 
 
-def schedule(costs: list[StepCost], *, overlap: bool = True, launch_s: float = 0.0, sync_s: float = 0.0) -> Schedule:
+def schedule(costs: list[KernelCost], *, overlap: bool = True, launch_s: float = 0.0, sync_s: float = 0.0) -> Schedule:
     """The latency of the steps in order (``launch_s``: a fixed host cost before the first, e.g. a
     CUDA graph's launch)."""
     host = launch_s

@@ -5,7 +5,7 @@ The backward pass is traced, never estimated as "2× the forward": ``convolution
 gradient and a weight gradient (two implicit GEMMs, each as many MACs as the forward), a linear layer's
 backward two matrix products, a norm's backward its own pass, and so on, exactly as autograd runs them.
 
-The optimizer step (``optimizer_kernels``), per parameter tensor of ``n`` float32 elements:
+The optimizer step (``optimizer_calls``), per parameter tensor of ``n`` float32 elements:
 
 - ``sgd`` (momentum, Nesterov, no weight decay; timm's benchmark): ``buf.mul_(m).add_(g)``,
   ``g.add(buf, alpha=m)``, ``p.add_(g, alpha=-lr)``: four kernels, each a pass over ``n`` elements;
@@ -19,7 +19,7 @@ bytes, far fewer launches.
 
 from __future__ import annotations
 
-from archstat.perf.kernels import Kernel, TensorRef
+from archstat.ir.program import OpCall, TensorRef
 
 OPTIMIZERS = ("sgd", "adamw")
 _FOREACH_TENSORS = 100        # tensors per multi-tensor-apply launch (PyTorch's chunking, order of magnitude)
@@ -31,22 +31,22 @@ _STEPS = {
 }
 
 
-def parameters(kernels: list[Kernel]) -> list[TensorRef]:
+def parameters(calls: list[OpCall]) -> list[TensorRef]:
     """The parameter tensors the program reads, each once, in order of first use."""
     seen: dict[int, TensorRef] = {}
-    for k in kernels:
+    for k in calls:
         for t in k.inputs:
             if t.role == "param" and t.floating and t.id not in seen:
                 seen[t.id] = t
     return list(seen.values())
 
 
-def optimizer_kernels(kernels: list[Kernel], optimizer: str = "sgd", *, foreach: bool = True) -> list[Kernel]:
+def optimizer_calls(calls: list[OpCall], optimizer: str = "sgd", *, foreach: bool = True) -> list[OpCall]:
     """The update step's kernels for the parameters of ``kernels`` (float32 master weights)."""
     if optimizer not in _STEPS:
         raise ValueError(f"unknown optimizer {optimizer!r} (choose from {', '.join(OPTIMIZERS)})")
-    params = parameters(kernels)
-    out: list[Kernel] = []
+    params = parameters(calls)
+    out: list[OpCall] = []
     state = {}
     for p in params:
         state[p.id] = [TensorRef(p.shape, "float32", -(p.id * 8 + i) - 100, "param") for i in range(3)]
@@ -59,11 +59,11 @@ def optimizer_kernels(kernels: list[Kernel], optimizer: str = "sgd", *, foreach:
                     t = state[p.id][0]
                     ins += [t, *state[p.id][1:1 + extra]]
                     outs.append(t)
-                out.append(Kernel(f"_foreach_{op}", "(optimizer)", tuple(ins), tuple(outs), phase="optimizer",
+                out.append(OpCall(f"_foreach_{op}", "(optimizer)", tuple(ins), tuple(outs), phase="optimizer",
                                   attrs={"pointwise": True}))
             continue
         for p in params:
             t = state[p.id][0]
-            out.append(Kernel(op, "(optimizer)", (t, *state[p.id][1:1 + extra]), (t,), phase="optimizer",
+            out.append(OpCall(op, "(optimizer)", (t, *state[p.id][1:1 + extra]), (t,), phase="optimizer",
                               attrs={"pointwise": True}))
     return out

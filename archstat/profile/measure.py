@@ -471,14 +471,14 @@ def prediction_kernels(target, params, input_shape, module, shape, batch: int, m
 
     if mode == "eval" and not target.startswith("module:"):
         from archstat.api import load
-        from archstat.perf.from_graph import NoRecipe, graph_kernels
+        from archstat.perf.recipes import NoRecipe, graph_calls
 
         try:
-            return graph_kernels(load(target, params, input_shape=input_shape), batch)
+            return graph_calls(load(target, params, input_shape=input_shape), batch)
         except NoRecipe:
             pass
     return analyze_module(module, tuple(shape), batch=batch, mode="train" if mode == "train" else "eval",
-                          backward=mode == "train").kernels
+                          backward=mode == "train").op_calls
 
 
 def _predict(stats, device: str, device_name: str, mode: str, math: dict, memory_bytes=None, sms=None, *,

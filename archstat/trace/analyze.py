@@ -42,7 +42,7 @@ def analyze_module(model, input_shape, *, name: Optional[str] = None, batch: int
     when given: a meta module's buffers hold no values) when parameters, buffers and activations
     fit under ``memory_cap`` bytes. ``device='cpu'`` runs real tensors from the start.
     ``backward`` (with ``mode='train'``) also runs a stand-in loss and its backward pass, whose
-    operators join the kernel log (``stats.kernels``, phase "backward") but not the rows."""
+    operators join the kernel log (``stats.op_calls``, phase "backward") but not the rows."""
     dtype = canonical(dtype, STORAGE, path=None)
     inputs = _checked_inputs(model, input_shape, batch)
     notes = list(notes)
@@ -73,7 +73,7 @@ def analyze_module(model, input_shape, *, name: Optional[str] = None, batch: int
                        depth=depth, mode=mode, layers=None, receptive_field=None, source="module",
                        aux_params=aux_params, training=training, notes=notes,
                        macs_by_op=dict(rec.by_op), inputs=[s.as_dict(batch) for s in inputs.specs], outputs=outputs,
-                       input_source=inputs.source, output_full_shape=full, batch_trace=bt, kernels=list(rec.kernels),
+                       input_source=inputs.source, output_full_shape=full, batch_trace=bt, op_calls=list(rec.op_calls),
                        module_calls=getattr(rec, "module_calls", bt.main.module_calls))
     if convention is not None:
         from archstat.trace.conventions import peer_count
@@ -178,7 +178,7 @@ def _at_batch(bt: BatchTrace, model, inputs, batch: int, device, mode, saved, ba
     the traces at 2 and 3 (one sample's share of each sample-wise cost), unless the forward loops
     over the samples (rows only one trace has) or its two traces do not run the same operators,
     when batch 1 is traced on its own."""
-    from archstat.perf.kernels import BatchMismatch
+    from archstat.ir.program import BatchMismatch
     from archstat.trace.batch import derive
 
     if bt.batches[0] == batch:

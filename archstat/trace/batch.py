@@ -21,7 +21,7 @@ The API for other code (the performance model reads shapes at any batch from one
 - ``BatchTrace.ops``: one ``OpTrace`` per aten call of the rows whose operator sequences agree in
   both traces (``row``, ``op``, ``ins``, ``outs``, ``macs``, ``macs_scale``, ``macs_at(n)``);
 - ``BatchTrace.outputs``: the model's outputs, each ``(path, TensorTrace or a type name)``;
-- ``BatchTrace.kernel_pair()``: the two kernel logs as ``perf.kernels.BatchPair`` (``at(n)``,
+- ``BatchTrace.call_pair()``: the two kernel logs as ``ir.program.BatchPair`` (``at(n)``,
   ``batch_dims()``).
 """
 
@@ -151,12 +151,12 @@ class BatchTrace:
     outputs: list = field(default_factory=list)   # (path, TensorTrace | type name)
     loop_rows: list[str] = field(default_factory=list)   # rows of one trace only (a loop over the samples)
 
-    def kernel_pair(self):
-        """The two traces' kernel logs as a ``perf.kernels.BatchPair`` (raises BatchMismatch when
+    def call_pair(self):
+        """The two traces' kernel logs as a ``ir.program.BatchPair`` (raises BatchMismatch when
         they do not line up op for op)."""
-        from archstat.perf.kernels import BatchPair
+        from archstat.ir.program import BatchPair
 
-        return BatchPair(self.main.kernels, self.other.kernels, *self.batches)
+        return BatchPair(self.main.op_calls, self.other.op_calls, *self.batches)
 
     def row_problems(self) -> list[tuple[str, str]]:
         """(row, what) of the rows whose costs are neither fixed nor in proportion to the batch."""
@@ -217,7 +217,7 @@ def compare(main, other, out_a, out_b, a: int, b: int) -> BatchTrace:
         fixed = all(r.scales[q] == "fixed" for q in ("macs", "ops", "elements"))
         r.loop = fixed and (_group(r.name), tuple(sorted((q, v[1]) for q, v in r.values.items()))) in repeated
     # operator calls, row by row where the two traces ran the same operators
-    calls_a, calls_b = _by_row(main.kernels), _by_row(other.kernels)
+    calls_a, calls_b = _by_row(main.op_calls), _by_row(other.op_calls)
     for name, ca in calls_a.items():
         cb = calls_b.get(name)
         if cb is None or [c.op for c in ca] != [c.op for c in cb]:
@@ -319,11 +319,11 @@ def derive(bt: BatchTrace, n: int):
         if q is None:
             q = sum(o.macs_at(n) or 0 for o in bt.ops if f"aten.{o.op}" == op)
         by_op[op] = q
-    from archstat.perf.kernels import BatchPair
+    from archstat.ir.program import BatchPair
 
-    kernels = BatchPair(bt.main.kernels, bt.other.kernels, a, bt.batches[1]).at(n)   # BatchMismatch: not aligned
+    calls = BatchPair(bt.main.op_calls, bt.other.op_calls, a, bt.batches[1]).at(n)   # BatchMismatch: not aligned
     return SimpleNamespace(rows=rows, by_op=by_op, called=bt.main.called, counted_storages=bt.main.counted_storages,
-                           kernels=kernels, modules=bt.main.modules)
+                           op_calls=calls, modules=bt.main.modules)
 
 
 def _or_share(q: int, scale: str, a: int, n: int) -> int:

@@ -1,7 +1,7 @@
 """What another counter would print for the same model (``--convention``), and why it differs.
 
 Each peer's rules are transcribed from its source (the version named beside it) and applied to the
-trace archstat already made: its operators (``Recorder.kernels``), its module calls
+trace archstat already made: its operators (``Recorder.op_calls``), its module calls
 (``Recorder.modules``) and the Python-level calls other counters patch or see
 (``Recorder.functions_log``). Nothing is imported from the peers: the figures are what they
 would print, and ``benchmarks/conventions.py`` runs the real peers beside them.
@@ -116,12 +116,12 @@ def _row_of_module(rec) -> dict[str, str]:
 def _in_sdpa(rec, k) -> bool:
     """A kernel of scaled_dot_product_attention recorded whole: the op itself or one of its parts."""
     return k.op == "scaled_dot_product_attention" or (
-        k.part_of >= 0 and rec.kernels[k.part_of].op == "scaled_dot_product_attention")
+        k.part_of >= 0 and rec.op_calls[k.part_of].op == "scaled_dot_product_attention")
 
 
 def _fvcore(rec, rnn_rows, sdpa_rows) -> _Tally:
     t = _Tally()
-    for k in rec.kernels:
+    for k in rec.op_calls:
         if _in_sdpa(rec, k) or k.row in rnn_rows:
             continue
         if k.macs:
@@ -154,7 +154,7 @@ def _fvcore(rec, rnn_rows, sdpa_rows) -> _Tally:
 
 def _flop_counter(rec, rnn_rows, sdpa_rows, registry) -> _Tally:
     t = _Tally()
-    for k in rec.kernels:
+    for k in rec.op_calls:
         if not k.macs or (k.part_of >= 0 and not _in_sdpa(rec, k)):   # a whole op's parts: counted as the op
             if not k.macs or k.part_of >= 0:
                 continue
@@ -442,7 +442,7 @@ def _drop_mha(t: _Tally, rec, peer: str) -> None:
 
 def tally(peer: str, rec, model) -> _Tally:
     rnn_rows = {acc.name for acc in rec.rows if acc.kind == "rnn"}
-    sdpa_rows = {k.row for k in rec.kernels if k.op == "scaled_dot_product_attention" and k.part_of < 0}
+    sdpa_rows = {k.row for k in rec.op_calls if k.op == "scaled_dot_product_attention" and k.part_of < 0}
     if peer == "fvcore":
         t = _fvcore(rec, rnn_rows, sdpa_rows)
         _drop_mha(t, rec, peer)
@@ -499,7 +499,7 @@ def peer_count(peer: str, stats, bt, model, inputs) -> PeerCount:
         return x + (y - x) * (n - a) // (b - a)
 
     rnn_rows = {acc.name for acc in bt.main.rows if acc.kind == "rnn"}
-    sdpa_rows = {k.row for k in bt.main.kernels if k.op == "scaled_dot_product_attention" and k.part_of < 0}
+    sdpa_rows = {k.row for k in bt.main.op_calls if k.op == "scaled_dot_product_attention" and k.part_of < 0}
     rows, reasons = [], {}
     names = list(dict.fromkeys(list(ours_a) + list(ta.by_row)))
     total = 0

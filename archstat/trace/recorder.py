@@ -15,7 +15,7 @@ module pre/post hooks keep the stack of running modules, so each operator lands 
   decomposes it (the meta device runs its math path: mul, bmm, softmax, bmm), so the row is
   ``….scaled_dot_product_attention1`` and the operators it ran are its parts. Its MACs are the
   sum of theirs, the same as the attention formula.
-- Every operator is also logged as a :class:`~archstat.perf.kernels.Kernel` (``kernels``): the
+- Every operator is also logged as a :class:`~archstat.ir.program.OpCall` (``op_calls``): the
   aten op, the row it belongs to, each tensor it read and wrote (shape, dtype, storage, whether a
   parameter) and its MACs. The performance model plans the runtime's kernels from this log, and
   ``batch.py`` compares two such logs to find the batch dimension of every tensor.
@@ -109,9 +109,9 @@ class Recorder:
         self.last: Optional[Acc] = None       # the row an autograd pack hook belongs to
         self.keep: list = []                  # saved tensors stay referenced: storage keys stay unique
         self.by_op: dict[str, int] = {}       # MACs per aten op (what verify compares with other counters)
-        self.kernels: list = []               # one perf.kernels.Kernel per operator, in order
+        self.op_calls: list = []            # one ir.program.OpCall per operator, in order
         self.whole: Optional[Acc] = None      # the op being recorded whole (its parts land in it)
-        self.whole_index: int = -1            # its entry in ``kernels``
+        self.whole_index: int = -1            # its entry in ``op_calls``
         self.buffer_storages = {storage_key(b) for b in model.buffers()}
         # storage → whether its contents derive from the model's input (set at every write, so a storage
         # address reused after a free takes the status of its new contents)
@@ -188,7 +188,7 @@ class Recorder:
                 self.derived[storage_key(t)] = derived
         if self.hold is not None:
             self.hold.extend(new)
-        if self.phase != "forward":   # a backward pass: logged as kernels, no rows
+        if self.phase != "forward":   # a backward pass: logged as calls, no rows
             n = aten_costs.macs(func, args, kwargs, out) if kind == "macs" else 0
             self.log(func, op_name, None, ins, outs, new, view, n, args, kwargs)
             return
@@ -271,7 +271,7 @@ class Recorder:
 
     # -- the kernel log (the performance model's input) -----------------------------------------
     def tensor(self, t):
-        from archstat.perf.kernels import TensorRef
+        from archstat.ir.program import TensorRef
 
         key = storage_key(t)
         role = ("param" if key in self.param_storages else "buffer" if key in self.buffer_storages
@@ -280,14 +280,14 @@ class Recorder:
                          _layout(t), _distinct(t))
 
     def log(self, func, op_name, acc, ins, outs, new, view, macs, args, kwargs) -> None:
-        from archstat.perf.kernels import Kernel
+        from archstat.ir.program import OpCall
 
         written = new if new else [t for t in outs if _writes(func)] if not view else []
         parent = self.whole_index if self.whole is not None and acc is self.whole else -1
         attrs = aten_costs.attrs(op_name, args, kwargs)
         if aten_costs.describe(func)[3]:
             attrs["pointwise"] = True
-        self.kernels.append(Kernel(op_name, acc.name if acc is not None else "", tuple(self.tensor(t) for t in ins),
+        self.op_calls.append(OpCall(op_name, acc.name if acc is not None else "", tuple(self.tensor(t) for t in ins),
                                    tuple(self.tensor(t) for t in written), macs, view=view,
                                    inplace=bool(outs) and not new and not view, attrs=attrs, part_of=parent,
                                    phase=self.phase))
@@ -297,7 +297,7 @@ class Recorder:
         """Start an op recorded whole (its decomposition lands in its row); None inside another."""
         if self.whole is not None:
             return None
-        from archstat.perf.kernels import Kernel
+        from archstat.ir.program import OpCall
 
         ins = tensors_in(args) + tensors_in(kwargs)
         acc = self.leaf_row()
@@ -305,8 +305,8 @@ class Recorder:
         if acc is None:
             acc = self.functional_row(name, ins, [])
             acc.fused = name
-        self.whole, self.whole_index = acc, len(self.kernels)
-        self.kernels.append(Kernel(name, acc.name, tuple(self.tensor(t) for t in ins), (), 0,
+        self.whole, self.whole_index = acc, len(self.op_calls)
+        self.op_calls.append(OpCall(name, acc.name, tuple(self.tensor(t) for t in ins), (), 0,
                                    attrs=aten_costs.whole_attrs(name, args, kwargs)))
         return outer if outer is not None else acc
 
@@ -317,9 +317,9 @@ class Recorder:
             return
         if not acc.outs:
             acc.outs = [info(t, storage_key(t) in acc.allocated) for t in tensors_in(out)]
-        k = self.kernels[index]
-        parts = [p for p in self.kernels[index + 1:] if p.part_of == index]
-        self.kernels[index] = k.with_result(tuple(self.tensor(t) for t in tensors_in(out)),
+        k = self.op_calls[index]
+        parts = [p for p in self.op_calls[index + 1:] if p.part_of == index]
+        self.op_calls[index] = k.with_result(tuple(self.tensor(t) for t in tensors_in(out)),
                                             sum(p.macs for p in parts))
 
     def functions(self):

@@ -38,7 +38,7 @@ import numpy as np  # noqa: E402
 from replay import device_spec, family, plan_options, traced  # noqa: E402
 from tables import TABLES, by_key  # noqa: E402
 
-from archstat.perf.kernels import BatchMismatch  # noqa: E402
+from archstat.ir.program import BatchMismatch  # noqa: E402
 from archstat.perf.predict import coefficients, run_plan  # noqa: E402
 from archstat.perf.vectorized import Batch  # noqa: E402
 

@@ -23,7 +23,7 @@ sys.path.insert(0, str(HERE))
 
 from tables import TABLES, Table  # noqa: E402
 
-from archstat.perf.kernels import BatchMismatch, BatchPair, from_rows  # noqa: E402
+from archstat.ir.program import BatchMismatch, BatchPair, from_rows  # noqa: E402
 from archstat.perf.predict import predict  # noqa: E402
 
 CACHE = HERE / ".cache"

@@ -7,7 +7,7 @@ Run in the torchvision/timm venv (never a test dependency)::
 Each (model, image size) is built on the meta device (``timm.create_model(name)``, no weights) and traced
 once by ``archstat.trace`` (which runs it at two batch sizes: 2 and 3 in eval mode; for the training table
 one training step, forward, loss and backward, at the batch the table measured and the next); the
-operator logs (``archstat.perf.kernels``) go to
+operator logs (``archstat.ir.program``) go to
 ``benchmarks/prediction/.cache/`` (one gzip'd JSON per model and mode). The rows do not depend on the
 device or the batch the table used: ``BatchPair`` gives them at any batch. torch and timm are imported
 once per worker process.
@@ -79,8 +79,8 @@ def _init():
 def trace_one(job: tuple[str, int, str, int]) -> dict:
     """Trace one model (inference: at batch 2 and 3; training: at its table's batch); write its cache
     file; return a summary."""
-    from archstat.perf.kernels import to_rows
-    from archstat.perf.trace import trace_program
+    from archstat.ir.program import to_rows
+    from archstat.trace.program import trace_program
     from archstat.trace.factory import build_target
 
     model, img, mode, table_batch = job

@@ -1,6 +1,6 @@
 """The operators a forward (or training step) runs, as the performance model reads them.
 
-A :class:`Kernel` is one operator of the traced program (one aten op, or one YAML op's part): what it
+A :class:`OpCall` is one operator of the traced program (one aten op, or one YAML op's part): what it
 reads and writes (:class:`TensorRef`: shape, dtype, which storage, whether a parameter), its MACs, and
 the few non-tensor arguments that decide its kernel (a conv's stride and groups). The list is the
 same whatever device it is planned for; ``perf.plan`` decides which of them become which device
@@ -72,7 +72,7 @@ class TensorRef:
 
 
 @dataclass(frozen=True)
-class Kernel:
+class OpCall:
     """One operator, in program order."""
 
     op: str                               # aten op name ("convolution", "addmm", "relu_") or a YAML op's part
@@ -86,14 +86,14 @@ class Kernel:
     part_of: int = -1                     # index of the op recorded whole that ran it (its decomposition)
     phase: str = "forward"                # "forward", "backward" or "optimizer"
 
-    def with_result(self, outputs: tuple[TensorRef, ...], macs: int) -> Kernel:
+    def with_result(self, outputs: tuple[TensorRef, ...], macs: int) -> OpCall:
         return replace(self, outputs=outputs, macs=macs)
 
     def moved(self, inputs: tuple[TensorRef, ...], outputs: tuple[TensorRef, ...], macs: Optional[int] = None,
-              part_of: Optional[int] = None) -> Kernel:
+              part_of: Optional[int] = None) -> OpCall:
         """The same operator on other tensors (``dataclasses.replace`` without its cost: plans copy
         hundreds of thousands of these)."""
-        return Kernel(self.op, self.row, inputs, outputs, self.macs if macs is None else macs, self.view,
+        return OpCall(self.op, self.row, inputs, outputs, self.macs if macs is None else macs, self.view,
                       self.inplace, self.attrs, self.part_of if part_of is None else part_of, self.phase)
 
     @property
@@ -113,14 +113,14 @@ class Kernel:
         return tuple(t for t in self.inputs if t.weight)
 
 
-def top_level(kernels: list[Kernel]) -> list[Kernel]:
+def top_level(kernels: list[OpCall]) -> list[OpCall]:
     """The kernels that are not parts of an op recorded whole."""
     return [k for k in kernels if k.part_of < 0]
 
 
 # -- serialising (a cache of traced models) -------------------------------------------------------------
 
-def to_rows(kernels: list[Kernel]) -> list[list]:
+def to_rows(kernels: list[OpCall]) -> list[list]:
     """A compact JSON-able form; storages renumbered 0, 1, 2, … in order of first appearance."""
     ids: dict[int, int] = {}
 
@@ -132,11 +132,11 @@ def to_rows(kernels: list[Kernel]) -> list[list]:
              k.attrs, k.part_of, k.phase] for k in kernels]
 
 
-def from_rows(rows: list[list]) -> list[Kernel]:
+def from_rows(rows: list[list]) -> list[OpCall]:
     def t(x) -> TensorRef:
         return TensorRef(tuple(x[0]), x[1], x[2], x[3], x[4], x[5] if len(x) > 5 else None)
 
-    return [Kernel(r[0], r[1], tuple(t(x) for x in r[2]), tuple(t(x) for x in r[3]), r[4], bool(r[5]), bool(r[6]),
+    return [OpCall(r[0], r[1], tuple(t(x) for x in r[2]), tuple(t(x) for x in r[3]), r[4], bool(r[5]), bool(r[6]),
                    dict(r[7]), r[8], r[9]) for r in rows]
 
 
@@ -150,8 +150,8 @@ class BatchMismatch(ValueError):
 class BatchPair:
     """One program traced at two batch sizes: every size is ``a + b·batch`` (exact for the batch dims)."""
 
-    first: list[Kernel]
-    second: list[Kernel]
+    first: list[OpCall]
+    second: list[OpCall]
     batch_first: int
     batch_second: int
 
@@ -180,7 +180,7 @@ class BatchPair:
             raise BatchMismatch(f"a size {x}→{y} would be negative at batch {batch}")
         return value
 
-    def at(self, batch: int) -> list[Kernel]:
+    def at(self, batch: int) -> list[OpCall]:
         """The program at ``batch``."""
         if batch == self.batch_first:
             return self.first

@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from archstat.analyze.stats import node_costs
 from archstat.graph import Graph, Node
-from archstat.perf.kernels import Kernel, TensorRef, numel
+from archstat.ir.program import OpCall, TensorRef, numel
 
 F32 = "float32"
 
@@ -39,7 +39,7 @@ class _Ids:
 class _Ctx:
     def __init__(self, node: Node, batch: int, ids: _Ids, inputs: list[TensorRef]):
         self.node, self.batch, self.ids, self.inputs = node, batch, ids, inputs
-        self.kernels: list[Kernel] = []
+        self.calls: list[OpCall] = []
         self.out_id = ids.get(node.name)
         self.out_layout = ""
         self.row = node.name
@@ -57,16 +57,16 @@ class _Ctx:
     def out(self, shape) -> TensorRef:
         return self.t(shape, self.out_id)
 
-    def k(self, op: str, ins, outs=(), macs: int = 0, row: str = "", **attrs) -> Kernel:
-        kern = Kernel(op, row or self.row, tuple(ins), tuple(outs), macs, inplace=op.endswith("_") and not outs == (),
+    def k(self, op: str, ins, outs=(), macs: int = 0, row: str = "", **attrs) -> OpCall:
+        kern = OpCall(op, row or self.row, tuple(ins), tuple(outs), macs, inplace=op.endswith("_") and not outs == (),
                       attrs=attrs)
-        self.kernels.append(kern)
+        self.calls.append(kern)
         return kern
 
     def view(self, op: str, src: TensorRef, shape=None, layout="") -> TensorRef:
         """A view: no kernel runs; the result shares ``src``'s storage (an expand that broadcasts keeps
         the distinct elements of its source)."""
-        self.kernels.append(Kernel(op, self.row, (src,), (), view=True))
+        self.calls.append(OpCall(op, self.row, (src,), (), view=True))
         shape = tuple(shape) if shape is not None else src.shape
         elements = src.distinct if op == "expand" and numel(shape) > src.distinct else src.elements
         return TensorRef(shape, src.dtype, src.id, src.role, layout or src.layout, elements)
@@ -583,11 +583,11 @@ class NoRecipe(ValueError):
     """An op whose kernels archstat cannot write down without torch."""
 
 
-def graph_kernels(graph: Graph, batch: int) -> list[Kernel]:
+def graph_calls(graph: Graph, batch: int) -> list[OpCall]:
     """Every operator a config's built module runs in eval mode at ``batch``, in order."""
     ids = _Ids()
     tensors: dict[str, TensorRef] = {}
-    out: list[Kernel] = []
+    out: list[OpCall] = []
     for node in graph.nodes:
         if node.aux:
             continue           # auxiliary heads do not run in eval mode
@@ -602,5 +602,5 @@ def graph_kernels(graph: Graph, batch: int) -> list[Kernel]:
         recipe(ctx)
         layout = "strided" if node.op == "patch_embed" else ctx.out_layout
         tensors[node.name] = TensorRef((batch, *node.shape), F32, ctx.out_id, "", layout)
-        out.extend(ctx.kernels)
+        out.extend(ctx.calls)
     return out

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from archstat.perf.kernels import BatchPair
+from archstat.ir.program import BatchPair
 
 
 @dataclass
@@ -22,4 +22,4 @@ def trace_program(module, input_shape, *, batch: int, mode: str = "eval") -> Tra
 
     stats = analyze_module(module, input_shape, batch=batch, mode=mode, fold=False, backward=mode == "train")
     device = "cpu" if "cpu device" in stats.description else "meta"
-    return TracedProgram(stats.batch_trace.kernel_pair(), stats.totals.macs, stats.module_calls, device)
+    return TracedProgram(stats.batch_trace.call_pair(), stats.totals.macs, stats.module_calls, device)
