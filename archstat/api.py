@@ -251,16 +251,62 @@ def roofline(model, params: Optional[dict[str, Any]] = None, *, device: str, dty
 
     ``archstat.roofline("resnet50", device="h100", dtype="bf16", batch=64).predicted_s``
     """
-    from archstat.prediction import roofline as predict_roofline
+    from archstat.analyze import devices
+    from archstat.prediction import check_precision, predict_run
 
     check_roofline_arguments("archstat.roofline", model=model, params=params, device=device, dtype=dtype,
                              batch=batch, depth=depth, peak=peak, bandwidth=bandwidth, overhead_s=overhead_s,
                              runtime=runtime, amp=amp, train=train, optimizer=optimizer, tf32=tf32,
                              channels_last=channels_last)
-    return predict_roofline(model, params, device=device, dtype=dtype, batch=batch, depth=depth,
-                            input_shape=input_shape, peak=peak, bandwidth=bandwidth, overhead_s=overhead_s,
-                            runtime=runtime, amp=amp, train=train, optimizer=optimizer, tf32=tf32,
-                            channels_last=channels_last)
+    _storage, peak_key = devices.resolve_dtype(dtype)
+    check_precision(peak_key, runtime=runtime, amp=amp, train=train)
+    roof = devices.roof(device, peak_key, peak=peak, bandwidth=bandwidth, overhead_s=overhead_s)
+    stats, calls = program(model, params, input_shape=input_shape, batch=batch, train=train)
+    grouped = None
+    if depth is not None and not train:
+        grouped = analyze(model, params, input_shape=input_shape, batch=batch, depth=depth)
+    tf32_settings = None if tf32 is None else {"conv": bool(tf32), "matmul": bool(tf32)}
+    return predict_run(stats, calls, roof, device=devices.device_key(device), peak_key=peak_key, batch=batch,
+                       runtime=runtime, amp=amp, tf32=tf32_settings,
+                       channels_last=channels_last, optimizer=optimizer if train else None, grouped=grouped)
+
+
+def program(model, params=None, *, input_shape=None, batch: int, train: bool = False):
+    """(ModelStats, operator calls) of a model at ``batch``: a config's from its op recipes (no torch;
+    a training step of a config traces its built module's backward pass), a module's (``module:…``
+    or an ``nn.Module``) traced on the meta device, its forward, or for ``train`` its forward, loss and
+    backward."""
+    is_module = hasattr(model, "named_modules") and hasattr(model, "forward")
+    if (isinstance(model, str) and model.startswith("module:")) or is_module:
+        from archstat.trace.analyze import analyze_module
+        from archstat.trace.factory import build_target, build_target_on_cpu, require_input
+
+        mode = "train" if train else "eval"
+        if is_module:
+            if input_shape is None:
+                raise UsageError("analyzing an nn.Module needs input_shape, e.g. (3, 224, 224)")
+            stats = analyze_module(model, tuple(input_shape), batch=batch, mode=mode, backward=train)
+        else:
+            shape = require_input(model, input_shape)
+            module, notes = build_target(model)
+            stats = analyze_module(module, shape, name=model[len("module:"):], notes=tuple(notes), batch=batch,
+                                   mode=mode, backward=train, cpu_model=lambda: build_target_on_cpu(model))
+        return stats, stats.op_calls
+    spec = model if not isinstance(model, str) else load_spec(model)
+    graph = load(spec, params, input_shape=input_shape)
+    stats = analyze(graph, batch=batch)
+    stats.model = graph.name
+    if train:
+        from archstat.builder import require_torch
+        from archstat.trace.analyze import analyze_module
+
+        require_torch()   # a config's training step: its backward pass is traced on the built module
+        module = build(graph, device="meta")
+        traced = analyze_module(module, graph.input_shape, name=graph.name, batch=batch, mode="train", backward=True)
+        return traced, traced.op_calls
+    from archstat.perf.recipes import graph_calls
+
+    return stats, graph_calls(graph, batch)
 
 
 def check_roofline_arguments(fn: str, *, model, params, device, dtype, batch, depth, peak, bandwidth,
@@ -273,10 +319,10 @@ def check_roofline_arguments(fn: str, *, model, params, device, dtype, batch, de
     argcheck.expect_str(dtype, fn, "dtype", "a dtype name such as 'fp32', 'bf16' or 'fp16'")
     argcheck.expect_int(batch, fn, "batch", 1, MAX_BATCH)
     argcheck.expect_int(depth, fn, "depth", 1, optional=True)
-    from archstat.perf.plan import RUNTIMES
+    from archstat.perf.runtime import Runtime
     from archstat.perf.training import OPTIMIZERS
 
-    argcheck.expect_choice(runtime, fn, "runtime", RUNTIMES)
+    argcheck.expect_choice(runtime, fn, "runtime", Runtime.values())
     argcheck.expect_choice(optimizer, fn, "optimizer", OPTIMIZERS)
     for name, value in (("amp", amp), ("train", train), ("channels_last", channels_last)):
         argcheck.expect_bool(value, fn, name)

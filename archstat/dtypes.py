@@ -23,8 +23,10 @@ from dataclasses import dataclass
 from archstat.errors import UnknownNameError
 
 __all__ = [
+    "BY_PEAK",
     "CALIBRATE",
     "DTYPES",
+    "FLOATING",
     "INPUT",
     "PROFILE",
     "ROOFLINE",
@@ -46,21 +48,32 @@ class DType:
     torch: str                      # the torch dtype it is stored as (torch.<name>)
     aliases: tuple[str, ...] = ()   # other spellings that mean the same
     short: str = ""                 # the short spelling a roofline shows (fp32); defaults to peak
+    floating: bool = False          # a floating-point format (autocast and casts apply to it)
+    align: int = 1                  # elements a tensor-core matrix op needs its channels to be a multiple of
 
 
 DTYPES: dict[str, DType] = {d.name: d for d in (
-    DType("float32", 4, "fp32", "float32", ("fp32",)),
-    DType("tf32", 4, "tf32", "float32"),
-    DType("float16", 2, "fp16", "float16", ("fp16", "half")),
-    DType("bfloat16", 2, "bf16", "bfloat16", ("bf16",)),
-    DType("float64", 8, "fp64", "float64", ("fp64", "double")),
-    DType("float8_e4m3fn", 1, "fp8", "float8_e4m3fn"),
-    DType("float8_e5m2", 1, "fp8", "float8_e5m2"),
-    DType("int8", 1, "int8", "int8"),
+    DType("float32", 4, "fp32", "float32", ("fp32",), floating=True),
+    DType("tf32", 4, "tf32", "float32", floating=True, align=4),
+    DType("float16", 2, "fp16", "float16", ("fp16", "half"), floating=True, align=8),
+    DType("bfloat16", 2, "bf16", "bfloat16", ("bf16",), floating=True, align=8),
+    DType("float64", 8, "fp64", "float64", ("fp64", "double"), floating=True),
+    DType("float8_e4m3fn", 1, "fp8", "float8_e4m3fn", floating=True, align=16),
+    DType("float8_e5m2", 1, "fp8", "float8_e5m2", floating=True, align=16),
+    DType("int8", 1, "int8", "int8", align=16),
+    DType("uint8", 1, "uint8", "uint8"),
+    DType("int16", 2, "int16", "int16"),
     DType("int32", 4, "int32", "int32"),
     DType("int64", 8, "int64", "int64"),
     DType("bool", 1, "bool", "bool"),
+    DType("complex64", 8, "complex64", "complex64"),
+    DType("complex128", 16, "complex128", "complex128"),
 )}
+# by the key of a peak (the math a kernel runs at): fp32, tf32, fp16, bf16, fp8, int8 → the first dtype with it
+BY_PEAK: dict[str, DType] = {}
+for _d in DTYPES.values():
+    BY_PEAK.setdefault(_d.peak, _d)
+FLOATING = frozenset(d.name for d in DTYPES.values() if d.floating)
 
 # What each command takes, in the order its help and its errors list them.
 STORAGE = ("float32", "float16", "bfloat16", "int8")              # table, compare, sweep, archstat.analyze

@@ -132,9 +132,9 @@ def test_analyze_is_the_function_and_the_subpackage():
 
 def test_analyze_subpackage_in_a_fresh_interpreter():
     """The order a user's script imports in: the package, then a submodule by its dotted name."""
-    code = ("import archstat, archstat.analyze.roofline, archstat.analyze.stats\n"
+    code = ("import archstat, archstat.perf.roofline, archstat.analyze.stats\n"
             "print(archstat.analyze.stats.__name__, archstat.analyze('vgg16').totals.params, "
-            "callable(archstat.analyze.roofline.roofline))")
+            "callable(archstat.perf.roofline.roofline))")
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert p.returncode == 0, p.stderr
     assert p.stdout.split() == ["archstat.analyze.stats", "138357544", "True"]   # cs231n's VGG16 with biases

@@ -8,9 +8,10 @@ import math
 
 import pytest
 
-from archstat.perf import precision
-from archstat.perf.cost import DeviceSpec, KernelCost, attention_seconds, l2_hit, tile_seconds, tiles_of
 from archstat.ir.program import BatchMismatch, BatchPair, OpCall, TensorRef, from_rows, to_rows
+from archstat.perf import precision
+from archstat.perf.cost import KernelCost, attention_seconds, l2_hit, tile_seconds, tiles_of
+from archstat.perf.device import DeviceSpec
 from archstat.perf.plan import DeviceKernel, Target, gemm_dims, plan
 from archstat.perf.predict import coefficients, predict, run_plan
 from archstat.perf.schedule import schedule
@@ -82,7 +83,7 @@ def test_a_recent_small_tensor_is_read_from_the_l2():
 # -- the schedule: host and device overlap ------------------------------------------------------------
 
 def _cost(host, device):
-    return KernelCost(DeviceKernel("memory", "pointwise", ("relu",), ("r",)), 0.0, device, 0.0, device, host)
+    return KernelCost(DeviceKernel(kind="memory", sub="pointwise", ops=("relu",), rows=("r",)), 0.0, device, 0.0, device, host)
 
 
 def test_a_host_bound_program_waits_for_launches():
@@ -168,16 +169,16 @@ def _block(dtype="float16"):
 
 def test_eager_runs_every_op_and_transposes_nchw_for_the_tensor_cores():
     p = plan(_block(), "eager", AMPERE)
-    assert [(s.kind, s.sub) for s in p.steps] == [("memory", "transpose"), ("conv", ""), ("memory", "transpose"),
+    assert [(s.kind, s.sub) for s in p.kernels] == [("memory", "transpose"), ("conv", ""), ("memory", "transpose"),
                                                   ("memory", "norm"), ("memory", "pointwise"), ("memory", "pointwise")]
-    relu = p.steps[4]
+    relu = p.kernels[4]
     assert relu.read == relu.written == 4096                    # in place: reads and writes its tensor
-    assert plan(_block(), "eager", AMPERE, channels_last=True).steps[0].kind == "conv"   # NHWC: no transposes
+    assert plan(_block(), "eager", AMPERE, channels_last=True).kernels[0].kind == "conv"   # NHWC: no transposes
 
 
 def test_compile_fuses_the_chain_after_the_convolution():
     p = plan(_block(), "compile", AMPERE)
-    conv, fused = p.steps
+    conv, fused = p.kernels
     assert conv.kind == "conv" and fused.ops == ("native_batch_norm", "relu_", "add")
     # it reads the conv's output, the residual and the norm's 4 × 16 fp32 figures once; writes the sum once
     assert fused.read == 4096 + 4096 + 4 * 16 * 4 and fused.written == 4096
@@ -185,11 +186,11 @@ def test_compile_fuses_the_chain_after_the_convolution():
 
 def test_an_engine_folds_the_norm_and_runs_the_rest_in_the_epilogue():
     p = plan(_block(), "engine", AMPERE)
-    (conv,) = p.steps
+    (conv,) = p.kernels
     assert conv.ops == ("convolution", "native_batch_norm", "relu_", "add")
     # x (4,096 B) + weights (16·16·9·2 = 4,608 B) + the residual (4,096 B); only the sum is written
     assert conv.read == 4096 + 4608 + 4096 and conv.written == 4096
-    int8 = plan(_block(), "engine", AMPERE, int8=True).steps[0]
+    int8 = plan(_block(), "engine", AMPERE, int8=True).kernels[0]
     assert (int8.math, int8.read, int8.written) == ("int8", (4096 + 4608 + 4096) // 2, 2048)
 
 
@@ -201,10 +202,10 @@ def test_fused_attention_moves_only_its_inputs_and_output():
     del torch
     kernels = analyze_module(nets.vit_sdpa(), (3, 32, 32), batch=2).op_calls
     run = precision.apply(kernels, precision.Precision("float16"))
-    fused = [s for s in plan(run, "eager", AMPERE).steps if s.kind == "attention"]
+    fused = [s for s in plan(run, "eager", AMPERE).kernels if s.kind == "attention"]
     # 2 images × 4 heads × 17 tokens × 8 dims, fp16: q, k, v read (3 × 2,176 B), the output written
     assert len(fused) == 2 and fused[0].read == 3 * 2 * 4 * 17 * 8 * 2 and fused[0].written == 2 * 4 * 17 * 8 * 2
-    math_path = plan(run, "eager", AMPERE, sdpa="math").steps
+    math_path = plan(run, "eager", AMPERE, sdpa="math").kernels
     scores = [s for s in math_path if s.kind == "gemm" and s.written == 2 * 4 * 17 * 17 * 2]
     assert len(scores) == 2                                     # the math path writes the 17×17 scores
 
@@ -235,13 +236,13 @@ def test_a_training_step_traces_the_backward_and_writes_the_update():
     backward = [k for k in stats.op_calls if k.phase == "backward" and k.op == "convolution_backward"]
     assert len(backward) == 2                                    # the module's conv and the functional one
     p = run_plan(stats.op_calls, RTX4090, dtype="fp32", optimizer="sgd", foreach=False)
-    conv = [s for s in p.steps if s.kind == "conv" and s.phase == "backward"]
+    conv = [s for s in p.kernels if s.kind == "conv" and s.phase == "backward"]
     forward_macs = {k.row: k.macs for k in stats.op_calls if k.op == "convolution" and k.phase == "forward"}
     # the first conv needs no input gradient: its weight gradient only; the second has both, each as many
     # MACs as its forward
     assert sorted(s.macs for s in conv) == sorted([forward_macs["conv"]] + [forward_macs["convolution1"]] * 2)
     params = [k for k in stats.op_calls if k.phase == "forward"]
-    updates = [s for s in p.steps if s.phase == "optimizer"]
+    updates = [s for s in p.kernels if s.phase == "optimizer"]
     n_params = len({x.id for k in params for x in k.inputs if x.role == "param"})
     assert len(updates) == 4 * n_params                         # SGD with momentum, one kernel per tensor each
     assert len(optimizer_calls(stats.op_calls, "sgd", foreach=True)) == 4   # multi-tensor: 4 launches
@@ -279,11 +280,11 @@ def test_costs_of_a_plan_are_positive_and_bounded_by_the_device():
     kernels = graph_calls(archstat.load("resnet50"), 64)
     p = predict(kernels, RTX4090, batch=64, dtype="fp16", amp=True)
     for c in p.costs:
-        if c.step.kind == "host":
+        if c.kernel.kind == "host":
             continue
         assert c.device_s > 0
-        if c.step.macs:     # nothing runs faster than the dense peak
-            assert 2 * c.step.macs / c.device_s <= RTX4090.peak(c.step.math) * 1.2 + 1
+        if c.kernel.macs:     # nothing runs faster than the dense peak
+            assert 2 * c.kernel.macs / c.device_s <= RTX4090.peak(c.kernel.math) * 1.2 + 1
     assert math.isclose(p.throughput, 64 / p.latency_s)
 
 

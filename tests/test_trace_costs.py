@@ -3,8 +3,8 @@ only for its .shape)."""
 
 from types import SimpleNamespace
 
+from archstat.ir import aten as c
 from archstat.ops.arith import conv_transpose_macs
-from archstat.trace import aten_costs as c
 
 
 def t(*shape):

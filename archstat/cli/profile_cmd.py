@@ -11,6 +11,7 @@ from archstat.cli import options, output
 from archstat.cli.app import app
 from archstat.cli.output import emit
 from archstat.errors import RuntimeFailure, UsageError
+from archstat.perf.runtime import measurable
 
 
 @app.command("profile")
@@ -58,7 +59,7 @@ def profile_model(
     from archstat.report import profile_report
 
     fmt = options.choice(fmt, options.FORMATS, "--format")
-    runtime = options.choice(runtime, ("eager", "compile"), "--runtime")
+    runtime = options.choice(runtime, measurable(), "--runtime")
     mode = options.choice(mode, options.MODES, "--mode")
     mode = "train" if train else mode
     dtype = options.parse_dtype(dtype, options.dtypes.PROFILE)

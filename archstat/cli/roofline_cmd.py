@@ -12,6 +12,7 @@ from archstat.cli import options, output
 from archstat.cli.app import app
 from archstat.cli.output import emit
 from archstat.errors import UsageError
+from archstat.perf.runtime import Runtime
 
 _SI = {"": 1, "k": 1e3, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15}
 _RATE_KEY = {"--peak": "peak", "--bandwidth": "bandwidth"}
@@ -88,7 +89,7 @@ def roofline_cmd(
     from archstat.report import roofline_report
 
     fmt = options.choice(fmt, options.FORMATS, "--format")
-    runtime = options.choice(runtime, ("eager", "compile", "engine"), "--runtime")
+    runtime = options.choice(runtime, Runtime.values(), "--runtime")
     optimizer = options.choice(optimizer, ("sgd", "adamw"), "--optimizer")
     _, peak_key = devices.resolve_dtype(dtype)
     depth = options.parse_depth(depth)

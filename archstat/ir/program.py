@@ -1,10 +1,15 @@
-"""The operators a forward (or training step) runs, as the performance model reads them.
+"""The operators a forward (or training step) runs: the program both the tracer writes and the
+performance model reads (the IR between ``trace/`` and ``perf/``; neither imports the other).
 
-A :class:`OpCall` is one operator of the traced program (one aten op, or one YAML op's part): what it
+An :class:`OpCall` is one call of an operator of the program (one aten op, or one YAML op's part): what it
 reads and writes (:class:`TensorRef`: shape, dtype, which storage, whether a parameter), its MACs, and
 the few non-tensor arguments that decide its kernel (a conv's stride and groups). The list is the
 same whatever device it is planned for; ``perf.plan`` decides which of them become which device
-kernels under a runtime. Pure Python: nothing here imports torch.
+kernels (``perf.plan.DeviceKernel``) under a runtime. Pure Python: nothing here imports torch.
+
+Storages are numbered: a traced program numbers its tensors' storages from 1; a tensor the model
+derives (a cast, a transposed copy, an optimizer's state) takes its number from the program's
+:class:`IdSpace`, one allocator for every such tensor, so two derived tensors never share a number.
 
 Batch: a list traced at two batch sizes gives it at any batch (:func:`at_batch`): every dimension of
 every tensor is an affine function of the batch (``B``, ``B·heads``, ``B·windows`` or a constant), and
@@ -13,22 +18,38 @@ so are the MACs; a pair that does not line up op for op is refused, never guesse
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Hashable
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Optional
 
-DTYPE_BYTES = {"float64": 8, "float32": 4, "float16": 2, "bfloat16": 2, "float8_e4m3fn": 1, "float8_e5m2": 1,
-               "int64": 8, "int32": 4, "int16": 2, "int8": 1, "uint8": 1, "bool": 1, "complex64": 8,
-               "complex128": 16}
-FLOATING = frozenset({"float64", "float32", "float16", "bfloat16", "float8_e4m3fn", "float8_e5m2"})
+from archstat.dtypes import FLOATING, bytes_of
+from archstat.enums import StrEnum
+from archstat.ops.registry import numel
 
 
-def numel(shape: Iterable[int]) -> int:
-    n = 1
-    for d in shape:
-        n *= d
-    return n
+class Phase(StrEnum):
+    FORWARD = "forward"
+    BACKWARD = "backward"
+    OPTIMIZER = "optimizer"
+
+
+class IdSpace:
+    """Numbers for the storages a program derives (casts, transposed copies, optimizer states): one per
+    key, below every storage the program already has, so none collides with another."""
+
+    def __init__(self, calls: list[OpCall] = ()):   # type: ignore[assignment]
+        low = min((t.id for k in calls for t in k.inputs + k.outputs), default=0)
+        self._next = min(0, low) - 1
+        self._of: dict[Hashable, int] = {}
+
+    def derived(self, *key: Hashable) -> int:
+        """The storage of the tensor ``key`` names (``("cast", 12, "float16")``): the same key, the same number."""
+        found = self._of.get(key)
+        if found is None:
+            found = self._of[key] = self._next
+            self._next -= 1
+        return found
 
 
 @dataclass(frozen=True)
@@ -54,7 +75,7 @@ class TensorRef:
     @cached_property
     def nbytes(self) -> int:
         """The bytes reading (or writing) it moves: each distinct element once."""
-        return self.distinct * DTYPE_BYTES.get(self.dtype, 4)
+        return self.distinct * bytes_of(self.dtype, 4)
 
     @property
     def floating(self) -> bool:
@@ -84,7 +105,7 @@ class OpCall:
     inplace: bool = False                 # writes into one of its inputs
     attrs: dict = field(default_factory=dict, compare=False)
     part_of: int = -1                     # index of the op recorded whole that ran it (its decomposition)
-    phase: str = "forward"                # "forward", "backward" or "optimizer"
+    phase: str = Phase.FORWARD            # forward, backward or optimizer
 
     def with_result(self, outputs: tuple[TensorRef, ...], macs: int) -> OpCall:
         return replace(self, outputs=outputs, macs=macs)
@@ -104,23 +125,10 @@ class OpCall:
     def written_bytes(self) -> int:
         return sum(t.nbytes for t in self.outputs)
 
-    @property
-    def activation_inputs(self) -> tuple[TensorRef, ...]:
-        return tuple(t for t in self.inputs if not t.weight)
-
-    @property
-    def weight_inputs(self) -> tuple[TensorRef, ...]:
-        return tuple(t for t in self.inputs if t.weight)
-
-
-def top_level(kernels: list[OpCall]) -> list[OpCall]:
-    """The kernels that are not parts of an op recorded whole."""
-    return [k for k in kernels if k.part_of < 0]
-
 
 # -- serialising (a cache of traced models) -------------------------------------------------------------
 
-def to_rows(kernels: list[OpCall]) -> list[list]:
+def to_rows(calls: list[OpCall]) -> list[list]:
     """A compact JSON-able form; storages renumbered 0, 1, 2, … in order of first appearance."""
     ids: dict[int, int] = {}
 
@@ -129,7 +137,7 @@ def to_rows(kernels: list[OpCall]) -> list[list]:
         return row + [ref.elements] if ref.elements is not None else row
 
     return [[k.op, k.row, [t(x) for x in k.inputs], [t(x) for x in k.outputs], k.macs, int(k.view), int(k.inplace),
-             k.attrs, k.part_of, k.phase] for k in kernels]
+             k.attrs, k.part_of, k.phase] for k in calls]
 
 
 def from_rows(rows: list[list]) -> list[OpCall]:

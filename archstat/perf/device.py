@@ -1,13 +1,47 @@
-"""The device figures the cost model reads, from the shipped devices file (``archstat devices``)."""
+"""A device as the cost model reads it, and the coefficient set it is costed with, resolved in one place.
+
+:class:`DeviceSpec` holds the figures of a part the formulas read (its peaks by dtype, bandwidth, SMs,
+L2, architecture); :func:`spec` builds it from an entry of the shipped devices file (``archstat
+devices``), :func:`from_device` from an ``analyze.devices.Device`` (a datasheet entry or a MIG slice).
+:func:`coefficient_set` picks the fitted coefficients a device is costed with (``archstat/data/perf.yaml``):
+today one set per device kind (gpu, cpu); a set per architecture generation falls back to its kind's.
+"""
 
 from __future__ import annotations
 
-from typing import Optional
+from dataclasses import dataclass
+from typing import Any, Optional
 
-from archstat.perf.cost import DeviceSpec
+__all__ = ["DeviceSpec", "coefficient_set", "from_device", "spec"]
 
 # compute capability by architecture where an entry gives none (what kernels exist: flash needs sm80+)
 _CC = {"volta": 7.0, "turing": 7.5, "ampere": 8.0, "ada": 8.9, "hopper": 9.0, "blackwell": 10.0}
+
+
+@dataclass(frozen=True)
+class DeviceSpec:
+    """The figures of a device the cost model reads."""
+
+    key: str
+    name: str
+    kind: str                       # gpu or cpu
+    peaks: dict                     # peak key → FLOP/s (dense)
+    bandwidth: float                # bytes/s
+    sms: int                        # SMs (CUs; CPU cores)
+    l2_bytes: float                 # the last-level cache
+    arch: str = ""
+    compute_capability: float = 0.0
+    clock_mhz: float = 0.0
+
+    def peak(self, key: str) -> Optional[float]:
+        return self.peaks.get(key)
+
+
+def coefficient_set(coefficients: dict[str, Any], device: DeviceSpec) -> dict[str, Any]:
+    """The device-side coefficients ``device`` is costed with: its architecture generation's set where
+    perf.yaml has one (``sets.<arch>``), else its kind's (``gpu`` or ``cpu``)."""
+    by_arch = (coefficients.get("sets") or {}).get(device.arch)
+    return by_arch if by_arch is not None else coefficients[device.kind]
 
 
 def spec(key: str, *, peak: Optional[float] = None, peak_key: Optional[str] = None,

@@ -1,23 +1,25 @@
 """Which operators run as which device kernels under a runtime: the plan.
 
-The counts never change here: a plan regroups operators (``ir.program``) into :class:`DeviceKernel`\\ s, one
-per device kernel (or a host-only step for a view), and says what each step reads and writes in DRAM.
-Three runtimes, each a few rules (the README's "Runtimes" lists them too):
+The counts never change here: a plan regroups operator calls (``ir.program.OpCall``) into
+:class:`DeviceKernel`\\ s, one per kernel the device runs (or a host-only step for a view), and says what
+each reads and writes in DRAM. What an operator is comes from the aten table (``ir/aten.py``: its
+kernel kind and sub-kind, whether an engine folds or fuses it); what a runtime does comes from its
+record (``perf/runtime.py``); the rules here apply them:
 
-- ``eager`` (PyTorch without compilation): every operator is its own kernel and its own pass over
-  memory; a view costs host time only. cuDNN runs a tensor-core convolution on NHWC, so a channels-first
-  (NCHW) tensor is transposed in and out; a convolution's bias is a pass of its own; max pooling writes
-  its indices; an attention call runs the fused kernel its backend selection picks (flash for fp16/bf16,
-  memory-efficient for fp32 or with a mask, the math path's kernels otherwise).
-- ``compile`` (``torch.compile``, Inductor's defaults): convolutions, matrix products and fused attention
-  stay library kernels; every chain of pointwise ops, reductions, norms, copies and casts that feed one
-  another between them is one generated kernel that reads what comes from outside the chain once and
-  writes what leaves it once; convolutions run channels-last (Inductor's layout optimisation); views
-  are compiled away.
-- ``engine`` (TensorRT-class): batch norm after a convolution is folded into its weights; the
-  activation, residual add and scaling that follow a convolution or matrix product run in its epilogue;
-  other chains fuse as in ``compile``; attention is one fused kernel; int8 runs the matrix ops (and what
-  they fuse) in int8 and the rest in fp16; a CUDA graph launches it all (no host cost per kernel).
+- every operator is its own kernel and its own pass over memory, unless the runtime ``fuses_chains``:
+  then every chain of fusible memory kernels (pointwise, reductions, norms, softmax, pooling, copies,
+  gathers, casts) that feed one another between two library kernels (convolutions, matrix products,
+  fused attention) is one generated kernel that reads what comes from outside the chain once and writes
+  what leaves it once;
+- ``epilogue``: batch norm after a convolution folds into its weights, and the pointwise ops after a
+  convolution or matrix product run in its epilogue;
+- ``nchw_transpose``: cuDNN's tensor-core convolutions take NHWC, so an NCHW tensor is transposed in and
+  out; ``separate_conv_bias``: a convolution's bias is a pass of its own; ``channels_last``: convolutions
+  run on NHWC tensors; ``views_free``: views and allocations cost nothing;
+- max pooling writes its indices on a GPU; an attention call runs the fused kernel its backend
+  selection picks (flash for fp16/bf16, memory-efficient for fp32 or with a mask, the math path's
+  kernels otherwise; an engine always has a fused kernel); int8 (an engine's) runs the matrix ops and
+  what they fuse in int8 and the rest in fp16.
 """
 
 from __future__ import annotations
@@ -25,71 +27,48 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
-from archstat.ir.program import DTYPE_BYTES, OpCall, TensorRef, numel
+from archstat.dtypes import BY_PEAK, DTYPES
+from archstat.enums import StrEnum
+from archstat.ir import aten
+from archstat.ir.aten import Epilogue, Kind, Sub
+from archstat.ir.program import IdSpace, OpCall, Phase, numel
+from archstat.perf.runtime import RuntimeRecord, record
 
-RUNTIMES = ("eager", "compile", "engine")
-
-GEMM_OPS = frozenset({"mm", "addmm", "bmm", "baddbmm", "addbmm", "mv", "addmv", "dot", "vdot", "linear", "_linear",
-                      "_addmm_activation", "matmul"})
-CONV_OPS = frozenset({"convolution", "_convolution"})
-ATTENTION_OPS = frozenset({"scaled_dot_product_attention", "_scaled_dot_product_flash_attention_for_cpu",
-                           "_scaled_dot_product_flash_attention", "_scaled_dot_product_efficient_attention",
-                           "_scaled_dot_product_cudnn_attention", "_flash_attention_forward",
-                           "_efficient_attention_forward", "_scaled_dot_product_fused_attention_overrideable"})
-NORM_BACKWARD_OPS = frozenset({"native_batch_norm_backward", "cudnn_batch_norm_backward", "native_layer_norm_backward",
-                               "native_group_norm_backward", "_fused_rms_norm_backward",
-                               "batch_norm_backward"})
-SOFTMAX_BACKWARD_OPS = frozenset({"_softmax_backward_data", "_log_softmax_backward_data"})
-POOL_BACKWARD_OPS = frozenset({"max_pool2d_with_indices_backward", "avg_pool2d_backward",
-                               "adaptive_avg_pool2d_backward", "_adaptive_avg_pool2d_backward",
-                               "max_pool3d_with_indices_backward",
-                               "avg_pool3d_backward", "adaptive_max_pool2d_backward"})
-NORM_OPS = frozenset({"native_batch_norm", "_native_batch_norm_legit", "_native_batch_norm_legit_no_training",
-                      "_native_batch_norm_legit_functional", "native_layer_norm", "native_group_norm",
-                      "_fused_rms_norm", "rms_norm", "batch_norm", "layer_norm", "group_norm", "cudnn_batch_norm"})
-BN_OPS = frozenset({"native_batch_norm", "_native_batch_norm_legit", "_native_batch_norm_legit_no_training",
-                    "_native_batch_norm_legit_functional", "batch_norm", "cudnn_batch_norm"})
-SOFTMAX_OPS = frozenset({"_softmax", "softmax", "_log_softmax", "log_softmax", "_safe_softmax"})
-REDUCTION_OPS = frozenset({"mean", "sum", "amax", "amin", "max", "min", "var", "var_mean", "std", "std_mean", "norm",
-                           "linalg_vector_norm", "logsumexp", "prod", "argmax", "argmin", "any", "all", "cumsum"})
-POOL_OPS = frozenset({"max_pool2d_with_indices", "max_pool2d", "max_pool3d_with_indices", "avg_pool2d", "avg_pool1d",
-                      "avg_pool3d", "adaptive_avg_pool2d", "_adaptive_avg_pool2d", "adaptive_max_pool2d",
-                      "adaptive_avg_pool3d", "_adaptive_avg_pool3d", "max_pool1d"})
-COPY_OPS = frozenset({"clone", "contiguous", "copy", "copy_", "_to_copy", "cat", "stack", "constant_pad_nd", "roll",
-                      "flip", "repeat", "expand_copy", "slice_scatter", "select_scatter", "pad", "tril", "triu",
-                      "reflection_pad2d", "replication_pad2d", "_unsafe_view", "alias_copy", "_copy_from"})
-GATHER_OPS = frozenset({"index", "index_select", "gather", "embedding", "_unsafe_index", "index_put", "index_put_",
-                        "_index_put_impl_", "scatter", "scatter_add", "scatter_add_", "upsample_nearest2d",
-                        "upsample_bilinear2d", "_upsample_bilinear2d_aa", "upsample_bicubic2d", "grid_sampler_2d",
-                        "_unsafe_index_put", "masked_fill", "masked_fill_", "where", "embedding_bag"})
-FACTORY_OPS = frozenset({"empty", "empty_like", "empty_strided", "new_empty", "new_empty_strided", "zeros", "ones",
-                         "full", "zeros_like", "ones_like", "full_like", "new_zeros", "new_ones", "new_full", "arange",
-                         "lift_fresh", "lift_fresh_copy", "scalar_tensor", "_local_scalar_dense", "sym_size",
-                         "sym_numel", "sym_stride", "detach", "linspace", "eye"})
-# a factory that fills memory is a (write-only) kernel; one that only allocates is host time
-FILLS = frozenset({"zeros", "ones", "full", "zeros_like", "ones_like", "full_like", "new_zeros", "new_ones",
-                   "new_full", "arange", "linspace", "eye", "fill_", "zero_", "fill"})
-FUSIBLE = frozenset({"pointwise", "reduction", "norm", "softmax", "pool", "copy", "gather", "cast"})
+# memory kernels a generated kernel (compile, engine) can take in
+FUSIBLE = frozenset({Sub.POINTWISE, Sub.REDUCTION, Sub.NORM, Sub.SOFTMAX, Sub.POOL, Sub.COPY, Sub.GATHER, Sub.CAST})
+MATRIX = frozenset({Kind.CONV, Kind.DEPTHWISE, Kind.GEMM, Kind.ATTENTION})
 
 
-@dataclass
+class HostClass(StrEnum):
+    """What the host pays to launch an operator (``host.<kind>.<runtime>`` in perf.yaml)."""
+
+    VIEW = "view"
+    ALLOC = "alloc"
+    POINTWISE = "pointwise"
+    NORM = "norm"
+    CONV = "conv"
+    GEMM = "gemm"
+    ATTENTION = "attention"
+    FUSED = "fused"
+
+
+@dataclass(kw_only=True)
 class DeviceKernel:
-    """One device kernel of the plan (or, ``kind == "host"``, an operator that launches none)."""
+    """One kernel the device runs (or, ``kind == host``, an operator that launches none)."""
 
-    kind: str                        # conv, depthwise, gemm, attention, memory, host
-    sub: str                         # what kind of memory kernel: pointwise, reduction, norm, softmax, pool,
-    #                                  copy, transpose, gather, cast, fill; the host step: view, alloc
-    ops: tuple[str, ...]             # the traced operators it runs
+    kind: Kind
+    sub: Sub = Sub.NONE              # a memory kernel's kind (pointwise, reduction, …); a host step's (view, alloc)
+    ops: tuple[str, ...]             # the operators it runs
     rows: tuple[str, ...]            # the table rows they belong to
     macs: int = 0
     read: int = 0                    # bytes it reads from memory
     written: int = 0                 # bytes it writes
     math: str = ""                   # the peak its arithmetic runs at: fp32, tf32, fp16, bf16, int8
     dims: tuple = ()                 # gemm/conv: (groups, M, N, K, kernel taps); attention: (BH, L, S, E, Ev)
-    host_ops: tuple[str, ...] = ()   # the host cost classes of the operators launched for it
+    host_ops: tuple[str, ...] = ()   # the host cost classes (HostClass) of the operators launched for it
     inputs: tuple[tuple[int, int], ...] = ()    # (storage, bytes) read: caches follow these
     outputs: tuple[tuple[int, int], ...] = ()
-    phase: str = "forward"
+    phase: str = Phase.FORWARD
     weight_read: int = 0             # of ``read``: parameters, buffers and tensors computed from them alone
     note: str = ""                   # a transposition, a folded norm: why it is there
     backend: str = ""                # attention: flash, efficient, cpu; conv: nhwc, nchw
@@ -110,84 +89,45 @@ class Target:
     kind: str = "gpu"                # gpu or cpu
     arch: str = "ampere"
     compute_capability: float = 8.0
-    int8: bool = True
-    fp8: bool = False
 
 
 @dataclass
 class Plan:
     runtime: str
     precision: str                   # fp32, fp16, bf16, amp-fp16, amp-bf16, int8
-    steps: list[DeviceKernel]
+    kernels: list[DeviceKernel]
     tf32: dict = field(default_factory=dict)      # {"conv": bool, "matmul": bool} for float32 on a GPU
     notes: list[str] = field(default_factory=list)
     unknown_ops: dict = field(default_factory=dict)   # aten op → calls planned as a generic memory pass
 
     @property
-    def device_steps(self) -> list[DeviceKernel]:
-        return [s for s in self.steps if s.kind != "host"]
+    def device_kernels(self) -> list[DeviceKernel]:
+        return [s for s in self.kernels if s.kind != Kind.HOST]
 
 
 # -- classifying one operator ----------------------------------------------------------------------------
 
-def classify(k: OpCall) -> tuple[str, str]:
-    """(kind, sub) of one operator: conv, depthwise, gemm, attention, memory (with its sub-kind) or host."""
-    op = k.op
-    if k.view:
-        return "host", "view"
-    if op in CONV_OPS:
-        return ("depthwise", "") if _depthwise(k) else ("conv", "")
-    if op == "convolution_backward":
-        return "conv_backward", ""
-    if op in NORM_BACKWARD_OPS:
-        return "memory", "norm"
-    if op in SOFTMAX_BACKWARD_OPS:
-        return "memory", "softmax"
-    if op in POOL_BACKWARD_OPS:
-        return "memory", "pool"
-    if op in ("embedding_dense_backward", "index_put", "index_put_", "_index_put_impl_"):
-        return "memory", "gather"
-    if op in ("nll_loss_forward", "nll_loss_backward", "nll_loss2d_forward", "nll_loss2d_backward"):
-        return "memory", "reduction"
-    if op.endswith("_backward") and op[:-len("_backward")].rstrip("_") in _POINTWISE_NAMES | _ACTIVATIONS:
-        return "memory", "pointwise"
-    if op in GEMM_OPS:
-        return "gemm", ""
-    if op in ATTENTION_OPS:
-        return "attention", ""
-    if op in FACTORY_OPS:
-        return ("memory", "fill") if op in FILLS and k.outputs else ("host", "alloc")
-    if op in FILLS:
-        return "memory", "fill"
-    if k.attrs.get("cast"):
-        return "memory", "cast"
-    if op in NORM_OPS:
-        return "memory", "norm"
-    if op in SOFTMAX_OPS:
-        return "memory", "softmax"
-    if op in POOL_OPS:
-        return "memory", "pool"
-    if op in REDUCTION_OPS:
-        return "memory", "reduction"
-    if op in GATHER_OPS:
-        return "memory", "gather"
-    if op in COPY_OPS:
-        return "memory", "copy"
-    if k.attrs.get("pointwise") or op.rstrip("_") in _POINTWISE_NAMES:
-        return "memory", "pointwise"
-    if not k.outputs:
-        return "host", "alloc"
-    return "memory", "other"
-
-
-_POINTWISE_NAMES = frozenset("""add sub mul div relu relu6 gelu silu sigmoid tanh hardswish hardsigmoid hardtanh
-mish elu leaky_relu softplus threshold clamp clamp_min clamp_max neg abs exp log sqrt rsqrt pow erf where
-masked_fill addcmul addcdiv lerp maximum minimum bitwise_and logical_not eq ne lt le gt ge sign floor ceil round
-reciprocal square native_dropout bernoulli""".split())
-
-
-_ACTIVATIONS = frozenset({"threshold", "gelu", "silu", "hardswish", "hardsigmoid", "sigmoid", "tanh", "elu",
-                          "leaky_relu", "mish", "softplus", "hardtanh", "native_dropout", "relu"})
+def classify(call: OpCall) -> tuple[Kind, Sub]:
+    """(kind, sub) of one operator call: its row in the aten table (``ir/aten.py``), refined by what
+    the call itself says (a view, a cast autocast inserted, a convolution's groups, whether a factory
+    wrote anything); an operator the table has no kernel model for is pointwise if torch tags it so,
+    an allocation if it writes nothing, else a generic memory pass."""
+    if call.view:
+        return Kind.HOST, Sub.VIEW
+    if call.attrs.get("cast"):
+        return Kind.MEMORY, Sub.CAST
+    row = aten.get(call.op) or aten.in_place_base(call.op)
+    if row is not None and row.sub is not Sub.OTHER:
+        if row.kind is Kind.CONV:
+            return (Kind.DEPTHWISE, Sub.NONE) if _depthwise(call) else (Kind.CONV, Sub.NONE)
+        if row.factory:
+            return (Kind.MEMORY, Sub.FILL) if row.sub is Sub.FILL and call.outputs else (Kind.HOST, Sub.ALLOC)
+        return row.kind, row.sub
+    if call.attrs.get("pointwise"):
+        return Kind.MEMORY, Sub.POINTWISE
+    if not call.outputs:
+        return Kind.HOST, Sub.ALLOC
+    return Kind.MEMORY, Sub.OTHER
 
 
 def _depthwise(k: OpCall) -> bool:
@@ -259,20 +199,24 @@ def attention_dims(k: OpCall) -> tuple[int, int, int, int, int]:
 # -- the math each operator runs at ----------------------------------------------------------------------
 
 def math_of(dtype: str, kind: str, target: Target, tf32: dict) -> str:
-    """The peak key of a matrix op on ``dtype``: fp16/bf16 as they are; float32 on a GPU in TF32 where
+    """The peak key of a matrix op on ``dtype``: fp16/bf16/int8 as they are; float32 on a GPU in TF32 where
     PyTorch's settings allow it for that kind (cuDNN convolutions: on by default; matmuls: off)."""
-    if dtype in ("float16", "bfloat16"):
-        return "fp16" if dtype == "float16" else "bf16"
-    if dtype == "int8":
-        return "int8"
+    if dtype in ("float16", "bfloat16", "int8"):
+        return DTYPES[dtype].peak
     if target.kind == "gpu" and target.compute_capability >= 8.0:
-        allowed = tf32.get("conv" if kind in ("conv", "depthwise") else "matmul", False)
-        if allowed and kind != "depthwise":
+        allowed = tf32.get("conv" if kind in (Kind.CONV, Kind.DEPTHWISE) else "matmul", False)
+        if allowed and kind != Kind.DEPTHWISE:
             return "tf32"
     return "fp32"
 
 
-def sdpa_backend(k: OpCall, target: Target, runtime: str) -> str:
+def align_of(math: str) -> int:
+    """Channels a tensor-core kernel of this math pads to (fp16/bf16 8, tf32 4, int8/fp8 16, fp32 1)."""
+    found = BY_PEAK.get(math)
+    return found.align if found is not None else 1
+
+
+def sdpa_backend(k: OpCall, target: Target, runtime: RuntimeRecord) -> str:
     """Which kernel runs ``scaled_dot_product_attention`` (PyTorch ≥ 2.2 selection, simplified): flash
     for fp16/bf16 without a mask on sm80+ with head dims ≤ 256 in multiples of 8; memory-efficient for
     fp32 or with a mask (head dims in multiples of 8); the fused CPU kernel on a CPU; else the math
@@ -282,7 +226,7 @@ def sdpa_backend(k: OpCall, target: Target, runtime: str) -> str:
     ev = k.inputs[2].shape[-1] if len(k.inputs) > 2 and k.inputs[2].shape else e
     if target.kind == "cpu":
         return "cpu" if q.dtype in ("float32", "bfloat16") else "math"
-    if runtime == "engine":
+    if runtime.fused_attention:
         return "flash"
     aligned = e % 8 == 0 and ev % 8 == 0
     mask = k.attrs.get("mask", False)
@@ -297,30 +241,61 @@ def sdpa_backend(k: OpCall, target: Target, runtime: str) -> str:
 # -- the plan ----------------------------------------------------------------------------------------
 
 def plan(calls: list[OpCall], runtime: str, target: Target, *, precision: str = "fp32",
-         tf32: Optional[dict] = None, channels_last: bool = False, int8: bool = False, sdpa: str = "auto") -> Plan:
-    """The steps ``kernels`` (already at their run-time dtypes: ``perf.precision.apply``) run as.
-    ``sdpa='math'``: attention calls run their math path (a PyTorch without fused attention kernels)."""
-    if runtime not in RUNTIMES:
-        raise ValueError(f"unknown runtime {runtime!r}")
+         tf32: Optional[dict] = None, channels_last: bool = False, int8: bool = False, sdpa: str = "auto",
+         ids: Optional[IdSpace] = None) -> Plan:
+    """The device kernels ``calls`` (already at their run-time dtypes: ``perf.precision.apply``) run as.
+    ``sdpa='math'``: attention calls run their math path (a PyTorch without fused attention kernels);
+    ``ids``: the program's allocator of derived storages (a transposed copy takes one)."""
+    rt = record(runtime)
     tf32 = dict(tf32 or {"conv": True, "matmul": False})
-    builder = _Builder(calls, runtime, target, tf32, channels_last or runtime != "eager", int8)
-    builder.sdpa = sdpa
-    steps = builder.build()
+    builder = _Builder(calls, rt, target, tf32=tf32, channels_last=channels_last or rt.channels_last, int8=int8,
+                       sdpa=sdpa, ids=ids or IdSpace(calls))
+    kernels = builder.build()
     weights = {t.id for k in calls for t in k.inputs if t.weight or t.role == "const"}
-    for s in steps:
+    for s in kernels:
         s.weight_read = min(s.read, sum(n for t, n in dict(s.inputs).items() if t in weights))
-    return Plan(runtime, precision, steps, tf32, builder.notes, builder.unknown)
+    return Plan(rt.name, precision, kernels, tf32, builder.notes, builder.unknown)
+
+
+def _io(k: OpCall) -> dict:
+    """What a kernel running one call reads and writes, as (storage, bytes) pairs, and its phase."""
+    return dict(inputs=tuple((t.id, t.nbytes) for t in k.inputs), outputs=tuple((t.id, t.nbytes) for t in k.outputs),
+                phase=k.phase)
+
+
+def _memory_traffic(k: OpCall, sub: Sub, gpu: bool) -> tuple[int, int]:
+    """(read, written) bytes of a memory kernel running ``k`` alone: its tensors, corrected where the
+    kernel moves more or less than they say."""
+    read = sum(t.nbytes for t in k.inputs)
+    written = sum(t.nbytes for t in k.outputs)
+    if k.op == "max_pool2d" and gpu and k.outputs:
+        # on CUDA, max_pool2d runs max_pool2d_with_indices: it also writes int64 indices
+        written += k.outputs[0].numel * 8
+    if sub == Sub.FILL:
+        read = 0
+    row = aten.get(k.op)
+    if row is not None and row.epilogue is Epilogue.FOLD:     # batch norm
+        if k.attrs.get("training") and k.inputs:
+            read += k.inputs[0].nbytes          # the batch's statistics: one more pass over the input
+        elif k.outputs:
+            written = k.outputs[0].nbytes       # at inference it saves no statistics
+    if sub == Sub.GATHER and k.outputs and k.inputs and k.op not in ("index_put", "index_put_", "_index_put_impl_"):
+        # a gather reads what it picks (and its indices), not the whole source
+        read = min(read, sum(t.nbytes for t in k.outputs) + sum(t.nbytes for t in k.inputs[1:]))
+    return read, written
 
 
 class _Builder:
-    def __init__(self, calls, runtime, target, tf32, channels_last, int8):
+    def __init__(self, calls: list[OpCall], runtime: RuntimeRecord, target: Target, *, tf32: dict,
+                 channels_last: bool, int8: bool, sdpa: str, ids: IdSpace):
         self.calls = calls
         self.runtime = runtime
         self.target = target
         self.tf32 = tf32
         self.channels_last = channels_last
         self.int8 = int8
-        self.sdpa = "auto"
+        self.sdpa = sdpa
+        self.ids = ids
         self.notes: list[str] = []
         self.unknown: dict[str, int] = {}
         self.parts: dict[int, list[int]] = {}
@@ -331,79 +306,69 @@ class _Builder:
     # ---- one operator as its own kernel (eager) --------------------------------------------------------
     def single(self, k: OpCall) -> list[DeviceKernel]:
         kind, sub = classify(k)
-        if kind == "host":
-            return [DeviceKernel("host", sub, (k.op,), (k.row,), host_ops=("view" if sub == "view" else "alloc",),
-                         phase=k.phase)]
+        if kind == Kind.HOST:
+            return [DeviceKernel(kind=Kind.HOST, sub=sub, ops=(k.op,), rows=(k.row,), phase=k.phase,
+                                 host_ops=(HostClass.VIEW if sub == Sub.VIEW else HostClass.ALLOC,))]
+        if kind in (Kind.CONV, Kind.DEPTHWISE):
+            return self.conv(k, kind)
+        if kind == Kind.CONV_BACKWARD:
+            return self.conv_backward(k)
         read = sum(t.nbytes for t in k.inputs)
         written = sum(t.nbytes for t in k.outputs)
-        io = dict(inputs=tuple((t.id, t.nbytes) for t in k.inputs), outputs=tuple((t.id, t.nbytes) for t in k.outputs),
-                  phase=k.phase)
-        if kind in ("conv", "depthwise"):
-            return self.conv(k, kind, read, written, io)
-        if kind == "conv_backward":
-            return self.conv_backward(k)
-        if kind == "gemm":
-            dtype = _activation_dtype(k)
-            return [DeviceKernel("gemm", "", (k.op,), (k.row,), k.macs, read, written,
-                         math_of(dtype, "gemm", self.target, self.tf32), gemm_dims(k), ("gemm",), **io)]
-        if kind == "attention":
-            return [DeviceKernel("attention", "", (k.op,), (k.row,), k.macs, read, written,
-                         math_of(k.inputs[0].dtype, "attention", self.target, self.tf32), attention_dims(k),
-                         ("attention",), backend="cpu" if self.target.kind == "cpu" else "flash", **io)]
-        if sub == "other":
+        if kind == Kind.GEMM:
+            return [DeviceKernel(kind=Kind.GEMM, ops=(k.op,), rows=(k.row,), macs=k.macs, read=read, written=written,
+                                 math=math_of(_activation_dtype(k), Kind.GEMM, self.target, self.tf32),
+                                 dims=gemm_dims(k), host_ops=(HostClass.GEMM,), **_io(k))]
+        if kind == Kind.ATTENTION:
+            return [DeviceKernel(kind=Kind.ATTENTION, ops=(k.op,), rows=(k.row,), macs=k.macs, read=read,
+                                 written=written,
+                                 math=math_of(k.inputs[0].dtype, Kind.ATTENTION, self.target, self.tf32),
+                                 dims=attention_dims(k), host_ops=(HostClass.ATTENTION,),
+                                 backend="cpu" if self.target.kind == "cpu" else "flash", **_io(k))]
+        if sub == Sub.OTHER:
             self.unknown[k.op] = self.unknown.get(k.op, 0) + 1
-        if k.op in ("max_pool2d_with_indices", "max_pool3d_with_indices") and self.target.kind == "gpu":
-            pass  # its indices are one of its outputs already
-        elif k.op == "max_pool2d" and self.target.kind == "gpu" and k.outputs:
-            # on CUDA, max_pool2d runs max_pool2d_with_indices: it also writes int64 indices
-            written += k.outputs[0].numel * 8
-        host = "norm" if sub == "norm" else "pointwise"
-        if sub == "fill":
-            read = 0
-        if k.op in BN_OPS and k.attrs.get("training") and k.inputs:
-            read += k.inputs[0].nbytes          # the batch's statistics: one more pass over the input
-        elif k.op in BN_OPS and k.outputs:
-            written = k.outputs[0].nbytes       # at inference it saves no statistics
-        if sub == "gather" and k.outputs and k.inputs and k.op not in ("index_put", "index_put_", "_index_put_impl_"):
-            # a gather reads what it picks (and its indices), not the whole source
-            read = min(read, sum(t.nbytes for t in k.outputs) + sum(t.nbytes for t in k.inputs[1:]))
-        return [DeviceKernel("memory", sub, (k.op,), (k.row,), 0, read, written, "", (), (host,), **io)]
+        read, written = _memory_traffic(k, sub, self.target.kind == "gpu")
+        host = HostClass.NORM if sub == Sub.NORM else HostClass.POINTWISE
+        return [DeviceKernel(kind=Kind.MEMORY, sub=sub, ops=(k.op,), rows=(k.row,), read=read, written=written,
+                             host_ops=(host,), **_io(k))]
 
-    def conv(self, k: OpCall, kind: str, read: int, written: int, io: dict) -> list[DeviceKernel]:
+    def conv(self, k: OpCall, kind: Kind) -> list[DeviceKernel]:
         x = k.inputs[0]
-        dtype = _activation_dtype(k)
-        math = math_of(dtype, kind, self.target, self.tf32)
+        read = sum(t.nbytes for t in k.inputs)
+        written = sum(t.nbytes for t in k.outputs)
+        io = _io(k)
+        math = math_of(_activation_dtype(k), kind, self.target, self.tf32)
         steps = []
-        transposed = False
         bias = len(k.inputs) > 2 and k.inputs[2].role == "param" and k.inputs[2].numel > 0
         layout = "nhwc" if (self.channels_last or x.layout == "channels_last") else "nchw"
         tensor_math = math in ("fp16", "bf16", "tf32", "int8")
-        if (self.target.kind == "gpu" and self.runtime == "eager" and layout == "nchw" and tensor_math
-                and kind == "conv" and len(x.shape) >= 4):
-            transposed = True
-            steps.append(DeviceKernel("memory", "transpose", ("nchw_to_nhwc",), (k.row,), 0, x.nbytes, x.nbytes,
-                              host_ops=(), inputs=((x.id, x.nbytes),), outputs=((-x.id - 7, x.nbytes),),
-                              phase=k.phase, note="cuDNN's tensor-core kernels take NHWC: the NCHW input is "
-                                                  "transposed"))
-        separate_bias = bias and self.runtime == "eager"
-        conv_read = read - (k.inputs[2].nbytes if separate_bias else 0)
-        conv_io = dict(io)
+        transposed = (self.target.kind == "gpu" and self.runtime.nchw_transpose and layout == "nchw"
+                      and tensor_math and kind == Kind.CONV and len(x.shape) >= 4)
+        if transposed:
+            steps.append(DeviceKernel(kind=Kind.MEMORY, sub=Sub.TRANSPOSE, ops=("nchw_to_nhwc",), rows=(k.row,),
+                                      read=x.nbytes, written=x.nbytes, inputs=((x.id, x.nbytes),),
+                                      outputs=((self.ids.derived("nhwc", x.id), x.nbytes),), phase=k.phase,
+                                      note="cuDNN's tensor-core kernels take NHWC: the NCHW input is transposed"))
+        separate_bias = bias and self.runtime.separate_conv_bias
         if separate_bias:
-            conv_io["inputs"] = tuple(x for x in io["inputs"] if x[0] != k.inputs[2].id)
-        steps.append(DeviceKernel(kind, "", (k.op,), (k.row,), k.macs, conv_read, written, math,
-                          conv_dims(k), ("conv",), backend=layout, **conv_io))
+            read -= k.inputs[2].nbytes
+            io["inputs"] = tuple(x for x in io["inputs"] if x[0] != k.inputs[2].id)
+        steps.append(DeviceKernel(kind=kind, ops=(k.op,), rows=(k.row,), macs=k.macs, read=read, written=written,
+                                  math=math, dims=conv_dims(k), host_ops=(HostClass.CONV,), backend=layout, **io))
         if transposed and k.outputs:
             y = k.outputs[0]
-            steps.append(DeviceKernel("memory", "transpose", ("nhwc_to_nchw",), (k.row,), 0, y.nbytes, y.nbytes,
-                              inputs=((-y.id - 7, y.nbytes),), outputs=((y.id, y.nbytes),), phase=k.phase,
-                              note="… and the NHWC output transposed back to NCHW"))
+            steps.append(DeviceKernel(kind=Kind.MEMORY, sub=Sub.TRANSPOSE, ops=("nhwc_to_nchw",), rows=(k.row,),
+                                      read=y.nbytes, written=y.nbytes,
+                                      inputs=((self.ids.derived("nhwc", y.id), y.nbytes),),
+                                      outputs=((y.id, y.nbytes),), phase=k.phase,
+                                      note="… and the NHWC output transposed back to NCHW"))
         if separate_bias and k.outputs:
-            y = k.outputs[0]
-            b = k.inputs[2]
-            steps.append(DeviceKernel("memory", "pointwise", ("add_",), (k.row,), 0, y.nbytes + b.nbytes, y.nbytes,
-                              host_ops=("pointwise",), inputs=((y.id, y.nbytes), (b.id, b.nbytes)),
-                              outputs=((y.id, y.nbytes),), phase=k.phase,
-                              note="PyTorch adds a cuDNN convolution's bias in a pass of its own"))
+            y, b = k.outputs[0], k.inputs[2]
+            steps.append(DeviceKernel(kind=Kind.MEMORY, sub=Sub.POINTWISE, ops=("add_",), rows=(k.row,),
+                                      read=y.nbytes + b.nbytes, written=y.nbytes, host_ops=(HostClass.POINTWISE,),
+                                      inputs=((y.id, y.nbytes), (b.id, b.nbytes)), outputs=((y.id, y.nbytes),),
+                                      phase=k.phase,
+                                      note="PyTorch adds a cuDNN convolution's bias in a pass of its own"))
         return steps
 
     def conv_backward(self, k: OpCall) -> list[DeviceKernel]:
@@ -418,34 +383,34 @@ class _Builder:
         out_positions = n * numel(grad_out.shape[2:])
         in_positions = n * numel(x.shape[2:])
         macs = out_positions * c_out * c_in_g * taps          # the forward's
-        depthwise = groups > 1 and c_in_g == 1
-        dtype = grad_out.dtype
-        kind = "depthwise" if depthwise else "conv"
-        math = math_of(dtype, kind, self.target, self.tf32)
+        kind = Kind.DEPTHWISE if groups > 1 and c_in_g == 1 else Kind.CONV
+        math = math_of(grad_out.dtype, kind, self.target, self.tf32)
         steps = []
         by_shape = {t.shape: t for t in k.outputs}
         gx, gw = by_shape.get(x.shape), by_shape.get(w.shape)
         gb = next((t for t in k.outputs if len(t.shape) == 1 and t.shape[0] == c_out), None)
         if gx is not None:
-            steps.append(DeviceKernel(kind, "", ("convolution_backward.input",), (k.row,), macs,
-                              grad_out.nbytes + w.nbytes, gx.nbytes, math,
-                              (groups, in_positions, c_in_g, (c_out // groups) * taps, taps), ("conv",),
-                              ((grad_out.id, grad_out.nbytes), (w.id, w.nbytes)), ((gx.id, gx.nbytes),),
-                              k.phase, backend="nhwc"))
+            steps.append(DeviceKernel(kind=kind, ops=("convolution_backward.input",), rows=(k.row,), macs=macs,
+                                      read=grad_out.nbytes + w.nbytes, written=gx.nbytes, math=math,
+                                      dims=(groups, in_positions, c_in_g, (c_out // groups) * taps, taps),
+                                      host_ops=(HostClass.CONV,),
+                                      inputs=((grad_out.id, grad_out.nbytes), (w.id, w.nbytes)),
+                                      outputs=((gx.id, gx.nbytes),), phase=k.phase, backend="nhwc"))
         if gw is not None:
-            steps.append(DeviceKernel(kind, "", ("convolution_backward.weight",), (k.row,), macs,
-                              grad_out.nbytes + x.nbytes, gw.nbytes, math,
-                              (groups, c_out // groups, c_in_g * taps, out_positions, taps), (),
-                              ((grad_out.id, grad_out.nbytes), (x.id, x.nbytes)), ((gw.id, gw.nbytes),),
-                              k.phase, backend="nhwc"))
+            steps.append(DeviceKernel(kind=kind, ops=("convolution_backward.weight",), rows=(k.row,), macs=macs,
+                                      read=grad_out.nbytes + x.nbytes, written=gw.nbytes, math=math,
+                                      dims=(groups, c_out // groups, c_in_g * taps, out_positions, taps),
+                                      inputs=((grad_out.id, grad_out.nbytes), (x.id, x.nbytes)),
+                                      outputs=((gw.id, gw.nbytes),), phase=k.phase, backend="nhwc"))
         if gb is not None:
-            steps.append(DeviceKernel("memory", "reduction", ("convolution_backward.bias",), (k.row,), 0, grad_out.nbytes,
-                              gb.nbytes, host_ops=(), inputs=((grad_out.id, grad_out.nbytes),),
-                              outputs=((gb.id, gb.nbytes),), phase=k.phase))
+            steps.append(DeviceKernel(kind=Kind.MEMORY, sub=Sub.REDUCTION, ops=("convolution_backward.bias",),
+                                      rows=(k.row,), read=grad_out.nbytes, written=gb.nbytes,
+                                      inputs=((grad_out.id, grad_out.nbytes),), outputs=((gb.id, gb.nbytes),),
+                                      phase=k.phase))
         return steps
 
     # ---- whole ops -----------------------------------------------------------------------------------
-    def attention(self, i: int, k: OpCall) -> Optional[list[DeviceKernel]]:
+    def attention(self, k: OpCall) -> Optional[list[DeviceKernel]]:
         """A recorded-whole attention call as the fused kernel its backend runs (None: its math path)."""
         backend = sdpa_backend(k, self.target, self.runtime)
         if backend == "math":
@@ -454,27 +419,28 @@ class _Builder:
         mask = k.inputs[3] if len(k.inputs) > 3 else None
         read = q.nbytes + key.nbytes + v.nbytes + (mask.nbytes if mask is not None else 0)
         written = sum(t.nbytes for t in k.outputs)
-        return [DeviceKernel("attention", "", (k.op,), (k.row,), k.macs, read, written,
-                     math_of(q.dtype, "attention", self.target, self.tf32), attention_dims(k), ("attention",),
-                     inputs=tuple((t.id, t.nbytes) for t in k.inputs),
-                     outputs=tuple((t.id, t.nbytes) for t in k.outputs), phase=k.phase, backend=backend)]
+        return [DeviceKernel(kind=Kind.ATTENTION, ops=(k.op,), rows=(k.row,), macs=k.macs, read=read, written=written,
+                             math=math_of(q.dtype, Kind.ATTENTION, self.target, self.tf32), dims=attention_dims(k),
+                             host_ops=(HostClass.ATTENTION,), inputs=tuple((t.id, t.nbytes) for t in k.inputs),
+                             outputs=tuple((t.id, t.nbytes) for t in k.outputs), phase=k.phase, backend=backend)]
 
     # ---- the runtimes ----------------------------------------------------------------------------------
     def build(self) -> list[DeviceKernel]:
         units = self.units()
-        if self.runtime == "eager":
+        if not self.runtime.fuses_chains:
             return [s for _, steps in units for s in steps]
         return self.fuse(units)
 
     def units(self) -> list[tuple[int, list[DeviceKernel]]]:
-        """(kernel index, its steps as eager runs them) for every top-level operator; an attention
+        """(call index, its kernels as eager runs them) for every top-level operator; an attention
         call on the math path becomes its parts."""
         out = []
         for i, k in enumerate(self.calls):
             if k.part_of >= 0:
                 continue
-            if i in self.parts and k.op in ATTENTION_OPS:
-                fused = self.attention(i, k) if self.sdpa != "math" else None
+            row = aten.get(k.op)
+            if i in self.parts and row is not None and row.kind is Kind.ATTENTION:
+                fused = self.attention(k) if self.sdpa != "math" else None
                 if fused is not None:
                     out.append((i, fused))
                     continue
@@ -485,58 +451,19 @@ class _Builder:
         return out
 
     def fuse(self, units: list[tuple[int, list[DeviceKernel]]]) -> list[DeviceKernel]:
-        """compile and engine: chains of fusible steps that feed one another become one kernel; an
-        engine also folds batch norm into the convolution before it and runs the pointwise ops after
-        a convolution or matrix product in its epilogue."""
-        steps: list[DeviceKernel] = []
-        group: Optional[DeviceKernel] = None
-        produced: set[int] = set()           # storages written by the open group
-        consumers = self._consumers()
-        epilogue_of: Optional[DeviceKernel] = None   # engine: the matrix step the following pointwise ops join
-        epilogue_out: set[int] = set()
-
-        def close():
-            nonlocal group, produced
-            if group is not None:
-                _finish(group, consumers)
-                steps.append(group)
-            group, produced = None, set()
-
+        """Chains of fusible kernels that feed one another become one kernel; with ``epilogue``, batch
+        norm folds into the convolution before it and the pointwise ops after a convolution or matrix
+        product run in its epilogue."""
+        fusion = _Fusion(self._consumers(), epilogue=self.runtime.epilogue, int8=self.int8)
         for _i, unit in units:
             for s in unit:
-                if s.kind == "host":
-                    if self.runtime == "eager":
-                        steps.append(s)
-                    continue       # views and allocations are compiled away
-                if s.kind in ("conv", "depthwise", "gemm", "attention"):
-                    close()
-                    if self.int8 and s.kind in ("conv", "depthwise", "gemm"):
-                        s = _to_int8(s)
-                    steps.append(s)
-                    epilogue_of = s if self.runtime == "engine" and s.kind in ("conv", "gemm", "depthwise") else None
-                    epilogue_out = {t for t, _ in s.outputs}
+                if s.kind == Kind.HOST:
+                    if not self.runtime.views_free:
+                        fusion.kernels.append(s)
                     continue
-                reads = {t for t, _ in s.inputs}
-                if (self.runtime == "engine" and epilogue_of is not None and reads & epilogue_out
-                        and ((s.sub in ("pointwise", "norm") and s.ops[0] in BN_OPS | _EPILOGUE)
-                             or s.sub == "pointwise")):
-                    # folded (batch norm) or run in the epilogue: the matrix step writes this one's output
-                    _absorb(epilogue_of, s, epilogue_out)
-                    epilogue_out |= {t for t, _ in s.outputs}
-                    continue
-                epilogue_of = None
-                if s.sub not in FUSIBLE:
-                    close()
-                    steps.append(s)
-                    continue
-                if group is not None and not (reads & produced):
-                    close()
-                if group is None:
-                    group = DeviceKernel("memory", s.sub, (), (), phase=s.phase)
-                _join(group, s)
-                produced |= {t for t, _ in s.outputs}
-        close()
-        return steps
+                fusion.add(s)
+        fusion.close()
+        return fusion.kernels
 
     def _consumers(self) -> dict[int, int]:
         """storage → how many top-level operators read it (over the whole program)."""
@@ -549,8 +476,62 @@ class _Builder:
         return count
 
 
-_EPILOGUE = frozenset({"relu", "relu_", "gelu", "gelu_", "silu", "silu_", "hardswish", "hardswish_", "add", "add_",
-                       "mul", "mul_", "sigmoid", "hardsigmoid", "clamp", "hardtanh", "hardtanh_", "leaky_relu"})
+class _Fusion:
+    """The kernels of a fusing runtime, built one eager kernel at a time: an open generated kernel
+    (``group``) takes every fusible kernel that reads what it produced; a matrix kernel closes it and,
+    with ``epilogue``, takes in the pointwise ops (and folds the batch norm) that read its output."""
+
+    def __init__(self, consumers: dict[int, int], *, epilogue: bool, int8: bool):
+        self.consumers = consumers
+        self.epilogue = epilogue
+        self.int8 = int8
+        self.kernels: list[DeviceKernel] = []
+        self.group: Optional[DeviceKernel] = None
+        self.produced: set[int] = set()            # storages written by the open group
+        self.matrix: Optional[DeviceKernel] = None  # the matrix kernel the following pointwise ops join
+        self.matrix_out: set[int] = set()
+
+    def close(self) -> None:
+        if self.group is not None:
+            _finish(self.group, self.consumers)
+            self.kernels.append(self.group)
+        self.group, self.produced = None, set()
+
+    def add(self, s: DeviceKernel) -> None:
+        if s.kind in MATRIX:
+            self.close()
+            if self.int8 and s.kind != Kind.ATTENTION:
+                s = _to_int8(s)
+            self.kernels.append(s)
+            self.matrix = s if self.epilogue and s.kind != Kind.ATTENTION else None
+            self.matrix_out = {t for t, _ in s.outputs}
+            return
+        reads = {t for t, _ in s.inputs}
+        if self.matrix is not None and reads & self.matrix_out and _epilogue_class(s) is not Epilogue.NONE:
+            # folded (batch norm) or run in the epilogue: the matrix kernel writes this one's output
+            _absorb(self.matrix, s, self.matrix_out)
+            self.matrix_out |= {t for t, _ in s.outputs}
+            return
+        self.matrix = None
+        if s.sub not in FUSIBLE:
+            self.close()
+            self.kernels.append(s)
+            return
+        if self.group is not None and not (reads & self.produced):
+            self.close()
+        if self.group is None:
+            self.group = DeviceKernel(kind=Kind.MEMORY, sub=s.sub, ops=(), rows=(), phase=s.phase)
+        _join(self.group, s)
+        self.produced |= {t for t, _ in s.outputs}
+
+
+def _epilogue_class(s: DeviceKernel) -> Epilogue:
+    """Whether an engine runs this memory kernel in a matrix kernel's epilogue (a pointwise kernel),
+    folds it into the matrix kernel's weights (batch norm), or neither."""
+    if s.sub == Sub.POINTWISE:
+        return Epilogue.ACTIVATION
+    row = aten.get(s.ops[0]) if s.sub == Sub.NORM and s.ops else None
+    return row.epilogue if row is not None else Epilogue.NONE
 
 
 def _activation_dtype(k: OpCall) -> str:
@@ -559,12 +540,12 @@ def _activation_dtype(k: OpCall) -> str:
 
 
 def _join(group: DeviceKernel, s: DeviceKernel) -> None:
-    """Add a fusible step to a generated kernel (its traffic is settled when the group closes)."""
+    """Add a fusible kernel to a generated kernel (its traffic is settled when the group closes)."""
     group.ops += s.ops
     group.rows += tuple(r for r in s.rows if r not in group.rows)
     group.inputs += s.inputs
     group.outputs += s.outputs
-    group.host_ops = ("fused",)
+    group.host_ops = (HostClass.FUSED,)
     group.note = ""
 
 
@@ -594,14 +575,15 @@ def _finish(group: DeviceKernel, consumers: dict[int, int]) -> None:
     group.inputs = tuple((t, n) for t, n in dict(group.inputs).items() if t not in produced)
     group.outputs = tuple(outs)
     if len(group.ops) > 1:
-        group.sub = "fused"
+        group.sub = Sub.FUSED
 
 
 def _absorb(matrix: DeviceKernel, s: DeviceKernel, produced: set[int]) -> None:
     """Run ``s`` in ``matrix``'s epilogue: it reads ``s``'s other inputs and writes ``s``'s output
     instead of its own (a folded batch norm's parameters are in the folded weights)."""
     scale = 0.5 if matrix.math == "int8" else 1.0     # an int8 epilogue reads and writes int8 (fp16 in the plan)
-    extra = sum(n for t, n in s.inputs if t not in produced and s.ops[0] not in BN_OPS)
+    folded = _epilogue_class(s) is Epilogue.FOLD
+    extra = sum(n for t, n in s.inputs if t not in produced and not folded)
     matrix.read += int(extra * scale)
     matrix.written = int(sum(n for _, n in s.outputs) * scale) if s.outputs else matrix.written
     matrix.ops += s.ops
@@ -611,12 +593,10 @@ def _absorb(matrix: DeviceKernel, s: DeviceKernel, produced: set[int]) -> None:
 
 def _to_int8(s: DeviceKernel) -> DeviceKernel:
     """An engine's int8 matrix op: operands and output at one byte per element."""
-    scale = lambda n: max(1, n // 2) if n else 0
-    s.read, s.written, s.math = scale(s.read), scale(s.written), "int8"
-    s.inputs = tuple((t, scale(n)) for t, n in s.inputs)
-    s.outputs = tuple((t, scale(n)) for t, n in s.outputs)
+    def half(n: int) -> int:
+        return max(1, n // 2) if n else 0
+
+    s.read, s.written, s.math = half(s.read), half(s.written), "int8"
+    s.inputs = tuple((t, half(n)) for t, n in s.inputs)
+    s.outputs = tuple((t, half(n)) for t, n in s.outputs)
     return s
-
-
-def bytes_of(t: TensorRef) -> int:
-    return t.numel * DTYPE_BYTES.get(t.dtype, 4)

@@ -30,33 +30,11 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Optional
 
-from archstat.ir.program import OpCall, TensorRef
+from archstat.dtypes import DTYPES
+from archstat.ir import aten
+from archstat.ir.aten import Autocast
+from archstat.ir.program import IdSpace, OpCall, TensorRef
 
-LOWER = frozenset("""
-convolution _convolution conv1d conv2d conv3d conv_tbc conv_transpose1d conv_transpose2d conv_transpose3d prelu
-_prelu_kernel addmm addmv addr matmul einsum mm mv linalg_vecdot linear _addmm_activation addbmm baddbmm bmm
-chain_matmul linalg_multi_dot _thnn_fused_lstm_cell _thnn_fused_gru_cell lstm_cell gru_cell rnn_tanh_cell
-rnn_relu_cell _scaled_dot_product_flash_attention scaled_dot_product_attention
-_scaled_dot_product_efficient_attention _scaled_dot_product_cudnn_attention lstm gru rnn_tanh rnn_relu
-""".split())
-
-FP32 = frozenset("""
-acos asin cosh erfinv exp expm1 log log10 log2 log1p reciprocal rsqrt sinh tan pow softplus layer_norm
-native_layer_norm rms_norm _fused_rms_norm group_norm native_group_norm frobenius_norm nuclear_norm
-cosine_similarity poisson_nll_loss cosine_embedding_loss nll_loss nll_loss_forward nll_loss2d
-nll_loss2d_forward hinge_embedding_loss kl_div l1_loss smooth_l1_loss huber_loss mse_loss margin_ranking_loss
-multilabel_margin_loss soft_margin_loss triplet_margin_loss multi_margin_loss binary_cross_entropy_with_logits
-dist pdist cdist renorm logsumexp upsample_nearest1d _upsample_nearest_exact1d upsample_nearest2d
-_upsample_nearest_exact2d upsample_nearest3d _upsample_nearest_exact3d upsample_linear1d upsample_bilinear2d
-_upsample_bilinear2d_aa upsample_trilinear3d upsample_bicubic2d _upsample_bicubic2d_aa prod softmax _softmax
-log_softmax _log_softmax _safe_softmax cumprod cumsum linalg_vector_norm linalg_matrix_norm sum
-""".split())
-
-# softmax reads a half input as it is and writes float32 (no cast kernel of its own)
-READS_HALF = frozenset({"softmax", "_softmax", "log_softmax", "_log_softmax", "_safe_softmax"})
-# normalisations whose output keeps the activation's dtype, whatever the dtype of their statistics
-KEEPS_INPUT = frozenset({"native_batch_norm", "_native_batch_norm_legit", "_native_batch_norm_legit_no_training",
-                         "batch_norm", "cudnn_batch_norm", "_native_batch_norm_legit_functional", "instance_norm"})
 _RANK = {"float64": 3, "float32": 2, "float16": 1, "bfloat16": 1}
 
 
@@ -77,7 +55,20 @@ class Precision:
 
 
 def _short(dtype: str) -> str:
-    return {"float32": "fp32", "float16": "fp16", "bfloat16": "bf16"}.get(dtype, dtype)
+    """float16 → fp16 (a dtype's peak key, as a run's precision is named)."""
+    found = DTYPES.get(dtype)
+    return found.peak if found is not None else dtype
+
+
+def _autocast(op: str) -> Autocast:
+    """The op's autocast class in the aten table (an op without a row: promote)."""
+    row = aten.get(op)
+    return row.autocast if row is not None else Autocast.PROMOTE
+
+
+def _reads_half(op: str) -> bool:
+    row = aten.get(op)
+    return row is not None and row.reads_half
 
 
 def _widest(dtypes) -> Optional[str]:
@@ -92,15 +83,17 @@ def _seen_as(copy: TensorRef, view: TensorRef) -> TensorRef:
     return TensorRef(view.shape, copy.dtype, copy.id, view.role, view.layout, view.elements)
 
 
-def cast_call(src: TensorRef, dtype: str, row: str, phase: str, part_of: int = -1) -> OpCall:
+def cast_call(src: TensorRef, dtype: str, row: str, phase: str, ids: IdSpace, part_of: int = -1) -> OpCall:
     """A cast of ``src`` to ``dtype`` (``_to_copy``): reads it at its dtype, writes it at the new one."""
-    return OpCall("_to_copy", row, (src,), (replace(src, dtype=dtype, id=-abs(hash((src.id, dtype))) - 1),),
+    return OpCall("_to_copy", row, (src,), (replace(src, dtype=dtype, id=ids.derived("cast", src.id, dtype)),),
                   phase=phase, attrs={"cast": True}, part_of=part_of)
 
 
-def apply(calls: list[OpCall], precision: Precision) -> list[OpCall]:
-    """The kernels at run time: every floating tensor in the dtype it has under ``precision``, with
-    the cast kernels it runs (autocast's) inserted before the op that needs them."""
+def apply(calls: list[OpCall], precision: Precision, *, ids: Optional[IdSpace] = None) -> list[OpCall]:
+    """The calls at run time: every floating tensor in the dtype it has under ``precision``, with
+    the casts it runs (autocast's) inserted before the op that needs them (``ids``: the program's
+    allocator of derived storages)."""
+    ids = ids or IdSpace(calls)
     dtype_of: dict[int, str] = {}
     weight_casts: dict[tuple[int, str], TensorRef] = {}
     out: list[OpCall] = []
@@ -128,32 +121,32 @@ def apply(calls: list[OpCall], precision: Precision) -> list[OpCall]:
             target = low       # the backward of a half-precision op: float32 gradients are cast down
         elif low and k.phase == "backward":
             target = None
-        elif low and k.op in LOWER:
+        elif low and _autocast(k.op) is Autocast.LOWER:
             target = low
-        elif low and k.op in FP32:
+        elif low and _autocast(k.op) is Autocast.FP32:
             target = "float32"
         else:
             target = None
         if target is not None and not k.view:
             cast_ins = []
             for t in ins:
-                if not t.floating or t.dtype == target or (target == "float32" and k.op in READS_HALF):
+                if not t.floating or t.dtype == target or (target == "float32" and _reads_half(k.op)):
                     cast_ins.append(t)
                     continue
                 if t.weight and target == low:
                     key = (t.id, target)
                     if key not in weight_casts:     # autocast's cache: a weight is cast once per forward
-                        c = cast_call(t, target, k.row, k.phase, part_of)
+                        c = cast_call(t, target, k.row, k.phase, ids, part_of)
                         out.append(c)
                         weight_casts[key] = c.outputs[0]
                     cast_ins.append(_seen_as(weight_casts[key], t))
                     continue
-                c = cast_call(t, target, k.row, k.phase, part_of)
+                c = cast_call(t, target, k.row, k.phase, ids, part_of)
                 out.append(c)
                 cast_ins.append(c.outputs[0])
             ins = cast_ins
             result = target
-        elif k.op in KEEPS_INPUT:
+        elif _autocast(k.op) is Autocast.KEEP_INPUT:
             result = _widest(t.dtype for t in ins if not t.weight) or _widest(t.dtype for t in ins)
         else:
             result = _widest(t.dtype for t in ins)
@@ -170,6 +163,6 @@ def apply(calls: list[OpCall], precision: Precision) -> list[OpCall]:
         out.append(k.moved(tuple(ins), tuple(outs), part_of=part_of))
         for t in outs:      # a weight gradient in half precision: cast to the float32 master weight's dtype
             if t.shape in half_weights and t.dtype == low:
-                out.append(cast_call(t, "float32", k.row, k.phase, part_of))
+                out.append(cast_call(t, "float32", k.row, k.phase, ids, part_of))
     return out
 

@@ -1,7 +1,7 @@
-"""A predicted latency: kernels → precision → plan → costs → schedule, each step a pure function.
+"""A predicted latency: operator calls → precision → plan → costs → schedule, each a pure function.
 
 >>> from archstat.perf.predict import predict
->>> p = predict(calls, device, runtime="eager", dtype="fp16", amp=True)   # doctest: +SKIP
+>>> p = predict(calls, device, batch=8, runtime="eager", dtype="fp16", amp=True)   # doctest: +SKIP
 >>> p.latency_s, p.throughput                                              # doctest: +SKIP
 """
 
@@ -11,10 +11,13 @@ from dataclasses import dataclass, field
 from importlib import resources
 from typing import Optional
 
+from archstat import dtypes
+from archstat.ir.program import IdSpace, OpCall
 from archstat.perf import precision as precision_mod
-from archstat.perf.cost import DeviceSpec, KernelCost, costs
-from archstat.ir.program import OpCall
-from archstat.perf.plan import RUNTIMES, Plan, Target, plan
+from archstat.perf.cost import KernelCost, costs
+from archstat.perf.device import DeviceSpec
+from archstat.perf.plan import Plan, Target, plan
+from archstat.perf.runtime import record
 from archstat.perf.schedule import Schedule, schedule
 
 _COEFFICIENTS: dict = {}
@@ -28,10 +31,6 @@ def coefficients() -> dict:
         text = (resources.files("archstat") / "data" / "perf.yaml").read_text(encoding="utf-8")
         _COEFFICIENTS.update(yaml.safe_load(text))
     return _COEFFICIENTS
-
-
-DTYPES = {"fp32": "float32", "float32": "float32", "tf32": "float32", "fp16": "float16", "float16": "float16",
-          "bf16": "bfloat16", "bfloat16": "bfloat16", "int8": "int8"}
 
 
 @dataclass
@@ -57,8 +56,8 @@ class Prediction:
         """Device seconds per table row (a fused step's time goes to its first row)."""
         out: dict[str, float] = {}
         for c in self.costs:
-            if c.step.rows:
-                out[c.step.rows[0]] = out.get(c.step.rows[0], 0.0) + c.device_s
+            if c.kernel.rows:
+                out[c.kernel.rows[0]] = out.get(c.kernel.rows[0], 0.0) + c.device_s
         return out
 
 
@@ -71,11 +70,10 @@ def run_plan(calls: list[OpCall], device: DeviceSpec, *, runtime: str = "eager",
              optimizer: Optional[str] = None, foreach: bool = True, sdpa: str = "auto") -> Plan:
     """The plan of one program: the optimizer's update appended (a training step), the run's precision
     applied, the runtime's rules. Everything in a prediction that does not depend on the coefficients."""
-    if runtime not in RUNTIMES:
-        raise ValueError(f"unknown runtime {runtime!r} (choose from {', '.join(RUNTIMES)})")
-    storage = DTYPES[dtype]
+    rt = record(runtime)
+    storage = dtypes.lookup(dtype, dtypes.ROOFLINE, path="dtype").torch     # tf32 is float32 in memory
     int8 = storage == "int8"
-    if int8 and runtime != "engine":
+    if int8 and not rt.int8:
         raise ValueError("int8 is an engine's precision: use runtime='engine'")
     if dtype == "tf32":
         tf32 = {"conv": True, "matmul": True}
@@ -85,13 +83,14 @@ def run_plan(calls: list[OpCall], device: DeviceSpec, *, runtime: str = "eager",
         prec = precision_mod.Precision("float32", storage)
     else:
         prec = precision_mod.Precision("float16" if int8 else storage)
+    ids = IdSpace(calls)
     if optimizer:
         from archstat.perf.training import optimizer_calls
 
-        calls = list(calls) + optimizer_calls(calls, optimizer, foreach=foreach)
-    run = precision_mod.apply(calls, prec)
+        calls = list(calls) + optimizer_calls(calls, optimizer, foreach=foreach, ids=ids)
+    run = precision_mod.apply(calls, prec, ids=ids)
     return plan(run, runtime, target_of(device), precision="int8" if int8 else prec.name, tf32=tf32,
-                channels_last=channels_last, int8=int8, sdpa=sdpa)
+                channels_last=channels_last, int8=int8, sdpa=sdpa, ids=ids)
 
 
 def predict(calls: list[OpCall], device: DeviceSpec, *, batch: int, runtime: str = "eager", dtype: str = "fp32",
@@ -106,13 +105,13 @@ def predict(calls: list[OpCall], device: DeviceSpec, *, batch: int, runtime: str
     c = coefficients_ or coefficients()
     the_plan = run_plan(calls, device, runtime=runtime, dtype=dtype, amp=amp, tf32=tf32,
                         channels_last=channels_last, optimizer=optimizer, foreach=foreach, sdpa=sdpa)
-    step_costs = costs(the_plan, device, c)
+    kernel_costs = costs(the_plan, device, c)
     host = c["host"][device.kind]
-    sched = schedule(step_costs, overlap=device.kind == "gpu",
-                     launch_s=host.get("engine_launch_s", 0.0) if runtime == "engine" else 0.0,
+    sched = schedule(kernel_costs, overlap=device.kind == "gpu",
+                     launch_s=0.0 if record(runtime).per_op_host else host.get("engine_launch_s", 0.0),
                      sync_s=host.get("sync_s", 0.0) if device.kind == "gpu" else 0.0)
     warnings = []
     if the_plan.unknown_ops:
         warnings.append("planned as generic memory passes (no kernel model): "
                         + ", ".join(f"aten.{op} ×{n}" for op, n in sorted(the_plan.unknown_ops.items())))
-    return Prediction(device, runtime, the_plan.precision, batch, the_plan, step_costs, sched, warnings)
+    return Prediction(device, the_plan.runtime, the_plan.precision, batch, the_plan, kernel_costs, sched, warnings)

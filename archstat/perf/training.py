@@ -19,7 +19,9 @@ bytes, far fewer launches.
 
 from __future__ import annotations
 
-from archstat.ir.program import OpCall, TensorRef
+from typing import Optional
+
+from archstat.ir.program import IdSpace, OpCall, Phase, TensorRef
 
 OPTIMIZERS = ("sgd", "adamw")
 _FOREACH_TENSORS = 100        # tensors per multi-tensor-apply launch (PyTorch's chunking, order of magnitude)
@@ -41,15 +43,18 @@ def parameters(calls: list[OpCall]) -> list[TensorRef]:
     return list(seen.values())
 
 
-def optimizer_calls(calls: list[OpCall], optimizer: str = "sgd", *, foreach: bool = True) -> list[OpCall]:
-    """The update step's kernels for the parameters of ``kernels`` (float32 master weights)."""
+def optimizer_calls(calls: list[OpCall], optimizer: str = "sgd", *, foreach: bool = True,
+                    ids: Optional[IdSpace] = None) -> list[OpCall]:
+    """The update step's operator calls for the parameters of ``calls`` (float32 master weights; ``ids``:
+    the program's allocator of derived storages, which numbers the optimizer's state)."""
     if optimizer not in _STEPS:
         raise ValueError(f"unknown optimizer {optimizer!r} (choose from {', '.join(OPTIMIZERS)})")
+    ids = ids or IdSpace(calls)
     params = parameters(calls)
     out: list[OpCall] = []
     state = {}
     for p in params:
-        state[p.id] = [TensorRef(p.shape, "float32", -(p.id * 8 + i) - 100, "param") for i in range(3)]
+        state[p.id] = [TensorRef(p.shape, "float32", ids.derived("optimizer", p.id, i), "param") for i in range(3)]
     for op, extra in _STEPS[optimizer]:
         if foreach:
             for start in range(0, len(params), _FOREACH_TENSORS):
@@ -59,11 +64,11 @@ def optimizer_calls(calls: list[OpCall], optimizer: str = "sgd", *, foreach: boo
                     t = state[p.id][0]
                     ins += [t, *state[p.id][1:1 + extra]]
                     outs.append(t)
-                out.append(OpCall(f"_foreach_{op}", "(optimizer)", tuple(ins), tuple(outs), phase="optimizer",
+                out.append(OpCall(f"_foreach_{op}", "(optimizer)", tuple(ins), tuple(outs), phase=Phase.OPTIMIZER,
                                   attrs={"pointwise": True}))
             continue
         for p in params:
             t = state[p.id][0]
-            out.append(OpCall(op, "(optimizer)", (t, *state[p.id][1:1 + extra]), (t,), phase="optimizer",
+            out.append(OpCall(op, "(optimizer)", (t, *state[p.id][1:1 + extra]), (t,), phase=Phase.OPTIMIZER,
                               attrs={"pointwise": True}))
     return out

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from archstat.ir.aten import Kind, Sub
 from archstat.perf.cost import (
-    DeviceSpec,
+    EFFICIENCY_KEYS,
     attention_seconds,
     conv_factor,
     device_seconds,
@@ -20,12 +21,12 @@ from archstat.perf.cost import (
     memory_seconds,
     tile_seconds,
 )
-from archstat.perf.plan import Plan
+from archstat.perf.device import DeviceSpec
+from archstat.perf.plan import HostClass, Plan
+from archstat.perf.runtime import RUNTIMES, Runtime
 
-EFFICIENCY_KEYS = ("pointwise", "cast", "fill", "reduction", "norm", "softmax", "pool", "copy", "transpose",
-                   "gather", "fused", "other", "matrix", "depthwise")
-HOST_KEYS = ("view", "alloc", "pointwise", "norm", "conv", "gemm", "attention", "fused")
-RUNTIME_KEYS = ("eager", "compile", "engine")
+HOST_KEYS = HostClass.values()
+RUNTIME_KEYS = Runtime.values()
 
 
 @dataclass
@@ -69,10 +70,10 @@ class Batch:
         if device.kind != self.kind:
             raise ValueError(f"a {device.kind} plan in a {self.kind} batch")
         index = len(self.preds)
-        self.preds.append({"runtime": plan.runtime, **info})
+        self.preds.append({"runtime": str(plan.runtime), **info})
         l = self.l
         for f in features(plan, device):
-            s = f.step
+            s = f.kernel
             i = self.steps
             self.steps += 1
             l.step_pred.append(index)
@@ -80,21 +81,22 @@ class Batch:
                          else EFFICIENCY_KEYS.index("other"))
             l.read.append(float(s.read))
             l.written.append(float(s.written))
-            l.transpose.append(s.sub == "transpose")
-            l.device.append(s.kind != "host")
+            l.transpose.append(s.sub == Sub.TRANSPOSE)
+            l.device.append(s.kind != Kind.HOST)
             l.bandwidth.append(device.bandwidth)
             for h in s.host_ops:
                 l.host_step.append(i)
                 l.host_key.append(HOST_KEYS.index(h) if h in HOST_KEYS else HOST_KEYS.index("pointwise"))
-            if s.kind == "host":
+            if s.kind == Kind.HOST:
                 continue
             if f.tiles:
+                conv = s.kind == Kind.CONV
                 l.mat_step.append(i)
                 l.mat_tiles.append(f.tiles)
-                l.mat_conv.append(s.kind == "conv")
-                l.mat_taps.append(s.dims[4] if s.kind == "conv" else 1)
-                l.mat_groups.append(s.dims[0] if s.kind == "conv" else 1)
-                l.mat_cuda.append(f.cuda_core_s if s.kind == "conv" else 0.0)
+                l.mat_conv.append(conv)
+                l.mat_taps.append(s.dims[4] if conv else 1)
+                l.mat_groups.append(s.dims[0] if conv else 1)
+                l.mat_cuda.append(f.cuda_core_s if conv else 0.0)
             elif f.attention is not None:
                 l.att_step.append(i)
                 l.att.append(f.attention)
@@ -199,9 +201,10 @@ class Batch:
         host_table = np.zeros((len(RUNTIME_KEYS), len(HOST_KEYS)))
         hosts = coefficients["host"][self.kind]
         for r, runtime in enumerate(RUNTIME_KEYS):
-            if runtime == "engine":
+            rt = RUNTIMES[Runtime(runtime)]
+            if not rt.per_op_host:
                 continue
-            row = hosts.get(runtime, {})
+            row = hosts.get(rt.host_key, {})
             for h, key in enumerate(HOST_KEYS):
                 host_table[r, h] = row.get(key, row.get("pointwise", 0.0))
         host = np.zeros(n)
@@ -219,7 +222,8 @@ class Batch:
         pred = a["step_pred"]
         m = len(self.preds)
         hosts = coefficients["host"][self.kind]
-        launch = np.where(a["runtime"] == RUNTIME_KEYS.index("engine"), hosts.get("engine_launch_s", 0.0), 0.0)
+        graph_launched = np.asarray([not RUNTIMES[Runtime(r)].per_op_host for r in RUNTIME_KEYS])
+        launch = np.where(graph_launched[a["runtime"]], hosts.get("engine_launch_s", 0.0), 0.0)
         sync = hosts.get("sync_s", 0.0)
         if self.kind != "gpu":       # the host is the device: everything adds up
             total = np.bincount(pred, weights=device + host, minlength=m)

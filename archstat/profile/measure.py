@@ -30,6 +30,7 @@ from typing import Any, Optional
 from archstat import dtypes
 from archstat.builder import require_torch
 from archstat.errors import RuntimeFailure, UsageError
+from archstat.perf.runtime import Runtime, measurable
 
 PRECISIONS = ("auto", "amp", "pure")
 # allocation failures that are out-of-memory whatever library raised them
@@ -81,7 +82,7 @@ class Profile:
     layers: list[LayerTime] = field(default_factory=list)
     peak_flops: Optional[float] = None
     memory_method: str = ""
-    prediction: Any = None                # analyze.roofline.Roofline of the same rows (eval mode), or None
+    prediction: Any = None                # perf.roofline.Roofline of the same rows (eval mode), or None
     prediction_note: str = ""             # why there is none
     precision: str = "pure"               # amp (autocast, fp32 weights) or pure (the module cast to dtype)
     math: dict = field(default_factory=dict)        # op kind (conv, matmul) → the peak key of the math that ran
@@ -351,10 +352,10 @@ def profile(target: str, *, device: str = "cpu", batch: int = 1, dtype: str = "f
                          "with --device cuda and --dtype float32")
     if cudnn_benchmark is not None and dev.type != "cuda":
         raise UsageError("--cudnn-benchmark: cuDNN's autotuner runs on CUDA devices only")
-    if runtime not in ("eager", "compile"):
+    if runtime not in measurable():
         raise UsageError(f"--runtime {runtime}: profile measures eager or compile (torch.compile); an inference "
                          "engine's time is predicted by archstat roofline --runtime engine")
-    if runtime == "compile":
+    if runtime == Runtime.COMPILE:
         per_layer = False
     torch_dtype = getattr(torch, dtype)
     amp = precision == "amp"
@@ -491,7 +492,7 @@ def _predict(stats, device: str, device_name: str, mode: str, math: dict, memory
     Returns (Roofline or None, why not, peak FLOP/s for the share of peak or None, what that peak is,
     the devices.yaml entry {key, how} or None)."""
     from archstat.analyze.devices import match_device, roof_for_run
-    from archstat.analyze.roofline import kind, roofline
+    from archstat.perf.roofline import kind
 
     entry, peak_flops, peak_note = None, None, ""
     sheet = None
@@ -514,28 +515,20 @@ def _predict(stats, device: str, device_name: str, mode: str, math: dict, memory
                 peak_flops, peak_note, entry)
     if kernels is None:
         return None, "no prediction: the run's operators were not traced", peak_flops, peak_note, entry
-    from archstat.perf.predict import coefficients
-    from archstat.perf.predict import predict as perf_predict
-    from archstat.prediction import _host_scaled, _spec_for, trust
+    from archstat.prediction import predict_run
 
     low = dtypes.DTYPES[dtype].peak if dtype in dtypes.PROFILE else "fp32"
     roof, why = roof_for_run(device, device_name, low, memory_bytes=memory_bytes, sms=sms)
     if roof is None:
         return None, why, peak_flops, peak_note, entry
-    spec, notes = _spec_for(roof, device, low)
-    c, scaled = _host_scaled(coefficients(), spec.kind, roof)
-    if scaled:
-        notes.append(scaled)
     amp = precision == "amp" and dtype != "float32"
     tf32 = {"conv": math.get("conv") == "tf32", "matmul": math.get("matmul") == "tf32"}
     perf_optimizer = None
     if mode == "train":
         perf_optimizer = "adamw" if optimizer == "adam" else "sgd"
-    prediction = perf_predict(kernels, spec, batch=batch, runtime=runtime, dtype=low, amp=amp, tf32=tf32,
-                              channels_last=channels_last, optimizer=perf_optimizer, foreach=True, coefficients_=c)
-    band, warnings = trust(c, spec, runtime, mode == "train", prediction)
-    return (roofline(stats, prediction, roof, band=band, warnings=warnings, train=mode == "train", notes=notes), "",
-            peak_flops, peak_note, entry)
+    rl = predict_run(stats, kernels, roof, device=device, peak_key=low, batch=batch, runtime=runtime, amp=amp,
+                     tf32=tf32, channels_last=channels_last, optimizer=perf_optimizer)
+    return rl, "", peak_flops, peak_note, entry
 
 
 def predict(stats, device: str, device_name: str, dtype: str, mode: str, *, kernels=None, batch: int = 1):
@@ -630,7 +623,7 @@ def _measure(module, shape, dev, torch_dtype, batch, mode, optimizer, channels_l
     if channels_last:
         x = x.contiguous(memory_format=memory_format)
     # --runtime compile: torch.compile with Inductor's defaults (it compiles during the warm-up steps)
-    run = torch.compile(module) if runtime == "compile" else module
+    run = torch.compile(module) if runtime == Runtime.COMPILE else module
     step = make_step(run, x, mode, optimizer, amp_dtype=torch_dtype if amp else None, device_type=place.type)
     for i in range(warmup):
         step()

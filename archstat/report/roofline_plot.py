@@ -4,7 +4,7 @@ coloured by kind, the five slowest labelled."""
 
 from __future__ import annotations
 
-from archstat.analyze.roofline import Roofline
+from archstat.perf.roofline import Roofline
 from archstat.report.plots import _pyplot
 from archstat.report.roofline_report import fmt_time, sources_text
 from archstat.report.sanitize import clean

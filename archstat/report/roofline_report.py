@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from archstat._version import __version__
 from archstat.analyze.compare import ExtraTotal
-from archstat.analyze.roofline import Roofline, RoofRow
+from archstat.perf.roofline import Roofline, RoofRow
 from archstat.report.sanitize import csv_text, md_row, md_rule, md_text, to_json
 from archstat.report.units import fmt_bytes, fmt_bytes_compact, fmt_compact, fmt_int, fmt_si
 

@@ -1,15 +1,14 @@
-"""What each aten operator costs in multiply-accumulates, from the shapes it ran on.
+"""What each aten operator costs in multiply-accumulates, read off the aten table (``ir/aten.py``),
+for a call the dispatcher sees: the torch half of that table.
 
-Three kinds of operator:
-
-- **counted**: ``MACS`` maps an aten op name to a pure function of its arguments (tensors are
-  only read for their ``.shape``). The arithmetic is the registry's: ``ops/arith.py`` for matrix
-  products and attention, ``ops/conv.py`` for convolution; a YAML op and the aten op it builds
-  share one formula.
-- **known zero**: views, elementwise ops, activations, norms, pooling, reductions, copies,
-  indexing, factories: no multiply-accumulate of a matrix product or convolution.
-- **unknown**: anything else. Its row is marked *not counted* and the totals say they are a
-  lower bound; it is never a silent zero.
+- **counted**: a row with a formula (``cost == macs``); the formula reads only the tensors'
+  ``.shape``. The arithmetic is the registry's (``ops/arith.py``, ``ops/conv.py``): a YAML op and
+  the aten op it builds share one formula.
+- **known zero**: a row of cost ``zero`` or ``view`` (its in-place form too), or an operator torch
+  itself tags pointwise or a view: no multiply-accumulate of a matrix product or convolution.
+- **data-dependent**: a row of cost ``data`` (``nms``, ``nonzero``): no MACs, grouped by kind.
+- **unknown**: anything else (a composite arriving whole included). Its row is marked *not counted*
+  and the totals say they are a lower bound; it is never a silent zero.
 
 Composite ops (``linear``, ``matmul``, ``einsum``, ``conv2d``, ``scaled_dot_product_attention``)
 reach a dispatch mode as what they decompose into (``addmm``/``mm``/``bmm``, ``convolution``,
@@ -19,150 +18,9 @@ one of the fused attention kernels or the math path's ``bmm``), so each is count
 from __future__ import annotations
 
 from collections.abc import Callable
-from math import prod
 
-from archstat.ops.arith import attention_macs, conv_transpose_macs, linear_macs, matmul_macs
-from archstat.ops.conv import conv_macs
-
-
-def mm(a, b, *_):
-    """(m×k)·(k×n)."""
-    return matmul_macs(1, a.shape[0], a.shape[1], b.shape[1])
-
-
-def addmm(_bias, a, b, *_args, **_kw):
-    """bias + (m×k)·(k×n): the bias add is not a MAC."""
-    return mm(a, b)
-
-
-def bmm(a, b, *_):
-    """B products of (m×k)·(k×n)."""
-    return matmul_macs(a.shape[0], a.shape[1], a.shape[2], b.shape[2])
-
-
-def baddbmm(_bias, a, b, *_args, **_kw):
-    return bmm(a, b)
-
-
-def addbmm(_bias, a, b, *_args, **_kw):
-    """The B products summed into one m×n matrix: the same MACs as bmm."""
-    return bmm(a, b)
-
-
-def mv(a, v, *_):
-    """(m×n)·n: a product with one column."""
-    return matmul_macs(1, a.shape[0], a.shape[1], 1)
-
-
-def addmv(_bias, a, v, *_args, **_kw):
-    return mv(a, v)
-
-
-def dot(a, _b, *_):
-    return matmul_macs(1, 1, a.shape[0], 1)
-
-
-def linear(x, w, *_args, **_kw):
-    """x[..., in] · Wᵀ[in, out]: every leading element of x is one row."""
-    rows = prod(x.shape[:-1])
-    return linear_macs(w.shape[1], w.shape[0], rows)
-
-
-def convolution(x, w, _bias, _stride, _padding, _dilation, transposed, _output_padding, groups, *_, out=None):
-    """N-d convolution (``aten.convolution``: conv1d/2d/3d and their transposes reach it).
-
-    Direct: one MAC per weight of a group per *output* position. Transposed: one MAC per weight
-    of a group per *input* position (each input scatters through the kernel). The spatial dims
-    fold into the 2-D formula's two factors (their product is what counts)."""
-    kernel = list(w.shape[2:])
-    c_in = w.shape[0] if transposed else w.shape[1] * groups
-    if x.shape[1] != c_in:  # the meta device does not check this for transposed convolutions
-        raise ValueError(f"convolution expects {c_in} input channels, got {x.shape[1]}")
-    if transposed:  # weight: C_in × C_out/groups × k...
-        return x.shape[0] * conv_transpose_macs(prod(x.shape[2:]), x.shape[1], w.shape[1] * groups, prod(kernel),
-                                                groups)
-    return x.shape[0] * conv_macs(_two(out.shape[2:]), x.shape[1], w.shape[0], _two(kernel), groups)
-
-
-def _two(dims) -> tuple[int, int]:
-    dims = list(dims)
-    return (prod(dims[:-1]), dims[-1]) if dims else (1, 1)
-
-
-def sdpa_bhle(q, k, v, *_args, **_kw):
-    """Scaled dot-product attention on (B, H, L, E) tensors (the math path, the fused CPU path,
-    cuDNN, flash and memory-efficient kernels as ``scaled_dot_product_attention`` calls them):
-    Q·Kᵀ then softmax·V, B·H·L·S·E + B·H·L·S·Ev."""
-    *lead, l, e = q.shape
-    s, ev = k.shape[-2], v.shape[-1]
-    return attention_macs(prod(lead), l, s, e, ev)
-
-
-def sdpa_blhe(q, k, v, *_args, **_kw):
-    """The same for kernels that take (B, L, H, E) (``_flash_attention_forward``,
-    ``_efficient_attention_forward``)."""
-    b, l, h, e = q.shape
-    return attention_macs(b * h, l, k.shape[1], e, v.shape[-1])
-
-
-def native_mha(query, key, value, embed_dim, num_heads, *_args, **_kw):
-    """``_native_multi_head_attention`` (nn.MultiheadAttention's inference fast path, batch first):
-    the Q, K and V projections, attention over the heads, and the output projection."""
-    b, l, d = query.shape
-    s = key.shape[1]
-    return (linear_macs(d, d, b * l) + 2 * linear_macs(d, d, b * s) + attention_macs(b * num_heads, l, s,
-            embed_dim // num_heads, embed_dim // num_heads) + linear_macs(d, d, b * l))
-
-
-def mkldnn_rnn_layer(x, w_ih, w_hh, *_args, **_kw):
-    """One layer and direction of an RNN on the CPU (oneDNN): every token times the input and
-    hidden gate weights (``rnn.py``'s formula; ``x`` is T×B×I or B×T×I)."""
-    return prod(x.shape[:-1]) * (w_ih.shape[0] * w_ih.shape[1] + w_hh.shape[0] * w_hh.shape[1])
-
-
-MACS: dict[str, Callable[..., int]] = {
-    "mm": mm, "addmm": addmm, "_addmm_activation": addmm, "bmm": bmm, "baddbmm": baddbmm, "addbmm": addbmm,
-    "mv": mv, "addmv": addmv, "dot": dot, "vdot": dot, "linear": linear, "_linear": linear,
-    "convolution": convolution, "_convolution": convolution,
-    "_scaled_dot_product_flash_attention_for_cpu": sdpa_bhle,
-    "_scaled_dot_product_flash_attention": sdpa_bhle,
-    "_scaled_dot_product_efficient_attention": sdpa_bhle,
-    "_scaled_dot_product_cudnn_attention": sdpa_bhle,
-    "_scaled_dot_product_fused_attention_overrideable": sdpa_bhle,
-    "scaled_dot_product_attention": sdpa_bhle,
-    "_flash_attention_forward": sdpa_blhe, "_efficient_attention_forward": sdpa_blhe,
-    "_native_multi_head_attention": native_mha,
-    "mkldnn_rnn_layer": mkldnn_rnn_layer,
-}
-
-def quantized_conv(x, packed, *_args, out=None, **_kw):
-    """``quantized::conv2d`` (and ``_relu``, 1-d, 3-d): the prepacked weight's shape and groups, the
-    output's positions: the same formula as ``convolution``."""
-    w, _ = packed.unpack()
-    groups = packed.groups()
-    return x.shape[0] * conv_macs(_two(out.shape[2:]), x.shape[1], w.shape[0], _two(list(w.shape[2:])), groups)
-
-
-def quantized_linear(x, packed, *_args, **_kw):
-    """``quantized::linear`` (and ``_relu``, dynamic): rows × in × out of the prepacked weight."""
-    w, _ = packed.unpack()
-    return linear_macs(w.shape[1], w.shape[0], prod(x.shape[:-1]))
-
-
-QUANTIZED: dict[str, Callable[..., int]] = {
-    "conv1d": quantized_conv, "conv2d": quantized_conv, "conv3d": quantized_conv, "conv1d_relu": quantized_conv,
-    "conv2d_relu": quantized_conv, "conv3d_relu": quantized_conv, "linear": quantized_linear,
-    "linear_relu": quantized_linear, "linear_dynamic": quantized_linear,
-}
-# quantized elementwise ops, concatenation and norms: no MACs
-QUANTIZED_ZERO = frozenset("""add add_relu add_scalar add_scalar_relu mul mul_relu mul_scalar cat cat_relu hardswish
-relu6 leaky_relu sigmoid batch_norm1d batch_norm2d batch_norm3d batch_norm2d_relu layer_norm group_norm
-instance_norm threshold elu celu hardtanh embedding_bag_byte_rowwise_offsets""".split())
-
-# data-dependent: what they do (how many boxes nms keeps, how many elements nonzero finds) depends
-# on the values; no MACs (no matrix product), rows grouped by kind with their call count
-DATA = frozenset({"nms", "roi_align", "roi_pool", "ps_roi_align", "ps_roi_pool", "nonzero", "masked_select",
-                  "unique", "_unique2", "unique_dim", "unique_consecutive", "argwhere"})
+from archstat.ir import aten
+from archstat.ir.aten import Cost
 
 
 def roi_align_ops(x, rois, _scale, pooled_h, pooled_w, sampling_ratio, *_args, **_kw) -> int:
@@ -198,38 +56,6 @@ def qualified(func) -> str:
     ns, _, name = func._schema.name.partition("::")
     return f"{ns}.{name}" if name else f"aten.{ns}"
 
-# no MACs: norms, activations, pooling, reductions, copies, indexing, factories, random numbers
-# (pointwise ops and views are recognised by their aten tags and alias annotations; these are the rest)
-ZERO = frozenset("""
-native_batch_norm _native_batch_norm_legit _native_batch_norm_legit_no_training _native_batch_norm_legit_functional
-batch_norm native_layer_norm native_group_norm _fused_rms_norm rms_norm layer_norm group_norm instance_norm
-_softmax _log_softmax softmax log_softmax _safe_softmax
-relu relu6 gelu silu mish elu selu celu leaky_relu hardswish hardsigmoid hardtanh softplus sigmoid tanh prelu
-_prelu_kernel glu threshold
-max_pool1d max_pool2d max_pool3d max_pool2d_with_indices max_pool3d_with_indices avg_pool1d avg_pool2d avg_pool3d
-adaptive_avg_pool1d adaptive_avg_pool2d adaptive_avg_pool3d _adaptive_avg_pool2d _adaptive_avg_pool3d
-adaptive_max_pool2d adaptive_max_pool3d _pdist_forward
-mean sum amax amin max min prod var var_mean std std_mean norm linalg_vector_norm argmax argmin any all logsumexp
-cumsum cumprod _local_scalar_dense item count_nonzero quantize_per_tensor quantize_per_channel dequantize
-quantize_per_tensor_dynamic fake_quantize_per_tensor_affine fake_quantize_per_channel_affine
-cat stack clone copy copy_ _to_copy _copy_from _copy_from_and_resize contiguous resize_ set_ lift_fresh
-lift_fresh_copy detach_copy alias_copy
-empty empty_like empty_strided new_empty new_empty_strided zeros zeros_like ones ones_like full full_like
-new_zeros new_ones new_full fill fill_ zero_ arange linspace logspace eye scalar_tensor tensor
-rand rand_like randn randn_like randint randperm bernoulli bernoulli_ normal_ uniform_ native_dropout
-dropout exponential_ multinomial
-constant_pad_nd pad reflection_pad1d reflection_pad2d reflection_pad3d replication_pad1d replication_pad2d
-replication_pad3d _pad_circular roll flip rot90 repeat tile repeat_interleave expand_copy
-index index_select gather scatter scatter_ scatter_add scatter_add_ index_put index_put_ _index_put_impl_
-masked_fill masked_fill_ masked_scatter where embedding embedding_bag _embedding_bag
-one_hot tril triu tril_ triu_ sort topk kthvalue searchsorted bucketize
-upsample_nearest1d upsample_nearest2d upsample_nearest3d upsample_bilinear2d upsample_bicubic2d
-upsample_linear1d upsample_trilinear3d _upsample_nearest_exact2d _upsample_bilinear2d_aa grid_sampler_2d
-affine_grid_generator im2col col2im pixel_shuffle pixel_unshuffle channel_shuffle native_channel_shuffle
-_unsafe_index _unsafe_index_put slice_scatter select_scatter diagonal_scatter as_strided_scatter
-split_with_sizes_copy unbind_copy equal allclose isclose is_nonzero is_same_size
-_assert_async _assert_tensor_metadata _functional_assert_async sym_size sym_stride sym_numel
-""".split())
 
 
 _KINDS: dict = {}
@@ -245,20 +71,29 @@ def describe(func) -> tuple[str, str, bool, bool]:
     return found
 
 
+def key(func) -> str:
+    """The aten table's key of an overload: ``addmm``, or ``quantized::conv2d`` for another namespace."""
+    ns, _, name = func._schema.name.partition("::")
+    return name if ns == "aten" else func._schema.name
+
+
+def cost_class(name: str) -> str:
+    """What the table alone says of ``name`` (a table key): 'macs', 'data', 'zero' or 'unknown'."""
+    row = aten.get(name)
+    if row is None:
+        base = aten.get(name.rstrip("_")) if name.endswith("_") else None   # hardswish_ → hardswish
+        return "zero" if base is not None and base.cost in (Cost.ZERO, Cost.VIEW) else "unknown"
+    return {Cost.MACS: "macs", Cost.DATA: "data", Cost.ZERO: "zero", Cost.VIEW: "zero"}.get(row.cost, "unknown")
+
+
 def kind(func) -> str:
-    """'macs' (a formula in MACS), 'data' (data-dependent, no MACs), 'zero' (costs no MACs) or 'unknown'."""
-    name = op_name(func)
-    if func._schema.name.startswith("quantized::"):
-        return "macs" if name in QUANTIZED else "zero" if name in QUANTIZED_ZERO else "unknown"
-    if name in MACS:
-        return "macs"
-    if name in DATA:
-        return "data"
-    if name in ZERO or name.rstrip("_") in ZERO:
-        return "zero"
+    """'macs' (a formula), 'data' (data-dependent, no MACs), 'zero' (costs no MACs) or 'unknown'."""
+    found = cost_class(key(func))
+    if found != "unknown" or func._schema.name.startswith("quantized::"):
+        return found
     import torch
 
-    if torch.Tag.pointwise in func.tags or is_view(func) or _pointwise_inplace(name):
+    if torch.Tag.pointwise in func.tags or is_view(func) or _pointwise_inplace(op_name(func)):
         return "zero"
     return "unknown"
 
@@ -277,31 +112,27 @@ def op_name(func) -> str:
     return func._schema.name.split("::")[-1]
 
 
-# views their schema does not mark as read-only aliases (and in-place views: new metadata, no data)
-VIEWS = frozenset({"unsafe_split", "unsafe_split_with_sizes", "unsafe_chunk",   # nn.LSTM/GRU's gate split
-                   "_unsafe_view", "_reshape_alias", "alias", "lift_fresh", "detach", "_nested_view_from_buffer",
-                   "as_strided_", "squeeze_", "unsqueeze_", "transpose_", "t_", "swapdims_", "swapaxes_", "detach_"})
-
-
 def is_view(func) -> bool:
     """An op whose output aliases its input without writing (views: permute, transpose, expand,
-    unbind, chunk, split, view, reshape's view, select, slice)."""
+    unbind, chunk, split, view, reshape's view, select, slice; and the table's ``view`` rows, which
+    their schema does not mark as read-only aliases)."""
     schema = func._schema
-    if op_name(func) in VIEWS:
+    row = aten.get(key(func))
+    if row is not None and row.cost is Cost.VIEW:
         return True
     return bool(schema.returns) and all(r.alias_info is not None and not r.alias_info.is_write
                                         for r in schema.returns)
 
 
 def macs(func, args, kwargs, out) -> int:
-    """The MACs of one call of a counted op (``out``: what it returned)."""
-    if func._schema.name.startswith("quantized::"):
-        fn = QUANTIZED[op_name(func)]
-        return fn(*args, out=out, **kwargs) if fn is quantized_conv else fn(*args, **kwargs)
-    fn = MACS[op_name(func)]
-    if fn is convolution:
-        return fn(*args, out=out if not isinstance(out, (tuple, list)) else out[0])
-    return fn(*args, **kwargs)
+    """The MACs of one call of a counted op (``out``: what it returned; a convolution reads its shape)."""
+    row = aten.get(key(func))
+    assert row is not None and row.macs is not None, f"{key(func)} has no formula"
+    if row.macs is aten.quantized_conv:
+        return row.macs(*args, out=out, **kwargs)
+    if row.macs is aten.convolution:
+        return row.macs(*args, out=out if not isinstance(out, (tuple, list)) else out[0])
+    return row.macs(*args, **kwargs)
 
 
 # -- what the performance model needs beyond the shapes -----------------------------------------------

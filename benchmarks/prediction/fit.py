@@ -126,7 +126,7 @@ def _plan_programs(job):
                 continue
             device = device_spec(table.device)
             p = run_plan(kernels, device, **plan_options(table))
-            ops.update(op for st in p.steps for op in st.ops)
+            ops.update(op for st in p.kernels for op in st.ops)
             batches[device.kind].add(p, device, table=table.key, model=row["model"], family=family(row["model"]),
                                      img=row["img"], batch=row["batch"], measured=row["samples_per_s"],
                                      runtime=table.runtime, train=table.mode == "train")

@@ -80,8 +80,8 @@ def trace_one(job: tuple[str, int, str, int]) -> dict:
     """Trace one model (inference: at batch 2 and 3; training: at its table's batch); write its cache
     file; return a summary."""
     from archstat.ir.program import to_rows
-    from archstat.trace.program import trace_program
     from archstat.trace.factory import build_target
+    from archstat.trace.program import trace_program
 
     model, img, mode, table_batch = job
     path = cache_path(model, img, mode)

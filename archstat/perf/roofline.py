@@ -1,5 +1,6 @@
-"""The roofline of every row: what the performance model (``archstat.perf``) predicts for it on a device
-and a runtime, and what holds it back. Pure arithmetic on a ModelStats and a Prediction; no torch.
+"""The roofline of every row: what the performance model predicts for it on a device and a runtime, and
+what holds it back. The result (:class:`Roofline`) is assembled here, beside the prediction it reads
+(``perf.predict.Prediction``): pure arithmetic on a ModelStats and a Prediction; no torch.
 
 A row's figures are the sums over the device kernels the plan runs for it (a fused kernel belongs to the
 row of its first operator): MACs, bytes read and written over DRAM (``cached_bytes`` of the reads come
@@ -13,15 +14,20 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Any, Optional
 
 from archstat.analyze.stats import ModelStats, Row
+from archstat.ir.aten import Kind, Sub
+from archstat.perf.cost import KernelCost
+from archstat.perf.device import DeviceSpec
+from archstat.perf.predict import Prediction
 
-# the plot's and the table's kinds, from the plan's step kinds and the ops they run
-_STEP_KIND = {"conv": "conv", "depthwise": "depthwise", "gemm": "linear", "attention": "attention", "host": "other"}
-_SUB_KIND = {"pool": "pooling", "norm": "norm", "softmax": "elementwise", "pointwise": "elementwise",
-             "reduction": "pooling", "copy": "merge", "transpose": "other", "gather": "other", "cast": "elementwise",
-             "fill": "other", "fused": "elementwise", "other": "other"}
+# the plot's and the table's kinds, from the plan's kernel kinds and the ops they run
+_STEP_KIND = {Kind.CONV: "conv", Kind.DEPTHWISE: "depthwise", Kind.GEMM: "linear", Kind.ATTENTION: "attention",
+              Kind.HOST: "other"}
+_SUB_KIND = {Sub.POOL: "pooling", Sub.NORM: "norm", Sub.SOFTMAX: "elementwise", Sub.POINTWISE: "elementwise",
+             Sub.REDUCTION: "pooling", Sub.COPY: "merge", Sub.TRANSPOSE: "other", Sub.GATHER: "other",
+             Sub.CAST: "elementwise", Sub.FILL: "other", Sub.FUSED: "elementwise", Sub.OTHER: "other"}
 
 
 KINDS = {"conv": "conv", "table_conv": "conv", "linear": "linear", "affine": "linear", "rbf": "linear",
@@ -104,8 +110,8 @@ class RoofRow:
 @dataclass
 class Roofline:
     model: str
-    roof: object                    # analyze.devices.Roof: the peak and bandwidth shown, with their sources
-    device: object                  # perf.cost.DeviceSpec: every figure the model used
+    roof: Any                       # analyze.devices.Roof: the peak and bandwidth shown, with their sources
+    device: DeviceSpec              # every figure the model used
     runtime: str
     precision: str                  # fp32, fp16, bf16, amp-fp16, amp-bf16, int8
     batch: int
@@ -174,9 +180,9 @@ def _row_of(stats: ModelStats) -> dict[str, str]:
     return out
 
 
-def rows_from(stats: ModelStats, prediction) -> list[RoofRow]:
-    """One RoofRow per row of ``stats`` (in order) with the costs of the steps planned for it; steps of
-    no row (views outside modules, the backward pass, the optimizer) gather in rows of their own."""
+def rows_from(stats: ModelStats, prediction: Prediction) -> list[RoofRow]:
+    """One RoofRow per row of ``stats`` (in order) with the costs of the kernels planned for it; kernels
+    of no row (views outside modules, the backward pass, the optimizer) gather in rows of their own."""
     shown = _row_of(stats)
     by_name: dict[str, RoofRow] = {}
     order: list[RoofRow] = []
@@ -190,55 +196,72 @@ def rows_from(stats: ModelStats, prediction) -> list[RoofRow]:
     kind_time: dict[str, dict[str, float]] = {}
     table_rows = {r.name for r in stats.rows}
     for c in prediction.costs:
-        s = c.step
-        name = shown.get(s.rows[0], s.rows[0]) if s.rows else ""
-        if s.phase != "forward":
-            name = f"({s.phase})"
-        row = by_name.get(name)
-        if row is None:
-            row = RoofRow(name or "(outside any row)", s.phase if s.phase != "forward" else "OTHER", "", "other", 0, 0,
-                          0, 0.0, 0.0, 0.0, 0.0, "none")
-            by_name[row.name] = row
-            order.append(row)
-        if s.phase != "forward" or row.name not in table_rows:   # a table row keeps the table's MACs
-            row.macs += s.macs
-        row.read_bytes += s.read
-        row.written_bytes += s.written
-        row.cached_bytes += c.cached_bytes
-        row.weight_bytes += s.weight_read
-        row.compute_s += c.compute_s
-        row.memory_s += c.memory_s
-        row.device_s += c.device_s
-        row.host_s += c.host_s
-        if s.kind != "host":
-            row.kernels += 1
-            kind = _STEP_KIND.get(s.kind) or _SUB_KIND.get(s.sub, "other")
-            times = kind_time.setdefault(row.name, {})
-            times[kind] = times.get(kind, 0.0) + c.device_s
-            if s.note and s.note not in row.notes:
-                row.notes.append(s.note)
+        row = _row_for(c, shown, by_name, order)
+        _add(row, c, counts_macs=c.kernel.phase != "forward" or row.name not in table_rows, kind_time=kind_time)
     for row in order:
-        times = kind_time.get(row.name)
-        if times:   # a row that runs a matrix kernel is of that kind (its transposes and bias pass go with it)
-            matrix = [k for k in ("conv", "depthwise", "linear", "attention") if k in times]
-            row.kind = max(matrix, key=times.get) if matrix else max(times, key=times.get)
-        if row.kernels:
-            row.bound = "compute" if row.compute_s >= row.memory_s else "memory"
-        elif row.host_s:
-            row.bound = "host"
-        if row.compute_s and row.macs:
-            row.math = _matrix_math(prediction, row.name, shown)
-            peak = prediction.device.peak(row.math) or 0.0
-            row.efficiency = row.flops / row.device_s / peak if peak and row.device_s else 0.0
+        _settle(row, kind_time.get(row.name), prediction, shown)
     total = sum(r.device_s for r in order)
     for r in order:
         r.share = r.device_s / total if total else 0.0
     return order
 
 
-def _matrix_math(prediction, name: str, shown: dict[str, str]) -> str:
+def _row_for(c: KernelCost, shown: dict[str, str], by_name: dict[str, RoofRow], order: list[RoofRow]) -> RoofRow:
+    """The row a kernel's costs go to (created for kernels of no table row)."""
+    s = c.kernel
+    name = shown.get(s.rows[0], s.rows[0]) if s.rows else ""
+    if s.phase != "forward":
+        name = f"({s.phase})"
+    row = by_name.get(name)
+    if row is None:
+        row = RoofRow(name or "(outside any row)", s.phase if s.phase != "forward" else "OTHER", "", "other", 0, 0,
+                      0, 0.0, 0.0, 0.0, 0.0, "none")
+        by_name[row.name] = row
+        order.append(row)
+    return row
+
+
+def _add(row: RoofRow, c: KernelCost, *, counts_macs: bool, kind_time: dict[str, dict[str, float]]) -> None:
+    """Add one kernel's costs to its row (a table row keeps the table's MACs)."""
+    s = c.kernel
+    if counts_macs:
+        row.macs += s.macs
+    row.read_bytes += s.read
+    row.written_bytes += s.written
+    row.cached_bytes += c.cached_bytes
+    row.weight_bytes += s.weight_read
+    row.compute_s += c.compute_s
+    row.memory_s += c.memory_s
+    row.device_s += c.device_s
+    row.host_s += c.host_s
+    if s.kind == Kind.HOST:
+        return
+    row.kernels += 1
+    kind = _STEP_KIND.get(s.kind) or _SUB_KIND.get(s.sub, "other")
+    times = kind_time.setdefault(row.name, {})
+    times[kind] = times.get(kind, 0.0) + c.device_s
+    if s.note and s.note not in row.notes:
+        row.notes.append(s.note)
+
+
+def _settle(row: RoofRow, times: Optional[dict[str, float]], prediction: Prediction, shown: dict[str, str]) -> None:
+    """A row's kind, bound, math and efficiency once all its kernels are in."""
+    if times:   # a row that runs a matrix kernel is of that kind (its transposes and bias pass go with it)
+        matrix = [k for k in ("conv", "depthwise", "linear", "attention") if k in times]
+        row.kind = max(matrix, key=times.__getitem__) if matrix else max(times, key=times.__getitem__)
+    if row.kernels:
+        row.bound = "compute" if row.compute_s >= row.memory_s else "memory"
+    elif row.host_s:
+        row.bound = "host"
+    if row.compute_s and row.macs:
+        row.math = _matrix_math(prediction, row.name, shown)
+        peak = prediction.device.peak(row.math) or 0.0
+        row.efficiency = row.flops / row.device_s / peak if peak and row.device_s else 0.0
+
+
+def _matrix_math(prediction: Prediction, name: str, shown: dict[str, str]) -> str:
     for c in prediction.costs:
-        s = c.step
+        s = c.kernel
         if s.math and s.rows and shown.get(s.rows[0], s.rows[0]) == name:
             return s.math
     return "fp32"
@@ -278,7 +301,7 @@ def grouped_rows(ops: list[RoofRow], grouped: ModelStats, stats: ModelStats) -> 
     return rows
 
 
-def roofline(stats: ModelStats, prediction, roof, *, grouped: Optional[ModelStats] = None,
+def roofline(stats: ModelStats, prediction: Prediction, roof, *, grouped: Optional[ModelStats] = None,
              band: Optional[dict] = None, warnings: Optional[list] = None, train: bool = False,
              notes: Optional[list] = None) -> Roofline:
     """The Roofline of ``stats`` from a ``perf.predict.Prediction`` of its program."""
@@ -289,4 +312,4 @@ def roofline(stats: ModelStats, prediction, roof, *, grouped: Optional[ModelStat
                     stats.dtype, stats.bytes_per_element, train, grouped.depth if grouped is not None else None,
                     rows, ops, sched.latency_s, sched.host_s, sched.device_s, sched.idle_s, sched.host_bound,
                     dict(prediction.plan.tf32), band, list(warnings or []) + list(prediction.warnings),
-                    stats.totals.complete, list(notes or []), len(prediction.plan.device_steps))
+                    stats.totals.complete, list(notes or []), len(prediction.plan.device_kernels))
