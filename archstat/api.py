@@ -251,6 +251,7 @@ def roofline(model, params: Optional[dict[str, Any]] = None, *, device: str, dty
 
     ``archstat.roofline("resnet50", device="h100", dtype="bf16", batch=64).predicted_s``
     """
+    from archstat import calibration
     from archstat.analyze import devices
     from archstat.prediction import check_precision, predict_run
 
@@ -260,7 +261,7 @@ def roofline(model, params: Optional[dict[str, Any]] = None, *, device: str, dty
                              channels_last=channels_last)
     _storage, peak_key = devices.resolve_dtype(dtype)
     check_precision(peak_key, runtime=runtime, amp=amp, train=train)
-    roof = devices.roof(device, peak_key, peak=peak, bandwidth=bandwidth, overhead_s=overhead_s)
+    roof = calibration.roof(device, peak_key, peak=peak, bandwidth=bandwidth, overhead_s=overhead_s)
     stats, calls = program(model, params, input_shape=input_shape, batch=batch, train=train)
     grouped = None
     if depth is not None and not train:

@@ -33,6 +33,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from archstat import calibration as store
 from archstat.analyze import devices
 from archstat.errors import ArchstatError
 
@@ -222,14 +223,14 @@ def main() -> None:
         keys = [peak_key] + (["tf32"] if args.device.startswith("cuda") and peak_key == "fp32" else [])
         try:
             for key in keys:
-                path = devices.store_calibration(args.device, calibrate.measure(args.device, key, repeats=10))
+                path = store.store_calibration(args.device, calibrate.measure(args.device, key, repeats=10))
         except (ArchstatError, RuntimeError, OSError) as exc:
             text = exc.format() if isinstance(exc, ArchstatError) else f"{type(exc).__name__}: {exc}"
             print(f"error: calibration failed: {' '.join(text.split())}", file=sys.stderr)
             raise SystemExit(1) from None
         print(f"calibrated in {time.perf_counter() - t0:.1f} s → {path}", file=sys.stderr)
     try:
-        _, calibration = devices.calibration_for(args.device)
+        _, calibration = store.calibration_for(args.device)
     except ArchstatError as exc:
         print(f"error: {exc.format()}", file=sys.stderr)
         raise SystemExit(2) from None

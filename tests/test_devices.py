@@ -14,6 +14,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from archstat import calibration
 from archstat.analyze import devices
 from archstat.cli import app
 from archstat.errors import ConfigError
@@ -233,7 +234,7 @@ def test_mig_slices_get_their_share():
     assert d.peak_tflops["fp16"] == pytest.approx(312 * 3 / 7, abs=1e-3) and d.bandwidth_gb_s == pytest.approx(2039 / 2)
     # a part without MIG refuses a profile; a key names a slice for the roofline too
     assert devices.match_device("NVIDIA GeForce RTX 4090", mig="1g.6gb").device is None
-    assert devices.roof("h100-mig-1g.10gb", "bf16").peak_flops == pytest.approx(989.5e12 / 7, rel=1e-6)
+    assert calibration.roof("h100-mig-1g.10gb", "bf16").peak_flops == pytest.approx(989.5e12 / 7, rel=1e-6)
 
 
 def test_devices_command_lists_every_entry():
@@ -356,7 +357,7 @@ def test_a_measurement_of_absurd_figures_is_not_stored(cache):
     from archstat.errors import RuntimeFailure
 
     with pytest.raises(RuntimeFailure, match="measured something impossible"):
-        devices.store_calibration("cpu", {**FAKE, "bandwidth": float("inf")})
+        calibration.store_calibration("cpu", {**FAKE, "bandwidth": float("inf")})
     assert not (cache / "archstat" / "calibration.json").exists()
 
 
@@ -397,23 +398,23 @@ def test_the_calibration_path_must_be_a_small_regular_file(cache, kind):
 
 WRITER = textwrap.dedent("""
     import sys, time
-    from archstat.analyze import devices
+    from archstat import calibration
     i = int(sys.argv[1])
     start = float(sys.argv[2])
     while time.time() < start:
         time.sleep(0.001)
-    devices.store_calibration(f"cuda:{i}", {"hardware": f"GPU {i}", "peak_flops": {"fp32": 1e12 + i},
+    calibration.store_calibration(f"cuda:{i}", {"hardware": f"GPU {i}", "peak_flops": {"fp32": 1e12 + i},
                                             "bandwidth": 1e11, "overhead_s": 5e-6})
 """)
 READER = textwrap.dedent("""
     import sys, time
-    from archstat.analyze import devices
+    from archstat import calibration
     from archstat.errors import ConfigError
     end = float(sys.argv[1])
     reads = bad = 0
     while time.time() < end:
         try:
-            devices.load_calibrations()
+            calibration.load_calibrations()
         except ConfigError as exc:
             bad += 1
             print(exc.message, file=sys.stderr)
@@ -432,7 +433,7 @@ def test_sixteen_concurrent_calibrations_keep_all_sixteen(cache):
     writers = [subprocess.Popen([sys.executable, "-c", WRITER, str(i), str(start)], env=env) for i in range(16)]
     assert all(w.wait(timeout=120) == 0 for w in writers)
     out, err = reader.communicate(timeout=120)
-    stored = devices.load_calibrations()
+    stored = calibration.load_calibrations()
     assert set(stored) == {f"cuda:{i}" for i in range(16)}
     assert all(stored[f"cuda:{i}"]["peak_flops"]["fp32"] == 1e12 + i for i in range(16))
     reads, bad = map(int, out.split())

@@ -17,7 +17,7 @@ from tests.fake_cuda import FakeCuda, FakeMps, Gpu
 torch = pytest.importorskip("torch")
 
 import archstat  # noqa: E402
-from archstat.analyze import devices  # noqa: E402
+from archstat import calibration  # noqa: E402
 from archstat.cli import app  # noqa: E402
 from archstat.errors import RuntimeFailure, UsageError  # noqa: E402
 from archstat.profile.measure import make_step, profile  # noqa: E402
@@ -81,12 +81,12 @@ def test_calibration_of_cuda_1_is_stored_as_cuda_1(two_gpus):
     m = measure("cuda:1", "fp32", size=32, copy_bytes=1 << 16, repeats=1)
     assert m["device"] == "cuda:1" and m["hardware"] == "NVIDIA H100 PCIe"
     assert two_gpus.devices_of("synchronize") == {1} and two_gpus.devices_of("device.enter") == {1}
-    devices.store_calibration("cuda", m)           # the measurement names its device: stored per device
-    assert set(devices.load_calibrations()) == {"cuda:1"}
+    calibration.store_calibration("cuda", m)           # the measurement names its device: stored per device
+    assert set(calibration.load_calibrations()) == {"cuda:1"}
     # and a run on cuda:0 (an A100) does not borrow cuda:1's (an H100's) calibration
-    roof, _ = devices.roof_for_run("cuda:0", "NVIDIA A100-SXM4-40GB", "fp32", memory_bytes=A100_40.total_memory)
+    roof, _ = calibration.roof_for_run("cuda:0", "NVIDIA A100-SXM4-40GB", "fp32", memory_bytes=A100_40.total_memory)
     assert roof.sources["peak"] == "datasheet" and roof.entry == "a100-40gb"
-    roof, _ = devices.roof_for_run("cuda:1", "NVIDIA H100 PCIe", "fp32")
+    roof, _ = calibration.roof_for_run("cuda:1", "NVIDIA H100 PCIe", "fp32")
     assert roof.sources["peak"].startswith("calibrated") and roof.peak_flops == m["peak_flops"]["fp32"]
 
 
@@ -350,7 +350,7 @@ def test_a_mig_slice_gets_its_share(monkeypatch):
 
 def test_a_calibration_lacking_the_dtype_falls_back_to_the_datasheet_and_says_so(monkeypatch):
     FakeCuda(monkeypatch, [H100_PCIE]).install()
-    devices.store_calibration("cuda", {"device": "cuda:0", "hardware": "NVIDIA H100 PCIe",
+    calibration.store_calibration("cuda", {"device": "cuda:0", "hardware": "NVIDIA H100 PCIe",
                                        "peak_flops": {"fp32": 40e12}, "bandwidth": 1.8e12, "overhead_s": 6e-6,
                                        "measured_at": "2026-01-01 00:00 UTC"})
     p = quick(device="cuda", dtype="bfloat16")

@@ -20,6 +20,7 @@ LAYERS = [
     ("config", ["archstat.config"]),                 # YAML → Spec → Graph, checked against the op registry
     ("argcheck", ["archstat.argcheck"]),             # the checks the API and the command line share
     ("analyze", ["archstat.analyze"]),               # pure functions of a Graph or a ModelStats
+    ("store", ["archstat.calibration"]),             # the calibration store (a file in the XDG cache)
     ("builder", ["archstat.builder"]),               # torch: Graph → nn.Module; the ops' torch half
     ("trace", ["archstat.trace"]),                   # any nn.Module → ModelStats and its operator log (torch)
     ("perf", ["archstat.perf"]),                     # the performance model: precision, plan, cost, schedule

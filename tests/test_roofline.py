@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 import archstat
-from archstat.analyze import devices
+from archstat import calibration
 from archstat.cli import app
 
 try:
@@ -286,7 +286,7 @@ def test_profile_predicts_every_measured_row(cache):
 
     p = profile("googlenet-naive", device="cpu", batch=2, warmup=0, iters=1)
     assert p.prediction is None and "archstat roofline --device cpu --dtype fp32 --calibrate" in p.prediction_note
-    devices.store_calibration("cpu", dict(FAKE))
+    calibration.store_calibration("cpu", dict(FAKE))
     p = profile("googlenet-naive", device="cpu", batch=2, warmup=0, iters=1)
     predicted = {r.name: r for r in p.prediction.ops}
     assert {x.name for x in p.layers} <= set(predicted)          # every measured row has its prediction

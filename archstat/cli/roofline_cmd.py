@@ -84,7 +84,7 @@ def roofline_cmd(
 ):
     """Predicted time on a device under a runtime: per row the kernels it runs, bytes moved, bound and
     device time; in total the latency (host and device overlapped), throughput and how far to trust it."""
-    from archstat import api
+    from archstat import api, calibration
     from archstat.analyze import devices
     from archstat.report import roofline_report
 
@@ -101,12 +101,12 @@ def roofline_cmd(
 
         if devices.device_key(device).split(":")[0] not in devices.CALIBRATABLE:
             raise UsageError(f"--calibrate measures this machine: use --device cpu or cuda, not {device}")
-        path = devices.store_calibration(device, measure(device, peak_key))
+        path = calibration.store_calibration(device, measure(device, peak_key))
         sys.stderr.write(f"calibration stored in {path}\n")
     if model is None:
         if not calibrate:
             raise UsageError("roofline needs a model (or --calibrate)")
-        emit(roofline_report.roof_lines(devices.roof(device, peak_key)))
+        emit(roofline_report.roof_lines(calibration.roof(device, peak_key)))
         return
     result = api.roofline(model, options.parse_sets(sets), device=device, dtype=dtype,
                           batch=options.parse_batch(batch), depth=depth, input_shape=options.parse_inputs(input_),

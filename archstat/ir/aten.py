@@ -372,16 +372,18 @@ _FP32_POINTWISE = frozenset("exp log rsqrt pow reciprocal softplus".split())
 for _name in _ACTIVATIONS + _POINTWISE:
     register(_name, Z, Kind.MEMORY, Sub.POINTWISE, epilogue=ACT,
              autocast=FP32 if _name in _FP32_POINTWISE else Autocast.PROMOTE)
-    register(f"{_name}_backward", Z, Kind.MEMORY, Sub.POINTWISE, epilogue=ACT)
+register([f"{n}_backward" for n in _ACTIVATIONS if n != "relu"], Z, Kind.MEMORY, Sub.POINTWISE,
+         epilogue=ACT)   # relu's backward is threshold_backward
 register("relu_ gelu_ silu_ hardswish_ hardtanh_ add_ mul_", Z, Kind.MEMORY, Sub.POINTWISE, epilogue=ACT)
 register("selu celu glu dropout", Z, Kind.MEMORY, Sub.OTHER)
-# autocast's fp32 list, beyond the rows above
-register("acos asin cosh erfinv expm1 log10 log2 log1p sinh tan frobenius_norm nuclear_norm cosine_similarity "
-         "poisson_nll_loss cosine_embedding_loss nll_loss nll_loss2d hinge_embedding_loss kl_div l1_loss "
-         "smooth_l1_loss huber_loss mse_loss margin_ranking_loss multilabel_margin_loss soft_margin_loss triplet_margin_loss "
-         "multi_margin_loss binary_cross_entropy_with_logits dist pdist cdist renorm _upsample_nearest_exact1d "
-         "_upsample_nearest_exact3d _upsample_bicubic2d_aa linalg_matrix_norm", C, Kind.MEMORY, Sub.OTHER,
+# autocast's fp32 list, beyond the rows above: pointwise math, and composites (losses, distances, norms)
+register("acos asin cosh erfinv expm1 log10 log2 log1p sinh tan", Z, Kind.MEMORY, Sub.POINTWISE, epilogue=ACT,
          autocast=FP32)
+register("frobenius_norm nuclear_norm cosine_similarity poisson_nll_loss cosine_embedding_loss nll_loss nll_loss2d "
+         "hinge_embedding_loss kl_div l1_loss smooth_l1_loss huber_loss mse_loss margin_ranking_loss "
+         "multilabel_margin_loss soft_margin_loss triplet_margin_loss multi_margin_loss "
+         "binary_cross_entropy_with_logits dist pdist cdist renorm _upsample_nearest_exact1d _upsample_nearest_exact3d "
+         "_upsample_bicubic2d_aa linalg_matrix_norm", C, Kind.MEMORY, Sub.OTHER, autocast=FP32)
 
 # views the schema does not mark as read-only aliases (and in-place views: new metadata, no data)
 register("unsafe_split unsafe_split_with_sizes unsafe_chunk _reshape_alias alias _nested_view_from_buffer as_strided_ "

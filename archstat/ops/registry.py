@@ -93,6 +93,9 @@ class OpSpec:
     # (default: the module's attributes named like the Args fields)
     from_module: Optional[Callable[[Any], Optional[dict]]] = None
     torch_aliases: tuple[str, ...] = ()                     # other torch classes it reads (BatchNorm1d)
+    # the performance model's half, attached by archstat/perf/recipes.py: the operator calls its module
+    # runs in eval mode (ctx → None; every registered op has one, or the recipes refuse to load)
+    operators: Optional[Callable[[Any], None]] = None
 
     def inplace_when(self, args, training: bool) -> bool:
         """Whether it allocates nothing, at inference or (``training``) in a training step."""

@@ -1,10 +1,13 @@
-"""A YAML config's operators, without torch: the kernels each op's module runs, from its arguments and
-shapes alone.
+"""A YAML config's operators, without torch: the operator calls each op's module runs, from its
+arguments and shapes alone (the performance model's half of every op).
 
-Every YAML op builds one torch module (``archstat build``); the recipes here write down the aten
+Every YAML op builds one torch module (``archstat build``); its recipe here writes down the aten
 operators that module runs in eval mode, with the shapes they run on, so a config's prediction needs no
-torch and equals a traced module's. ``tests/test_perf.py`` checks every zoo config against the trace of
-its built module, operator for operator (name, bytes read and written, MACs).
+torch and equals a traced module's. A recipe is attached to its registered op (``OpSpec.operators``)
+when this module loads, as ``builder/torch_ops`` attaches the torch half; loading refuses a registry in
+which an op has no recipe, so an op without one fails the first prediction (and ``tests/test_perf.py``),
+never a config that happens to use it. ``tests/test_perf.py`` checks every zoo config against the trace
+of its built module, operator for operator (name, bytes read and written, MACs).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from collections.abc import Callable
 from archstat.analyze.stats import node_costs
 from archstat.graph import Graph, Node
 from archstat.ir.program import OpCall, TensorRef, numel
+from archstat.ops.registry import all_ops, get_op
 
 F32 = "float32"
 
@@ -562,7 +566,7 @@ def _window_attention(ctx: _Ctx):
         ctx.k("clone", [crop], [ctx.out((b, h, w, c))])
 
 
-RECIPES: dict[str, Callable[[_Ctx], None]] = {
+_RECIPES: dict[str, Callable[[_Ctx], None]] = {
     "conv": _conv, "bn": _bn, "relu": _relu, "relu6": _pointwise("hardtanh", "hardtanh_"),
     "silu": _pointwise("silu", "silu_"), "gelu": _pointwise("gelu"), "hardswish": _pointwise("hardswish", "hardswish_"),
     "hardsigmoid": _pointwise("hardsigmoid", "hardsigmoid_"), "sigmoid": _pointwise("sigmoid"),
@@ -579,8 +583,25 @@ RECIPES: dict[str, Callable[[_Ctx], None]] = {
 }
 
 
-class NoRecipe(ValueError):
-    """An op whose kernels archstat cannot write down without torch."""
+class MissingRecipes(RuntimeError):
+    """Registered ops the performance model has no recipe for (a programming error: add one here)."""
+
+
+def attach(recipes: dict[str, Callable[[_Ctx], None]]) -> None:
+    """Give every registered op its recipe (the OpSpec keeps its identity: it is updated in place);
+    refuse a registry with an op left without one, or a recipe for no registered op."""
+    ops = all_ops()
+    missing = sorted(set(ops) - set(recipes))
+    unknown = sorted(set(recipes) - set(ops))
+    if missing or unknown:
+        raise MissingRecipes("; ".join(filter(None, (
+            f"no recipe for the registered ops {', '.join(missing)}" if missing else "",
+            f"recipes for ops nobody registered: {', '.join(unknown)}" if unknown else ""))))
+    for name, fn in recipes.items():
+        object.__setattr__(ops[name], "operators", fn)   # a frozen dataclass, completed once at load
+
+
+attach(_RECIPES)
 
 
 def graph_calls(graph: Graph, batch: int) -> list[OpCall]:
@@ -594,9 +615,8 @@ def graph_calls(graph: Graph, batch: int) -> list[OpCall]:
         if node.op == "input":
             tensors[node.name] = TensorRef((batch, *node.shape), F32, ids.get(node.name))
             continue
-        recipe = RECIPES.get(node.op)
-        if recipe is None:
-            raise NoRecipe(node.op)
+        recipe = get_op(node.op).operators
+        assert recipe is not None, node.op     # attach() gave every registered op one
         ins = [tensors[i] for i in node.inputs]
         ctx = _Ctx(node, batch, ids, ins)
         recipe(ctx)

@@ -11,7 +11,7 @@
 
 Everything runs on the device asked for (``torch.cuda.device(dev)``: cuda:1 is measured on cuda:1) and
 is stored under that device's key (``cuda:1``) in the XDG cache folder
-(``archstat.analyze.devices.store_calibration``).
+(``archstat.calibration.store_calibration``).
 """
 
 from __future__ import annotations

@@ -410,7 +410,7 @@ def profile(target: str, *, device: str = "cpu", batch: int = 1, dtype: str = "f
     memory_bytes = getattr(props, "total_memory", None)
     sms = getattr(props, "multi_processor_count", None)
     try:
-        kernels = prediction_kernels(target, params, input_shape, module, shape, batch, mode)
+        kernels = prediction_calls(target, params, input_shape, module, shape, batch, mode)
     except Exception:
         kernels = None
     prediction, why, peak_flops, peak_note, entry = _predict(
@@ -465,19 +465,16 @@ def math_kinds(dtype: str, live, props) -> dict:
 CONV_KINDS = ("conv", "depthwise")
 
 
-def prediction_kernels(target, params, input_shape, module, shape, batch: int, mode: str):
-    """The operators the prediction plans: a config's from its recipes (inference), else the module's,
-    traced on the meta device at ``batch`` (with its backward pass for a training step)."""
+def prediction_calls(target, params, input_shape, module, shape, batch: int, mode: str):
+    """The operators the prediction plans: a config's from its recipes (inference: ``api.program``),
+    else the module's (the one measured), traced on the meta device at ``batch`` (with its backward
+    pass for a training step)."""
     from archstat.trace.analyze import analyze_module
 
     if mode == "eval" and not target.startswith("module:"):
-        from archstat.api import load
-        from archstat.perf.recipes import NoRecipe, graph_calls
+        from archstat.api import program
 
-        try:
-            return graph_calls(load(target, params, input_shape=input_shape), batch)
-        except NoRecipe:
-            pass
+        return program(target, params, input_shape=input_shape, batch=batch)[1]
     return analyze_module(module, tuple(shape), batch=batch, mode="train" if mode == "train" else "eval",
                           backward=mode == "train").op_calls
 
@@ -491,7 +488,8 @@ def _predict(stats, device: str, device_name: str, mode: str, math: dict, memory
     at the peak of the math that ran (``math``: conv → 'tf32', matmul → 'fp32', …).
     Returns (Roofline or None, why not, peak FLOP/s for the share of peak or None, what that peak is,
     the devices.yaml entry {key, how} or None)."""
-    from archstat.analyze.devices import match_device, roof_for_run
+    from archstat.analyze.devices import match_device
+    from archstat.calibration import roof_for_run
     from archstat.perf.roofline import kind
 
     entry, peak_flops, peak_note = None, None, ""

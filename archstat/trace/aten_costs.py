@@ -72,9 +72,10 @@ def describe(func) -> tuple[str, str, bool, bool]:
 
 
 def key(func) -> str:
-    """The aten table's key of an overload: ``addmm``, or ``quantized::conv2d`` for another namespace."""
+    """The aten table's key of an overload: ``addmm`` (``torchvision::nms`` → ``nms``), or
+    ``quantized::conv2d`` (quantized operators share names with aten's and cost otherwise)."""
     ns, _, name = func._schema.name.partition("::")
-    return name if ns == "aten" else func._schema.name
+    return func._schema.name if ns == "quantized" else (name or ns)
 
 
 def cost_class(name: str) -> str:
