@@ -13,6 +13,7 @@ from __future__ import annotations
 import difflib
 import math
 import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from importlib import resources
 from typing import Any, Optional
@@ -132,84 +133,149 @@ def resolve_dtype(text: str) -> tuple[str, str]:
 
 # -- the devices file ------------------------------------------------------------------------------------
 
-def validate(data: Any, where: str = "devices.yaml") -> dict[str, Device]:
-    """The devices of a parsed devices file; a ConfigError names the first thing wrong."""
-    def bad(path: str, message: str):
-        raise ConfigError(f"{where}: {path}: {message}")
+# What an entry of devices.yaml may hold: per key, a check of its value (None: fine; else what was expected).
+# Every key is required (null where it does not apply); the rules that relate keys follow (_ENTRY_RULES).
 
+def _one_of(allowed: tuple[str, ...], null: bool = False) -> Callable[[Any], Optional[str]]:
+    def check(v: Any) -> Optional[str]:
+        if (v is None and null) or v in allowed:
+            return None
+        return f"expected one of {', '.join(allowed)}{' or null' if null else ''}, got {v!r}"
+    return check
+
+
+def _positive_or_none(v: Any) -> Optional[str]:
+    if v is None or (not isinstance(v, bool) and isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
+        return None
+    return f"expected a positive number or null, got {v!r}"
+
+
+def _whole_or_none(v: Any) -> Optional[str]:
+    return _positive_or_none(v) or (None if v is None or isinstance(v, int) else f"expected a whole number, got {v!r}")
+
+
+def _name(v: Any) -> Optional[str]:
+    return None if isinstance(v, str) and v.strip() else "expected the part's name"
+
+
+def _arch(v: Any) -> Optional[str]:
+    if v is None or (isinstance(v, str) and re.fullmatch(r"[a-z0-9]+", v)):
+        return None
+    return f"expected a lower-case architecture name or null, got {v!r}"
+
+
+def _peaks(v: Any) -> Optional[str]:
+    if not isinstance(v, dict) or set(v) != set(PEAK_KEYS):
+        return f"expected exactly the keys {', '.join(PEAK_KEYS)} (null where none)"
+    return None
+
+
+def _sources(v: Any) -> Optional[str]:
+    if not isinstance(v, dict) or set(v) - set(FIGURES):
+        return f"expected a mapping from the figures ({', '.join(FIGURES)}) to their sources"
+    return None
+
+
+def _note(v: Any) -> Optional[str]:
+    return None if isinstance(v, str) else "expected a string"
+
+
+def _match(v: Any) -> Optional[str]:
+    if not isinstance(v, dict) or set(v) - MATCH_KEYS or not isinstance(v.get("names"), list):
+        return "expected a mapping with 'names' (a list of patterns) and optionally 'mig'"
+    return None
+
+
+SCHEMA: dict[str, Callable[[Any], Optional[str]]] = {
+    "name": _name, "kind": _one_of(KINDS), "vendor": _one_of(VENDORS, null=True), "arch": _arch,
+    "compute_capability": lambda v: None,          # checked with the vendor (_ENTRY_RULES)
+    "form": _one_of(FORMS, null=True), "peak_tflops": _peaks, "bandwidth_gb_s": _positive_or_none,
+    "memory_gb": _positive_or_none, "l2_mb": _positive_or_none, "sms": _whole_or_none,
+    "boost_mhz": _positive_or_none, "power_w": _positive_or_none, "sources": _sources, "note": _note,
+    "match": _match,
+}
+assert set(SCHEMA) == DEVICE_KEYS
+
+
+def _compute_capability(d: dict) -> Iterator[tuple[str, str]]:
+    cc = d["compute_capability"]
+    if d["vendor"] == "nvidia" and d["kind"] == "gpu":
+        if not (isinstance(cc, str) and re.fullmatch(r"\d+\.\d+", cc)):
+            yield "compute_capability", (f"an NVIDIA GPU states its compute capability as a string such as "
+                                         f"\"9.0\", got {cc!r}")
+    elif cc is not None:
+        yield "compute_capability", "only NVIDIA GPUs have a compute capability (null here)"
+
+
+def _each_peak(d: dict) -> Iterator[tuple[str, str]]:
+    for name in PEAK_KEYS:
+        problem = _positive_or_none(d["peak_tflops"][name])
+        if problem:
+            yield f"peak_tflops.{name}", problem
+
+
+def _cited(d: dict) -> Iterator[tuple[str, str]]:
+    for what in FIGURES:
+        given = any(v is not None for v in d["peak_tflops"].values()) if what == "peak_tflops" else d[what] is not None
+        text = d["sources"].get(what)
+        if given and not (isinstance(text, str) and text.strip()):
+            yield f"sources.{what}", "every figure cites the document it comes from"
+
+
+def _patterns(d: dict) -> Iterator[tuple[str, str]]:
+    for i, pattern in enumerate(d["match"]["names"]):
+        try:
+            re.compile(pattern)
+        except (re.error, TypeError) as exc:
+            yield f"match.names[{i}]", f"not a regular expression ({exc})"
+    mig = d["match"].get("mig")
+    if mig is not None and not (isinstance(mig, dict) and set(mig) == {"compute", "memory"}
+                                and all(isinstance(v, int) and not isinstance(v, bool) and v > 0
+                                        for v in mig.values())):
+        yield "match.mig", "expected {compute: N, memory: M}: the slices MIG divides the part into"
+
+
+# rules over a whole entry, after every key passed its own check: (sub-path, message) of each problem
+_ENTRY_RULES: tuple[Callable[[dict], Iterator[tuple[str, str]]], ...] = (
+    _compute_capability, _each_peak, _cited, _patterns)
+
+
+def _entry_problem(key: Any, d: Any) -> Optional[tuple[str, str]]:
+    """(path, message) of the first thing wrong with one entry, or None."""
+    if not isinstance(key, str) or not re.fullmatch(r"[a-z0-9][a-z0-9.-]*", key) or "-mig-" in key:
+        return str(key), "a device key is lower case letters, digits, '.' and '-' (and never holds '-mig-')"
+    if not isinstance(d, dict):
+        return key, "expected a mapping"
+    unknown = set(d) - DEVICE_KEYS
+    if unknown:
+        return key, f"unknown key '{sorted(unknown)[0]}' (keys: {', '.join(sorted(DEVICE_KEYS))})"
+    for required in sorted(DEVICE_KEYS):
+        if required not in d:
+            return key, f"missing '{required}' (null where it does not apply)"
+    for what, check in SCHEMA.items():
+        problem = check(d[what])
+        if problem:
+            return f"{key}.{what}", problem
+    for rule in _ENTRY_RULES:
+        for path, problem in rule(d):
+            return f"{key}.{path}", problem
+    return None
+
+
+def validate(data: Any, where: str = "devices.yaml") -> dict[str, Device]:
+    """The devices of a parsed devices file (``SCHEMA`` per key, then ``_ENTRY_RULES``); a ConfigError
+    names the first thing wrong."""
     if not isinstance(data, dict) or data.get("version") != 2 or not isinstance(data.get("devices"), dict):
-        bad("", "expected 'version: 2' and a 'devices' mapping")
+        raise ConfigError(f"{where}: : expected 'version: 2' and a 'devices' mapping")
     out = {}
     for key, d in data["devices"].items():
-        if not isinstance(key, str) or not re.fullmatch(r"[a-z0-9][a-z0-9.-]*", key) or "-mig-" in key:
-            bad(str(key), "a device key is lower case letters, digits, '.' and '-' (and never holds '-mig-')")
-        if not isinstance(d, dict):
-            bad(key, "expected a mapping")
-        unknown = set(d) - DEVICE_KEYS
-        if unknown:
-            bad(key, f"unknown key '{sorted(unknown)[0]}' (keys: {', '.join(sorted(DEVICE_KEYS))})")
-        for required in sorted(DEVICE_KEYS):
-            if required not in d:
-                bad(key, f"missing '{required}' (null where it does not apply)")
-        if not isinstance(d["name"], str) or not d["name"].strip():
-            bad(f"{key}.name", "expected the part's name")
-        if d["kind"] not in KINDS:
-            bad(f"{key}.kind", f"expected one of {', '.join(KINDS)}, got {d['kind']!r}")
-        for what, allowed in (("vendor", VENDORS), ("form", FORMS)):
-            if d[what] is not None and d[what] not in allowed:
-                bad(f"{key}.{what}", f"expected one of {', '.join(allowed)} or null, got {d[what]!r}")
-        if d["arch"] is not None and not (isinstance(d["arch"], str) and re.fullmatch(r"[a-z0-9]+", d["arch"])):
-            bad(f"{key}.arch", f"expected a lower-case architecture name or null, got {d['arch']!r}")
-        cc = d["compute_capability"]
-        if d["vendor"] == "nvidia" and d["kind"] == "gpu":
-            if not (isinstance(cc, str) and re.fullmatch(r"\d+\.\d+", cc)):
-                bad(f"{key}.compute_capability", f"an NVIDIA GPU states its compute capability as a string such "
-                                                 f"as \"9.0\", got {cc!r}")
-        elif cc is not None:
-            bad(f"{key}.compute_capability", "only NVIDIA GPUs have a compute capability (null here)")
-        peaks = d["peak_tflops"]
-        if not isinstance(peaks, dict) or set(peaks) != set(PEAK_KEYS):
-            bad(f"{key}.peak_tflops", f"expected exactly the keys {', '.join(PEAK_KEYS)} (null where none)")
-        for name in PEAK_KEYS:
-            _positive_or_none(peaks[name], f"{key}.peak_tflops.{name}", bad)
-        for what in FIGURES[1:]:
-            _positive_or_none(d[what], f"{key}.{what}", bad)
-        if d["sms"] is not None and not isinstance(d["sms"], int):
-            bad(f"{key}.sms", f"expected a whole number, got {d['sms']!r}")
-        sources = d["sources"]
-        if not isinstance(sources, dict) or set(sources) - set(FIGURES):
-            bad(f"{key}.sources", f"expected a mapping from the figures ({', '.join(FIGURES)}) to their sources")
-        for what in FIGURES:
-            given = any(v is not None for v in peaks.values()) if what == "peak_tflops" else d[what] is not None
-            text = sources.get(what)
-            if given and not (isinstance(text, str) and text.strip()):
-                bad(f"{key}.sources.{what}", "every figure cites the document it comes from")
-        if not isinstance(d["note"], str):
-            bad(f"{key}.note", "expected a string")
-        match = d["match"]
-        if not isinstance(match, dict) or set(match) - MATCH_KEYS or not isinstance(match.get("names"), list):
-            bad(f"{key}.match", "expected a mapping with 'names' (a list of patterns) and optionally 'mig'")
-        for i, pattern in enumerate(match["names"]):
-            try:
-                re.compile(pattern)
-            except (re.error, TypeError) as exc:
-                bad(f"{key}.match.names[{i}]", f"not a regular expression ({exc})")
-        mig = match.get("mig")
-        if mig is not None and not (isinstance(mig, dict) and set(mig) == {"compute", "memory"}
-                                    and all(isinstance(v, int) and not isinstance(v, bool) and v > 0
-                                            for v in mig.values())):
-            bad(f"{key}.match.mig", "expected {compute: N, memory: M}: the slices MIG divides the part into")
-        out[key] = Device(key, d["name"], d["kind"], d["vendor"], d["arch"], cc, d["form"], dict(peaks),
-                          d["bandwidth_gb_s"], d["memory_gb"], d["l2_mb"], d["sms"], d["boost_mhz"], d["power_w"],
-                          dict(sources), d["note"], dict(match))
+        problem = _entry_problem(key, d)
+        if problem:
+            raise ConfigError(f"{where}: {problem[0]}: {problem[1]}")
+        out[key] = Device(key, d["name"], d["kind"], d["vendor"], d["arch"], d["compute_capability"], d["form"],
+                          dict(d["peak_tflops"]), d["bandwidth_gb_s"], d["memory_gb"], d["l2_mb"], d["sms"],
+                          d["boost_mhz"], d["power_w"], dict(d["sources"]), d["note"], dict(d["match"]))
     return out
-
-
-def _positive_or_none(value, path, bad) -> None:
-    if value is None:
-        return
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or not value > 0:
-        bad(path, f"expected a positive number or null, got {value!r}")
 
 
 _DEVICES: dict = {}

@@ -93,76 +93,101 @@ def apply(calls: list[OpCall], precision: Precision, *, ids: Optional[IdSpace] =
     """The calls at run time: every floating tensor in the dtype it has under ``precision``, with
     the casts it runs (autocast's) inserted before the op that needs them (``ids``: the program's
     allocator of derived storages)."""
-    ids = ids or IdSpace(calls)
-    dtype_of: dict[int, str] = {}
-    weight_casts: dict[tuple[int, str], TensorRef] = {}
-    out: list[OpCall] = []
-    low = precision.autocast
-    moved: dict[int, int] = {}          # index in ``calls`` → index in ``out`` (casts shift them)
+    return _Pass(precision, ids or IdSpace(calls)).run(calls)
 
 
-    def current(t: TensorRef) -> str:
+class _Pass:
+    """One pass over the program in order: what dtype each storage holds so far, the weights autocast
+    has cast (its cache), the calls out."""
+
+    def __init__(self, precision: Precision, ids: IdSpace):
+        self.storage = precision.storage
+        self.low = precision.autocast
+        self.ids = ids
+        self.dtype_of: dict[int, str] = {}
+        self.weight_casts: dict[tuple[int, str], TensorRef] = {}
+        self.out: list[OpCall] = []
+
+    def current(self, t: TensorRef) -> str:
         if not t.floating:
             return t.dtype
-        return dtype_of.get(t.id, precision.storage)
+        return self.dtype_of.get(t.id, self.storage)
 
-    for index, k in enumerate(calls):
-        part_of = moved.get(k.part_of, -1) if k.part_of >= 0 else -1
-        ins = [t.retyped(current(t)) if t.floating else t for t in k.inputs]
+    def run(self, calls: list[OpCall]) -> list[OpCall]:
+        moved: dict[int, int] = {}          # index in ``calls`` → index in ``out`` (casts shift them)
+        for index, k in enumerate(calls):
+            part_of = moved.get(k.part_of, -1) if k.part_of >= 0 else -1
+            ins = [t.retyped(self.current(t)) if t.floating else t for t in k.inputs]
+            half_weights = self.backward_weights(k, ins)
+            target = self.target(k, ins)
+            if target is not None and not k.view:
+                ins = self.cast_inputs(k, ins, target, part_of)
+                result: Optional[str] = target
+            elif _autocast(k.op) is Autocast.KEEP_INPUT:
+                result = _widest(t.dtype for t in ins if not t.weight) or _widest(t.dtype for t in ins)
+            else:
+                result = _widest(t.dtype for t in ins)
+            outs = self.outputs(k, result)
+            moved[index] = len(self.out)
+            self.out.append(k.moved(tuple(ins), tuple(outs), part_of=part_of))
+            for t in outs:      # a weight gradient in half precision: cast to the float32 master weight's dtype
+                if t.shape in half_weights and t.dtype == self.low:
+                    self.out.append(cast_call(t, "float32", k.row, k.phase, self.ids, part_of))
+        return self.out
+
+    def backward_weights(self, k: OpCall, ins: list[TensorRef]) -> dict[tuple, TensorRef]:
+        """In a backward call under autocast, the half-precision copies its forward read (``ins`` is
+        updated in place); by shape, the weights it read so."""
         half_weights: dict[tuple, TensorRef] = {}
-        if low and k.phase == "backward":
-            # the backward reads the half-precision copy its forward read
-            for i, t in enumerate(ins):
-                copy = weight_casts.get((t.id, low)) if t.weight and t.floating else None
-                if copy is not None:
-                    ins[i] = _seen_as(copy, t)
-                    half_weights[t.shape] = t
-        if low and k.phase == "backward" and any(t.dtype == low for t in ins if t.floating):
-            target = low       # the backward of a half-precision op: float32 gradients are cast down
-        elif low and k.phase == "backward":
-            target = None
-        elif low and _autocast(k.op) is Autocast.LOWER:
-            target = low
-        elif low and _autocast(k.op) is Autocast.FP32:
-            target = "float32"
-        else:
-            target = None
-        if target is not None and not k.view:
-            cast_ins = []
-            for t in ins:
-                if not t.floating or t.dtype == target or (target == "float32" and _reads_half(k.op)):
-                    cast_ins.append(t)
-                    continue
-                if t.weight and target == low:
-                    key = (t.id, target)
-                    if key not in weight_casts:     # autocast's cache: a weight is cast once per forward
-                        c = cast_call(t, target, k.row, k.phase, ids, part_of)
-                        out.append(c)
-                        weight_casts[key] = c.outputs[0]
-                    cast_ins.append(_seen_as(weight_casts[key], t))
-                    continue
-                c = cast_call(t, target, k.row, k.phase, ids, part_of)
-                out.append(c)
-                cast_ins.append(c.outputs[0])
-            ins = cast_ins
-            result = target
-        elif _autocast(k.op) is Autocast.KEEP_INPUT:
-            result = _widest(t.dtype for t in ins if not t.weight) or _widest(t.dtype for t in ins)
-        else:
-            result = _widest(t.dtype for t in ins)
+        if not (self.low and k.phase == "backward"):
+            return half_weights
+        for i, t in enumerate(ins):
+            copy = self.weight_casts.get((t.id, self.low)) if t.weight and t.floating else None
+            if copy is not None:
+                ins[i] = _seen_as(copy, t)
+                half_weights[t.shape] = t
+        return half_weights
+
+    def target(self, k: OpCall, ins: list[TensorRef]) -> Optional[str]:
+        """The dtype autocast runs ``k`` in (None: as its inputs come)."""
+        low = self.low
+        if not low:
+            return None
+        if k.phase == "backward":
+            # the backward of a half-precision op: float32 gradients are cast down
+            return low if any(t.dtype == low for t in ins if t.floating) else None
+        cls = _autocast(k.op)
+        return low if cls is Autocast.LOWER else "float32" if cls is Autocast.FP32 else None
+
+    def cast_inputs(self, k: OpCall, ins: list[TensorRef], target: str, part_of: int) -> list[TensorRef]:
+        """``ins`` in ``target``, each cast a call of its own (a weight's once per forward)."""
+        cast_ins = []
+        for t in ins:
+            if not t.floating or t.dtype == target or (target == "float32" and _reads_half(k.op)):
+                cast_ins.append(t)
+                continue
+            if t.weight and target == self.low:
+                key = (t.id, target)
+                if key not in self.weight_casts:     # autocast's cache: a weight is cast once per forward
+                    c = cast_call(t, target, k.row, k.phase, self.ids, part_of)
+                    self.out.append(c)
+                    self.weight_casts[key] = c.outputs[0]
+                cast_ins.append(_seen_as(self.weight_casts[key], t))
+                continue
+            c = cast_call(t, target, k.row, k.phase, self.ids, part_of)
+            self.out.append(c)
+            cast_ins.append(c.outputs[0])
+        return cast_ins
+
+    def outputs(self, k: OpCall, result: Optional[str]) -> list[TensorRef]:
+        """``k``'s outputs in the dtype it writes (recorded for the calls that read them)."""
         outs = []
         for t in k.outputs:
             if not t.floating:
                 outs.append(t)
                 continue
             # an explicit cast in the model to a low precision keeps its target
-            d = t.dtype if k.op == "_to_copy" and t.dtype != "float32" else result or current(t)
-            dtype_of[t.id] = d
+            d = t.dtype if k.op == "_to_copy" and t.dtype != "float32" else result or self.current(t)
+            self.dtype_of[t.id] = d
             outs.append(t.retyped(d))
-        moved[index] = len(out)
-        out.append(k.moved(tuple(ins), tuple(outs), part_of=part_of))
-        for t in outs:      # a weight gradient in half precision: cast to the float32 master weight's dtype
-            if t.shape in half_weights and t.dtype == low:
-                out.append(cast_call(t, "float32", k.row, k.phase, ids, part_of))
-    return out
-
+        return outs
