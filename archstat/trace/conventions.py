@@ -500,7 +500,8 @@ def peer_count(peer: str, stats, bt, model, inputs) -> PeerCount:
 
     rnn_rows = {acc.name for acc in bt.main.rows if acc.kind == "rnn"}
     sdpa_rows = {k.row for k in bt.main.kernels if k.op == "scaled_dot_product_attention" and k.part_of < 0}
-    rows, reasons = [], {}
+    rows = []
+    reasons: dict[str, list[int]] = {}
     names = list(dict.fromkeys(list(ours_a) + list(ta.by_row)))
     total = 0
     for name in names:
@@ -514,7 +515,7 @@ def peer_count(peer: str, stats, bt, model, inputs) -> PeerCount:
         if owner is not None and theirs < ours:
             why = ta.missing[owner]
         elif whys and theirs > ours:
-            why = max(whys, key=whys.get)
+            why = max(whys, key=lambda w: whys[w])
         else:
             why = _missing_reason(peer, name, bt.main, rnn_rows, sdpa_rows)
         rows.append((name, ours, theirs, why))
