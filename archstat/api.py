@@ -13,7 +13,7 @@ Every function checks its arguments first (``archstat/argcheck.py``): a wrong ty
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from archstat import argcheck, dtypes
 from archstat.analyze.references import check_all
@@ -24,6 +24,9 @@ from archstat.config.spec import Spec, parse_spec
 from archstat.errors import UsageError
 from archstat.graph import Graph
 from archstat.zoo import resolve
+
+if TYPE_CHECKING:
+    from archstat.trace.inputs import InputShape
 
 MAX_BATCH = argcheck.MAX_BATCH
 MAX_COMPARED = 26   # one letter each, as archstat compare
@@ -54,7 +57,7 @@ def load_spec(name_or_path: str | Path) -> Spec:
 
 
 def load(name_or_path: str | Path | Spec, params: Optional[dict[str, Any]] = None, *,
-         input_shape: Optional[tuple[int, ...]] = None, origin: str = "--set") -> Graph:
+         input_shape: Optional[InputShape] = None, origin: str = "--set") -> Graph:
     """Config → Graph, with declared params overridden by ``params`` and the input by ``input_shape``."""
     argcheck.expect_model(name_or_path, "archstat.load", "name_or_path", graph=False)
     params = argcheck.expect_mapping(params, "archstat.load")
@@ -68,7 +71,7 @@ def load(name_or_path: str | Path | Spec, params: Optional[dict[str, Any]] = Non
     return expand(spec, env)
 
 
-def _config_input(input_shape) -> Optional[tuple[int, ...]]:
+def _config_input(input_shape: Optional[InputShape]) -> Optional[tuple[int, ...]]:
     """A config's input: a shape (3, 224, 224), or a string in the input grammar ('3x224x224',
     parsed, never iterated), or an InputSet of one plain input."""
     if input_shape is None:
@@ -85,7 +88,7 @@ def _with_input(spec: Spec, shape: tuple[int, ...]) -> Spec:
 
 
 def analyze(model: str | Path | Spec | Graph, params: Optional[dict[str, Any]] = None, *,
-            input_shape: Optional[tuple[int, ...]] = None, batch: int = 1, dtype: str = "float32",
+            input_shape: Optional[InputShape] = None, batch: int = 1, dtype: str = "float32",
             fold: bool = True, depth: Optional[int] = None, mode: str = "eval", optimizer: str = "adam",
             amp: bool = False, convention: Optional[str] = None) -> ModelStats:
     """Per-layer rows, totals and published-vs-computed checks for a config (a zoo name, a path,
@@ -152,7 +155,7 @@ def analyze(model: str | Path | Spec | Graph, params: Optional[dict[str, Any]] =
 
 
 def build(model: str | Path | Spec | Graph, params: Optional[dict[str, Any]] = None, *,
-          device: Optional[str] = None, input_shape: Optional[tuple[int, ...]] = None, **param_values):
+          device: Optional[str] = None, input_shape: Optional[InputShape] = None, **param_values):
     """The torch ``nn.Module`` of a config; its ``named_modules()`` names equal the table's rows.
 
     ``archstat.build("googlenet-bottleneck", c3_reduce=128, device="meta")``. torch is imported
@@ -202,7 +205,7 @@ def _torch_device(device, fn: str):
     return dev
 
 
-def compare(models, *, input_shape: Optional[tuple[int, ...]] = None, batch: int = 1, dtype: str = "float32",
+def compare(models, *, input_shape: Optional[InputShape] = None, batch: int = 1, dtype: str = "float32",
             depth: Optional[int] = None, mode: str = "eval"):
     """Several models side by side (``archstat compare``): totals with ratios to the first, rows
     aligned by name. Each entry is anything ``analyze`` takes (a zoo name, a path, a Spec, a Graph,

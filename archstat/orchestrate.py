@@ -30,12 +30,12 @@ def run_sweep(model: str, inputs: list[Optional[tuple[int, ...]]], batches: list
     size = math.prod([len(inputs), len(batches), *(len(sets[n]) for n in names)])
     if size > MAX_POINTS:   # counted before the grid is made
         raise UsageError(f"the grid has {size:,} points; the limit is {MAX_POINTS:,}")
-    grid = list(itertools.product(inputs, batches, *(sets[n] for n in names)))
+    grid = list(itertools.product(inputs, batches, itertools.product(*(sets[n] for n in names))))
     dims = [d for d, values in (("input", inputs), ("batch", batches)) if len(values) > 1]
     dims += [n for n in names if len(sets[n]) > 1]
     sweep = Sweep(spec.name, dims, budget=budget, optimizer=optimizer, amp=amp, dtype=dtype)
     work = 0
-    for k, (shape, batch, *values) in enumerate(grid):
+    for k, (shape, batch, values) in enumerate(grid):
         params = dict(zip(names, values))
         stats = analyze(spec, params, input_shape=shape, batch=batch, dtype=dtype, mode="train",
                         optimizer=optimizer, amp=amp)
@@ -44,9 +44,11 @@ def run_sweep(model: str, inputs: list[Optional[tuple[int, ...]]], batches: list
             raise UsageError(f"the sweep analyses {len(grid):,} points of {len(stats.rows):,} layers; the limit is "
                              f"{MAX_WORK:,} layers in all (sweep fewer points)")
         total = stats.training.total
-        sweep.points.append(SweepPoint(stats.input_shape, batch, {n: stats.params[n] for n in names},
-                                       stats.totals.params, stats.totals.macs, stats.totals.activation_bytes,
-                                       total, None if budget is None else total <= budget))
+        sweep.points.append(SweepPoint(input=stats.input_shape, batch=batch,
+                                       params_set={n: stats.params[n] for n in names},
+                                       params=stats.totals.params, macs=stats.totals.macs,
+                                       activation_bytes=stats.totals.activation_bytes, training_bytes=total,
+                                       fits=None if budget is None else total <= budget))
         if progress:
             progress(k + 1, len(grid))
     return sweep

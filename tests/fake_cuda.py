@@ -107,7 +107,17 @@ class FakeCuda:
         return i
 
     def install(self) -> FakeCuda:
-        torch, mp, fake = self.torch, self.mp, self
+        """torch.cuda (devices, streams, events, synchronisation, memory), the CUDA, cuDNN and driver
+        versions, measure's tensor device, and nvidia-smi: each step below."""
+        self._install_cuda()
+        self._install_versions()
+        self._install_tensor_device()
+        self._install_nvidia_smi()
+        return self
+
+    def _device_context(self) -> type:
+        """``torch.cuda.device(d)``: makes ``d`` the current device inside the block."""
+        fake = self
 
         class DeviceContext:
             def __init__(self, device):
@@ -123,6 +133,12 @@ class FakeCuda:
                 fake.current = self.prev
                 fake.calls.append(Call("device.exit", self.i))
                 return False
+
+        return DeviceContext
+
+    def _event(self) -> type:
+        """``torch.cuda.Event``: timed by the fake's clock, readable only after a synchronisation."""
+        fake = self
 
         class Event:
             def __init__(self, enable_timing: bool = False, blocking: bool = False, interprocess: bool = False):
@@ -160,6 +176,13 @@ class FakeCuda:
                     raise RuntimeError("fake CUDA: device not ready (elapsed_time read before a synchronisation "
                                        "of the events' device)")
                 return (end.t - self.t) * 1e3
+
+        return Event
+
+    def _install_cuda(self) -> None:
+        """torch.cuda: availability, devices, properties, streams, events, synchronisation, memory."""
+        torch, mp, fake = self.torch, self.mp, self
+        DeviceContext, Event = self._device_context(), self._event()
 
         def synchronize(device=None):
             i = fake.index(device)
@@ -205,17 +228,29 @@ class FakeCuda:
         mp.setattr(cuda, "memory_allocated", recorder("memory_allocated", lambda: fake.allocated))
         mp.setattr(cuda, "max_memory_allocated", recorder("max_memory_allocated", lambda: fake.peak_allocated))
         mp.setattr(cuda, "mem_get_info", mem_get_info)
+
+    def _install_versions(self) -> None:
+        """The CUDA runtime's, cuDNN's and the driver's versions."""
+        torch, mp = self.torch, self.mp
         mp.setattr(torch.version, "cuda", "12.4")
         mp.setattr(torch.backends.cudnn, "version", lambda: 90100)
         mp.setattr(torch.backends.cudnn, "is_available", lambda: True)
         mp.setattr(torch._C, "_cuda_getDriverVersion", lambda: 12040, raising=False)
 
+    def _install_tensor_device(self) -> None:
+        """measure's one seam: a CUDA run's tensors on the CPU."""
         import archstat.profile.measure as measure
+
+        torch, mp = self.torch, self.mp
 
         def tensor_device(dev):
             return torch.device("cpu") if dev.type == "cuda" else dev
 
         mp.setattr(measure, "tensor_device", tensor_device, raising=False)
+
+    def _install_nvidia_smi(self) -> None:
+        """``nvidia-smi``'s answer (the recorded environment), from the fake's GPUs or ``smi``."""
+        fake = self
 
         def nvidia_smi(selector):
             fake.calls.append(Call("nvidia-smi", None, str(selector)))
@@ -230,9 +265,8 @@ class FakeCuda:
         try:
             import archstat.profile.environment as environment
         except ImportError:   # a version of archstat that records no environment
-            return self
-        mp.setattr(environment, "nvidia_smi", nvidia_smi)
-        return self
+            return
+        self.mp.setattr(environment, "nvidia_smi", nvidia_smi)
 
 
 @contextlib.contextmanager

@@ -14,7 +14,8 @@ def run(*args):
 
 
 def row(name):
-    return Row(name, "", "conv", (1,), 0, 0, 0, 0, 0, 0)
+    return Row(name=name, label="", op="conv", output_shape=(1,), activation_elements=0, activation_bytes=0,
+               weights=0, biases=0, macs=0, ops=0)
 
 
 def test_align_keeps_order_and_marks_unmatched():

@@ -137,7 +137,7 @@ def _one(claim, loc, path: str, stats, default_source: str) -> ClaimResult:
     metric = compute.get("metric")
     row = compute.get("row")
     allowed = ROW_METRICS if row is not None else METRICS
-    if metric not in allowed:
+    if not isinstance(metric, str) or metric not in allowed:
         raise UnknownNameError("metric", str(metric), allowed, loc=compute.loc_of("metric"), path=f"{cpath}.metric")
     overrides = _claim_set(compute, f"{cpath}.set")
     for key in ("model", "ratio"):
@@ -161,7 +161,7 @@ def _one(claim, loc, path: str, stats, default_source: str) -> ClaimResult:
         if not vb:
             raise ConfigError(f"a ratio over zero: {pair[1]}'s {metric} is 0", loc=compute.loc_of("ratio"),
                               path=f"{cpath}.ratio")
-        computed = Decimal(va) / Decimal(vb)
+        computed: Any = Decimal(va) / Decimal(vb)   # as ClaimResult.computed: an int, a Decimal or a shape list
         base = b
         how = " / ".join(f"{m}" + (f" at {'×'.join(map(str, shape))}" if shape else "") for m, shape in
                          zip(pair, shapes)) + (f", row {row}" if row else "") + f", {metric}" + (
@@ -177,9 +177,10 @@ def _one(claim, loc, path: str, stats, default_source: str) -> ClaimResult:
         raise ConfigError("compute needs model or ratio", loc=compute.loc, path=cpath)
     check_note(str(claim.get("note", "")), claim.loc_of("note"), f"{path}.note")
     ok = _within(claim, computed, path) if "between" in claim else _matches(claim, computed, path)
-    return ClaimResult(str(claim["id"]), str(claim["claim"]), str(claim["published"]), computed,
-                       REPRODUCED if ok else NOT_REPRODUCED, fill_note(str(claim.get("note", "")), base),
-                       str(claim.get("source", default_source)), how)
+    return ClaimResult(id=str(claim["id"]), claim=str(claim["claim"]), published=str(claim["published"]),
+                       computed=computed, status=REPRODUCED if ok else NOT_REPRODUCED,
+                       note=fill_note(str(claim.get("note", "")), base),
+                       source=str(claim.get("source", default_source)), how=how)
 
 
 def _claim_set(compute: LDict, path: str) -> dict:

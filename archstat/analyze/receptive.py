@@ -19,6 +19,7 @@ thousands of digits.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from archstat.graph import Graph
@@ -43,20 +44,20 @@ class RF:
             return RF(self.size, self.jump, self.start, extent, self.is_global, True)
         if self.is_global:   # units that already see the whole input (after a gate) see no more
             return RF(self.size, self.jump, self.start, extent, True)
-        size, jump, start = [], [], []
-        for i in range(2):
-            span = st.dilation[i] * (st.kernel[i] - 1) + 1
-            size.append(self.size[i] + (span - 1) * self.jump[i])
-            jump.append(self.jump[i] * st.stride[i])
-            start.append(self.start[i] - st.padding[i] * self.jump[i])
-        return _bounded(RF(tuple(size), tuple(jump), tuple(start), extent, self.is_global))
+        def span(i: int) -> int:
+            return st.dilation[i] * (st.kernel[i] - 1) + 1
+
+        size = _pair(lambda i: self.size[i] + (span(i) - 1) * self.jump[i])
+        jump = _pair(lambda i: self.jump[i] * st.stride[i])
+        start = _pair(lambda i: self.start[i] - st.padding[i] * self.jump[i])
+        return _bounded(RF(size, jump, start, extent, self.is_global))
 
     def whole(self) -> RF:
         """Every output sees the whole map this field's units tile."""
         if self.beyond_limit:
             return RF(self.size, self.jump, self.start, (1, 1), True, True)
-        size = tuple(self.size[i] + (self.extent[i] - 1) * self.jump[i] for i in range(2))
-        jump = tuple(self.jump[i] * self.extent[i] for i in range(2))
+        size = _pair(lambda i: self.size[i] + (self.extent[i] - 1) * self.jump[i])
+        jump = _pair(lambda i: self.jump[i] * self.extent[i])
         return _bounded(RF(size, jump, self.start, (1, 1), True))
 
     def text(self) -> str:
@@ -64,6 +65,16 @@ class RF:
             return "> 10^30" + (" (global)" if self.is_global else "")
         s = str(self.size[0]) if self.size[0] == self.size[1] else f"{self.size[0]}×{self.size[1]}"
         return s + (" (global)" if self.is_global else "")
+
+
+def _pair(f: Callable[[int], int]) -> tuple[int, int]:
+    """``(f(0), f(1))``: one value per spatial axis."""
+    return f(0), f(1)
+
+
+def _tiled(extent: tuple[int, int], st: RFStep) -> tuple[int, int]:
+    """The number of positions of ``st`` along each axis of a map of ``extent``."""
+    return _pair(lambda i: conv_out_len(extent[i], st.kernel[i], st.stride[i], st.padding[i], st.dilation[i]))
 
 
 def _bounded(rf: RF) -> RF:
@@ -106,8 +117,7 @@ def receptive_fields(graph: Graph) -> dict[str, RF]:
         if spec.rf is not None:
             step = spec.rf(node.args)
             if len(node.shape) != 3:   # a strided op that leaves the map (patch embedding → tokens) tiles it
-                extent = tuple(conv_out_len(rf.extent[i], step.kernel[i], step.stride[i], step.padding[i],
-                                            step.dilation[i]) for i in range(2))
+                extent = _tiled(rf.extent, step)
             rf = rf.step(step, extent)
         elif node.op == "adaptive_avgpool":
             rf = rf.step(_adaptive_step(node), extent)

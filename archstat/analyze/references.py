@@ -96,15 +96,16 @@ def check_figure(fig: Figure, stats, evaluate) -> Check:
     """``evaluate(model, overrides, mode)`` gives the ModelStats a figure needs beyond ``stats``
     (``model`` None: this config under other params or mode)."""
     if fig.metric == "published_only":
-        return Check(fig.key, fig.published, Decimal(fig.raw), None, "error_percent", 0, PUBLISHED_ONLY,
-                     "published, not computed: archstat does not train networks", fig.source)
+        return Check(figure=fig.key, published=fig.published, value=Decimal(fig.raw), computed=None,
+                     metric="error_percent", precision=0, status=PUBLISHED_ONLY,
+                     note="published, not computed: archstat does not train networks", source=fig.source)
     from archstat.errors import ArchstatError, ConfigError
 
     try:
         base = stats
         if fig.overrides or fig.mode != stats.mode:
             base = evaluate(None, fig.overrides, fig.mode)
-        computed = metric_value(fig.metric, base)
+        computed: int | Decimal = metric_value(fig.metric, base)
         if fig.relative_to:
             other = metric_value(fig.metric, evaluate(fig.relative_to, {}, fig.mode))
             if not computed:
@@ -126,9 +127,9 @@ def check_figure(fig: Figure, stats, evaluate) -> Check:
         published = Decimal(repr(fig.value))
     precision = fig.precision or significant_digits(fig.raw)
     ok = round_significant(computed, precision) == round_significant(published, precision)
-    return Check(fig.key, fig.published, published, computed, fig.metric, precision,
-                 REPRODUCED if ok else NOT_REPRODUCED, fill_note(fig.note, base), fig.source,
-                 fig.relative_to)
+    return Check(figure=fig.key, published=fig.published, value=published, computed=computed, metric=fig.metric,
+                 precision=precision, status=REPRODUCED if ok else NOT_REPRODUCED, note=fill_note(fig.note, base),
+                 source=fig.source, relative_to=fig.relative_to)
 
 
 def check_all(figures: list[Figure], stats, evaluate) -> list[Check]:

@@ -71,9 +71,10 @@ class Totals:
 
     def per_sample(self, batch: int) -> Totals:
         """The same totals at batch 1: everything but the params scales with the batch."""
-        return Totals(self.weights, self.biases, self.macs // batch, self.ops // batch,
-                      self.activation_elements // batch, self.activation_bytes // batch, self.complete,
-                      self.uncounted, self.data_dependent)
+        return Totals(weights=self.weights, biases=self.biases, macs=self.macs // batch, ops=self.ops // batch,
+                      activation_elements=self.activation_elements // batch,
+                      activation_bytes=self.activation_bytes // batch, complete=self.complete,
+                      uncounted=self.uncounted, data_dependent=self.data_dependent)
 
     @property
     def params(self) -> int:
@@ -154,8 +155,9 @@ def node_row(node: Node, batch: int, nbytes: int) -> Row:
     """The costs of one node, batch included."""
     if node.op == "input":
         elements = numel(node.shape) * batch
-        return Row(node.name, node.label, "input", node.shape, elements, elements * nbytes, 0, 0, 0, 0,
-                   input_elements=0)
+        return Row(name=node.name, label=node.label, op="input", output_shape=node.shape,
+                   activation_elements=elements, activation_bytes=elements * nbytes, weights=0, biases=0, macs=0,
+                   ops=0, input_elements=0)
     inplace, weights, biases, macs, ops, formula = node_costs(node)
     elements = 0 if inplace else numel(node.shape) * batch
     return Row(
@@ -255,7 +257,8 @@ def collapse(rows: list[Row], depth: int, labels: dict[str, str]) -> list[Row]:
         key = ".".join(parts[:depth])
         group = groups.get(key)
         if group is None:
-            group = Row(key, labels.get(key, "BLOCK"), "block", row.output_shape, 0, 0, 0, 0, 0, 0)
+            group = Row(name=key, label=labels.get(key, "BLOCK"), op="block", output_shape=row.output_shape,
+                        activation_elements=0, activation_bytes=0, weights=0, biases=0, macs=0, ops=0)
             groups[key] = group
             out.append(group)
         group.output_shape, group.rf, group.aux = row.output_shape, row.rf, row.aux

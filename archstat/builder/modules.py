@@ -73,6 +73,8 @@ class GraphModule(nn.Module):
     torchvision's GoogLeNet does); in eval mode the heads do not run and it returns ``main``.
     """
 
+    _lookup: dict[str, nn.Module]   # every submodule by name, set once built (torch_builder.build_graph)
+
     def __init__(self, name: str, plan: list[tuple[str, tuple[str, ...], bool]], main: str, aux: list[str]):
         super().__init__()
         self.model_name = name
@@ -122,6 +124,8 @@ class ChannelAffine(nn.Module):
 
 class EuclideanRBF(nn.Module):
     """LeNet-5's output units: squared distance to fixed prototypes (a buffer, not params)."""
+
+    prototypes: torch.Tensor   # a buffer (register_buffer below)
 
     def __init__(self, in_features: int, out_features: int):
         super().__init__()

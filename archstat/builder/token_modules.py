@@ -81,6 +81,8 @@ class WindowAttention(nn.Module):
     windows a mask between tokens that were not neighbours), merge, roll back, unpad. Attention
     runs as two matmuls, as torchvision's does."""
 
+    relative_position_index: torch.Tensor   # a buffer (register_buffer below)
+
     def __init__(self, dim: int, heads: int, window: int, shift: int = 0, bias: bool = True):
         super().__init__()
         self.heads, self.window, self.shift = heads, window, shift

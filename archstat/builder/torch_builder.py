@@ -18,6 +18,8 @@ def module_for(node, graph: Graph, consumers: dict[str, int]):
     spec = all_ops()[node.op]
     if spec.multi_input:
         return MERGES[node.op]()
+    if spec.build is None:   # builder/torch_ops/ gives every op but the merges (above) its module
+        raise NotImplementedError(f"op '{node.op}' has no torch module")
     module = spec.build(node.args, list(node.in_shapes))
     if hasattr(module, "inplace") and module.inplace:
         source = node.inputs[0]

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Sequence
+from typing import Any
 
 import typer
 from typer.core import TyperGroup
@@ -19,7 +21,7 @@ from archstat.errors import ArchstatError
 try:  # typer ≥ 0.20 vendors click
     from typer._click.exceptions import ClickException
 except ImportError:  # pragma: no cover - older typer with click installed
-    from click.exceptions import ClickException
+    from click.exceptions import ClickException  # type: ignore[no-redef]  # the same class, from click itself
 
 STATE = {"debug": False}
 
@@ -73,8 +75,11 @@ class ArchstatGroup(TyperGroup):
         except KeyboardInterrupt:
             raise _Interrupted() from None
 
-    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+    def main(self, args: Sequence[str] | None = None, prog_name: str | None = None, complete_var: str | None = None,
+             standalone_mode: bool = True, windows_expand_args: bool = True, **extra: Any) -> Any:
         debug = "--debug" in (sys.argv[1:] if args is None else list(args))
+        if not windows_expand_args:   # passed on only when given: click before 8.0.1 has no such parameter
+            extra["windows_expand_args"] = windows_expand_args
         try:
             rv = super().main(args=args, prog_name=prog_name or "archstat", complete_var=complete_var,
                               standalone_mode=False, **extra)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import string
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -10,6 +11,9 @@ from archstat.cli import options, output
 from archstat.cli.app import app
 from archstat.cli.output import emit
 from archstat.errors import UsageError
+
+if TYPE_CHECKING:
+    from archstat.trace.inputs import InputShape
 
 MAX_MODELS = 26   # one letter each
 MAX_ROWS = 10_000   # rows of all models together: two models at the layer limit
@@ -85,7 +89,7 @@ def compare_models(
     for label, model, params in zip(string.ascii_uppercase, models, per_model):
         if model.startswith("module:") and params:
             raise UsageError(f"--set: {model} is a module, which declares no params")
-        own = shape
+        own: InputShape | None = shape
         if own is None and model.startswith("module:") and configs:
             from archstat.api import load_spec
 

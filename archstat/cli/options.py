@@ -77,9 +77,10 @@ Optimizer = Annotated[Optional[str], typer.Option("--optimizer", help="The train
                                                   "--mode train).")]
 Amp = Annotated[bool, typer.Option("--amp", help="Mixed precision training memory: 2-byte activations, fp32 "
                                    "master weights (table: with --mode train).")]
-RooflineDevice = Annotated[Optional[str], typer.Option("--device", help="A devices.yaml entry (archstat devices "
-                                                       "lists them: h100, a100, l4, rtx4090, …), or cpu / cuda / "
-                                                       "cuda:N (calibrated figures).")]
+_DEVICE = typer.Option("--device", help="A devices.yaml entry (archstat devices lists them: h100, a100, l4, "
+                       "rtx4090, …), or cpu / cuda / cuda:N (calibrated figures).")
+RooflineDevice = Annotated[Optional[str], _DEVICE]
+RequiredDevice = Annotated[str, _DEVICE]   # roofline's: typer's required marker ``...`` as its default
 Wide = Annotated[bool, typer.Option("--wide", help="Every column with exact numbers, whatever the width.")]
 Columns = Annotated[Optional[str], typer.Option("--columns", help="Only these columns, in this order, e.g. "
                                                "layer,label,output,macs (the names the footer lists when some "

@@ -205,7 +205,7 @@ def write_all(fd: int, data: bytes, where: str = "stdout") -> None:
         raise _output_error(exc, written, len(data), where) from None
 
 
-def write_file(target: str | Path, write: Callable[[Path], None], option: str = "--out") -> Path:
+def write_file(target: str | Path, write: Callable[[Path], object], option: str = "--out") -> Path:
     """Write a named file whole or not at all: ``write(tmp)`` fills a temporary file beside
     ``target`` (same folder, so the rename is atomic), which is synced and renamed over the target
     only when complete; on any failure the temporary file is removed and the target left as it was.
@@ -259,7 +259,7 @@ def render_stats(stats, fmt: str, units: str, view=None):
     elif fmt == "html":
         from archstat.report.html_report import render
     else:
-        from archstat.report.table_report import render
+        from archstat.report.table_report import render as render_table
 
-        return render(stats, units, view)
+        return render_table(stats, units, view)
     return render(stats, units)

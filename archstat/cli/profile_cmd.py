@@ -77,8 +77,8 @@ def profile_model(
             batches = [options.parse_batch(int(b)) for b in split_values(sweep_batch, "--sweep-batch")]
         except ValueError:
             raise UsageError(f"--sweep-batch '{sweep_batch}': expected integers such as 1,8,32") from None
-    shape = options.parse_inputs(input_)
-    shape = shape.plain_shape('profile') if shape is not None else None
+    inputs = options.parse_inputs(input_)
+    shape = inputs.plain_shape('profile') if inputs is not None else None
     params = options.parse_sets(sets)
     results, stopped = [], ""
     bar = None

@@ -51,7 +51,7 @@ def parse_overhead(value: Optional[float]) -> Optional[float]:
 def roofline_cmd(
     model: Optional[str] = typer.Argument(None, help="A zoo name, a config path or module:PKG.MOD:FACTORY "
                                           "(not needed with --calibrate).", metavar="NAME|PATH|module:..."),
-    device: options.RooflineDevice = ...,
+    device: options.RequiredDevice = ...,  # type: ignore[assignment]  # typer: required, never None at run time
     dtype: options.RooflineDtype = "fp32",
     runtime: str = typer.Option("eager", "--runtime", help="eager (PyTorch), compile (torch.compile, Inductor) "
                                 "or engine (TensorRT-class): what fuses, and the host cost per kernel."),

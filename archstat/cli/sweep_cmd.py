@@ -25,7 +25,7 @@ def parse_grid(inputs: Optional[list[str]], batches: Optional[str], sets: Option
     """--input (repeatable, braces), --batch 1,{8,32} and --set NAME=V1,V2 (each NAME once, as in table)."""
     from archstat.analyze.sweep import MAX_POINTS, expand_braces, split_values
 
-    shapes = [None]
+    shapes: list[Optional[tuple[int, ...]]] = [None]
     if inputs:   # 3,224,224 is one size: commas are not separators here
         texts = [v for text in inputs for v in expand_braces(text)]
         if len(texts) > MAX_POINTS:
@@ -33,9 +33,9 @@ def parse_grid(inputs: Optional[list[str]], batches: Optional[str], sets: Option
         shapes = [options.parse_input(_square(t)) for t in texts]
     batch_values = [1]
     if batches is not None:
-        values = split_values(batches, "--batch")
+        batch_texts = split_values(batches, "--batch")
         try:
-            batch_values = [options.parse_batch(int(b)) for b in values]
+            batch_values = [options.parse_batch(int(b)) for b in batch_texts]
         except ValueError:
             raise UsageError(f"--batch '{batches}': expected integers such as 1,8,32") from None
     grid: dict[str, list[str]] = {}

@@ -63,14 +63,15 @@ class Expander:
     # -- entry point -------------------------------------------------------------------------
     def run(self) -> Graph:
         self.graph.main_output = ""
-        self.graph.add(Node("input", "input", None, (), (), self.spec.input, "INPUT",
-                            self.spec.root.loc_of("input") if self.spec.root else None, "input"))
+        self.graph.add(Node(name="input", op="input", args=None, inputs=(), in_shapes=(), shape=self.spec.input,
+                            label="INPUT", loc=self.spec.root.loc_of("input") if self.spec.root else None,
+                            path="input"))
         self.graph.main_output = self.seq(self.spec.layers, "layers", "", self.model_env, "input")
         return self.graph
 
     # -- sequences -----------------------------------------------------------------------------
     def seq(self, items, path: str, prefix: str, env: dict, src: str, loc: Optional[Loc] = None) -> str:
-        if not isinstance(items, list):
+        if not isinstance(items, LList):   # what the loader makes of a YAML sequence
             raise ConfigError("expected a list of layers", loc=getattr(items, "loc", loc), path=path)
         scope = _Scope()
         for i, item in enumerate(items):
@@ -305,8 +306,8 @@ class Expander:
                              f"{fmt_shape(in_shapes[0])})", loc=loc, path=path)
         if label is None:
             label = spec.label(args, list(in_shapes), shape)
-        return self.add(Node(full, kind, args, tuple(inputs), in_shapes, shape, label, loc, path,
-                             aux=self.aux_depth > 0))
+        return self.add(Node(name=full, op=kind, args=args, inputs=tuple(inputs), in_shapes=in_shapes, shape=shape,
+                             label=label, loc=loc, path=path, aux=self.aux_depth > 0))
 
     # -- blocks ------------------------------------------------------------------------------------
     def block(self, block: BlockDef, body, body_loc, path, full, env, src) -> str:

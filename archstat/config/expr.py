@@ -14,6 +14,8 @@ import ast
 import functools
 import math
 import operator
+from collections.abc import Callable
+from typing import Any, NoReturn
 
 MAX_EXPR_CHARS = 200
 MAX_EXPR_NODES = 100
@@ -36,7 +38,7 @@ _CMPOPS = {
     ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt,
     ast.LtE: operator.le, ast.Gt: operator.gt, ast.GtE: operator.ge,
 }
-_FUNCS = {
+_FUNCS: dict[str, Callable[..., Any]] = {
     "min": min, "max": max, "abs": abs, "int": int, "round": round,
     "ceil": math.ceil, "floor": math.floor,
 }
@@ -93,7 +95,7 @@ class _Evaluator:
             self.refuse(node)
         return handler(self, node, depth + 1)
 
-    def refuse(self, node):
+    def refuse(self, node) -> NoReturn:
         what = _NAMES.get(type(node).__name__, type(node).__name__)
         raise ExprError(f"{what} not allowed in expressions")
 
@@ -203,7 +205,7 @@ class _Evaluator:
         return value
 
 
-_HANDLERS = {
+_HANDLERS: dict[type[ast.AST], Callable[[_Evaluator, Any, int], Any]] = {
     ast.Constant: _Evaluator.constant, ast.Name: _Evaluator.name, ast.BinOp: _Evaluator.binop,
     ast.UnaryOp: _Evaluator.unaryop, ast.BoolOp: _Evaluator.boolop, ast.Compare: _Evaluator.compare,
     ast.IfExp: _Evaluator.ifexp, ast.List: _Evaluator.sequence, ast.Tuple: _Evaluator.sequence,

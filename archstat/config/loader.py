@@ -29,6 +29,7 @@ _TIMESTAMP = re.compile(r"^\d{4}-\d\d?-\d\d?([Tt ].*)?$")
 # what YAML forbids in a stream: the reader refuses it; we find it first, to say where it is
 _FORBIDDEN = re.compile("[^\t\n\r\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
+_Loader: type[yaml.SafeLoader] | type[yaml.CSafeLoader]
 try:  # libyaml's composer is several times faster; both give the same nodes and marks
     _Loader = yaml.CSafeLoader
 except AttributeError:  # pragma: no cover - pyyaml built without libyaml
@@ -81,14 +82,14 @@ class _Builder:
             if node.tag != _TAG + "seq":
                 raise ConfigError(f"YAML tag {_short(node.tag)} is not supported here (write a plain list)",
                                   loc=_loc(self.filename, node))
-            out = LList()
-            out.loc = _loc(self.filename, node)
-            out.item_locs, out.raw = [], []
+            seq = LList()
+            seq.loc = _loc(self.filename, node)
+            seq.item_locs, seq.raw = [], []
             for item in node.value:
-                out.append(self.build(item, depth + 1, f"{path}[{len(out)}]"))
-                out.item_locs.append(_loc(self.filename, item))
-                out.raw.append(item.value if isinstance(item, yaml.ScalarNode) else None)
-            return out
+                seq.append(self.build(item, depth + 1, f"{path}[{len(seq)}]"))
+                seq.item_locs.append(_loc(self.filename, item))
+                seq.raw.append(item.value if isinstance(item, yaml.ScalarNode) else None)
+            return seq
         if isinstance(node, yaml.MappingNode):
             if node.tag != _TAG + "map":
                 raise ConfigError(f"YAML tag {_short(node.tag)} is not supported here (write a plain mapping)",

@@ -91,6 +91,8 @@ class Spec:
 
     def input_for(self, env: dict[str, Any]) -> tuple[int, ...]:
         """The input shape, whose sizes may be ``$`` expressions of the params (``[$C, 56, 56]``)."""
+        if self.root is None:   # a Spec made in code, not parsed: its input is the one it was given
+            return self.input
         node = self.root["input"]
         loc = self.root.loc_of("input")
         if isinstance(node, list):
@@ -480,7 +482,8 @@ def parse_spec(text: str, filename: str) -> Spec:
     if not isinstance(layers, LList):
         raise ConfigError("layers must be a list", loc=root.loc_of("layers"), path="layers")
     ref_source, figures = parse_reference(root.get("reference"), loc=root.loc_of("reference"), params=params)
-    spec = Spec(filename, name, description, source, (), params, blocks, layers, ref_source, figures, root)
+    spec = Spec(file=filename, name=name, description=description, source=source, input=(), params=params,
+                blocks=blocks, layers=layers, reference_source=ref_source, figures=figures, root=root)
     spec.input = spec.input_for(spec.bind())
     return spec
 

@@ -47,7 +47,7 @@ def _out_shape(a: ConvArgs, in_shapes):
         raise ShapeError(f"input channels {c} are not divisible by groups={a.groups}")
     if a.out % a.groups:
         raise ShapeError(f"out={a.out} is not divisible by groups={a.groups}")
-    span = tuple(a.dilation[i] * (a.kernel[i] - 1) + 1 for i in range(2))
+    span = (a.dilation[0] * (a.kernel[0] - 1) + 1, a.dilation[1] * (a.kernel[1] - 1) + 1)
     ph, pw = h + 2 * a.padding[0], w + 2 * a.padding[1]
     if span[0] > ph or span[1] > pw:
         k = fmt_size(a.kernel) if span == a.kernel else f"{fmt_size(a.kernel)} (dilated to {fmt_size(span)})"

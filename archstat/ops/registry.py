@@ -82,7 +82,7 @@ class OpSpec:
     inplace: Callable[[Any], bool] = lambda args: False     # allocates no output (in place or a view)
     training_inplace: Optional[Callable[[Any], bool]] = None  # the same in training (None: as inplace)
     layer: str = ""                                         # "conv" or "linear": a layer papers count in depth
-    rf: Optional[Callable[[Any], Optional[RFStep]]] = None  # None: elementwise (kernel 1, stride 1)
+    rf: Optional[Callable[[Any], RFStep]] = None  # None: elementwise (kernel 1, stride 1)
     global_rf: Any = False            # output sees the whole input: a bool, or a function of the input shapes
     multi_input: bool = False
     gate: bool = False            # multiplies a map by factors computed from it: papers' depth follows the map
@@ -203,7 +203,7 @@ def all_ops() -> dict[str, OpSpec]:
     return REGISTRY
 
 
-_LOADED = []
+_LOADED: list[bool] = []
 
 
 def _load_all() -> None:

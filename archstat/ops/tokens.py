@@ -40,8 +40,8 @@ def patch_embed_shape(a: PatchEmbedArgs, in_shapes) -> Shape:
 
 def patch_embed_macs(a: PatchEmbedArgs, in_shapes, out_shape) -> int:
     """The conv's: one MAC per weight per token, L·D·C·P²."""
-    grid = CONV.out_shape(_conv_args(a), in_shapes)[1:]
-    return conv_macs(grid, in_shapes[0][0], a.out, a.patch, 1)
+    _, h, w = CONV.out_shape(_conv_args(a), in_shapes)
+    return conv_macs((h, w), in_shapes[0][0], a.out, a.patch, 1)
 
 
 register_op(

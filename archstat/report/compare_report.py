@@ -3,6 +3,8 @@ model's published-vs-computed checks."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from archstat.analyze.compare import Compared, Comparison
 from archstat.report.json_report import rf_dict, stats_dict
 from archstat.report.rows import final_field_text
@@ -90,7 +92,7 @@ def breakdown_cells(c: Comparison, units: str) -> list[list[str]]:
 
 def as_dict(c: Comparison, units: str) -> dict:
     first = c.models[0]
-    models = []
+    models: list[dict[str, Any]] = []
     for m in c.models:
         d = stats_dict(m.stats, units)
         models.append({
@@ -120,9 +122,10 @@ def render(c: Comparison, fmt: str, units: str, view=None):
         return to_json(as_dict(c, units))
     if fmt == "csv":
         _, factor = compute_unit(units)
-        lines = [["name"] + [f"{m.label}_{k}" for m in c.models for k in ("output_shape", "params", units)]]
+        lines: list[list[Any]] = [["name"] + [f"{m.label}_{k}" for m in c.models
+                                              for k in ("output_shape", "params", units)]]
         for aligned in c.rows:
-            cells = [aligned.name]
+            cells: list[Any] = [aligned.name]
             for row in aligned.rows:
                 cells += ["", "", ""] if row is None else [
                     "x".join(map(str, row.output_shape)), row.params, row.macs * factor]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from archstat.analyze.stats import ModelStats
 from archstat.report.rows import whole_shape
 from archstat.report.sanitize import csv_text
@@ -13,7 +15,7 @@ COLUMNS = ["name", "label", "op", "output_shape", "activation_elements", "activa
 
 def render(stats: ModelStats, units: str = "macs") -> str:
     unit, factor = compute_unit(units)
-    rows = [COLUMNS + [unit.lower(), "ops", "receptive_field", "aux", "formula", "folded"]]
+    rows: list[list[Any]] = [COLUMNS + [unit.lower(), "ops", "receptive_field", "aux", "formula", "folded"]]
     for r in stats.rows:
         rows.append([r.name, r.label, r.op, "x".join(map(str, whole_shape(r, stats.batch))),
                     r.activation_elements, r.activation_bytes, r.weights, r.biases, r.params,

@@ -76,6 +76,8 @@ def render_match(m: DeviceMatch, fmt: str, view=None):
     if fmt == "json":
         return json.dumps(m.as_dict(), indent=2, allow_nan=False)
     d = m.device
+    if d is None:   # the command reports a failed match itself (cli/devices_cmd.py); only JSON shows one
+        raise ValueError(f"{m.query!r} matched no device: {m.how}")
     if fmt == "csv":
         out = io.StringIO()
         w = csv.writer(out, lineterminator="\n")

@@ -134,6 +134,7 @@ def _rich_console(self, console, options):
 def install() -> None:
     """Give every registered result type its display hooks (idempotent)."""
     for cls in RENDERERS:
-        cls.__repr__ = _repr
-        cls._repr_html_ = _repr_html_
-        cls.__rich_console__ = _rich_console
+        hooked: Any = cls   # the class is given methods it does not declare: typed as what it may become
+        hooked.__repr__ = _repr
+        hooked._repr_html_ = _repr_html_
+        hooked.__rich_console__ = _rich_console

@@ -4,7 +4,7 @@ ops and views fold into the node before them, as in the table."""
 
 from __future__ import annotations
 
-from archstat.graph import Graph
+from archstat.graph import Graph, Node
 from archstat.ops.registry import all_ops
 from archstat.report.sanitize import dot_text, mermaid_text
 from archstat.report.units import fmt_shape
@@ -63,7 +63,7 @@ def _tree(graph: Graph):
 
 def _members(drawn, clusters):
     """cluster → its directly contained nodes and sub-clusters (a merge sits in its own cluster)."""
-    children = {c: ([], []) for c in [""] + clusters}
+    children: dict[str, tuple[list[Node], list[str]]] = {c: ([], []) for c in [""] + clusters}
     for c in clusters:
         parent = c.rsplit(".", 1)[0] if "." in c else ""
         children[parent][1].append(c)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from archstat._version import __version__
 from archstat.analyze.stats import ModelStats, Row
 from archstat.report.rows import CONVENTIONS, whole_shape
@@ -55,9 +57,9 @@ def rf_dict(rf) -> dict | None:
 
 def stats_dict(stats: ModelStats, units: str = "macs") -> dict:
     t = stats.totals
-    totals = {"params": t.params, "weights": t.weights, "biases": t.biases, "macs": t.macs, "ops": t.ops,
-              "activation_elements": t.activation_elements, "activation_bytes": t.activation_bytes,
-              "complete": t.complete}
+    totals: dict[str, Any] = {"params": t.params, "weights": t.weights, "biases": t.biases, "macs": t.macs,
+                              "ops": t.ops, "activation_elements": t.activation_elements,
+                              "activation_bytes": t.activation_bytes, "complete": t.complete}
     if units == "flops":
         totals["flops"] = 2 * t.macs
     if stats.source == "module":

@@ -5,9 +5,14 @@ text, no timestamps) so that it can be compared byte for byte."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from archstat.errors import RuntimeFailure, UsageError
 from archstat.report.sanitize import clean
+
+if TYPE_CHECKING:   # matplotlib is imported when a plot is drawn
+    from matplotlib.text import Annotation
+    from matplotlib.transforms import Bbox
 
 COLORS = {"activations": "#4C72B0", "params": "#DD8452", "macs": "#55A868"}
 
@@ -107,7 +112,8 @@ def place_labels(fig, ax, points: list[tuple[str, float, float]]) -> list:
     (greedy, measured with the renderer's own text extents)."""
     fig.canvas.draw()
     renderer = fig.canvas.get_renderer()
-    placed, boxes = [], []
+    placed: list[Annotation] = []
+    boxes: list[Bbox] = []
     for name, x, y in points:
         chosen = None
         for dx, dy in OFFSETS:

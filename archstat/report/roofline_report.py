@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any, cast
+
 from archstat._version import __version__
 from archstat.analyze.compare import ExtraTotal
 from archstat.perf.roofline import Roofline, RoofRow
 from archstat.report.sanitize import csv_text, md_row, md_rule, md_text, to_json
 from archstat.report.units import fmt_bytes, fmt_bytes_compact, fmt_compact, fmt_int, fmt_si
+
+if TYPE_CHECKING:
+    from archstat.analyze.devices import Roof
+    from archstat.perf.cost import DeviceSpec
 
 TRAFFIC_MODEL = ("the runtime's kernels (archstat.perf.plan): each reads what it takes from memory once and writes "
                  "what leaves it once, at the run's dtypes; reads of tensors still in the L2 come from there; "
@@ -18,6 +24,18 @@ COLUMNS = ["name", "label", "op", "kind", "macs", "flops", "read_bytes", "weight
            "cached_bytes", "bytes",
            "intensity_flop_per_byte", "bound", "attainable_flop_per_s", "compute_s", "memory_s", "device_s",
            "host_s", "kernels", "share"]
+
+
+# Roofline declares its roof and device as ``object`` (analyze/roofline.py, being rewritten in issue 30);
+# they are always these two types, which the casts below say.
+def roof_of(rl: Roofline) -> Roof:
+    """The peak and bandwidth shown, with their sources (``rl.roof``)."""
+    return cast("Roof", rl.roof)
+
+
+def device_of(rl: Roofline) -> DeviceSpec:
+    """Every figure of the device the prediction used (``rl.device``)."""
+    return cast("DeviceSpec", rl.device)
 
 
 def row_dict(r: RoofRow) -> dict:
@@ -36,7 +54,7 @@ def row_dict(r: RoofRow) -> dict:
 
 
 def device_dict(rl: Roofline) -> dict:
-    roof, spec = rl.roof, rl.device
+    roof, spec = roof_of(rl), device_of(rl)
     return {"key": roof.device, "name": roof.name, "entry": roof.entry, "peak_dtype": roof.dtype,
             "peak_flop_per_s": roof.peak_flops, "bandwidth_bytes_per_s": roof.bandwidth,
             "overhead_s": roof.overhead_s, "ridge_flop_per_byte": roof.ridge, "sms": spec.sms,
@@ -79,7 +97,7 @@ def _cells(r: RoofRow) -> list[str]:
 HEADER = ["layer", "kind", "MACs", "bytes", "FLOP/B", "bound", "attainable", "kernels", "device", "share"]
 
 
-def sources_text(roof, with_overhead: bool = True) -> str:
+def sources_text(roof: Roof, with_overhead: bool = True) -> str:
     """'peak, bandwidth: datasheet · overhead: calibrated …': each figure's source, once."""
     groups: dict[str, list[str]] = {}
     for what in ("peak", "bandwidth") + (("overhead",) if with_overhead else ()):
@@ -87,12 +105,12 @@ def sources_text(roof, with_overhead: bool = True) -> str:
     return " · ".join(f"{', '.join(whats)}: {source}" for source, whats in groups.items())
 
 
-def _measured_overhead(roof) -> bool:
+def _measured_overhead(roof: Roof) -> bool:
     source = roof.sources.get("overhead", "")
     return source.startswith("calibrated") or source == "--overhead"
 
 
-def _roof_line(roof, prediction: bool = True) -> str:
+def _roof_line(roof: Roof, prediction: bool = True) -> str:
     """The device's figures and their sources. In a prediction the host costs are the performance
     model's (fitted per operator class) unless a calibration or --overhead gives the per-op overhead."""
     overhead = not prediction or _measured_overhead(roof)
@@ -103,7 +121,7 @@ def _roof_line(roof, prediction: bool = True) -> str:
             f"sources: {sources_text(roof, overhead)}")
 
 
-def roof_lines(roof) -> str:
+def roof_lines(roof: Roof) -> str:
     """The roof of a device alone (what --calibrate shows): figures, their sources, the method."""
     lines = [f"{roof.name} ({roof.device}) · {roof.dtype}", _roof_line(roof, prediction=False)]
     if "datasheet" in roof.sources:
@@ -115,7 +133,7 @@ def roof_lines(roof) -> str:
 
 def _math_text(rl: Roofline) -> str:
     """'amp-fp16' · 'fp32 (conv in TF32, matmul in fp32)': what the arithmetic ran in."""
-    if rl.precision in ("fp32",) and rl.device.kind == "gpu" and rl.tf32:
+    if rl.precision in ("fp32",) and device_of(rl).kind == "gpu" and rl.tf32:
         conv = "TF32" if rl.tf32.get("conv") else "fp32"
         mm = "TF32" if rl.tf32.get("matmul") else "fp32"
         return f"fp32 (convolutions in {conv}, matmuls in {mm})"
@@ -123,7 +141,7 @@ def _math_text(rl: Roofline) -> str:
 
 
 def header_lines(rl: Roofline) -> list[str]:
-    roof = rl.roof
+    roof = roof_of(rl)
     step = "one training step" if rl.train else "one forward"
     lines = [f"{rl.model} on {roof.name} ({roof.device}) · {rl.runtime} · {_math_text(rl)} · batch {rl.batch} · "
              f"{step}", _roof_line(roof)]
@@ -147,8 +165,9 @@ def band_text(rl: Roofline) -> str:
 def total_lines(rl: Roofline) -> list[str]:
     mark = "" if rl.complete else " (a lower bound: some rows have no MAC count)"
     what = "step" if rl.train else "batch"
-    bound = "host-bound: the GPU waits for launches" if rl.host_bound and rl.device.kind == "gpu" else (
-        "device-bound" if rl.device.kind == "gpu" else "host and device in series (a CPU)")
+    gpu = device_of(rl).kind == "gpu"
+    bound = "host-bound: the GPU waits for launches" if rl.host_bound and gpu else (
+        "device-bound" if gpu else "host and device in series (a CPU)")
     lines = [f"predicted latency   {fmt_time(rl.predicted_s)} per {what}{mark} · {bound}",
              f"                    device {fmt_time(rl.device_s)} busy, host {fmt_time(rl.host_s)} launching "
              f"{rl.kernels:,} kernels" + (f", device idle {fmt_time(rl.idle_s)}" if rl.idle_s > 0 else ""),
@@ -166,7 +185,7 @@ def render(rl: Roofline, fmt: str, view=None):
     if fmt == "json":
         return to_json(as_dict(rl))
     if fmt == "csv":
-        lines = [COLUMNS]
+        lines: list[list[Any]] = [COLUMNS]
         for r in rl.rows:
             d = row_dict(r)
             lines.append([d[c] for c in COLUMNS])
@@ -217,7 +236,7 @@ def _fitted(rl: Roofline, view):
 def compare_extras(rooflines: list[Roofline]) -> list[ExtraTotal]:
     """The predicted latency and memory-bound share of each compared model, with ratios to the first."""
     first = rooflines[0].predicted_s
-    roof = rooflines[0].roof
+    roof = roof_of(rooflines[0])
     where = f"{roof.device}, {rooflines[0].runtime}, {rooflines[0].precision}"
     return [
         ExtraTotal("predicted_latency_s", f"predicted latency ({where})", [r.predicted_s for r in rooflines],

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from archstat.report.sanitize import csv_text, md_row, to_json
 from archstat.report.units import fmt_bytes_compact, fmt_compact, fmt_int, fmt_shape
 
@@ -18,12 +21,12 @@ def render(rows: list[dict], fmt: str, view=None):
     if fmt == "json":
         return to_json(rows)
     if fmt == "csv":
-        lines = [COLUMNS]
+        table: list[Sequence[Any]] = [COLUMNS]
         for r in rows:
-            lines.append([r["name"], "x".join(map(str, r["input"])), r["params"], r["macs"],
-                        r["activation_bytes"], "" if r["top1_error"] is None else r["top1_error"], r["dataset"],
+            table.append([r["name"], "x".join(map(str, r["input"])), r["params"], r["macs"],
+                          r["activation_bytes"], "" if r["top1_error"] is None else r["top1_error"], r["dataset"],
                           r["description"]])
-        return csv_text(lines)
+        return csv_text(table)
     if fmt == "markdown":
         head = ["Model", "Input", "Params", "MACs", "Activation bytes", "Top-1 err.", "Dataset", "Description"]
         lines = [md_row(head), "|---|---|---:|---:|---:|---:|---|---|"]

@@ -45,10 +45,10 @@ def analyze_module(model, input_shape, *, name: Optional[str] = None, batch: int
     operators join the kernel log (``stats.op_calls``, phase "backward") but not the rows."""
     dtype = canonical(dtype, STORAGE, path=None)
     inputs = _checked_inputs(model, input_shape, batch)
-    notes = list(notes)
+    said = list(notes)   # the notes given, and those the trace adds
     saved = DTYPES[dtype].bytes if not amp else 2
     backward = backward and mode == "train"
-    bt, device, work = _traced(model, inputs, batch, device, mode, saved, backward, cpu_model, memory_cap, notes)
+    bt, device, work = _traced(model, inputs, batch, device, mode, saved, backward, cpu_model, memory_cap, said)
     check(bt, _after_data(bt.main))
     rec, bt = _at_batch(bt, work, inputs, batch, device, mode, saved, backward)
     nbytes = DTYPES[dtype].bytes
@@ -66,12 +66,12 @@ def analyze_module(model, input_shape, *, name: Optional[str] = None, batch: int
                                                                                                                  False)
     first_data = next((i for i, acc in enumerate(rec.rows) if acc.data), None)
     if first_data is not None:
-        notes.append(_data_note(rec, first_data, rows))
+        said.append(_data_note(rec, first_data, rows))
     stats = ModelStats(model=name or type(model).__name__, description=DESCRIPTION.format(device=device),
                        input_shape=inputs.first_shape(), output_shape=out_shape, batch=batch, dtype=dtype,
                        bytes_per_element=nbytes, rows=rows, totals=totals, per_sample=per_sample, folded=fold,
                        depth=depth, mode=mode, layers=None, receptive_field=None, source="module",
-                       aux_params=aux_params, training=training, notes=notes,
+                       aux_params=aux_params, training=training, notes=said,
                        macs_by_op=dict(rec.by_op), inputs=[s.as_dict(batch) for s in inputs.specs], outputs=outputs,
                        input_source=inputs.source, output_full_shape=full, batch_trace=bt, op_calls=list(rec.op_calls),
                        module_calls=getattr(rec, "module_calls", bt.main.module_calls))
@@ -134,9 +134,10 @@ def _module_rows(rec, inputs: InputSet, batch: int, nbytes: int, bt: BatchTrace,
     rows = _input_rows(inputs, batch, nbytes)
     rows += [_row(acc, batch, nbytes, bt, acc.name in after_data) for acc in rec.rows]
     if unused:
-        rows.append(Row("(parameters of modules that ran, read by no op)", "PARAMS", "params", (), 0, 0,
-                        sum(p.numel() for n, p in unused if not is_bias(n)),
-                        sum(p.numel() for n, p in unused if is_bias(n)), 0, 0,
+        rows.append(Row(name="(parameters of modules that ran, read by no op)", label="PARAMS", op="params",
+                        output_shape=(), activation_elements=0, activation_bytes=0,
+                        weights=sum(p.numel() for n, p in unused if not is_bias(n)),
+                        biases=sum(p.numel() for n, p in unused if is_bias(n)), macs=0, ops=0,
                         note=", ".join(n for n, _ in unused[:5]), scales="fixed"))
     return _fold(rows) if fold else rows
 
@@ -284,9 +285,10 @@ def _input_rows(inputs: InputSet, batch: int, nbytes: int) -> list[Row]:
         elements = numel(s.whole(batch))
         name = "input" if len(tensors) == 1 else f"input.{s.name or i}"
         shape = tuple(s.shape) if s.batch_dim == 0 else s.whole(batch)
-        row = Row(name, "INPUT", "input", shape, elements, elements * nbytes, 0, 0, 0, 0, input_elements=0,
-                  full_shape=s.batch_dim != 0, batch_dim=s.batch_dim, scales="batch" if s.batch_dim is not None
-                  else "fixed")
+        row = Row(name=name, label="INPUT", op="input", output_shape=shape, activation_elements=elements,
+                  activation_bytes=elements * nbytes, weights=0, biases=0, macs=0, ops=0, input_elements=0,
+                  full_shape=s.batch_dim != 0, batch_dim=s.batch_dim,
+                  scales="batch" if s.batch_dim is not None else "fixed")
         rows.append(row)
     return rows
 
@@ -327,7 +329,8 @@ def _row(acc: Acc, batch: int, nbytes: int, bt: BatchTrace, after_data: bool) ->
         note = ", ".join(f"{k} ×{n}: depends on the data" for k, n in acc.data.items())
         label = ", ".join(f"{k} ×{n}" for k, n in acc.data.items()) if acc.module is None else label
     scales = _scales(rt)
-    row = Row(acc.name, label, op, shape, elements, elements * nbytes, weights, biases, acc.macs, ops,
+    row = Row(name=acc.name, label=label, op=op, output_shape=shape, activation_elements=elements,
+              activation_bytes=elements * nbytes, weights=weights, biases=biases, macs=acc.macs, ops=ops,
               formula=formula, saved_bytes=acc.saved_bytes, counted=not acc.unknown, note=note,
               full_shape=full, batch_dim=bd.dim if bd.known else None, batch_factor=bd.per_sample,
               scales=scales, calls=acc.calls, depends_on_data=after_data)
@@ -372,7 +375,7 @@ def _describe(acc: Acc, batch: int, out_shape, in_shapes) -> tuple[str, str, int
     type_name = type(acc.module).__name__
     spec = op_for_module(acc.module)
     values = spec.args_of_module(acc.module) if spec is not None else None
-    if values is None:
+    if spec is None or values is None:
         return type_name, type_name, acc.ops, ""
     try:
         args = spec.make_args(values)

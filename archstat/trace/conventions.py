@@ -180,10 +180,17 @@ def _module_calls(rec):
 
 
 def _ptflops(rec, model) -> _Tally:
-    from torch import nn
-
     t = _Tally()
     rows = _row_of_module(rec)
+    _ptflops_modules(t, rec, rows)
+    _ptflops_functions(t, rec, rows)
+    return t
+
+
+def _ptflops_modules(t: _Tally, rec, rows) -> None:
+    """ptflops' count of every module call it has a rule for (a supported module's subtree: its own count)."""
+    from torch import nn
+
     act = (nn.ReLU, nn.PReLU, nn.ELU, nn.LeakyReLU, nn.ReLU6, nn.GELU)
     pools = (nn.MaxPool1d, nn.AvgPool1d, nn.AvgPool2d, nn.MaxPool2d, nn.MaxPool3d, nn.AvgPool3d, nn.AdaptiveMaxPool1d,
              nn.AdaptiveAvgPool1d, nn.AdaptiveMaxPool2d, nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool3d,
@@ -231,6 +238,10 @@ def _ptflops(rec, model) -> _Tally:
             h, hd = m.num_heads, m.head_dim
             t.add(row, b * (n_ * hd * h + h * (2 * n_ * n_ * hd + n_ * n_)),
                   "ptflops' timm Attention formula (scaling, softmax)")
+
+
+def _ptflops_functions(t: _Tally, rec, rows) -> None:
+    """ptflops' count of the functional calls it patches (F.relu, torch.matmul, …), besides the modules'."""
     for fname, module, shapes, plain in rec.functions_log:
         row = rows.get(module, module)
         a = shapes[0] if shapes else None
@@ -256,7 +267,6 @@ def _ptflops(rec, model) -> _Tally:
             dims = [s for s in shapes[:2] if s is not None]
             n = _numel(_broadcast(dims)) if dims else 1
             t.add(row, n, f"ptflops counts {fname}: 1 per element")
-    return t
 
 
 def _ptflops_supported(m) -> bool:
@@ -500,7 +510,8 @@ def peer_count(peer: str, stats, bt, model, inputs) -> PeerCount:
 
     rnn_rows = {acc.name for acc in bt.main.rows if acc.kind == "rnn"}
     sdpa_rows = {k.row for k in bt.main.op_calls if k.op == "scaled_dot_product_attention" and k.part_of < 0}
-    rows, reasons = [], {}
+    rows = []
+    reasons: dict[str, list[int]] = {}
     names = list(dict.fromkeys(list(ours_a) + list(ta.by_row)))
     total = 0
     for name in names:
@@ -514,7 +525,7 @@ def peer_count(peer: str, stats, bt, model, inputs) -> PeerCount:
         if owner is not None and theirs < ours:
             why = ta.missing[owner]
         elif whys and theirs > ours:
-            why = max(whys, key=whys.get)
+            why = max(whys, key=lambda w: whys[w])
         else:
             why = _missing_reason(peer, name, bt.main, rnn_rows, sdpa_rows)
         rows.append((name, ours, theirs, why))

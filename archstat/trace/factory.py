@@ -65,6 +65,8 @@ def load_factory(target: str):
         if not os.path.isfile(path):   # False too for a name too long
             raise UsageError(f"'{target}': no such file {where}")
         spec = importlib.util.spec_from_file_location(f"archstat_user_{path.stem}", path)
+        if spec is None or spec.loader is None:   # never for a .py file: Python's own source loader reads it
+            raise UsageError(f"'{target}': {where} cannot be imported")
         mod = importlib.util.module_from_spec(spec)
         sys.modules[spec.name] = mod
         try:
@@ -237,8 +239,9 @@ def default_input(target: str, model):
 
     cfg = getattr(model, "pretrained_cfg", None) or getattr(model, "default_cfg", None)
     if isinstance(cfg, dict) and cfg.get("input_size"):
-        size = tuple(int(d) for d in cfg["input_size"])
-        return InputSet((InputSpec(size),), f"timm's pretrained_cfg['input_size'] {'×'.join(map(str, size))}")
+        timm_size = tuple(int(d) for d in cfg["input_size"])
+        return InputSet((InputSpec(timm_size),),
+                        f"timm's pretrained_cfg['input_size'] {'×'.join(map(str, timm_size))}")
     if not type(model).__module__.startswith("torchvision.models"):
         return None
     import re
@@ -246,6 +249,8 @@ def default_input(target: str, model):
     torchvision = sys.modules.get("torchvision")
     _where, attr, args, _kwargs = parse_target(target)
     builder = args[0] if attr == "get_model" and args and isinstance(args[0], str) else attr
+    if torchvision is None:   # a class of torchvision.models, yet torchvision not imported: nothing to ask
+        return None
     try:
         weights = torchvision.models.get_model_weights(builder).DEFAULT
     except Exception:
@@ -260,9 +265,10 @@ def default_input(target: str, model):
         h, w = (crop * 2)[:2]
         t = int(frames[0]) if frames else 16
         return InputSet((InputSpec((3, t, h, w)),), f"{said}: crop {h}×{w}, clip_len={t}")
-    size = getattr(model, "image_size", None)   # a ViT built for its own size (vit_h_14: 224 unless its weights' 518)
-    if kind == "ImageClassification" and isinstance(size, int):
-        return InputSet((InputSpec((3, size, size)),), f"the model's image_size {size}")
+    # a ViT built for its own size (vit_h_14: 224 unless its weights' 518)
+    image_size = getattr(model, "image_size", None)
+    if kind == "ImageClassification" and isinstance(image_size, int):
+        return InputSet((InputSpec((3, image_size, image_size)),), f"the model's image_size {image_size}")
     if kind == "ImageClassification" and crop:
         h, w = (crop * 2)[:2]
         return InputSet((InputSpec((3, h, w)),), f"{said}: crop {h}×{w}")
@@ -270,10 +276,10 @@ def default_input(target: str, model):
         h, w = (resize * 2)[:2]
         return InputSet((InputSpec((3, h, w)),), f"{said}: resize {h}×{w}")
     if kind == "ObjectDetection":
-        t = getattr(model, "transform", None)
-        size = getattr(t, "min_size", None)
-        if size:
-            s = int(size[0])
+        own = getattr(model, "transform", None)
+        min_size = getattr(own, "min_size", None)
+        if min_size:
+            s = int(min_size[0])
             return InputSet((InputSpec((3, s, s)),), f"the detector's own transform: min_size {s}")
     if kind == "OpticalFlow":
         h, w = weights.meta.get("min_size", (128, 128))

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
-from typing import Any, Optional
+from typing import Any, Optional, overload
 
 from archstat import dtypes as _dtypes
 from archstat.errors import ArgumentTypeError, ArgumentValueError, UsageError
@@ -146,6 +146,11 @@ class InputSet:
         args = [make_tensor(s, model, batch, device, i == 0) for i, s in enumerate(self.positional)]
         kwargs = {s.name: make_tensor(s, model, batch, device, False) for s in self.keywords}
         return args, kwargs
+
+
+# What the Python API takes as ``input_shape`` (``normalize`` reads it): one shape, a string in the ``--input``
+# grammar, a list of them (positional inputs), a dict of name → shape (keyword inputs), or an InputSet.
+InputShape = str | tuple[int, ...] | list[Any] | dict[str, Any] | InputSpec | InputSet
 
 
 def dtype_for(spec: InputSpec, model, first: bool) -> str:
@@ -290,7 +295,11 @@ def _shown(value) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def normalize(value, where: str = "input_shape") -> Optional[InputSet]:
+@overload
+def normalize(value: None, where: str = ...) -> None: ...
+@overload
+def normalize(value: object, where: str = ...) -> InputSet: ...
+def normalize(value: object, where: str = "input_shape") -> Optional[InputSet]:
     """What the Python API accepts as ``input_shape``: None; an InputSet; one shape (a tuple or
     list of ints, or a string in the grammar, parsed, never iterated); a list of shapes or strings
     (positional inputs); a dict of name → shape (keyword inputs)."""
@@ -299,14 +308,14 @@ def normalize(value, where: str = "input_shape") -> Optional[InputSet]:
     if isinstance(value, (str, InputSpec)):
         return _checked(InputSet((_shape_spec(value, where),), where), where)
     if isinstance(value, dict):
-        specs = []
+        named = []
         for k, v in value.items():
             if not isinstance(k, str) or not k.isidentifier():
                 raise ArgumentTypeError(f"{where}: the key {_shown(k)} is not an argument name")
-            specs.append(_shape_spec(v, f"{where}[{k!r}]", k))
-        if not specs:
+            named.append(_shape_spec(v, f"{where}[{k!r}]", k))
+        if not named:
             raise ArgumentValueError(f"{where}: an empty dict names no input")
-        return _checked(InputSet(tuple(specs), where), where)
+        return _checked(InputSet(tuple(named), where), where)
     if isinstance(value, (tuple, list)):
         if not value:
             raise ArgumentValueError(f"{where}: an empty shape; expected e.g. (3, 224, 224)")

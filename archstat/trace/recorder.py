@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass, field
+from types import FrameType
 from typing import Any, NamedTuple, Optional
 
 from archstat.trace import aten_costs
@@ -100,7 +101,8 @@ class Recorder:
         for pname, p in model.named_parameters():
             self.param_storages.setdefault(storage_key(p), []).append((pname, p))
         self.counted_storages: set[int] = set()
-        self.stack: list[tuple[str, Optional[Acc]]] = []     # (module name, its leaf row or None)
+        # (module name, its leaf row or None, its input TInfos)
+        self.stack: list[tuple[str, Optional[Acc], list[TInfo]]] = []
         self.rows: list[Acc] = []
         self.calls: dict[str, int] = {}
         self.fn_counts: dict[tuple[str, str], int] = {}
@@ -408,7 +410,7 @@ def _operator_form() -> bool:
     caller's current instruction is a binary operation, not a call."""
     import dis
 
-    frame = sys._getframe(2)
+    frame: Optional[FrameType] = sys._getframe(2)
     while frame is not None and ("torch" + "/overrides" in frame.f_code.co_filename.replace("\\", "/")
                                  or frame.f_code.co_filename == __file__):
         frame = frame.f_back

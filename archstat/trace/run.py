@@ -135,7 +135,8 @@ def run_forward(model, inputs, batch: int, device: str, mode: str, saved_nbytes:
                 with torch.no_grad(), rec.functions(), Dispatch():
                     output = model(*args, **kwargs)
     except Exception as exc:
-        exc.archstat_recorder = rec
+        # the partial trace rides on whatever the model raised; trace/analyze.py reads it back with getattr
+        exc.archstat_recorder = rec  # type: ignore[attr-defined]
         raise
     finally:
         for h in handles:

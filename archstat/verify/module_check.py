@@ -167,7 +167,9 @@ def real_leaf_outputs(model, input_shape, batch: int = 1) -> dict:
     from archstat.trace.inputs import normalize
     from archstat.trace.recorder import is_leaf
 
-    seen, calls, handles = {}, {}, []
+    seen: dict[str, tuple[int, tuple[int, ...]]] = {}
+    calls: dict[str, int] = {}
+    handles = []
 
     def hook(name):
         def record(module, inputs, out):

@@ -10,7 +10,8 @@ from archstat.ops.conv import ConvArgs
 def _build(a: ConvArgs, in_shapes):
     from torch import nn
 
-    return nn.Conv2d(in_shapes[0][0], a.out, a.kernel, a.stride, a.padding, a.dilation, a.groups, a.bias)
+    return nn.Conv2d(in_channels=in_shapes[0][0], out_channels=a.out, kernel_size=a.kernel, stride=a.stride,
+                     padding=a.padding, dilation=a.dilation, groups=a.groups, bias=a.bias)
 
 
 attach(
