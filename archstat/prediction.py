@@ -39,10 +39,12 @@ def _spec_for(roof, device: str, peak_key: str):
     peaks = {k: v for k, v in (calib.get("peak_flops") or {}).items() if v}
     peaks[peak_key] = roof.peak_flops
     if device.startswith("cuda"):
-        return (DeviceSpec(roof.device, roof.name, "gpu", peaks, roof.bandwidth, 100, 40e6, "", 8.0),
+        return (DeviceSpec(key=roof.device, name=roof.name, kind="gpu", peaks=peaks, bandwidth=roof.bandwidth, sms=100,
+                           l2_bytes=40e6, compute_capability=8.0),
                 ["no datasheet entry for this GPU: its SM count and L2 are assumed (100 SMs, 40 MB)"])
     cores = calib.get("threads") or os.cpu_count() or 1
-    return (DeviceSpec(roof.device, roof.name, "cpu", peaks, roof.bandwidth, int(cores), _last_level_cache(), "", 0.0),
+    return (DeviceSpec(key=roof.device, name=roof.name, kind="cpu", peaks=peaks, bandwidth=roof.bandwidth,
+                       sms=int(cores), l2_bytes=_last_level_cache()),
             [])
 
 

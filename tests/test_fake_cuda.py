@@ -545,7 +545,7 @@ def test_roofline_script_explains_gpu_rows_as_gpu_rows():
     script = load_roofline_script()
     from archstat.perf.roofline import RoofRow
 
-    row = RoofRow("bn1", "", "bn", "norm", macs=0, read_bytes=10**6, written_bytes=10**6, compute_s=0.0,
+    row = RoofRow(name="bn1", label="", op="bn", kind="norm", macs=0, read_bytes=10**6, written_bytes=10**6, compute_s=0.0,
                   memory_s=1e-6, device_s=1e-6, host_s=5e-6, bound="memory")   # launching it: 5× its run
     cpu_why = script.reason(row, 1e-3, 32 * 10**6, "cpu")
     gpu_why = script.reason(row, 1e-3, 50 * 10**6, "cuda")

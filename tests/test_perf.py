@@ -18,8 +18,8 @@ from archstat.perf.schedule import schedule
 from archstat.perf.training import optimizer_calls
 
 AMPERE = Target("gpu", "ampere", 8.0)
-RTX4090 = DeviceSpec("rtx4090", "RTX 4090", "gpu", {"fp32": 82.6e12, "tf32": 82.6e12, "fp16": 165.2e12},
-                     1008e9, 128, 72e6, "ada", 8.9)
+RTX4090 = DeviceSpec(key="rtx4090", name="RTX 4090", kind="gpu", peaks={"fp32": 82.6e12, "tf32": 82.6e12, "fp16": 165.2e12},
+                     bandwidth=1008e9, sms=128, l2_bytes=72e6, arch="ada", compute_capability=8.9)
 C = {"gemm_efficiency": 0.8, "tile_intensity": 64.0, "k_overhead": 32.0, "split_k_cost": 0.1}
 
 
@@ -83,7 +83,8 @@ def test_a_recent_small_tensor_is_read_from_the_l2():
 # -- the schedule: host and device overlap ------------------------------------------------------------
 
 def _cost(host, device):
-    return KernelCost(DeviceKernel(kind="memory", sub="pointwise", ops=("relu",), rows=("r",)), 0.0, device, 0.0, device, host)
+    return KernelCost(kernel=DeviceKernel(kind="memory", sub="pointwise", ops=("relu",), rows=("r",)), compute_s=0.0,
+                      memory_s=device, kernel_s=0.0, device_s=device, host_s=host)
 
 
 def test_a_host_bound_program_waits_for_launches():

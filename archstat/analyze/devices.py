@@ -499,7 +499,7 @@ def roof(device: str, dtype: str = "fp32", *, peak: Optional[float] = None, band
             if what == "overhead":
                 sources[what] = (f"assumed ({datasheet * 1e6:g} µs per op on a {'CPU' if kind == 'cpu' else 'GPU'}: "
                                  "archstat's default)")
-            elif calib is not None:
+            elif calib is not None and sheet is not None:
                 sources[what] = f"datasheet ({sheet.key}; the {calib_key} calibration has no {key} peak)"
             else:
                 sources[what] = "datasheet"
@@ -523,9 +523,9 @@ def roof(device: str, dtype: str = "fp32", *, peak: Optional[float] = None, band
         if base in CALIBRATABLE and sheet and sheet.key != "cpu":
             where = f" (not calibrated, and none in the datasheet of {sheet.key})"
         raise UsageError(f"device '{device}' has no {' and no '.join(w for w, _ in missing)}{where}: {how}")
-    name = calib.get("hardware") if calib and "calibrated" in sources.get("peak", "") else (
+    name = str(calib.get("hardware") if calib and "calibrated" in sources.get("peak", "") else (
         sheet.name if sheet and sheet.key != "cpu" else calib.get("hardware") if calib else
-        sheet.name if sheet else device)
+        sheet.name if sheet else device))
     if sheet and any(v.startswith("datasheet") for v in sources.values()):
         sources["datasheet"] = sheet.source
     entry = sheet.key if sheet and sheet.key != "cpu" else None

@@ -119,7 +119,7 @@ class Features:
 
     kernel: DeviceKernel
     tiles: list = field(default_factory=list)        # matrix kernels: tiles_of(...)
-    attention: Optional[tuple] = None                # (ideal seconds, head dim, flash)
+    attention: Optional[tuple[float, int, bool]] = None   # (ideal seconds, head dim, flash)
     cuda_core_s: float = 0.0                         # depthwise: FLOP / fp32 peak
     reads: list = field(default_factory=list)        # (bytes, bytes moved since it was written) per input
     efficiency_key: str = "other"                    # which bandwidth_efficiency applies
@@ -182,7 +182,7 @@ def features(plan: Plan, device: DeviceSpec) -> list[Features]:
     return out
 
 
-@dataclass
+@dataclass(kw_only=True)
 class KernelCost:
     kernel: DeviceKernel
     compute_s: float
@@ -214,7 +214,7 @@ def costs(plan: Plan, device: DeviceSpec, coefficients: dict) -> list[KernelCost
         s = f.kernel
         host_s = host_seconds(s, host)
         if s.kind == Kind.HOST:
-            out.append(KernelCost(s, 0.0, 0.0, 0.0, 0.0, host_s))
+            out.append(KernelCost(kernel=s, compute_s=0.0, memory_s=0.0, kernel_s=0.0, device_s=0.0, host_s=host_s))
             continue
         cached = min(s.read, sum(n for n, d in f.reads if l2_hit(n, d, device.l2_bytes, c)))
         eff = c["bandwidth_efficiency"].get(f.efficiency_key, c["bandwidth_efficiency"]["other"])
@@ -233,6 +233,7 @@ def costs(plan: Plan, device: DeviceSpec, coefficients: dict) -> list[KernelCost
             compute_s = f.cuda_core_s / c["depthwise_compute_efficiency"]
         peak = device.peak(s.math) or device.peak("fp32") or 0.0
         achieved = s.flops / compute_s / peak if compute_s and peak else 0.0
-        out.append(KernelCost(s, compute_s, memory_s, c["kernel_s"], device_seconds(compute_s, memory_s, c), host_s,
-                              cached, achieved))
+        out.append(KernelCost(kernel=s, compute_s=compute_s, memory_s=memory_s, kernel_s=c["kernel_s"],
+                              device_s=device_seconds(compute_s, memory_s, c), host_s=host_s, cached_bytes=cached,
+                              efficiency=achieved))
     return out

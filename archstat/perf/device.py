@@ -18,7 +18,7 @@ __all__ = ["DeviceSpec", "coefficient_set", "from_device", "spec"]
 _CC = {"volta": 7.0, "turing": 7.5, "ampere": 8.0, "ada": 8.9, "hopper": 9.0, "blackwell": 10.0}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class DeviceSpec:
     """The figures of a device the cost model reads."""
 
@@ -63,5 +63,7 @@ def from_device(d, *, peak: Optional[float] = None, peak_key: Optional[str] = No
         cc = float(d.compute_capability) if d.compute_capability else _CC.get(d.arch or "", 0.0)
     except ValueError:
         cc = _CC.get(d.arch or "", 0.0)
-    return DeviceSpec(d.key, d.name, d.kind, peaks, bandwidth if bandwidth is not None else (d.bandwidth or 0.0),
-                      int(d.sms or 1), float(d.l2_mb or 0) * 1e6, d.arch or "", cc, float(d.boost_mhz or 0))
+    return DeviceSpec(key=d.key, name=d.name, kind=d.kind, peaks=peaks,
+                      bandwidth=bandwidth if bandwidth is not None else (d.bandwidth or 0.0), sms=int(d.sms or 1),
+                      l2_bytes=float(d.l2_mb or 0) * 1e6, arch=d.arch or "", compute_capability=cc,
+                      clock_mhz=float(d.boost_mhz or 0))

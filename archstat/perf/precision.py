@@ -73,7 +73,7 @@ def _reads_half(op: str) -> bool:
 
 def _widest(dtypes) -> Optional[str]:
     floats = [d for d in dtypes if d in _RANK]
-    return max(floats, key=_RANK.get) if floats else None
+    return max(floats, key=_RANK.__getitem__) if floats else None
 
 
 def _seen_as(copy: TensorRef, view: TensorRef) -> TensorRef:

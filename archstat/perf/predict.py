@@ -33,7 +33,7 @@ def coefficients() -> dict:
     return _COEFFICIENTS
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Prediction:
     device: DeviceSpec
     runtime: str
@@ -114,4 +114,5 @@ def predict(calls: list[OpCall], device: DeviceSpec, *, batch: int, runtime: str
     if the_plan.unknown_ops:
         warnings.append("planned as generic memory passes (no kernel model): "
                         + ", ".join(f"aten.{op} ×{n}" for op, n in sorted(the_plan.unknown_ops.items())))
-    return Prediction(device, the_plan.runtime, the_plan.precision, batch, the_plan, kernel_costs, sched, warnings)
+    return Prediction(device=device, runtime=the_plan.runtime, precision=the_plan.precision, batch=batch,
+                      plan=the_plan, costs=kernel_costs, schedule=sched, warnings=warnings)

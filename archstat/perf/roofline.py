@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Optional
 
+from archstat.analyze.devices import Roof
 from archstat.analyze.stats import ModelStats, Row
 from archstat.ir.aten import Kind, Sub
 from archstat.perf.cost import KernelCost
@@ -55,20 +56,20 @@ def kind(row: Row) -> str:
     return "other"
 
 
-@dataclass
+@dataclass(kw_only=True)
 class RoofRow:
     name: str
     label: str
     op: str
-    kind: str                       # conv, depthwise, linear, attention, pooling, norm, merge, elementwise, other
-    macs: int
-    read_bytes: int                 # over DRAM and L2 together
-    written_bytes: int
-    compute_s: float
-    memory_s: float
-    device_s: float                 # its kernels' device time (compute or memory, whichever binds, + launch)
-    host_s: float                   # the host's time to launch them
-    bound: str                      # compute, memory, host (launches only) or none (moves nothing)
+    kind: str = "other"             # conv, depthwise, linear, attention, pooling, norm, merge, elementwise, other
+    macs: int = 0
+    read_bytes: int = 0             # over DRAM and L2 together
+    written_bytes: int = 0
+    compute_s: float = 0.0
+    memory_s: float = 0.0
+    device_s: float = 0.0           # its kernels' device time (compute or memory, whichever binds, + launch)
+    host_s: float = 0.0             # the host's time to launch them
+    bound: str = "none"             # compute, memory, host (launches only) or none (moves nothing)
     kernels: int = 0                # device kernels run for it
     cached_bytes: int = 0           # of the reads, those the L2 served
     weight_bytes: int = 0           # of the reads, parameters, buffers and tensors computed from them alone
@@ -107,10 +108,10 @@ class RoofRow:
         return self.flops / self.device_s if self.flops and self.device_s else 0.0
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Roofline:
     model: str
-    roof: Any                       # analyze.devices.Roof: the peak and bandwidth shown, with their sources
+    roof: Roof                      # the peak and bandwidth shown, with their sources
     device: DeviceSpec              # every figure the model used
     runtime: str
     precision: str                  # fp32, fp16, bf16, amp-fp16, amp-bf16, int8
@@ -189,8 +190,7 @@ def rows_from(stats: ModelStats, prediction: Prediction) -> list[RoofRow]:
     for r in stats.rows:
         if r.op == "input":
             continue
-        row = RoofRow(r.name, r.label, r.op, "other", r.macs, 0, 0, 0.0, 0.0, 0.0, 0.0, "none", ops=r.ops,
-                      counted=r.counted)
+        row = RoofRow(name=r.name, label=r.label, op=r.op, macs=r.macs, ops=r.ops, counted=r.counted)
         by_name[r.name] = row
         order.append(row)
     kind_time: dict[str, dict[str, float]] = {}
@@ -200,9 +200,9 @@ def rows_from(stats: ModelStats, prediction: Prediction) -> list[RoofRow]:
         _add(row, c, counts_macs=c.kernel.phase != "forward" or row.name not in table_rows, kind_time=kind_time)
     for row in order:
         _settle(row, kind_time.get(row.name), prediction, shown)
-    total = sum(r.device_s for r in order)
-    for r in order:
-        r.share = r.device_s / total if total else 0.0
+    total = sum(row.device_s for row in order)
+    for row in order:
+        row.share = row.device_s / total if total else 0.0
     return order
 
 
@@ -214,8 +214,7 @@ def _row_for(c: KernelCost, shown: dict[str, str], by_name: dict[str, RoofRow], 
         name = f"({s.phase})"
     row = by_name.get(name)
     if row is None:
-        row = RoofRow(name or "(outside any row)", s.phase if s.phase != "forward" else "OTHER", "", "other", 0, 0,
-                      0, 0.0, 0.0, 0.0, 0.0, "none")
+        row = RoofRow(name=name or "(outside any row)", label=s.phase if s.phase != "forward" else "OTHER", op="")
         by_name[row.name] = row
         order.append(row)
     return row
@@ -275,12 +274,14 @@ def block_row(name: str, label: str, parts: list[RoofRow]) -> RoofRow:
     time: dict[str, float] = {}
     for p in parts:
         time[p.kind] = time.get(p.kind, 0.0) + p.device_s
-    return RoofRow(name, label, "block", max(time, key=time.get) if time else "other", sum(p.macs for p in parts),
-                   sum(p.read_bytes for p in parts), sum(p.written_bytes for p in parts),
-                   sum(p.compute_s for p in parts), sum(p.memory_s for p in parts), sum(p.device_s for p in parts),
-                   sum(p.host_s for p in parts), bound, sum(p.kernels for p in parts),
-                   sum(p.cached_bytes for p in parts), sum(p.weight_bytes for p in parts), sum(p.ops for p in parts),
-                   all(p.counted for p in parts), [p.name for p in parts], sum(p.share for p in parts))
+    return RoofRow(name=name, label=label, op="block", kind=max(time, key=time.__getitem__) if time else "other",
+                   macs=sum(p.macs for p in parts), read_bytes=sum(p.read_bytes for p in parts),
+                   written_bytes=sum(p.written_bytes for p in parts), compute_s=sum(p.compute_s for p in parts),
+                   memory_s=sum(p.memory_s for p in parts), device_s=sum(p.device_s for p in parts),
+                   host_s=sum(p.host_s for p in parts), bound=bound, kernels=sum(p.kernels for p in parts),
+                   cached_bytes=sum(p.cached_bytes for p in parts), weight_bytes=sum(p.weight_bytes for p in parts),
+                   ops=sum(p.ops for p in parts), counted=all(p.counted for p in parts),
+                   contains=[p.name for p in parts], share=sum(p.share for p in parts))
 
 
 def grouped_rows(ops: list[RoofRow], grouped: ModelStats, stats: ModelStats) -> list[RoofRow]:
@@ -301,15 +302,18 @@ def grouped_rows(ops: list[RoofRow], grouped: ModelStats, stats: ModelStats) -> 
     return rows
 
 
-def roofline(stats: ModelStats, prediction: Prediction, roof, *, grouped: Optional[ModelStats] = None,
+def roofline(stats: ModelStats, prediction: Prediction, roof: Roof, *, grouped: Optional[ModelStats] = None,
              band: Optional[dict] = None, warnings: Optional[list] = None, train: bool = False,
              notes: Optional[list] = None) -> Roofline:
     """The Roofline of ``stats`` from a ``perf.predict.Prediction`` of its program."""
     ops = rows_from(stats, prediction)
     rows = grouped_rows(ops, grouped, stats) if grouped is not None and grouped.depth is not None else ops
     sched = prediction.schedule
-    return Roofline(stats.model, roof, prediction.device, prediction.runtime, prediction.precision, stats.batch,
-                    stats.dtype, stats.bytes_per_element, train, grouped.depth if grouped is not None else None,
-                    rows, ops, sched.latency_s, sched.host_s, sched.device_s, sched.idle_s, sched.host_bound,
-                    dict(prediction.plan.tf32), band, list(warnings or []) + list(prediction.warnings),
-                    stats.totals.complete, list(notes or []), len(prediction.plan.device_kernels))
+    return Roofline(model=stats.model, roof=roof, device=prediction.device, runtime=prediction.runtime,
+                    precision=prediction.precision, batch=stats.batch, storage_dtype=stats.dtype,
+                    bytes_per_element=stats.bytes_per_element, train=train,
+                    depth=grouped.depth if grouped is not None else None, rows=rows, ops=ops,
+                    latency_s=sched.latency_s, host_s=sched.host_s, device_s=sched.device_s, idle_s=sched.idle_s,
+                    host_bound=sched.host_bound, tf32=dict(prediction.plan.tf32), band=band,
+                    warnings=list(warnings or []) + list(prediction.warnings), complete=stats.totals.complete,
+                    notes=list(notes or []), kernels=len(prediction.plan.device_kernels))

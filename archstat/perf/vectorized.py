@@ -9,6 +9,7 @@ that it gives exactly what ``perf.predict`` gives one plan at a time.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any, Optional
 
 from archstat.ir.aten import Kind, Sub
 from archstat.perf.cost import (
@@ -64,7 +65,7 @@ class Batch:
         self.l = _Lists()
         self.steps = 0
         self.preds: list[dict] = []     # per prediction: runtime, batch, and whatever the caller attaches
-        self._arrays = None
+        self._arrays: Optional[dict[str, Any]] = None
 
     def add(self, plan: Plan, device: DeviceSpec, **info) -> int:
         if device.kind != self.kind:
@@ -153,7 +154,7 @@ class Batch:
         out = Batch(self.kind)
         out.preds = [self.preds[i] for i in keep]
         out.steps = int(step_keep.sum())
-        b = {}
+        b: dict[str, Any] = {}
         for key in ("step_pred", "eff", "read", "written", "transpose", "device", "bandwidth"):
             b[key] = a[key][step_keep]
         b["step_pred"] = new_pred[b["step_pred"]]
@@ -188,7 +189,7 @@ class Batch:
             compute[a["att_step"]] = attention_seconds(att[:, 0], att[:, 1], att[:, 2] > 0, c, np)
         if len(a["dw_step"]):
             compute[a["dw_step"]] = a["dw"] / c["depthwise_compute_efficiency"]
-        cached = np.zeros(n)
+        cached: Any = np.zeros(n)
         if len(a["rd_step"]):
             hit = l2_hit(a["rd_size"], a["rd_dist"], a["rd_l2"], c)
             cached = np.bincount(a["rd_step"], weights=a["rd_size"] * hit, minlength=n)
@@ -207,7 +208,7 @@ class Batch:
             row = hosts.get(rt.host_key, {})
             for h, key in enumerate(HOST_KEYS):
                 host_table[r, h] = row.get(key, row.get("pointwise", 0.0))
-        host = np.zeros(n)
+        host: Any = np.zeros(n)
         if len(a["host_step"]):
             step_runtime = a["runtime"][a["step_pred"][a["host_step"]]]
             host = np.bincount(a["host_step"], weights=host_table[step_runtime, a["host_key"]], minlength=n)

@@ -60,7 +60,7 @@ class LayerTime:
         return self.macs / (self.time_ms / 1e3) if self.time_ms > 0 else 0.0
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Profile:
     model: str
     device: str
@@ -269,6 +269,19 @@ def _grad_scaler(device_type: str):
     return torch.cuda.amp.GradScaler()   # pragma: no cover - torch < 2.3
 
 
+@dataclass
+class StepFn:
+    """One measured step (a forward, or a training step), and what it runs with."""
+
+    fn: Callable[[], Any]
+    autocast: Any = None                 # the autocast dtype, or None
+    optimizer: Any = None                # a training step's optimizer
+    scaler: Any = None                   # its GradScaler (fp16 autocast on CUDA), or None
+
+    def __call__(self) -> Any:
+        return self.fn()
+
+
 def make_step(module, x, mode: str, optimizer: Optional[str], *, amp_dtype=None,
               device_type: Optional[str] = None) -> Callable[[], Any]:
     """One step: eval (inference_mode) or train (forward, a stand-in loss, backward, optimizer step).
@@ -281,11 +294,10 @@ def make_step(module, x, mode: str, optimizer: Optional[str], *, amp_dtype=None,
     if mode == "eval":
         module.eval()
 
-        def step():
+        def infer():
             with torch.inference_mode(), autocast():
                 return module(x)
-        step.autocast = amp_dtype
-        return step
+        return StepFn(infer, autocast=amp_dtype)
     module.train()
     params = [p for p in module.parameters() if p.requires_grad]
     if optimizer == "sgd":
@@ -296,7 +308,7 @@ def make_step(module, x, mode: str, optimizer: Optional[str], *, amp_dtype=None,
         opt = torch.optim.Adam(params, lr=1e-3)
     scaler = _grad_scaler(device_type) if amp_dtype is torch.float16 else None
 
-    def step():
+    def train():
         with autocast():
             out = module(x)
             outs = out if isinstance(out, tuple) else (out,)
@@ -310,10 +322,7 @@ def make_step(module, x, mode: str, optimizer: Optional[str], *, amp_dtype=None,
             opt.step()
         opt.zero_grad(set_to_none=True)
         return loss
-    step.optimizer = opt
-    step.scaler = scaler
-    step.autocast = amp_dtype
-    return step
+    return StepFn(train, autocast=amp_dtype, optimizer=opt, scaler=scaler)
 
 
 def resolve_precision(precision: str, dtype: str, mode: str) -> str:
@@ -371,7 +380,7 @@ def profile(target: str, *, device: str = "cpu", batch: int = 1, dtype: str = "f
         live = fp32math.read(torch) if dev.type == "cuda" else None
         bench = bool(torch.backends.cudnn.benchmark) if dev.type == "cuda" else None
         environment = _environment(torch, dev, live, bench)
-        sampler = (RSSPeak() if dev.type == "cpu" else
+        sampler: Any = (RSSPeak() if dev.type == "cpu" else
                    PeakSampler(lambda: torch.mps.current_allocated_memory()) if dev.type == "mps" else
                    contextlib.nullcontext())
         try:
@@ -416,11 +425,15 @@ def profile(target: str, *, device: str = "cpu", batch: int = 1, dtype: str = "f
     prediction, why, peak_flops, peak_note, entry = _predict(
         stats, str(dev), device_name, mode, math, memory_bytes, sms, kernels=kernels, batch=batch, dtype=dtype,
         precision=precision, channels_last=channels_last, optimizer=optimizer, runtime=runtime)
-    return Profile(name, str(dev), device_name, torch.__version__, dtype, batch, mode,
-                   optimizer if mode == "train" else None, channels_last,
-                   torch.get_num_threads() if dev.type == "cpu" else None, warmup, len(latencies), latencies, macs,
-                   peak, weights, estimate, layers, peak_flops, method, prediction, why, precision, math, tf32_record,
-                   bench, layer_method, passes, environment, entry, peak_note, runtime)
+    return Profile(model=name, device=str(dev), device_name=device_name, torch_version=torch.__version__,
+                   dtype=dtype, batch=batch, mode=mode, optimizer=optimizer if mode == "train" else None,
+                   channels_last=channels_last, threads=torch.get_num_threads() if dev.type == "cpu" else None,
+                   warmup=warmup, iters=len(latencies), latencies_ms=latencies, macs_per_step=macs,
+                   measured_peak_bytes=peak, weights_bytes=weights, estimate_bytes=estimate, layers=layers,
+                   peak_flops=peak_flops, memory_method=method, prediction=prediction, prediction_note=why,
+                   precision=precision, math=math, tf32=tf32_record, cudnn_benchmark=bench,
+                   layer_method=layer_method, layer_passes_ms=passes, environment=environment, device_entry=entry,
+                   peak_note=peak_note, runtime=runtime)
 
 
 def _environment(torch, dev, live, bench) -> dict:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from archstat.perf.roofline import Roofline
 from archstat.report.plots import _pyplot
-from archstat.report.roofline_report import fmt_time, roof_of, sources_text
+from archstat.report.roofline_report import fmt_time, sources_text
 from archstat.report.sanitize import clean
 from archstat.report.units import fmt_si
 
@@ -17,7 +17,7 @@ KIND_COLORS = {"conv": "#4C72B0", "depthwise": "#8172B3", "linear": "#DD8452", "
 
 def roofline_figure(rl: Roofline, labelled: int = 5):
     plt = _pyplot()
-    roof = roof_of(rl)
+    roof = rl.roof
     points = []   # (intensity, performance, op, by_ops)
     skipped = 0
     for r in rl.ops:

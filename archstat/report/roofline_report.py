@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from archstat._version import __version__
 from archstat.analyze.compare import ExtraTotal
@@ -12,7 +12,6 @@ from archstat.report.units import fmt_bytes, fmt_bytes_compact, fmt_compact, fmt
 
 if TYPE_CHECKING:
     from archstat.analyze.devices import Roof
-    from archstat.perf.cost import DeviceSpec
 
 TRAFFIC_MODEL = ("the runtime's kernels (archstat.perf.plan): each reads what it takes from memory once and writes "
                  "what leaves it once, at the run's dtypes; reads of tensors still in the L2 come from there; "
@@ -24,18 +23,6 @@ COLUMNS = ["name", "label", "op", "kind", "macs", "flops", "read_bytes", "weight
            "cached_bytes", "bytes",
            "intensity_flop_per_byte", "bound", "attainable_flop_per_s", "compute_s", "memory_s", "device_s",
            "host_s", "kernels", "share"]
-
-
-# Roofline declares its roof and device as ``object`` (analyze/roofline.py, being rewritten in issue 30);
-# they are always these two types, which the casts below say.
-def roof_of(rl: Roofline) -> Roof:
-    """The peak and bandwidth shown, with their sources (``rl.roof``)."""
-    return cast("Roof", rl.roof)
-
-
-def device_of(rl: Roofline) -> DeviceSpec:
-    """Every figure of the device the prediction used (``rl.device``)."""
-    return cast("DeviceSpec", rl.device)
 
 
 def row_dict(r: RoofRow) -> dict:
@@ -54,7 +41,7 @@ def row_dict(r: RoofRow) -> dict:
 
 
 def device_dict(rl: Roofline) -> dict:
-    roof, spec = roof_of(rl), device_of(rl)
+    roof, spec = rl.roof, rl.device
     return {"key": roof.device, "name": roof.name, "entry": roof.entry, "peak_dtype": roof.dtype,
             "peak_flop_per_s": roof.peak_flops, "bandwidth_bytes_per_s": roof.bandwidth,
             "overhead_s": roof.overhead_s, "ridge_flop_per_byte": roof.ridge, "sms": spec.sms,
@@ -133,7 +120,7 @@ def roof_lines(roof: Roof) -> str:
 
 def _math_text(rl: Roofline) -> str:
     """'amp-fp16' · 'fp32 (conv in TF32, matmul in fp32)': what the arithmetic ran in."""
-    if rl.precision in ("fp32",) and device_of(rl).kind == "gpu" and rl.tf32:
+    if rl.precision in ("fp32",) and rl.device.kind == "gpu" and rl.tf32:
         conv = "TF32" if rl.tf32.get("conv") else "fp32"
         mm = "TF32" if rl.tf32.get("matmul") else "fp32"
         return f"fp32 (convolutions in {conv}, matmuls in {mm})"
@@ -141,7 +128,7 @@ def _math_text(rl: Roofline) -> str:
 
 
 def header_lines(rl: Roofline) -> list[str]:
-    roof = roof_of(rl)
+    roof = rl.roof
     step = "one training step" if rl.train else "one forward"
     lines = [f"{rl.model} on {roof.name} ({roof.device}) · {rl.runtime} · {_math_text(rl)} · batch {rl.batch} · "
              f"{step}", _roof_line(roof)]
@@ -165,7 +152,7 @@ def band_text(rl: Roofline) -> str:
 def total_lines(rl: Roofline) -> list[str]:
     mark = "" if rl.complete else " (a lower bound: some rows have no MAC count)"
     what = "step" if rl.train else "batch"
-    gpu = device_of(rl).kind == "gpu"
+    gpu = rl.device.kind == "gpu"
     bound = "host-bound: the GPU waits for launches" if rl.host_bound and gpu else (
         "device-bound" if gpu else "host and device in series (a CPU)")
     lines = [f"predicted latency   {fmt_time(rl.predicted_s)} per {what}{mark} · {bound}",
@@ -236,7 +223,7 @@ def _fitted(rl: Roofline, view):
 def compare_extras(rooflines: list[Roofline]) -> list[ExtraTotal]:
     """The predicted latency and memory-bound share of each compared model, with ratios to the first."""
     first = rooflines[0].predicted_s
-    roof = roof_of(rooflines[0])
+    roof = rooflines[0].roof
     where = f"{roof.device}, {rooflines[0].runtime}, {rooflines[0].precision}"
     return [
         ExtraTotal("predicted_latency_s", f"predicted latency ({where})", [r.predicted_s for r in rooflines],

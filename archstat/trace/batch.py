@@ -275,7 +275,7 @@ HOW = ("the samples of a batch mix: an input whose batch is not where the model 
        "--input unbatched:8x256)")
 
 
-def check(bt: BatchTrace, after_data: set[str] = frozenset()) -> None:
+def check(bt: BatchTrace, after_data: frozenset[str] | set[str] = frozenset()) -> None:
     """Refuse when a row's cost is neither fixed nor in proportion to the batch (rows computed on
     what a data-dependent op returned, ``after_data``, depend on the data and are left out)."""
     problems = [text for name, text in bt.row_problems() if name not in after_data]

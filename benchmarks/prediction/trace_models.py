@@ -103,6 +103,7 @@ def trace_one(job: tuple[str, int, str, int]) -> dict:
         signal.alarm(0)
         pair = traced.pair
         summary = {"model": model, "img": img, "mode": mode, "status": "ok", "input": list(shape),
+                   "arch": type(module).__module__, "graph": graph_hash(pair.first),
                    "params": sum(p.numel() for p in module.parameters()), "macs": traced.macs, "notes": notes,
                    "device": traced.device, "seconds": round(time.perf_counter() - t0, 2)}
         record = {**summary, "kernels": {str(pair.batch_first): to_rows(pair.first),
@@ -120,6 +121,15 @@ def trace_one(job: tuple[str, int, str, int]) -> dict:
         return {"model": model, "img": img, "mode": mode, "status": "failed",
                 "error": f"{type(exc).__name__}: {str(exc).splitlines()[0][:300] if str(exc) else ''}",
                 "seconds": round(time.perf_counter() - t0, 2)}
+
+
+def graph_hash(calls) -> str:
+    """What the traced program is, whatever the model is called: the operators in order with their
+    tensors' shapes (two names for one architecture, gluon_resnet50_v1b and resnet50, hash alike)."""
+    import hashlib
+
+    text = ";".join(f"{k.op}:{[t.shape for t in k.inputs]}>{[t.shape for t in k.outputs]}" for k in calls)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def main(argv=None) -> int:
