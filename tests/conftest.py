@@ -83,8 +83,7 @@ def pytest_addoption(parser):
 
 
 def pytest_configure(config):
-    config.addinivalue_line("markers", "gpu: needs a CUDA device; skipped without one")
-    config.addinivalue_line("markers", "slow: zoo-wide, fresh-venv and concurrency checks (pytest -m \"not slow\" skips them)")
+    # the markers (gpu, slow) are registered in pyproject.toml's [tool.pytest.ini_options]
     # the roofline's calibration cache: never the developer's (~/.cache/archstat), also in subprocesses
     import atexit
     import os

@@ -414,6 +414,7 @@ READER = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_sixteen_concurrent_calibrations_keep_all_sixteen(xdg_cache):
     import time
 

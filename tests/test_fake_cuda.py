@@ -208,6 +208,7 @@ def has_new_api() -> bool:
         return False
 
 
+@pytest.mark.slow
 def test_calibrate_uses_the_new_precision_api_and_restores_it():
     if not has_new_api():
         pytest.skip("this torch has no fp32_precision API")
@@ -285,6 +286,7 @@ PROBE_CHILD = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
 def test_precision_use_restores_exactly_in_every_state():
     if not has_new_api():
@@ -477,6 +479,7 @@ def test_library_alloc_failures_are_out_of_memory(monkeypatch, text):
     assert 1 <= fits < 64 and f"; batch {fits} fits by estimate (" in message
 
 
+@pytest.mark.slow
 def test_no_numpy_warning_leaks():
     code = textwrap.dedent("""
         import sys

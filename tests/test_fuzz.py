@@ -9,6 +9,7 @@ import io
 import json
 import re
 
+import pytest
 import yaml
 from hypothesis import given
 from hypothesis import strategies as st
@@ -86,6 +87,7 @@ def check(result):
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 @given(text=mutated())
 def test_mutated_configs(cli, tmp_path, text):
     path = tmp_path / "mutated.yaml"
@@ -145,6 +147,7 @@ def check_output(fmt: str, stdout: str) -> None:
         raise AssertionError(f"exit 0 with --format {fmt!r}, which is not a format")
 
 
+@pytest.mark.slow
 @given(pairs=st.lists(st.one_of(st.tuples(options, option_text), valid_pairs), min_size=1, max_size=3))
 def test_random_option_strings(cli, pairs):
     args = ["table", "conv7x7", "--format", "json"]

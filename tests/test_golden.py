@@ -6,9 +6,12 @@ import shutil
 import subprocess
 import sys
 
+import pytest
+
 from tests.conftest import ROOT, check_golden
 
 
+@pytest.mark.slow   # two pytest sessions, each in a fresh process
 def test_update_golden_rewrites_the_file_and_only_with_the_option(tmp_path):
     tests = tmp_path / "tests"
     (tests / "golden").mkdir(parents=True)

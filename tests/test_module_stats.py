@@ -20,6 +20,7 @@ def key(r):
     return (r.name, r.label, r.output_shape, r.weights, r.biases, r.macs, r.ops, r.activation_elements, r.folded)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["vgg16", "googlenet", "googlenet-torchvision", "alexnet-original", "resnet20",
                                   "preact-resnet164"])
 def test_built_module_table_equals_the_config_table(name):
@@ -85,6 +86,7 @@ def test_cli_module_table_shows_the_functional_conv(cli):
     assert r.exit_code == 0 and "aten.convolution" in r.stdout and "not counted" not in r.stdout
 
 
+@pytest.mark.slow
 def test_cli_factory_from_an_installed_package(tmp_path):
     pkg = tmp_path / "site" / "mynets"
     pkg.mkdir(parents=True)

@@ -105,6 +105,7 @@ def test_layer_plot_png(cli, tmp_path):
     assert len(fig.axes[0].patches) >= 22
 
 
+@pytest.mark.slow
 def test_zoo_plot(cli, tmp_path):
     out = tmp_path / "zoo.png"
     assert cli("plot", "--zoo", "--out", str(out)).exit_code == 0

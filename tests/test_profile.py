@@ -27,6 +27,7 @@ def test_cpu_profile_structure():
     assert p.threads == torch.get_num_threads()
 
 
+@pytest.mark.slow
 def test_cli_json_keys_in_a_fresh_process():
     r = subprocess.run([sys.executable, "-m", "archstat", "profile", "conv3x3-stack", "--device", "cpu",
                         "--batch", "2", "--warmup", "1", "--iters", "2", "--format", "json"],

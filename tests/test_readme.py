@@ -62,6 +62,7 @@ RUN_ELSEWHERE = {
     "archstat verify --all": "tests/test_verify.py::test_zoo_model_verifies runs it model by model",
     "archstat table tiny-cnn.yaml": "test_the_first_config_runs writes the README's config first",
 }
+ZOO_WIDE = {"archstat plot --zoo"}   # run here, marked slow: it analyses and draws the whole zoo
 
 
 def test_the_examples_are_found():
@@ -72,7 +73,7 @@ def test_the_examples_are_found():
                      "COLUMNS=100 archstat table vgg16"):
         assert expected in EXAMPLES, (expected, EXAMPLES)
     assert len(EXAMPLES) >= 25
-    for skipped in RUN_ELSEWHERE:
+    for skipped in [*RUN_ELSEWHERE, *ZOO_WIDE]:
         assert skipped in EXAMPLES   # no stale entry
 
 
@@ -103,7 +104,7 @@ def _needs(command: str) -> None:
         pytest.importorskip("torch")
 
 
-@pytest.mark.parametrize("command", EXAMPLES)
+@pytest.mark.parametrize("command", [pytest.param(c, marks=pytest.mark.slow) if c in ZOO_WIDE else c for c in EXAMPLES])
 def test_readme_example_runs_as_printed(cli, command, in_tmp, monkeypatch):
     if command in RUN_ELSEWHERE:
         pytest.skip(RUN_ELSEWHERE[command])

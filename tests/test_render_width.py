@@ -25,6 +25,7 @@ COMMANDS = {
     "roofline": ["roofline", "resnet50", "--device", "h100", "--dtype", "bf16", "--batch", "64"],
     "compare --device": ["compare", "resnet50", "efficientnet_b0", "--device", "h100"],
 }
+ZOO_WIDE = {"list", "reproduce"}   # each analyses the whole zoo: slow
 
 
 @pytest.fixture
@@ -40,7 +41,8 @@ def run(cli):
 
 
 @pytest.mark.parametrize("width", WIDTHS)
-@pytest.mark.parametrize("name", list(COMMANDS))
+@pytest.mark.parametrize("name", [pytest.param(name, marks=pytest.mark.slow) if name in ZOO_WIDE else name
+                                  for name in COMMANDS])
 def test_every_line_fits_and_nothing_is_cut(run, name, width):
     out = run(COMMANDS[name], width)
     too_wide = [line for line in out.splitlines() if len(line) > width]
@@ -103,6 +105,7 @@ def test_resnet152_blocks_whole_numbers(run, width):
     check_rows(run(["table", "resnet152", "--depth", "1"], width), archstat.analyze("resnet152", depth=1), width)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("width", WIDTHS)
 def test_list_numbers_whole(run, width):
     out = run(["list"], width)
@@ -208,6 +211,7 @@ def test_csv_has_the_ops_column(run):
     assert sum(int(r[i]) for r in rows[1:-1]) == int(rows[-1][i])
 
 
+@pytest.mark.slow
 def test_list_sorts_errors_within_a_dataset_and_shows_it(run):
     import json
 

@@ -119,6 +119,7 @@ def test_compare_a_cnn_and_transformers(cli):
     assert [m["totals"]["params"] for m in models] == [25_557_032, 28_589_128, 86_567_656, 28_288_354]
 
 
+@pytest.mark.slow
 def test_zoo_lists_the_transformers_with_their_errors():
     from archstat.cli.list_cmd import zoo_rows
 

@@ -33,6 +33,7 @@ def test_fvcore_skipped_past_its_limit(monkeypatch):
         1 for n in archstat.load("resnet1202").nodes if n.op in ("conv", "linear"))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", zoo_names())
 def test_zoo_model_verifies(name):
     fvcore = name not in NO_FVCORE_IN_SUITE

@@ -32,6 +32,7 @@ def test_torchvision_layouts(name):
     assert round(t.macs / 1e9, 3) == gmacs
 
 
+@pytest.mark.slow
 def test_every_config_cites_a_source_and_reproduces_its_figures_or_says_why():
     for name in zoo_names():
         spec = archstat.load_spec(name)
@@ -170,6 +171,7 @@ def test_reproduce_bad_file(cli, tmp_path):
                                 "(did you mean 'params'?)")
 
 
+@pytest.mark.slow
 def test_list_sorts_and_shows_errors(cli):
     d = json.loads(cli("list", "--format", "json", "--sort", "params").stdout)
     assert [m["params"] for m in d] == sorted(m["params"] for m in d)
