@@ -5,9 +5,7 @@ Every one must exit 2 with that single line on stderr and nothing on stdout.
 
 
 import pytest
-from typer.testing import CliRunner
 
-from archstat.cli import app
 from tests.conftest import ROOT
 
 BAD = ROOT / "tests" / "bad"
@@ -20,10 +18,10 @@ def test_corpus_is_complete():
 
 
 @pytest.mark.parametrize("case", CASES)
-def test_bad_config(case, monkeypatch):
+def test_bad_config(cli, case, monkeypatch):
     monkeypatch.chdir(ROOT)
     expected = (BAD / f"{case}.err").read_text().strip()
-    r = CliRunner().invoke(app, ["table", f"tests/bad/{case}.yaml"])
+    r = cli("table", f"tests/bad/{case}.yaml")
     assert r.exit_code == 2
     assert r.stdout == ""
     assert r.stderr.strip() == expected
@@ -34,15 +32,15 @@ def test_bad_config(case, monkeypatch):
     ("tests/bad", "error: tests/bad: is a directory, not a config file"),
     ("tests/bad/nope.yaml", "error: tests/bad/nope.yaml: no such file"),
 ])
-def test_not_a_config_file(target, message, monkeypatch):
+def test_not_a_config_file(cli, target, message, monkeypatch):
     monkeypatch.chdir(ROOT)
-    r = CliRunner().invoke(app, ["table", target])
+    r = cli("table", target)
     assert r.exit_code == 2 and r.stderr.strip() == message
 
 
-def test_not_utf8(tmp_path):
+def test_not_utf8(cli, tmp_path):
     path = tmp_path / "latin1.yaml"
     path.write_bytes(b"archstat: 1\nname: caf\xe9\n")
-    r = CliRunner().invoke(app, ["table", str(path)])
+    r = cli("table", str(path))
     assert r.exit_code == 2
     assert r.stderr.strip() == f"error: {path}:2:10: not UTF-8 text (byte 0xe9)"

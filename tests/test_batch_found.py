@@ -5,9 +5,7 @@ example inputs; the batch found by tracing at two batch sizes (never by comparin
 import json
 
 import pytest
-from typer.testing import CliRunner
 
-from archstat.cli import app
 from tests.conftest import ROOT
 
 torch = pytest.importorskip("torch")
@@ -21,9 +19,6 @@ FX = ROOT / "tests" / "fixtures" / "inputs_nets.py"
 NETS = ROOT / "tests" / "fixtures" / "nets.py"
 
 
-def run(*args):
-    return CliRunner().invoke(app, list(args))
-
 
 def test_find_batch_dim():
     assert find_batch_dim((2, 17, 32), (3, 17, 32), 2, 3) == BatchDim(0, 1)
@@ -34,10 +29,10 @@ def test_find_batch_dim():
     assert not find_batch_dim((2, 5), (3, 5, 1), 2, 3).known
 
 
-def test_video_clip_of_any_rank():
+def test_video_clip_of_any_rank(cli):
     # Conv3d 3→8, 3×3×3, padding 1 on a 3×4×8×8 clip: 4·8·8 = 256 positions × 8 × (3·27) = 165,888;
     # the classifier 8·5 = 40
-    r = run("table", f"module:{FX}:Video", "--input", "3x4x8x8", "--format", "json")
+    r = cli("table", f"module:{FX}:Video", "--input", "3x4x8x8", "--format", "json")
     assert r.exit_code == 0, r.stderr
     d = json.loads(r.stdout)
     assert d["totals"]["macs"] == 256 * 8 * 81 + 40
@@ -45,24 +40,24 @@ def test_video_clip_of_any_rank():
     assert d["outputs"] == [{"name": "output", "shape": [1, 5], "dtype": "float32", "batch_dim": 0}]
 
 
-def test_two_positional_inputs():
+def test_two_positional_inputs(cli):
     # RAFT-like: one Conv2d 3→4, 3×3, padding 1 over each 3×8×8 image: 64 positions × 4 × 27 = 6,912 each
-    r = run("table", f"module:{FX}:two_images", "--input", "3x8x8", "--input", "3x8x8", "--format", "json")
+    r = cli("table", f"module:{FX}:two_images", "--input", "3x8x8", "--input", "3x8x8", "--format", "json")
     assert r.exit_code == 0, r.stderr
     d = json.loads(r.stdout)
     assert d["totals"]["macs"] == 2 * 6_912
     assert [x["name"] for x in d["layers"][:2]] == ["input.0", "input.1"]
-    r = run("table", f"module:{FX}:two_images", "--input", "3x8x8")
+    r = cli("table", f"module:{FX}:two_images", "--input", "3x8x8")
     assert r.exit_code == 2 and "missing 1 required positional argument: 'image2'" in r.stderr
 
 
-def test_keyword_inputs_with_dtypes():
+def test_keyword_inputs_with_dtypes(cli):
     # 12 token ids (int64 zeros) and attention_mask (int64 ones): the classifier, 12 tokens × 16 × 3 = 576
     stats = analyze_module(fx.Tagger(), {"input_ids": "int64:12", "attention_mask": "12"}, batch=2)
     assert stats.totals.macs == 2 * 576
     assert [(i["name"], i["dtype"], i["shape"]) for i in stats.inputs] == [
         ("input_ids", "int64", [2, 12]), ("attention_mask", "int64", [2, 12])]
-    r = run("table", f"module:{FX}:Tagger", "--input", "input_ids=int64:12", "--input", "attention_mask=12",
+    r = cli("table", f"module:{FX}:Tagger", "--input", "input_ids=int64:12", "--input", "attention_mask=12",
             "--format", "json")
     assert r.exit_code == 0, r.stderr and json.loads(r.stdout)["totals"]["macs"] == 576
 
@@ -72,29 +67,29 @@ def test_keyword_inputs_with_dtypes():
     ("video_with_example", 256 * 8 * 81 + 40),   # (model, example): one 3×4×8×8 clip
     ("grammar_examples", 2 * 6_912),         # (model, ["3x8x8", "3x8x8"]): strings in the grammar
 ])
-def test_factory_returns_its_example_inputs(factory, macs):
-    r = run("table", f"module:{FX}:{factory}", "--batch", "3", "--format", "json")
+def test_factory_returns_its_example_inputs(cli, factory, macs):
+    r = cli("table", f"module:{FX}:{factory}", "--batch", "3", "--format", "json")
     assert r.exit_code == 0, r.stderr
     d = json.loads(r.stdout)
     assert d["totals"]["macs"] == 3 * macs and d["input_source"] == "the factory's example inputs"
 
 
-def test_the_batch_read_as_a_sequence_is_refused():
+def test_the_batch_read_as_a_sequence_is_refused(cli):
     # issue 22 item 2: a batch_first encoder fed (8, 32) reads one unbatched sequence of 8 tokens; its
     # attention then costs 8² · 32 at batch 8 and 9² · 32 at batch 9: neither the same nor 9/8 ×
     layer = "module:torch.nn:TransformerEncoderLayer(32, 4, dim_feedforward=64, batch_first=True)"
-    r = run("table", layer, "--input", "32", "--batch", "8")
+    r = cli("table", layer, "--input", "32", "--batch", "8")
     assert r.exit_code == 2 and "cannot tell which dimension is the batch" in r.stderr
     assert "--input unbatched:" in r.stderr
     # said so, the same 8 tokens are one unbatched sequence: projections 4·8·32·32 = 32,768,
     # attention 2·8·8·32 = 4,096, feed-forward 2·8·32·64 = 32,768
-    r = run("table", layer, "--input", "unbatched:8x32", "--format", "json")
+    r = cli("table", layer, "--input", "unbatched:8x32", "--format", "json")
     assert r.exit_code == 0, r.stderr
     one = 32_768 + 4_096 + 32_768
     assert json.loads(r.stdout)["totals"]["macs"] == one
-    r = run("table", layer, "--input", "8x32", "--batch", "8", "--format", "json")
+    r = cli("table", layer, "--input", "8x32", "--batch", "8", "--format", "json")
     assert json.loads(r.stdout)["totals"]["macs"] == 8 * one
-    r = run("table", layer, "--input", "unbatched:8x32", "--batch", "8")
+    r = cli("table", layer, "--input", "unbatched:8x32", "--batch", "8")
     assert r.exit_code == 2 and "no input has a batch dimension" in r.stderr
 
 
@@ -120,9 +115,9 @@ def test_swin_windows_are_4_per_sample():
     assert shape_cell(qkv) == "4·B×16×96"
 
 
-def test_sequence_first_lstm_batch_in_dim_1():
+def test_sequence_first_lstm_batch_in_dim_1(cli):
     # --input 20xBx32: the batch goes in dim 1, where a batch_first=False LSTM reads it
-    r = run("table", "module:torch.nn:LSTM(32, 64)", "--input", "20xBx32", "--batch", "4", "--format", "json")
+    r = cli("table", "module:torch.nn:LSTM(32, 64)", "--input", "20xBx32", "--batch", "4", "--format", "json")
     assert r.exit_code == 0, r.stderr
     d = json.loads(r.stdout)
     lstm = next(x for x in d["layers"] if x["name"] == "LSTM")
@@ -139,26 +134,26 @@ def test_unbatched_lstm_hidden_state_has_no_batch_dim():
         ("[0]", [20, 64], None), ("[1][0]", [1, 64], None), ("[1][1]", [1, 64], None)]
 
 
-def test_structured_outputs_shown_whole():
+def test_structured_outputs_shown_whole(cli):
     stats = analyze_module(fx.Structured(), (8,), batch=2)
     assert [(o["name"], o.get("shape"), o.get("type")) for o in stats.outputs] == [
         ("[0].logits", [2, 4], None), ("[0].features", [2, 8], None),
         ("[1].last_hidden_state", [2, 4], None), ("[1].pooled", [2], None), ("[1].cache", None, "Cache"),
         ("[2][0].boxes", [3, 4], None), ("[2][0].scores", [], None)]
     assert [o["batch_dim"] for o in stats.outputs if "shape" in o] == [0, 0, 0, 0, None, None]
-    r = run("table", f"module:{FX}:Structured", "--input", "8")
+    r = cli("table", f"module:{FX}:Structured", "--input", "8")
     assert r.exit_code == 0 and "[2][0].boxes: 3×4 float32 (no batch dim)" in r.stdout
     assert "[1].cache: Cache" in r.stdout
 
 
-def test_data_dependent_ops_one_row_per_kind():
+def test_data_dependent_ops_one_row_per_kind(cli):
     # six nonzero calls (one per class) become one row with its call count; the totals say so
     stats = analyze_module(fx.Detector(), (3, 4, 4))
     rows = [r for r in stats.rows if r.op == "nonzero"]
     assert [(r.name, r.calls, r.label) for r in rows] == [("nonzero", 6, "aten.nonzero ×6")]
     assert stats.totals.data_dependent == [{"op": "aten.nonzero", "calls": 6, "rows": ["nonzero"]}]
     assert stats.totals.complete and "depend on the data" in stats.notes[-1]
-    r = run("table", f"module:{FX}:Detector", "--input", "3x4x4", "--format", "json")
+    r = cli("table", f"module:{FX}:Detector", "--input", "3x4x4", "--format", "json")
     d = json.loads(r.stdout)
     assert d["totals"]["data_dependent"] == [{"op": "aten.nonzero", "calls": 6, "rows": ["nonzero"]}]
 
@@ -181,10 +176,10 @@ def test_no_batch_guess_from_a_size_equal_to_batch():
     assert (fc.batch_dim, fc.output_shape, fc.full_shape) == (0, (4, 8), False)
 
 
-def test_bad_example_inputs_from_a_factory(tmp_path):
+def test_bad_example_inputs_from_a_factory(cli, tmp_path):
     path = tmp_path / "f.py"
     path.write_text("import torch\ndef f():\n    return torch.nn.Linear(4, 2), 1, 2, 3\n")
-    r = run("table", f"module:{path}:f")
+    r = cli("table", f"module:{path}:f")
     assert r.exit_code == 2 and "the factory returned a tuple of 4" in r.stderr
     with pytest.raises(UsageError):
         analyze_module(torch.nn.Linear(4, 2), None)

@@ -4,9 +4,7 @@
 import json
 
 import pytest
-from typer.testing import CliRunner
 
-from archstat.cli import app
 from tests.conftest import ROOT
 
 torch = pytest.importorskip("torch")
@@ -59,17 +57,16 @@ def test_flop_counter_misses_the_cpu_lstm():
     assert "mkldnn_rnn_layer" in stats.conventions.reasons[0][0]
 
 
-def test_cli_convention_table_and_json():
-    r = CliRunner().invoke(app, ["table", f"module:{FX}:SmallCNN", "--input", "3x8x8", "--convention", "fvcore",
-                                 "--format", "json"])
+def test_cli_convention_table_and_json(cli):
+    r = cli("table", f"module:{FX}:SmallCNN", "--input", "3x8x8", "--convention", "fvcore", "--format", "json")
     assert r.exit_code == 0, r.stderr
     d = json.loads(r.stdout)["peer_convention"]
     assert (d["peer"], d["total"], d["archstat_macs"]) == ("fvcore", OURS + 768, OURS)
     assert {x["why"] for x in d["differences"]} == {"fvcore counts batch norm: 1 per element, 2 with affine",
                                                     "fvcore counts adaptive average pooling: 1 per input element"}
-    r = CliRunner().invoke(app, ["table", f"module:{FX}:SmallCNN", "--input", "3x8x8", "--convention", "thop"])
+    r = cli("table", f"module:{FX}:SmallCNN", "--input", "3x8x8", "--convention", "thop")
     assert r.exit_code == 0 and "thop would print 8,204 MACs" in r.stdout
-    r = CliRunner().invoke(app, ["table", f"module:{FX}:SmallCNN", "--input", "3x8x8", "--convention", "fvcor"])
+    r = cli("table", f"module:{FX}:SmallCNN", "--input", "3x8x8", "--convention", "fvcor")
     assert r.exit_code == 2 and "did you mean 'fvcore'" in r.stderr
-    r = CliRunner().invoke(app, ["table", "vgg16", "--convention", "fvcore"])
+    r = cli("table", "vgg16", "--convention", "fvcore")
     assert r.exit_code == 2 and "applies to modules" in r.stderr

@@ -12,28 +12,20 @@ import textwrap
 
 import pytest
 import yaml
-from typer.testing import CliRunner
 
 from archstat import calibration
 from archstat.analyze import devices
-from archstat.cli import app
 from archstat.errors import ConfigError
 from tests.conftest import ROOT
 
-runner = CliRunner()
 REQUIRED_KEYS = {"h100", "h100-pcie", "h100-nvl", "h200", "h200-nvl", "gh200", "a100", "a100-40gb", "a100-pcie",
                  "l4", "l40", "l40s", "a10", "t4", "v100", "b200", "gb200", "mi300x", "mi325x", "rtx3090", "rtx4090",
                  "rtx5090", "rtx-pro-6000", "rtx-pro-6000-max-q", "cpu", "i9-10940x"}
 
 
-@pytest.fixture(autouse=True)
-def cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    return tmp_path / "xdg"
+# every test gets an empty XDG cache (conftest): a calibration made elsewhere never leaks in
+pytestmark = pytest.mark.usefixtures("xdg_cache")
 
-
-def run(*args):
-    return runner.invoke(app, list(args))
 
 
 # -- the shipped file -----------------------------------------------------------------------------------------
@@ -237,34 +229,34 @@ def test_mig_slices_get_their_share():
     assert calibration.roof("h100-mig-1g.10gb", "bf16").peak_flops == pytest.approx(989.5e12 / 7, rel=1e-6)
 
 
-def test_devices_command_lists_every_entry():
-    r = run("devices", "--format", "json")
+def test_devices_command_lists_every_entry(cli):
+    r = cli("devices", "--format", "json")
     assert r.exit_code == 0, r.stderr
     d = json.loads(r.stdout)
     assert [e["key"] for e in d["devices"]] == list(devices.devices())
     h100 = next(e for e in d["devices"] if e["key"] == "h100")
     assert h100["peak_tflops"]["bf16"] == 989.5 and h100["sources"]["peak_tflops"].startswith("NVIDIA H100")
-    r = run("devices", "--wide")
+    r = cli("devices", "--wide")
     assert r.exit_code == 0 and all(key in r.stdout for key in devices.devices())
-    r = run("devices", "--format", "csv")
+    r = cli("devices", "--format", "csv")
     assert r.stdout.splitlines()[0].startswith("key,part,kind,fp32,tf32,fp16,bf16,fp8,fp4,int8")
 
 
-def test_devices_match():
-    r = run("devices", "--match", "NVIDIA H100 PCIe")
+def test_devices_match(cli):
+    r = cli("devices", "--match", "NVIDIA H100 PCIe")
     assert r.exit_code == 0, r.stderr
     assert r.stdout.startswith("'NVIDIA H100 PCIe' → h100-pcie: NVIDIA H100 PCIe 80GB")
-    d = json.loads(run("devices", "--match", "NVIDIA H100 PCIe", "--format", "json").stdout)
+    d = json.loads(cli("devices", "--match", "NVIDIA H100 PCIe", "--format", "json").stdout)
     assert d["key"] == "h100-pcie" and d["device"]["bandwidth_gb_s"] == 2000
-    d = json.loads(run("devices", "--match", "NVIDIA H100 80GB HBM3", "--mig", "3g.40gb", "--format", "json").stdout)
+    d = json.loads(cli("devices", "--match", "NVIDIA H100 80GB HBM3", "--mig", "3g.40gb", "--format", "json").stdout)
     assert d["key"] == "h100-mig-3g.40gb" and d["device"]["bandwidth_gb_s"] == pytest.approx(3350 / 2)
-    r = run("devices", "--match", "NVIDIA GeForce RTX 3090 Ti")
+    r = cli("devices", "--match", "NVIDIA GeForce RTX 3090 Ti")
     assert r.exit_code == 2 and r.stdout == ""
     assert r.stderr == ("error: --match 'NVIDIA GeForce RTX 3090 Ti': no devices.yaml entry matches 'rtx 3090 ti'; "
                         "archstat devices lists every entry (closest: 'rtx3090', a different part)\n")
-    r = run("devices", "--mig", "1g.10gb")
+    r = cli("devices", "--mig", "1g.10gb")
     assert r.exit_code == 2 and "go with --match" in r.stderr
-    r = run("devices", "--match", "NVIDIA H100 80GB HBM3", "--mig", "seven")
+    r = cli("devices", "--match", "NVIDIA H100 80GB HBM3", "--mig", "seven")
     assert r.exit_code == 2 and "expected a MIG profile" in r.stderr
 
 
@@ -289,11 +281,11 @@ def write_calibration(cache, data) -> str:
     return str(path)
 
 
-def test_a_stored_calibration_never_replaces_a_datasheet(cache):
-    path = write_calibration(cache, {"h100": {**FAKE, "peak_flops": {"fp32": 1e9}}})
-    d = json.loads(run("roofline", "resnet18", "--device", "h100", "--format", "json").stdout)
+def test_a_stored_calibration_never_replaces_a_datasheet(cli, xdg_cache):
+    path = write_calibration(xdg_cache, {"h100": {**FAKE, "peak_flops": {"fp32": 1e9}}})
+    d = json.loads(cli("roofline", "resnet18", "--device", "h100", "--format", "json").stdout)
     assert d["device"]["peak_flop_per_s"] == 67e12 and d["device"]["sources"]["peak"] == "datasheet"
-    r = run("roofline", "resnet18", "--device", "cpu")
+    r = cli("roofline", "resnet18", "--device", "cpu")
     assert r.exit_code == 2
     assert r.stderr == (f"error: {path}: unreadable calibration ('h100' is not a device archstat calibrates (cpu, "
                         "cuda, cuda:N); a datasheet entry is never replaced by a calibration); delete it and "
@@ -317,21 +309,21 @@ def test_a_stored_calibration_never_replaces_a_datasheet(cache):
     ('{"cpu": ', "not JSON"),
 ])
 @pytest.mark.parametrize("command", ["roofline", "compare"])
-def test_a_calibration_of_the_wrong_shape_is_unreadable(cache, data, why, command):
-    path = write_calibration(cache, data)
+def test_a_calibration_of_the_wrong_shape_is_unreadable(cli, xdg_cache, data, why, command):
+    path = write_calibration(xdg_cache, data)
     args = (["roofline", "resnet18", "--device", "cpu"] if command == "roofline" else
             ["compare", "resnet18", "vgg11", "--device", "cpu"])
-    r = run(*args)
+    r = cli(*args)
     assert r.exit_code == 2, r.stderr
     assert r.stderr.startswith(f"error: {path}: unreadable calibration (") and why in r.stderr
     assert r.stderr.endswith("; delete it and calibrate again\n") and "internal error" not in r.stderr
 
 
-def test_profile_refuses_an_unreadable_calibration_too(cache):
+def test_profile_refuses_an_unreadable_calibration_too(cli, xdg_cache):
     pytest.importorskip("torch")
-    path = write_calibration(cache, '{"cpu": {"hardware": "x", "peak_flops": {"fp32": NaN}, "bandwidth": 1e10, '
+    path = write_calibration(xdg_cache, '{"cpu": {"hardware": "x", "peak_flops": {"fp32": NaN}, "bandwidth": 1e10, '
                                     '"overhead_s": 1e-6}}')
-    r = run("profile", "conv7x7", "--warmup", "0", "--iters", "1", "--no-layers")
+    r = cli("profile", "conv7x7", "--warmup", "0", "--iters", "1", "--no-layers")
     assert r.exit_code == 2 and r.stderr.startswith(f"error: {path}: unreadable calibration (")
 
 
@@ -341,24 +333,24 @@ def test_profile_refuses_an_unreadable_calibration_too(cache):
     (["--overhead", "inf"], "error: --overhead inf: expected a finite number of µs"),
     (["--overhead", "nan"], "error: --overhead nan: expected a finite number of µs"),
 ])
-def test_absurd_overrides_are_refused(args, message):
-    r = run("roofline", "resnet18", "--device", "h100", *args, "--format", "json")
+def test_absurd_overrides_are_refused(cli, args, message):
+    r = cli("roofline", "resnet18", "--device", "h100", *args, "--format", "json")
     assert r.exit_code == 2 and r.stdout == ""
     assert r.stderr == message + "\n"
 
 
-def test_roofline_json_holds_no_bare_nan_or_infinity():
-    r = run("roofline", "resnet18", "--device", "h100", "--peak", "1e18", "--bandwidth", "1e6", "--format", "json")
+def test_roofline_json_holds_no_bare_nan_or_infinity(cli):
+    r = cli("roofline", "resnet18", "--device", "h100", "--peak", "1e18", "--bandwidth", "1e6", "--format", "json")
     assert r.exit_code == 0
     json.loads(r.stdout, parse_constant=lambda c: pytest.fail(f"bare {c} in the JSON"))
 
 
-def test_a_measurement_of_absurd_figures_is_not_stored(cache):
+def test_a_measurement_of_absurd_figures_is_not_stored(xdg_cache):
     from archstat.errors import RuntimeFailure
 
     with pytest.raises(RuntimeFailure, match="measured something impossible"):
         calibration.store_calibration("cpu", {**FAKE, "bandwidth": float("inf")})
-    assert not (cache / "archstat" / "calibration.json").exists()
+    assert not (xdg_cache / "archstat" / "calibration.json").exists()
 
 
 # -- the file itself: a regular file, of bounded size ---------------------------------------------------------------
@@ -373,8 +365,8 @@ SPECIAL = textwrap.dedent("""
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
 @pytest.mark.parametrize("kind", ["fifo", "dev-zero", "directory", "huge"])
-def test_the_calibration_path_must_be_a_small_regular_file(cache, kind):
-    folder = cache / "archstat"
+def test_the_calibration_path_must_be_a_small_regular_file(xdg_cache, kind):
+    folder = xdg_cache / "archstat"
     folder.mkdir(parents=True)
     path = folder / "calibration.json"
     if kind == "fifo":
@@ -386,7 +378,7 @@ def test_the_calibration_path_must_be_a_small_regular_file(cache, kind):
     else:
         with open(path, "wb") as f:       # 300 MB, sparse: refused by its size, never read
             f.truncate(300 * 10**6)
-    env = {**os.environ, "XDG_CACHE_HOME": str(cache)}
+    env = {**os.environ, "XDG_CACHE_HOME": str(xdg_cache)}
     r = subprocess.run([sys.executable, "-c", SPECIAL], capture_output=True, text=True, cwd=ROOT, env=env, timeout=60)
     assert r.returncode == 2, r.stderr
     why = "300,000,000 bytes, more than the 1,048,576" if kind == "huge" else "not a regular file"
@@ -423,10 +415,11 @@ READER = textwrap.dedent("""
 """)
 
 
-def test_sixteen_concurrent_calibrations_keep_all_sixteen(cache):
+@pytest.mark.slow
+def test_sixteen_concurrent_calibrations_keep_all_sixteen(xdg_cache):
     import time
 
-    env = {**os.environ, "XDG_CACHE_HOME": str(cache), "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "XDG_CACHE_HOME": str(xdg_cache), "PYTHONPATH": str(ROOT)}
     start = time.time() + 3.0
     reader = subprocess.Popen([sys.executable, "-c", READER, str(start + 6.0)], env=env, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True)
@@ -438,6 +431,6 @@ def test_sixteen_concurrent_calibrations_keep_all_sixteen(cache):
     assert all(stored[f"cuda:{i}"]["peak_flops"]["fp32"] == 1e12 + i for i in range(16))
     reads, bad = map(int, out.split())
     assert reads > 0 and bad == 0, err
-    leftovers = [p.name for p in (cache / "archstat").iterdir() if p.name not in ("calibration.json",
+    leftovers = [p.name for p in (xdg_cache / "archstat").iterdir() if p.name not in ("calibration.json",
                                                                                   "calibration.json.lock")]
     assert leftovers == []                       # every writer's own temporary file was renamed into place

@@ -4,21 +4,10 @@ command that takes --dtype and in the API, and an unknown one is one line with a
 import json
 
 import pytest
-from typer.testing import CliRunner
 
 import archstat
 from archstat import dtypes
-from archstat.cli import app
 from archstat.errors import ArgumentValueError, UnknownNameError
-
-try:
-    runner = CliRunner(mix_stderr=False)
-except TypeError:  # newer click: stderr is always kept apart
-    runner = CliRunner()
-
-
-def run(*args):
-    return runner.invoke(app, list(args))
 
 
 def test_aliases_resolve_to_one_name():
@@ -37,14 +26,20 @@ def test_a_dtype_outside_the_commands_set_is_unknown_there():
     assert exc.value.format().startswith("--dtype: unknown dtype 'tf32'")
 
 
-def totals(*args):
-    r = run(*args, "--format", "json")
-    assert r.exit_code == 0, r.stderr
-    return json.loads(r.stdout)
+@pytest.fixture
+def totals(cli):
+    """A command's JSON output; the command must succeed."""
+
+    def totals(*args):
+        r = cli(*args, "--format", "json")
+        assert r.exit_code == 0, r.stderr
+        return json.loads(r.stdout)
+
+    return totals
 
 
 @pytest.mark.parametrize("spellings", [("fp32", "float32"), ("fp16", "float16", "half"), ("bf16", "bfloat16")])
-def test_table_takes_every_spelling(spellings):
+def test_table_takes_every_spelling(totals, spellings):
     outs = [totals("table", "conv7x7", "--dtype", s) for s in spellings]
     assert all(o == outs[0] for o in outs)
     # activation bytes = activation elements × the bytes per element of the dtype
@@ -52,7 +47,7 @@ def test_table_takes_every_spelling(spellings):
         dtypes.lookup(spellings[0]).bytes
 
 
-def test_compare_and_sweep_take_every_spelling():
+def test_compare_and_sweep_take_every_spelling(totals):
     assert totals("compare", "conv7x7", "conv3x3-stack", "--dtype", "fp16") == \
         totals("compare", "conv7x7", "conv3x3-stack", "--dtype", "float16")
     a = totals("sweep", "conv7x7", "--batch", "1,2", "--dtype", "bf16")
@@ -60,7 +55,7 @@ def test_compare_and_sweep_take_every_spelling():
     assert a["dtype"] == "bfloat16"
 
 
-def test_roofline_takes_every_spelling():
+def test_roofline_takes_every_spelling(totals):
     a = totals("roofline", "conv7x7", "--device", "h100", "--dtype", "fp32")
     b = totals("roofline", "conv7x7", "--device", "h100", "--dtype", "float32")
     assert a == b and a["device"]["peak_dtype"] == "fp32"
@@ -68,15 +63,15 @@ def test_roofline_takes_every_spelling():
         totals("roofline", "conv7x7", "--device", "h100", "--dtype", "fp16")
 
 
-def test_plot_roofline_takes_every_spelling(tmp_path):
+def test_plot_roofline_takes_every_spelling(cli, tmp_path):
     for s in ("fp32", "float32"):
         out = tmp_path / f"{s}.svg"
-        r = run("plot", "conv7x7", "--roofline", "--device", "h100", "--dtype", s, "--out", str(out))
+        r = cli("plot", "conv7x7", "--roofline", "--device", "h100", "--dtype", s, "--out", str(out))
         assert r.exit_code == 0, r.stderr
         assert out.read_text().startswith("<?xml")
 
 
-def test_profile_takes_every_spelling():
+def test_profile_takes_every_spelling(totals):
     for s in ("fp32", "float32"):
         d = totals("profile", "conv7x7", "--dtype", s, "--warmup", "0", "--iters", "1", "--no-layers")
         assert d["dtype"] == "float32" and d["math"] == {"conv": "fp32", "matmul": "fp32"}
@@ -99,7 +94,7 @@ def test_api_takes_every_spelling():
     ("table", "conv7x7"), ("compare", "conv7x7", "conv3x3-stack"), ("sweep", "conv7x7"),
     ("roofline", "conv7x7", "--device", "h100"), ("profile", "conv7x7"),
 ])
-def test_unknown_dtype_is_one_line_exit_2(args):
-    r = run(*args, "--dtype", "bf17")
+def test_unknown_dtype_is_one_line_exit_2(cli, args):
+    r = cli(*args, "--dtype", "bf17")
     assert r.exit_code == 2 and r.stdout == ""
     assert r.stderr.strip() == "error: --dtype: unknown dtype 'bf17' (did you mean 'bf16'?)"

@@ -5,9 +5,7 @@ memory estimate, naming the real cause."""
 import json
 
 import pytest
-from typer.testing import CliRunner
 
-from archstat.cli import app
 from tests.conftest import ROOT
 
 torch = pytest.importorskip("torch")
@@ -19,13 +17,10 @@ from tests.fixtures import inputs_nets as fx  # noqa: E402
 FX = ROOT / "tests" / "fixtures" / "inputs_nets.py"
 
 
-def run(*args):
-    return CliRunner().invoke(app, list(args))
-
 
 @pytest.mark.parametrize("fmt", ["json", "csv"])
-def test_factory_prints_go_to_stderr(fmt):
-    r = run("table", f"module:{FX}:loud", "--input", "4", "--format", fmt)
+def test_factory_prints_go_to_stderr(cli, fmt):
+    r = cli("table", f"module:{FX}:loud", "--input", "4", "--format", fmt)
     assert r.exit_code == 0, r.stderr
     assert "loading weights" not in r.stdout and "loading weights" in r.stderr
     if fmt == "json":
@@ -33,8 +28,8 @@ def test_factory_prints_go_to_stderr(fmt):
 
 
 @pytest.mark.parametrize("factory, code", [("exits_zero", 0), ("exits_seven", 7)])
-def test_system_exit_in_a_factory_is_a_located_error(factory, code):
-    r = run("table", f"module:{FX}:{factory}", "--input", "4")
+def test_system_exit_in_a_factory_is_a_located_error(cli, factory, code):
+    r = cli("table", f"module:{FX}:{factory}", "--input", "4")
     assert r.exit_code == 2 and r.stdout == ""
     line = r.stderr.strip()
     assert "\n" not in line and line.startswith(f"error: 'module:{FX}:{factory}': the factory raised "
@@ -42,8 +37,8 @@ def test_system_exit_in_a_factory_is_a_located_error(factory, code):
     assert "a factory returns a module, it does not exit" in line
 
 
-def test_a_factory_returning_no_module():
-    r = run("table", f"module:{FX}:not_a_module", "--input", "4")
+def test_a_factory_returning_no_module(cli):
+    r = cli("table", f"module:{FX}:not_a_module", "--input", "4")
     assert r.exit_code == 2 and "the factory returned int, not an nn.Module" in r.stderr
 
 
@@ -62,9 +57,9 @@ def test_a_shape_error_on_the_meta_device_is_reported_without_a_cpu_run():
     assert built == []
 
 
-def test_a_huge_linear_with_a_wrong_input_names_the_shape_error():
+def test_a_huge_linear_with_a_wrong_input_names_the_shape_error(cli):
     # nn.Linear(10**6, 10**6): 4·10^12 bytes real; the message is the shape error, not an allocation failure
-    r = run("table", f"module:{FX}:huge_linear", "--input", "30")
+    r = cli("table", f"module:{FX}:huge_linear", "--input", "30")
     assert r.exit_code == 2
     assert "[1, 30] X [1000000, 1000000]" in r.stderr and "alloc" not in r.stderr
 

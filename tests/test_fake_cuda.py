@@ -9,7 +9,6 @@ import sys
 import textwrap
 
 import pytest
-from typer.testing import CliRunner
 
 from tests.conftest import ROOT
 from tests.fake_cuda import FakeCuda, FakeMps, Gpu
@@ -18,7 +17,6 @@ torch = pytest.importorskip("torch")
 
 import archstat  # noqa: E402
 from archstat import calibration  # noqa: E402
-from archstat.cli import app  # noqa: E402
 from archstat.errors import RuntimeFailure, UsageError  # noqa: E402
 from archstat.profile.measure import make_step, profile  # noqa: E402
 
@@ -32,16 +30,12 @@ class _Precision:   # archstat.profile.precision, imported when a test first use
 
 precision = _Precision()
 
-runner = CliRunner()
 H100_PCIE = Gpu("NVIDIA H100 PCIe", 85_045_870_592, 114, (9, 0), "GPU-aaaaaaaa-0000-0000-0000-000000000001")
 A100_40 = Gpu("NVIDIA A100-SXM4-40GB", 42_505_273_344, 108, (8, 0), "GPU-bbbbbbbb-0000-0000-0000-000000000002")
 
 
-@pytest.fixture(autouse=True)
-def cache(tmp_path, monkeypatch):
-    """An empty calibration cache per test."""
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    return tmp_path / "xdg"
+# every test gets an empty XDG cache (conftest): a calibration made elsewhere never leaks in
+pytestmark = pytest.mark.usefixtures("xdg_cache")
 
 
 @pytest.fixture
@@ -214,6 +208,7 @@ def has_new_api() -> bool:
         return False
 
 
+@pytest.mark.slow
 def test_calibrate_uses_the_new_precision_api_and_restores_it():
     if not has_new_api():
         pytest.skip("this torch has no fp32_precision API")
@@ -291,6 +286,7 @@ PROBE_CHILD = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
 def test_precision_use_restores_exactly_in_every_state():
     if not has_new_api():
@@ -440,17 +436,17 @@ def test_channels_last_and_cudnn_benchmark_are_applied_and_recorded(monkeypatch)
     assert d["environment"]["cudnn_benchmark"] is (not was)
 
 
-def test_cli_offers_the_flags(monkeypatch):
+def test_cli_offers_the_flags(cli, monkeypatch):
     FakeCuda(monkeypatch).install()
-    r = runner.invoke(app, ["profile", "conv3x3-stack", "--device", "cuda", "--set", "C=4", "--input", "4x8x8",
-                            "--warmup", "0", "--iters", "1", "--channels-last", "--cudnn-benchmark", "--no-tf32",
-                            "--format", "json"])
+    r = cli("profile", "conv3x3-stack", "--device", "cuda", "--set", "C=4", "--input", "4x8x8",
+            "--warmup", "0", "--iters", "1", "--channels-last", "--cudnn-benchmark", "--no-tf32",
+            "--format", "json")
     assert r.exit_code == 0, r.stderr
     d = json.loads(r.stdout)
     assert d["channels_last"] and d["cudnn_benchmark"] and d["math"] == {"conv": "fp32", "matmul": "fp32"}
     assert d["tf32"]["source"] == "--no-tf32"
-    r = runner.invoke(app, ["profile", "conv3x3-stack", "--device", "cuda", "--set", "C=4", "--input", "4x8x8",
-                            "--warmup", "0", "--iters", "1", "--train", "--dtype", "fp16", "--format", "json"])
+    r = cli("profile", "conv3x3-stack", "--device", "cuda", "--set", "C=4", "--input", "4x8x8",
+            "--warmup", "0", "--iters", "1", "--train", "--dtype", "fp16", "--format", "json")
     assert r.exit_code == 0, r.stderr
     d = json.loads(r.stdout)
     assert d["mode"] == "train" and d["precision"] == "amp" and d["dtype"] == "float16"
@@ -483,6 +479,7 @@ def test_library_alloc_failures_are_out_of_memory(monkeypatch, text):
     assert 1 <= fits < 64 and f"; batch {fits} fits by estimate (" in message
 
 
+@pytest.mark.slow
 def test_no_numpy_warning_leaks():
     code = textwrap.dedent("""
         import sys
@@ -574,10 +571,10 @@ def test_roofline_script_calibration_failure_is_one_line(monkeypatch, capsys):
 
 # -- 13. the CUDA path of profile end to end in the default suite (the real-GPU test is only a marked extra) ----------
 
-def test_cuda_profile_end_to_end_in_the_default_suite(monkeypatch):
+def test_cuda_profile_end_to_end_in_the_default_suite(cli, monkeypatch):
     FakeCuda(monkeypatch).install()
-    r = runner.invoke(app, ["profile", "resnet20", "--device", "cuda", "--batch", "2", "--warmup", "1", "--iters",
-                            "2", "--format", "json"])
+    r = cli("profile", "resnet20", "--device", "cuda", "--batch", "2", "--warmup", "1", "--iters",
+            "2", "--format", "json")
     assert r.exit_code == 0, r.stderr
     d = json.loads(r.stdout)
     stats = archstat.analyze("resnet20", batch=2, fold=False)

@@ -9,12 +9,11 @@ import io
 import json
 import re
 
+import pytest
 import yaml
 from hypothesis import given
 from hypothesis import strategies as st
-from typer.testing import CliRunner
 
-from archstat.cli import app
 from archstat.zoo import zoo_dir
 
 SMALL = ["conv7x7", "conv3x3-stack", "googlenet-naive", "googlenet-bottleneck", "googlenet-inception3b",
@@ -88,11 +87,12 @@ def check(result):
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 @given(text=mutated())
-def test_mutated_configs(tmp_path, text):
+def test_mutated_configs(cli, tmp_path, text):
     path = tmp_path / "mutated.yaml"
     path.write_text(text)
-    result = CliRunner().invoke(app, ["table", str(path), "--format", "json"])
+    result = cli("table", str(path), "--format", "json")
     check(result)
     if result.exit_code == 2:   # the line names the file, line and column
         assert re.match(rf"error: {re.escape(str(path))}:\d+:\d+: ", result.stderr), result.stderr
@@ -147,12 +147,13 @@ def check_output(fmt: str, stdout: str) -> None:
         raise AssertionError(f"exit 0 with --format {fmt!r}, which is not a format")
 
 
+@pytest.mark.slow
 @given(pairs=st.lists(st.one_of(st.tuples(options, option_text), valid_pairs), min_size=1, max_size=3))
-def test_random_option_strings(pairs):
+def test_random_option_strings(cli, pairs):
     args = ["table", "conv7x7", "--format", "json"]
     for option, value in pairs:
         args += [option, value]
-    result = CliRunner().invoke(app, args)
+    result = cli(*args)
     if result.exit_code == 0:   # whatever format won, what it printed is whole and adds up
         check_output(effective_format(args), result.stdout)
         assert result.stderr == "", result.stderr
@@ -160,13 +161,13 @@ def test_random_option_strings(pairs):
     check(result)
 
 
-def test_the_output_check_can_fail():
+def test_the_output_check_can_fail(cli):
     """check_output rejects a result that does not add up or is cut, in every format (item 14 of
     issue 23: the random option test used to return unchecked when --format was drawn)."""
     import pytest
 
     for fmt in ("json", "csv", "markdown", "table", "html"):
-        good = CliRunner().invoke(app, ["table", "conv7x7", "--format", fmt]).stdout
+        good = cli("table", "conv7x7", "--format", fmt).stdout
         check_output(fmt, good)
         broken = {"json": good.replace('"params": 200704', '"params": 200705', 1),
                   "csv": good.replace(",200704,", ",200705,", 1),   # the input row's activations

@@ -13,8 +13,7 @@ from archstat.profile.measure import profile  # noqa: E402
 pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")]
 
 
-def test_profile_on_the_gpu_gives_consistent_figures(tmp_path, monkeypatch):
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+def test_profile_on_the_gpu_gives_consistent_figures(xdg_cache):
     p = profile("resnet18", device="cuda", batch=8, warmup=3, iters=5, layer_repeats=3)
     stats = archstat.analyze("resnet18", batch=8, fold=False)
     assert p.measured_peak_bytes > p.weights_bytes > 0
@@ -32,17 +31,15 @@ def test_profile_on_the_gpu_gives_consistent_figures(tmp_path, monkeypatch):
     assert p.device_entry is not None and p.prediction is not None
 
 
-def test_amp_training_on_the_gpu(tmp_path, monkeypatch):
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+def test_amp_training_on_the_gpu(xdg_cache):
     p = profile("resnet18", device="cuda", batch=16, mode="train", dtype="float16", warmup=2, iters=3,
                 per_layer=False)
     assert p.precision == "amp" and p.measured_peak_bytes > 0
 
 
-def test_calibration_restores_the_settings_it_found(tmp_path, monkeypatch):
+def test_calibration_restores_the_settings_it_found(xdg_cache):
     from archstat.profile.calibrate import measure
 
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     before = precision.read(torch)
     fp32 = measure("cuda", "fp32", size=2048, copy_bytes=1 << 28, repeats=2)
     tf32 = measure("cuda", "tf32", size=2048, copy_bytes=1 << 28, repeats=2)
@@ -53,7 +50,6 @@ def test_calibration_restores_the_settings_it_found(tmp_path, monkeypatch):
 
 
 @pytest.mark.skipif(torch.cuda.is_available() and torch.cuda.device_count() < 2, reason="needs two GPUs")
-def test_the_second_gpu_is_measured_on_itself(tmp_path, monkeypatch):
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+def test_the_second_gpu_is_measured_on_itself(xdg_cache):
     p = profile("resnet18", device="cuda:1", batch=8, warmup=2, iters=3, per_layer=False)
     assert p.device == "cuda:1" and torch.cuda.max_memory_allocated(1) > 0

@@ -33,6 +33,7 @@ def check_outputs(dest, step):
     return summary
 
 
+@pytest.mark.slow
 def test_preflight_fails_at_the_cpu_build(tmp_path):
     pytest.importorskip("torch")
     import torch

@@ -9,14 +9,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
 import archstat
-from archstat.cli import app
 from archstat.errors import ConfigError
 from tests.conftest import ROOT
 
-runner = CliRunner()
 README = "\n".join(p.read_text() for p in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))])
 
 
@@ -93,33 +90,33 @@ def test_every_limit_names_an_existing_check():
 
 # -- files ---------------------------------------------------------------------------------------
 
-def test_config_file_size(write_config):
+def test_config_file_size(cli, write_config):
     from archstat.config.loader import MAX_FILE_BYTES
 
     path = write_config(CHAIN + "#" * (MAX_FILE_BYTES - len(CHAIN) - 1) + "\n")   # exactly the limit
     assert path.stat().st_size == MAX_FILE_BYTES
-    assert runner.invoke(app, ["table", str(path)]).exit_code == 0
+    assert cli("table", str(path)).exit_code == 0
     path = write_config(CHAIN + "#" * (MAX_FILE_BYTES - len(CHAIN)) + "\n")       # one byte more
-    assert one_error(runner.invoke(app, ["table", str(path)])) == (
+    assert one_error(cli("table", str(path))) == (
         f"error: {path}: file is 1,000,001 bytes; configs are limited to 1,000,000")
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo") or not Path("/dev/zero").exists(), reason="POSIX only")
-def test_only_regular_files(tmp_path):
+def test_only_regular_files(cli, tmp_path):
     fifo = tmp_path / "fifo.yaml"
     os.mkfifo(fifo)
     zero = tmp_path / "zero.yaml"
     zero.symlink_to("/dev/zero")
     for path in (fifo, zero):   # neither is opened: a FIFO would block, /dev/zero never ends
-        assert one_error(runner.invoke(app, ["table", str(path)])) == (
+        assert one_error(cli("table", str(path))) == (
             f"error: {path}: not a regular file (a device, a pipe or a socket); a config is a file")
 
 
-def test_file_name_too_long():
+def test_file_name_too_long(cli):
     long = "a" * 300
-    assert one_error(runner.invoke(app, ["table", long + ".yaml"])) == (
+    assert one_error(cli("table", long + ".yaml")) == (
         f"error: {long}.yaml: cannot read: File name too long")
-    assert one_error(runner.invoke(app, ["table", long])).startswith(f"error: unknown model '{long}'")
+    assert one_error(cli("table", long)).startswith(f"error: unknown model '{long}'")
 
 
 def test_block_depth(write_config):
@@ -149,7 +146,7 @@ def test_expression_bounds():
         evaluate("$round(1, 41)", {})
 
 
-def test_receptive_field_stops_at_limit(write_config):
+def test_receptive_field_stops_at_limit(cli, write_config):
     # stride 10^15 twice: jump 10^30 (at the limit, exact); a third time it would be 10^45
     conv = "{conv: {out: 1, kernel: 1, stride: 1000000000000000}}"
     stats = archstat.analyze(str(write_config(f"archstat: 1\nname: rf\ninput: [1, 4, 4]\nlayers: [{conv}, {conv}]\n")))
@@ -157,7 +154,7 @@ def test_receptive_field_stops_at_limit(write_config):
     path = write_config(f"archstat: 1\nname: rf\ninput: [1, 4, 4]\nlayers: [{conv}, {conv}, {conv}, relu]\n")
     stats = archstat.analyze(str(path))
     assert stats.receptive_field.beyond_limit and stats.receptive_field.text() == "> 10^30"
-    r = runner.invoke(app, ["table", str(path), "--format", "json"])
+    r = cli("table", str(path), "--format", "json")
     assert r.exit_code == 0 and '"beyond_limit": true' in r.stdout
 
 
@@ -182,21 +179,21 @@ def test_receptive_field_stops_at_limit(write_config):
     (["sweep", "lenet5", "--dtype", "int8"], "--dtype int8 with --mode train: int8 is an inference format; training "
      "memory is estimated for float32, float16 or bfloat16 (or --amp)"),
 ])
-def test_option_bounds(args, message):
-    assert one_error(runner.invoke(app, args)) == f"error: {message}"
+def test_option_bounds(cli, args, message):
+    assert one_error(cli(*args)) == f"error: {message}"
 
 
-def test_set_integers_bounded():
+def test_set_integers_bounded(cli):
     huge = "9" * 5000    # past Python's 4,300-digit conversion limit
-    assert one_error(runner.invoke(app, ["table", "lenet5-modern", "--set", f"num_classes={huge}"])) == (
+    assert one_error(cli("table", "lenet5-modern", "--set", f"num_classes={huge}")) == (
         "error: --set num_classes: expected int at most 10^30 in magnitude, got '99999999999999999999…(5,000 characters)'")
-    assert one_error(runner.invoke(app, ["table", "lenet5-modern", "--set", f"num_classes=1{'0' * 31}"])).endswith(
+    assert one_error(cli("table", "lenet5-modern", "--set", f"num_classes=1{'0' * 31}")).endswith(
         "expected int at most 10^30 in magnitude, got '10000000000000000000000000000000'")
 
 
-def test_set_repeat_index_is_not_a_param():
+def test_set_repeat_index_is_not_a_param(cli):
     # `i` is the index inside repeat; no config may declare it, so --set i=9 is an unknown param
-    assert one_error(runner.invoke(app, ["table", "resnet20", "--set", "i=9"])).startswith(
+    assert one_error(cli("table", "resnet20", "--set", "i=9")).startswith(
         "error: --set i: unknown param 'i'")
 
 
@@ -214,29 +211,29 @@ def test_sweep_lists_split_outside_braces():
     (["--set", "num_classes=10", "--set", "num_classes=100"],
      "--set 'num_classes=100': num_classes is set twice (give its values in one --set: num_classes=V1,V2)"),
 ])
-def test_sweep_option_errors(args, message):
-    assert one_error(runner.invoke(app, ["sweep", "lenet5-modern", *args])) == f"error: {message}"
+def test_sweep_option_errors(cli, args, message):
+    assert one_error(cli("sweep", "lenet5-modern", *args)) == f"error: {message}"
 
 
-def test_sweep_bounds():
+def test_sweep_bounds(cli):
     ten = "{" + ",".join(str(k) for k in range(1, 11)) + "}"
     # 10^9 values if expanded: refused by counting, before any is made
-    r = runner.invoke(app, ["sweep", "lenet5-modern", "--set", "num_classes=" + ten * 9])
+    r = cli("sweep", "lenet5-modern", "--set", "num_classes=" + ten * 9)
     assert one_error(r) == f"error: '{ten * 9}': the braces make 1,000,000,000 values; the limit is 10,000"
     # 100 × 101 = 10,100 points: over the grid limit, counted before the grid is made
     hundred = ",".join(str(k) for k in range(1, 101))
-    r = runner.invoke(app, ["sweep", "lenet5-modern", "--batch", hundred + ",101", "--set", "num_classes=" + hundred])
+    r = cli("sweep", "lenet5-modern", "--batch", hundred + ",101", "--set", "num_classes=" + hundred)
     assert one_error(r) == "error: the grid has 10,100 points; the limit is 10,000"
     # resnet1202 has 3,007 rows: 16 batch sizes are 48,112 layers, 17 are 51,119 (over 50,000): refused
     # after its first point, before the others
     rows = len(archstat.analyze("resnet1202").rows)
-    r = runner.invoke(app, ["sweep", "resnet1202", "--batch", ",".join(str(b) for b in range(1, 18))])
+    r = cli("sweep", "resnet1202", "--batch", ",".join(str(b) for b in range(1, 18)))
     assert 17 * rows > 50_000 >= 16 * rows
     assert one_error(r) == (f"error: the sweep analyses 17 points of {rows:,} layers; the limit is 50,000 layers "
                             "in all (sweep fewer points)")
 
 
-def test_compare_rows(write_config):
+def test_compare_rows(cli, write_config):
     from archstat.cli.compare_cmd import MAX_ROWS
     from archstat.config.expand import MAX_LAYERS
 
@@ -244,23 +241,23 @@ def test_compare_rows(write_config):
     chain = write_config("archstat: 1\nname: chain\ninput: [1, 4, 4]\nlayers:\n"
                          f"  - {{conv: {{out: 1, kernel: 1}}, repeat: {MAX_LAYERS - 1}}}\n")
     assert 2 * MAX_LAYERS == MAX_ROWS
-    r = runner.invoke(app, ["compare", str(chain), str(chain), "lenet5"])
+    r = cli("compare", str(chain), str(chain), "lenet5")
     assert one_error(r) == (f"error: the models have {MAX_ROWS + len(archstat.analyze('lenet5').rows):,} rows "
                             f"together; compare shows at most {MAX_ROWS:,} (use --depth N to compare blocks)")
-    r = runner.invoke(app, ["compare", str(chain), str(chain), "--depth", "1", "--format", "csv"])
+    r = cli("compare", str(chain), str(chain), "--depth", "1", "--format", "csv")
     assert r.exit_code == 0, r.stderr
 
 
 @pytest.mark.parametrize("target", ["AB", "", "C", "a"])
-def test_compare_set_letter_is_strict(target):
-    r = runner.invoke(app, ["compare", "lenet5-modern", "lenet5-modern", "--set", f"{target}:num_classes=3"])
+def test_compare_set_letter_is_strict(cli, target):
+    r = cli("compare", "lenet5-modern", "lenet5-modern", "--set", f"{target}:num_classes=3")
     assert one_error(r) == (f"error: --set '{target}:num_classes=3': '{target}' is not one of the models "
                             "(A=lenet5-modern, B=lenet5-modern)")
 
 
 # -- plot output paths ---------------------------------------------------------------------------
 
-def test_plot_default_name_stays_here(tmp_path, monkeypatch):
+def test_plot_default_name_stays_here(cli, tmp_path, monkeypatch):
     pytest.importorskip("matplotlib")
     from archstat.cli.plot_cmd import default_name
 
@@ -272,12 +269,12 @@ def test_plot_default_name_stays_here(tmp_path, monkeypatch):
     work = tmp_path / "a" / "b"
     work.mkdir(parents=True)
     monkeypatch.chdir(work)
-    r = runner.invoke(app, ["plot", str(cfg)])
+    r = cli("plot", str(cfg))
     assert r.exit_code == 0, r.stderr
     assert [p.name for p in work.iterdir()] == ["_.._escape.png"] and not (tmp_path / "escape.png").exists()
 
 
-def test_plot_out_paths(tmp_path):
+def test_plot_out_paths(cli, tmp_path):
     pytest.importorskip("matplotlib")
     folder = tmp_path / "plots.png"
     folder.mkdir()
@@ -287,19 +284,19 @@ def test_plot_out_paths(tmp_path):
         (tmp_path / ("a" * 300 + ".png"), "cannot write: File name too long"),
     ]
     for out, message in cases:
-        assert one_error(runner.invoke(app, ["plot", "lenet5", "--out", str(out)])) == f"error: --out {out}: {message}"
-    assert one_error(runner.invoke(app, ["plot", "lenet5", "--batch", "abc"])) == (
+        assert one_error(cli("plot", "lenet5", "--out", str(out))) == f"error: --out {out}: {message}"
+    assert one_error(cli("plot", "lenet5", "--batch", "abc")) == (
         "error: --batch 'abc': expected one positive integer without --sweep")
 
 
 @pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root writes anywhere")
-def test_plot_out_unwritable(tmp_path):
+def test_plot_out_unwritable(cli, tmp_path):
     pytest.importorskip("matplotlib")
     locked = tmp_path / "locked"
     locked.mkdir()
     locked.chmod(0o500)
     try:
-        r = runner.invoke(app, ["plot", "lenet5", "--out", str(locked / "x.png")])
+        r = cli("plot", "lenet5", "--out", str(locked / "x.png"))
         assert one_error(r) == f"error: --out {locked / 'x.png'}: cannot write: Permission denied"
     finally:
         locked.chmod(0o700)
@@ -335,46 +332,46 @@ def test_disk_full_on_stdout():
      "error: out of memory (DefaultCPUAllocator: not enough memory: you tried to allocate 8 GB)"),
     (OSError(errno.ENOSPC, "No space left on device"), 1, "error: No space left on device (writing the output)"),
 ])
-def test_boundary_words_runtime_failures(monkeypatch, exc, code, line):
+def test_boundary_words_runtime_failures(cli, monkeypatch, exc, code, line):
     def fail(*a, **k):
         raise exc
 
     monkeypatch.setattr("archstat.api.analyze", fail)
-    assert one_error(runner.invoke(app, ["table", "lenet5"]), code) == line
+    assert one_error(cli("table", "lenet5"), code) == line
 
 
-def test_module_targets_that_cannot_be_imported():
+def test_module_targets_that_cannot_be_imported(cli):
     for target, message in [("module:.relative:x", ".relative is a relative module name; give the full dotted name"),
                             ("module:..:x", ".. is a relative module name; give the full dotted name")]:
-        r = runner.invoke(app, ["table", target, "--input", "3x8x8"])
+        r = cli("table", target, "--input", "3x8x8")
         assert one_error(r) == f"error: '{target}': {message}"
 
 
 @pytest.mark.parametrize("command", ["table", "verify", "profile"])
-def test_a_failing_factory_is_a_usage_error_in_every_command(command):
+def test_a_failing_factory_is_a_usage_error_in_every_command(cli, command):
     pytest.importorskip("torch")
     target = "module:torch.nn:Linear"   # nn.Linear() without its two required arguments
-    r = runner.invoke(app, [command, target, "--input", "4"])
+    r = cli(command, target, "--input", "4")
     assert one_error(r) == (f"error: '{target}': calling the factory failed: TypeError: Linear.__init__() "
                             "missing 2 required positional arguments: 'in_features' and 'out_features'")
     # without --input, table and verify build the module first (a factory may return its example
     # inputs, a timm or torchvision model declares its size); a plain Linear has neither
     built = "module:torch.nn:Linear(4, 2)"
-    assert one_error(runner.invoke(app, [command, built])) == (
+    assert one_error(cli(command, built)) == (
         f"error: '{built}': a module needs --input (e.g. --input 3x224x224)")
 
 
-def test_module_help_says_it_runs_code():
-    r = runner.invoke(app, ["table", "--help"])
+def test_module_help_says_it_runs_code(cli):
+    r = cli("table", "--help")
     assert "imports and runs that Python code, as torch.hub does" in " ".join(r.stdout.split())
     assert "**`module:` runs code.**" in README
 
 
-def test_info_on_bad_files(monkeypatch):
+def test_info_on_bad_files(cli, monkeypatch):
     monkeypatch.chdir(ROOT)
     for case in ("yaml_tag_int_text", "layer_name_twice", "repeat_empty_nested", "control_char_line"):
         expected = (ROOT / "tests" / "bad" / f"{case}.err").read_text().strip()
-        assert one_error(runner.invoke(app, ["info", f"tests/bad/{case}.yaml"])) == expected
+        assert one_error(cli("info", f"tests/bad/{case}.yaml")) == expected
 
 
 # -- claims files (reproduce) ----------------------------------------------------------------------
@@ -404,7 +401,7 @@ claims:
     ("{model: lenet5-modern, metric: params}", "    note: '{__class__}'\n",
      "9:11: claims[0].note: unknown placeholder '{__class__}'"),
 ])
-def test_hostile_claims(tmp_path, compute, extra, message):
+def test_hostile_claims(cli, tmp_path, compute, extra, message):
     path = tmp_path / "claims.yaml"
     path.write_text(CLAIM.replace("{COMPUTE}", compute) + extra)
-    assert one_error(runner.invoke(app, ["reproduce", str(path)])) == f"error: {path}:{message}"
+    assert one_error(cli("reproduce", str(path))) == f"error: {path}:{message}"

@@ -12,12 +12,8 @@ import json
 import re
 
 import pytest
-from typer.testing import CliRunner
 
 import archstat
-from archstat.cli import app
-
-runner = CliRunner()
 
 # every character a terminal acts on or that reorders or breaks what is shown: C0 (but the newline
 # that ends a line), DEL, C1, bidi embeddings/overrides/isolates/marks, U+2028/9
@@ -66,11 +62,17 @@ def no_raw(text: str, what) -> None:
     assert not found, (what, found, text[:400])
 
 
-def run(args):
-    r = runner.invoke(app, args, env={"COLUMNS": "100"})
-    no_raw(r.stdout, args)
-    no_raw(r.stderr, args)
-    return r
+@pytest.fixture
+def run(cli):
+    """A command at 100 columns, its stdout and stderr checked for raw control characters."""
+
+    def run(args):
+        r = cli(*args, env={"COLUMNS": "100"})
+        no_raw(r.stdout, args)
+        no_raw(r.stderr, args)
+        return r
+
+    return run
 
 
 FORMATS = ["table", "json", "csv", "markdown"]
@@ -88,7 +90,7 @@ COMMANDS = (
 
 
 @pytest.mark.parametrize("args", COMMANDS, ids=lambda a: "-".join(x for x in a if x != "{m}"))
-def test_config_text_never_reaches_output_raw(evil, args):
+def test_config_text_never_reaches_output_raw(run, evil, args):
     r = run([evil if a == "{m}" else a for a in args])
     assert r.exit_code == 0, (r.stderr, r.exception)
     fmt = args[args.index("--format") + 1]
@@ -126,7 +128,7 @@ def check_markdown(text: str) -> None:
     assert "<script>" not in text   # no raw HTML in a document a viewer renders
 
 
-def test_csv_cells_are_never_formulas(evil):
+def test_csv_cells_are_never_formulas(run, evil):
     r = run(["table", evil, "--format", "csv"])
     rows = list(csv.reader(io.StringIO(r.stdout)))
     labels = [row[1] for row in rows[1:-1]]
@@ -141,13 +143,13 @@ def test_csv_cells_are_never_formulas(evil):
     assert all(not cell.startswith(("=", "+", "@")) for row in compared for cell in row)
 
 
-def test_csv_numbers_stay_numbers():
+def test_csv_numbers_stay_numbers(run):
     r = run(["table", "conv7x7", "--format", "csv"])
     rows = list(csv.reader(io.StringIO(r.stdout)))
     assert rows[-1][0] == "TOTAL" and rows[-1][8] == "200704"   # params: 7·7·64·64 = 200,704, no quote
 
 
-def test_markdown_newlines_and_pipes_escaped(evil):
+def test_markdown_newlines_and_pipes_escaped(run, evil):
     out = run(["table", evil, "--format", "markdown"]).stdout
     row = next(line for line in out.splitlines() if line.startswith("| conv2 "))
     # the label a\nb|c\|d<TAB>+e: newline and tab shown as \n \t, backslashes doubled, pipes escaped
@@ -156,7 +158,7 @@ def test_markdown_newlines_and_pipes_escaped(evil):
     assert "&lt;script&gt;" in out
 
 
-def test_html_holds_no_raw_control_characters(evil):
+def test_html_holds_no_raw_control_characters(run, evil):
     out = run(["table", evil, "--format", "html"]).stdout
     assert "\x1b" not in out and "<script>x</script>" not in out and "&lt;script&gt;" in out
     from html.parser import HTMLParser
@@ -189,7 +191,7 @@ def test_terminal_styles_are_archstat_own(evil):
     assert set(re.findall(r"\x1b\[([0-9;]*)m", ansi)) <= {"0", "1", "2", "3", "32", "1;31", "33"}
 
 
-def test_errors_that_echo_config_text_are_escaped(tmp_path, evil):
+def test_errors_that_echo_config_text_are_escaped(run, tmp_path, evil):
     bad = tmp_path / "bad.yaml"
     bad.write_text(EVIL.replace("{maxpool: {kernel: 2}", '{"max\\u001b[2Jpool": {kernel: 2}'))
     for args in (["table", str(bad)], ["table", evil, "--set", "C=x" + CLEAR], ["table", "nonexistent" + CLEAR],
@@ -200,7 +202,7 @@ def test_errors_that_echo_config_text_are_escaped(tmp_path, evil):
         assert r.exit_code == 2 and r.stderr.startswith("error: ") and r.stderr.count("\n") == 1, r.stderr
 
 
-def test_module_names_are_escaped(tmp_path):
+def test_module_names_are_escaped(run, tmp_path):
     pytest.importorskip("torch")
     (tmp_path / "evilmod.py").write_text(
         "import torch.nn as nn\n"
@@ -219,12 +221,11 @@ def test_module_names_are_escaped(tmp_path):
             assert "lin\x1b]0;T\x07" in [layer["name"] for layer in json.loads(r.stdout)["layers"]]
 
 
-def test_calibration_strings_are_escaped(tmp_path, monkeypatch):
+def test_calibration_strings_are_escaped(run, xdg_cache):
     """A calibration cache is a file anyone with the account can edit: its hardware string, its
     date and its method notes are shown escaped (or, if refused, the refusal is)."""
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    (tmp_path / "archstat").mkdir()
-    (tmp_path / "archstat" / "calibration.json").write_text(json.dumps({"cpu": {
+    (xdg_cache / "archstat").mkdir(parents=True)
+    (xdg_cache / "archstat" / "calibration.json").write_text(json.dumps({"cpu": {
         "hardware": "cpu " + TITLE + CLEAR, "measured_at": "2024" + LINK, "peak_flops": {"fp32": 1e11},
         "bandwidth": 1e10, "overhead_s": 5e-6, "method": {"peak": "m " + CLEAR}}}))
     for fmt in FORMATS:
@@ -234,7 +235,7 @@ def test_calibration_strings_are_escaped(tmp_path, monkeypatch):
     run(["compare", "conv7x7", "lenet5", "--device", "cpu"])
 
 
-def test_plots_and_diagrams_are_clean(tmp_path, evil):
+def test_plots_and_diagrams_are_clean(run, tmp_path, evil):
     pytest.importorskip("matplotlib")
     for name in ("layers.svg", "roofline.svg"):
         out = tmp_path / name
@@ -251,7 +252,7 @@ def test_plots_and_diagrams_are_clean(tmp_path, evil):
         assert len(re.findall(r'(?<!\\)"', line.replace("\\\\", ""))) % 2 == 0, line
 
 
-def test_json_is_strict_json(evil):
+def test_json_is_strict_json(run, evil):
     """No bare NaN or Infinity: every JSON output parses under a strict reader."""
     def strict(text):
         return json.loads(text, parse_constant=lambda c: pytest.fail(f"non-JSON constant {c}"))
@@ -272,12 +273,12 @@ def test_json_is_strict_json(evil):
     ("--overhead", "-1", "error: --overhead -1.0: must be between 0 and 1e6 µs"),
     ("--overhead", "2e6", "error: --overhead 2000000.0: must be between 0 and 1e6 µs"),
 ])
-def test_roofline_overrides_bounded(option, value, message):
+def test_roofline_overrides_bounded(run, option, value, message):
     r = run(["roofline", "resnet50", "--device", "h100", option, value, "--format", "json"])
     assert r.exit_code == 2 and r.stderr == message + "\n", r.stderr
 
 
-def test_roofline_overrides_at_their_bounds():
+def test_roofline_overrides_at_their_bounds(run):
     """The ends of each range are accepted, and the JSON then holds those very figures."""
     from archstat.argcheck import ROOF_LIMITS
 

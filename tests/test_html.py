@@ -10,10 +10,8 @@ import subprocess
 from html.parser import HTMLParser
 
 import pytest
-from typer.testing import CliRunner
 
 import archstat
-from archstat.cli import app
 
 VOID = {"meta", "br", "img", "input", "link", "hr"}
 SVG_LEAVES = {"rect", "line"}
@@ -42,13 +40,19 @@ class Checker(HTMLParser):
         self.stack.pop()
 
 
-def report(name="vgg16", *args):
-    r = CliRunner().invoke(app, ["table", name, "--format", "html", *args])
-    assert r.exit_code == 0, r.stderr
-    return r.stdout
+@pytest.fixture
+def report(cli):
+    """archstat table NAME --format html's page; the command must succeed."""
+
+    def report(name="vgg16", *args):
+        r = cli("table", name, "--format", "html", *args)
+        assert r.exit_code == 0, r.stderr
+        return r.stdout
+
+    return report
 
 
-def test_report_is_one_self_contained_well_formed_page():
+def test_report_is_one_self_contained_well_formed_page(report):
     html = report()
     checker = Checker()
     checker.feed(html)
@@ -67,7 +71,7 @@ def test_report_is_one_self_contained_well_formed_page():
     assert "table.sortable" in html and 'class="sortable"' in html
 
 
-def test_report_sort_keys_are_exact_numbers():
+def test_report_sort_keys_are_exact_numbers(report):
     html = report()
     conv = re.search(r"<tr><td[^>]*>conv1_2</td>.*?</tr>", html, re.S).group(0)
     # conv1_2: 64·224·224 = 3,211,264 elements, ×4 B = 12,845,056 B; MACs 224·224·64·64·9 = 1,849,688,064
@@ -117,7 +121,7 @@ def chromium(*args, timeout=90):
 
 @pytest.mark.skipif(CHROMIUM is None, reason="needs Chromium (Debian: apt-get install chromium)")
 @pytest.mark.parametrize("width", [390, 1280])
-def test_report_in_headless_chromium(tmp_path, width):
+def test_report_in_headless_chromium(report, tmp_path, width):
     page = tmp_path / "vgg16.html"
     page.write_text(report().replace("</body>", PROBE + "</body>"))
     shot = tmp_path / f"vgg16-{width}.png"

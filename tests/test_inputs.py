@@ -2,10 +2,8 @@
 API's ``input_shape=``: parsed exactly, every bad value a one-line usage error. Parsing needs no torch."""
 
 import pytest
-from typer.testing import CliRunner
 
 import archstat
-from archstat.cli import app
 from archstat.errors import UsageError
 from archstat.trace.inputs import InputSpec, normalize, parse_all, parse_one
 
@@ -92,10 +90,10 @@ def test_api_string_input_shape_on_a_config():
         archstat.analyze("vgg16", input_shape="x=3x32x32")
 
 
-def test_config_takes_one_plain_input_on_the_command_line():
-    r = CliRunner().invoke(app, ["table", "vgg16", "--input", "3x32x32", "--input", "3x32x32"])
+def test_config_takes_one_plain_input_on_the_command_line(cli):
+    r = cli("table", "vgg16", "--input", "3x32x32", "--input", "3x32x32")
     assert r.exit_code == 2 and r.stderr.strip() == (
         "error: --input: a config takes one input, got 2 (3×32×32, 3×32×32)")
-    r = CliRunner().invoke(app, ["table", "vgg16", "--input", "3x16x112x112"])
+    r = cli("table", "vgg16", "--input", "3x16x112x112")
     assert r.exit_code == 2 and r.stderr.strip() == (
         "error: --input '3x16x112x112': expected 3 sizes (C×H×W) or 1 (a flat input), got 4")

@@ -1,10 +1,8 @@
 """Limits are enforced before expensive work, and a config at the limit is analysed."""
 
 import pytest
-from typer.testing import CliRunner
 
 import archstat
-from archstat.cli import app
 from archstat.config.expand import MAX_LAYERS
 from archstat.errors import ConfigError
 
@@ -26,21 +24,20 @@ def test_one_more_layer_is_refused(write_config):
         archstat.analyze(str(path))
 
 
-def test_absurd_sizes_are_exact_integers(write_config):
+def test_absurd_sizes_are_exact_integers(cli, write_config):
     path = write_config("archstat: 1\nname: huge\ninput: [3, 1000000000, 1000000000]\nlayers:\n"
                         "  - {conv: {out: 64, kernel: 3, padding: 1}}\n  - {adaptive_avgpool: {out: 1}}\n")
     stats = archstat.analyze(str(path), batch=1_000_000)
     # 1e9 * 1e9 positions * 64 * 27 multiply-adds, times the batch: exact, never a float
     assert stats.totals.macs == 10**18 * 64 * 27 * 10**6
     assert isinstance(stats.totals.activation_bytes, int)
-    r = CliRunner().invoke(app, ["table", str(path), "--format", "json"])
+    r = cli("table", str(path), "--format", "json")
     assert r.exit_code == 0 and '"macs": 1728000000000000000000' in r.stdout
 
 
-def test_exit_codes():
-    runner = CliRunner()
-    assert runner.invoke(app, ["table", "vgg16"]).exit_code == 0
-    assert runner.invoke(app, ["table", "nonexistent-model"]).exit_code == 2
-    assert runner.invoke(app, ["table", "vgg16", "--batch", "0"]).exit_code == 2
+def test_exit_codes(cli):
+    assert cli("table", "vgg16").exit_code == 0
+    assert cli("table", "nonexistent-model").exit_code == 2
+    assert cli("table", "vgg16", "--batch", "0").exit_code == 2
     # 1 (runtime: no CUDA here, no torch) and 3 (a check's mismatch) are tested in test_profile,
     # test_no_torch and test_verify

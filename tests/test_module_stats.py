@@ -6,10 +6,8 @@ import subprocess
 import sys
 
 import pytest
-from typer.testing import CliRunner
 
 import archstat
-from archstat.cli import app
 from tests.conftest import ROOT
 
 torch = pytest.importorskip("torch")
@@ -22,6 +20,7 @@ def key(r):
     return (r.name, r.label, r.output_shape, r.weights, r.biases, r.macs, r.ops, r.activation_elements, r.folded)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["vgg16", "googlenet", "googlenet-torchvision", "alexnet-original", "resnet20",
                                   "preact-resnet164"])
 def test_built_module_table_equals_the_config_table(name):
@@ -73,8 +72,8 @@ def test_real_module_is_not_touched():
     assert net.conv.weight.device.type == "cpu" and torch.equal(net.conv.weight, before)
 
 
-def test_cli_module_from_a_file_json():
-    r = CliRunner().invoke(app, ["table", f"module:{FIXTURE}:make", "--input", "3x32x32", "--format", "json"])
+def test_cli_module_from_a_file_json(cli):
+    r = cli("table", f"module:{FIXTURE}:make", "--input", "3x32x32", "--format", "json")
     assert r.exit_code == 0, r.stderr
     d = json.loads(r.stdout)
     assert d["not_counted"] == [] and d["totals"]["complete"] is True
@@ -82,11 +81,12 @@ def test_cli_module_from_a_file_json():
     assert d["totals"]["params"] == 8 * 27 + 8 + 64 + 2048 * 10 + 10
 
 
-def test_cli_module_table_shows_the_functional_conv():
-    r = CliRunner().invoke(app, ["table", f"module:{FIXTURE}:make", "--input", "3x32x32"])
+def test_cli_module_table_shows_the_functional_conv(cli):
+    r = cli("table", f"module:{FIXTURE}:make", "--input", "3x32x32")
     assert r.exit_code == 0 and "aten.convolution" in r.stdout and "not counted" not in r.stdout
 
 
+@pytest.mark.slow
 def test_cli_factory_from_an_installed_package(tmp_path):
     pkg = tmp_path / "site" / "mynets"
     pkg.mkdir(parents=True)
@@ -113,11 +113,11 @@ def test_cli_factory_from_an_installed_package(tmp_path):
     ("module:justone", "error: 'module:justone': expected module:PACKAGE.MODULE:FACTORY or module:FILE.py:FACTORY, "
      "optionally FACTORY('literal', n=1)"),
 ])
-def test_cli_module_errors(target, message):
-    r = CliRunner().invoke(app, ["table", target, "--input", "3x32x32"])
+def test_cli_module_errors(cli, target, message):
+    r = cli("table", target, "--input", "3x32x32")
     assert r.exit_code == 2 and r.stderr.strip() == message
 
 
-def test_cli_module_needs_input():
-    r = CliRunner().invoke(app, ["table", f"module:{FIXTURE}:make"])
+def test_cli_module_needs_input(cli):
+    r = cli("table", f"module:{FIXTURE}:make")
     assert r.exit_code == 2 and "needs --input" in r.stderr

@@ -15,12 +15,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from archstat.cli import app
 from tests.conftest import ROOT
 
-runner = CliRunner()
 posix = pytest.mark.skipif(os.name != "posix", reason="POSIX file descriptors and resource limits")
 
 
@@ -160,7 +157,7 @@ def test_write_errors_name_what_was_written(tmp_path):
                                   "written, the output is incomplete)")
 
 
-def test_named_file_is_written_whole_or_not_at_all(tmp_path, monkeypatch):
+def test_named_file_is_written_whole_or_not_at_all(cli, tmp_path, monkeypatch):
     pytest.importorskip("matplotlib")
     from archstat.report import plots
 
@@ -173,20 +170,20 @@ def test_named_file_is_written_whole_or_not_at_all(tmp_path, monkeypatch):
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(plots, "save", fills_up)
-    r = runner.invoke(app, ["plot", "lenet5", "--out", str(target)])
+    r = cli("plot", "lenet5", "--out", str(target))
     assert r.exit_code == 1 and r.stderr == (f"error: cannot write {target}: No space left on device (nothing was "
                                              "written; the file, if it existed, is unchanged)\n"), r.stderr
     assert target.read_bytes() == b"the plot of yesterday"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["plot.png"]   # no temporary file left behind
     monkeypatch.setattr(plots, "save", real_save)
-    r = runner.invoke(app, ["plot", "lenet5", "--out", str(target)])
+    r = cli("plot", "lenet5", "--out", str(target))
     assert r.exit_code == 0 and target.read_bytes().startswith(b"\x89PNG\r\n")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["plot.png"]
 
 
-def test_svg_written_through_the_temporary_file_is_the_same(tmp_path):
+def test_svg_written_through_the_temporary_file_is_the_same(cli, tmp_path):
     """The plot drawn into the temporary file (format given, not guessed from '.tmp') is a real SVG."""
     pytest.importorskip("matplotlib")
     out = tmp_path / "p.svg"
-    assert runner.invoke(app, ["plot", "lenet5", "--out", str(out)]).exit_code == 0
+    assert cli("plot", "lenet5", "--out", str(out)).exit_code == 0
     assert out.read_text().lstrip().startswith("<?xml")

@@ -9,6 +9,8 @@ import pytest
 
 from tests.conftest import ROOT
 
+pytestmark = pytest.mark.slow   # a wheel build and a fresh venv
+
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory):

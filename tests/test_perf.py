@@ -301,6 +301,7 @@ def _zoo():
     return [n for n in names if n not in ("resnet1202", "preact-resnet1001")]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", _zoo())
 def test_config_recipes_equal_the_traced_module(name):
     pytest.importorskip("torch")

@@ -5,17 +5,9 @@ import re
 import struct
 
 import pytest
-from typer.testing import CliRunner
 
 import archstat
 from archstat.analyze.sweep import expand_braces, parse_bytes
-from archstat.cli import app
-from tests.conftest import ROOT
-
-
-def run(*args):
-    return CliRunner().invoke(app, list(args))
-
 
 # -- sweep ------------------------------------------------------------------------------------
 
@@ -24,8 +16,8 @@ def test_brace_expansion_and_bytes():
     assert parse_bytes("24GiB") == 24 * 2**30 and parse_bytes("16GB") == 16 * 10**9
 
 
-def test_sweep_rows_equal_single_table_runs():
-    r = run("sweep", "resnet18", "--batch", "1,8", "--input", "3x{128,224}x{128,224}", "--format", "json",
+def test_sweep_rows_equal_single_table_runs(cli):
+    r = cli("sweep", "resnet18", "--batch", "1,8", "--input", "3x{128,224}x{128,224}", "--format", "json",
             "--fits", "1GiB", "--optimizer", "momentum")
     assert r.exit_code == 0, r.stderr
     d = json.loads(r.stdout)
@@ -39,8 +31,8 @@ def test_sweep_rows_equal_single_table_runs():
         assert p["fits"] == (single.training.total <= 2**30)
 
 
-def test_sweep_over_a_param():
-    d = json.loads(run("sweep", "resnet20", "--set", "shortcut=pad,projection", "--format", "json").stdout)
+def test_sweep_over_a_param(cli):
+    d = json.loads(cli("sweep", "resnet20", "--set", "shortcut=pad,projection", "--format", "json").stdout)
     assert [p["set"] for p in d["points"]] == [{"shortcut": "pad"}, {"shortcut": "projection"}]
     assert d["points"][1]["params"] > d["points"][0]["params"]
 
@@ -50,15 +42,15 @@ def test_sweep_over_a_param():
     (["--batch", "1,x"], "error: --batch '1,x': expected integers such as 1,8,32"),
     (["--set", "shortcut"], "error: --set 'shortcut': expected NAME=V1,V2,... e.g. --set width=1,2,4"),
 ])
-def test_sweep_errors(args, message):
-    r = run("sweep", "resnet20", *args)
+def test_sweep_errors(cli, args, message):
+    r = cli("sweep", "resnet20", *args)
     assert r.exit_code == 2 and r.stderr.strip() == message
 
 
 # -- graph ------------------------------------------------------------------------------------
 
-def test_mermaid_structure():
-    text = run("graph", "googlenet-bottleneck").stdout
+def test_mermaid_structure(cli):
+    text = cli("graph", "googlenet-bottleneck").stdout
     lines = text.splitlines()
     assert lines[0] == "flowchart TD"
     defined = set(re.findall(r"^\s*(n\d+)[\[(]", text, re.M))
@@ -73,8 +65,8 @@ def test_mermaid_structure():
     assert merge and sum(1 for _, _, b in edges if b == merge.group(1)) == 4
 
 
-def test_dot_structure():
-    text = run("graph", "resnet18", "--format", "dot").stdout
+def test_dot_structure(cli):
+    text = cli("graph", "resnet18", "--format", "dot").stdout
     assert text.startswith('digraph "resnet18" {') and text.rstrip().endswith("}")
     assert text.count("{") == text.count("}")
     defined = set(re.findall(r"^\s*(n\d+) \[label=", text, re.M))
@@ -83,9 +75,9 @@ def test_dot_structure():
     assert "add" in text and "subgraph cluster_" in text
 
 
-def test_graph_train_mode_draws_aux_heads():
-    eval_ = run("graph", "googlenet").stdout
-    train = run("graph", "googlenet", "--mode", "train").stdout
+def test_graph_train_mode_draws_aux_heads(cli):
+    eval_ = cli("graph", "googlenet").stdout
+    train = cli("graph", "googlenet", "--mode", "train").stdout
     assert "aux1" not in eval_ and "aux1" in train
 
 
@@ -100,9 +92,9 @@ def png_size(path):
     return struct.unpack(">II", data[16:24])
 
 
-def test_layer_plot_png(tmp_path):
+def test_layer_plot_png(cli, tmp_path):
     out = tmp_path / "vgg16.png"
-    r = run("plot", "vgg16", "--out", str(out))
+    r = cli("plot", "vgg16", "--out", str(out))
     assert r.exit_code == 0, r.stderr
     width, height = png_size(out)
     assert width > 800 and height > 600
@@ -113,9 +105,10 @@ def test_layer_plot_png(tmp_path):
     assert len(fig.axes[0].patches) >= 22
 
 
-def test_zoo_plot(tmp_path):
+@pytest.mark.slow
+def test_zoo_plot(cli, tmp_path):
     out = tmp_path / "zoo.png"
-    assert run("plot", "--zoo", "--out", str(out)).exit_code == 0
+    assert cli("plot", "--zoo", "--out", str(out)).exit_code == 0
     assert png_size(out)[0] > 800
     from archstat.cli.list_cmd import zoo_rows
     from archstat.report.plots import zoo_figure
@@ -143,21 +136,21 @@ def test_layers_plot_says_shaded_only_when_it_shades():
     assert res.get_xlabel() == "layer (in order; shaded: blocks)" and [p for p in res.patches if p.get_alpha()]
 
 
-def test_sweep_plot(tmp_path):
+def test_sweep_plot(cli, tmp_path):
     out = tmp_path / "sweep.svg"
-    r = run("plot", "resnet18", "--sweep", "--batch", "1,8,32", "--fits", "4GiB", "--out", str(out))
+    r = cli("plot", "resnet18", "--sweep", "--batch", "1,8,32", "--fits", "4GiB", "--out", str(out))
     assert r.exit_code == 0, r.stderr
     assert "training memory (GiB)" in out.read_text()
 
 
-def test_golden_svg(tmp_path):
+def test_golden_svg(cli, tmp_path, golden):
     out = tmp_path / "conv3x3-stack.svg"
-    assert run("plot", "conv3x3-stack", "--out", str(out)).exit_code == 0
-    assert out.read_text() == (ROOT / "tests" / "golden" / "conv3x3-stack.svg").read_text()
+    assert cli("plot", "conv3x3-stack", "--out", str(out)).exit_code == 0
+    golden("conv3x3-stack.svg", out.read_text())
 
 
-def test_plot_errors(tmp_path):
-    r = run("plot", "vgg16", "--out", str(tmp_path / "x.jpg"))
+def test_plot_errors(cli, tmp_path):
+    r = cli("plot", "vgg16", "--out", str(tmp_path / "x.jpg"))
     assert r.exit_code == 2 and "must end in .png or .svg" in r.stderr
-    r = run("plot")
+    r = cli("plot")
     assert r.exit_code == 2 and r.stderr.strip() == "error: plot takes one model (or --zoo)"

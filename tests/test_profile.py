@@ -6,9 +6,7 @@ import subprocess
 import sys
 
 import pytest
-from typer.testing import CliRunner
 
-from archstat.cli import app
 from tests.conftest import ROOT
 
 torch = pytest.importorskip("torch")
@@ -29,6 +27,7 @@ def test_cpu_profile_structure():
     assert p.threads == torch.get_num_threads()
 
 
+@pytest.mark.slow
 def test_cli_json_keys_in_a_fresh_process():
     r = subprocess.run([sys.executable, "-m", "archstat", "profile", "conv3x3-stack", "--device", "cpu",
                         "--batch", "2", "--warmup", "1", "--iters", "2", "--format", "json"],
@@ -57,17 +56,14 @@ def test_train_mode_takes_real_optimizer_steps():
     assert p.estimate_bytes == archstat.analyze("googlenet-inception3b", mode="train", optimizer="sgd").training.total
 
 
-def test_sweep_batch_and_top():
-    r = CliRunner().invoke(app, ["profile", "conv7x7", "--sweep-batch", "1,2", "--warmup", "0", "--iters", "2",
-                                 "--format", "json"])
+def test_sweep_batch_and_top(cli):
+    r = cli("profile", "conv7x7", "--sweep-batch", "1,2", "--warmup", "0", "--iters", "2", "--format", "json")
     assert r.exit_code == 0, r.stderr
     assert [d["batch"] for d in json.loads(r.stdout)] == [1, 2]
-    r = CliRunner().invoke(app, ["profile", "googlenet-naive", "--warmup", "0", "--iters", "1", "--top", "2",
-                                 "--format", "json"])
+    r = cli("profile", "googlenet-naive", "--warmup", "0", "--iters", "1", "--top", "2", "--format", "json")
     rows = {x.name for x in archstat.analyze("googlenet-naive", fold=False).rows if x.op != "input"}
     assert {x["name"] for x in json.loads(r.stdout)["layers"]} == rows   # JSON: every row; --top shortens the table
-    r = CliRunner().invoke(app, ["profile", "googlenet-naive", "--warmup", "0", "--iters", "1", "--top", "2"],
-                           env={"COLUMNS": "80"})
+    r = cli("profile", "googlenet-naive", "--warmup", "0", "--iters", "1", "--top", "2", env={"COLUMNS": "80"})
     table = r.stdout.split("slowest rows", 1)[1].splitlines()[4:]   # after the heading, its wrap, header, rule
     assert len([line for line in table if line.strip()]) == 2 and max(map(len, r.stdout.splitlines())) <= 80
 
@@ -78,8 +74,8 @@ def test_sweep_batch_and_top():
     (["--device", "mps"], "error: MPS is not available on this machine; available devices: cpu"),
 ])
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the CPU-only machine's errors")
-def test_device_errors(args, message):
-    r = CliRunner().invoke(app, ["profile", "resnet152", *args])
+def test_device_errors(cli, args, message):
+    r = cli("profile", "resnet152", *args)
     assert r.exit_code == 1 and r.stdout == ""
     assert r.stderr.startswith(message) and r.stderr.count("\n") == 1
 

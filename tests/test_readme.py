@@ -9,7 +9,6 @@ import shlex
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
 from tests.conftest import ROOT
 
@@ -63,6 +62,7 @@ RUN_ELSEWHERE = {
     "archstat verify --all": "tests/test_verify.py::test_zoo_model_verifies runs it model by model",
     "archstat table tiny-cnn.yaml": "test_the_first_config_runs writes the README's config first",
 }
+ZOO_WIDE = {"archstat plot --zoo"}   # run here, marked slow: it analyses and draws the whole zoo
 
 
 def test_the_examples_are_found():
@@ -73,7 +73,7 @@ def test_the_examples_are_found():
                      "COLUMNS=100 archstat table vgg16"):
         assert expected in EXAMPLES, (expected, EXAMPLES)
     assert len(EXAMPLES) >= 25
-    for skipped in RUN_ELSEWHERE:
+    for skipped in [*RUN_ELSEWHERE, *ZOO_WIDE]:
         assert skipped in EXAMPLES   # no stale entry
 
 
@@ -104,10 +104,8 @@ def _needs(command: str) -> None:
         pytest.importorskip("torch")
 
 
-@pytest.mark.parametrize("command", EXAMPLES)
-def test_readme_example_runs_as_printed(command, in_tmp, monkeypatch):
-    from archstat.cli import app
-
+@pytest.mark.parametrize("command", [pytest.param(c, marks=pytest.mark.slow) if c in ZOO_WIDE else c for c in EXAMPLES])
+def test_readme_example_runs_as_printed(cli, command, in_tmp, monkeypatch):
     if command in RUN_ELSEWHERE:
         pytest.skip(RUN_ELSEWHERE[command])
     _needs(command)
@@ -132,7 +130,7 @@ def test_readme_example_runs_as_printed(command, in_tmp, monkeypatch):
 
         monkeypatch.setattr(calibrate, "measure", functools.partial(calibrate.measure, size=64,
                                                                     copy_bytes=1 << 20, repeats=1))
-    r = CliRunner().invoke(app, args, env=env)
+    r = cli(*args, env=env)
     assert r.exit_code == 0, (command, r.stderr, r.exception)
     assert r.stdout.strip() or "--calibrate" in args or args[0] == "plot", command
     if target:
@@ -170,15 +168,14 @@ def test_python_api_block_gives_the_documented_numbers(in_tmp):
     assert namespace["graph"].params["conv3"] == 512
 
 
-def test_the_first_config_runs(in_tmp):
+def test_the_first_config_runs(cli, in_tmp):
     """The README's first config, saved as it says, gives the numbers it states (conv1: 3·3·3·16 + 16 = 448
     params, 32·32·16·27 = 442,368 MACs)."""
-    from archstat.cli import app
 
     config = re.findall(r"```yaml\n(.+?)\n```", TEXT, flags=re.S)[0]
     assert len(config.splitlines()) == 5
     (in_tmp / "tiny-cnn.yaml").write_text(config + "\n")
-    r = CliRunner().invoke(app, ["table", "tiny-cnn.yaml", "--format", "json"])
+    r = cli("table", "tiny-cnn.yaml", "--format", "json")
     assert r.exit_code == 0, r.stderr
     conv1 = json.loads(r.stdout)["layers"][1]
     assert (conv1["params"], conv1["macs"]) == (448, 442_368)

@@ -2,9 +2,6 @@
 
 import json
 
-from typer.testing import CliRunner
-
-from archstat.cli import app
 from archstat.ops.registry import all_ops, register_view
 from archstat.zoo import natural_key
 
@@ -48,8 +45,8 @@ def test_natural_key():
                                               "resnet110-stochastic-depth", "resnet1202", "vgg16"]
 
 
-def test_list_sorts_names_naturally():
-    r = CliRunner().invoke(app, ["list", "resnet*", "--format", "json"])
+def test_list_sorts_names_naturally(cli):
+    r = cli("list", "resnet*", "--format", "json")
     assert r.exit_code == 0
     names = [row["name"] for row in json.loads(r.stdout)]
     assert names.index("resnet18") < names.index("resnet101") < names.index("resnet1202")

@@ -7,10 +7,8 @@ archstat computed, exactly or correctly rounded (a number cut short would parse 
 import re
 
 import pytest
-from typer.testing import CliRunner
 
 import archstat
-from archstat.cli import app
 from archstat.report.fit import Col, View, render
 from archstat.report.units import fmt_compact
 
@@ -27,17 +25,25 @@ COMMANDS = {
     "roofline": ["roofline", "resnet50", "--device", "h100", "--dtype", "bf16", "--batch", "64"],
     "compare --device": ["compare", "resnet50", "efficientnet_b0", "--device", "h100"],
 }
+ZOO_WIDE = {"list", "reproduce"}   # each analyses the whole zoo: slow
 
 
-def run(args, width):
-    r = CliRunner().invoke(app, args, env={"COLUMNS": str(width)})
-    assert r.exit_code == 0, r.output
-    return r.stdout
+@pytest.fixture
+def run(cli):
+    """A command's output at a terminal ``width`` columns wide; the command must succeed."""
+
+    def run(args, width):
+        r = cli(*args, env={"COLUMNS": str(width)})
+        assert r.exit_code == 0, r.output
+        return r.stdout
+
+    return run
 
 
 @pytest.mark.parametrize("width", WIDTHS)
-@pytest.mark.parametrize("name", list(COMMANDS))
-def test_every_line_fits_and_nothing_is_cut(name, width):
+@pytest.mark.parametrize("name", [pytest.param(name, marks=pytest.mark.slow) if name in ZOO_WIDE else name
+                                  for name in COMMANDS])
+def test_every_line_fits_and_nothing_is_cut(run, name, width):
     out = run(COMMANDS[name], width)
     too_wide = [line for line in out.splitlines() if len(line) > width]
     assert too_wide == []
@@ -80,7 +86,7 @@ def check_rows(out: str, stats, width: int):
 
 
 @pytest.mark.parametrize("width", WIDTHS)
-def test_vgg16_all_22_rows_and_labels_with_whole_numbers(width):
+def test_vgg16_all_22_rows_and_labels_with_whole_numbers(run, width):
     out = run(["table", "vgg16"], width)
     stats = archstat.analyze("vgg16")
     # the cs231n Lecture 9 VGG16 table: INPUT, 13 CONV3, 5 POOL2, 3 FC = 22 rows
@@ -95,12 +101,13 @@ def test_vgg16_all_22_rows_and_labels_with_whole_numbers(width):
 
 
 @pytest.mark.parametrize("width", WIDTHS)
-def test_resnet152_blocks_whole_numbers(width):
+def test_resnet152_blocks_whole_numbers(run, width):
     check_rows(run(["table", "resnet152", "--depth", "1"], width), archstat.analyze("resnet152", depth=1), width)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("width", WIDTHS)
-def test_list_numbers_whole(width):
+def test_list_numbers_whole(run, width):
     out = run(["list"], width)
     for name in ("vgg16", "resnet18", "densenet121"):
         t = archstat.analyze(name).totals
@@ -111,14 +118,14 @@ def test_list_numbers_whole(width):
         assert "ImageNet" in line
 
 
-def test_narrow_table_names_what_it_dropped_and_columns_brings_it_back():
+def test_narrow_table_names_what_it_dropped_and_columns_brings_it_back(run, cli):
     out = run(["table", "vgg16"], 80)
     assert "not shown at 80 columns: Biases, Weights." in out and "--wide shows every column" in out
     back = run(["table", "vgg16", "--columns", "layer,label,weights,biases"], 80)
     assert "(3×3×64)×64 = 36,864" in back and "Biases" in back
     wide = run(["table", "vgg16", "--wide"], 80)
     assert "1,849,688,064" in wide and "(3×3×512)×512 = 2,359,296" in wide
-    r = CliRunner().invoke(app, ["table", "vgg16", "--columns", "layer,flopz"])
+    r = cli("table", "vgg16", "--columns", "layer,flopz")
     assert r.exit_code == 2 and "unknown column 'flopz'" in r.stderr
 
 
@@ -142,7 +149,7 @@ def test_fit_steps_exact_then_compact_then_drops():
     assert "x" * 30 not in narrow and "not shown at 40 columns: Note." in narrow
 
 
-def test_summary_prints_small_numbers_once_and_input_row_blank(write_config):
+def test_summary_prints_small_numbers_once_and_input_row_blank(run, write_config):
     # linear 100 → 8: 100·8 = 800 weights + 8 biases = 808 params, 800 MACs
     path = write_config("archstat: 1\nname: tiny\ninput: [100]\nlayers: [{linear: {out: 8}}]\n")
     out = run(["table", str(path)], 160)
@@ -153,21 +160,19 @@ def test_summary_prints_small_numbers_once_and_input_row_blank(write_config):
     # params or MACs: blank, not 0 (150,528 = 3·224·224; 602.11 KB = 150,528 × 4 B)
 
 
-def test_compare_shows_last_finite_field():
+def test_compare_shows_last_finite_field(run):
     out = run(["compare", "vgg16", "vgg19"], 160)
     assert "212, then global" in out and "(global)" not in out
 
 
-def test_golden_vgg16_at_80_columns():
-    """The whole rendering at 80 columns, byte for byte (regenerate with
-    COLUMNS=80 archstat table vgg16 > tests/golden/vgg16-80.txt after a deliberate change)."""
-    from tests.conftest import ROOT
-
-    assert run(["table", "vgg16"], 80) == (ROOT / "tests" / "golden" / "vgg16-80.txt").read_text()
+def test_golden_vgg16_at_80_columns(run, golden):
+    """The whole rendering at 80 columns, byte for byte (after a deliberate change, pytest
+    --update-golden rewrites tests/golden/vgg16-80.txt; review it with git diff)."""
+    golden("vgg16-80.txt", run(["table", "vgg16"], 80))
 
 
 @pytest.mark.parametrize("width", (80, 120))
-def test_compare_and_sweep_numbers_whole(width):
+def test_compare_and_sweep_numbers_whole(run, width):
     out = run(COMMANDS["compare"], width)
     stats = [archstat.analyze(m) for m in ("googlenet-naive", "googlenet-bottleneck")]
     for line in out.splitlines():
@@ -187,16 +192,16 @@ def test_compare_and_sweep_numbers_whole(width):
         assert all(parses_back(m, known) for m in NUMBER.finditer(line)), line
 
 
-def test_sweep_square_input_shorthand():
+def test_sweep_square_input_shorthand(cli):
     # '3x{128,160,224}' is C×S: three square inputs, 3×128×128, 3×160×160 and 3×224×224
-    r = CliRunner().invoke(app, ["sweep", "resnet18", "--input", "3x{128,160,224}", "--format", "json"])
+    r = cli("sweep", "resnet18", "--input", "3x{128,160,224}", "--format", "json")
     assert r.exit_code == 0, r.stderr
     import json
 
     assert [p["input"] for p in json.loads(r.stdout)["points"]] == [[3, 128, 128], [3, 160, 160], [3, 224, 224]]
 
 
-def test_csv_has_the_ops_column():
+def test_csv_has_the_ops_column(run):
     import csv
     import io
 
@@ -206,7 +211,8 @@ def test_csv_has_the_ops_column():
     assert sum(int(r[i]) for r in rows[1:-1]) == int(rows[-1][i])
 
 
-def test_list_sorts_errors_within_a_dataset_and_shows_it():
+@pytest.mark.slow
+def test_list_sorts_errors_within_a_dataset_and_shows_it(run):
     import json
 
     rows = json.loads(run(["list", "--sort", "top1_error", "--format", "json"], 160))

@@ -3,9 +3,7 @@ to the aten operators they run on the meta device and to FlopCounterMode/2; comp
 bound (the gate split, ``unsafe_split``, is a view and costs nothing)."""
 
 import pytest
-from typer.testing import CliRunner
 
-from archstat.cli import app
 from archstat.trace.rnn import rnn_macs
 
 torch = pytest.importorskip("torch")
@@ -78,12 +76,10 @@ def test_rnn_on_real_cpu_tensors_too():
     assert analyze_module(model, (20, 32), device="cpu").totals.macs == analyze_module(model, (20, 32)).totals.macs
 
 
-def test_strict_passes_an_lstm():
-    r = CliRunner().invoke(app, ["table", "module:torch.nn:LSTM(32, 64, num_layers=2)", "--input", "20xBx32",
-                                 "--strict"])
+def test_strict_passes_an_lstm(cli):
+    r = cli("table", "module:torch.nn:LSTM(32, 64, num_layers=2)", "--input", "20xBx32", "--strict")
     assert r.exit_code == 0, r.stderr
-    r = CliRunner().invoke(app, ["table", "module:torch.nn:LSTM(32, 64, num_layers=2)", "--input", "20xBx32",
-                                 "--format", "json"])
+    r = cli("table", "module:torch.nn:LSTM(32, 64, num_layers=2)", "--input", "20xBx32", "--format", "json")
     lstm = next(x for x in __import__("json").loads(r.stdout)["layers"] if x["name"] == "LSTM")
     # one sample: 20 tokens; layer 0: 4·64·(32 + 64) = 24,576; layer 1: 4·64·(64 + 64) = 32,768
     assert lstm["macs"] == 20 * (24_576 + 32_768) and lstm["counted"]

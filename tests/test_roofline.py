@@ -6,35 +6,21 @@ how close predictions come to measurements is benchmarks/prediction/, not a test
 import json
 
 import pytest
-from typer.testing import CliRunner
 
 import archstat
 from archstat import calibration
-from archstat.cli import app
-
-try:
-    runner = CliRunner(mix_stderr=False)
-except TypeError:  # newer click: stderr is always kept apart
-    runner = CliRunner()
 
 roofline = archstat.roofline
 
 
-@pytest.fixture(autouse=True)
-def cache(tmp_path, monkeypatch):
-    """Every test gets an empty XDG cache: a calibration on the developer's machine never leaks in."""
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    return tmp_path / "xdg"
+# every test gets an empty XDG cache (conftest): a calibration made elsewhere never leaks in
+pytestmark = pytest.mark.usefixtures("xdg_cache")
 
-
-def run(*args):
-    return runner.invoke(app, list(args))
 
 
 @pytest.fixture(scope="module")
-def resnet50_h100():
-    r = runner.invoke(app, ["roofline", "resnet50", "--device", "h100", "--dtype", "bf16", "--batch", "64",
-                            "--format", "json"])
+def resnet50_h100(cli):
+    r = cli("roofline", "resnet50", "--device", "h100", "--dtype", "bf16", "--batch", "64", "--format", "json")
     assert r.exit_code == 0, r.stderr
     d = json.loads(r.stdout)
     return d, {x["name"]: x for x in d["layers"]}
@@ -81,9 +67,9 @@ def test_json_keys_are_the_documented_ones(resnet50_h100):
     assert d["device"]["sms"] == 132 and d["device"]["l2_bytes"] == 50e6       # h100's datasheet entry
 
 
-def test_depth_groups_sum_to_the_same_total(resnet50_h100):
+def test_depth_groups_sum_to_the_same_total(cli, resnet50_h100):
     d, _ = resnet50_h100
-    r = run("roofline", "resnet50", "--device", "h100", "--dtype", "bf16", "--batch", "64", "--depth", "1",
+    r = cli("roofline", "resnet50", "--device", "h100", "--dtype", "bf16", "--batch", "64", "--depth", "1",
             "--format", "json")
     assert r.exit_code == 0, r.stderr
     g = json.loads(r.stdout)
@@ -145,7 +131,7 @@ def test_a_training_step_has_its_backward_and_update():
     assert forward_macs < backward.macs < 2 * forward_macs
 
 
-def test_training_a_config_needs_torch(monkeypatch):
+def test_training_a_config_needs_torch(cli, monkeypatch):
     import builtins
 
     real = builtins.__import__
@@ -156,12 +142,12 @@ def test_training_a_config_needs_torch(monkeypatch):
         return real(name, *args, **kw)
 
     monkeypatch.setattr(builtins, "__import__", no_torch)
-    r = run("roofline", "resnet18", "--device", "a100", "--train")
+    r = cli("roofline", "resnet18", "--device", "a100", "--train")
     assert r.exit_code == 1 and "needs torch" in r.stderr
 
 
-def test_overrides_replace_the_datasheet():
-    r = run("roofline", "resnet50", "--device", "h100", "--dtype", "bf16", "--batch", "64", "--peak", "100T",
+def test_overrides_replace_the_datasheet(cli):
+    r = cli("roofline", "resnet50", "--device", "h100", "--dtype", "bf16", "--batch", "64", "--peak", "100T",
             "--bandwidth", "1e12", "--overhead", "0", "--format", "json")
     assert r.exit_code == 0, r.stderr
     d = json.loads(r.stdout)
@@ -182,8 +168,8 @@ def test_overrides_replace_the_datasheet():
     (["--device", "h100", "--optimizer", "adamw"], "error: --optimizer adamw: the optimizer applies only with "
                                                    "--train"),
 ])
-def test_bad_runtime_options_one_line(args, message):
-    r = run("roofline", "resnet18", *args)
+def test_bad_runtime_options_one_line(cli, args, message):
+    r = cli("roofline", "resnet18", *args)
     assert r.exit_code == 2 and r.stdout == ""
     assert r.stderr.startswith(message)
 
@@ -199,8 +185,8 @@ def test_bad_runtime_options_one_line(args, message):
     (["--device", "h100", "--calibrate"], "error: --calibrate measures this machine: use --device cpu or cuda, "
                                           "not h100"),
 ])
-def test_bad_options_one_line(args, message):
-    r = run("roofline", "resnet18", *args)
+def test_bad_options_one_line(cli, args, message):
+    r = cli("roofline", "resnet18", *args)
     assert r.exit_code == 2
     assert r.stderr == message + "\n" and r.stdout == ""
 
@@ -211,18 +197,18 @@ FAKE = {"hardware": "Test CPU, 2 threads", "torch_version": "x", "measured_at": 
 
 
 
-def test_calibration_is_stored_shown_and_used(cache, monkeypatch):
+def test_calibration_is_stored_shown_and_used(cli, xdg_cache, monkeypatch):
     import archstat.profile.calibrate as calibrate
 
     calls = []
     monkeypatch.setattr(calibrate, "measure", lambda device, dtype: calls.append((device, dtype)) or dict(FAKE))
-    r = run("roofline", "--device", "cpu", "--calibrate")
+    r = cli("roofline", "--device", "cpu", "--calibrate")
     assert r.exit_code == 0, r.stderr
     assert calls == [("cpu", "fp32")]
-    stored = json.loads((cache / "archstat" / "calibration.json").read_text())
+    stored = json.loads((xdg_cache / "archstat" / "calibration.json").read_text())
     assert stored["cpu"]["peak_flops"] == {"fp32": 50e9} and stored["cpu"]["bandwidth"] == 10e9
     assert "calibrated 2026-01-01 00:00 UTC on Test CPU, 2 threads" in r.stdout and "50.0 GFLOP/s" in r.stdout
-    r = run("roofline", "resnet18", "--device", "cpu", "--format", "json")
+    r = cli("roofline", "resnet18", "--device", "cpu", "--format", "json")
     assert r.exit_code == 0, r.stderr
     d = json.loads(r.stdout)
     assert d["device"]["peak_flop_per_s"] == 50e9 and d["device"]["bandwidth_bytes_per_s"] == 10e9
@@ -234,20 +220,20 @@ def test_calibration_is_stored_shown_and_used(cache, monkeypatch):
     assert conv1["compute_s"] >= 2 * 118_013_952 / 50e9
     # another dtype is stored beside the first; an override still wins
     monkeypatch.setattr(calibrate, "measure", lambda device, dtype: {**FAKE, "peak_flops": {dtype: 20e9}})
-    assert run("roofline", "--device", "cpu", "--dtype", "bf16", "--calibrate").exit_code == 0
-    stored = json.loads((cache / "archstat" / "calibration.json").read_text())
+    assert cli("roofline", "--device", "cpu", "--dtype", "bf16", "--calibrate").exit_code == 0
+    stored = json.loads((xdg_cache / "archstat" / "calibration.json").read_text())
     assert stored["cpu"]["peak_flops"] == {"fp32": 50e9, "bf16": 20e9}
-    d = json.loads(run("roofline", "resnet18", "--device", "cpu", "--peak", "1T", "--format", "json").stdout)
+    d = json.loads(cli("roofline", "resnet18", "--device", "cpu", "--peak", "1T", "--format", "json").stdout)
     assert d["device"]["peak_flop_per_s"] == 1e12 and d["device"]["sources"]["peak"] == "--peak"
 
 
-def test_compare_adds_predicted_latency():
-    r = run("compare", "resnet50", "efficientnet_b0", "--device", "h100", "--format", "json")
+def test_compare_adds_predicted_latency(cli):
+    r = cli("compare", "resnet50", "efficientnet_b0", "--device", "h100", "--format", "json")
     assert r.exit_code == 0, r.stderr
     d = json.loads(r.stdout)
     for m in d["models"]:
         assert m["predicted_latency_s"] == pytest.approx(roofline(m["model"], device="h100").predicted_s)
-    r = run("compare", "resnet50", "efficientnet_b0", "--device", "h100")
+    r = cli("compare", "resnet50", "efficientnet_b0", "--device", "h100")
     assert "predicted latency (h100, eager, fp32)" in r.stdout and "memory-bound time" in r.stdout
 
 
@@ -269,17 +255,17 @@ layers:
                      "linear1": "linear"}   # flatten, a view, folds into the pool
 
 
-def test_roofline_plot(tmp_path):
+def test_roofline_plot(cli, tmp_path):
     pytest.importorskip("matplotlib")
     out = tmp_path / "r.png"
-    r = run("plot", "resnet18", "--roofline", "--device", "h100", "--out", str(out))
+    r = cli("plot", "resnet18", "--roofline", "--device", "h100", "--out", str(out))
     assert r.exit_code == 0, r.stderr
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    r = run("plot", "resnet18", "--roofline")
+    r = cli("plot", "resnet18", "--roofline")
     assert r.exit_code == 2 and "needs --device" in r.stderr
 
 
-def test_profile_predicts_every_measured_row(cache):
+def test_profile_predicts_every_measured_row(xdg_cache):
     pytest.importorskip("torch")
     from archstat.profile.measure import profile
     from archstat.report.profile_report import profile_dict, render

@@ -5,9 +5,7 @@ forward; the total never silently partial."""
 import json
 
 import pytest
-from typer.testing import CliRunner
 
-from archstat.cli import app
 from tests.conftest import ROOT
 
 torch = pytest.importorskip("torch")
@@ -131,18 +129,18 @@ def test_uncounted_op_makes_the_total_a_lower_bound():
     assert [r.name for r in stats.not_counted] == ["fft_r2c1"]
 
 
-def test_cli_strict_and_json_keys():
+def test_cli_strict_and_json_keys(cli):
     target = f"module:{NETS}:spectral"
-    r = CliRunner().invoke(app, ["table", target, "--input", "3x8x8", "--format", "json"])
+    r = cli("table", target, "--input", "3x8x8", "--format", "json")
     assert r.exit_code == 0, r.stderr
     d = json.loads(r.stdout)
     assert d["totals"]["complete"] is False
     assert d["uncounted"] == [{"op": "aten._fft_r2c", "calls": 1, "rows": ["fft_r2c1"]}]
-    r = CliRunner().invoke(app, ["table", target, "--input", "3x8x8"])
+    r = cli("table", target, "--input", "3x8x8")
     assert r.exit_code == 0 and "a lower bound: 1 op not counted: aten._fft_r2c ×1" in r.stdout
-    r = CliRunner().invoke(app, ["table", target, "--input", "3x8x8", "--strict"])
+    r = cli("table", target, "--input", "3x8x8", "--strict")
     assert r.exit_code == 3 and "lower bound" in r.stderr
-    r = CliRunner().invoke(app, ["table", f"module:{NETS}:vit_sdpa", "--input", "3x32x32", "--strict"])
+    r = cli("table", f"module:{NETS}:vit_sdpa", "--input", "3x32x32", "--strict")
     assert r.exit_code == 0, r.stderr
 
 
@@ -164,8 +162,8 @@ def test_depth_collapses_by_module_hierarchy():
     assert sum(r.macs for r in stats.rows) == VIT
 
 
-def test_factory_needing_real_tensors_is_built_on_the_cpu():
-    r = CliRunner().invoke(app, ["table", f"module:{NETS}:needs_real_init", "--input", "3x8x8", "--format", "json"])
+def test_factory_needing_real_tensors_is_built_on_the_cpu(cli):
+    r = cli("table", f"module:{NETS}:needs_real_init", "--input", "3x8x8", "--format", "json")
     assert r.exit_code == 0, r.stderr
     d = json.loads(r.stdout)
     assert "built on the CPU" in d["notes"][0]
@@ -189,23 +187,23 @@ def test_factory_literal_arguments(text, expected):
 
 @pytest.mark.parametrize("text", ["module:os:system(__import__('os').getcwd())", "module:a:f(x)",
                                   "module:a:f(**{'a': 1})"])
-def test_factory_arguments_are_never_evaluated(text):
-    r = CliRunner().invoke(app, ["table", text, "--input", "3x8x8"])
+def test_factory_arguments_are_never_evaluated(cli, text):
+    r = cli("table", text, "--input", "3x8x8")
     assert r.exit_code == 2 and "must be literals" in r.stderr
 
 
-def test_cli_compare_config_beside_module():
+def test_cli_compare_config_beside_module(cli):
     # the module takes the config's 3×32×32 input; its MACs are tests/test_trace.py's CONVNEXT
-    r = CliRunner().invoke(app, ["compare", "resnet20", f"module:{NETS}:ConvNeXt", "--format", "json"])
+    r = cli("compare", "resnet20", f"module:{NETS}:ConvNeXt", "--format", "json")
     assert r.exit_code == 0, r.stderr
     totals = [m["totals"] for m in json.loads(r.stdout)["models"]]
     assert totals[1]["macs"] == CONVNEXT
 
 
-def test_cli_module_train_mode_depth_units():
-    r = CliRunner().invoke(app, ["table", f"module:{NETS}:vit_sdpa", "--input", "3x32x32", "--mode", "train",
-                                 "--depth", "1", "--units", "flops", "--batch", "2", "--dtype", "float16",
-                                 "--format", "json"])
+def test_cli_module_train_mode_depth_units(cli):
+    r = cli("table", f"module:{NETS}:vit_sdpa", "--input", "3x32x32", "--mode", "train",
+            "--depth", "1", "--units", "flops", "--batch", "2", "--dtype", "float16",
+            "--format", "json")
     assert r.exit_code == 0, r.stderr
     d = json.loads(r.stdout)
     assert d["mode"] == "train" and d["training"]["saved_activation_bytes"] > 0
@@ -214,11 +212,10 @@ def test_cli_module_train_mode_depth_units():
     assert d["bytes_per_element"] == 2
 
 
-def test_cli_factory_with_literal_arguments():
+def test_cli_factory_with_literal_arguments(cli):
     # ConvNeXt(d=8, classes=5) on 3×32×32: stem 64·8·48 = 24,576; depthwise 64·8·49 = 25,088;
     # pointwise 2·64·8·32 = 32,768; head 8·5 = 40
-    r = CliRunner().invoke(app, ["table", f"module:{NETS}:ConvNeXt(d=8, classes=5)", "--input", "3x32x32",
-                                 "--format", "json"])
+    r = cli("table", f"module:{NETS}:ConvNeXt(d=8, classes=5)", "--input", "3x32x32", "--format", "json")
     assert r.exit_code == 0, r.stderr
     d = json.loads(r.stdout)
     assert d["totals"]["macs"] == 24_576 + 25_088 + 32_768 + 40

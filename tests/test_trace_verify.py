@@ -2,9 +2,7 @@
 against a real CPU forward."""
 
 import pytest
-from typer.testing import CliRunner
 
-from archstat.cli import app
 from tests.conftest import ROOT
 
 torch = pytest.importorskip("torch")
@@ -40,11 +38,11 @@ def test_memory_cap_skips_the_real_forward():
     assert "over the cap" in checks["shapes and activations (real CPU forward)"].detail
 
 
-def test_cli_verify_incomplete_module_exits_3():
-    r = CliRunner().invoke(app, ["verify", f"module:{NETS}:spectral", "--input", "3x8x8", "--no-fvcore"])
+def test_cli_verify_incomplete_module_exits_3(cli):
+    r = cli("verify", f"module:{NETS}:spectral", "--input", "3x8x8", "--no-fvcore")
     assert r.exit_code == 3 and "aten._fft_r2c" in r.stdout
 
 
-def test_cli_verify_module_needs_input():
-    r = CliRunner().invoke(app, ["verify", f"module:{NETS}:Swin"])
+def test_cli_verify_module_needs_input(cli):
+    r = cli("verify", f"module:{NETS}:Swin")
     assert r.exit_code == 2 and "needs --input" in r.stderr

@@ -93,6 +93,7 @@ def measured_saved_bytes(module, x, buffers: bool = False):
 
 # Tolerance: 1 %. Measured here: resnet18, resnet50, densenet121 equal to the byte; vgg11 -0.05 %,
 # googlenet-torchvision +0.4 % (torch saves a few pooling inputs as views), squeezenet -0.7 %.
+@pytest.mark.slow
 @pytest.mark.parametrize("name, shape", [("resnet18", (3, 64, 64)), ("googlenet-naive", (256, 28, 28)),
                                          ("alexnet-original", (3, 227, 227)), ("lenet5", (1, 32, 32)),
                                          ("squeezenet1_1", (3, 64, 64)), ("densenet-bc-100-12", (3, 32, 32))])

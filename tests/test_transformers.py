@@ -5,10 +5,8 @@ imported) and hand arithmetic."""
 import json
 
 import pytest
-from typer.testing import CliRunner
 
 import archstat
-from archstat.cli import app
 from archstat.orchestrate import run_sweep
 
 D = 768                                   # ViT-B width
@@ -66,8 +64,8 @@ def test_sweep_vit_cost_grows_with_the_square_of_the_tokens():
         assert point.macs - linear_part == 24 * length * length * D
 
 
-def test_sweep_cli_json():
-    r = CliRunner().invoke(app, ["sweep", "vit_b_16", "--input", "3x{224,384}x{224,384}", "--format", "json"])
+def test_sweep_cli_json(cli):
+    r = cli("sweep", "vit_b_16", "--input", "3x{224,384}x{224,384}", "--format", "json")
     assert r.exit_code == 0, r.stderr
     macs = {tuple(p["input"]): p["macs"] for p in json.loads(r.stdout)["points"]}
     assert macs[(3, 224, 384)] == vit_b_16_macs(14 * 24)            # 336 patches
@@ -81,8 +79,8 @@ def test_separable_conv_by_hand():
     assert separable == 14 * 14 * 512 * 9 + 14 * 14 * 512 * 512 == 52_283_392   # Eq. 4
 
 
-def test_reproduce_the_modern_lecture():
-    r = CliRunner().invoke(app, ["reproduce", "cs231n-lecture-modern", "--format", "json"])
+def test_reproduce_the_modern_lecture(cli):
+    r = cli("reproduce", "cs231n-lecture-modern", "--format", "json")
     assert r.exit_code == 0, r.stderr
     claims = {c["id"]: c for c in json.loads(r.stdout)["claims"]}
     assert claims["separable-3x3-8-to-9x-cheaper"]["status"] == "REPRODUCED"
@@ -96,31 +94,32 @@ def test_reproduce_the_modern_lecture():
     assert quadratic["computed"] == pytest.approx((785 / 197) ** 2, rel=1e-5)   # 2·L²·D at 785 and 197 tokens
 
 
-def test_claims_between_and_input_errors(tmp_path):
+def test_claims_between_and_input_errors(cli, tmp_path):
     bad = tmp_path / "claims.yaml"
     bad.write_text("archstat: 1\nname: x\nclaims:\n  - {id: a, claim: c, published: p, between: [9],\n"
                    "     compute: {model: conv3x3-standard, metric: macs}}\n")
-    r = CliRunner().invoke(app, ["reproduce", str(bad)])
+    r = cli("reproduce", str(bad))
     assert r.exit_code == 2
     assert r.stderr.strip() == f"error: {bad}:4:46: claims[0].between: between is a range [low, high] of numbers"
     bad.write_text("archstat: 1\nname: x\nclaims:\n  - {id: a, claim: c, published: p, value: 1,\n"
                    "     compute: {ratio: [vit_b_16, vit_b_16], input: [3, 224, 224], metric: macs}}\n")
-    r = CliRunner().invoke(app, ["reproduce", str(bad)])
+    r = cli("reproduce", str(bad))
     assert r.exit_code == 2 and "input is a shape [C, H, W], one per model of the ratio" in r.stderr
     bad.write_text("archstat: 1\nname: x\nclaims:\n  - {id: a, claim: c, published: p, value: 1,\n"
                    "     compute: {model: vit_b_16, row: head, metric: attention_macs}}\n")
-    r = CliRunner().invoke(app, ["reproduce", str(bad)])
+    r = cli("reproduce", str(bad))
     assert r.exit_code == 2 and "attention_macs is a metric of a self_attention row; 'head' is linear" in r.stderr
 
 
-def test_compare_a_cnn_and_transformers():
-    r = CliRunner().invoke(app, ["compare", "resnet50", "convnext_tiny", "vit_b_16", "swin_t", "--format", "json"])
+def test_compare_a_cnn_and_transformers(cli):
+    r = cli("compare", "resnet50", "convnext_tiny", "vit_b_16", "swin_t", "--format", "json")
     assert r.exit_code == 0, r.stderr
     models = json.loads(r.stdout)["models"]
     # torchvision's num_params of each
     assert [m["totals"]["params"] for m in models] == [25_557_032, 28_589_128, 86_567_656, 28_288_354]
 
 
+@pytest.mark.slow
 def test_zoo_lists_the_transformers_with_their_errors():
     from archstat.cli.list_cmd import zoo_rows
 

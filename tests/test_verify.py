@@ -6,10 +6,8 @@ import json
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-from typer.testing import CliRunner
 
 import archstat
-from archstat.cli import app
 from archstat.errors import ConfigError
 from archstat.ops import registry
 from archstat.zoo import zoo_names
@@ -35,6 +33,7 @@ def test_fvcore_skipped_past_its_limit(monkeypatch):
         1 for n in archstat.load("resnet1202").nodes if n.op in ("conv", "linear"))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", zoo_names())
 def test_zoo_model_verifies(name):
     fvcore = name not in NO_FVCORE_IN_SUITE
@@ -44,13 +43,13 @@ def test_zoo_model_verifies(name):
                                          "MACs per conv/linear row", *(["MACs total, conv + linear"] if fvcore else [])}
 
 
-def test_wrong_formula_fails(monkeypatch):
+def test_wrong_formula_fails(cli, monkeypatch):
     conv = registry.REGISTRY["conv"]
     wrong = dataclasses.replace(conv, macs=lambda a, s, o: conv.macs(a, s, o) + 1)
     monkeypatch.setitem(registry.REGISTRY, "conv", wrong)
     checks = verify("conv7x7", fvcore=False)
     assert {c.check for c in checks if c.status == FAIL} == {"MACs per conv/linear row", "MACs total (all heads)"}
-    r = CliRunner().invoke(app, ["verify", "conv7x7", "--no-fvcore"])
+    r = cli("verify", "conv7x7", "--no-fvcore")
     assert r.exit_code == 3
     assert r.stderr.startswith("error: 2 of ") and "conv7x7" in r.stderr
 
@@ -63,16 +62,16 @@ def test_wrong_shape_formula_fails(monkeypatch):
     assert any(c.check == "output shapes (meta device)" and c.status == FAIL for c in checks)
 
 
-def test_verify_cli_json():
-    r = CliRunner().invoke(app, ["verify", "googlenet-naive", "--format", "json"])
+def test_verify_cli_json(cli):
+    r = cli("verify", "googlenet-naive", "--format", "json")
     assert r.exit_code == 0, r.stderr
     rows = json.loads(r.stdout)
     assert {row["model"] for row in rows} == {"googlenet-naive"}
     assert all(set(row) == {"model", "check", "archstat", "reference", "status", "detail"} for row in rows)
 
 
-def test_verify_needs_a_model():
-    r = CliRunner().invoke(app, ["verify"])
+def test_verify_needs_a_model(cli):
+    r = cli("verify")
     assert r.exit_code == 2 and r.stderr.strip() == "error: verify needs model names or --all"
 
 

@@ -7,10 +7,8 @@ torchvision's 3 decimals on MACs."""
 import json
 
 import pytest
-from typer.testing import CliRunner
 
 import archstat
-from archstat.cli import app
 from archstat.zoo import zoo_names
 
 # name: (params, GMACs as torchvision prints them) — torchvision.models, IMAGENET1K_V1 metadata
@@ -34,6 +32,7 @@ def test_torchvision_layouts(name):
     assert round(t.macs / 1e9, 3) == gmacs
 
 
+@pytest.mark.slow
 def test_every_config_cites_a_source_and_reproduces_its_figures_or_says_why():
     for name in zoo_names():
         spec = archstat.load_spec(name)
@@ -146,8 +145,8 @@ def test_squeezenet_50x_fewer_than_alexnet():
     assert checks["fewer_than_alexnet"].status == "REPRODUCED"   # 48.8, "50x" has one significant digit
 
 
-def test_reproduce_json_lists_every_claim():
-    r = CliRunner().invoke(app, ["reproduce", "--format", "json"])
+def test_reproduce_json_lists_every_claim(cli):
+    r = cli("reproduce", "--format", "json")
     assert r.exit_code == 0, r.stderr
     claims = {c["id"]: c for c in json.loads(r.stdout)["claims"]}
     assert {"alexnet-conv1-output", "alexnet-conv1-params", "vgg16-params", "vgg16-memory",
@@ -162,18 +161,19 @@ def test_reproduce_json_lists_every_claim():
     assert all(c["computed"] is not None for c in claims.values())
 
 
-def test_reproduce_bad_file(tmp_path):
+def test_reproduce_bad_file(cli, tmp_path):
     bad = tmp_path / "claims.yaml"
     bad.write_text("archstat: 1\nname: x\nclaims:\n  - {id: a, claim: c, published: p, value: 1,\n"
                    "     compute: {model: vgg16, metric: parms}}\n")
-    r = CliRunner().invoke(app, ["reproduce", str(bad)])
+    r = cli("reproduce", str(bad))
     assert r.exit_code == 2
     assert r.stderr.strip() == (f"error: {bad}:5:38: claims[0].compute.metric: unknown metric 'parms' "
                                 "(did you mean 'params'?)")
 
 
-def test_list_sorts_and_shows_errors():
-    d = json.loads(CliRunner().invoke(app, ["list", "--format", "json", "--sort", "params"]).stdout)
+@pytest.mark.slow
+def test_list_sorts_and_shows_errors(cli):
+    d = json.loads(cli("list", "--format", "json", "--sort", "params").stdout)
     assert [m["params"] for m in d] == sorted(m["params"] for m in d)
     by_name = {m["name"]: m for m in d}
     assert by_name["resnet50"]["top1_error"] == 23.87             # 100 - acc@1 76.130

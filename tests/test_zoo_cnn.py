@@ -120,6 +120,7 @@ torch = pytest.importorskip("torch")
 # Measured at 3×64×64, batch 2: mobilenet_v1, shufflenet_v2_x1_0, convnext_tiny, se_resnet50 equal to the
 # byte; mobilenet_v2, mobilenet_v3_large, efficientnet_b0 within 0.11 % (dropout before the classifier: on
 # the CPU torch keeps a float mask, archstat counts CUDA's bool mask).
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["mobilenet_v1", "mobilenet_v2", "mobilenet_v3_large", "shufflenet_v2_x1_0",
                                   "efficientnet_b0", "convnext_tiny", "se_resnet50"])
 def test_training_memory_against_autograd(name):
