@@ -17,7 +17,7 @@ def test_aliases_resolve_to_one_name():
     assert dtypes.lookup("tf32").bytes == 4 and dtypes.lookup("tf32").torch == "float32"
     assert dtypes.lookup("bf16").peak == "bf16" and dtypes.lookup("int8").bytes == 1
     assert dtypes.bytes_of("half") == 2 and dtypes.bytes_of("float8_e4m3fn") == 1
-    assert dtypes.bytes_of("complex64", default=4) == 4
+    assert dtypes.bytes_of("complex64") == 8 and dtypes.bytes_of("quint4x2", default=4) == 4   # unknown: the default
 
 
 def test_a_dtype_outside_the_commands_set_is_unknown_there():

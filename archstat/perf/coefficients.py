@@ -1,0 +1,92 @@
+"""The performance model's coefficients: what each one means, its unit and the physical range it may take.
+
+``archstat/data/perf.yaml`` holds the values (fitted by ``benchmarks/prediction/fit.py`` on public
+measurements); this module declares them. The fit moves a coefficient only inside its range, and
+``tests/test_coefficients.py`` fails if a shipped value crosses one: an efficiency is a share of what
+the datasheet says the part can do (never above 1), an energy or a bandwidth per clock lies in the range
+the hardware literature gives for it.
+
+Device-side coefficients come in **sets**, one per architecture generation that public measurements
+cover (``sets.<arch>``: ampere, ada, hopper, …; ``sets.cpu``). A device of a generation without a set is
+costed with the nearest measured one (``nearest``: the same memory technology, HBM or GDDR, the closest
+generation), and says so. Host-side coefficients (``host.<kind>.<runtime>.<class>``) are the framework's
+time to launch an operator of a class; they belong to the runtime and the host CPU, not to the device.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["DEVICE", "HOST", "NEAREST", "Coefficient", "out_of_range"]
+
+
+@dataclass(frozen=True)
+class Coefficient:
+    low: float
+    high: float
+    unit: str
+    meaning: str
+
+
+# the keys of every device-side set (sets.<arch>.<key>); bandwidth_efficiency.<kind> per memory kernel kind
+DEVICE: dict[str, Coefficient] = {
+    "gemm_efficiency": Coefficient(0.3, 1.0, "share", "a large-tile GEMM's share of the sustained tensor peak"),
+    "tile_intensity": Coefficient(8, 512, "FLOP/byte", "operand intensity an SM's tensor cores need from shared "
+                                  "memory: a smaller tile is bound by its operand traffic"),
+    "k_overhead": Coefficient(1, 512, "K elements", "a tile's prologue and epilogue, in K elements of its loop"),
+    "split_k_cost": Coefficient(0.0, 1.0, "share", "extra time split-K's reduction of partial sums costs"),
+    "conv_efficiency": Coefficient(0.2, 1.0, "share", "an implicit-GEMM k×k convolution against a GEMM of its shape"),
+    "grouped_efficiency": Coefficient(0.05, 1.0, "share", "a grouped convolution against a dense one"),
+    "depthwise_compute_efficiency": Coefficient(0.01, 1.0, "share", "a depthwise (or direct) convolution's share "
+                                                "of the fp32 CUDA-core peak"),
+    "attention_efficiency": Coefficient(0.05, 1.0, "share", "flash attention's share of the tensor peak (large "
+                                        "head dims)"),
+    "efficient_attention_efficiency": Coefficient(0.02, 1.0, "share", "memory-efficient attention's share"),
+    "attention_head_overhead": Coefficient(0.5, 256, "elements", "per-block work of attention independent of the "
+                                           "head dim (softmax, rescaling): efficiency × E / (E + this)"),
+    "kernel_s": Coefficient(0.2e-6, 20e-6, "s", "the fixed time of a kernel: launch latency, ramp and tail"),
+    "l2_fraction": Coefficient(0.05, 1.0, "share", "share of the L2 that keeps recently written data for the "
+                               "next kernels (least recently used first out)"),
+    "l2_bytes_per_clock": Coefficient(8, 256, "bytes/clock/SM", "L2 bandwidth per SM per core clock (L2 "
+                                      "bandwidth = this × SMs × clock); CPUs: the last-level cache's per core"),
+    "nchw_transpose_share": Coefficient(0.0, 1.0, "share", "of an NCHW↔NHWC transpose's traffic, the share eager "
+                                        "cuDNN pays (some of its kernels read NCHW directly)"),
+    "energy_tensor_pj": Coefficient(0.05, 3.0, "pJ/FLOP", "energy of an fp16/bf16 tensor-core FLOP at the boost "
+                                    "clock (TF32: twice it)"),
+    "energy_int8_share": Coefficient(0.25, 1.0, "share", "energy of an int8/fp8 tensor op against an fp16 FLOP"),
+    "energy_fp32_pj": Coefficient(0.5, 40.0, "pJ/FLOP", "energy of an fp32 CUDA-core FLOP at the boost clock"),
+    "energy_byte_pj": Coefficient(5.0, 200.0, "pJ/byte", "energy of a byte moved to or from DRAM"),
+    "static_share": Coefficient(0.02, 0.5, "share", "of the power limit, what the part draws whatever it runs "
+                                "(leakage, fans, memory refresh)"),
+}
+BANDWIDTH_KINDS = ("pointwise", "cast", "fill", "reduction", "norm", "softmax", "pool", "copy", "transpose", "gather",
+                   "fused", "other", "matrix", "depthwise")
+BANDWIDTH = Coefficient(0.05, 1.0, "share", "share of the datasheet DRAM bandwidth a memory kernel of this kind "
+                        "reaches")
+HOST = Coefficient(0.0, 200e-6, "s", "the framework's host time to launch one operator of this class")
+
+# generation → the measured generation its devices are costed with, by memory technology (the L2 and
+# memory system decide most of what the coefficients absorb)
+NEAREST = {"hbm": ("hopper", "ampere"), "gddr": ("ada", "ampere"), "cpu": ("cpu",)}
+
+
+def out_of_range(coefficients: dict) -> list[str]:
+    """Every shipped coefficient outside its declared range, as 'path=value (range)'."""
+    bad = []
+    for name, values in (coefficients.get("sets") or {}).items():
+        for key, c in DEVICE.items():
+            v = values.get(key)
+            if v is None or not c.low <= v <= c.high:
+                bad.append(f"sets.{name}.{key}={v} ({c.low}–{c.high} {c.unit})")
+        for kind in BANDWIDTH_KINDS:
+            v = (values.get("bandwidth_efficiency") or {}).get(kind)
+            if v is None or not BANDWIDTH.low <= v <= BANDWIDTH.high:
+                bad.append(f"sets.{name}.bandwidth_efficiency.{kind}={v} (≤ 1)")
+    for kind, runtimes in (coefficients.get("host") or {}).items():
+        for runtime, table in runtimes.items():
+            if not isinstance(table, dict):
+                continue
+            for cls, v in table.items():
+                if not HOST.low <= v <= HOST.high:
+                    bad.append(f"host.{kind}.{runtime}.{cls}={v}")
+    return bad
