@@ -8,8 +8,6 @@ from typing import Any, Optional
 
 from archstat.analyze.stats import ModelStats, Row
 
-TOTAL_METRICS = ("params", "weights", "biases", "macs", "activation_elements", "activation_bytes")
-
 
 @dataclass
 class Compared:

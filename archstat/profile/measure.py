@@ -17,7 +17,6 @@ pass timed by events around it.
 from __future__ import annotations
 
 import contextlib
-import math as _math
 import os
 import statistics
 import threading
@@ -745,6 +744,3 @@ def _cpu_name() -> str:
     return cpu_name()
 
 
-def finite_or_none(value):
-    """JSON never holds NaN or Infinity: a non-finite figure is null."""
-    return value if not isinstance(value, float) or _math.isfinite(value) else None

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import math
-
-from archstat.report.sanitize import csv_text, md_row, md_text, to_json
+from archstat.report.sanitize import csv_text, finite, md_row, md_text, to_json
 from archstat.report.units import fmt_bytes_both, fmt_compact, fmt_int, fmt_si
 
 ESTIMATE_LEAVES_OUT = ("The estimate leaves out the allocator's caching and fragmentation, cuDNN/cuBLAS "
@@ -15,17 +13,6 @@ ESTIMATE_LEAVES_OUT = ("The estimate leaves out the allocator's caching and frag
 def _predicted(p) -> dict:
     """Row name → predicted device ms (the performance model's, for the same rows), empty without one."""
     return {r.name: r.device_s * 1e3 for r in p.prediction.ops} if p.prediction is not None else {}
-
-
-def finite(obj):
-    """The JSON of a profile never holds NaN or Infinity: a non-finite figure becomes null."""
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {k: finite(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [finite(v) for v in obj]
-    return obj
 
 
 def prediction_dict(p) -> dict:

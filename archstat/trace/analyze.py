@@ -272,12 +272,6 @@ def example_inputs(model, input_shape, batch: int = 1, device: str = "meta") -> 
     return normalize(input_shape).make(model, batch, device)
 
 
-def example_input(model, input_shape, batch: int = 1, device: str = "meta"):
-    """The one positional input tensor (zeros; int64 token ids for a model that starts with an Embedding)."""
-    args, _ = example_inputs(model, input_shape, batch, device)
-    return args[0]
-
-
 def _input_rows(inputs: InputSet, batch: int, nbytes: int) -> list[Row]:
     tensors = [s for s in inputs.specs if not s.is_value]
     rows = []

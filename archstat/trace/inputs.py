@@ -137,9 +137,6 @@ class InputSet:
         return replace(self, specs=tuple(s if s.is_value or s.dtype else
                                          replace(s, dtype=dtype_for(s, model, s is first)) for s in self.specs))
 
-    def with_source(self, source: str) -> InputSet:
-        return replace(self, source=source)
-
     # -- torch ------------------------------------------------------------------------------------
     def make(self, model, batch: int = 1, device: str = "meta") -> tuple[list, dict]:
         """(args, kwargs) of one forward call at ``batch`` on ``device``."""

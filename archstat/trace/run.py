@@ -14,7 +14,6 @@ import contextlib
 import os
 import sys
 import traceback
-from collections.abc import Callable
 
 from archstat.errors import UsageError
 from archstat.trace.recorder import Recorder
@@ -46,11 +45,6 @@ def _where(exc: BaseException) -> str:
         if not path.startswith(here) and f"{os.sep}torch{os.sep}" not in path and "contextlib" not in path:
             return f" at {frame.filename}:{frame.lineno}"
     return f" at {frames[-1].filename}:{frames[-1].lineno}" if frames else ""
-
-
-def call_user(what: str, fn: Callable, *args, **kwargs):
-    with user_code(what):
-        return fn(*args, **kwargs)
 
 
 def needs_data(exc: BaseException, rec: Recorder | None) -> bool:
