@@ -7,15 +7,35 @@ import csv
 import io
 import json
 
-from archstat.analyze.devices import FIGURES, PEAK_KEYS, Device, DeviceMatch
+from archstat.analyze.devices import PEAK_KEYS, VERSION, Device, DeviceMatch
 
-HEAD = (["key", "part", "kind"] + list(PEAK_KEYS)
-        + ["bandwidth_gb_s", "memory_gb", "l2_mb", "sms", "boost_mhz", "power_w"])
+# the scalar figures of the list, in its column order (host_link: one cell, _link)
+COLUMNS = ("bandwidth_gb_s", "memory_gb", "memory_type", "l2_mb", "smem_per_sm_kb", "sms", "base_mhz", "boost_mhz",
+           "power_w", "nvlink_gb_s", "host_link")
+HEAD = ["key", "part", "kind"] + list(PEAK_KEYS) + list(COLUMNS)
 TITLES = {"key": "Key", "part": "Part", "kind": "Kind", "fp32": "FP32", "tf32": "TF32", "fp16": "FP16",
           "bf16": "BF16", "fp8": "FP8", "fp4": "FP4", "int8": "INT8", "bandwidth_gb_s": "GB/s",
-          "memory_gb": "Memory GB", "l2_mb": "L2 MB", "sms": "SMs", "boost_mhz": "Boost MHz", "power_w": "Power W"}
+          "memory_gb": "Memory GB", "memory_type": "Memory", "l2_mb": "L2 MB", "smem_per_sm_kb": "Smem KB",
+          "sms": "SMs", "base_mhz": "Base MHz", "boost_mhz": "Boost MHz", "power_w": "Power W",
+          "nvlink_gb_s": "NVLink GB/s", "host_link": "Host link"}
+TEXT = ("key", "part", "kind", "memory_type", "host_link")     # left-aligned columns
 UNITS = ("peaks: dense TFLOP/s (int8: TOPS; never the sparse figures), bandwidth GB/s (10^9 bytes/s), memory GB, "
-         "L2 (CPUs: L3; AMD: Infinity Cache) MB, SMs (AMD: compute units; CPUs: cores), boost MHz, power W")
+         "L2 (CPUs: L3; AMD: Infinity Cache) MB, shared memory (NVIDIA: L1/shared; AMD: LDS) KB per SM, SMs (AMD: "
+         "compute units; CPUs: cores), clocks MHz, power W, NVLink (AMD: Infinity Fabric) GB/s both directions")
+
+
+def _link(link: dict | None) -> str:
+    """{'kind': 'pcie', 'gen': 5, 'lanes': 16, …} → 'PCIe 5 x16'."""
+    if not link:
+        return "—"
+    if link["kind"] != "pcie":
+        return {"nvlink-c2c": "NVLink-C2C", "socket": "socket"}.get(link["kind"], link["kind"])
+    gen = [str(link["gen"])] if link["gen"] else []
+    return " ".join(["PCIe", *gen] + ([f"x{link['lanes']}"] if link["lanes"] else []))
+
+
+def _value(d: Device, k: str) -> object:
+    return _link(d.host_link) if k == "host_link" else getattr(d, k)
 
 
 def _num(v) -> str:
@@ -27,12 +47,12 @@ def _num(v) -> str:
 def cells(d: Device) -> dict:
     out = {"key": d.key, "part": d.name, "kind": d.kind}
     out.update({k: _num(d.peak_tflops.get(k)) for k in PEAK_KEYS})
-    out.update({k: _num(getattr(d, k)) for k in FIGURES[1:]})
+    out.update({k: _num(_value(d, k)) for k in COLUMNS})
     return out
 
 
 def list_dict(entries: list[Device]) -> dict:
-    return {"version": 2, "units": UNITS, "devices": [d.as_dict() for d in entries]}
+    return {"version": VERSION, "units": UNITS, "devices": [d.as_dict() for d in entries]}
 
 
 def render_list(entries: list[Device], fmt: str, view=None):
@@ -44,13 +64,13 @@ def render_list(entries: list[Device], fmt: str, view=None):
         w.writerow(HEAD + ["peak_source", "note"])
         for d in entries:
             row = [d.key, d.name, d.kind] + [d.peak_tflops.get(k) for k in PEAK_KEYS] + \
-                  [getattr(d, k) for k in FIGURES[1:]] + [d.sources.get("peak_tflops", ""), d.note]
+                  [_value(d, k) for k in COLUMNS] + [d.sources.get("peak_tflops", ""), d.note]
             w.writerow(["" if v is None else v for v in row])
         return out.getvalue()
     rows = [cells(d) for d in entries]
     if fmt == "markdown":
         lines = ["| " + " | ".join(TITLES[h] for h in HEAD) + " |",
-                 "|" + "|".join("---" if h in ("key", "part", "kind") else "---:" for h in HEAD) + "|"]
+                 "|" + "|".join("---" if h in TEXT else "---:" for h in HEAD) + "|"]
         lines += ["| " + " | ".join(f"`{r[h]}`" if h == "key" else r[h] for h in HEAD) + " |" for r in rows]
         return "\n".join(lines) + f"\n\n{UNITS}\n"
     from archstat.report.fit import Col, Doc, View, wrap
@@ -59,9 +79,10 @@ def render_list(entries: list[Device], fmt: str, view=None):
     view = view or View()
     width = 10**6 if view.wide else view.width
     keep = {"key": 100, "part": 30, "kind": 20, "fp32": 90, "bf16": 85, "fp16": 80, "tf32": 75, "fp8": 70,
-            "int8": 60, "fp4": 55, "bandwidth_gb_s": 88, "memory_gb": 50, "l2_mb": 45, "sms": 40,
-            "boost_mhz": 35, "power_w": 38}
-    cols = [Col(h, TITLES[h], [[r[h] for r in rows]], right=h not in ("key", "part", "kind"), keep=keep[h],
+            "int8": 60, "fp4": 55, "bandwidth_gb_s": 88, "memory_gb": 50, "memory_type": 36, "l2_mb": 45,
+            "smem_per_sm_kb": 32, "sms": 40, "base_mhz": 33, "boost_mhz": 35, "power_w": 38, "nvlink_gb_s": 34,
+            "host_link": 31}
+    cols = [Col(h, TITLES[h], [[r[h] for r in rows]], right=h not in TEXT, keep=keep[h],
                 wrap=18 if h == "part" else 0) for h in HEAD]
     doc = Doc()
     doc.extend(fit_render(cols, view))
@@ -83,7 +104,7 @@ def render_match(m: DeviceMatch, fmt: str, view=None):
         w = csv.writer(out, lineterminator="\n")
         w.writerow(["query", "how"] + HEAD)
         row = [m.query, m.how, d.key, d.name, d.kind] + [d.peak_tflops.get(k) for k in PEAK_KEYS] + \
-              [getattr(d, k) for k in FIGURES[1:]]
+              [_value(d, k) for k in COLUMNS]
         w.writerow(["" if v is None else v for v in row])
         return out.getvalue()
     lines = [f"{m.query!r} → {d.key}: {d.name}", f"  matched: {m.how}"]
@@ -94,8 +115,22 @@ def render_match(m: DeviceMatch, fmt: str, view=None):
     lines.append(f"  {kind}, form {d.form or '—'}")
     lines.append("  peaks (dense TFLOP/s; int8 TOPS): " + ", ".join(f"{k} {_num(d.peak_tflops.get(k))}"
                                                                for k in PEAK_KEYS))
-    lines.append(f"  bandwidth {_num(d.bandwidth_gb_s)} GB/s · memory {_num(d.memory_gb)} GB · L2 {_num(d.l2_mb)} MB"
-                 f" · SMs {_num(d.sms)} · boost {_num(d.boost_mhz)} MHz · power {_num(d.power_w)} W")
+    if d.peak_tflops_half_acc:
+        lines.append("  with FP16 accumulate (faster here): " + ", ".join(
+            f"{k} {_num(v)}" for k, v in d.peak_tflops_half_acc.items()))
+    memory = f"{_num(d.memory_gb)} GB {d.memory_type or ''}".rstrip()
+    memory += f", {d.memory_bus_bits}-bit" if d.memory_bus_bits else ""
+    memory += f" at {_num(d.memory_gbps)} Gbit/s per pin" if d.memory_gbps else ""
+    lines.append(f"  bandwidth {_num(d.bandwidth_gb_s)} GB/s · memory {memory} · L2 {_num(d.l2_mb)} MB"
+                 f" · shared memory {_num(d.smem_per_sm_kb)} KB per SM · SMs {_num(d.sms)}")
+    power = f"{_num(d.power_min_w)}-{_num(d.power_w)}" if d.power_min_w else _num(d.power_w)
+    link = _link(d.host_link)
+    if d.host_link and d.host_link["gb_s"]:
+        link += f" ({_num(d.host_link['gb_s'])} GB/s each way)"
+    lines.append(f"  clocks base {_num(d.base_mhz)} MHz, boost {_num(d.boost_mhz)} MHz · power {power} W"
+                 f" · host link {link} · NVLink {_num(d.nvlink_gb_s)} GB/s")
+    if d.mig_profiles:
+        lines.append(f"  MIG profiles: {', '.join(d.mig_profiles)}")
     for what, text in d.sources.items():
         lines.append(f"  source {what}: {text}")
     if d.note:
