@@ -10,7 +10,7 @@ import pytest
 
 from archstat.ir.program import BatchMismatch, BatchPair, OpCall, TensorRef, from_rows, to_rows
 from archstat.perf import precision
-from archstat.perf.cost import KernelCost, attention_seconds, l2_hit, tile_seconds, tiles_of
+from archstat.perf.cost import KernelCost, attention_seconds, clock_share, l2_hit_bytes, tile_seconds, tiles_of
 from archstat.perf.device import DeviceSpec
 from archstat.perf.plan import DeviceKernel, Target, gemm_dims, plan
 from archstat.perf.predict import coefficients, predict, run_plan
@@ -32,8 +32,10 @@ def t(shape, tid, role="", dtype="float32", layout=""):
 def test_a_square_gemm_fills_whole_waves():
     # 4096³ fp16 on 128 SMs with 256×128 tiles: 16·32 = 512 tiles = 4 full waves; each tile 2·256·128·4096
     # = 268,435,456 FLOP at 165.2e12 / 128 = 1.290625e12 FLOP/s per SM
-    ideal, intensity, k_slice, split = tiles_of(1, 4096, 4096, 4096, 165.2e12, 128, "fp16")[0]
+    ideal, intensity, k_slice, split, l2 = tiles_of(1, 4096, 4096, 4096, 165.2e12, 128, "fp16")[0]
     assert ideal == pytest.approx(4 * 268_435_456 / 1.290625e12)
+    # through the L2: A (4096²) once per 32 columns of tiles, B once per 16 rows, 2 bytes each
+    assert l2 == 2 * (4096 * 4096 * 32 + 4096 * 4096 * 16)
     assert ideal == pytest.approx(2 * 4096**3 / 165.2e12)           # no quantisation loss: the peak's time
     assert (intensity, k_slice, split) == (pytest.approx(256 * 128 / 384), 4096, 1)
 
@@ -54,9 +56,11 @@ def test_tensor_cores_pad_channels_to_eight():
 
 def test_split_k_fills_the_sms_of_a_long_thin_product():
     # 64×64 output, K = 2^20: one 256×128 tile; split-K into min(128 // 1, 2^20 // 256, 16) = 16 slices of 65,536
-    ideal, _, k_slice, split = tiles_of(1, 64, 64, 1 << 20, 165.2e12, 128, "fp16")[0]
+    ideal, _, k_slice, split, l2 = tiles_of(1, 64, 64, 1 << 20, 165.2e12, 128, "fp16")[0]
     assert (split, k_slice) == (16, 65_536)
     assert ideal == pytest.approx(2 * 256 * 128 * 65_536 / 1.290625e12)   # one wave of 16 CTAs
+    # the one tile reads A (64 × 2^20) once and B (2^20 × 64) once, 2 bytes each
+    assert l2 == 2 * (64 * (1 << 20) * 1 + (1 << 20) * 64 * 1)
 
 
 def test_tile_efficiency():
@@ -73,11 +77,22 @@ def test_attention_efficiency_grows_with_the_head_dim():
     assert attention_seconds(1.0, 64, False, c) == pytest.approx(1 / (0.3 * 64 / 80))
 
 
-def test_a_recent_small_tensor_is_read_from_the_l2():
-    c = {"l2_fraction": 0.5}
-    assert l2_hit(10e6, 20e6, 72e6, c)          # 10 MB written 20 MB of traffic ago: 30 ≤ 36 MB
-    assert not l2_hit(10e6, 30e6, 72e6, c)      # 40 MB > 36: evicted
-    assert not l2_hit(40e6, 0, 72e6, c)         # larger than the share of the L2 it may use
+def test_the_l2_keeps_the_last_bytes_written():
+    c = {"l2_fraction": 0.5}                             # 36 MB of a 72 MB L2 behaves as an LRU cache
+    assert l2_hit_bytes(10e6, 20e6, 72e6, c) == 10e6     # written 20 MB of traffic ago: all of it is in
+    assert l2_hit_bytes(10e6, 30e6, 72e6, c) == 6e6      # 36 − 30: its last 6 MB survive
+    assert l2_hit_bytes(10e6, 40e6, 72e6, c) == 0.0      # evicted
+    assert l2_hit_bytes(40e6, 0.0, 72e6, c) == 36e6      # larger than the room: the room's worth
+
+
+def test_a_power_limit_holds_the_clock_where_the_energy_fits():
+    # 1 s of core-bound work, 0.5 s else; 300 J of arithmetic at the boost clock, 50 J of DRAM traffic, 50 W
+    # static, 40 W of busy SMs: at boost 50 + 40 + 350 / 1.5 = 323 W fits a 330 W limit, not a 200 W one
+    assert clock_share(1.0, 0.5, 300.0, 50.0, 50.0, 40.0, 330.0, 0.5) == 1.0
+    s = clock_share(1.0, 0.5, 300.0, 50.0, 50.0, 40.0, 200.0, 0.5)
+    # at share s: 50 + 40 s³ + (300 s² + 50) / (1 / s + 0.5) = 200
+    assert 50 + 40 * s**3 + (300 * s * s + 50) / (1 / s + 0.5) == pytest.approx(200, rel=1e-6) and 0.5 < s < 1.0
+    assert clock_share(1.0, 0.5, 300.0, 50.0, 50.0, 40.0, 60.0, 0.5) == pytest.approx(0.5)   # never below base
 
 
 # -- the schedule: host and device overlap ------------------------------------------------------------
@@ -254,22 +269,29 @@ def test_a_training_step_traces_the_backward_and_writes_the_update():
 def test_the_fit_evaluates_exactly_what_a_prediction_runs():
     np = pytest.importorskip("numpy")
     import archstat
-    from archstat.perf.device import spec
+    from archstat.perf.device import set_name, spec
     from archstat.perf.recipes import graph_calls
     from archstat.perf.vectorized import Batch
 
     del np
     c = coefficients()
     cases = [("resnet50", "rtx4090", "eager", 64), ("vit_b_16", "rtx4090", "compile", 8),
+             ("resnet50", "l4", "engine", 32), ("vit_b_16", "h100-pcie", "eager", 64),
              ("efficientnet_b0", "i9-10940x", "compile", 1)]
-    batches, expected = {"gpu": Batch("gpu"), "cpu": Batch("cpu")}, {"gpu": [], "cpu": []}
+    batches: dict = {}
+    expected: dict = {}
+    shares = []
     for model, device, runtime, b in cases:
         d = spec(device)
         kernels = graph_calls(archstat.load(model), b)
-        amp = d.kind == "gpu"
-        p = predict(kernels, d, batch=b, runtime=runtime, dtype="fp16" if amp else "fp32", amp=amp)
-        batches[d.kind].add(p.plan, d)
-        expected[d.kind].append(p.latency_s)
+        amp = d.kind == "gpu" and runtime != "engine"
+        dtype = "int8" if runtime == "engine" else "fp16" if amp else "fp32"
+        p = predict(kernels, d, batch=b, runtime=runtime, dtype=dtype, amp=amp)
+        name = set_name(c, d)[0]
+        batches.setdefault(name, Batch(d.kind, name)).add(p.plan, d)
+        expected.setdefault(name, []).append(p.latency_s)
+        shares.append(p.clock_share)
+    assert min(shares) < 1.0     # a power limit held some run below its boost clock: that path is checked too
     for kind, batch in batches.items():
         assert list(batch.latencies(c)) == pytest.approx(expected[kind], rel=1e-9)
 

@@ -51,11 +51,17 @@ DEVICE: dict[str, Coefficient] = {
                                       "bandwidth = this × SMs × clock); CPUs: the last-level cache's per core"),
     "nchw_transpose_share": Coefficient(0.0, 1.0, "share", "of an NCHW↔NHWC transpose's traffic, the share eager "
                                         "cuDNN pays (some of its kernels read NCHW directly)"),
-    "energy_tensor_pj": Coefficient(0.05, 3.0, "pJ/FLOP", "energy of an fp16/bf16 tensor-core FLOP at the boost "
-                                    "clock (TF32: twice it)"),
+    "energy_tensor_pj": Coefficient(0.05, 6.0, "pJ/FLOP", "the board's energy per fp16/bf16 tensor-core FLOP at "
+                                    "the boost clock, at the part's full tensor rate (a part that runs FP32 "
+                                    "accumulation at half rate spends twice it per FLOP; TF32: twice it)"),
     "energy_int8_share": Coefficient(0.25, 1.0, "share", "energy of an int8/fp8 tensor op against an fp16 FLOP"),
-    "energy_fp32_pj": Coefficient(0.5, 40.0, "pJ/FLOP", "energy of an fp32 CUDA-core FLOP at the boost clock"),
-    "energy_byte_pj": Coefficient(5.0, 200.0, "pJ/byte", "energy of a byte moved to or from DRAM"),
+    "energy_fp32_pj": Coefficient(0.5, 40.0, "pJ/FLOP", "the board's energy per fp32 CUDA-core FLOP at the boost "
+                                  "clock"),
+    "energy_byte_hbm_pj": Coefficient(5.0, 200.0, "pJ/byte", "energy of a byte moved to or from HBM"),
+    "energy_byte_gddr_pj": Coefficient(5.0, 300.0, "pJ/byte", "energy of a byte moved to or from GDDR"),
+    "busy_power_w": Coefficient(0.005, 0.5, "W/(SM·GHz³)", "dynamic power of a busy SM whatever it computes "
+                                "(clocks, schedulers, caches): × SMs × (clock in GHz)³, as power follows f·V² "
+                                "and the voltage the clock"),
     "static_share": Coefficient(0.02, 0.5, "share", "of the power limit, what the part draws whatever it runs "
                                 "(leakage, fans, memory refresh)"),
 }

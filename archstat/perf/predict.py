@@ -43,6 +43,7 @@ class Prediction:
     costs: list[KernelCost]
     schedule: Schedule
     warnings: list[str] = field(default_factory=list)
+    clock_share: float = 1.0         # of the boost clock, what the part sustained under its power limit
 
     @property
     def latency_s(self) -> float:
@@ -105,7 +106,7 @@ def predict(calls: list[OpCall], device: DeviceSpec, *, batch: int, runtime: str
     c = coefficients_ or coefficients()
     the_plan = run_plan(calls, device, runtime=runtime, dtype=dtype, amp=amp, tf32=tf32,
                         channels_last=channels_last, optimizer=optimizer, foreach=foreach, sdpa=sdpa)
-    kernel_costs = costs(the_plan, device, c)
+    kernel_costs, clock = costs(the_plan, device, c)
     host = c["host"][device.kind]
     sched = schedule(kernel_costs, overlap=device.kind == "gpu",
                      launch_s=0.0 if record(runtime).per_op_host else host.get("engine_launch_s", 0.0),
@@ -115,4 +116,4 @@ def predict(calls: list[OpCall], device: DeviceSpec, *, batch: int, runtime: str
         warnings.append("planned as generic memory passes (no kernel model): "
                         + ", ".join(f"aten.{op} ×{n}" for op, n in sorted(the_plan.unknown_ops.items())))
     return Prediction(device=device, runtime=the_plan.runtime, precision=the_plan.precision, batch=batch,
-                      plan=the_plan, costs=kernel_costs, schedule=sched, warnings=warnings)
+                      plan=the_plan, costs=kernel_costs, schedule=sched, warnings=warnings, clock_share=clock)

@@ -1,9 +1,10 @@
-"""Many predictions at once, for the fit: the same formulas as ``perf.cost`` and ``perf.schedule``,
-on numpy arrays (numpy is imported here only; a prediction never needs it).
+"""Many predictions at once, for the fit: the same formulas as ``perf.cost`` and ``perf.schedule``, on numpy
+arrays (numpy is imported here only; a prediction never needs it).
 
 ``Batch.add(plan, device, ...)`` stores a plan's coefficient-free figures (``perf.cost.features``);
-``Batch.latencies(coefficients)`` evaluates every stored plan under those coefficients. A test checks
-that it gives exactly what ``perf.predict`` gives one plan at a time.
+``Batch.latencies(coefficients)`` evaluates every stored plan under those coefficients. Every plan of a
+batch is costed with one coefficient set (``set_name``: an architecture generation, or ``cpu``); a test
+checks that a batch gives exactly what ``perf.predict`` gives one plan at a time.
 """
 
 from __future__ import annotations
@@ -15,11 +16,13 @@ from archstat.ir.aten import Kind, Sub
 from archstat.perf.cost import (
     EFFICIENCY_KEYS,
     attention_seconds,
+    busy_power,
+    clock_share,
     conv_factor,
-    device_seconds,
+    energy_scale,
     features,
-    l2_hit,
-    memory_seconds,
+    l2_hit_bytes,
+    math_energy_pj,
     tile_seconds,
 )
 from archstat.perf.device import DeviceSpec
@@ -36,9 +39,12 @@ class _Lists:
     eff: list = field(default_factory=list)
     read: list = field(default_factory=list)
     written: list = field(default_factory=list)
+    flops: list = field(default_factory=list)
+    math: list = field(default_factory=list)
     transpose: list = field(default_factory=list)
     device: list = field(default_factory=list)
     bandwidth: list = field(default_factory=list)
+    l2_unit: list = field(default_factory=list)     # SMs × clock (Hz): × l2_bytes_per_clock = L2 bytes/s
     mat_step: list = field(default_factory=list)
     mat_tiles: list = field(default_factory=list)
     mat_taps: list = field(default_factory=list)
@@ -58,20 +64,24 @@ class _Lists:
 
 
 class Batch:
-    """The plans of many predictions, all on one device kind (gpu or cpu)."""
+    """The plans of many predictions, all costed with one coefficient set (``set_name``) on one device kind."""
 
-    def __init__(self, kind: str):
+    def __init__(self, kind: str, set_name: str = ""):
         self.kind = kind
+        self.set_name = set_name or kind
         self.l = _Lists()
         self.steps = 0
-        self.preds: list[dict] = []     # per prediction: runtime, batch, and whatever the caller attaches
+        self.preds: list[dict] = []     # per prediction: runtime, device figures, whatever the caller attaches
         self._arrays: Optional[dict[str, Any]] = None
 
     def add(self, plan: Plan, device: DeviceSpec, **info) -> int:
         if device.kind != self.kind:
             raise ValueError(f"a {device.kind} plan in a {self.kind} batch")
         index = len(self.preds)
-        self.preds.append({"runtime": str(plan.runtime), **info})
+        self.preds.append({"runtime": str(plan.runtime), "power_w": device.power_w if device.kind == "gpu" else 0.0,
+                           "min_share": device.min_clock_share, "hbm": device.memory == "hbm",
+                           "sms": float(device.sms), "clock_mhz": device.clock_mhz,
+                           "device_bandwidth": device.bandwidth, **info})
         l = self.l
         for f in features(plan, device):
             s = f.kernel
@@ -82,9 +92,12 @@ class Batch:
                          else EFFICIENCY_KEYS.index("other"))
             l.read.append(float(s.read))
             l.written.append(float(s.written))
+            l.flops.append(float(s.flops) * energy_scale(f.math_class, device))   # for the energy only
+            l.math.append(f.math_class)
             l.transpose.append(s.sub == Sub.TRANSPOSE)
             l.device.append(s.kind != Kind.HOST)
             l.bandwidth.append(device.bandwidth)
+            l.l2_unit.append(device.sms * device.clock_mhz * 1e6)
             for h in s.host_ops:
                 l.host_step.append(i)
                 l.host_key.append(HOST_KEYS.index(h) if h in HOST_KEYS else HOST_KEYS.index("pointwise"))
@@ -114,8 +127,8 @@ class Batch:
 
     def extend(self, other: Batch) -> None:
         """Append another batch's predictions (built in another process) after this one's."""
-        if other.kind != self.kind:
-            raise ValueError("batches of different device kinds")
+        if (other.kind, other.set_name) != (self.kind, self.set_name):
+            raise ValueError("batches of different device kinds or coefficient sets")
         steps, preds = self.steps, len(self.preds)
         mine, theirs = self.l, other.l
         for key, values in vars(theirs).items():
@@ -128,15 +141,17 @@ class Batch:
         self.steps += other.steps
         self._arrays = None
 
-    def arrays(self):
+    def arrays(self) -> dict[str, Any]:
         if self._arrays is None:
             import numpy as np
 
             l = self.l
             a = {k: np.asarray(v) for k, v in vars(l).items() if k != "mat_tiles"}
-            a["mat_tiles"] = np.asarray(l.mat_tiles, dtype=float).reshape(len(l.mat_tiles), -1, 4)
+            a["mat_tiles"] = np.asarray(l.mat_tiles, dtype=float).reshape(len(l.mat_tiles), -1, 5)
             a["att"] = np.asarray(l.att, dtype=float).reshape(len(l.att), 3)
-            a["runtime"] = np.asarray([RUNTIME_KEYS.index(p["runtime"]) for p in self.preds])
+            a["runtime"] = np.asarray([RUNTIME_KEYS.index(p["runtime"]) for p in self.preds], dtype=int)
+            for key in ("power_w", "min_share", "hbm", "device_bandwidth", "sms", "clock_mhz"):
+                a[key] = np.asarray([p[key] for p in self.preds], dtype=float)
             self._arrays = a
         return self._arrays
 
@@ -151,11 +166,12 @@ class Batch:
         step_keep = new_pred[a["step_pred"]] >= 0
         new_step = np.full(self.steps, -1)
         new_step[step_keep] = np.arange(int(step_keep.sum()))
-        out = Batch(self.kind)
+        out = Batch(self.kind, self.set_name)
         out.preds = [self.preds[i] for i in keep]
         out.steps = int(step_keep.sum())
         b: dict[str, Any] = {}
-        for key in ("step_pred", "eff", "read", "written", "transpose", "device", "bandwidth"):
+        for key in ("step_pred", "eff", "read", "written", "flops", "math", "transpose", "device", "bandwidth",
+                    "l2_unit"):
             b[key] = a[key][step_keep]
         b["step_pred"] = new_pred[b["step_pred"]]
         for prefix, keys in (("mat", ("mat_tiles", "mat_taps", "mat_groups", "mat_conv", "mat_cuda")),
@@ -166,21 +182,27 @@ class Batch:
             b[f"{prefix}_step"] = new_step[steps[m]] if len(steps) else steps
             for key in keys:
                 b[key] = a[key][m] if len(steps) else a[key]
-        b["runtime"] = a["runtime"][keep]
+        for key in ("runtime", "power_w", "min_share", "hbm", "device_bandwidth", "sms", "clock_mhz"):
+            b[key] = a[key][keep]
         out._arrays = b
         return out
 
-    def device_and_host(self, coefficients: dict):
-        """(device seconds, host seconds) of every step."""
+    def coefficient_set(self, coefficients: dict) -> dict:
+        return coefficients["sets"][self.set_name] if "sets" in coefficients else coefficients[self.kind]
+
+    def _at_boost(self, c: dict):
+        """(compute, l2, dram) seconds of every step at the boost clock, and the bytes it moves over DRAM."""
         import numpy as np
 
         a = self.arrays()
-        c = coefficients[self.kind]
         n = self.steps
-        compute = np.zeros(n)
+        l2_bw = c["l2_bytes_per_clock"] * a["l2_unit"]
+        compute: Any = np.zeros(n)
         if len(a["mat_step"]):
             t = a["mat_tiles"]
-            times = tile_seconds(t[..., 0], t[..., 1], t[..., 2], t[..., 3], c, np).min(axis=1)
+            bw = l2_bw[a["mat_step"]][:, None]
+            times = np.maximum(tile_seconds(t[..., 0], t[..., 1], t[..., 2], t[..., 3], c, np),
+                               t[..., 4] / bw).min(axis=1)
             times = times / np.where(a["mat_conv"], conv_factor(a["mat_taps"], a["mat_groups"], c, np), 1.0)
             direct = np.where(a["mat_conv"], a["mat_cuda"] / c["depthwise_compute_efficiency"], np.inf)
             compute[a["mat_step"]] = np.minimum(times, direct)
@@ -191,14 +213,40 @@ class Batch:
             compute[a["dw_step"]] = a["dw"] / c["depthwise_compute_efficiency"]
         cached: Any = np.zeros(n)
         if len(a["rd_step"]):
-            hit = l2_hit(a["rd_size"], a["rd_dist"], a["rd_l2"], c)
-            cached = np.bincount(a["rd_step"], weights=a["rd_size"] * hit, minlength=n)
+            hit = l2_hit_bytes(a["rd_size"], a["rd_dist"], a["rd_l2"], c, np)
+            cached = np.bincount(a["rd_step"], weights=hit, minlength=n)
         cached = np.minimum(cached, a["read"])
         eff_table = np.asarray([c["bandwidth_efficiency"].get(k, c["bandwidth_efficiency"]["other"])
                                 for k in EFFICIENCY_KEYS])
-        memory = memory_seconds(a["read"] - cached + a["written"], cached, a["bandwidth"], eff_table[a["eff"]], c)
-        memory = memory * np.where(a["transpose"], c["nchw_transpose_share"], 1.0)
-        device = np.where(a["device"], device_seconds(compute, memory, c, np), 0.0)
+        share = np.where(a["transpose"], c["nchw_transpose_share"], 1.0)
+        dram_bytes = (a["read"] - cached + a["written"]) * share
+        return compute, cached / l2_bw * share, dram_bytes / (a["bandwidth"] * eff_table[a["eff"]]), dram_bytes
+
+    def device_and_host(self, coefficients: dict):
+        """(device seconds, host seconds) of every step, and the clock share of every prediction."""
+        import numpy as np
+
+        a = self.arrays()
+        c = self.coefficient_set(coefficients)
+        n, m = self.steps, len(self.preds)
+        compute, l2, dram, dram_bytes = self._at_boost(c)
+        on_device = a["device"].astype(bool)
+        pred = a["step_pred"]
+        bound = compute >= dram + l2
+        kernel_s = c["kernel_s"]
+        core = np.bincount(pred, weights=np.where(on_device, np.where(bound, compute, l2), 0.0), minlength=m)
+        other = np.bincount(pred, weights=np.where(on_device, np.where(bound, 0.0, dram) + kernel_s, 0.0),
+                            minlength=m)
+        flop_j = np.bincount(pred, weights=a["flops"] * math_energy_pj(a["math"], c, np) * 1e-12, minlength=m)
+        byte_pj = np.where(a["hbm"] > 0, c["energy_byte_hbm_pj"], c["energy_byte_gddr_pj"])
+        byte_j = np.bincount(pred, weights=np.where(on_device, dram_bytes, 0.0), minlength=m) * byte_pj * 1e-12
+        powered = a["power_w"] > 0
+        power = np.where(powered, a["power_w"], 1.0)
+        share = np.where(powered, clock_share(np.maximum(core, 1e-30), other, flop_j, byte_j,
+                                              c["static_share"] * power, busy_power(a["sms"], a["clock_mhz"], c),
+                                              power, a["min_share"], np), 1.0)
+        s = share[pred]
+        device = np.where(on_device, np.maximum(compute / s, dram + l2 / s) + kernel_s, 0.0)
         host_table = np.zeros((len(RUNTIME_KEYS), len(HOST_KEYS)))
         hosts = coefficients["host"][self.kind]
         for r, runtime in enumerate(RUNTIME_KEYS):
@@ -212,14 +260,14 @@ class Batch:
         if len(a["host_step"]):
             step_runtime = a["runtime"][a["step_pred"][a["host_step"]]]
             host = np.bincount(a["host_step"], weights=host_table[step_runtime, a["host_key"]], minlength=n)
-        return device, host
+        return device, host, share
 
     def latencies(self, coefficients: dict):
         """The predicted latency of every stored plan (``perf.schedule.schedule``, vectorised)."""
         import numpy as np
 
         a = self.arrays()
-        device, host = self.device_and_host(coefficients)
+        device, host, _ = self.device_and_host(coefficients)
         pred = a["step_pred"]
         m = len(self.preds)
         hosts = coefficients["host"][self.kind]
