@@ -29,8 +29,8 @@ the clock), plus the energy of its arithmetic (``energy_tensor_pj`` per fp16/bf1
 for TF32, ``energy_int8_share`` of it for int8/fp8, ``energy_fp32_pj`` per CUDA-core FLOP) and of its DRAM
 traffic (``energy_byte_hbm_pj`` or ``energy_byte_gddr_pj`` per byte) over its device time. Where that
 power exceeds ``power_w`` at the boost clock, the clock drops to the share ``s`` at which it does not: the
-work that runs on the core clock (arithmetic, L2 traffic) takes ``1/s`` longer and its energy per operation falls as ``s²`` (the
-voltage follows the clock), DRAM traffic keeps its pace. ``s`` never falls below the vendor's base
+work that runs on the core clock (arithmetic, L2 traffic) takes ``1/s`` longer and its energy per
+operation falls as ``s²`` (the voltage follows the clock), DRAM traffic keeps its pace. ``s`` never falls below the vendor's base
 clock (half the boost where none is stated). So a compute-bound kernel on a power-capped part runs at
 the clock it can hold, and two parts of one chip at different power limits differ by exactly this.
 
