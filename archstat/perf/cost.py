@@ -24,15 +24,16 @@ boost clock the part sustains (below), and
 - **kernel_s** is the fixed time of the smallest kernel on the device (launch latency, ramp and tail).
 
 **The clock a power limit lets the part hold.** A program draws ``static_share × power_w`` whatever it
-runs, its SMs ``busy_power_w × SMs × (clock in GHz)³`` while it runs (power follows f·V², the voltage
-the clock), plus the energy of its arithmetic (``energy_tensor_pj`` per fp16/bf16 tensor FLOP, twice that
-for TF32, ``energy_int8_share`` of it for int8/fp8, ``energy_fp32_pj`` per CUDA-core FLOP) and of its DRAM
+runs, its SMs ``busy_power_w × SMs × (clock in GHz)³`` while it runs (power follows f·V², the voltage the
+clock), plus the energy of its arithmetic (``energy_tensor_pj`` per fp16/bf16 tensor FLOP, twice that for
+TF32, ``energy_int8_share`` of it for int8/fp8, ``energy_fp32_pj`` per CUDA-core FLOP) and of its DRAM
 traffic (``energy_byte_hbm_pj`` or ``energy_byte_gddr_pj`` per byte) over its device time. Where that
 power exceeds ``power_w`` at the boost clock, the clock drops to the share ``s`` at which it does not: the
 work that runs on the core clock (arithmetic, L2 traffic) takes ``1/s`` longer and its energy per
-operation falls as ``s²`` (the voltage follows the clock), DRAM traffic keeps its pace. ``s`` never falls below the vendor's base
-clock (half the boost where none is stated). So a compute-bound kernel on a power-capped part runs at
-the clock it can hold, and two parts of one chip at different power limits differ by exactly this.
+operation falls as ``s²`` (the voltage follows the clock), DRAM traffic keeps its pace. ``s`` never falls
+below the vendor's base clock (half the boost where none is stated). So a compute-bound kernel on a power-
+capped part runs at the clock it can hold, and two parts of one chip at different power limits differ by
+exactly this.
 
 Host time is the framework's time to launch a kernel: the sum of its operators' host costs by class
 (``host.<kind>.<runtime>``: view, pointwise, norm, conv, gemm, attention, …); none where the runtime
