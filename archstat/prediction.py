@@ -11,16 +11,27 @@ import os
 from typing import Optional
 
 from archstat.errors import UsageError
-from archstat.perf.runtime import Runtime
 
-VALIDATED = {   # devices with public measurements behind the band, by runtime (benchmarks/prediction)
-    Runtime.EAGER: ("rtx4090", "rtx3090"), Runtime.COMPILE: ("rtx4090", "i9-10940x"),
-    Runtime.ENGINE: ("h100", "a100", "l4"),
-}
+# the batch ranges a validation band is kept apart for: a batch of 1 is the host's, large ones the device's
+BATCH_RANGES = ((1, 1, "1"), (2, 16, "2-16"), (17, 128, "17-128"), (129, None, "129+"))
 
 
-def regime(runtime: str, kind: str, train: bool) -> str:
-    """The key of the validation band a prediction quotes: gpu-eager-infer, cpu-compile-infer, …"""
+def batch_range(batch: int) -> str:
+    """'1', '2-16', '17-128' or '129+': the batch range of a row or a prediction."""
+    for lo, hi, name in BATCH_RANGES:
+        if batch >= lo and (hi is None or batch <= hi):
+            return name
+    return BATCH_RANGES[0][2]
+
+
+def regime(kind: str, runtime: str, train: bool, batch: int, bound: str) -> str:
+    """The key of the validation band a prediction quotes: the device kind, the runtime, inference or a
+    training step, the batch range and what sets the latency (``gpu-eager-infer-b129+-device``)."""
+    return f"{kind}-{runtime}-{'train' if train else 'infer'}-b{batch_range(batch)}-{bound}"
+
+
+def coarse_regime(kind: str, runtime: str, train: bool) -> str:
+    """The leave-one-device-out band's key: kind, runtime, inference or training."""
     return f"{kind}-{runtime}-{'train' if train else 'infer'}"
 
 
@@ -109,6 +120,7 @@ def predict_run(stats, calls, roof, *, device: str, peak_key: str, batch: int, r
     costed on the device behind ``roof`` (its datasheet entry, with the roof's calibrated or given peak
     and bandwidth), the Roofline of ``stats`` with the band of its regime. ``optimizer``: a training step
     (``calls`` hold its backward pass; the optimizer's update is appended)."""
+    from archstat.perf.device import set_name
     from archstat.perf.predict import coefficients, predict
     from archstat.perf.roofline import roofline as make_roofline
 
@@ -120,22 +132,48 @@ def predict_run(stats, calls, roof, *, device: str, peak_key: str, batch: int, r
                          channels_last=channels_last, optimizer=optimizer, foreach=True, coefficients_=c)
     train = optimizer is not None
     band, warnings = trust(c, spec, runtime, train, prediction)
+    used = set_name(c, spec)[0] if "sets" in c else spec.kind
+    if prediction.clock_share < 1.0:
+        notes.append(f"{spec.key}'s {spec.power_w:g} W limit holds this run at {100 * prediction.clock_share:.0f} % of "
+                     f"its {spec.clock_mhz:g} MHz boost clock (arithmetic and L2 traffic slow by as much)")
     return make_roofline(stats, prediction, roof, grouped=grouped, band=band, warnings=warnings, train=train,
-                         notes=notes)
+                         notes=notes, coefficient_set=used)
 
 
 def trust(c: dict, spec, runtime: str, train: bool, prediction) -> tuple[Optional[dict], list[str]]:
-    """The validation band for predictions of this kind (cross-validated on the public measurements),
-    and warnings where this one is outside what was validated."""
-    key = regime(runtime, spec.kind, train)
-    band = (c.get("validation") or {}).get(key)
-    warnings = []
-    if band is None:
-        warnings.append(f"no public measurements validate {key.replace('-', ' ')} predictions: no error band")
-    validated = VALIDATED.get(Runtime(runtime), ())
-    if spec.key not in validated and band is not None:
-        warnings.append(f"{spec.key} was never measured in the validation ({', '.join(validated)} were): its "
-                        "band is theirs, for another device")
+    """The validation band a prediction quotes, and warnings where it is outside what was validated.
+
+    A device measured in the public tables in this prediction's regime (``regime``: kind, runtime,
+    inference or training, batch range, host- or device-bound) quotes that regime's band, cross-validated
+    by architecture; any other quotes the leave-one-device-out band of its kind and runtime (how far a
+    device the fit never saw lands), with a warning saying so."""
+    from archstat.perf.device import set_name
+
+    validation = c.get("validation") or {}
+    bound = prediction.schedule.bound
+    key = regime(spec.kind, str(runtime), train, prediction.batch, bound)
+    measured = validation.get("devices") or {}
+    warnings: list[str] = []
+    band = None
+    if key in (measured.get(spec.key) or ()) and key in (validation.get("regimes") or {}):
+        band = dict(validation["regimes"][key], regime=key, how="cross-validated by architecture")
+    else:
+        coarse = coarse_regime(spec.kind, str(runtime), train)
+        lodo = (validation.get("unmeasured") or {}).get(coarse)
+        seen = ", ".join(sorted(d for d, keys in measured.items() if any(k.startswith(coarse) for k in keys)))
+        if lodo is not None:
+            band = dict(lodo, regime=coarse, how="leave-one-device-out")
+            why = ("was never measured" if spec.key not in measured else
+                   f"was never measured in this regime ({key})")
+            warnings.append(f"{spec.key} {why}: the band is how far devices the fit never saw landed "
+                            f"(leave-one-device-out over {seen})")
+        elif measured:
+            warnings.append(f"no public measurements validate {coarse.replace('-', ' ')} predictions: no error band")
+    if "sets" in c:
+        name, own = set_name(c, spec)
+        if not own:
+            warnings.append(f"{spec.key} ({spec.arch or 'unknown architecture'}) is costed with the {name} "
+                            "coefficients: no public measurement of its generation was fitted")
     known = set(c.get("validated_ops") or ())
     if known:
         new = sorted({op for s in prediction.plan.kernels for op in s.ops} - known - {"nchw_to_nhwc", "nhwc_to_nchw"})

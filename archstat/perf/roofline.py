@@ -133,6 +133,14 @@ class Roofline:
     complete: bool = True
     notes: list[str] = field(default_factory=list)
     kernels: int = 0
+    clock_share: float = 1.0        # of the boost clock, what the part sustained under its power limit
+    coefficient_set: str = ""       # the coefficients it was costed with (an architecture generation)
+
+    @property
+    def bound(self) -> str:
+        """What sets the latency: ``host`` (launching the program takes longer than the device runs it)
+        or ``device``."""
+        return "host" if self.host_bound else "device"
 
     @property
     def predicted_s(self) -> float:
@@ -304,7 +312,7 @@ def grouped_rows(ops: list[RoofRow], grouped: ModelStats, stats: ModelStats) -> 
 
 def roofline(stats: ModelStats, prediction: Prediction, roof: Roof, *, grouped: Optional[ModelStats] = None,
              band: Optional[dict] = None, warnings: Optional[list] = None, train: bool = False,
-             notes: Optional[list] = None) -> Roofline:
+             notes: Optional[list] = None, coefficient_set: str = "") -> Roofline:
     """The Roofline of ``stats`` from a ``perf.predict.Prediction`` of its program."""
     ops = rows_from(stats, prediction)
     rows = grouped_rows(ops, grouped, stats) if grouped is not None and grouped.depth is not None else ops
@@ -316,4 +324,5 @@ def roofline(stats: ModelStats, prediction: Prediction, roof: Roof, *, grouped: 
                     latency_s=sched.latency_s, host_s=sched.host_s, device_s=sched.device_s, idle_s=sched.idle_s,
                     host_bound=sched.host_bound, tf32=dict(prediction.plan.tf32), band=band,
                     warnings=list(warnings or []) + list(prediction.warnings), complete=stats.totals.complete,
-                    notes=list(notes or []), kernels=len(prediction.plan.device_kernels))
+                    notes=list(notes or []), kernels=len(prediction.plan.device_kernels),
+                    clock_share=prediction.clock_share, coefficient_set=coefficient_set)

@@ -24,7 +24,13 @@ class Schedule:
     host_s: float                   # the host's time to launch everything
     device_s: float                 # the device's busy time
     idle_s: float                   # device time spent waiting for the host
-    host_bound: bool                # the device spent longer waiting for launches than running kernels
+    host_bound: bool                # the host took longer to launch the program than the device to run it
+
+    @property
+    def bound(self) -> str:
+        """What sets the latency: ``host`` when launching the program takes longer than running it on the
+        device (the device waits between kernels), else ``device``."""
+        return "host" if self.host_bound else "device"
 
 
 def schedule(costs: list[KernelCost], *, overlap: bool = True, launch_s: float = 0.0, sync_s: float = 0.0) -> Schedule:
@@ -47,4 +53,4 @@ def schedule(costs: list[KernelCost], *, overlap: bool = True, launch_s: float =
         end = start + c.device_s
         busy += c.device_s
     latency = max(host, end) + sync_s
-    return Schedule(latency, host, busy, idle, idle > busy)   # the device waited longer than it worked
+    return Schedule(latency, host, busy, idle, host > busy)

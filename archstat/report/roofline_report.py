@@ -53,7 +53,8 @@ def totals_dict(rl: Roofline) -> dict:
     return {"macs": rl.macs, "flops": 2 * rl.macs, "bytes": rl.bytes,
             "intensity_flop_per_byte": 2 * rl.macs / rl.bytes if rl.bytes else None,
             "predicted_s": rl.predicted_s, "host_s": rl.host_s, "device_s": rl.device_s, "idle_s": rl.idle_s,
-            "host_bound": rl.host_bound, "throughput_samples_per_s": rl.throughput, "kernels": rl.kernels,
+            "bound": rl.bound, "host_bound": rl.host_bound, "throughput_samples_per_s": rl.throughput,
+            "kernels": rl.kernels, "clock_share": rl.clock_share, "coefficient_set": rl.coefficient_set,
             "memory_bound_layer_share": rl.memory_bound_layer_share,
             "memory_bound_time_share": rl.memory_bound_time_share, "complete": rl.complete}
 
@@ -139,26 +140,30 @@ def header_lines(rl: Roofline) -> list[str]:
 
 
 def band_text(rl: Roofline) -> str:
-    """How far to trust the total: the cross-validated error of predictions of this kind."""
+    """How far to trust the total: the validated error of predictions of this regime (cross-validated by
+    architecture on measured devices, or leave-one-device-out for a device never measured)."""
     b = rl.band
     if not b or not b.get("n"):
         return "trust               no public measurements validate this kind of prediction"
     lo, hi = b["band"]
+    how = b.get("how", "cross-validated")
     return (f"trust               median error {100 * b['median_error']:.0f} % over {b['n']:,} public measurements "
-            f"of this kind (cross-validated); 80 % of them ran at {lo:.2f}–{hi:.2f}× the predicted throughput "
-            f"({fmt_time(rl.predicted_s / hi)} – {fmt_time(rl.predicted_s / lo)} here)")
+            f"of this regime ({b.get('regime', '')}, {how}); 80 % of them ran at {lo:.2f}–{hi:.2f}× the "
+            f"predicted throughput ({fmt_time(rl.predicted_s / hi)} – {fmt_time(rl.predicted_s / lo)} here)")
 
 
 def total_lines(rl: Roofline) -> list[str]:
     mark = "" if rl.complete else " (a lower bound: some rows have no MAC count)"
     what = "step" if rl.train else "batch"
     gpu = rl.device.kind == "gpu"
-    bound = "host-bound: the GPU waits for launches" if rl.host_bound and gpu else (
-        "device-bound" if gpu else "host and device in series (a CPU)")
+    bound = ("bound: host (launching takes longer than the GPU runs: it waits between kernels)"
+             if rl.bound == "host" and gpu else "bound: device" if gpu else "host and device in series (a CPU)")
     lines = [f"predicted latency   {fmt_time(rl.predicted_s)} per {what}{mark} · {bound}",
              f"                    device {fmt_time(rl.device_s)} busy, host {fmt_time(rl.host_s)} launching "
              f"{rl.kernels:,} kernels" + (f", device idle {fmt_time(rl.idle_s)}" if rl.idle_s > 0 else ""),
              f"throughput          {rl.throughput:,.1f} samples/s",
+             f"coefficients        {rl.coefficient_set}" + (f" · clock {100 * rl.clock_share:.0f} % of boost (power "
+                                                             "limit)" if rl.clock_share < 1 else ""),
              band_text(rl),
              f"memory-bound        {100 * rl.memory_bound_layer_share:.0f} % of the rows, "
              f"{100 * rl.memory_bound_time_share:.0f} % of the device time",
