@@ -1,31 +1,42 @@
-"""Refit the performance model's coefficients (archstat/data/perf.yaml) from the public measurements.
+"""Refit the performance model's coefficients (archstat/data/perf.yaml) on the public measurements, and
+measure how far its predictions can be trusted, by regime.
 
-    PYTHONPATH=. python benchmarks/prediction/fit.py [--sample N] [--folds 5] [--write]
+    PYTHONPATH=. python benchmarks/prediction/fit.py [--fit-rows N] [--folds 5] [--workers 2] [--write]
 
-Every row of every table in `data/` (tables.py) is planned once (the plans do not depend on the
-coefficients), then the coefficients listed in FITTED are fitted by robust least squares on
-log(predicted / measured) throughput, over all rows at once: one set of coefficients for every model,
-table and device (no per-model or per-table constant). How far it can be trusted is measured by
-cross-validation by model family: the families are split into `--folds` groups; each group is predicted
-by coefficients fitted without it. Those out-of-fold errors are the figures `perf.yaml`'s `validation`
-(and every prediction's band) quotes, never the in-sample ones.
+Every row of every table (tables.py: timm's GPU and CPU tables, MLPerf Inference, NVIDIA
+DeepLearningExamples) is planned once (plans do not depend on the coefficients). The coefficients
+(``core.params``: per architecture generation where a generation changes them, shared by every GPU
+otherwise, host costs per runtime and operator class; each inside the physical range
+``archstat/perf/coefficients.py`` declares) are fitted by robust least squares on log(predicted /
+measured) throughput, rows weighted so that every (table, device) counts alike, run to convergence
+(``--max-nfev`` is a safety net: the fit records whether it converged, its optimality and the
+coefficients left at a bound).
 
-Every fit, the all-data one and each fold's, starts from the same priors (`priors.json`: the hand-set
-values perf.yaml held before any fit, at f48af02), never from a fit that has seen the held-out rows, and
-each runs the same `--max-nfev`: a fold's coefficients owe nothing to its own families.
+How far it can be trusted is measured out of sample, never in it:
 
-`--write` rewrites archstat/data/perf.yaml with the all-data fit and the cross-validated bands.
-Needs numpy and scipy (benchmark-only dependencies).
+- **by architecture**: rows grouped by architecture (timm's source module, or an identical traced
+  graph: ``core.architecture_groups``), the groups split into ``--folds`` folds, each predicted by
+  coefficients fitted without it: the bands of measured devices, per regime (kind, runtime, inference
+  or training, batch range, host- or device-bound);
+- **leave one device out**: each measured device predicted by coefficients fitted without any of its
+  rows (its generation's own coefficients fitted on its siblings, or its nearest generation's when it
+  is the only one): the band a device archstat was never measured on quotes;
+- **held-out runtimes and batch ranges**: each runtime, and the batches of 1 and of 2–16, predicted by
+  coefficients fitted without them.
+
+Every fit starts from the same priors (the values perf.yaml holds before this fit, or ``--start``), so
+a held-out row's coefficients owe nothing to it. ``--write`` rewrites perf.yaml; ``report.py`` writes
+results.md from the last run. Needs numpy and scipy (benchmark-only dependencies).
 """
 
 from __future__ import annotations
 
 import argparse
-import copy
 import datetime
-import hashlib
 import json
+import math
 import pickle
+import platform
 import sys
 import time
 from pathlib import Path
@@ -34,81 +45,26 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 sys.path.insert(0, str(HERE))
 
+import core  # noqa: E402
 import numpy as np  # noqa: E402
-from replay import device_spec, family, plan_options, traced  # noqa: E402
+from replay import device_spec, plan_options, traced  # noqa: E402
 from tables import TABLES, by_key  # noqa: E402
 
 from archstat.ir.program import BatchMismatch  # noqa: E402
+from archstat.perf.device import set_name  # noqa: E402
 from archstat.perf.predict import coefficients, run_plan  # noqa: E402
 from archstat.perf.vectorized import Batch  # noqa: E402
+from archstat.prediction import batch_range, coarse_regime, regime  # noqa: E402
 
-# (path in perf.yaml, lower bound, upper bound): what the fit may move
-FITTED = [
-    ("gpu.gemm_efficiency", 0.3, 1.2), ("gpu.tile_intensity", 8, 256), ("gpu.k_overhead", 1, 512),
-    ("gpu.conv_efficiency", 0.2, 1.5), ("gpu.grouped_efficiency", 0.05, 1.5),
-    ("gpu.depthwise_compute_efficiency", 0.02, 1.0), ("gpu.attention_efficiency", 0.05, 1.2),
-    ("gpu.efficient_attention_efficiency", 0.02, 1.2), ("gpu.attention_head_overhead", 0.5, 256),
-    ("gpu.bandwidth_efficiency.pointwise", 0.2, 1.2), ("gpu.bandwidth_efficiency.cast", 0.2, 1.2),
-    ("gpu.bandwidth_efficiency.reduction", 0.1, 1.2), ("gpu.bandwidth_efficiency.norm", 0.1, 1.2),
-    ("gpu.bandwidth_efficiency.softmax", 0.1, 1.2), ("gpu.bandwidth_efficiency.pool", 0.1, 1.2),
-    ("gpu.bandwidth_efficiency.copy", 0.1, 1.2), ("gpu.bandwidth_efficiency.transpose", 0.1, 1.2),
-    ("gpu.bandwidth_efficiency.gather", 0.05, 1.2), ("gpu.bandwidth_efficiency.fused", 0.2, 1.2),
-    ("gpu.bandwidth_efficiency.matrix", 0.2, 1.2), ("gpu.bandwidth_efficiency.depthwise", 0.05, 1.2),
-    ("gpu.kernel_s", 0.2e-6, 20e-6), ("gpu.l2_fraction", 0.05, 1.0), ("gpu.l2_speedup", 1.0, 10.0),
-    ("gpu.nchw_transpose_share", 0.0, 1.0),
-    ("host.gpu.eager.view", 0.1e-6, 20e-6), ("host.gpu.eager.pointwise", 0.5e-6, 60e-6),
-    ("host.gpu.eager.norm", 0.5e-6, 80e-6), ("host.gpu.eager.conv", 1e-6, 150e-6),
-    ("host.gpu.eager.gemm", 1e-6, 100e-6), ("host.gpu.eager.attention", 1e-6, 150e-6),
-    ("host.gpu.compile.fused", 0.5e-6, 60e-6), ("host.gpu.compile.conv", 0.5e-6, 100e-6),
-    ("host.gpu.compile.gemm", 0.5e-6, 100e-6), ("host.gpu.compile.attention", 0.5e-6, 100e-6),
-    ("cpu.gemm_efficiency", 0.05, 1.2), ("cpu.conv_efficiency", 0.05, 2.0), ("cpu.grouped_efficiency", 0.02, 2.0),
-    ("cpu.depthwise_compute_efficiency", 0.005, 1.0), ("cpu.attention_efficiency", 0.02, 1.2),
-    ("cpu.bandwidth_efficiency.fused", 0.05, 2.0), ("cpu.bandwidth_efficiency.pool", 0.05, 2.0),
-    ("cpu.bandwidth_efficiency.matrix", 0.05, 2.0), ("cpu.bandwidth_efficiency.depthwise", 0.02, 2.0),
-    ("cpu.kernel_s", 0.1e-6, 50e-6), ("cpu.l2_fraction", 0.05, 1.0), ("cpu.l2_speedup", 1.0, 20.0),
-    ("host.cpu.compile.fused", 0.1e-6, 60e-6), ("host.cpu.compile.conv", 0.1e-6, 100e-6),
-    ("host.cpu.compile.gemm", 0.1e-6, 100e-6),
-]
-# coefficients that move with another (the same kind of kernel or launch); the first is fitted
-TIED = {"host.gpu.eager.alloc": "host.gpu.eager.view", "host.gpu.eager.fused": "host.gpu.eager.pointwise",
-        "host.gpu.compile.pointwise": "host.gpu.compile.fused", "host.gpu.compile.norm": "host.gpu.compile.fused",
-        "host.cpu.compile.pointwise": "host.cpu.compile.fused", "host.cpu.compile.norm": "host.cpu.compile.fused",
-        "host.cpu.compile.attention": "host.cpu.compile.gemm",
-        "gpu.bandwidth_efficiency.fill": "gpu.bandwidth_efficiency.pointwise",
-        "gpu.bandwidth_efficiency.other": "gpu.bandwidth_efficiency.copy",
-        **{f"cpu.bandwidth_efficiency.{k}": "cpu.bandwidth_efficiency.fused"
-           for k in ("pointwise", "cast", "fill", "reduction", "norm", "softmax", "copy", "transpose", "gather",
-                     "other")},
-        "cpu.efficient_attention_efficiency": "cpu.attention_efficiency"}
-
-
-def get(c: dict, path: str):
-    for p in path.split(".")[:-1]:
-        c = c[p]
-    return c[path.split(".")[-1]]
-
-
-def put(c: dict, path: str, value) -> None:
-    for p in path.split(".")[:-1]:
-        c = c.setdefault(p, {})
-    c[path.split(".")[-1]] = value
-
-
-def with_values(base: dict, theta) -> dict:
-    c = copy.deepcopy(base)
-    for (path, _, _), v in zip(FITTED, theta):
-        put(c, path, float(v))
-    for path, source in TIED.items():
-        put(c, path, get(c, source))
-    return c
+CACHE = HERE / ".cache"
 
 
 # -- the plans of every measured row -------------------------------------------------------------------
 
 def _plan_programs(job):
-    """One worker's share of the programs: (batches, skipped, ops)."""
-    items, = job
-    batches = {"gpu": Batch("gpu"), "cpu": Batch("cpu")}
+    """One worker's share of the programs: (batches by coefficient set, skipped, operators)."""
+    items, base = job
+    batches: dict[str, Batch] = {}
     skipped: dict[str, int] = {}
     ops: set[str] = set()
     for (model, img, mode), entries in items:
@@ -120,260 +76,365 @@ def _plan_programs(job):
                 skipped[why] = skipped.get(why, 0) + 1
                 continue
             try:
-                kernels = t["pair"].at(row["batch"])
+                calls = t["pair"].at(row["batch"])
             except BatchMismatch:
                 skipped["batch"] = skipped.get("batch", 0) + 1
                 continue
-            device = device_spec(table.device)
-            p = run_plan(kernels, device, **plan_options(table))
+            device = device_spec(row.get("device") or table.device)
+            try:
+                p = run_plan(calls, device, **plan_options(table, row))
+            except ValueError as exc:
+                skipped[f"plan: {exc}"] = skipped.get(f"plan: {exc}", 0) + 1
+                continue
             ops.update(op for st in p.kernels for op in st.ops)
-            batches[device.kind].add(p, device, table=table.key, model=row["model"], family=family(row["model"]),
-                                     img=row["img"], batch=row["batch"], measured=row["samples_per_s"],
-                                     runtime=table.runtime, train=table.mode == "train")
+            name = set_name(base, device)[0]
+            record = t.get("record") or {}
+            batches.setdefault(name, Batch(device.kind, name)).add(
+                p, device, table=table.key, model=row["model"], img=row["img"], batch=row["batch"],
+                measured=row["samples_per_s"], runtime=str(p.runtime), train=table.mode == "train",
+                device_key=device.key, kind=device.kind, arch=record.get("arch", ""), graph=record.get("graph", ""))
     return batches, skipped, ops
 
 
-def build(tables, sample=None, workers: int = 2):
-    """Batches (gpu, cpu) holding the plan of every measured row, with what was measured; the programs
-    are planned by ``workers`` processes (each reads its cache files once)."""
+def build(tables, base: dict, workers: int = 2):
+    """Batches (one per coefficient set) holding the plan of every measured row."""
     import multiprocessing as mp
 
     work: dict[tuple, list] = {}
     for table in tables:
-        rows = table.rows()
-        if sample:
-            import random
-
-            rows = random.Random(0).sample(rows, min(sample, len(rows)))
-        for row in rows:
+        for row in table.rows():
             work.setdefault((row["model"], row["img"], table.mode), []).append((table.key, row))
     items = sorted(work.items())
     chunks = [items[i::workers * 8] for i in range(workers * 8)]
-    batches = {"gpu": Batch("gpu"), "cpu": Batch("cpu")}
+    batches: dict[str, Batch] = {}
     skipped: dict[str, int] = {}
     ops: set[str] = set()
     t0 = time.perf_counter()
     with mp.get_context("fork").Pool(workers) as pool:
-        for n, (b, sk, op) in enumerate(pool.imap(_plan_programs, [(c,) for c in chunks])):
-            for kind in batches:
-                batches[kind].extend(b[kind])
+        for n, (b, sk, op) in enumerate(pool.imap(_plan_programs, [(c, base) for c in chunks])):
+            for name, batch in b.items():
+                if name in batches:
+                    batches[name].extend(batch)
+                else:
+                    batches[name] = batch
             for k, v in sk.items():
                 skipped[k] = skipped.get(k, 0) + v
             ops |= op
             print(f"  planned {n + 1}/{len(chunks)} chunks, {time.perf_counter() - t0:.0f} s", file=sys.stderr)
-    return batches, skipped, ops
+    return dict(sorted(batches.items())), skipped, ops
 
 
-def residuals(batches, c):
-    """log(predicted / measured) throughput of every stored row (gpu rows, then cpu rows)."""
-    out = []
-    for b in batches.values():
-        if not b.preds:
-            continue
-        lat = b.latencies(c)
-        batch = np.asarray([p["batch"] for p in b.preds], dtype=float)
-        meas = np.asarray([p["measured"] for p in b.preds], dtype=float)
-        out.append(np.log(batch / lat) - np.log(meas))
-    return np.concatenate(out) if out else np.zeros(0)
+# -- residuals and the fit -----------------------------------------------------------------------------
+
+class Problem:
+    """The rows a fit sees (a mask over every planned row), its parameters and its weights."""
+
+    def __init__(self, batches: dict[str, Batch], base: dict, params: list[core.Param], mask: np.ndarray,
+                 weights: np.ndarray):
+        self.base, self.params = base, params
+        self.parts: list[tuple[Batch, np.ndarray]] = []   # (the batch cut to the mask, its rows' indices)
+        start = 0
+        for b in batches.values():
+            n = len(b.preds)
+            idx = np.flatnonzero(mask[start:start + n])
+            if len(idx):
+                self.parts.append((b.subset(idx), start + idx))
+            start += n
+        self.rows = np.concatenate([i for _, i in self.parts]) if self.parts else np.zeros(0, dtype=int)
+        self.weights = weights[self.rows]
+        self.measured = np.concatenate([[p["measured"] for p in b.preds] for b, _ in self.parts])
+        self.batch = np.concatenate([[p["batch"] for p in b.preds] for b, _ in self.parts]).astype(float)
+        self.sparsity = self._sparsity()
+
+    def _sparsity(self) -> np.ndarray:
+        """Which residuals each parameter can move (so the Jacobian is estimated by columns that touch
+        disjoint rows at once)."""
+        out = np.zeros((len(self.rows), len(self.params)), dtype=bool)
+        start = 0
+        for b, _ in self.parts:
+            n = len(b.preds)
+            for j, p in enumerate(self.params):
+                if p.scope == b.set_name or (p.scope in ("gpu", "host-gpu") and b.kind == "gpu") or (
+                        p.scope in ("cpu", "host-cpu") and b.kind == "cpu"):
+                    out[start:start + n, j] = True
+            start += n
+        return out
+
+    def residuals(self, values) -> np.ndarray:
+        """log(predicted / measured) throughput of every row of the fit."""
+        c = core.apply(self.base, self.params, values)
+        lat = np.concatenate([b.latencies(c) for b, _ in self.parts])
+        return np.log(self.batch / lat) - np.log(self.measured)
+
+    def fit(self, x0, max_nfev: int):
+        from scipy.optimize import least_squares
+
+        lo = np.asarray([p.low for p in self.params])
+        hi = np.asarray([p.high for p in self.params])
+        z0 = np.log(np.clip(np.asarray(x0, dtype=float), lo * 1.0001 + 1e-15, hi * 0.9999))
+        used = self.sparsity.any(axis=0)              # a parameter no row of this fit moves stays at its start
+
+        def full(z):
+            out = np.exp(z0.copy())
+            out[used] = np.exp(z)
+            return out
+
+        def fun(z):
+            return self.weights * self.residuals(full(z))
+
+        res = least_squares(fun, z0[used], bounds=(np.log(np.maximum(lo[used], 1e-15)), np.log(hi[used])),
+                            loss="soft_l1", f_scale=0.15, max_nfev=max_nfev, diff_step=1e-3, ftol=1e-6, xtol=1e-6,
+                            jac_sparsity=self.sparsity[:, used] if self.sparsity.any() else None)
+        return full(res.x), res
 
 
-def all_preds(batches):
-    return [p for b in batches.values() for p in b.preds]
-
-
-def subset(batches, keep: np.ndarray) -> dict:
-    """The batches restricted to the rows where ``keep`` is True (rows in all_preds order)."""
-    out, start = {}, 0
-    for kind, b in batches.items():
-        n = len(b.preds)
-        idx = np.flatnonzero(keep[start:start + n])
-        out[kind] = b.subset(idx) if len(idx) else Batch(kind)
-        start += n
-    return out
-
-
-def kind_of(path: str) -> str:
-    """Which rows a coefficient acts on: the GPU tables' (gpu.*, host.gpu.*) or the CPU table's."""
-    return "cpu" if path.startswith(("cpu.", "host.cpu.")) else "gpu"
-
-
-def fit(batches, base, theta0=None, max_nfev=60, kind=None):
-    """Robust least squares on log ratios over every row of ``batches``, in log space (every coefficient is
-    a positive rate, share or time). With ``kind``, only that kind's coefficients move and only its rows
-    are evaluated (no coefficient acts on both); the others keep their ``theta0`` values."""
-    from scipy.optimize import least_squares
-
-    lo = np.asarray([f[1] for f in FITTED])
-    hi = np.asarray([f[2] for f in FITTED])
-    x0 = np.clip(np.asarray(theta0 if theta0 is not None else [get(base, f[0]) for f in FITTED], dtype=float),
-                 lo * 1.0001 + 1e-12, hi * 0.9999)
-    moving = np.asarray([kind is None or kind_of(f[0]) == kind for f in FITTED])
-    rows = batches if kind is None else {kind: batches[kind]}
-    llo, lhi = np.log(np.maximum(lo[moving], 1e-12)), np.log(hi[moving])
-
-    def full(z):
-        theta = x0.copy()
-        theta[moving] = np.exp(z)
-        return theta
-
-    def fun(z):
-        return residuals(rows, with_values(base, full(z)))
-
-    res = least_squares(fun, np.log(np.maximum(x0[moving], 1e-12)), bounds=(llo, lhi), loss="soft_l1",
-                        f_scale=0.15, max_nfev=max_nfev, x_scale=1.0, diff_step=1e-3)
-    return full(res.x), res
-
-
-_SHARED: dict = {}   # the planned rows, inherited by the fitting workers (fork) instead of pickled
+_SHARED: dict = {}   # what the fitting workers inherit (fork) instead of pickling
 
 
 def _fit_job(job):
-    """One fit in a worker: (kind, fold or None, theta, evaluations)."""
-    kind, fold, keep, theta0, max_nfev = job
-    th, res = fit(subset(_SHARED["batches"], keep), _SHARED["base"], theta0=theta0, max_nfev=max_nfev, kind=kind)
-    return kind, fold, th, res.nfev
+    label, mask, max_nfev = job
+    prob = Problem(_SHARED["batches"], _SHARED["base"], _SHARED["params"], mask, _SHARED["weights"])
+    t0 = time.perf_counter()
+    values, res = prob.fit(_SHARED["x0"], max_nfev)
+    return label, values, {"status": int(res.status), "message": str(res.message), "nfev": int(res.nfev),
+                           "optimality": float(res.optimality), "cost": float(res.cost),
+                           "seconds": round(time.perf_counter() - t0, 1)}
 
 
-def fit_parallel(jobs: list, workers: int = 2) -> list:
+def run_fits(jobs: list, workers: int) -> dict:
     import multiprocessing as mp
 
+    if workers <= 1:
+        return {label: (v, info) for label, v, info in map(_fit_job, jobs)}
     with mp.get_context("fork").Pool(workers) as pool:
-        return pool.map(_fit_job, jobs, chunksize=1)
+        return {label: (v, info) for label, v, info in pool.imap_unordered(_fit_job, jobs, chunksize=1)}
 
 
-def merge(thetas: dict, x0) -> np.ndarray:
-    """One coefficient vector from the per-kind fits."""
-    out = np.asarray(x0, dtype=float).copy()
-    for kind, th in thetas.items():
-        m = np.asarray([kind_of(f[0]) == kind for f in FITTED])
-        out[m] = th[m]
-    return out
+def predict_all(batches: dict[str, Batch], c: dict) -> tuple[np.ndarray, np.ndarray]:
+    """log(predicted / measured) of every planned row under coefficients ``c``, and whether each is
+    host-bound (the schedule's bound)."""
+    out, bound = [], []
+    for b in batches.values():
+        device, host, _ = b.device_and_host(c)
+        lat = b.latencies(c)
+        pred = b.arrays()["step_pred"]
+        m = len(b.preds)
+        busy = np.bincount(pred, weights=device, minlength=m)
+        launch = np.bincount(pred, weights=host, minlength=m)
+        batch = np.asarray([p["batch"] for p in b.preds], dtype=float)
+        meas = np.asarray([p["measured"] for p in b.preds], dtype=float)
+        out.append(np.log(batch / lat) - np.log(meas))
+        bound.append((launch > busy) & (b.kind == "gpu"))
+    return np.concatenate(out), np.concatenate(bound)
 
 
-def fold_of(fam: str, folds: int) -> int:
-    return int(hashlib.sha256(fam.encode()).hexdigest(), 16) % folds
+# -- the run ----------------------------------------------------------------------------------------------
 
-
-def stats(r) -> dict:
-    """Median |error|, share within ±25 % and ±50 %, worst, and the 10–90 % band of measured/predicted."""
-    r = np.asarray(r)
-    ratio = np.exp(-r)            # measured / predicted throughput
-    err = np.exp(np.abs(r)) - 1   # ×1.5 either way is 50 % off
-    return {"n": len(r), "median_error": float(np.median(err)) if len(r) else None,
-            "within_25": float(np.mean(err <= 0.25)) if len(r) else None,
-            "within_50": float(np.mean(err <= 0.5)) if len(r) else None,
-            "worst": float(np.exp(np.max(np.abs(r)))) if len(r) else None,
-            "band": [float(np.quantile(ratio, 0.1)), float(np.quantile(ratio, 0.9))] if len(r) else None}
-
-
-def regime_of(p: dict, kind: str) -> str:
-    return f"{kind}-{p['runtime']}-{'train' if p['train'] else 'infer'}"
+def weights_of(preds: list[dict]) -> np.ndarray:
+    """Every (table, device) counts alike: a row of a group of n rows weighs 1/√n (normalised)."""
+    groups: dict[tuple, int] = {}
+    for p in preds:
+        groups[(p["table"], p["device_key"])] = groups.get((p["table"], p["device_key"]), 0) + 1
+    w = np.asarray([1.0 / math.sqrt(groups[(p["table"], p["device_key"])]) for p in preds])
+    return w / w.mean()
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--fit-rows", type=int, default=150, help="rows per table the coefficients are fitted on")
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--fit-rows", type=int, default=120, help="rows per (table, device) the coefficients are "
+                    "fitted on (a fixed sample; every row is predicted)")
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--tables", default=",".join(t.key for t in TABLES))
-    ap.add_argument("--max-nfev", type=int, default=25, help="evaluations per fit (the all-data one and each fold's)")
+    ap.add_argument("--max-nfev", type=int, default=400, help="a safety net: each fit stops when it converges")
     ap.add_argument("--reuse", action="store_true", help="reuse the plans of the last run (.cache/fit-plans.pkl)")
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--start", default=str(HERE / "priors.json"),
-                    help="a JSON file whose 'fitted' coefficients start every fit (default: priors.json, the values "
-                         "set before any fit). A start fitted on these rows leaks them into the cross-validation: "
-                         "its figures are then not out of sample")
+    ap.add_argument("--start", default=None, help="a perf.yaml to start every fit from (default: the shipped one)")
+    ap.add_argument("--skip-cv", action="store_true", help="the all-data fit only (no out-of-sample figures)")
     ap.add_argument("--write", action="store_true")
     args = ap.parse_args(argv)
-    # the start is checked before the long planning step
-    try:
-        start = json.loads(Path(args.start).read_text())["fitted"]
-    except (OSError, ValueError, KeyError, TypeError) as e:
-        ap.error(f"--start {args.start}: cannot read its 'fitted' coefficients ({e})")
-    missing = [f[0] for f in FITTED if f[0] not in start]
-    if missing:
-        ap.error(f"--start {args.start} lacks {len(missing)} of the fitted coefficients: "
-                 f"{', '.join(missing[:5])}{', …' if len(missing) > 5 else ''}")
-    x0 = np.asarray([start[f[0]] for f in FITTED], dtype=float)
     t0 = time.perf_counter()
+    if args.start:
+        import yaml
+
+        base = yaml.safe_load(Path(args.start).read_text())
+    else:
+        base = coefficients()
     tables = [t for t in TABLES if t.key in args.tables.split(",")]
-    cache = HERE / ".cache" / "fit-plans.pkl"
+    cache = CACHE / "fit-plans.pkl"
     if args.reuse and cache.exists():
         with open(cache, "rb") as f:
             batches, skipped, ops = pickle.load(f)
     else:
-        batches, skipped, ops = build(tables, workers=args.workers)
+        batches, skipped, ops = build(tables, base, workers=args.workers)
         for b in batches.values():
             b.arrays()
         with open(cache, "wb") as f:
             pickle.dump((batches, skipped, ops), f)
-    preds = all_preds(batches)
-    kinds = [k for k, b in batches.items() for _ in b.preds]
-    print(f"{len(preds)} rows planned ({skipped} skipped) in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
-    # the rows the coefficients are fitted on: a fixed sample of each table
+    preds = [p for b in batches.values() for p in b.preds]
+    print(f"{len(preds)} rows planned in {len(batches)} coefficient sets ({skipped} skipped), "
+          f"{time.perf_counter() - t0:.0f} s", file=sys.stderr)
+    gpu_sets = [name for name, b in batches.items() if b.kind == "gpu" and b.preds]
+    params = core.params(gpu_sets, cpu="cpu" in batches)
+    x0 = core.start(base, params)
+    weights = weights_of(preds)
+    n = len(preds)
+    # the rows the coefficients are fitted on: a fixed sample of each (table, device)
     rng = np.random.default_rng(0)
-    table_of = np.asarray([p["table"] for p in preds])
-    fit_rows = np.zeros(len(preds), dtype=bool)
-    for key in sorted(set(table_of)):
-        idx = np.flatnonzero(table_of == key)
+    group_of = np.asarray([f"{p['table']}|{p['device_key']}" for p in preds])
+    fit_rows = np.zeros(n, dtype=bool)
+    for g in sorted(set(group_of)):
+        idx = np.flatnonzero(group_of == g)
         fit_rows[rng.choice(idx, min(args.fit_rows, len(idx)), replace=False)] = True
-    base = coefficients()
-    print("priors:", json.dumps(stats(residuals(batches, with_values(base, x0)))), file=sys.stderr)
-    kinds_present = [k for k, b in batches.items() if b.preds]
-    _SHARED.update(batches=batches, base=base)
-    done = fit_parallel([(k, None, fit_rows, x0, args.max_nfev) for k in kinds_present], args.workers)
-    theta = merge({k: th for k, _, th, _ in done}, x0)
-    fitted = with_values(base, theta)
-    r_all = residuals(batches, fitted)
-    print(f"fit ({sum(n for *_, n in done)} evaluations, {time.perf_counter() - t0:.0f} s): "
-          f"{json.dumps(stats(r_all))}", file=sys.stderr)
-    # cross-validation by family: each family predicted by coefficients fitted without any of its models,
-    # from the same start and with the same budget as the all-data fit (never from that fit: it has seen them)
-    folds = np.asarray([fold_of(p["family"], args.folds) for p in preds])
-    oof = np.full(len(preds), np.nan)
-    done = fit_parallel([(k, f, fit_rows & (folds != f), x0, args.max_nfev)
-                         for f in range(args.folds) for k in kinds_present], args.workers)
-    for f in range(args.folds):
-        th = merge({k: t for k, ff, t, _ in done if ff == f}, x0)
-        held = folds == f
-        oof[held] = residuals(batches, with_values(base, th))[held]
-        print(f"fold {f} ({time.perf_counter() - t0:.0f} s): {json.dumps(stats(oof[held]))}", file=sys.stderr)
-    out = {"fitted": {f[0]: float(v) for f, v in zip(FITTED, theta)}, "fit_rows": int(fit_rows.sum()),
-           "in_sample": {}, "cross_validated": {}, "by_regime": {}}
-    for key in sorted(set(table_of)):
-        m = table_of == key
-        out["in_sample"][key] = stats(r_all[m])
-        out["cross_validated"][key] = stats(oof[m])
-    regimes = np.asarray([regime_of(p, k) for p, k in zip(preds, kinds)])
-    for key in sorted(set(regimes)):
-        out["by_regime"][str(key)] = stats(oof[regimes == key])
-    out["cross_validated"]["all"] = stats(oof)
-    out["in_sample"]["all"] = stats(r_all)
-    (HERE / ".cache" / "fit.json").write_text(json.dumps(out, indent=1))
-    with open(HERE / ".cache" / "fit-rows.pkl", "wb") as f:
-        pickle.dump({"preds": preds, "kinds": kinds, "oof": oof, "in_sample": r_all, "fit_rows": fit_rows,
-                     "theta": theta}, f)
-    print(json.dumps(out["cross_validated"], indent=1), file=sys.stderr)
+    _SHARED.update(batches=batches, base=base, params=params, weights=weights, x0=x0)
+    r_prior, _ = predict_all(batches, base)
+    print("priors:", json.dumps(core.stats(r_prior)), file=sys.stderr)
+    jobs = [("all", fit_rows, args.max_nfev)]
+    # out of sample: architecture folds, each measured device, each runtime, the small batch ranges
+    arch = core.architecture_groups({p["model"]: (p.get("arch", ""), p.get("graph", "")) for p in preds})
+    folds = np.asarray([core.fold_of(arch[p["model"]], args.folds) for p in preds])
+    devices = np.asarray([p["device_key"] for p in preds])
+    runtimes = np.asarray([p["runtime"] for p in preds])
+    ranges = np.asarray([batch_range(p["batch"]) for p in preds])
+    if not args.skip_cv:
+        jobs += [(f"fold:{f}", fit_rows & (folds != f), args.max_nfev) for f in range(args.folds)]
+        jobs += [(f"device:{d}", fit_rows & (devices != d), args.max_nfev) for d in sorted(set(devices))]
+        jobs += [(f"runtime:{r}", fit_rows & (runtimes != r), args.max_nfev) for r in sorted(set(runtimes))
+                 if (runtimes != r).any()]
+        jobs += [(f"batch:{b}", fit_rows & (ranges != b), args.max_nfev) for b in ("1", "2-16")
+                 if (ranges == b).any()]
+    done = run_fits(jobs, args.workers)
+    theta, info = done["all"]
+    fitted = core.apply(base, params, theta)
+    r_all, host_bound = predict_all(batches, fitted)
+    print(f"fit: {info} {json.dumps(core.stats(r_all))}", file=sys.stderr)
+    oof = np.full(n, np.nan)
+    lodo = np.full(n, np.nan)
+    held_runtime = np.full(n, np.nan)
+    held_batch = np.full(n, np.nan)
+    for label, (values, inf) in done.items():
+        if label == "all":
+            continue
+        c = core.apply(base, params, values)
+        if label.startswith("device:"):
+            c = as_if_unmeasured(c, batches, label.partition(":")[2], fit_rows)
+        r, _ = predict_all(batches, c)
+        what, _, which = label.partition(":")
+        target = {"fold": (oof, folds == (int(which) if what == "fold" else -1)),
+                  "device": (lodo, devices == which), "runtime": (held_runtime, runtimes == which),
+                  "batch": (held_batch, ranges == which)}[what]
+        target[0][target[1]] = r[target[1]]
+        print(f"{label}: {inf['status']} {inf['nfev']} evaluations {inf['seconds']} s: "
+              f"{json.dumps(core.stats(r[target[1]]))}", file=sys.stderr)
+    out = report_figures(preds, r_all, oof, lodo, held_runtime, held_batch, host_bound, fit_rows)
+    out["fit"] = {**info, "at_bounds": core.at_bounds(params, theta), "parameters": len(params),
+                  "fitted_on": int(fit_rows.sum()), "rows": n, "skipped": skipped,
+                  "folds": {k: v[1] for k, v in done.items() if k != "all"}, "versions": versions()}
+    out["fitted"] = {p.name: float(v) for p, v in zip(params, theta)}
+    (CACHE / "fit.json").write_text(json.dumps(out, indent=1))
+    with open(CACHE / "fit-rows.pkl", "wb") as f:
+        pickle.dump({"preds": preds, "in_sample": r_all, "oof": oof, "lodo": lodo, "held_runtime": held_runtime,
+                     "held_batch": held_batch, "host_bound": host_bound, "fit_rows": fit_rows, "theta": theta,
+                     "params": [p.name for p in params]}, f)
     if args.write:
-        write_yaml(fitted, out, tables, len(preds), sorted(ops))
+        write_yaml(fitted, out, tables, sorted(ops))
     print(f"done in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
     return 0
 
 
-def write_yaml(c: dict, out: dict, tables, rows: int, ops: list) -> None:
-    """perf.yaml with the fitted coefficients, the cross-validated bands per regime (what every prediction
-    quotes) and the operators the validation has seen."""
+def as_if_unmeasured(c: dict, batches: dict[str, Batch], device: str, fit_rows: np.ndarray) -> dict:
+    """The coefficients a device the fit never saw is predicted with: its generation's set where another
+    device of that generation was fitted, else the nearest measured generation's (as archstat does for
+    a generation no public measurement covers)."""
+    import copy
+
+    from archstat.perf.coefficients import NEAREST
+
+    start, own, others = 0, None, set()
+    for name, b in batches.items():
+        for i, p in enumerate(b.preds):
+            if p["device_key"] == device:
+                own = name
+            elif fit_rows[start + i]:
+                others.add(name)
+        start += len(b.preds)
+    if own is None or own in others or own == "cpu":
+        return c
+    memory = "hbm" if any(p["hbm"] for p in batches[own].preds) else "gddr"
+    nearest = next((g for g in NEAREST[memory] if g in others and g != own), None)
+    if nearest is None:
+        return c
+    c = copy.deepcopy(c)
+    c["sets"][own] = copy.deepcopy(c["sets"][nearest])
+    return c
+
+
+def report_figures(preds, r_all, oof, lodo, held_runtime, held_batch, host_bound, fit_rows) -> dict:
+    """Every figure results.md and perf.yaml quote, from the residuals of each validation."""
+    out: dict = {"in_sample": {}, "by_table": {}, "by_device": {}, "regimes": {}, "unmeasured": {},
+                 "held_out_runtime": {}, "held_out_batch": {}, "devices": {}}
+    keys = [regime(p["kind"], p["runtime"], p["train"], p["batch"], "host" if hb else "device")
+            for p, hb in zip(preds, host_bound)]
+    coarse = [coarse_regime(p["kind"], p["runtime"], p["train"]) for p in preds]
+    tables = np.asarray([p["table"] for p in preds])
+    devices = np.asarray([p["device_key"] for p in preds])
+    for t in sorted(set(tables)):
+        m = tables == t
+        out["by_table"][str(t)] = {"architecture_cv": core.stats(oof[m]), "in_sample": core.stats(r_all[m]),
+                                   "leave_one_device_out": core.stats(lodo[m])}
+    for d in sorted(set(devices)):
+        m = devices == d
+        out["by_device"][str(d)] = {"architecture_cv": core.stats(oof[m]), "leave_one_device_out": core.stats(lodo[m]),
+                                    "in_sample": core.stats(r_all[m])}
+        out["devices"][str(d)] = sorted({k for k, mm in zip(keys, m) if mm})
+    keys_a, coarse_a = np.asarray(keys), np.asarray(coarse)
+    for k in sorted(set(keys)):
+        out["regimes"][k] = core.stats(oof[keys_a == k])
+    for k in sorted(set(coarse)):
+        out["unmeasured"][k] = core.stats(lodo[coarse_a == k])
+    runtimes = np.asarray([p["runtime"] for p in preds])
+    for r in sorted(set(runtimes)):
+        out["held_out_runtime"][str(r)] = core.stats(held_runtime[runtimes == r])
+    ranges = np.asarray([batch_range(p["batch"]) for p in preds])
+    for b in ("1", "2-16"):
+        out["held_out_batch"][b] = core.stats(held_batch[ranges == b])
+    out["in_sample"]["all"] = core.stats(r_all)
+    out["architecture_cv"] = core.stats(oof)
+    out["leave_one_device_out"] = core.stats(lodo)
+    return out
+
+
+def versions() -> dict:
+    import importlib.metadata as md
+
+    out = {"python": platform.python_version()}
+    for name in ("numpy", "scipy", "torch", "timm", "archstat"):
+        try:
+            out[name] = md.version(name)
+        except md.PackageNotFoundError:
+            pass
+    return out
+
+
+def write_yaml(c: dict, out: dict, tables, ops: list) -> None:
+    """perf.yaml: the fitted sets and host costs, how the fit ended, and the validation every prediction
+    quotes (the regimes' bands, the leave-one-device-out bands, which device was measured in which regime)."""
+    import copy
+
     import yaml
 
     c = copy.deepcopy(c)
     c["provenance"] = (f"fitted by benchmarks/prediction/fit.py on {datetime.date.today().isoformat()} on "
-                       f"{out['fit_rows']} of {rows} public measurements (a fixed sample of each table): "
-                       + "; ".join(t.what for t in tables))
-    c["validation"] = dict(out["by_regime"])
+                       f"{out['fit']['fitted_on']} of {out['fit']['rows']} public measurements (a fixed sample of "
+                       "each table and device): " + "; ".join(t.what for t in tables))
+    c["fit"] = {k: out["fit"][k] for k in ("status", "message", "nfev", "optimality", "at_bounds", "versions")}
+    c["validation"] = {"regimes": out["regimes"], "unmeasured": out["unmeasured"], "devices": out["devices"]}
     c["validated_ops"] = [op for op in ops if "." not in op]
-    text = ("# The performance model's coefficients (archstat.perf): every one a property of a kind of kernel or of\n"
-            "# a runtime, never of a model. Written by benchmarks/prediction/fit.py (do not edit by hand: refit);\n"
-            "# `validation` holds the cross-validated errors (by model family) that predictions quote.\n")
-    text += yaml.safe_dump(c, sort_keys=False, width=120)
+    text = ("# The performance model's coefficients (archstat.perf), declared with their meaning and physical range\n"
+            "# in archstat/perf/coefficients.py: one set of device-side coefficients per architecture generation\n"
+            "# that public measurements cover (sets.<arch>), host costs per runtime and operator class. Written by\n"
+            "# benchmarks/prediction/fit.py (do not edit by hand: refit); `validation` holds the out-of-sample\n"
+            "# errors by regime that predictions quote.\n")
+    text += yaml.safe_dump(json.loads(json.dumps(c)), sort_keys=False, width=120)
     (ROOT / "archstat" / "data" / "perf.yaml").write_text(text, encoding="utf-8")
 
 

@@ -77,9 +77,12 @@ def family(model: str) -> str:
     return re.sub(r"\d+$", "", fam) or head
 
 
-def plan_options(table: Table) -> dict:
-    """What a table's runs did, as run_plan's options."""
-    return dict(runtime=table.runtime, dtype=table.dtype, amp=table.amp, channels_last=table.channels_last,
+def plan_options(table: Table, row: dict | None = None) -> dict:
+    """What a table's runs did (a row may say otherwise: its own dtype, as MLPerf's precision per
+    submission), as run_plan's options."""
+    row = row or {}
+    return dict(runtime=row.get("runtime", table.runtime), dtype=row.get("dtype", table.dtype),
+                amp=row.get("amp", table.amp), channels_last=row.get("channels_last", table.channels_last),
                 optimizer=table.optimizer, foreach=table.foreach, sdpa=table.sdpa)
 
 
@@ -93,8 +96,8 @@ def predict_row(table: Table, row: dict, coefficients=None):
         kernels = t["pair"].at(row["batch"])
     except BatchMismatch as exc:
         return None, f"batch: {exc}"
-    p = predict(kernels, device_spec(table.device), batch=row["batch"], coefficients_=coefficients,
-                **plan_options(table))
+    p = predict(kernels, device_spec(row.get("device") or table.device), batch=row["batch"],
+                coefficients_=coefficients, **plan_options(table, row))
     return p, ""
 
 
