@@ -10,7 +10,10 @@ first token, time per output token, request latency and throughput.
   ``batch`` where that is fewer); new prompts are prefilled in chunks of up to ``MAX_NUM_TOKENS`` tokens; in the
   steady state every ``output_len`` tokens of each sequence cost one decode step's share and one prompt's share
   of a chunk: throughput = B × output / (B × prefill per prompt + (output − 1) × decode step). TTFT is the
-  chunk's prefill.
+  chunk's prefill. An iteration holds at most ``MAX_NUM_TOKENS`` tokens, so B ≤ 8,192.
+
+Under ``engine`` every step's time is divided by the fitted ``engine_efficiency`` (``llm.coefficients``): the
+share of the performance model's speed that the serving engines' steps reach on these models.
 
 A step's time is the prediction's latency (the device's kernels, the host's launches overlapped with them) plus
 tensor parallelism's collectives on the link (``llm.comm``), which the engines run between the kernels.
@@ -177,11 +180,11 @@ def _max_batch(fits, cap: int = MAX_SEARCH) -> int:
 def estimate(c: LLMConfig, device: str, *, dtype: Optional[str] = None, kv_dtype: Optional[str] = None,
              tp: int = 1, batch: Optional[int] = None, max_batch: bool = False, input_len: int = 1024,
              output_len: int = 256, runtime: str = "engine", serving: str = "static",
-             coefficients: Optional[dict] = None, serving_efficiency: Optional[float] = None,
+             coefficients: Optional[dict] = None, efficiency: Optional[float] = None,
              sample: bool = True) -> LLMResult:
-    """``c`` served on ``tp`` GPUs of ``device`` (see the module's docstring). ``serving_efficiency``: the
-    share of the in-flight model's throughput a real scheduler reaches (a fitted coefficient ≤ 1; default
-    the shipped one, ``llm.coefficients``)."""
+    """``c`` served on ``tp`` GPUs of ``device`` (see the module's docstring). ``efficiency``: the share of the
+    performance model's step speed a serving engine reaches (``runtime='engine'``; a fitted coefficient ≤ 1,
+    default the shipped one, ``llm.coefficients``; eager and compile: 1, the cost model's own fit)."""
     from archstat.llm.coefficients import serving_coefficients
 
     if runtime not in RUNTIMES:
@@ -235,7 +238,8 @@ def estimate(c: LLMConfig, device: str, *, dtype: Optional[str] = None, kv_dtype
 
     most = _max_batch(fits)
     if serving == "inflight":
-        used = max(1, min(batch, most) if batch else most)
+        most_step = min(most, MAX_NUM_TOKENS)       # an iteration decodes one token of each sequence
+        used = max(1, min(batch, most_step) if batch else most_step)
         if batch and batch > most:
             notes.append(f"in-flight batching keeps at most {most:,} sequences at {context:,} tokens in the KV "
                          f"cache: the batch is {used:,}, not {batch:,}")
@@ -266,17 +270,23 @@ def estimate(c: LLMConfig, device: str, *, dtype: Optional[str] = None, kv_dtype
         sample=sample)
     for w in dict.fromkeys(pf_warn + dc_warn):
         warnings.append(w)
+    applied: dict = {}
+    eff = efficiency if efficiency is not None else (
+        serving_coefficients()["engine_efficiency"] if runtime == "engine" else 1.0)
+    if not 0 < eff <= 1:
+        raise UsageError(f"efficiency {eff}: a share in (0, 1]")
+    if runtime == "engine" or efficiency is not None:
+        applied["engine_efficiency"] = eff
+        pf_phase = dataclasses.replace(pf_phase, latency_s=pf_phase.latency_s / eff, efficiency=eff)
+        dc_phase = dataclasses.replace(dc_phase, latency_s=dc_phase.latency_s / eff, efficiency=eff)
     ttft = pf_phase.latency_s
     tpot = dc_phase.latency_s
     latency = ttft + (output_len - 1) * tpot
-    applied: dict = {}
     if serving == "static":
         throughput = used * output_len / latency
     else:
-        eff = serving_coefficients()["inflight_efficiency"] if serving_efficiency is None else serving_efficiency
-        applied["inflight_efficiency"] = eff
         per_prompt = pf_phase.latency_s / seqs
-        throughput = eff * used * output_len / (used * per_prompt + (output_len - 1) * tpot)
+        throughput = used * output_len / (used * per_prompt + (output_len - 1) * tpot)
 
     layers = _layer_rows(c, pf_rows, dc_rows)
     params = count.params(c)

@@ -36,13 +36,15 @@ class Phase:
     kernels: int
     memory_bound_share: float  # of the device time, in memory-bound kernels
     bound: str                 # "memory", "compute" or "host"
+    efficiency: float = 1.0    # the fitted engine efficiency the latency is divided by
 
     def as_dict(self) -> dict:
         return {"batch": self.batch, "tokens": self.tokens, "context": self.context, "macs": self.macs,
                 "flops": 2 * self.macs, "read_bytes": self.read_bytes, "written_bytes": self.written_bytes,
                 "weight_read_bytes": self.weight_bytes, "latency_s": self.latency_s, "device_s": self.device_s,
                 "host_s": self.host_s, "comm_s": self.comm_s, "kernels": self.kernels,
-                "memory_bound_time_share": self.memory_bound_share, "bound": self.bound}
+                "memory_bound_time_share": self.memory_bound_share, "bound": self.bound,
+                "efficiency": self.efficiency}
 
 
 @dataclass(frozen=True)
