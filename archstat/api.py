@@ -405,7 +405,7 @@ def llm_config(model):
     from archstat.llm import config as llm_cfg
 
     is_module = hasattr(model, "named_modules") and hasattr(model, "forward")
-    if isinstance(model, str) and model.startswith("module:") or is_module:
+    if (isinstance(model, str) and model.startswith("module:")) or is_module:
         if is_module:
             module, name = model, type(model).__name__
         else:

@@ -20,7 +20,7 @@ FOREIGN = {"nms", "roi_align", "roi_pool", "ps_roi_align", "ps_roi_pool",       
 
 
 def test_a_second_registration_of_a_name_is_refused():
-    with pytest.raises(aten.DuplicateOp, match="aten.addmm is registered twice"):
+    with pytest.raises(aten.DuplicateOp, match=r"aten\.addmm is registered twice"):
         aten.register("addmm", Cost.MACS, Kind.GEMM, macs=aten.addmm)
     assert aten.get("addmm").macs is aten.addmm          # the first row stands
 

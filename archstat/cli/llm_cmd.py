@@ -18,8 +18,9 @@ WEIGHT_HELP = ("The weights' format: bf16 (default; fp16 where the published wei
 
 @app.command("llm")
 def llm_cmd(
-    model: str = typer.Argument(..., help="A zoo name (archstat llm --list), a config.json path or "
-                                "module:PKG.MOD:FACTORY (a transformers model).", metavar="NAME|CONFIG.json|module:..."),
+    model: str = typer.Argument(..., help="A zoo name (docs/llm.md lists them), a config.json path or "
+                                "module:PKG.MOD:FACTORY (a transformers model).",
+                                metavar="NAME|CONFIG.json|module:..."),
     device: str = typer.Option("h100", "--device", help="A devices.yaml GPU (archstat devices), or several: "
                                "h100,a100."),
     dtype: Optional[str] = typer.Option(None, "--dtype", help=WEIGHT_HELP),

@@ -61,8 +61,8 @@ class Link:
     source: str               # where the figure comes from
 
     def describe(self) -> str:
-        return f"{self.kind} {self.bytes_per_s / 1e9:,.0f} GB/s each way, {self.latency_s * 1e6:.0f} µs per collective " \
-               f"({self.source})"
+        return (f"{self.kind} {self.bytes_per_s / 1e9:,.0f} GB/s each way, {self.latency_s * 1e6:.0f} µs per "
+                f"collective ({self.source})")
 
 
 def link_of(device: Any) -> Optional[Link]:

@@ -100,7 +100,8 @@ class LLMConfig:
         return min(context, self.window) if self.windowed(layer) else context
 
     def summary(self) -> str:
-        attn = "MHA" if self.kv_heads == self.heads else "MQA" if self.kv_heads == 1 else f"GQA {self.heads}/{self.kv_heads}"
+        attn = ("MHA" if self.kv_heads == self.heads else "MQA" if self.kv_heads == 1
+                else f"GQA {self.heads}/{self.kv_heads}")
         moe = f", {self.experts} experts top-{self.top_k}" if self.moe else ""
         win = f", window {self.window}" if self.window else ""
         return (f"{self.family}: {self.layers} layers, d {self.hidden}, {attn} × {self.head_dim}, "
@@ -178,7 +179,8 @@ class _Reader:
     def fail(self, key: str, message: str, hint: Optional[str] = None) -> ConfigError:
         return ConfigError(message, path=f"{self.where}: {key}", hint=hint)
 
-    def int(self, key: str, default: Optional[int] = None, *, low: int = 1, aliases: tuple[str, ...] = ()) -> int:
+    def integer(self, key: str, default: Optional[int] = None, *, low: int = 1,
+                aliases: tuple[str, ...] = ()) -> int:
         for k in (key, *aliases):
             if k in self.data and self.data[k] is not None:
                 key = k
@@ -201,9 +203,9 @@ class _Reader:
 
     def opt_int(self, key: str) -> int:
         """An integer or null/absent (0)."""
-        return self.int(key, 0, low=0) if self.data.get(key) is not None else 0
+        return self.integer(key, 0, low=0) if self.data.get(key) is not None else 0
 
-    def bool(self, key: str, default: bool) -> bool:
+    def flag(self, key: str, default: bool) -> bool:
         value = self.data.get(key, default)
         if value is None:
             return default
@@ -211,7 +213,7 @@ class _Reader:
             raise self.fail(key, f"expected true or false, got {type(value).__name__} {value!r}")
         return value
 
-    def str(self, key: str, default: str, *aliases: str) -> str:
+    def text(self, key: str, default: str, *aliases: str) -> str:
         for k in (key, *aliases):
             value = self.data.get(k)
             if value is not None:
@@ -245,14 +247,14 @@ def parse(data: dict, name: str, source: str) -> LLMConfig:
 
 
 def _gpt(r: _Reader, family: str, name: str, source: str) -> LLMConfig:
-    d = r.int("n_embd", aliases=("hidden_size",))
-    layers = r.int("n_layer", aliases=("num_hidden_layers",))
-    heads = r.int("n_head", aliases=("num_attention_heads",))
+    d = r.integer("n_embd", aliases=("hidden_size",))
+    layers = r.integer("n_layer", aliases=("num_hidden_layers",))
+    heads = r.integer("n_head", aliases=("num_attention_heads",))
     if d % heads:
         raise r.fail("n_head", f"{heads} heads do not divide the hidden size {d}")
     inner = r.opt_int("n_inner") or 4 * d
-    vocab = r.int("vocab_size")
-    positions = r.int("n_positions", aliases=("max_position_embeddings",))
+    vocab = r.integer("vocab_size")
+    positions = r.integer("n_positions", aliases=("max_position_embeddings",))
     gptj = family == "gptj"
     head_dim = d // heads
     rotary = r.opt_int("rotary_dim") if gptj else 0
@@ -260,40 +262,40 @@ def _gpt(r: _Reader, family: str, name: str, source: str) -> LLMConfig:
         raise r.fail("rotary_dim", f"{rotary} is more than a head's {head_dim} channels")
     return LLMConfig(
         name=name, family=family, source=source, vocab=vocab, hidden=d, layers=layers, heads=heads, kv_heads=heads,
-        head_dim=head_dim, intermediate=inner, gated=False, activation=r.str("activation_function", "gelu_new"),
+        head_dim=head_dim, intermediate=inner, gated=False, activation=r.text("activation_function", "gelu_new"),
         norm="layer", norms_per_layer=1 if gptj else 2, qkv_bias=not gptj, o_bias=not gptj, mlp_bias=True,
-        qk_norm=False, tied=r.bool("tie_word_embeddings", not gptj), lm_head_bias=gptj,
+        qk_norm=False, tied=r.flag("tie_word_embeddings", not gptj), lm_head_bias=gptj,
         learned_positions=0 if gptj else positions, rotary_dim=rotary, parallel_block=gptj, max_context=positions,
-        dtype=r.str("torch_dtype", "", "dtype"))
+        dtype=r.text("torch_dtype", "", "dtype"))
 
 
 def _llama_like(r: _Reader, family: str, name: str, source: str) -> LLMConfig:
-    d = r.int("hidden_size")
-    layers = r.int("num_hidden_layers")
-    heads = r.int("num_attention_heads")
-    kv = r.int("num_key_value_heads", heads)
+    d = r.integer("hidden_size")
+    layers = r.integer("num_hidden_layers")
+    heads = r.integer("num_attention_heads")
+    kv = r.integer("num_key_value_heads", heads)
     if heads % kv:
         raise r.fail("num_key_value_heads", f"{kv} KV heads do not divide the {heads} query heads")
-    head_dim = r.int("head_dim", 0, low=0) or (d // heads)
+    head_dim = r.integer("head_dim", 0, low=0) or (d // heads)
     if not r.data.get("head_dim") and d % heads:
         raise r.fail("num_attention_heads", f"{heads} heads do not divide the hidden size {d} (and no head_dim)")
-    inter = r.int("intermediate_size")
+    inter = r.integer("intermediate_size")
     gemma = family == "gemma2"
     qwen2 = family in ("qwen2", "qwen2_moe")
-    attention_bias = r.bool("attention_bias", False)
+    attention_bias = r.flag("attention_bias", False)
     experts = top_k = expert_inter = shared = 0
     shared_gate = False
     moe_layers: tuple[bool, ...] = ()
     if family == "mixtral":
-        experts = r.int("num_local_experts")
-        top_k = r.int("num_experts_per_tok")
+        experts = r.integer("num_local_experts")
+        top_k = r.integer("num_experts_per_tok")
         expert_inter = inter
         moe_layers = (True,) * layers
     elif family in ("qwen3_moe", "qwen2_moe"):
-        experts = r.int("num_experts")
-        top_k = r.int("num_experts_per_tok")
-        expert_inter = r.int("moe_intermediate_size")
-        step = r.int("decoder_sparse_step", 1)
+        experts = r.integer("num_experts")
+        top_k = r.integer("num_experts_per_tok")
+        expert_inter = r.integer("moe_intermediate_size")
+        step = r.integer("decoder_sparse_step", 1)
         dense = set(r.int_list("mlp_only_layers"))
         moe_layers = tuple(i not in dense and (i + 1) % step == 0 for i in range(layers))
         if family == "qwen2_moe":
@@ -303,16 +305,16 @@ def _llama_like(r: _Reader, family: str, name: str, source: str) -> LLMConfig:
         raise r.fail("num_experts_per_tok", f"{top_k} experts per token of {experts}")
     window, window_layers = _windows(r, family, layers)
     return LLMConfig(
-        name=name, family=family, source=source, vocab=r.int("vocab_size"), hidden=d, layers=layers, heads=heads,
+        name=name, family=family, source=source, vocab=r.integer("vocab_size"), hidden=d, layers=layers, heads=heads,
         kv_heads=kv, head_dim=head_dim, intermediate=inter, gated=True,
-        activation=r.str("hidden_activation", "silu", "hidden_act") if gemma else r.str("hidden_act", "silu"),
+        activation=r.text("hidden_activation", "silu", "hidden_act") if gemma else r.text("hidden_act", "silu"),
         norm="rms", norms_per_layer=4 if gemma else 2, qkv_bias=qwen2 or attention_bias, o_bias=attention_bias,
-        mlp_bias=r.bool("mlp_bias", False), qk_norm=family in ("qwen3", "qwen3_moe"),
-        tied=r.bool("tie_word_embeddings", gemma), lm_head_bias=False, learned_positions=0, rotary_dim=head_dim,
+        mlp_bias=r.flag("mlp_bias", False), qk_norm=family in ("qwen3", "qwen3_moe"),
+        tied=r.flag("tie_word_embeddings", gemma), lm_head_bias=False, learned_positions=0, rotary_dim=head_dim,
         parallel_block=False, experts=experts, top_k=top_k, expert_intermediate=expert_inter,
         shared_intermediate=shared, shared_gate=shared_gate, moe_layers=moe_layers, window=window,
-        window_layers=window_layers, max_context=r.int("max_position_embeddings", 0, low=0),
-        dtype=r.str("torch_dtype", "", "dtype"))
+        window_layers=window_layers, max_context=r.integer("max_position_embeddings", 0, low=0),
+        dtype=r.text("torch_dtype", "", "dtype"))
 
 
 def _windows(r: _Reader, family: str, layers: int) -> tuple[int, tuple[bool, ...]]:
@@ -325,8 +327,8 @@ def _windows(r: _Reader, family: str, layers: int) -> tuple[int, tuple[bool, ...
     if family in ("mistral", "mixtral"):
         return window, (True,) * layers
     if family.startswith("qwen"):  # only with use_sliding_window, and from max_window_layers on
-        if not r.bool("use_sliding_window", False):
+        if not r.flag("use_sliding_window", False):
             return 0, ()
-        first = r.int("max_window_layers", layers, low=0)
+        first = r.integer("max_window_layers", layers, low=0)
         return window, tuple(i >= first for i in range(layers))
     return 0, ()

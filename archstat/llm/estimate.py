@@ -29,8 +29,16 @@ from archstat.dtypes import KV_FORMATS, WEIGHT_FORMATS, QuantFormat, quant_forma
 from archstat.errors import UsageError
 from archstat.llm import comm, count
 from archstat.llm.config import LLMConfig
-from archstat.llm.memory import (BLOCK_TOKENS, KV_FRACTION, WORKSPACE_BYTES, Memory, activation_bytes, kv_bytes,
-                                 kv_bytes_per_token, weight_bytes)
+from archstat.llm.memory import (
+    BLOCK_TOKENS,
+    KV_FRACTION,
+    WORKSPACE_BYTES,
+    Memory,
+    activation_bytes,
+    kv_bytes,
+    kv_bytes_per_token,
+    weight_bytes,
+)
 from archstat.llm.program import Run, decode_calls, prefill_calls, sample_layers, shards, signature
 from archstat.llm.result import LayerRow, LLMResult, Phase
 
@@ -201,7 +209,7 @@ def estimate(c: LLMConfig, device: str, *, dtype: Optional[str] = None, kv_dtype
     d = device_for(device)
     weights, kv, act = formats(c, dtype, kv_dtype)
     try:
-        s = shards(c, tp)
+        shards(c, tp)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     run = Run(weights, kv, act, tp, fused=runtime != "eager")
@@ -216,7 +224,7 @@ def estimate(c: LLMConfig, device: str, *, dtype: Optional[str] = None, kv_dtype
                              "host_link) and archstat.llm.comm has none for it")
         notes.append(f"collectives over {link.describe()}")
     if weights.math == "fp4" and runtime != "engine":
-        raise UsageError(f"--dtype fp4: NVFP4 products run in an engine (TensorRT-LLM, vLLM): use --runtime engine")
+        raise UsageError("--dtype fp4: NVFP4 products run in an engine (TensorRT-LLM, vLLM): use --runtime engine")
 
     # memory and the largest batch
     context = input_len + output_len

@@ -3,6 +3,7 @@ are stable (docs/llm.md); memory is per GPU."""
 
 from __future__ import annotations
 
+import itertools
 from typing import Optional
 
 from archstat.llm.result import LayerRow, LLMResult
@@ -115,7 +116,7 @@ def layer_groups(r: LLMResult) -> list[tuple[str, LayerRow, int]]:
             label = f"layers {idx[0]}–{idx[-1]}"
         else:
             step = idx[1] - idx[0]
-            regular = all(b - a == step for a, b in zip(idx, idx[1:]))
+            regular = all(b - a == step for a, b in itertools.pairwise(idx))
             label = f"layers {idx[0]},{idx[1]},…,{idx[-1]}" if regular else f"{len(idx)} layers"
         out.append((label, rows[0], len(idx)))
     return out

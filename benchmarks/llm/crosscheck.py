@@ -20,7 +20,6 @@ answer). Run it in an environment with transformers (``/work/venv-hf``):
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import sys
 import time
@@ -95,7 +94,8 @@ def check(name: str, prompts: list[int]) -> list[dict]:
             "params": (measured_params, count.params(c).total),
             "prefill": (prefill, count.total(pl, ph)),
             "decode": (decode, count.total(dl, dh)),
-            "prefill_layers": all(prefill_layers.get(x.index) == x.total for x in pl) and len(prefill_layers) == c.layers,
+            "prefill_layers": (all(prefill_layers.get(x.index) == x.total for x in pl)
+                               and len(prefill_layers) == c.layers),
             "decode_layers": all(decode_layers.get(x.index) == x.total for x in dl) and len(decode_layers) == c.layers,
             "seconds": time.time() - started,
         })
@@ -120,7 +120,8 @@ def markdown(rows: list[dict]) -> str:
         "|---|---|---:|---:|---|---:|---|---|---:|---|---|",
     ]
     for r in rows:
-        lines.append(f"| {r['model']} | {r['attention']} | {r['prompt']:,} | {r['params'][0]:,} | {mark(r['params'])} | "
+        lines.append(f"| {r['model']} | {r['attention']} | {r['prompt']:,} | {r['params'][0]:,} | "
+                     f"{mark(r['params'])} | "
                      f"{r['prefill'][0]:,} | {mark(r['prefill'])} | {'exact' if r['prefill_layers'] else 'DIFFERS'} | "
                      f"{r['decode'][0]:,} | {mark(r['decode'])} | {'exact' if r['decode_layers'] else 'DIFFERS'} |")
     exact = sum(r["params"][0] == r["params"][1] and r["prefill"][0] == r["prefill"][1]

@@ -29,14 +29,16 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--dry-run", action="store_true")
     args = ap.parse_args(argv)
-    rows = [r for r in validate.raw_predictions(validate.read("trtllm.csv") + validate.read("mlperf.csv")) if r["raw"]]
+    table = validate.read("trtllm.csv") + validate.read("mlperf.csv")
+    rows = [r for r in validate.raw_predictions(table) if r["raw"]]
     eff = validate.fit_efficiency([validate.speed_ratio(r) for r in rows])
     sources = sorted({validate.source_of(r) for r in rows})
     text = (
-        "# The LLM serving model's coefficients (archstat.llm): written by benchmarks/llm/fit.py from public tables only\n"
-        "# (see provenance); every one a physical share (<= 1). Do not edit by hand: refit.\n"
+        "# The LLM serving model's coefficients (archstat.llm): written by benchmarks/llm/fit.py from public tables\n"
+        "# only (see provenance); every one a physical share (<= 1). Do not edit by hand: refit.\n"
         "version: 1\n"
-        f"provenance: \"fitted by benchmarks/llm/fit.py on {datetime.date.today().isoformat()} on {len(rows)} public rows "
+        f"provenance: \"fitted by benchmarks/llm/fit.py on {datetime.date.today().isoformat()} on {len(rows)} "
+        "public rows "
         f"({'; '.join(sources)}): the geometric median of measured / predicted speed; cross-validated errors in "
         "benchmarks/llm/results.md\"\n"
         f"engine_efficiency: {eff:.4f}\n")

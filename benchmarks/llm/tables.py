@@ -95,11 +95,13 @@ def mlperf_rows() -> list[dict]:
             if device is None or not per:
                 continue
             tp = TP_LLAMA2_70B.get(device, 1) if bench["model"] == "llama-2-70b" else 1
-            out.append({"source": "mlperf", "version": r["round"], "table_model": r["benchmark"], "model": bench["model"],
-                        "table_gpu": r["accelerator"], "device": device, "tp": tp, "pp": 1, "dtype": "fp8",
-                        "table_precision": r["precision"] or "fp8 (NVIDIA's submissions)", "input_len": bench["input_len"],
-                        "output_len": bench["output_len"], "batch": r["engine_batch"] or "", "beam": bench["beam"],
-                        "metric": f"{r['scenario'].lower()}_{'tokens' if 'tokens' in r['metric'] else 'samples'}_per_s_per_gpu",
+            unit = "tokens" if "tokens" in r["metric"] else "samples"
+            out.append({"source": "mlperf", "version": r["round"], "table_model": r["benchmark"],
+                        "model": bench["model"], "table_gpu": r["accelerator"], "device": device, "tp": tp, "pp": 1,
+                        "dtype": "fp8", "table_precision": r["precision"] or "fp8 (NVIDIA's submissions)",
+                        "input_len": bench["input_len"], "output_len": bench["output_len"],
+                        "batch": r["engine_batch"] or "", "beam": bench["beam"],
+                        "metric": f"{r['scenario'].lower()}_{unit}_per_s_per_gpu",
                         "value": float(per), "system": r["system"], "accelerators": int(r["accelerator_count"]),
                         "shape_source": bench["shape_source"], "citation": r["source"]})
     return out
