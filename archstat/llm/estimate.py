@@ -64,6 +64,9 @@ def formats(c: LLMConfig, dtype: Optional[str], kv_dtype: Optional[str]) -> tupl
         kv = WEIGHT_FORMATS["fp8"] if weights.name in ("fp8", "fp4") else WEIGHT_FORMATS["fp16" if act == "float16"
                                                                                             else "bf16"]
     else:
+        if kv_dtype in WEIGHT_FORMATS and kv_dtype not in KV_FORMATS:
+            raise UsageError(f"--kv-dtype {kv_dtype}: a weight format; the KV cache is stored in "
+                             f"{', '.join(KV_FORMATS)}")
         kv = quant_format(kv_dtype, KV_FORMATS, path="--kv-dtype")
     return weights, kv, act
 

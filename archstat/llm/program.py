@@ -244,8 +244,8 @@ class _Builder:
         g, e = s.heads // s.kv_heads, c.head_dim
         kv = self.run.kv_dtype
         qg = TensorRef((batch, s.kv_heads, g, e), q.dtype, q.id)
-        k = self.buffer(f"cache.{i}.k", (batch, s.kv_heads, keys, e), kv)
-        v = self.buffer(f"cache.{i}.v", (batch, s.kv_heads, keys, e), kv)
+        k = self.t((batch, s.kv_heads, keys, e), kv, tid=self._id(f"cache.{i}.k"))   # state, not weights
+        v = self.t((batch, s.kv_heads, keys, e), kv, tid=self._id(f"cache.{i}.v"))
         out = self.gemm_input((batch, s.kv_heads, g, e))
         self.op("scaled_dot_product_attention", row, [qg, k, v], [out], batch * s.heads * keys * 2 * e,
                 is_causal=False, mask=False, decode=True)

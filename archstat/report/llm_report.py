@@ -93,19 +93,15 @@ PHASE_HEAD = ["phase", "batch", "context", "MACs", "read", "written", "time", "b
 
 
 def layer_groups(r: LLMResult) -> list[tuple[str, LayerRow, int]]:
-    """(label, one row, how many) with identical layers grouped: 'layers 0–31', 'layers 0,2,…,40'."""
+    """(label, the group's row, how many) with layers of the same kind, parameters and MACs grouped ('layers 0–31',
+    'layers 0,2,…,40'); a group's times are its layers' mean."""
     groups: dict[tuple, list[LayerRow]] = {}
-    order: list[tuple] = []
     for row in r.layers:
         key = (row.name if not row.name.startswith("layers.") else "layers", row.kind, row.params,
-               row.prefill_macs, row.decode_macs, round(row.prefill_s, 9), round(row.decode_s, 9))
-        if key not in groups:
-            groups[key] = []
-            order.append(key)
-        groups[key].append(row)
+               row.prefill_macs, row.decode_macs)
+        groups.setdefault(key, []).append(row)
     out = []
-    for key in order:
-        rows = groups[key]
+    for rows in groups.values():
         if not rows[0].name.startswith("layers."):
             out.append((rows[0].name, rows[0], 1))
             continue
@@ -118,7 +114,10 @@ def layer_groups(r: LLMResult) -> list[tuple[str, LayerRow, int]]:
             step = idx[1] - idx[0]
             regular = all(b - a == step for a, b in itertools.pairwise(idx))
             label = f"layers {idx[0]},{idx[1]},…,{idx[-1]}" if regular else f"{len(idx)} layers"
-        out.append((label, rows[0], len(idx)))
+        n = len(rows)
+        mean = LayerRow(rows[0].name, rows[0].kind, rows[0].params, rows[0].prefill_macs, rows[0].decode_macs,
+                        sum(x.prefill_s for x in rows) / n, sum(x.decode_s for x in rows) / n)
+        out.append((label, mean, n))
     return out
 
 
