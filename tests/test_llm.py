@@ -275,3 +275,28 @@ def test_fp4_on_blackwell():
     r = estimate(config.load("llama-3.1-8b"), "b200", dtype="fp4", batch=64)
     assert r.dtype == "fp4" and r.kv_dtype == "fp8"
     assert r.memory.weights < memory.weight_bytes(config.load("llama-3.1-8b"), BF16) / 2
+
+
+def test_the_link_is_read_from_the_device_entry():
+    from types import SimpleNamespace
+
+    from archstat.llm import comm
+
+    nv = comm.link_of(SimpleNamespace(key="x", nvlink_gb_s=900))
+    assert (nv.kind, nv.bytes_per_s) == ("nvlink", 450e9)          # 900 GB/s both ways: 450 each way
+    pcie = comm.link_of(SimpleNamespace(key="x", nvlink_gb_s=None,
+                                        host_link={"kind": "pcie", "gen": 5, "lanes": 16, "gb_s": 64}))
+    assert (pcie.kind, pcie.bytes_per_s) == ("pcie", 64e9)
+    assert comm.link_of(SimpleNamespace(key="no-such-part")) is None
+    assert "archstat.llm.comm's table" in comm.link_of(SimpleNamespace(key="h100")).source
+    # a ring all-reduce of 1 MB over 2 GPUs sends and receives (2 − 1)/2 · 2 · 1 MB each way
+    assert comm.all_reduce_s(1e6, 2, nv) == pytest.approx(1e6 / 450e9 + 8e-6)
+    assert comm.all_reduce_s(1e6, 1, nv) == 0.0
+
+
+def test_a_module_without_a_config_is_refused():
+    torch = pytest.importorskip("torch")
+    import archstat
+
+    with pytest.raises(UsageError, match="this module has no .config"):
+        archstat.llm(torch.nn.Linear(2, 2))

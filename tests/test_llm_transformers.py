@@ -64,3 +64,17 @@ def test_counts_equal_transformers_on_the_meta_device(family):
               use_cache=True)
     layers, head = count.decode_macs(c, prompt + 1)
     assert fc.get_total_flops() // 2 == count.total(layers, head)
+
+
+def test_a_transformers_model_by_module_target(tmp_path, monkeypatch):
+    """module:PKG.MOD:FACTORY builds the model (on the meta device) and reads its .config."""
+    import archstat
+
+    (tmp_path / "tinyllm.py").write_text(
+        "import transformers\n\n\ndef make():\n"
+        f"    cfg = transformers.AutoConfig.for_model(**{SMALL['llama']!r})\n"
+        "    return transformers.AutoModelForCausalLM.from_config(cfg)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    r = archstat.llm("module:tinyllm:make", device="h100")
+    assert r.params_total == count.params(config.load(SMALL["llama"])).total
+    assert r.family == "llama" and r.model == "tinyllm:make"
