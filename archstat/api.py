@@ -379,10 +379,18 @@ def llm(model, *, device="h100", dtype: Optional[str] = None, kv_dtype: Optional
             argcheck.expect_str(value, fn, arg, "a format such as 'bf16', 'fp8' or 'int4'")
     if batch is not None and max_batch:
         raise argcheck.ArgumentValueError("give batch or max_batch, not both", path=f"{fn}: max_batch")
-    c = llm_config(model)
-    results = [estimate(c, name, dtype=dtype, kv_dtype=kv_dtype, tp=tp, batch=batch, max_batch=max_batch,
-                        input_len=input_len, output_len=output_len, runtime=runtime, serving=serving)
-               for name in names]
+    c, traced = llm_config(model)
+    if traced is not None:
+        from archstat.llm.traced import estimate_traced
+
+        module, shown, notes = traced
+        results = [estimate_traced(module, shown, name, dtype=dtype, batch=batch, max_batch=max_batch,
+                                   input_len=input_len, output_len=output_len, runtime=runtime, serving=serving,
+                                   tp=tp, notes=notes) for name in names]
+    else:
+        results = [estimate(c, name, dtype=dtype, kv_dtype=kv_dtype, tp=tp, batch=batch, max_batch=max_batch,
+                            input_len=input_len, output_len=output_len, runtime=runtime, serving=serving)
+                   for name in names]
     return results[0] if isinstance(device, str) and len(names) == 1 else results
 
 
@@ -400,23 +408,25 @@ def _devices_of(device, fn: str) -> list[str]:
 
 
 def llm_config(model):
-    """The LLMConfig of a zoo name, a config.json path, a mapping of its fields, or a module (``module:…`` or an
-    ``nn.Module``) whose ``.config`` is a transformers config of a family archstat reads."""
+    """(the LLMConfig, None) of a zoo name, a config.json path, a mapping of its fields, or a module
+    (``module:…`` or an ``nn.Module``) whose ``.config`` is a transformers config of a family archstat reads;
+    (None, (module, name, notes)) for any other module, which archstat llm traces."""
     from archstat.llm import config as llm_cfg
 
     is_module = hasattr(model, "named_modules") and hasattr(model, "forward")
     if (isinstance(model, str) and model.startswith("module:")) or is_module:
+        notes: list[str] = []
         if is_module:
             module, name = model, type(model).__name__
         else:
             from archstat.trace.factory import build_target
 
-            module, _notes = build_target(model)
+            module, notes = build_target(model)
             name = model[len("module:"):]
         cfg = getattr(module, "config", None)
         fields = cfg.to_dict() if hasattr(cfg, "to_dict") else cfg if isinstance(cfg, dict) else None
-        if not isinstance(fields, dict):
-            raise UsageError(f"{name}: archstat llm reads a decoder's configuration; this module has no .config "
-                             "(a transformers model's); archstat roofline and table trace any module's forward")
-        return llm_cfg.parse(fields, name, f"{name}.config")
-    return llm_cfg.load(model)
+        if isinstance(fields, dict) and fields.get("model_type") in llm_cfg.FAMILIES:
+            return llm_cfg.parse(fields, name, f"{name}.config"), None
+        return None, (module, name, tuple(notes) + ("no config of a family archstat reads: the module's "
+                                                    "forward is traced",))
+    return llm_cfg.load(model), None

@@ -117,9 +117,9 @@ def test_a_bad_config_file(tmp_path):
 
 
 def test_api_arguments_are_checked():
-    with pytest.raises(ArgumentTypeError, match="archstat.llm: device"):
+    with pytest.raises(ArgumentTypeError, match=r"archstat\.llm: device"):
         archstat.llm("llama-3.1-8b", device=3)
-    with pytest.raises(ArgumentValueError, match="archstat.llm: tp"):
+    with pytest.raises(ArgumentValueError, match=r"archstat\.llm: tp"):
         archstat.llm("llama-3.1-8b", tp=0)
     with pytest.raises(ArgumentValueError, match="give batch or max_batch, not both"):
         archstat.llm("llama-3.1-8b", batch=2, max_batch=True)

@@ -23,6 +23,7 @@ the full context (input + output) fits in it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Optional
 
 from archstat.llm.config import LLMConfig
 from archstat.llm.program import Run, shards
@@ -110,18 +111,23 @@ def activation_bytes(c: LLMConfig, run: Run, tokens: int, sequences: int) -> int
 
 @dataclass(frozen=True)
 class Memory:
-    """One GPU's memory at a batch and context."""
+    """One GPU's memory at a batch and context (None: not counted, as for a traced module's KV cache; the total
+    is then a lower bound, ``complete`` False)."""
 
-    capacity: int          # the device's memory (bytes)
+    capacity: int                  # the device's memory (bytes)
     weights: int
-    kv_per_token: int
-    kv: int                # at batch × context
-    activations: int
+    kv_per_token: Optional[int]
+    kv: Optional[int]              # at batch × context
+    activations: Optional[int]
     workspace: int
 
     @property
+    def complete(self) -> bool:
+        return None not in (self.kv_per_token, self.kv, self.activations)
+
+    @property
     def total(self) -> int:
-        return self.weights + self.kv + self.activations + self.workspace
+        return self.weights + (self.kv or 0) + (self.activations or 0) + self.workspace
 
     @property
     def fits(self) -> bool:
@@ -131,4 +137,4 @@ class Memory:
         return {"capacity_bytes": self.capacity, "weights_bytes": self.weights,
                 "kv_bytes_per_token": self.kv_per_token, "kv_bytes": self.kv,
                 "activation_bytes": self.activations, "workspace_bytes": self.workspace,
-                "total_bytes": self.total, "fits": self.fits}
+                "total_bytes": self.total, "complete": self.complete, "fits": self.fits}

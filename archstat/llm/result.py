@@ -89,7 +89,7 @@ class LLMResult:
     params_active: int
     params_parts: dict
     memory: Memory                     # per GPU, at batch × (input + output)
-    max_batch: int                     # the most sequences at input + output tokens that fit (per group)
+    max_batch: Optional[int]           # the most sequences at input + output tokens that fit (None: unknown)
     ttft_s: float
     tpot_s: float
     request_latency_s: float

@@ -62,19 +62,27 @@ def header(r: LLMResult) -> list[str]:
     return lines
 
 
+def _maybe_bytes(n: Optional[int]) -> str:
+    return "not counted" if n is None else fmt_bytes(n)
+
+
 def summary_lines(r: LLMResult) -> list[tuple[str, str]]:
     m = r.memory
     active = "" if r.params_active == r.params_total else f" · {fmt_int(r.params_active)} active per token"
     batch_word = "concurrent sequences" if r.serving == "inflight" else "batch"
-    fits = "fits" if m.fits else "DOES NOT FIT"
+    fits = ("fits" if m.fits else "DOES NOT FIT") + ("" if m.complete else ", a lower bound")
+    kv = ("not counted (the tracer sees no KV cache)" if m.kv_per_token is None else
+          f"{fmt_int(m.kv_per_token)} B per token · {fmt_bytes(m.kv or 0)} at {fmt_int(r.batch)} × "
+          f"{fmt_int(r.context)} tokens")
+    most = ("unknown (the KV cache is not counted)" if r.max_batch is None else
+            f"{fmt_int(r.max_batch)} sequences of {fmt_int(r.input_len)} + {fmt_int(r.output_len)} tokens")
     return [
         ("params", f"{fmt_int(r.params_total)}{active}"),
         ("weights", f"{fmt_bytes(m.weights)} per GPU"),
-        ("KV cache", f"{fmt_int(m.kv_per_token)} B per token · {fmt_bytes(m.kv)} at {fmt_int(r.batch)} × "
-                     f"{fmt_int(r.context)} tokens"),
+        ("KV cache", kv),
         ("memory", f"{fmt_bytes(m.total)} of {fmt_bytes(m.capacity)} per GPU ({fits}): activations "
-                   f"{fmt_bytes(m.activations)}, workspace {fmt_bytes(m.workspace)}"),
-        ("max batch", f"{fmt_int(r.max_batch)} sequences of {fmt_int(r.input_len)} + {fmt_int(r.output_len)} tokens"),
+                   f"{_maybe_bytes(m.activations)}, workspace {fmt_bytes(m.workspace)}"),
+        ("max batch", most),
         ("time", f"TTFT {fmt_time(r.ttft_s)} · TPOT {fmt_time(r.tpot_s)} · request {fmt_time(r.request_latency_s)}"),
         ("throughput", f"{r.throughput:,.0f} output tokens/s ({r.throughput_per_gpu:,.0f} per GPU) at "
                        f"{batch_word} {fmt_int(r.batch)}"),
@@ -189,10 +197,11 @@ def _side_by_side(results: list[LLMResult], view: View) -> Doc:
     doc.add(wrap(r0.architecture, width, "  "), "dim")
     names = [f"{r.gpus}×{r.device}" if r.gpus > 1 else r.device for r in results]
     rows = [("weights / GPU", [fmt_bytes(r.memory.weights) for r in results]),
-            ("KV / token / GPU", [f"{fmt_int(r.memory.kv_per_token)} B" for r in results]),
+            ("KV / token / GPU", ["—" if r.memory.kv_per_token is None else f"{fmt_int(r.memory.kv_per_token)} B"
+                                  for r in results]),
             ("memory / GPU", [f"{fmt_bytes(r.memory.total)} of {fmt_bytes(r.memory.capacity)}" for r in results]),
             ("fits", ["yes" if r.fits else "NO" for r in results]),
-            ("max batch", [fmt_int(r.max_batch) for r in results]),
+            ("max batch", ["—" if r.max_batch is None else fmt_int(r.max_batch) for r in results]),
             ("batch", [fmt_int(r.batch) for r in results]),
             ("TTFT", [fmt_time(r.ttft_s) for r in results]),
             ("TPOT", [fmt_time(r.tpot_s) for r in results]),
