@@ -272,9 +272,30 @@ def test_refusals_are_one_line(kw, message):
 
 
 def test_fp4_on_blackwell():
-    r = estimate(config.load("llama-3.1-8b"), "b200", dtype="fp4", batch=64)
+    c = config.load("llama-3.1-8b")
+    r = estimate(c, "b200", dtype="fp4", batch=64)
     assert r.dtype == "fp4" and r.kv_dtype == "fp8"
-    assert r.memory.weights < memory.weight_bytes(config.load("llama-3.1-8b"), BF16) / 2
+    assert r.memory.weights < memory.weight_bytes(c, BF16) / 2
+    # a prompt of 4,096 tokens is compute-bound: fp4's products run at the part's fp4 peak, twice fp8's
+    fp4 = estimate(c, "b200", dtype="fp4", input_len=4096, output_len=1)
+    fp8 = estimate(c, "b200", dtype="fp8", input_len=4096, output_len=1)
+    assert fp4.prefill.bound == "compute" and fp4.ttft_s < 0.75 * fp8.ttft_s
+
+
+def test_low_precision_products_run_at_their_peak():
+    from archstat.llm.estimate import spec_for
+    from archstat.perf.predict import predict
+
+    c = config.load("llama-3.1-8b")
+    for fmt in ("fp8", "fp4"):
+        run = Run(WEIGHT_FORMATS[fmt], KV_FORMATS["fp8"])
+        calls = program.prefill_calls(c, run, batch=1, prompt=256, layers=[0])
+        spec = spec_for(__import__("archstat.analyze.devices", fromlist=["lookup"]).lookup("b200"),
+                        WEIGHT_FORMATS[fmt], "bfloat16")
+        p = predict(calls, spec, batch=1, runtime="engine", dtype="bf16")
+        maths = {k.math for k in p.plan.kernels if k.ops and k.ops[0] == "_scaled_mm"}
+        assert maths == {"int8"}        # the plan's one-byte math, at the peak spec_for put there
+        assert spec.peak("int8") == spec.peak(fmt)
 
 
 def test_the_link_is_read_from_the_device_entry():

@@ -172,7 +172,7 @@ class _Builder:
         else:                           # W4A4 (NVFP4): packed e2m1 weights and activations, an e4m3 scale per group
             w = self.param(f"{name}.weight", (-(-k // 2), n), "uint8")
             sw = self.param(f"{name}.weight_scale", (-(-k // f.group), n), "uint8")
-            xp = self.t((rows, -(-k // 2)), "uint8", tid=x.id)
+            xp = self.t((rows, -(-k // 2)), ONE_BYTE, tid=x.id)    # two e2m1 values a byte
             sx = self.t((rows, -(-k // f.group)), "uint8")
             self.op("_scaled_mm", row, [xp, w, sx, sw, *b], [y], macs)
         return y
@@ -337,7 +337,7 @@ class _Builder:
         else:
             w = self.param(name, (touched, -(-k // 2), n), "uint8")
             sw = self.param(f"{name}.weight_scale", (touched, -(-k // f.group), n), "uint8")
-            xp = self.t((rows, -(-k // 2)), "uint8", tid=x.id)
+            xp = self.t((rows, -(-k // 2)), ONE_BYTE, tid=x.id)    # two e2m1 values a byte
             sx = self.t((rows, -(-k // f.group)), "uint8")
             self.op("_scaled_grouped_mm", row, [xp, w, sx, sw], [y], rows * k * n)
         return y
