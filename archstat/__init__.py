@@ -10,7 +10,10 @@ at the top of the layers, so that analyze/ never imports the API above it).
 import sys as _sys
 import types as _types
 
-from archstat import analyze  # the subpackage, made callable as archstat.api.analyze below
+from archstat import (
+    analyze,  # the subpackage, made callable as archstat.api.analyze below
+    llm,  # the subpackage, made callable as archstat.api.llm below
+)
 from archstat._version import __version__
 from archstat.api import build, compare, load, load_spec, roofline
 from archstat.errors import (
@@ -37,7 +40,21 @@ class _CallableModule(_types.ModuleType):
         return _analyze
 
 
+class _CallableLLM(_types.ModuleType):
+    def __call__(self, *args, **kwargs):
+        from archstat.api import llm as _llm
+
+        return _llm(*args, **kwargs)
+
+    @property
+    def __wrapped__(self):
+        from archstat.api import llm as _llm
+
+        return _llm
+
+
 _sys.modules["archstat.analyze"].__class__ = _CallableModule
+_sys.modules["archstat.llm"].__class__ = _CallableLLM
 _display.install()   # results show themselves in notebooks, rich and the REPL (report/display.py)
 
 __all__ = [
@@ -51,6 +68,7 @@ __all__ = [
     "analyze",
     "build",
     "compare",
+    "llm",
     "load",
     "load_spec",
     "roofline",

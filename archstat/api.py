@@ -348,3 +348,88 @@ def _evaluator(spec: Spec, stats: ModelStats):
         return cache[key]
 
     return evaluate
+
+
+def llm(model, *, device="h100", dtype: Optional[str] = None, kv_dtype: Optional[str] = None, tp: int = 1,
+        batch: Optional[int] = None, max_batch: bool = False, input_len: int = 1024, output_len: int = 256,
+        runtime: str = "engine", serving: str = "static"):
+    """A decoder language model served on ``tp`` GPUs of ``device`` (``archstat llm``): parameters (total and
+    active per token), memory per GPU, the largest batch at ``input_len + output_len`` tokens, time to first
+    token, time per output token, request latency and output tokens/s, per phase and per layer.
+
+    ``model``: a zoo name (``'llama-3.1-8b'``), a path to a Hugging Face ``config.json``, a mapping of its
+    fields, or ``'module:PKG.MOD:FACTORY'`` / an ``nn.Module`` with a transformers ``.config``. ``device``: a
+    devices.yaml key, or several (a list, or ``'h100,a100'``: a list of results, one per device). ``dtype``: the
+    weights' format (bf16, fp16, fp8, int8, int4, fp4); ``kv_dtype``: the KV cache's (bf16, fp16, fp8, int8).
+    ``batch`` sequences (or ``max_batch``: the most that fit); ``runtime`` eager, compile or engine;
+    ``serving`` static (a fixed batch) or inflight (continuous batching under the KV budget).
+
+    ``archstat.llm("llama-3.1-8b", device="h100").tpot_s``
+    """
+    from archstat.llm.estimate import RUNTIMES, SERVING, estimate
+
+    fn = "archstat.llm"
+    names = _devices_of(device, fn)
+    argcheck.expect_int(tp, fn, "tp", 1, 1024)
+    argcheck.expect_int(batch, fn, "batch", 1, MAX_BATCH, optional=True)
+    argcheck.expect_bool(max_batch, fn, "max_batch")
+    argcheck.expect_int(input_len, fn, "input_len", 1, 10**8)
+    argcheck.expect_int(output_len, fn, "output_len", 1, 10**8)
+    argcheck.expect_choice(runtime, fn, "runtime", RUNTIMES)
+    argcheck.expect_choice(serving, fn, "serving", SERVING)
+    for arg, value in (("dtype", dtype), ("kv_dtype", kv_dtype)):
+        if value is not None:
+            argcheck.expect_str(value, fn, arg, "a format such as 'bf16', 'fp8' or 'int4'")
+    if batch is not None and max_batch:
+        raise argcheck.ArgumentValueError("give batch or max_batch, not both", path=f"{fn}: max_batch")
+    c, traced = llm_config(model)
+    if traced is not None:
+        from archstat.llm.traced import estimate_traced
+
+        module, shown, notes = traced
+        results = [estimate_traced(module, shown, name, dtype=dtype, batch=batch, max_batch=max_batch,
+                                   input_len=input_len, output_len=output_len, runtime=runtime, serving=serving,
+                                   tp=tp, notes=notes) for name in names]
+    else:
+        results = [estimate(c, name, dtype=dtype, kv_dtype=kv_dtype, tp=tp, batch=batch, max_batch=max_batch,
+                            input_len=input_len, output_len=output_len, runtime=runtime, serving=serving)
+                   for name in names]
+    return results[0] if isinstance(device, str) and len(names) == 1 else results
+
+
+def _devices_of(device, fn: str) -> list[str]:
+    if isinstance(device, str):
+        names = [d.strip() for d in device.split(",")]
+    elif isinstance(device, (list, tuple)) and device and all(isinstance(d, str) for d in device):
+        names = [d.strip() for d in device]
+    else:
+        raise argcheck.ArgumentTypeError(f"expected a device name such as 'h100' or a list of them, got "
+                                         f"{argcheck.shown(device)}", path=f"{fn}: device")
+    if not all(names):
+        raise argcheck.ArgumentValueError(f"an empty device name in {device!r}", path=f"{fn}: device")
+    return list(dict.fromkeys(n.lower() for n in names))
+
+
+def llm_config(model):
+    """(the LLMConfig, None) of a zoo name, a config.json path, a mapping of its fields, or a module
+    (``module:…`` or an ``nn.Module``) whose ``.config`` is a transformers config of a family archstat reads;
+    (None, (module, name, notes)) for any other module, which archstat llm traces."""
+    from archstat.llm import config as llm_cfg
+
+    is_module = hasattr(model, "named_modules") and hasattr(model, "forward")
+    if (isinstance(model, str) and model.startswith("module:")) or is_module:
+        notes: list[str] = []
+        if is_module:
+            module, name = model, type(model).__name__
+        else:
+            from archstat.trace.factory import build_target
+
+            module, notes = build_target(model)
+            name = model[len("module:"):]
+        cfg = getattr(module, "config", None)
+        fields = cfg.to_dict() if hasattr(cfg, "to_dict") else cfg if isinstance(cfg, dict) else None
+        if isinstance(fields, dict) and fields.get("model_type") in llm_cfg.FAMILIES:
+            return llm_cfg.parse(fields, name, f"{name}.config"), None
+        return None, (module, name, tuple(notes) + ("no config of a family archstat reads: the module's "
+                                                    "forward is traced",))
+    return llm_cfg.load(model), None

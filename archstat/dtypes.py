@@ -28,14 +28,18 @@ __all__ = [
     "DTYPES",
     "FLOATING",
     "INPUT",
+    "KV_FORMATS",
     "PROFILE",
     "ROOFLINE",
     "STORAGE",
+    "WEIGHT_FORMATS",
     "DType",
+    "QuantFormat",
     "bytes_of",
     "canonical",
     "lookup",
     "names",
+    "quant_format",
     "spellings",
 ]
 
@@ -119,3 +123,60 @@ def bytes_of(name: str, default: int | None = None) -> int:
             raise KeyError(name)
         return default
     return found.bytes
+
+
+# -- how a language model's weights and KV cache are stored (archstat llm) ---------------------------------
+
+@dataclass(frozen=True)
+class QuantFormat:
+    """How a model's weights (or its KV cache) are stored: bits per element and, for a block-quantized
+    format, one scale (with its zero point, where it has one) per ``group`` consecutive elements along the
+    reduction dimension. ``math`` is the peak its matrix products run at: the format's own (fp8 and int8
+    W8A8, fp4 W4A4) or, for a weight-only format (int4: W4A16), '' (the activations' dtype: the kernel
+    dequantizes the weights as it reads them)."""
+
+    name: str
+    bits: int                     # bits per element
+    group: int = 0                # elements per scale group along K; 0: per-tensor scales (no bytes per group)
+    scale_bytes: int = 0          # bytes of one group's scale (and zero point)
+    math: str = ""                # the peak key matrix products run at ('' = the activations' dtype)
+    torch: str = ""               # the torch dtype the elements are held in
+    aliases: tuple[str, ...] = ()
+    summary: str = ""
+
+    def nbytes(self, rows: int, k: int) -> int:
+        """The bytes of a ``rows`` × ``k`` matrix (``k`` the reduction dim) with its group scales:
+        ⌈rows·k·bits/8⌉ + rows·⌈k/group⌉·scale_bytes."""
+        data = -(-rows * k * self.bits // 8)
+        return data + (rows * -(-k // self.group) * self.scale_bytes if self.group else 0)
+
+    @property
+    def bytes_per_element(self) -> float:
+        """Bytes per weight, scales included (where ``k`` is a multiple of the group)."""
+        return self.bits / 8 + (self.scale_bytes / self.group if self.group else 0.0)
+
+
+WEIGHT_FORMATS: dict[str, QuantFormat] = {f.name: f for f in (
+    QuantFormat("bf16", 16, math="bf16", torch="bfloat16", aliases=("bfloat16",), summary="bfloat16"),
+    QuantFormat("fp16", 16, math="fp16", torch="float16", aliases=("float16", "half"), summary="float16"),
+    QuantFormat("fp8", 8, math="fp8", torch="float8_e4m3fn", aliases=("float8_e4m3fn",),
+                summary="FP8 e4m3, per-tensor scales, W8A8 (TensorRT-LLM's and vLLM's FP8)"),
+    QuantFormat("int8", 8, math="int8", torch="int8",
+                summary="int8 W8A8 (SmoothQuant), per-tensor scales"),
+    QuantFormat("int4", 4, group=128, scale_bytes=4, math="", torch="uint8", aliases=("w4a16",),
+                summary="int4 weight-only (AWQ/GPTQ W4A16): an fp16 scale and zero point per 128 weights"),
+    QuantFormat("fp4", 4, group=16, scale_bytes=1, math="fp4", torch="uint8", aliases=("nvfp4",),
+                summary="NVFP4 (e2m1) W4A4: an fp8 e4m3 scale per 16 weights (Blackwell)"),
+)}
+KV_FORMATS: dict[str, QuantFormat] = {n: WEIGHT_FORMATS[n] for n in ("bf16", "fp16", "fp8", "int8")}
+
+
+def quant_format(text: str, accepted: dict[str, QuantFormat] = WEIGHT_FORMATS, *,
+                 path: str | None = "--dtype") -> QuantFormat:
+    """The weight (or KV cache) format ``text`` names, in any spelling; an UnknownNameError otherwise."""
+    for f in accepted.values():
+        if text == f.name or text in f.aliases:
+            return f
+    spelled = [s for f in accepted.values() for s in (f.name, *f.aliases)]
+    raise UnknownNameError("dtype", str(text), spelled, path=path,
+                           hint_extra=f" (choose from {', '.join(accepted)})")

@@ -15,7 +15,8 @@ PACKAGE = Path(__file__).resolve().parent.parent / "archstat"
 # names in the table that torch 2.13's aten namespace does not have: torchvision's operators (the
 # tracer keys them by their bare name) and operators of other torch versions the planner has seen
 FOREIGN = {"nms", "roi_align", "roi_pool", "ps_roi_align", "ps_roi_pool",        # torchvision::
-           "_linear", "adaptive_avg_pool2d_backward", "unique"}
+           "_linear", "adaptive_avg_pool2d_backward", "unique",
+           "all_reduce", "all_gather_into_tensor"}                            # torch.ops._c10d_functional
 
 
 def test_a_second_registration_of_a_name_is_refused():

@@ -24,6 +24,7 @@ LAYERS = [
     ("builder", ["archstat.builder"]),               # torch: Graph → nn.Module; the ops' torch half
     ("trace", ["archstat.trace"]),                   # any nn.Module → ModelStats and its operator log (torch)
     ("perf", ["archstat.perf"]),                     # the performance model: precision, plan, cost, schedule
+    ("llm", ["archstat.llm"]),                       # decoder LLMs from their configs: counts, programs, serving
     ("api", ["archstat.api", "archstat.orchestrate", "archstat.prediction"]),   # load, then analyse
     ("report", ["archstat.report"]),                 # renderers (and the registry of result types)
     ("measure", ["archstat.verify", "archstat.profile"]),   # checks against torch, device measurement

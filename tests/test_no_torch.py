@@ -35,6 +35,9 @@ except SystemExit as exc:
     ["roofline", "resnet50", "--device", "h100", "--dtype", "bf16", "--batch", "64", "--format", "json"],
     ["roofline", "resnet50", "--device", "a100", "--depth", "1"],
     ["compare", "resnet50", "resnet18", "--device", "h100"],
+    ["llm", "llama-3.1-8b", "--device", "h100"],
+    ["llm", "mixtral-8x7b", "--device", "h100,h200", "--tp", "2", "--dtype", "fp8", "--serving", "inflight",
+     "--format", "json"],
 ])
 def test_command_runs_without_torch(args):
     r = subprocess.run([sys.executable, "-c", SCRIPT, *args], capture_output=True, text=True, cwd=ROOT)

@@ -7,6 +7,7 @@ from archstat.cli import (  # noqa: F401
     graph_cmd,
     info_cmd,
     list_cmd,
+    llm_cmd,
     plot_cmd,
     profile_cmd,
     reproduce_cmd,

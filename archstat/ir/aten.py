@@ -251,6 +251,29 @@ def quantized_linear(x, packed, *_args, **_kw):
     return linear_macs(w.shape[1], w.shape[0], prod(x.shape[:-1]))
 
 
+def scaled_mm(a, b, *_args, **_kw):
+    """``_scaled_mm`` (fp8, int8 and block-scaled fp4 GEMMs): (m×k)·(k×n); ``b`` may be packed along k
+    (fp4: two values a byte), so k is read from ``a`` and n from ``b``'s last dim."""
+    return matmul_macs(1, prod(a.shape[:-1]), a.shape[-1], b.shape[-1])
+
+
+def weight_int4pack_mm(x, _w, _group, scales_and_zeros, *_args, **_kw):
+    """``_weight_int4pack_mm`` (int4 weight-only, W4A16): x[..., k] times packed int4 weights; n is read
+    from the group scales and zeros, (k/group) × n × 2, whatever the packed weight's tiling."""
+    return matmul_macs(1, prod(x.shape[:-1]), x.shape[-1], scales_and_zeros.shape[-2])
+
+
+def weight_int8pack_mm(x, w, *_args, **_kw):
+    """``_weight_int8pack_mm`` (int8 weight-only): x[..., k] · (n×k)ᵀ."""
+    return matmul_macs(1, prod(x.shape[:-1]), x.shape[-1], w.shape[0])
+
+
+def grouped_mm(a, b, *_args, **_kw):
+    """``_grouped_mm`` / ``_scaled_grouped_mm`` (a mixture of experts' GEMMs): the routed rows of ``a``
+    (t×k, grouped by expert) each times its group's k×n matrix of ``b`` (g×k×n): t·k·n."""
+    return matmul_macs(1, prod(a.shape[:-1]), a.shape[-1], b.shape[-1])
+
+
 # -- the rows ------------------------------------------------------------------------------------------
 M, Z, D, V = Cost.MACS, Cost.ZERO, Cost.DATA, Cost.VIEW
 LOWER, FP32 = Autocast.LOWER, Autocast.FP32
@@ -268,6 +291,11 @@ register("dot vdot", M, Kind.GEMM, macs=dot)
 register("linear", M, Kind.GEMM, macs=linear, autocast=LOWER)
 register("_linear", M, Kind.GEMM, macs=linear)
 register("convolution _convolution", M, Kind.CONV, macs=convolution, autocast=LOWER)
+# low-precision and grouped matrix products (archstat llm writes them; torch runs them for quantized models)
+register("_scaled_mm", M, Kind.GEMM, macs=scaled_mm)
+register("_weight_int4pack_mm", M, Kind.GEMM, macs=weight_int4pack_mm)
+register("_weight_int8pack_mm", M, Kind.GEMM, macs=weight_int8pack_mm)
+register("_grouped_mm _scaled_grouped_mm", M, Kind.GEMM, macs=grouped_mm)
 register("convolution_backward", Z, Kind.CONV_BACKWARD)
 # composites that reach the dispatcher decomposed (counted through their parts), planned as their kind
 C = Cost.DECOMPOSED
@@ -356,6 +384,11 @@ register("fill_ zero_ fill", Z, Kind.MEMORY, Sub.FILL)
 register("logspace tensor rand rand_like randn randn_like randint randperm normal_ uniform_ exponential_ multinomial",
          Z, Kind.MEMORY, Sub.OTHER)
 register("item _assert_async _assert_tensor_metadata _functional_assert_async", Z, Kind.MEMORY, Sub.OTHER)
+
+# collectives (torch.ops._c10d_functional, keyed by bare name as the tracer keys other namespaces' ops):
+# on the device a reduction kernel that reads and writes its buffer; the time on the link between the GPUs
+# is not the cost model's (archstat/llm/comm.py adds it)
+register("all_reduce all_gather_into_tensor", Z, Kind.MEMORY, Sub.COPY)
 
 # quantized tensors
 register("quantize_per_tensor quantize_per_channel dequantize quantize_per_tensor_dynamic "

@@ -18,6 +18,7 @@ from typing import Any
 from archstat.analyze.compare import Comparison
 from archstat.analyze.stats import ModelStats
 from archstat.analyze.sweep import Sweep
+from archstat.llm.result import LLMResult
 from archstat.text import clean
 
 __all__ = ["RENDERERS", "Renderers", "html", "install", "register", "renderers_of", "summary", "text"]
@@ -112,7 +113,27 @@ def _sweep_text(s: Sweep, view) -> Any:
     return render(s, "table", view)
 
 
+def _llm_summary(r: LLMResult) -> str:
+    return (f"<LLMResult {r.model} on {r.gpus}×{r.device}: {r.params_total:,} params, max batch {r.max_batch:,}, "
+            f"TTFT {r.ttft_s * 1e3:.1f} ms, TPOT {r.tpot_s * 1e3:.2f} ms, {r.throughput:,.0f} tokens/s "
+            "(display it for the table)>")
+
+
+def _llm_html(r: LLMResult) -> str:
+    from archstat.report import llm_report
+    from archstat.report.sanitize import html as escape
+
+    return f"<pre>{escape(llm_report.fitted([r]).text())}</pre>"
+
+
+def _llm_text(r: LLMResult, view) -> Any:
+    from archstat.report import llm_report
+
+    return llm_report.fitted([r], view)
+
+
 register(ModelStats, _stats_summary, _stats_html, _stats_text)
+register(LLMResult, _llm_summary, _llm_html, _llm_text)
 register(Comparison, _comparison_summary, _comparison_html, _comparison_text)
 register(Sweep, _sweep_summary, _sweep_html, _sweep_text)
 
