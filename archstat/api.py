@@ -427,7 +427,8 @@ def llm_config(model):
             module, notes = build_target(model)
             name = model[len("module:"):]
         cfg = getattr(module, "config", None)
-        fields = cfg.to_dict() if hasattr(cfg, "to_dict") else cfg if isinstance(cfg, dict) else None
+        to_dict = getattr(cfg, "to_dict", None)
+        fields = to_dict() if callable(to_dict) else cfg if isinstance(cfg, dict) else None
         if isinstance(fields, dict) and fields.get("model_type") in llm_cfg.FAMILIES:
             return llm_cfg.parse(fields, name, f"{name}.config"), None
         return None, (module, name, tuple(notes) + ("no config of a family archstat reads: the module's "

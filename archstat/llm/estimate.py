@@ -188,6 +188,20 @@ def _max_batch(fits, cap: int = MAX_SEARCH) -> int:
     return lo
 
 
+def _check(c: LLMConfig, runtime: str, serving: str, input_len: int, output_len: int) -> str:
+    """The options a run can take (a usage error otherwise), and a warning when the context is past the
+    model's positions."""
+    if runtime not in RUNTIMES:
+        raise UsageError(f"--runtime {runtime}: choose from {', '.join(RUNTIMES)}")
+    if serving not in SERVING:
+        raise UsageError(f"--serving {serving}: choose from {', '.join(SERVING)}")
+    if input_len < 1 or output_len < 1:
+        raise UsageError("--input-len and --output-len: at least 1 token each")
+    if c.max_context and input_len + output_len > c.max_context:
+        return f"input + output = {input_len + output_len:,} tokens is past {c.name}'s {c.max_context:,} positions"
+    return ""
+
+
 def estimate(c: LLMConfig, device: str, *, dtype: Optional[str] = None, kv_dtype: Optional[str] = None,
              tp: int = 1, batch: Optional[int] = None, max_batch: bool = False, input_len: int = 1024,
              output_len: int = 256, runtime: str = "engine", serving: str = "static",
@@ -198,17 +212,7 @@ def estimate(c: LLMConfig, device: str, *, dtype: Optional[str] = None, kv_dtype
     default the shipped one, ``llm.coefficients``; eager and compile: 1, the cost model's own fit)."""
     from archstat.llm.coefficients import serving_coefficients
 
-    if runtime not in RUNTIMES:
-        raise UsageError(f"--runtime {runtime}: choose from {', '.join(RUNTIMES)}")
-    if serving not in SERVING:
-        raise UsageError(f"--serving {serving}: choose from {', '.join(SERVING)}")
-    if input_len < 1 or output_len < 1:
-        raise UsageError("--input-len and --output-len: at least 1 token each")
-    if c.max_context and input_len + output_len > c.max_context:
-        warn_context = (f"input + output = {input_len + output_len:,} tokens is past {c.name}'s "
-                        f"{c.max_context:,} positions")
-    else:
-        warn_context = ""
+    warn_context = _check(c, runtime, serving, input_len, output_len)
     d = device_for(device)
     weights, kv, act = formats(c, dtype, kv_dtype)
     try:
