@@ -62,8 +62,9 @@ def test_json_keys_are_the_documented_ones(resnet50_h100):
                                   "attainable_flop_per_s", "compute_s", "memory_s", "device_s", "host_s", "kernels",
                                   "share", "counted", "math"}
     assert set(d["totals"]) == {"macs", "flops", "bytes", "intensity_flop_per_byte", "predicted_s", "host_s",
-                                "device_s", "idle_s", "host_bound", "throughput_samples_per_s", "kernels",
-                                "memory_bound_layer_share", "memory_bound_time_share", "complete"}
+                                "device_s", "idle_s", "bound", "host_bound", "throughput_samples_per_s", "kernels",
+                                "clock_share", "coefficient_set", "memory_bound_layer_share",
+                                "memory_bound_time_share", "complete"}
     assert d["device"]["sms"] == 132 and d["device"]["l2_bytes"] == 50e6       # h100's datasheet entry
 
 

@@ -55,9 +55,12 @@ from archstat.perf.device import DeviceSpec, coefficient_set
 from archstat.perf.plan import DeviceKernel, Plan, align_of
 from archstat.perf.runtime import record
 
-TILES = ((256, 128), (128, 256), (128, 128), (128, 64), (64, 128), (64, 64), (64, 32), (32, 64))
+# CTA tiles a GEMM library chooses among (the 16-row ones: a product of a few rows, a decode step's)
+TILES = ((256, 128), (128, 256), (128, 128), (128, 64), (64, 128), (64, 64), (64, 32), (32, 64), (16, 128),
+         (16, 64))
 SPLIT_K_MIN = 256           # the shortest K slice split-K makes
-ATTENTION_BLOCK = 128       # queries per CTA of a fused attention kernel
+ATTENTION_BLOCK = 128       # queries per CTA of a fused attention kernel (fewer queries: a multiple of 16)
+ATTENTION_SPLIT_KEYS = 256  # the fewest keys a split-KV (flash-decoding) CTA takes
 POWER_STEPS = 30            # bisection steps of the sustained clock (2^-30 of the range)
 
 
@@ -219,6 +222,26 @@ def efficiency_key(s: DeviceKernel) -> str:
     return str(s.sub) or "other"
 
 
+def attention_ideal(s: DeviceKernel, peak: float, sms: int) -> float:
+    """A fused attention kernel's time at the full per-SM peak: CTAs of ``block`` queries (128, or the
+    queries rounded up to 16 when fewer) over all the keys, in waves over the SMs; when the CTAs do not
+    fill the SMs (a decode step: one query per sequence), the keys are split among several CTAs (split-KV,
+    as flash-decoding runs); a causal mask skips the key blocks above the diagonal."""
+    bh, l, sk, e, ev = s.dims
+    block = min(ATTENTION_BLOCK, max(16, -(-l // 16) * 16))
+    ctas = bh * -(-l // block)
+    split = 1
+    if ctas < sms and sk >= 2 * ATTENTION_SPLIT_KEYS:
+        split = max(1, min(-(-sms // ctas), sk // ATTENTION_SPLIT_KEYS))
+    keys = -(-sk // split)
+    waves = -(-(ctas * split) // max(1, sms))
+    ideal = waves * 2.0 * block * keys * (e + ev) / (peak / max(1, sms))
+    blocks = -(-l // block)
+    if s.causal and l == sk and blocks > 1:
+        ideal *= (blocks + 1) / (2 * blocks)        # of n × n blocks, the n(n + 1)/2 on and below the diagonal
+    return ideal
+
+
 def _compute_features(f: Features, s: DeviceKernel, device: DeviceSpec) -> None:
     """A matrix kernel's tiles, a fused attention's ideal time, a depthwise (or direct) convolution's
     time on the CUDA cores at the fp32 peak."""
@@ -229,11 +252,7 @@ def _compute_features(f: Features, s: DeviceKernel, device: DeviceSpec) -> None:
         if s.kind == Kind.CONV:     # a direct kernel on the CUDA cores, where it beats the tensor cores
             f.cuda_core_s = 2.0 * s.macs / (device.peak("fp32") or peak)
     elif s.kind == Kind.ATTENTION and peak and s.macs > 0:
-        bh, l, sk, e, ev = s.dims
-        ctas = bh * -(-l // ATTENTION_BLOCK)
-        waves = -(-ctas // max(1, device.sms))
-        ideal = waves * 2.0 * ATTENTION_BLOCK * sk * (e + ev) / (peak / max(1, device.sms))
-        f.attention = (ideal, e, s.backend != "efficient")
+        f.attention = (attention_ideal(s, peak, device.sms), s.dims[3], s.backend != "efficient")
     elif s.kind == Kind.DEPTHWISE and s.macs > 0:
         f.cuda_core_s = 2.0 * s.macs / (device.peak("fp32") or peak or 1.0)
     if s.macs > 0:

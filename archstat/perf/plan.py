@@ -72,6 +72,7 @@ class DeviceKernel:
     weight_read: int = 0             # of ``read``: parameters, buffers and tensors computed from them alone
     note: str = ""                   # a transposition, a folded norm: why it is there
     backend: str = ""                # attention: flash, efficient, cpu; conv: nhwc, nchw
+    causal: bool = False             # attention: a causal mask (the kernel skips the blocks above the diagonal)
 
     @property
     def bytes(self) -> int:
@@ -201,7 +202,7 @@ def attention_dims(k: OpCall) -> tuple[int, int, int, int, int]:
 def math_of(dtype: str, kind: str, target: Target, tf32: dict) -> str:
     """The peak key of a matrix op on ``dtype``: fp16/bf16/int8 as they are; float32 on a GPU in TF32 where
     PyTorch's settings allow it for that kind (cuDNN convolutions: on by default; matmuls: off)."""
-    if dtype in ("float16", "bfloat16", "int8"):
+    if dtype in ("float16", "bfloat16", "int8", "float8_e4m3fn", "float8_e5m2"):
         return DTYPES[dtype].peak
     if target.kind == "gpu" and target.compute_capability >= 8.0:
         allowed = tf32.get("conv" if kind in (Kind.CONV, Kind.DEPTHWISE) else "matmul", False)
@@ -324,7 +325,8 @@ class _Builder:
                                  written=written,
                                  math=math_of(k.inputs[0].dtype, Kind.ATTENTION, self.target, self.tf32),
                                  dims=attention_dims(k), host_ops=(HostClass.ATTENTION,),
-                                 backend="cpu" if self.target.kind == "cpu" else "flash", **_io(k))]
+                                 backend="cpu" if self.target.kind == "cpu" else "flash",
+                                 causal=bool(k.attrs.get("is_causal")), **_io(k))]
         if sub == Sub.OTHER:
             self.unknown[k.op] = self.unknown.get(k.op, 0) + 1
         read, written = _memory_traffic(k, sub, self.target.kind == "gpu")
@@ -422,7 +424,8 @@ class _Builder:
         return [DeviceKernel(kind=Kind.ATTENTION, ops=(k.op,), rows=(k.row,), macs=k.macs, read=read, written=written,
                              math=math_of(q.dtype, Kind.ATTENTION, self.target, self.tf32), dims=attention_dims(k),
                              host_ops=(HostClass.ATTENTION,), inputs=tuple((t.id, t.nbytes) for t in k.inputs),
-                             outputs=tuple((t.id, t.nbytes) for t in k.outputs), phase=k.phase, backend=backend)]
+                             outputs=tuple((t.id, t.nbytes) for t in k.outputs), phase=k.phase, backend=backend,
+                             causal=bool(k.attrs.get("is_causal")))]
 
     # ---- the runtimes ----------------------------------------------------------------------------------
     def build(self) -> list[DeviceKernel]:
