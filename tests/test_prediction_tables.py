@@ -10,7 +10,7 @@ from tests.conftest import ROOT
 
 sys.path.insert(0, str(ROOT / "benchmarks" / "prediction"))
 
-import tables  # noqa: E402
+import tables
 
 
 @pytest.fixture(scope="module")
