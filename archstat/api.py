@@ -23,7 +23,7 @@ from archstat.config.loader import read_config_text
 from archstat.config.spec import Spec, parse_spec
 from archstat.errors import UsageError
 from archstat.graph import Graph
-from archstat.zoo import resolve
+from archstat.zoo import as_target, resolve
 
 if TYPE_CHECKING:
     from archstat.trace.inputs import InputShape
@@ -107,6 +107,7 @@ def analyze(model: str | Path | Spec | Graph, params: Optional[dict[str, Any]] =
 
     fn = "archstat.analyze"
     argcheck.expect_model(model, fn, "model", module=True)
+    model = as_target(model)   # a zoo module's name (bert-large) → its module: target
     params = argcheck.expect_mapping(params, fn)
     argcheck.expect_choice(optimizer, fn, "optimizer", OPTIMIZER_STATES)
     dtype = argcheck.expect_dtype(dtype, fn, "dtype", dtypes.STORAGE)
@@ -163,6 +164,9 @@ def build(model: str | Path | Spec | Graph, params: Optional[dict[str, Any]] = N
     """
     fn = "archstat.build"
     argcheck.expect_model(model, fn, "model")
+    if as_target(model) is not model:
+        raise UsageError(f"archstat.build: '{model}' is a module of the zoo, not a config: its factory is "
+                         f"{as_target(model)[len('module:'):]} (import it and call it for the nn.Module)")
     params = {**argcheck.expect_mapping(params, fn), **param_values}
     if isinstance(model, Graph) and params:
         raise argcheck.ArgumentValueError("a Graph declares no params to set (its params are bound)",
@@ -262,6 +266,7 @@ def roofline(model, params: Optional[dict[str, Any]] = None, *, device: str, dty
                              batch=batch, depth=depth, peak=peak, bandwidth=bandwidth, overhead_s=overhead_s,
                              runtime=runtime, amp=amp, train=train, optimizer=optimizer, tf32=tf32,
                              channels_last=channels_last)
+    model = as_target(model)
     _storage, peak_key = devices.resolve_dtype(dtype)
     check_precision(peak_key, runtime=runtime, amp=amp, train=train)
     roof = calibration.roof(device, peak_key, peak=peak, bandwidth=bandwidth, overhead_s=overhead_s)
@@ -280,10 +285,10 @@ def program(model, params=None, *, input_shape=None, batch: int, train: bool = F
     a training step of a config traces its built module's backward pass), a module's (``module:…``
     or an ``nn.Module``) traced on the meta device, its forward, or for ``train`` its forward, loss and
     backward."""
+    model = as_target(model)
     is_module = hasattr(model, "named_modules") and hasattr(model, "forward")
     if (isinstance(model, str) and model.startswith("module:")) or is_module:
         from archstat.trace.analyze import analyze_module
-        from archstat.trace.factory import build_target, build_target_on_cpu, require_input
 
         mode = "train" if train else "eval"
         if is_module:
@@ -291,10 +296,10 @@ def program(model, params=None, *, input_shape=None, batch: int, train: bool = F
                 raise UsageError("analyzing an nn.Module needs input_shape, e.g. (3, 224, 224)")
             stats = analyze_module(model, tuple(input_shape), batch=batch, mode=mode, backward=train)
         else:
-            shape = require_input(model, input_shape)
-            module, notes = build_target(model)
-            stats = analyze_module(module, shape, name=model[len("module:"):], notes=tuple(notes), batch=batch,
-                                   mode=mode, backward=train, cpu_model=lambda: build_target_on_cpu(model))
+            from archstat.trace.factory import analyze_target
+
+            # the input given, else the factory's example inputs, else the model's own (timm, torchvision)
+            stats = analyze_target(model, input_shape, batch=batch, mode=mode, backward=train)
         return stats, stats.op_calls
     spec = model if not isinstance(model, str) else load_spec(model)
     graph = load(spec, params, input_shape=input_shape)

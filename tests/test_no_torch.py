@@ -31,6 +31,7 @@ except SystemExit as exc:
     ["table", "vgg16"],
     ["table", "vgg16", "--format", "json", "--depth", "1"],
     ["list"],
+    ["list", "bert*"],                                              # a module of the zoo, listed without torch
     ["info", "vgg16"],
     ["roofline", "resnet50", "--device", "h100", "--dtype", "bf16", "--batch", "64", "--format", "json"],
     ["roofline", "resnet50", "--device", "a100", "--depth", "1"],
@@ -57,6 +58,8 @@ def test_the_blocker_works():
     ["verify", "vgg16"],
     ["table", "module:torchvision.models:resnet18", "--input", "3x224x224"],
     ["roofline", "--device", "cpu", "--calibrate"],
+    ["table", "bert-large"],                                        # the zoo's modules need torch
+    ["roofline", "retinanet-resnext50-fpn", "--device", "h100", "--runtime", "engine", "--dtype", "int8"],
 ])
 def test_torch_commands_say_how_to_install_it(args):
     r = subprocess.run([sys.executable, "-c", SCRIPT, *args], capture_output=True, text=True, cwd=ROOT)

@@ -98,6 +98,10 @@ def _needs(command: str) -> None:
             pytest.importorskip(top, reason=f"the README's example needs {top} (pip install {top})")
         else:
             pytest.importorskip("torch")
+    from archstat.zoo import MODULES
+
+    if any(word in MODULES for word in shlex.split(command)):   # a module of the zoo: torch, nothing else
+        pytest.importorskip("torch")
     if command.startswith("archstat plot"):
         pytest.importorskip("matplotlib")
     if re.match(r"archstat (verify|profile)|.*--calibrate", command):

@@ -9,7 +9,7 @@ import json
 import pytest
 
 import archstat
-from archstat.zoo import zoo_names
+from archstat.zoo import module_names, zoo_names
 
 # name: (params, GMACs as torchvision prints them) — torchvision.models, IMAGENET1K_V1 metadata
 TORCHVISION = {
@@ -178,4 +178,5 @@ def test_list_sorts_and_shows_errors(cli):
     by_name = {m["name"]: m for m in d}
     assert by_name["resnet50"]["top1_error"] == 23.87             # 100 - acc@1 76.130
     assert by_name["googlenet-naive"]["top1_error"] is None
-    assert len(d) == len(zoo_names())
+    assert len(d) == len(zoo_names()) + len(module_names())
+    assert {m["name"] for m in d if m["kind"] == "module"} == set(module_names())

@@ -26,7 +26,9 @@ def split_sets(models: list[str], sets: list[str]) -> list[dict[str, str]]:
 
     labels = list(string.ascii_uppercase[:len(models)])   # a list: 'AB' or '' is no letter
     per_model: list[dict[str, str]] = [{} for _ in models]
-    specs = [None if m.startswith("module:") else load_spec(m) for m in models]
+    from archstat.zoo import as_target
+
+    specs = [None if as_target(m).startswith("module:") else load_spec(m) for m in models]
     for item in sets or []:
         target, sep, rest = item.partition(":")
         if sep and "=" not in target:
@@ -85,11 +87,14 @@ def compare_models(
     shape = options.parse_inputs(input_)
     per_model = split_sets(models, sets or [])
     compared = []
-    configs = [m for m in models if not m.startswith("module:")]
+    from archstat.zoo import as_target
+
+    configs = [m for m in models if not as_target(m).startswith("module:")]
     for label, model, params in zip(string.ascii_uppercase, models, per_model):
-        if model.startswith("module:") and params:
+        if as_target(model).startswith("module:") and params:
             raise UsageError(f"--set: {model} is a module, which declares no params")
         own: InputShape | None = shape
+        # beside a config, a module takes the config's input; a zoo module has its own
         if own is None and model.startswith("module:") and configs:
             from archstat.api import load_spec
 

@@ -33,18 +33,25 @@ def sort_key(sort: str):
 
 
 def zoo_rows(pattern: Optional[str]) -> list[dict]:
+    """One row per config (computed) and per module of the zoo (its figures as archstat table counts
+    them, recorded in zoo.MODULES: no torch here), ``kind`` saying which."""
     from archstat.api import analyze, load_spec
-    from archstat.zoo import zoo_names
+    from archstat.zoo import MODULES, module_names, zoo_names
 
     rows = []
     for name in zoo_names(pattern):
         spec = load_spec(name)
         stats = analyze(spec)
         error = next((f for f in spec.figures if f.key == "top1_error"), None)
-        rows.append({"name": name, "input": list(spec.input), "params": stats.totals.params,
+        rows.append({"name": name, "kind": "config", "input": list(spec.input), "params": stats.totals.params,
                      "macs": stats.totals.macs, "activation_bytes": stats.totals.activation_bytes,
                      "top1_error": None if error is None else float(error.value),
                      "dataset": dataset_of(error.source) if error else "", "description": spec.description})
+    for name in module_names(pattern):
+        m = MODULES[name]
+        rows.append({"name": name, "kind": "module", "input": list(m.shape), "params": m.params, "macs": m.macs,
+                     "activation_bytes": m.activation_bytes, "top1_error": None, "dataset": "",
+                     "description": f"[module, needs torch] {m.description}"})
     return rows
 
 

@@ -33,7 +33,7 @@ def verify_models(
     from archstat.builder import require_torch
     from archstat.report import verify_report
     from archstat.verify.crosscheck import FAIL, verify
-    from archstat.zoo import zoo_names
+    from archstat.zoo import as_target, zoo_names
 
     fmt = options.choice(fmt, options.FORMATS, "--format")
     if all_ and models:
@@ -50,10 +50,11 @@ def verify_models(
         if sys.stderr.isatty():
             sys.stderr.write(f"\rverifying {one_line(name)} ({i}/{len(names)})…\033[K")
             sys.stderr.flush()
-        if name.startswith("module:"):
+        target = as_target(name)   # a zoo module's name → its module: target
+        if target.startswith("module:"):
             from archstat.verify.module_check import verify_module
 
-            checks.extend(verify_module(name, options.parse_inputs(input_), fvcore=not no_fvcore,
+            checks.extend(verify_module(target, options.parse_inputs(input_), fvcore=not no_fvcore,
                                         memory_cap=memory_cap * 1_000_000))
         else:
             checks.extend(verify(name, params, fvcore=not no_fvcore))

@@ -367,7 +367,7 @@ def costs(plan: Plan, device: DeviceSpec, coefficients: dict) -> tuple[list[Kern
     """The cost of every kernel of ``plan`` on ``device``, and the share of the boost clock it ran at."""
     c = coefficient_set(coefficients, device)
     rt = record(plan.runtime)
-    host = coefficients["host"][device.kind].get(rt.host_key, {}) if rt.per_op_host else {}
+    host = coefficients["host"][device.kind].get(plan.host_key or rt.host_key, {}) if rt.per_op_host else {}
     l2_bw = l2_bandwidth(device.sms, device.clock_mhz, c)
     feats = features(plan, device)
     boost = [_at_boost(f, device, c, l2_bw) if f.kernel.kind != Kind.HOST else None for f in feats]

@@ -100,6 +100,7 @@ class Plan:
     tf32: dict = field(default_factory=dict)      # {"conv": bool, "matmul": bool} for float32 on a GPU
     notes: list[str] = field(default_factory=list)
     unknown_ops: dict = field(default_factory=dict)   # aten op → calls planned as a generic memory pass
+    host_key: str = ""               # the host-cost table (perf.yaml host.<kind>.<key>); "": the runtime's
 
     @property
     def device_kernels(self) -> list[DeviceKernel]:

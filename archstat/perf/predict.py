@@ -68,7 +68,8 @@ def target_of(device: DeviceSpec) -> Target:
 
 def run_plan(calls: list[OpCall], device: DeviceSpec, *, runtime: str = "eager", dtype: str = "fp32",
              amp: bool = False, tf32: Optional[dict] = None, channels_last: bool = False,
-             optimizer: Optional[str] = None, foreach: bool = True, sdpa: str = "auto") -> Plan:
+             optimizer: Optional[str] = None, foreach: bool = True, sdpa: str = "auto",
+             host: str = "") -> Plan:
     """The plan of one program: the optimizer's update appended (a training step), the run's precision
     applied, the runtime's rules. Everything in a prediction that does not depend on the coefficients."""
     rt = record(runtime)
@@ -90,14 +91,16 @@ def run_plan(calls: list[OpCall], device: DeviceSpec, *, runtime: str = "eager",
 
         calls = list(calls) + optimizer_calls(calls, optimizer, foreach=foreach, ids=ids)
     run = precision_mod.apply(calls, prec, ids=ids)
-    return plan(run, runtime, target_of(device), precision="int8" if int8 else prec.name, tf32=tf32,
-                channels_last=channels_last, int8=int8, sdpa=sdpa, ids=ids)
+    the_plan = plan(run, runtime, target_of(device), precision="int8" if int8 else prec.name, tf32=tf32,
+                    channels_last=channels_last, int8=int8, sdpa=sdpa, ids=ids)
+    the_plan.host_key = host      # another framework build's host costs (the fit: PyTorch 1.x in NGC containers)
+    return the_plan
 
 
 def predict(calls: list[OpCall], device: DeviceSpec, *, batch: int, runtime: str = "eager", dtype: str = "fp32",
             amp: bool = False, tf32: Optional[dict] = None, channels_last: bool = False,
             optimizer: Optional[str] = None, foreach: bool = True, sdpa: str = "auto",
-            coefficients_: Optional[dict] = None) -> Prediction:
+            coefficients_: Optional[dict] = None, host: str = "") -> Prediction:
     """The latency of ``kernels`` (one traced program at ``batch``) on ``device`` under ``runtime``.
 
     ``dtype``: fp32, tf32, fp16, bf16 (a model stored in it, or with ``amp`` the autocast dtype over an
@@ -105,12 +108,12 @@ def predict(calls: list[OpCall], device: DeviceSpec, *, batch: int, runtime: str
     run in TF32 (PyTorch's defaults: convolutions yes, matmuls no; ``dtype='tf32'``: both)."""
     c = coefficients_ or coefficients()
     the_plan = run_plan(calls, device, runtime=runtime, dtype=dtype, amp=amp, tf32=tf32,
-                        channels_last=channels_last, optimizer=optimizer, foreach=foreach, sdpa=sdpa)
+                        channels_last=channels_last, optimizer=optimizer, foreach=foreach, sdpa=sdpa, host=host)
     kernel_costs, clock = costs(the_plan, device, c)
-    host = c["host"][device.kind]
+    hosts = c["host"][device.kind]
     sched = schedule(kernel_costs, overlap=device.kind == "gpu",
-                     launch_s=0.0 if record(runtime).per_op_host else host.get("engine_launch_s", 0.0),
-                     sync_s=host.get("sync_s", 0.0) if device.kind == "gpu" else 0.0)
+                     launch_s=0.0 if record(runtime).per_op_host else hosts.get("engine_launch_s", 0.0),
+                     sync_s=hosts.get("sync_s", 0.0) if device.kind == "gpu" else 0.0)
     warnings = []
     if the_plan.unknown_ops:
         warnings.append("planned as generic memory passes (no kernel model): "

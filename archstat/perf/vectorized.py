@@ -78,7 +78,8 @@ class Batch:
         if device.kind != self.kind:
             raise ValueError(f"a {device.kind} plan in a {self.kind} batch")
         index = len(self.preds)
-        self.preds.append({"runtime": str(plan.runtime), "power_w": device.power_w if device.kind == "gpu" else 0.0,
+        self.preds.append({"runtime": str(plan.runtime), "host_key": plan.host_key,
+                           "power_w": device.power_w if device.kind == "gpu" else 0.0,
                            "min_share": device.min_clock_share, "hbm": device.memory == "hbm",
                            "sms": float(device.sms), "clock_mhz": device.clock_mhz,
                            "device_bandwidth": device.bandwidth, **info})
@@ -150,6 +151,9 @@ class Batch:
             a["mat_tiles"] = np.asarray(l.mat_tiles, dtype=float).reshape(len(l.mat_tiles), -1, 5)
             a["att"] = np.asarray(l.att, dtype=float).reshape(len(l.att), 3)
             a["runtime"] = np.asarray([RUNTIME_KEYS.index(p["runtime"]) for p in self.preds], dtype=int)
+            tables = self.host_tables()
+            a["host_table"] = np.asarray([tables.index((p["runtime"], p.get("host_key", ""))) for p in self.preds],
+                                         dtype=int)
             for key in ("power_w", "min_share", "hbm", "device_bandwidth", "sms", "clock_mhz"):
                 a[key] = np.asarray([p[key] for p in self.preds], dtype=float)
             self._arrays = a
@@ -184,8 +188,15 @@ class Batch:
                 b[key] = a[key][m] if len(steps) else a[key]
         for key in ("runtime", "power_w", "min_share", "hbm", "device_bandwidth", "sms", "clock_mhz"):
             b[key] = a[key][keep]
+        tables = out.host_tables()
+        b["host_table"] = np.asarray([tables.index((p["runtime"], p.get("host_key", ""))) for p in out.preds],
+                                     dtype=int)
         out._arrays = b
         return out
+
+    def host_tables(self) -> list[tuple[str, str]]:
+        """(runtime, host table variant) of every prediction's host costs, each once, in first-seen order."""
+        return list(dict.fromkeys((p["runtime"], p.get("host_key", "")) for p in self.preds))
 
     def coefficient_set(self, coefficients: dict) -> dict:
         return coefficients["sets"][self.set_name] if "sets" in coefficients else coefficients[self.kind]
@@ -247,19 +258,20 @@ class Batch:
                                               power, a["min_share"], np), 1.0)
         s = share[pred]
         device = np.where(on_device, np.maximum(compute / s, dram + l2 / s) + kernel_s, 0.0)
-        host_table = np.zeros((len(RUNTIME_KEYS), len(HOST_KEYS)))
+        tables = self.host_tables()
+        host_table = np.zeros((len(tables), len(HOST_KEYS)))
         hosts = coefficients["host"][self.kind]
-        for r, runtime in enumerate(RUNTIME_KEYS):
+        for r, (runtime, variant) in enumerate(tables):
             rt = RUNTIMES[Runtime(runtime)]
             if not rt.per_op_host:
                 continue
-            row = hosts.get(rt.host_key, {})
+            row = hosts.get(variant or rt.host_key, {})
             for h, key in enumerate(HOST_KEYS):
                 host_table[r, h] = row.get(key, row.get("pointwise", 0.0))
         host: Any = np.zeros(n)
         if len(a["host_step"]):
-            step_runtime = a["runtime"][a["step_pred"][a["host_step"]]]
-            host = np.bincount(a["host_step"], weights=host_table[step_runtime, a["host_key"]], minlength=n)
+            step_table = a["host_table"][a["step_pred"][a["host_step"]]]
+            host = np.bincount(a["host_step"], weights=host_table[step_table, a["host_key"]], minlength=n)
         return device, host, share
 
     def latencies(self, coefficients: dict):

@@ -351,6 +351,9 @@ def profile(target: str, *, device: str = "cpu", batch: int = 1, dtype: str = "f
     quiet_numpy_warning()
     torch = require_torch()
     from archstat.profile import precision as fp32math
+    from archstat.zoo import as_target
+
+    target = as_target(target)   # a zoo module's name → its module: target
 
     dtype = dtypes.canonical(dtype, dtypes.PROFILE)
     precision = resolve_precision(precision, dtype, mode)
@@ -449,11 +452,12 @@ def _build(target, params, input_shape, batch, dtype, mode, optimizer, amp):
     if target.startswith("module:"):
         from archstat.trace.analyze import analyze_module
         from archstat.trace.factory import build_target_on_cpu, require_input
+        from archstat.zoo import shown_name
 
         shape = require_input(target, input_shape)
         module = build_target_on_cpu(target)   # a failing factory is a usage error, as in table and verify
-        stats = analyze_module(module, shape, name=target[7:], batch=batch, dtype=dtype)
-        return stats, module, shape, target[7:]
+        stats = analyze_module(module, shape, name=shown_name(target), batch=batch, dtype=dtype)
+        return stats, module, shape, shown_name(target)
     graph = load(target, params, input_shape=input_shape)
     stats = analyze(target, params, input_shape=input_shape, batch=batch, mode=mode, optimizer=optimizer,
                     dtype=dtype, fold=False, amp=amp and mode == "train")

@@ -300,5 +300,7 @@ def analyze_target(target: str, input_shape, **kw):
         inputs = built.inputs or default_input(target, built.model)
     if inputs is None:
         raise UsageError(f"'{target}': a module needs --input (e.g. --input 3x224x224)")
-    return analyze_module(built.model, inputs, name=target[len("module:"):], notes=tuple(built.notes),
+    from archstat.zoo import shown_name
+
+    return analyze_module(built.model, inputs, name=shown_name(target), notes=tuple(built.notes),
                           cpu_model=lambda: build_target_on_cpu(target), **kw)

@@ -39,7 +39,9 @@ def verify_module(target: str, input_shape, *, fvcore: bool = True,
     inputs = normalize(input_shape, "--input") or built.inputs or default_input(target, model)
     if inputs is None:
         raise UsageError(f"'{target}': a module needs --input (e.g. --input 3x224x224)")
-    name = target[len("module:"):]
+    from archstat.zoo import shown_name
+
+    name = shown_name(target)
     stats = analyze_module(model, inputs, name=name, fold=False, memory_cap=memory_cap,
                            cpu_model=lambda: build_target_on_cpu(target))
     checks = [_params(name, model, stats), _complete(name, stats), _flop_counter(name, model, inputs, stats)]

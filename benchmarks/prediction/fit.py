@@ -24,14 +24,15 @@ How far it can be trusted is measured out of sample, never in it:
 - **held-out runtimes and batch ranges**: each runtime, and the batches of 1 and of 2–16, predicted by
   coefficients fitted without them.
 
-Every fit starts from the same priors (the values perf.yaml holds before this fit, or ``--start``), so
-a held-out row's coefficients owe nothing to it. ``--write`` rewrites perf.yaml; ``report.py`` writes
+Every fit starts from the same priors (``priors.yaml``: hand-set before any fit, or ``--start``), so a
+held-out row's coefficients owe nothing to it. ``--write`` rewrites perf.yaml; ``report.py`` writes
 results.md from the last run. Needs numpy and scipy (benchmark-only dependencies).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime
 import json
 import math
@@ -48,11 +49,11 @@ sys.path.insert(0, str(HERE))
 import core  # noqa: E402
 import numpy as np  # noqa: E402
 from replay import device_spec, plan_options, traced  # noqa: E402
-from tables import TABLES, by_key  # noqa: E402
+from tables import ALL_TABLES, by_key  # noqa: E402
 
 from archstat.ir.program import BatchMismatch  # noqa: E402
 from archstat.perf.device import set_name  # noqa: E402
-from archstat.perf.predict import coefficients, run_plan  # noqa: E402
+from archstat.perf.predict import run_plan  # noqa: E402
 from archstat.perf.vectorized import Batch  # noqa: E402
 from archstat.prediction import batch_range, coarse_regime, regime  # noqa: E402
 
@@ -71,6 +72,9 @@ def _plan_programs(job):
         t = traced(model, img, mode)
         for key, row in entries:
             table = by_key(key)
+            if not row.get("replayable", True):
+                skipped[row.get("why") or "not replayable"] = skipped.get(row.get("why") or "not replayable", 0) + 1
+                continue
             if t is None or "error" in t:
                 why = "not traced" if t is None else t["error"].split(":")[0]
                 skipped[why] = skipped.get(why, 0) + 1
@@ -80,7 +84,9 @@ def _plan_programs(job):
             except BatchMismatch:
                 skipped["batch"] = skipped.get("batch", 0) + 1
                 continue
-            device = device_spec(row.get("device") or table.device)
+            device = device_spec(row.get("device") or table.device, row.get("device_name"))
+            if row.get("power_w") and device.kind == "gpu":      # a power-capped run (MLPerf's MaxQ)
+                device = dataclasses.replace(device, power_w=float(row["power_w"]))
             try:
                 p = run_plan(calls, device, **plan_options(table, row))
             except ValueError as exc:
@@ -92,6 +98,7 @@ def _plan_programs(job):
             batches.setdefault(name, Batch(device.kind, name)).add(
                 p, device, table=table.key, model=row["model"], img=row["img"], batch=row["batch"],
                 measured=row["samples_per_s"], runtime=str(p.runtime), train=table.mode == "train",
+                fit=not row.get("not_fitted"),
                 device_key=device.key, kind=device.kind, arch=record.get("arch", ""), graph=record.get("graph", ""))
     return batches, skipped, ops
 
@@ -244,22 +251,26 @@ def main(argv=None) -> int:
     ap.add_argument("--fit-rows", type=int, default=120, help="rows per (table, device) the coefficients are "
                     "fitted on (a fixed sample; every row is predicted)")
     ap.add_argument("--folds", type=int, default=5)
-    ap.add_argument("--tables", default=",".join(t.key for t in TABLES))
+    ap.add_argument("--tables", default=",".join(t.key for t in ALL_TABLES))
     ap.add_argument("--max-nfev", type=int, default=400, help="a safety net: each fit stops when it converges")
     ap.add_argument("--reuse", action="store_true", help="reuse the plans of the last run (.cache/fit-plans.pkl)")
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--start", default=None, help="a perf.yaml to start every fit from (default: the shipped one)")
+    ap.add_argument("--start", default=str(HERE / "priors.yaml"),
+                    help="the coefficients every fit starts from (default: priors.yaml, hand-set before any fit)")
     ap.add_argument("--skip-cv", action="store_true", help="the all-data fit only (no out-of-sample figures)")
     ap.add_argument("--write", action="store_true")
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
-    if args.start:
-        import yaml
+    import yaml
 
+    try:
         base = yaml.safe_load(Path(args.start).read_text())
-    else:
-        base = coefficients()
-    tables = [t for t in TABLES if t.key in args.tables.split(",")]
+        missing = [k for k in ("sets", "host") if k not in base]
+    except (OSError, yaml.YAMLError, TypeError) as e:
+        ap.error(f"--start {args.start}: {e}")
+    if missing:
+        ap.error(f"--start {args.start}: no {' or '.join(missing)} (a perf.yaml of version 2)")
+    tables = [t for t in ALL_TABLES if t.key in args.tables.split(",")]
     cache = CACHE / "fit-plans.pkl"
     if args.reuse and cache.exists():
         with open(cache, "rb") as f:
@@ -282,8 +293,11 @@ def main(argv=None) -> int:
     rng = np.random.default_rng(0)
     group_of = np.asarray([f"{p['table']}|{p['device_key']}" for p in preds])
     fit_rows = np.zeros(n, dtype=bool)
+    fittable = np.asarray([p.get("fit", True) for p in preds])
     for g in sorted(set(group_of)):
-        idx = np.flatnonzero(group_of == g)
+        idx = np.flatnonzero((group_of == g) & fittable)
+        if not len(idx):
+            continue
         fit_rows[rng.choice(idx, min(args.fit_rows, len(idx)), replace=False)] = True
     _SHARED.update(batches=batches, base=base, params=params, weights=weights, x0=x0)
     r_prior, _ = predict_all(batches, base)
