@@ -8,9 +8,9 @@ in ``ir/aten.py``); the time its bytes spend on the link is not a kernel's, so i
 
 ``link`` is the bandwidth one GPU sends at in one direction: half the NVLink figure vendors quote (the two
 directions added: H100 SXM 900 GB/s is 450 GB/s each way), or the PCIe link's per-direction figure for
-parts without NVLink. It is read from the device's devices.yaml entry (``nvlink_gb_s``; else
-``host_link.gb_s``); where the entry gives neither, this module's table below (with its sources) is used
-and the result says so. ``latency`` is one collective's fixed cost (a kernel launch and the handshake between
+parts without NVLink. It is read from the device's devices.yaml entry (``nvlink_gb_s``; else a PCIe
+``host_link.gb_s``), where every figure cites its source; an entry with neither has no tensor parallelism.
+``latency`` is one collective's fixed cost (a kernel launch and the handshake between
 the GPUs), a coefficient stated in ``LATENCY_S``.
 """
 
@@ -25,31 +25,6 @@ __all__ = ["LATENCY_S", "Link", "all_gather_s", "all_reduce_s", "link_of"]
 # handshake (NCCL's and TensorRT-LLM's all-reduce of a small message takes microseconds on NVLink, more
 # through PCIe and the host); not fitted (benchmarks/llm/results.md shows how the TP rows fare with it).
 LATENCY_S = {"nvlink": 8e-6, "pcie": 25e-6}
-
-# Where devices.yaml gives no link figure yet: vendors' figures, GB/s in both directions (NVLink) or one
-# direction (PCIe, x16), with their sources.
-FALLBACK = {
-    "h100": ("nvlink", 900.0, "NVIDIA H100 datasheet, SXM: NVLink 900 GB/s"),
-    "h200": ("nvlink", 900.0, "NVIDIA H200 datasheet, SXM: NVLink 900 GB/s"),
-    "gh200": ("nvlink", 900.0, "NVIDIA GH200 datasheet: NVLink 900 GB/s between GPUs (NVLink Switch System)"),
-    "gh200-144gb": ("nvlink", 900.0, "NVIDIA GH200 datasheet: NVLink 900 GB/s"),
-    "h100-nvl": ("nvlink", 600.0, "NVIDIA H100 NVL datasheet: NVLink bridge 600 GB/s"),
-    "h200-nvl": ("nvlink", 900.0, "NVIDIA H200 NVL datasheet: NVLink bridge 900 GB/s"),
-    "a100": ("nvlink", 600.0, "NVIDIA A100 datasheet, SXM: NVLink 600 GB/s"),
-    "a100-40gb": ("nvlink", 600.0, "NVIDIA A100 datasheet, SXM: NVLink 600 GB/s"),
-    "b200": ("nvlink", 1800.0, "NVIDIA DGX B200 datasheet: NVLink 5, 1.8 TB/s per GPU"),
-    "gb200": ("nvlink", 1800.0, "NVIDIA GB200 NVL72 datasheet: NVLink 5, 1.8 TB/s per GPU"),
-    "v100": ("nvlink", 300.0, "NVIDIA V100 datasheet, SXM2: NVLink 300 GB/s"),
-    "h100-pcie": ("pcie", 64.0, "PCIe Gen5 x16: 64 GB/s each way (H100 PCIe datasheet: 128 GB/s both ways)"),
-    "a100-pcie": ("pcie", 32.0, "PCIe Gen4 x16: 32 GB/s each way (A100 PCIe datasheet: 64 GB/s both ways)"),
-    "a100-pcie-40gb": ("pcie", 32.0, "PCIe Gen4 x16: 32 GB/s each way"),
-    "l40s": ("pcie", 32.0, "PCIe Gen4 x16: 32 GB/s each way (L40S datasheet: PCIe Gen4 x16 64 GB/s both ways)"),
-    "l40": ("pcie", 32.0, "PCIe Gen4 x16: 32 GB/s each way"),
-    "l4": ("pcie", 32.0, "PCIe Gen4 x16: 32 GB/s each way (L4 datasheet: 64 GB/s both ways)"),
-    "a10": ("pcie", 32.0, "PCIe Gen4 x16: 32 GB/s each way"),
-    "t4": ("pcie", 16.0, "PCIe Gen3 x16: 16 GB/s each way"),
-}
-
 
 @dataclass(frozen=True)
 class Link:
@@ -66,23 +41,17 @@ class Link:
 
 
 def link_of(device: Any) -> Optional[Link]:
-    """The link of a devices.yaml entry (an ``analyze.devices.Device``): its ``nvlink_gb_s`` (both
-    directions, as vendors quote it), else its ``host_link`` ({kind, gen, lanes, gb_s}: one direction), else
-    this module's fallback table; None where nothing is known."""
+    """The link between GPUs of a devices.yaml entry (an ``analyze.devices.Device``): its ``nvlink_gb_s``
+    (both directions, as vendors quote it), else its PCIe ``host_link`` ({kind, gen, lanes, gb_s}: one
+    direction; an NVLink-C2C host link joins the CPU, not another GPU); None where the entry gives neither."""
     nvlink = getattr(device, "nvlink_gb_s", None)
     if nvlink:
         return Link("nvlink", float(nvlink) * 1e9 / 2, LATENCY_S["nvlink"], f"devices.yaml {device.key}: nvlink_gb_s")
     host = getattr(device, "host_link", None)
-    gb_s = host.get("gb_s") if isinstance(host, dict) else getattr(host, "gb_s", None)
-    if gb_s:
-        return Link("pcie", float(gb_s) * 1e9, LATENCY_S["pcie"], f"devices.yaml {device.key}: host_link.gb_s")
-    found = FALLBACK.get(getattr(device, "key", ""))
-    if found is None:
-        return None
-    kind, gb_s, source = found
-    per_direction = gb_s / 2 if kind == "nvlink" else gb_s
-    return Link(kind, per_direction * 1e9, LATENCY_S[kind],
-                f"devices.yaml gives no link for {device.key}: archstat.llm.comm's table, {source}")
+    host = host if isinstance(host, dict) else {}
+    if host.get("kind") == "pcie" and host.get("gb_s"):
+        return Link("pcie", float(host["gb_s"]) * 1e9, LATENCY_S["pcie"], f"devices.yaml {device.key}: host_link.gb_s")
+    return None
 
 
 def all_reduce_s(nbytes: float, gpus: int, link: Link) -> float:

@@ -51,10 +51,13 @@ DEVICE: dict[str, Coefficient] = {
                                       "bandwidth = this × SMs × clock); CPUs: the last-level cache's per core"),
     "nchw_transpose_share": Coefficient(0.0, 1.0, "share", "of an NCHW↔NHWC transpose's traffic, the share eager "
                                         "cuDNN pays (some of its kernels read NCHW directly)"),
-    "energy_tensor_pj": Coefficient(0.05, 6.0, "pJ/FLOP", "the board's energy per fp16/bf16 tensor-core FLOP at "
-                                    "the boost clock, at the part's full tensor rate (a part that runs FP32 "
-                                    "accumulation at half rate spends twice it per FLOP; TF32: twice it)"),
-    "energy_int8_share": Coefficient(0.25, 1.0, "share", "energy of an int8/fp8 tensor op against an fp16 FLOP"),
+    "energy_tensor_pj": Coefficient(0.05, 6.0, "pJ/FLOP", "the board's energy per fp16 tensor-core FLOP at the "
+                                    "boost clock and the part's full fp16 rate; an operation at another rate "
+                                    "(TF32, FP32 accumulation on GeForce, int8, fp8, fp4) costs it × full rate ÷ "
+                                    "its rate: a tensor core at full speed draws about the same power whatever "
+                                    "its precision"),
+    "energy_int8_share": Coefficient(0.25, 1.5, "share", "how much more (or less) power the tensor cores draw "
+                                     "at full speed in 8 bits than in fp16"),
     "energy_fp32_pj": Coefficient(0.5, 40.0, "pJ/FLOP", "the board's energy per fp32 CUDA-core FLOP at the boost "
                                   "clock"),
     "energy_byte_hbm_pj": Coefficient(5.0, 200.0, "pJ/byte", "energy of a byte moved to or from HBM"),

@@ -113,13 +113,13 @@ def dram_seconds(dram_bytes, bandwidth, efficiency):
 
 
 def math_energy_pj(math_class, c: dict, xp=Scalar):
-    """pJ per FLOP at the boost clock of a kernel's arithmetic: 0 fp32 (CUDA cores), 1 fp16/bf16 tensor,
-    2 tf32 tensor, 3 int8/fp8 tensor, -1 none."""
+    """pJ per FLOP at the boost clock and the full fp16 tensor rate of a kernel's arithmetic (scaled by
+    ``energy_scale`` to its own rate): 0 fp32 (CUDA cores), 1 fp16/bf16/tf32 tensor, 3 int8/fp8 tensor,
+    -1 none."""
     tensor = c["energy_tensor_pj"]
     return xp.where(math_class == 0, c["energy_fp32_pj"],
-                    xp.where(math_class == 1, tensor,
-                             xp.where(math_class == 2, 2.0 * tensor,
-                                      xp.where(math_class == 3, tensor * c["energy_int8_share"], 0.0))))
+                    xp.where((math_class == 1) | (math_class == 2), tensor,
+                             xp.where(math_class == 3, tensor * c["energy_int8_share"], 0.0)))
 
 
 def busy_power(sms, clock_mhz, c: dict):
@@ -128,10 +128,14 @@ def busy_power(sms, clock_mhz, c: dict):
     return c["busy_power_w"] * sms * ghz * ghz * ghz
 
 
-def energy_scale(math_class: int, device: DeviceSpec) -> float:
-    """A half-rate fp16/bf16 FLOP (FP32 accumulation on a part whose tensor cores run it at half rate)
-    keeps the tensor pipe busy ``tensor_rate_ratio`` times as long: that much more energy."""
-    return device.tensor_rate_ratio if math_class == 1 else 1.0
+def energy_scale(math: str, device: DeviceSpec) -> float:
+    """A tensor-core operation at another rate than the part's full fp16 rate keeps the tensor cores busy
+    that much longer (TF32, FP32 accumulation on GeForce) or shorter (int8, fp8, fp4): the energy per
+    operation scales by full fp16 rate ÷ its rate. CUDA-core arithmetic: 1."""
+    if MATH_CLASS.get(math, 0) == 0 or not device.tensor_flops:
+        return 1.0
+    rate = device.peak(math) or device.tensor_flops
+    return device.tensor_flops / rate
 
 
 def byte_energy_pj(memory: str, c: dict) -> float:
@@ -313,7 +317,7 @@ class _AtBoost:
     dram: float
     dram_bytes: float
     cached: float
-    flops: float
+    flops: float                     # × energy_scale: the FLOPs at the full fp16 tensor rate's energy
     math_class: int
 
 
@@ -338,7 +342,8 @@ def _at_boost(f: Features, device: DeviceSpec, c: dict, l2_bw: float) -> _AtBoos
         compute = attention_seconds(*f.attention, c)
     elif f.cuda_core_s:
         compute = f.cuda_core_s / c["depthwise_compute_efficiency"]
-    return _AtBoost(compute, l2, dram, dram_bytes, cached, float(s.flops), f.math_class)
+    scale = energy_scale(s.math, device) if f.math_class > 0 else 1.0
+    return _AtBoost(compute, l2, dram, dram_bytes, cached, float(s.flops) * scale, f.math_class)
 
 
 def sustained_clock(boost: list[_AtBoost], device: DeviceSpec, c: dict) -> float:
@@ -355,7 +360,7 @@ def sustained_clock(boost: list[_AtBoost], device: DeviceSpec, c: dict) -> float
             other += b.dram
         other += c["kernel_s"]
     for b in boost:
-        flop_j += b.flops * math_energy_pj(b.math_class, c) * energy_scale(b.math_class, device) * 1e-12
+        flop_j += b.flops * math_energy_pj(b.math_class, c) * 1e-12
     byte_j = sum(b.dram_bytes for b in boost) * byte_energy_pj(device.memory, c) * 1e-12
     if core + other <= 0:
         return 1.0

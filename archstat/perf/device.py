@@ -35,7 +35,7 @@ class DeviceSpec:
     base_mhz: float = 0.0           # the clock the vendor guarantees (0: not stated)
     power_w: float = 0.0            # the board's power limit (0: not stated: no power model)
     memory: str = ""                # hbm, gddr, ddr (the memory technology: which coefficients are nearest)
-    tensor_rate_ratio: float = 1.0  # the fp16 tensor rate with FP16 accumulation ÷ with FP32 (2 on GeForce)
+    tensor_flops: float = 0.0       # the full fp16 tensor rate (with FP16 accumulation where that is faster)
 
     def peak(self, key: str) -> Optional[float]:
         return self.peaks.get(key)
@@ -71,12 +71,12 @@ def coefficient_set(coefficients: dict[str, Any], device: DeviceSpec) -> dict[st
     return coefficients["sets"][set_name(coefficients, device)[0]]
 
 
-def _half_rate(d) -> float:
-    """How much faster the part's tensor cores run fp16 with FP16 accumulation than with FP32 (the rate
-    ``peak_tflops`` gives): 2 on GeForce and some workstation parts, 1 elsewhere."""
-    half = (getattr(d, "peak_tflops_half_acc", None) or {}).get("fp16")
-    full = d.peak_tflops.get("fp16")
-    return half / full if half and full and half > full else 1.0
+def _full_tensor_rate(d) -> float:
+    """FLOP/s of the part's tensor cores at their full fp16 rate: with FP16 accumulation where that is
+    faster than the FP32-accumulate rate ``peak_tflops`` gives (GeForce), else that rate; 0 without."""
+    half = (getattr(d, "peak_tflops_half_acc", None) or {}).get("fp16") or 0.0
+    full = d.peak_tflops.get("fp16") or 0.0
+    return max(half, full) * 1e12
 
 
 def spec(key: str, *, peak: Optional[float] = None, peak_key: Optional[str] = None,
@@ -105,4 +105,4 @@ def from_device(d, *, peak: Optional[float] = None, peak_key: Optional[str] = No
                       bandwidth=bandwidth if bandwidth is not None else (d.bandwidth or 0.0), sms=int(d.sms or 1),
                       l2_bytes=float(d.l2_mb or 0) * 1e6, arch=d.arch or "", compute_capability=cc,
                       clock_mhz=float(d.boost_mhz or 0), base_mhz=float(d.base_mhz or 0),
-                      power_w=float(d.power_w or 0), memory=memory, tensor_rate_ratio=_half_rate(d))
+                      power_w=float(d.power_w or 0), memory=memory, tensor_flops=_full_tensor_rate(d))

@@ -93,7 +93,8 @@ class Batch:
                          else EFFICIENCY_KEYS.index("other"))
             l.read.append(float(s.read))
             l.written.append(float(s.written))
-            l.flops.append(float(s.flops) * energy_scale(f.math_class, device))   # for the energy only
+            # for the energy only: at the full fp16 tensor rate's energy per operation
+            l.flops.append(float(s.flops) * (energy_scale(s.math, device) if f.math_class > 0 else 1.0))
             l.math.append(f.math_class)
             l.transpose.append(s.sub == Sub.TRANSPOSE)
             l.device.append(s.kind != Kind.HOST)
