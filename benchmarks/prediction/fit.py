@@ -98,7 +98,8 @@ def _plan_programs(job):
             batches.setdefault(name, Batch(device.kind, name)).add(
                 p, device, table=table.key, model=row["model"], img=row["img"], batch=row["batch"],
                 measured=row["samples_per_s"], runtime=str(p.runtime), train=table.mode == "train",
-                fit=not row.get("not_fitted"),
+                fit=not row.get("not_fitted"), dtype=row.get("dtype"), power_w_row=row.get("power_w"),
+                device_name=row.get("device_name"),
                 device_key=device.key, kind=device.kind, arch=record.get("arch", ""), graph=record.get("graph", ""))
     return batches, skipped, ops
 

@@ -113,8 +113,12 @@ def predict_row(table: Table, row: dict, coefficients=None):
         kernels = t["pair"].at(row["batch"])
     except BatchMismatch as exc:
         return None, f"batch: {exc}"
-    p = predict(kernels, device_spec(row.get("device") or table.device, row.get("device_name")), batch=row["batch"],
-                coefficients_=coefficients, **plan_options(table, row))
+    device = device_spec(row.get("device") or table.device, row.get("device_name"))
+    if row.get("power_w") and device.kind == "gpu":      # a power-capped run (MLPerf's MaxQ)
+        import dataclasses
+
+        device = dataclasses.replace(device, power_w=float(row["power_w"]))
+    p = predict(kernels, device, batch=row["batch"], coefficients_=coefficients, **plan_options(table, row))
     return p, ""
 
 
