@@ -10,7 +10,7 @@ import pytest
 from archstat.perf.coefficients import DEVICE
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks" / "prediction"))
-import core  # noqa: E402
+import core
 
 
 def test_parameters_cover_each_generation_and_the_shared_keys_once():

@@ -49,8 +49,6 @@ DEVICE: dict[str, Coefficient] = {
                                "next kernels (least recently used first out)"),
     "l2_bytes_per_clock": Coefficient(8, 256, "bytes/clock/SM", "L2 bandwidth per SM per core clock (L2 "
                                       "bandwidth = this × SMs × clock); CPUs: the last-level cache's per core"),
-    "nchw_transpose_share": Coefficient(0.0, 1.0, "share", "of an NCHW↔NHWC transpose's traffic, the share eager "
-                                        "cuDNN pays (some of its kernels read NCHW directly)"),
     "energy_tensor_pj": Coefficient(0.05, 6.0, "pJ/FLOP", "the board's energy per fp16 tensor-core FLOP at the "
                                     "boost clock and the part's full fp16 rate; an operation at another rate "
                                     "(TF32, FP32 accumulation on GeForce, int8, fp8, fp4) costs it × full rate ÷ "
@@ -73,6 +71,10 @@ BANDWIDTH_KINDS = ("pointwise", "cast", "fill", "reduction", "norm", "softmax", 
 BANDWIDTH = Coefficient(0.05, 1.0, "share", "share of the datasheet DRAM bandwidth a memory kernel of this kind "
                         "reaches")
 HOST = Coefficient(0.0, 200e-6, "s", "the framework's host time to launch one operator of this class")
+# what a framework build does beside its host costs (host.<kind>.<runtime>.<key>), with their ranges
+FRAMEWORK = {"nchw_transpose_share": Coefficient(0.0, 1.0, "share", "of an NCHW↔NHWC transpose around a tensor-core "
+                                                 "convolution, the share of its traffic this build's cuDNN pays (newer "
+                                                 "cuDNN kernels read NCHW directly)")}
 
 # generation → the measured generation its devices are costed with, by memory technology (the L2 and
 # memory system decide most of what the coefficients absorb)
@@ -96,6 +98,7 @@ def out_of_range(coefficients: dict) -> list[str]:
             if not isinstance(table, dict):
                 continue
             for cls, v in table.items():
-                if not HOST.low <= v <= HOST.high:
+                rng = FRAMEWORK.get(cls, HOST)
+                if not rng.low <= v <= rng.high:
                     bad.append(f"host.{kind}.{runtime}.{cls}={v}")
     return bad

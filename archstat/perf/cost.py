@@ -321,15 +321,15 @@ class _AtBoost:
     math_class: int
 
 
-def _at_boost(f: Features, device: DeviceSpec, c: dict, l2_bw: float) -> _AtBoost:
+def _at_boost(f: Features, device: DeviceSpec, c: dict, l2_bw: float, transpose_share: float) -> _AtBoost:
     s = f.kernel
     cached = min(s.read, sum(l2_hit_bytes(n, d, device.l2_bytes, c) for n, d in f.reads))
     eff = c["bandwidth_efficiency"].get(f.efficiency_key, c["bandwidth_efficiency"]["other"])
     dram_bytes = float(s.read - cached + s.written)
     l2 = cached / l2_bw if l2_bw else 0.0
     if s.sub == Sub.TRANSPOSE:
-        dram_bytes *= c["nchw_transpose_share"]
-        l2 *= c["nchw_transpose_share"]
+        dram_bytes *= transpose_share
+        l2 *= transpose_share
     dram = dram_seconds(dram_bytes, device.bandwidth, eff)
     compute = 0.0
     if f.tiles:
@@ -372,11 +372,13 @@ def costs(plan: Plan, device: DeviceSpec, coefficients: dict) -> tuple[list[Kern
     """The cost of every kernel of ``plan`` on ``device``, and the share of the boost clock it ran at."""
     c = coefficient_set(coefficients, device)
     rt = record(plan.runtime)
-    host = coefficients["host"][device.kind].get(plan.host_key or rt.host_key, {}) if rt.per_op_host else {}
+    table = coefficients["host"][device.kind].get(plan.host_key or rt.host_key, {})
+    host = table if rt.per_op_host else {}
+    share = table.get("nchw_transpose_share", 1.0)
     l2_bw = l2_bandwidth(device.sms, device.clock_mhz, c)
     feats = features(plan, device)
-    boost = [_at_boost(f, device, c, l2_bw) if f.kernel.kind != Kind.HOST else None for f in feats]
-    share = sustained_clock([b for b in boost if b is not None], device, c) if any(boost) else 1.0
+    boost = [_at_boost(f, device, c, l2_bw, share) if f.kernel.kind != Kind.HOST else None for f in feats]
+    clock = sustained_clock([b for b in boost if b is not None], device, c) if any(boost) else 1.0
     out = []
     for f, b in zip(feats, boost):
         s = f.kernel
@@ -384,11 +386,11 @@ def costs(plan: Plan, device: DeviceSpec, coefficients: dict) -> tuple[list[Kern
         if b is None:
             out.append(KernelCost(kernel=s, compute_s=0.0, memory_s=0.0, kernel_s=0.0, device_s=0.0, host_s=host_s))
             continue
-        compute_s = b.compute / share
-        memory_s = b.dram + b.l2 / share
+        compute_s = b.compute / clock
+        memory_s = b.dram + b.l2 / clock
         peak = device.peak(s.math) or device.peak("fp32") or 0.0
         achieved = s.flops / compute_s / peak if compute_s and peak else 0.0
         out.append(KernelCost(kernel=s, compute_s=compute_s, memory_s=memory_s, kernel_s=c["kernel_s"],
                               device_s=max(compute_s, memory_s) + c["kernel_s"], host_s=host_s,
                               cached_bytes=int(b.cached), efficiency=achieved))
-    return out, share
+    return out, clock

@@ -202,7 +202,7 @@ class Batch:
     def coefficient_set(self, coefficients: dict) -> dict:
         return coefficients["sets"][self.set_name] if "sets" in coefficients else coefficients[self.kind]
 
-    def _at_boost(self, c: dict):
+    def _at_boost(self, c: dict, transpose_share):
         """(compute, l2, dram) seconds of every step at the boost clock, and the bytes it moves over DRAM."""
         import numpy as np
 
@@ -230,7 +230,7 @@ class Batch:
         cached = np.minimum(cached, a["read"])
         eff_table = np.asarray([c["bandwidth_efficiency"].get(k, c["bandwidth_efficiency"]["other"])
                                 for k in EFFICIENCY_KEYS])
-        share = np.where(a["transpose"], c["nchw_transpose_share"], 1.0)
+        share = np.where(a["transpose"], transpose_share, 1.0)
         dram_bytes = (a["read"] - cached + a["written"]) * share
         return compute, cached / l2_bw * share, dram_bytes / (a["bandwidth"] * eff_table[a["eff"]]), dram_bytes
 
@@ -241,7 +241,11 @@ class Batch:
         a = self.arrays()
         c = self.coefficient_set(coefficients)
         n, m = self.steps, len(self.preds)
-        compute, l2, dram, dram_bytes = self._at_boost(c)
+        hosts = coefficients["host"][self.kind]
+        tables = self.host_tables()
+        shares = np.asarray([hosts.get(variant or RUNTIMES[Runtime(runtime)].host_key, {}).get(
+            "nchw_transpose_share", 1.0) for runtime, variant in tables])
+        compute, l2, dram, dram_bytes = self._at_boost(c, shares[a["host_table"]][a["step_pred"]])
         on_device = a["device"].astype(bool)
         pred = a["step_pred"]
         bound = compute >= dram + l2
@@ -259,9 +263,7 @@ class Batch:
                                               power, a["min_share"], np), 1.0)
         s = share[pred]
         device = np.where(on_device, np.maximum(compute / s, dram + l2 / s) + kernel_s, 0.0)
-        tables = self.host_tables()
         host_table = np.zeros((len(tables), len(HOST_KEYS)))
-        hosts = coefficients["host"][self.kind]
         for r, (runtime, variant) in enumerate(tables):
             rt = RUNTIMES[Runtime(runtime)]
             if not rt.per_op_host:

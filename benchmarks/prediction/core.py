@@ -41,11 +41,11 @@ CPU_FITTED = ("gemm_efficiency", "conv_efficiency", "grouped_efficiency", "depth
               "bandwidth_efficiency.pool", "bandwidth_efficiency.matrix", "bandwidth_efficiency.depthwise")
 # host costs per runtime and operator class the tables can tell apart (the rest copy one of them)
 HOST_FITTED = {"gpu": {"eager": ("view", "pointwise", "norm", "conv", "gemm", "attention"),
-                       "eager-ngc": ("view", "pointwise", "norm", "conv", "gemm", "attention"),
+                       "eager-pt1": ("view", "pointwise", "norm", "conv", "gemm", "attention"),
                        "compile": ("fused", "conv", "gemm", "attention")},
                "cpu": {"compile": ("fused", "conv", "gemm")}}
 HOST_TIED = {"gpu": {"eager": {"alloc": "view", "fused": "pointwise"},
-                     "eager-ngc": {"alloc": "view", "fused": "pointwise"},
+                     "eager-pt1": {"alloc": "view", "fused": "pointwise"},
                      "compile": {"pointwise": "fused", "norm": "fused"}},
              "cpu": {"compile": {"pointwise": "fused", "norm": "fused", "attention": "gemm"}}}
 # shared GPU keys the tables cannot identify (nothing they measure depends on them enough): kept at priors

@@ -77,7 +77,7 @@ TABLES = (
           False, False, "infer", "Core i9-10940X (CPU), PyTorch 2.4.0, torch.compile, fp32, batch 1"),
     Table("rtx3090-train", "benchmark-train-amp-nchw-pt112-cu113-rtx3090.csv", "rtx3090", "eager", "fp16", True, False,
           "train", "RTX 3090, PyTorch 1.12 (CUDA 11.3), eager, AMP, NCHW, training step (SGD)", optimizer="sgd",
-          foreach=False, sdpa="math"),
+          foreach=False, sdpa="math", host="eager-pt1"),
 )
 
 
@@ -268,9 +268,10 @@ def _mlperf(key: str, benchmarks: tuple, what: str) -> Table:
 
 def _dle(key: str, models: tuple, what: str, nhwc: bool) -> Table:
     # DeepLearningExamples ran PyTorch 1.x in NGC containers (20.xx–22.xx): its dispatcher's per-operator
-    # host cost is its own (host.gpu.eager-ngc), not PyTorch 2.4's that timm's tables run
+    # host cost and its cuDNN's NCHW handling are its own (host.gpu.eager-pt1), not PyTorch 2.4's that
+    # timm's inference tables run
     return Table(key, DLE_FILE, "", "eager", "fp32", False, nhwc, "infer", what, kind="dle", select=models,
-                 host="eager-ngc")
+                 host="eager-pt1")
 
 
 ENGINE_TABLES = (
