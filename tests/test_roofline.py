@@ -157,8 +157,10 @@ def test_overrides_replace_the_datasheet(cli):
     assert d["device"]["sources"] == {"peak": "--peak", "bandwidth": "--bandwidth", "overhead": "--overhead"}
     assert d["totals"]["host_s"] == 0                          # --overhead 0: no host cost per op
     conv1 = d["layers"][0]
-    # nothing runs faster than the overridden roofs
-    assert conv1["compute_s"] >= 2 * conv1["macs"] / 1e14 and conv1["memory_s"] >= 0.5 * conv1["bytes"] / 1e12
+    # nothing runs faster than the overridden roofs: the peak, and the bandwidth for what crosses DRAM (the
+    # reads the L2 serves come at the L2's own bandwidth)
+    assert conv1["compute_s"] >= 2 * conv1["macs"] / 1e14
+    assert conv1["memory_s"] >= (conv1["bytes"] - conv1["cached_bytes"]) / 1e12
 
 
 @pytest.mark.parametrize("args, message", [
