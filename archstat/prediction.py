@@ -83,6 +83,7 @@ def _host_scaled(coefficients: dict, kind: str, roof) -> tuple[dict, Optional[st
     per-op overhead: the fitted costs keep their proportions, the pointwise op takes the new value."""
     import copy
 
+    from archstat.perf.coefficients import FRAMEWORK
     from archstat.perf.runtime import RUNTIMES
 
     source = roof.sources.get("overhead", "")
@@ -95,7 +96,8 @@ def _host_scaled(coefficients: dict, kind: str, roof) -> tuple[dict, Optional[st
         if ref > 0:
             scale = roof.overhead_s / ref
             for k in table:
-                table[k] *= scale
+                if k not in FRAMEWORK:       # a framework's shares are not times: they keep their values
+                    table[k] *= scale
     return c, f"host costs scaled to {roof.overhead_s * 1e6:.2f} µs per pointwise op ({source})"
 
 
