@@ -90,6 +90,11 @@ def params(gpu_sets: Sequence[str], cpu: bool) -> list[Param]:
     for kind, runtimes in HOST_FITTED.items():
         if (kind == "gpu" and not gpu_sets) or (kind == "cpu" and not cpu):
             continue
+        if kind == "gpu":             # what a build's cuDNN pays for NCHW around tensor-core convolutions
+            f = FRAMEWORK["nchw_transpose_share"]
+            for runtime in ("eager", "eager-pt1"):
+                out.append(Param(f"host.gpu.{runtime}.nchw_transpose_share",
+                                 (f"host.gpu.{runtime}.nchw_transpose_share",), f.low, f.high, "host-gpu"))
         for runtime, classes in runtimes.items():
             for cls in classes:
                 # a launch costs at least half a microsecond of Python and dispatch: the floor
