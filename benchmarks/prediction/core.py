@@ -23,7 +23,7 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from archstat.perf.coefficients import BANDWIDTH, DEVICE, HOST
+from archstat.perf.coefficients import BANDWIDTH, DEVICE, FRAMEWORK, HOST
 
 # device-side keys a generation fits for itself (what the architecture changes: its tensor cores, its
 # L2, its energy per operation, its launch); every other device-side key is shared by all GPU sets
