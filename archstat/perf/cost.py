@@ -394,3 +394,17 @@ def costs(plan: Plan, device: DeviceSpec, coefficients: dict) -> tuple[list[Kern
                               device_s=max(compute_s, memory_s) + c["kernel_s"], host_s=host_s,
                               cached_bytes=int(b.cached), efficiency=achieved))
     return out, clock
+
+
+def full_load_clock(device: DeviceSpec, coefficients: dict, math: str = "fp16") -> Optional[float]:
+    """The share of the boost clock ``device`` holds running dense matrix products in ``math`` back to
+    back (at its set's ``gemm_efficiency``): where its power limit caps a compute-bound run. None for a
+    part with no such peak or no power limit stated."""
+    c = coefficient_set(coefficients, device)
+    peak = device.peak(math)
+    if device.kind != "gpu" or not device.power_w or not peak:
+        return None
+    cls = MATH_CLASS.get(math, 0)
+    flop_j = peak * c["gemm_efficiency"] * math_energy_pj(cls, c) * energy_scale(math, device) * 1e-12
+    return clock_share(1.0, 0.0, flop_j, 0.0, c["static_share"] * device.power_w,
+                       busy_power(device.sms, device.clock_mhz, c), device.power_w, device.min_clock_share)
