@@ -29,7 +29,7 @@ def zoo_names(pattern: str | None = None) -> list[str]:
     return names
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ZooModule:
     """A zoo name for a plain-torch module shipped in ``archstat/models`` (torch needed, nothing else):
     its ``module:`` target (whose factory returns the module and its default input), what it is, its
@@ -50,17 +50,26 @@ class ZooModule:
 
 
 MODULES: dict[str, ZooModule] = {m.name: m for m in (
-    ZooModule("retinanet-resnext50-fpn", "module:archstat.models.retinanet:retinanet_resnext50_fpn",
-              "MLPerf Inference's RetinaNet: ResNeXt50-32x4d, FPN P3-P7, 9 anchors, 264 OpenImages classes "
-              "(backbone, FPN and head; box decoding and NMS left out)", "3x800x800", (3, 800, 800),
-              37_060_652, 201_208_394_752, 2_035_741_936,
-              "mlcommons/inference vision/classification_and_detection/python/models/resnext50/retinanet.py"),
-    ZooModule("bert-large", "module:archstat.models.bert:bert_large",
-              "MLPerf Inference's BERT: bert-large-uncased for SQuAD v1.1 (24 layers, hidden 1024, 16 heads, "
-              "QA head), sequence 384; token ids, attention mask, segment ids",
-              "input_ids=int64:384, attention_mask=int64:384, token_type_ids=int64:384", (384,),
-              334_094_338, 123_212_660_736, 726_675_456,
-              "Hugging Face transformers BertForQuestionAnswering, bert-large-uncased config"),
+    ZooModule(name="retinanet-resnext50-fpn",
+              target="module:archstat.models.retinanet:retinanet_resnext50_fpn",
+              description="MLPerf Inference's RetinaNet: ResNeXt50-32x4d, FPN P3-P7, 9 anchors, 264 OpenImages "
+              "classes (backbone, FPN and head; box decoding and NMS left out)",
+              input="3x800x800",
+              shape=(3, 800, 800),
+              params=37_060_652,
+              macs=201_208_394_752,
+              activation_bytes=2_035_741_936,
+              source="mlcommons/inference vision/classification_and_detection/python/models/resnext50/retinanet.py"),
+    ZooModule(name="bert-large",
+              target="module:archstat.models.bert:bert_large",
+              description="MLPerf Inference's BERT: bert-large-uncased for SQuAD v1.1 (24 layers, hidden 1024, "
+              "16 heads, QA head), sequence 384; token ids, attention mask, segment ids",
+              input="input_ids=int64:384, attention_mask=int64:384, token_type_ids=int64:384",
+              shape=(384,),
+              params=334_094_338,
+              macs=123_212_660_736,
+              activation_bytes=726_675_456,
+              source="Hugging Face transformers BertForQuestionAnswering, bert-large-uncased config"),
 )}
 
 

@@ -134,7 +134,7 @@ class Device:
                 "sources": dict(self.sources), "note": self.note, "parent": self.parent, "mig": self.mig}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Roof:
     """The three numbers a prediction uses, each with where it came from."""
 
@@ -698,4 +698,5 @@ def roof(device: str, dtype: str = "fp32", *, peak: Optional[float] = None, band
     if sheet and any(v.startswith("datasheet") for v in sources.values()):
         sources["datasheet"] = sheet.source
     entry = sheet.key if sheet and sheet.key != "cpu" else None
-    return Roof(dev_key, name, key, float(p), float(b), float(o), sources, calib, entry)
+    return Roof(device=dev_key, name=name, dtype=key, peak_flops=float(p), bandwidth=float(b), overhead_s=float(o),
+                sources=sources, calibration=calib, entry=entry)

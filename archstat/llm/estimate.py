@@ -168,9 +168,11 @@ def _phase(name: str, build, c: LLMConfig, spec, *, runtime: str, act: str, batc
     mem_s = sum(r.memory_s for r in total)
     share = mem_s / device_s if device_s else 0.0
     bound = "host" if p.schedule.host_bound else "memory" if share >= 0.5 else "compute"
-    phase = Phase(name, batch, tokens, context, sum(r.macs for r in total), sum(r.read for r in total),
-                  sum(r.written for r in total), sum(r.weight_read for r in total), p.latency_s + extra + comm_s,
-                  device_s, sum(r.host_s for r in total), comm_s, sum(r.kernels for r in total), share, bound)
+    phase = Phase(name=name, batch=batch, tokens=tokens, context=context, macs=sum(r.macs for r in total),
+                  read_bytes=sum(r.read for r in total), written_bytes=sum(r.written for r in total),
+                  weight_bytes=sum(r.weight_read for r in total), latency_s=p.latency_s + extra + comm_s,
+                  device_s=device_s, host_s=sum(r.host_s for r in total), comm_s=comm_s,
+                  kernels=sum(r.kernels for r in total), memory_bound_share=share, bound=bound)
     return phase, rows, list(p.warnings)
 
 

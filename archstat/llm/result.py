@@ -17,7 +17,7 @@ from archstat.llm.memory import Memory
 __all__ = ["LLMResult", "LayerRow", "Phase"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Phase:
     """One phase (a prefill, or one decode step) on one GPU: its counts and predicted time."""
 

@@ -34,9 +34,11 @@ def _phase(name: str, calls: list, spec, *, runtime: str, act: str, batch: int, 
     mem_s = sum(x.device_s for x in kernels if x.bound == "memory")
     share = mem_s / device_s if device_s else 0.0
     bound = "host" if p.schedule.host_bound else "memory" if share >= 0.5 else "compute"
-    return Phase(name, batch, tokens, tokens, sum(k.macs for k in calls), sum(x.kernel.read for x in kernels),
-                 sum(x.kernel.written for x in kernels), sum(x.kernel.weight_read for x in kernels),
-                 p.latency_s / eff, device_s, p.schedule.host_s, 0.0, len(kernels), share, bound, eff)
+    return Phase(name=name, batch=batch, tokens=tokens, context=tokens, macs=sum(k.macs for k in calls),
+                 read_bytes=sum(x.kernel.read for x in kernels), written_bytes=sum(x.kernel.written for x in kernels),
+                 weight_bytes=sum(x.kernel.weight_read for x in kernels), latency_s=p.latency_s / eff,
+                 device_s=device_s, host_s=p.schedule.host_s, comm_s=0.0, kernels=len(kernels),
+                 memory_bound_share=share, bound=bound, efficiency=eff)
 
 
 def estimate_traced(module: Any, name: str, device: str, *, dtype: Optional[str] = None, batch: Optional[int] = None,
