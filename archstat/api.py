@@ -244,7 +244,7 @@ def compare(models, *, input_shape: Optional[InputShape] = None, batch: int = 1,
     return align_models(compared)
 
 
-def roofline(model, params: Optional[dict[str, Any]] = None, *, device: str, dtype: str = "fp32", batch: int = 1,
+def roofline(model, params: Optional[dict[str, Any]] = None, *, device, dtype: str = "fp32", batch: int = 1,
              depth: Optional[int] = None, input_shape=None, peak: Optional[float] = None,
              bandwidth: Optional[float] = None, overhead_s: Optional[float] = None, runtime: str = "eager",
              amp: bool = False, train: bool = False, optimizer: str = "sgd", tf32: Optional[bool] = None,
@@ -256,28 +256,37 @@ def roofline(model, params: Optional[dict[str, Any]] = None, *, device: str, dty
     override the device's figures, each finite and within ``argcheck.ROOF_LIMITS``; ``tf32`` forces
     float32 convolutions and matmuls in or out of TF32 (default: PyTorch's, convolutions only).
 
+    ``device``: one device (a Roofline), or several, a list or a comma string (``"h100,a100"``: a list of
+    Rooflines in that order). The model is traced (or its recipes planned) once and predicted on each.
+
     ``archstat.roofline("resnet50", device="h100", dtype="bf16", batch=64).predicted_s``
     """
     from archstat import calibration
     from archstat.analyze import devices
     from archstat.prediction import check_precision, predict_run
 
-    check_roofline_arguments("archstat.roofline", model=model, params=params, device=device, dtype=dtype,
+    fn = "archstat.roofline"
+    names = _devices_of(device, fn)
+    check_roofline_arguments(fn, model=model, params=params, device=names[0], dtype=dtype,
                              batch=batch, depth=depth, peak=peak, bandwidth=bandwidth, overhead_s=overhead_s,
                              runtime=runtime, amp=amp, train=train, optimizer=optimizer, tf32=tf32,
                              channels_last=channels_last)
     model = as_target(model)
     _storage, peak_key = devices.resolve_dtype(dtype)
     check_precision(peak_key, runtime=runtime, amp=amp, train=train)
-    roof = calibration.roof(device, peak_key, peak=peak, bandwidth=bandwidth, overhead_s=overhead_s)
+    # every device's roof first: a misspelt device fails before the model is traced
+    roofs = [calibration.roof(name, peak_key, peak=peak, bandwidth=bandwidth, overhead_s=overhead_s)
+             for name in names]
     stats, calls = program(model, params, input_shape=input_shape, batch=batch, train=train)
     grouped = None
     if depth is not None and not train:
         grouped = analyze(model, params, input_shape=input_shape, batch=batch, depth=depth)
     tf32_settings = None if tf32 is None else {"conv": bool(tf32), "matmul": bool(tf32)}
-    return predict_run(stats, calls, roof, device=devices.device_key(device), peak_key=peak_key, batch=batch,
-                       runtime=runtime, amp=amp, tf32=tf32_settings,
-                       channels_last=channels_last, optimizer=optimizer if train else None, grouped=grouped)
+    results = [predict_run(stats, calls, roof, device=devices.device_key(name), peak_key=peak_key, batch=batch,
+                           runtime=runtime, amp=amp, tf32=tf32_settings, channels_last=channels_last,
+                           optimizer=optimizer if train else None, grouped=grouped)
+               for name, roof in zip(names, roofs)]
+    return results[0] if isinstance(device, str) and len(names) == 1 else results
 
 
 def program(model, params=None, *, input_shape=None, batch: int, train: bool = False):

@@ -81,6 +81,7 @@ def compare_models(
     if len(models) > MAX_MODELS:
         raise UsageError(f"compare takes at most {MAX_MODELS} models")
     fmt = options.choice(fmt, options.FORMATS, "--format")
+    device = options.one_device(device, "compare")
     units = options.choice(units, options.UNITS, "--units")
     mode = options.choice(mode, options.MODES, "--mode")
     depth = options.parse_depth(depth)

@@ -72,6 +72,7 @@ def _roofline(name: str, out: Optional[str], device: Optional[str], dtype: str, 
 
     if not device:
         raise UsageError("--roofline needs --device (h100, a100, cpu, …)")
+    device = options.one_device(device, "plot --roofline")
     rl = predict_roofline(name, options.parse_sets(sets), device=device, dtype=dtype,
                           batch=options.parse_batch(int(batches)) if batches else 1,
                           input_shape=options.parse_input(inputs[0] if inputs else None))

@@ -96,6 +96,12 @@ def roofline_cmd(
     if optimizer != "sgd" and not train:
         raise UsageError(f"--optimizer {optimizer}: the optimizer applies only with --train")
     overhead_s = parse_overhead(overhead)
+    several = "," in device
+    if several and calibrate:
+        raise UsageError(f"--calibrate measures one device of this machine, not a list ({device})")
+    if several and columns:
+        raise UsageError("--columns chooses the per-layer columns of one device; with several devices the table "
+                         "has a column per device (--format json gives every device's rows)")
     if calibrate:
         from archstat.profile.calibrate import measure
 
@@ -113,4 +119,7 @@ def roofline_cmd(
                           peak=parse_rate(peak, "--peak"), bandwidth=parse_rate(bandwidth, "--bandwidth"),
                           overhead_s=overhead_s, runtime=runtime, amp=amp, train=train, optimizer=optimizer,
                           tf32=tf32, channels_last=channels_last)
+    if isinstance(result, list):   # --device h100,a100: traced once, predicted on each
+        emit(roofline_report.render_devices(result, fmt, output.view(None, wide)))
+        return
     emit(roofline_report.render(result, fmt, output.view(columns, wide)))
