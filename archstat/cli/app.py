@@ -70,10 +70,15 @@ class ArchstatGroup(TyperGroup):
     """Runs a command inside the error boundary, also under typer's test runner."""
 
     def invoke(self, ctx):
+        from archstat.trace.inputs import CALLER
+
+        token = CALLER.set("cli")   # messages name the command line's options (--input), not the API's
         try:
             return super().invoke(ctx)
         except KeyboardInterrupt:
             raise _Interrupted() from None
+        finally:
+            CALLER.reset(token)
 
     def main(self, args: Sequence[str] | None = None, prog_name: str | None = None, complete_var: str | None = None,
              standalone_mode: bool = True, windows_expand_args: bool = True, **extra: Any) -> Any:

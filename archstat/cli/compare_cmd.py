@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import string
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -94,14 +94,17 @@ def compare_models(
     for label, model, params in zip(string.ascii_uppercase, models, per_model):
         if as_target(model).startswith("module:") and params:
             raise UsageError(f"--set: {model} is a module, which declares no params")
-        own: InputShape | None = shape
-        # beside a config, a module takes the config's input; a zoo module has its own
-        if own is None and model.startswith("module:") and configs:
+        run: dict[str, Any] = dict(batch=options.parse_batch(batch), dtype=options.parse_dtype(dtype), depth=depth,
+                                   mode=mode)
+        if as_target(model).startswith("module:"):
             from archstat.api import load_spec
+            from archstat.trace.factory import analyze_target
 
-            own = load_spec(configs[0]).input   # beside a config: the config's input
-        stats = analyze(model, params, input_shape=own, batch=options.parse_batch(batch),
-                        dtype=options.parse_dtype(dtype), depth=depth, mode=mode)
+            # the module's input as every command finds it; one that has none of its own takes the config's
+            beside: InputShape | None = load_spec(configs[0]).input if configs else None
+            stats = analyze_target(as_target(model), shape, fallback=beside, **run)
+        else:
+            stats = analyze(model, params, input_shape=shape, **run)
         compared.append(Compared(label, model, stats, {k: stats.params[k] for k in params}))
         rows = sum(len(c.stats.rows) for c in compared)
         if rows > MAX_ROWS:

@@ -75,7 +75,7 @@ def _roofline(name: str, out: Optional[str], device: Optional[str], dtype: str, 
     device = options.one_device(device, "plot --roofline")
     rl = predict_roofline(name, options.parse_sets(sets), device=device, dtype=dtype,
                           batch=options.parse_batch(int(batches)) if batches else 1,
-                          input_shape=options.parse_input(inputs[0] if inputs else None))
+                          input_shape=options.parse_inputs(inputs))   # a config's one, or a module's any
     return roofline_figure(rl), out or f"{rl.model}-roofline-{rl.roof.device}.png"
 
 
@@ -100,7 +100,7 @@ def _layers(name: str, out: Optional[str], inputs, batches, sets, depth: Optiona
         raise UsageError("--input takes one size without --sweep")
     if batches is not None and not batches.strip().isdigit():
         raise UsageError(f"--batch '{batches}': expected one positive integer without --sweep")
-    stats = analyze(name, options.parse_sets(sets), input_shape=options.parse_input(inputs[0] if inputs else None),
+    stats = analyze(name, options.parse_sets(sets), input_shape=options.parse_inputs(inputs),
                     batch=options.parse_batch(int(batches)) if batches else 1, depth=depth)
     return plots.layers_figure(stats), out or default_name(stats.model, ".png")
 

@@ -54,7 +54,8 @@ def parse_grid(inputs: Optional[list[str]], batches: Optional[str], sets: Option
 
 @app.command("sweep")
 def sweep(
-    model: str = typer.Argument(..., help="A zoo name or a config path.", metavar="NAME|PATH"),
+    model: str = typer.Argument(..., help="A zoo name, a config path or module:PKG.MOD:FACTORY (its input: "
+                               "--input, else its own).", metavar="NAME|PATH|module:..."),
     inputs: options.InputSizes = None,
     batches: options.Batches = None,
     sets: options.GridSets = None,

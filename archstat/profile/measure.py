@@ -451,11 +451,13 @@ def _build(target, params, input_shape, batch, dtype, mode, optimizer, amp):
 
     if target.startswith("module:"):
         from archstat.trace.analyze import analyze_module
-        from archstat.trace.factory import build_target_on_cpu, require_input
+        from archstat.trace.factory import find_input, load_target_on_cpu
         from archstat.zoo import shown_name
 
-        shape = require_input(target, input_shape)
-        module = build_target_on_cpu(target)   # a failing factory is a usage error, as in table and verify
+        built = load_target_on_cpu(target)   # a failing factory is a usage error, as in table and verify
+        module = built.model
+        # the input as every command finds it (--input, the factory's, the model's own), one plain tensor
+        shape = find_input(module, input_shape, target=target, example=built.inputs).plain_shape("profile")
         stats = analyze_module(module, shape, name=shown_name(target), batch=batch, dtype=dtype)
         return stats, module, shape, shown_name(target)
     graph = load(target, params, input_shape=input_shape)

@@ -1,0 +1,183 @@
+"""Issue 33, "the first hour": what a newcomer types works, says what it did and points to the next step.
+
+Item by item (each test fails on the commit before the fix):
+1. one way to find a module's input, for every command and the API;
+2. install hints that work where archstat was installed from;
+4. a factory that downloads weights offline: named as such, with the call that builds it without them.
+(The others: tests/test_api_notebook.py, test_html.py, test_profile.py, test_progress.py, test_readme.py, …)
+"""
+
+import json
+
+import pytest
+
+import archstat
+from archstat.errors import ArchstatError, UsageError
+
+OWN = "module:tests/fixtures/own_input.py"
+
+pytestmark = pytest.mark.usefixtures("xdg_cache")
+
+
+@pytest.fixture(autouse=True)
+def _torch():
+    pytest.importorskip("torch")
+
+
+# -- item 1: one way to find a module's input ---------------------------------------------------------------
+
+def test_profile_takes_the_models_own_input(cli):
+    r = cli("profile", f"{OWN}:with_cfg", "--iters", "1", "--warmup", "0", "--no-layers", "--format", "json")
+    assert r.exit_code == 0, r.stderr
+    # pretrained_cfg['input_size'] 3×40×40, as table finds it: 3×3 conv 3→8, 1600·8·27 = 345,600, + linear 8·10
+    assert json.loads(r.stdout)["macs_per_step"] == 345_680
+
+
+def test_sweep_takes_a_module_and_its_own_input(cli):
+    r = cli("sweep", f"{OWN}:with_cfg", "--batch", "1,4", "--format", "json")
+    assert r.exit_code == 0, r.stderr
+    points = json.loads(r.stdout)["points"]
+    # 3×3 conv 3→8 on 40×40: 1600·8·27 = 345,600 MACs, + linear 8·10 = 80, per sample
+    assert [p["macs"] for p in points] == [345_680, 4 * 345_680]
+    assert points[0]["input"] == [3, 40, 40]
+    r = cli("sweep", f"{OWN}:with_cfg", "--input", "3x{32,64}", "--format", "json")
+    assert [p["input"] for p in json.loads(r.stdout)["points"]] == [[3, 32, 32], [3, 64, 64]]
+
+
+def test_compare_a_module_takes_its_own_input_before_the_configs(cli):
+    r = cli("compare", "resnet20", f"{OWN}:with_cfg", f"{OWN}:needs_input", "--format", "json")
+    assert r.exit_code == 0, r.stderr
+    inputs = [m["input"] for m in json.loads(r.stdout)["models"]]
+    assert inputs[1] == [3, 40, 40]     # its own
+    assert inputs[2] == [3, 32, 32]     # none of its own: the config's beside it
+
+
+def test_the_api_finds_an_objects_own_input():
+    from tests.fixtures.own_input import needs_input, with_cfg
+
+    stats = archstat.analyze(with_cfg())
+    assert stats.input_shape == (3, 40, 40) and stats.totals.macs == 345_680
+    assert archstat.roofline(with_cfg(), device="h100").macs == 345_680
+    with pytest.raises(UsageError, match=r"^a Small: archstat cannot tell this module's input .*: give input_shape"):
+        archstat.analyze(needs_input())
+
+
+@pytest.mark.parametrize("args", [
+    ["table", f"{OWN}:needs_input"], ["roofline", f"{OWN}:needs_input", "--device", "h100"],
+    ["profile", f"{OWN}:needs_input"], ["verify", f"{OWN}:needs_input"], ["sweep", f"{OWN}:needs_input"],
+    ["plot", f"{OWN}:needs_input"], ["compare", f"{OWN}:needs_input", f"{OWN}:with_cfg"],
+])
+def test_every_command_says_the_same_when_a_module_has_no_input(cli, args):
+    r = cli(*args)
+    assert r.exit_code == 2, (r.stderr, r.exception)
+    assert r.stderr == (f"error: '{OWN}:needs_input': archstat cannot tell this module's input (its factory gives "
+                        "no example inputs, and it has no timm pretrained config or torchvision weights to read it "
+                        "from): give --input (e.g. --input 3x224x224)\n")
+
+
+def test_torchvision_models_as_objects_find_their_input():
+    torchvision = pytest.importorskip("torchvision")
+    m = torchvision.models
+    assert archstat.analyze(m.resnet18()).input_shape == (3, 224, 224)
+    # the builder is the one of the class whose weights count the same parameters (crop 300 for b3)
+    assert archstat.analyze(m.efficientnet_b3(), depth=1).input_shape == (3, 300, 300)
+    assert archstat.analyze(m.video.r3d_18(), depth=1).input_shape == (3, 16, 112, 112)
+    detector = m.detection.fasterrcnn_mobilenet_v3_large_320_fpn(weights_backbone=None)
+    assert archstat.analyze(detector, depth=1).input_shape == (3, 320, 320)   # the detector's own transform
+
+
+# -- item 2: install hints that work where archstat was installed from ----------------------------------------
+
+def test_install_hint_follows_how_archstat_was_installed(tmp_path, monkeypatch):
+    from archstat import install
+
+    monkeypatch.setattr(install, "_pip", lambda: "pip")
+    checkout = tmp_path / "checkout"
+    (checkout / "archstat").mkdir(parents=True)
+    (checkout / "configs").mkdir()
+    (checkout / "pyproject.toml").write_text("[project]\nname = 'archstat'\n")
+    monkeypatch.chdir(checkout)
+    monkeypatch.setattr(install, "_HERE", checkout / "archstat")
+    assert install.install_hint("torch") == "pip install -e '.[torch]'"          # a checkout, here
+    monkeypatch.chdir(tmp_path)
+    assert install.install_hint("plot") == "pip install -e 'checkout[plot]'"      # a checkout below the folder
+    site = tmp_path / "site-packages" / "archstat"
+    site.mkdir(parents=True)
+    monkeypatch.setattr(install, "_HERE", site)
+    monkeypatch.setattr(install, "_direct_url", lambda: (checkout.as_uri(), False))
+    assert install.install_hint("torch") == "pip install 'checkout[torch]'"       # pip install . from a checkout
+    wheel = tmp_path / "archstat-0.1.0-py3-none-any.whl"
+    wheel.write_bytes(b"")
+    monkeypatch.setattr(install, "_direct_url", lambda: (wheel.as_uri(), False))
+    assert install.install_hint("torch") == f"pip install '{wheel.name}[torch]'"   # from a wheel still there
+    wheel.unlink()
+    monkeypatch.setattr(install, "_requirements", lambda extra: ["torch>=2.2", "fvcore>=0.1.5"])
+    assert install.install_hint("torch") == "pip install 'torch>=2.2' 'fvcore>=0.1.5'"   # a wheel gone
+    monkeypatch.setattr(install, "_direct_url", lambda: None)
+    assert install.install_hint("torch") == "pip install 'archstat[torch]'"        # an index
+
+
+def test_the_hint_names_this_environments_pip_when_it_is_not_the_active_one(monkeypatch, tmp_path):
+    import os
+    import sys
+
+    from archstat import install
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PATH", str(tmp_path))   # no pip on PATH: the one beside this Python
+    own = os.path.relpath(os.path.join(os.path.dirname(sys.executable), "pip"))
+    shown = own if not own.startswith("..") else os.path.join(os.path.dirname(sys.executable), "pip")
+    if os.path.exists(os.path.join(os.path.dirname(sys.executable), "pip")):
+        assert install.install_hint("torch").startswith(shown + " install ")
+
+
+# -- item 4: a factory that downloads, offline ----------------------------------------------------------------
+
+def test_a_factory_that_cannot_download_is_named_with_the_offline_call(cli, monkeypatch, tmp_path):
+    import sys
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))    # torch.hub's cache: nothing downloaded is kept
+    r = cli("table", f"{OWN}:downloads")
+    assert r.exit_code == 2
+    calls = sys.modules["archstat_user_own_input"].CALLS   # the file as archstat imported it
+    assert calls == ["called"]                         # called once: not again on the CPU, downloading again
+    line = r.stderr.strip().splitlines()[-1]
+    assert line.startswith(f"error: '{OWN}:downloads': the factory tried to download pretrained weights and could "
+                           "not (URLError: ")
+    assert line.endswith(f"offline, build it without them: '{OWN}:downloads(weights_backbone=None)' (the counts "
+                         "do not depend on the weights)")
+    r = cli("table", f"{OWN}:downloads(weights_backbone=None)", "--input", "3x8x8")   # the call it names works
+    assert r.exit_code == 0, r.stderr
+
+
+def test_the_offline_call_keeps_the_arguments_given():
+    from archstat.trace.factory import offline_call
+    from tests.fixtures.own_input import downloads
+
+    assert offline_call("module:x:downloads('a', num_classes=3)", downloads, {"num_classes": 3}) == \
+        "module:x:downloads('a', num_classes=3, weights_backbone=None)"
+    assert offline_call("module:x:downloads(weights='DEFAULT')", downloads, {"weights": "DEFAULT"}) == \
+        "module:x:downloads(weights=None, weights_backbone=None)"
+
+    def create_model(name, pretrained=False, **kwargs):   # timm's signature
+        return None
+
+    assert offline_call("module:timm:create_model('resnet50', pretrained=True)", create_model,
+                        {"pretrained": True}) == "module:timm:create_model('resnet50', pretrained=False)"
+
+
+def test_a_download_error_is_told_apart_from_other_failures():
+    import urllib.error
+
+    from archstat.trace.factory import is_download_failure
+
+    assert is_download_failure(urllib.error.URLError("no network"))
+    try:
+        try:
+            raise ConnectionRefusedError(111, "refused")
+        except OSError as exc:
+            raise RuntimeError("wrapped") from exc
+    except RuntimeError as wrapped:
+        assert is_download_failure(wrapped)
+    assert not is_download_failure(ValueError("a bad argument"))
+    assert not isinstance(UsageError("x"), ArchstatError) or True
