@@ -181,3 +181,34 @@ def test_a_download_error_is_told_apart_from_other_failures():
         assert is_download_failure(wrapped)
     assert not is_download_failure(ValueError("a bad argument"))
     assert not isinstance(UsageError("x"), ArchstatError) or True
+
+
+# -- item 5: what decided the number, said the same way everywhere -------------------------------------------
+
+def test_bound_is_in_every_roofline_total(cli):
+    d = json.loads(cli("roofline", "resnet18", "--device", "h100", "--format", "json").stdout)
+    bound = d["totals"]["bound"]
+    assert bound in ("host", "device")
+    rows = cli("roofline", "resnet18", "--device", "h100", "--format", "csv").stdout.splitlines()
+    head, total = rows[0].split(","), rows[-1].split(",")
+    assert total[0] == "TOTAL" and total[head.index("bound")] == bound            # the CSV's total row too
+    r = cli("compare", "resnet50", "resnet18", "--device", "h100", "--format", "json")
+    models = json.loads(r.stdout)["models"]
+    assert [m["bound"] for m in models] == [archstat.roofline(m, device="h100").bound for m in ("resnet50", "resnet18")]
+    text = cli("compare", "resnet50", "resnet18", "--device", "h100").stdout
+    assert any(line.startswith("bound (what sets the latency)") for line in text.splitlines())
+    cpu = cli("roofline", "resnet18", "--device", "cpu", "--peak", "1T", "--bandwidth", "50G", "--overhead", "5")
+    assert "· bound: " in cpu.stdout                                               # a CPU's total says it too
+
+
+def test_profile_says_what_bounds_its_prediction(cli):
+    from archstat import calibration
+    from archstat.profile.measure import profile
+    from archstat.report.profile_report import profile_dict, render
+
+    calibration.store_calibration("cpu", {"hardware": "Test CPU, 2 threads", "torch_version": "x",
+                                          "measured_at": "2026-01-01 00:00 UTC", "peak_flops": {"fp32": 50e9},
+                                          "bandwidth": 10e9, "overhead_s": 4e-6, "method": {"peak": "fake"}})
+    p = profile("googlenet-naive", device="cpu", batch=1, warmup=0, iters=1, per_layer=False)
+    assert profile_dict(p)["prediction"]["bound"] == p.prediction.bound
+    assert f"· bound: {p.prediction.bound} (roofline on" in render([p], "table").text()

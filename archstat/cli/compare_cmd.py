@@ -58,7 +58,7 @@ def compare_models(
     models: list[str] = typer.Argument(..., help="Two or more zoo names, config paths or module:PKG.MOD:FACTORY "
                                        "targets (a module takes --input, else the first config's input).",
                                        metavar="A B [C]..."),
-    fmt: options.Format = "table",
+    fmt: options.ReportFormat = "table",
     depth: options.Depth = None,
     batch: options.Batch = 1,
     input_: options.Inputs = None,
@@ -80,7 +80,7 @@ def compare_models(
                          "compares two settings)")
     if len(models) > MAX_MODELS:
         raise UsageError(f"compare takes at most {MAX_MODELS} models")
-    fmt = options.choice(fmt, options.FORMATS, "--format")
+    fmt = options.choice(fmt, options.FORMATS + ("html",), "--format")
     device = options.one_device(device, "compare")
     units = options.choice(units, options.UNITS, "--units")
     mode = options.choice(mode, options.MODES, "--mode")

@@ -24,7 +24,8 @@ def prediction_dict(p) -> dict:
             "peak_dtype": rl.roof.dtype, "peak_flop_per_s": rl.roof.peak_flops,
             "bandwidth_bytes_per_s": rl.roof.bandwidth, "overhead_s": rl.roof.overhead_s,
             "sources": dict(rl.roof.sources), "math": dict(p.math), "runtime": rl.runtime,
-            "precision": rl.precision, "host_s": rl.host_s, "device_s": rl.device_s, "band": rl.band,
+            "precision": rl.precision, "host_s": rl.host_s, "device_s": rl.device_s, "bound": rl.bound,
+            "band": rl.band,
             "warnings": list(rl.warnings),
             "note": "the performance model's latency of this run (eager, this dtype and layout, each op kind at "
                     "the math that ran; a training step with its backward and update): see archstat roofline"}
@@ -206,5 +207,5 @@ def _prediction_line(p) -> str:
     warn = (f" — calibrated on {calibrated_on}, run on {here}: recalibrate"
             if calibrated_on and calibrated_on != here else "")
     at = f" at {_math_text(p).split(' (')[0]}" if p.math else ""
-    return (f"predicted           {rl.predicted_s * 1e3:.3f} ms (roofline on {rl.roof.name}{at}; "
+    return (f"predicted           {rl.predicted_s * 1e3:.3f} ms · bound: {rl.bound} (roofline on {rl.roof.name}{at}; "
             f"{sources_text(rl.roof)}{warn}); measured / predicted = {p.median_ms / (rl.predicted_s * 1e3):.2f}")

@@ -157,7 +157,8 @@ def total_lines(rl: Roofline) -> list[str]:
     what = "step" if rl.train else "batch"
     gpu = rl.device.kind == "gpu"
     bound = ("bound: host (launching takes longer than the GPU runs: it waits between kernels)"
-             if rl.bound == "host" and gpu else "bound: device" if gpu else "host and device in series (a CPU)")
+             if rl.bound == "host" and gpu else "bound: device" if gpu else
+             f"bound: {rl.bound} (a CPU: host and device in series)")
     lines = [f"predicted latency   {fmt_time(rl.predicted_s)} per {what}{mark} · {bound}",
              f"                    device {fmt_time(rl.device_s)} busy, host {fmt_time(rl.host_s)} launching "
              f"{rl.kernels:,} kernels" + (f", device idle {fmt_time(rl.idle_s)}" if rl.idle_s > 0 else ""),
@@ -183,7 +184,8 @@ def render(rl: Roofline, fmt: str, view=None):
             lines.append([d[c] for c in COLUMNS])
         t = totals_dict(rl)
         lines.append(["TOTAL", "", "", "", t["macs"], t["flops"], "", "", "", "", t["bytes"],
-                      t["intensity_flop_per_byte"], "", "", "", "", t["device_s"], t["host_s"], t["kernels"], 1.0])
+                      t["intensity_flop_per_byte"], t["bound"], "", "", "", t["device_s"], t["host_s"], t["kernels"],
+                      1.0])
         return csv_text(lines)
     if fmt == "markdown":
         head = "\n".join(header_lines(rl)).split("\n")
@@ -234,6 +236,8 @@ def compare_extras(rooflines: list[Roofline]) -> list[ExtraTotal]:
         ExtraTotal("predicted_latency_s", f"predicted latency ({where})", [r.predicted_s for r in rooflines],
                    [fmt_time(r.predicted_s) + ("" if i == 0 or not first else f" ×{r.predicted_s / first:.3g}")
                     for i, r in enumerate(rooflines)]),
+        ExtraTotal("bound", "bound (what sets the latency)", [r.bound for r in rooflines],
+                   [r.bound for r in rooflines]),
         ExtraTotal("memory_bound_time_share", "memory-bound time", [r.memory_bound_time_share for r in rooflines],
                    [f"{100 * r.memory_bound_time_share:.0f} %" for r in rooflines]),
     ]
