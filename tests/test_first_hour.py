@@ -212,3 +212,59 @@ def test_profile_says_what_bounds_its_prediction(cli):
     p = profile("googlenet-naive", device="cpu", batch=1, warmup=0, iters=1, per_layer=False)
     assert profile_dict(p)["prediction"]["bound"] == p.prediction.bound
     assert f"· bound: {p.prediction.bound} (roofline on" in render([p], "table").text()
+
+
+# -- item 12: small things a newcomer sees ---------------------------------------------------------------------
+
+def test_a_column_is_compact_only_where_that_makes_it_narrower(cli):
+    r = cli("table", "vgg16", env={"COLUMNS": "120"})
+    lines = r.stdout.splitlines()
+    head = next(line for line in lines if line.startswith("Layer"))
+    assert "Biases" in head
+    fc6 = next(line for line in lines if line.startswith("fc6")).split()
+    total = next(line for line in lines if line.startswith("TOTAL")).split()
+    assert "4,096" in fc6 and "13,416" in total            # exact: '4.10 K' and '13.4 K' are no narrower
+    assert not any(c.endswith("K") for c in fc6 if c[0].isdigit())
+    for width in (80, 100, 140):                             # and every table still fits its width
+        out = cli("table", "vgg16", env={"COLUMNS": str(width)}).stdout
+        assert max(len(line) for line in out.splitlines()) <= width
+
+
+def test_devices_show_figures_rounded(cli):
+    r = cli("devices", env={"COLUMNS": "200"})
+    i9 = next(line for line in r.stdout.splitlines() if line.startswith("i9-10940x")).split()
+    assert "2.957" in i9 and "11.83" in i9 and "93.86" in i9          # 2.9568, 11.8272, 93.856 in devices.yaml
+    assert not any(len(c.replace(".", "")) > 4 and "." in c for c in i9)
+    d = json.loads(cli("devices", "--format", "json").stdout)          # the data keeps the figure as given
+    assert next(x for x in d["devices"] if x["key"] == "i9-10940x")["peak_tflops"]["fp32"] == 2.9568
+
+
+def test_list_reads_the_shipped_index_and_it_is_current(cli, monkeypatch):
+    from archstat.cli import list_cmd
+
+    computed = []
+    real = list_cmd.config_row
+    monkeypatch.setattr(list_cmd, "config_row", lambda name: computed.append(name) or real(name))
+    r = cli("list", "--format", "json")
+    assert r.exit_code == 0 and computed == []               # no config analysed: every row from the index
+    rows = json.loads(r.stdout)
+    vgg16 = next(x for x in rows if x["name"] == "vgg16")
+    assert (vgg16["params"], vgg16["macs"]) == (138_357_544, 15_470_264_320)
+    real_digest = list_cmd._digest
+    monkeypatch.setattr(list_cmd, "_digest", lambda name: "edited" if name == "vgg16" else real_digest(name))
+    cli("list", "vgg1*")
+    assert computed == ["vgg16"]                             # a config edited since: computed, not read
+    monkeypatch.setattr(list_cmd, "_digest", real_digest)
+    monkeypatch.setattr(list_cmd, "config_row", real)
+    assert list_cmd._index() == list_cmd.build_index()["configs"], \
+        "configs/index.json is stale: python -m archstat.cli.zoo_index rewrites it"
+
+
+def test_profile_on_a_missing_gpu_points_to_the_roofline(cli):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    r = cli("profile", "resnet18", "--device", "cuda")
+    assert r.exit_code == 1
+    assert "archstat roofline MODEL --device h100 predicts the time on one" in r.stderr

@@ -154,7 +154,8 @@ def resolve_device(text: str):
         if not torch.cuda.is_available():
             reason = "torch was built without CUDA" if torch.version.cuda is None else "no CUDA GPU is visible"
             raise RuntimeFailure(f"CUDA is not available on this machine ({reason}); available devices: "
-                                 f"{', '.join(available)}")
+                                 f"{', '.join(available)}; without a GPU, archstat roofline MODEL --device h100 "
+                                 "predicts the time on one (archstat devices lists the GPUs it knows)")
         index = text.split(":", 1)[1] if ":" in text else str(torch.cuda.current_device())
         if not index.isdigit() or int(index) >= torch.cuda.device_count():
             raise RuntimeFailure(f"no device {text}; available devices: {', '.join(available)}")
