@@ -91,7 +91,10 @@ def compare_models(
     from archstat.zoo import as_target
 
     configs = [m for m in models if not as_target(m).startswith("module:")]
+    from archstat.cli import progress
+
     for label, model, params in zip(string.ascii_uppercase, models, per_model):
+        progress.say(f"analysing {label}: {model} ({string.ascii_uppercase.index(label) + 1}/{len(models)})")
         if as_target(model).startswith("module:") and params:
             raise UsageError(f"--set: {model} is a module, which declares no params")
         run: dict[str, Any] = dict(batch=options.parse_batch(batch), dtype=options.parse_dtype(dtype), depth=depth,

@@ -33,6 +33,9 @@ def plot(
 ):
     """Pictures where a picture says it faster: where memory and params sit, what accuracy costs,
     how cost grows."""
+    from archstat.cli import progress
+
+    progress.say("analysing and drawing")
     names = list(models or [])
     if depth is not None and (depth < 1 or zoo or sweep or roofline):
         raise UsageError(f"--depth {depth}: must be at least 1" if depth < 1 else

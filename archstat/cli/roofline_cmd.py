@@ -114,6 +114,12 @@ def roofline_cmd(
             raise UsageError("roofline needs a model (or --calibrate)")
         emit(roofline_report.roof_lines(calibration.roof(device, peak_key)))
         return
+    from archstat.cli import progress
+    from archstat.zoo import as_target
+
+    traced = as_target(model).startswith("module:") or train
+    progress.say(f"tracing {model}: {'forward, loss and backward' if train else 'its forward'}, op by op" if traced
+                 else f"planning {model}'s kernels and costing them on {device}")
     result = api.roofline(model, options.parse_sets(sets), device=device, dtype=dtype,
                           batch=options.parse_batch(batch), depth=depth, input_shape=options.parse_inputs(input_),
                           peak=parse_rate(peak, "--peak"), bandwidth=parse_rate(bandwidth, "--bandwidth"),
