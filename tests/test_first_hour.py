@@ -268,3 +268,63 @@ def test_profile_on_a_missing_gpu_points_to_the_roofline(cli):
     r = cli("profile", "resnet18", "--device", "cuda")
     assert r.exit_code == 1
     assert "archstat roofline MODEL --device h100 predicts the time on one" in r.stderr
+
+
+# -- item 9: a CPU profile's rows against its measured step, and the machine's load -----------------------------
+
+def test_the_per_layer_pass_is_explained_against_the_measured_step():
+    from archstat.profile.measure import profile
+    from archstat.report.profile_report import profile_dict, render
+
+    p = profile("lenet5", device="cpu", warmup=1, iters=3, layer_repeats=3)
+    assert len(p.layer_plain_ms) == 3                  # a plain step after each pass: the same minutes
+    timing = profile_dict(p)["layers_timing"]
+    assert timing["pass_to_step"] == pytest.approx(p.layer_pass_ms / p.median_ms)
+    assert timing["plain_steps_ms"] == p.layer_plain_ms and timing["hooks_share"] == pytest.approx(p.hooks_share)
+    text = " ".join(render([p], "table").text().split())
+    assert f"per-layer pass {p.layer_pass_ms:.3f} ms per step against the measured median {p.median_ms:.3f} ms" in text
+    assert "reading the clock around every row cost" in text
+
+
+def test_a_machine_busy_while_the_rows_ran_is_said():
+    from archstat.profile.measure import LayerTime, Profile
+    from archstat.report.profile_report import pass_line
+
+    p = Profile(model="m", device="cpu", device_name="cpu", torch_version="x", dtype="float32", batch=1, mode="eval",
+                optimizer=None, channels_last=False, threads=2, warmup=0, iters=3, latencies_ms=[100.0] * 3,
+                macs_per_step=1, measured_peak_bytes=1, weights_bytes=1, estimate_bytes=1,
+                layers=[LayerTime("a", "conv", 150.0, 1, [150.0])], layer_passes_ms=[210.0] * 3,
+                layer_plain_ms=[200.0] * 3, environment={"load_average": 3.6, "cpu_count": 2,
+                                                          "load_average_after": 3.9})
+    # pass 210 ms, plain steps between the passes 200 ms, measured median 100 ms: the hooks cost 5 %; the
+    # machine itself ran twice as slow while the pass ran, with a load of 3.6 on 2 CPUs
+    assert pass_line(p) == (
+        "per-layer pass 210.000 ms per step against the measured median 100.000 ms (2.10×); plain steps run between "
+        "its passes took 200.000 ms, so reading the clock around every row cost +5 %, and the machine itself ran "
+        "+100 % slower than while the steps were measured (load 3.60 (1-minute average) on 2 CPUs: busy, other "
+        "processes shared the cores (times vary with their work); 3.90 after): the rows are each one's time within "
+        "the pass; compare them with each other")
+
+
+def test_a_profile_and_a_calibration_record_the_machines_load(cli, monkeypatch):
+    import os
+
+    from archstat.profile import calibrate, environment
+    from archstat.profile.measure import profile
+    from archstat.report.profile_report import render
+
+    monkeypatch.setattr(os, "getloadavg", lambda: (3.6, 3.5, 3.4))
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    assert environment.load_average() == 3.6
+    p = profile("lenet5", device="cpu", warmup=0, iters=1, per_layer=False)
+    assert p.environment["load_average"] == 3.6
+    assert "machine             load 3.60 (1-minute average) on 2 CPUs: busy" in render([p], "table").text()
+    m = calibrate.measure("cpu", "fp32", size=64, copy_bytes=1 << 20, repeats=1)
+    assert m["method"]["load"].startswith("load 3.60 (1-minute average) on 2 CPUs: busy")
+    from archstat import calibration
+
+    calibration.store_calibration("cpu", m)
+    r = cli("roofline", "lenet5", "--device", "cpu")
+    text = " ".join(r.stdout.split())
+    assert "calibration: load 3.60 (1-minute average) on 2 CPUs: busy" in text
+    assert "calibrate again when it is idle" in text

@@ -109,9 +109,22 @@ def _roof_line(roof: Roof, prediction: bool = True) -> str:
             f"sources: {sources_text(roof, overhead)}")
 
 
+def calibration_load(roof: Roof) -> str:
+    """'calibration: load 3.62 (1-minute average) on 2 CPUs: busy, … when it began', or '' (no calibration,
+    or one taken before archstat recorded the load); a busy machine's says to calibrate again when idle."""
+    load = ((roof.calibration or {}).get("method") or {}).get("load", "")
+    if not load or not any(str(s).startswith("calibrated") for s in roof.sources.values()):
+        return ""
+    busy = "busy" in load
+    return (f"calibration: {load}" + ("; its peak, bandwidth and overhead are what the machine gave then: "
+                                      "calibrate again when it is idle" if busy else ""))
+
+
 def roof_lines(roof: Roof) -> str:
     """The roof of a device alone (what --calibrate shows): figures, their sources, the method."""
     lines = [f"{roof.name} ({roof.device}) · {roof.dtype}", _roof_line(roof, prediction=False)]
+    if calibration_load(roof):
+        lines.append(calibration_load(roof))
     if "datasheet" in roof.sources:
         lines.append(f"datasheet: {roof.sources['datasheet']}")
     for what, how in ((roof.calibration or {}).get("method") or {}).items():
@@ -133,6 +146,8 @@ def header_lines(rl: Roofline) -> list[str]:
     step = "one training step" if rl.train else "one forward"
     lines = [f"{rl.model} on {roof.name} ({roof.device}) · {rl.runtime} · {_math_text(rl)} · batch {rl.batch} · "
              f"{step}", _roof_line(roof)]
+    if calibration_load(roof):
+        lines.append(calibration_load(roof))
     if "datasheet" in roof.sources:
         lines.append(f"datasheet: {roof.sources['datasheet']}")
     lines += [f"traffic: {TRAFFIC_MODEL}", f"time: {TIME_MODEL}"]
