@@ -328,3 +328,31 @@ def test_a_profile_and_a_calibration_record_the_machines_load(cli, monkeypatch):
     text = " ".join(r.stdout.split())
     assert "calibration: load 3.60 (1-minute average) on 2 CPUs: busy" in text
     assert "calibrate again when it is idle" in text
+
+
+# -- item 8: the trust line and the docs cannot contradict -------------------------------------------------------
+
+def test_roofline_doc_describes_every_trust_line_and_quotes_no_figure(cli):
+    import re
+
+    from tests.conftest import ROOT
+
+    doc = " ".join((ROOT / "docs" / "roofline.md").read_text().split())
+    # every form the code writes (report/roofline_report.band_text, prediction.trust) is described
+    for phrase in ("no public measurements validate this kind of prediction", "cross-validated by architecture",
+                   "leave-one-device-out", "never a band from another regime", "bound: host|device"):
+        assert phrase in doc, phrase
+    # and no validation figure is copied: they change with every refit (benchmarks/prediction/results.md)
+    assert not re.search(r"measured ÷ predicted (throughput )?\d", doc)
+    assert not re.search(r"median error \d", doc) and "Spearman" not in doc
+    # the MLPerf-style prediction the page names prints one of the forms it describes
+    r = cli("roofline", "resnet50", "--device", "h100", "--runtime", "engine", "--dtype", "int8", "--batch", "2048",
+            "--format", "json")
+    d = json.loads(r.stdout)
+    if d["band"] is None:
+        text = cli("roofline", "resnet50", "--device", "h100", "--runtime", "engine", "--dtype", "int8",
+                   "--batch", "2048").stdout
+        assert "trust               no public measurements validate this kind of prediction" in text
+    else:
+        assert d["band"]["regime"].startswith("gpu-engine-infer") and d["band"]["how"] in (
+            "cross-validated by architecture", "leave-one-device-out")
