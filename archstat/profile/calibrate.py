@@ -71,7 +71,8 @@ def measure(device: str = "cpu", dtype: str = "fp32", *, size: Optional[int] = N
     cuda = dev.type == "cuda"
     if dtype == "tf32" and not cuda:
         raise UsageError("--calibrate --dtype tf32: TF32 is a mode of CUDA tensor cores; on the CPU measure fp32")
-    from archstat.profile.environment import load_average, load_text
+    from archstat.profile.environment import load_average
+    from archstat.report.profile_report import load_text
 
     load = load_text(load_average(), os.cpu_count())   # before measuring: what else ran
     n = size or (8192 if cuda else 1024)

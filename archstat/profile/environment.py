@@ -73,24 +73,12 @@ def _uuid(props) -> Optional[str]:
     return text if text.startswith(("GPU-", "MIG-")) else f"GPU-{text}"
 
 
-BUSY = 0.5   # a 1-minute load average above this share of the CPUs: other processes share the cores
-
-
 def load_average() -> Optional[float]:
     """This machine's 1-minute load average (runnable processes, ours included), or None where there is none."""
     try:
         return round(os.getloadavg()[0], 2)
     except (AttributeError, OSError):
         return None
-
-
-def load_text(load: Optional[float], cpus: Optional[int]) -> str:
-    """'load 3.62 (1-minute average) on 2 CPUs: busy, other processes shared the cores', or ''."""
-    if load is None:
-        return ""
-    busy = cpus is not None and load > BUSY * cpus
-    return (f"load {load:.2f} (1-minute average) on {cpus or '?'} CPUs"
-            + (": busy, other processes shared the cores (times vary with their work)" if busy else ""))
 
 
 def collect(torch, dev, math=None, cudnn_benchmark: Optional[bool] = None) -> dict:

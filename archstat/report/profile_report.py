@@ -140,11 +140,21 @@ def _gap_line(p) -> str:
             f"{len(p.layer_passes_ms)}): gap {gap:.3f} ms ({100 * share:.1f} %: {what})")
 
 
+BUSY = 0.5   # a 1-minute load average above this share of the CPUs: other processes share the cores
+
+
+def load_text(load: float | None, cpus: int | None) -> str:
+    """'load 3.62 (1-minute average) on 2 CPUs: busy, other processes shared the cores', or ''."""
+    if load is None:
+        return ""
+    busy = cpus is not None and load > BUSY * cpus
+    return (f"load {load:.2f} (1-minute average) on {cpus or '?'} CPUs"
+            + (": busy, other processes shared the cores (times vary with their work)" if busy else ""))
+
+
 def pass_line(p) -> str:
     """Why the per-layer pass's step differs from the measured one (issue 33 item 9): what the hooks cost
     (plain steps run between the passes, in the same minutes) and what the machine's load changed."""
-    from archstat.profile.environment import load_text
-
     text = (f"per-layer pass {p.layer_pass_ms:.3f} ms per step against the measured median {p.median_ms:.3f} ms "
             f"({p.pass_to_step:.2f}×)")
     hooks = p.hooks_share
@@ -200,8 +210,6 @@ def _summary(p) -> list[str]:
     if p.device_entry is not None:
         lines.append(f"device entry        {p.device_entry['key'] or 'none'} ({p.device_entry['how']})")
     env = p.environment or {}
-    from archstat.profile.environment import load_text
-
     load = load_text(env.get("load_average"), env.get("cpu_count"))
     if load:
         lines.append(f"machine             {load}, before the run")
