@@ -302,7 +302,7 @@ def _device_metrics(results: list[Roofline]) -> list[tuple[str, list[str]]]:
     what = "step" if results[0].train else "batch"
     return [
         ("part", [rl.roof.name for rl in results]),
-        (f"latency per {what}", [fmt_time(rl.predicted_s) + ("" if i == 0 or not first else
+        (f"latency/{what}", [fmt_time(rl.predicted_s) + ("" if i == 0 or not first else
                                                              f" ×{rl.predicted_s / first:.2f}")
                                  for i, rl in enumerate(results)]),
         ("throughput", [f"{rl.throughput:,.1f}/s" for rl in results]),
@@ -312,7 +312,7 @@ def _device_metrics(results: list[Roofline]) -> list[tuple[str, list[str]]]:
         ("kernels", [f"{rl.kernels:,}" for rl in results]),
         ("memory-bound time", [f"{100 * rl.memory_bound_time_share:.0f} %" for rl in results]),
         ("coefficients", [rl.coefficient_set or "—" for rl in results]),
-        ("band (measured ÷ predicted throughput, 80 %)", [band_cell(rl) for rl in results]),
+        ("band", [band_cell(rl) for rl in results]),
     ]
 
 
@@ -340,8 +340,9 @@ def render_devices(results: list[Roofline], fmt: str, view=None):
     width = view.width if not view.wide else 10**6
     doc = Doc().add(wrap(_devices_head(results), width), "bold")
     doc.add(wrap("latency: the host launching kernels ahead of the device, overlapped (bound: which of the two sets "
-                 "it); band: where 80 % of the public measurements of the regime ran, as measured ÷ predicted "
-                 "throughput; per-layer rows: --device with one device, or --format json", width, "  "), "dim")
+                 "it; ×: to the first device); band: where 80 % of the public measurements of the prediction's regime "
+                 "ran, as measured ÷ predicted throughput, their median error and number; per-layer rows: --device "
+                 "with one device, or --format json", width, "  "), "dim")
     doc.add("")
     cols = [Col("total", "", [[name for name, _ in metrics]], keep=100, wrap=12)]
     for i, rl in enumerate(results):
