@@ -102,6 +102,7 @@ def test_cli_csv_and_markdown_have_a_row_per_device(cli):
     (["roofline", "resnet18", "--device", "cpu,h100", "--calibrate"], "--calibrate measures one device"),
     (["roofline", "resnet18", "--device", "h100,a100", "--columns", "layer,macs"], "--columns chooses the per-layer"),
     (["compare", "resnet18", "vgg11", "--device", "h100,a100"], "compare predicts on one device"),
+    (["roofline", "resnet18", "--device", "h100,"], "error: --device 'h100,': an empty device name"),
 ])
 def test_where_a_list_does_not_apply_one_line(cli, args, message):
     r = cli(*args)

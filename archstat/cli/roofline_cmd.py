@@ -97,6 +97,8 @@ def roofline_cmd(
         raise UsageError(f"--optimizer {optimizer}: the optimizer applies only with --train")
     overhead_s = parse_overhead(overhead)
     several = "," in device
+    if several and not all(d.strip() for d in device.split(",")):
+        raise UsageError(f"--device '{device}': an empty device name (give names separated by commas: h100,a100)")
     if several and calibrate:
         raise UsageError(f"--calibrate measures one device of this machine, not a list ({device})")
     if several and columns:
@@ -120,7 +122,7 @@ def roofline_cmd(
     traced = as_target(model).startswith("module:") or train
     progress.say(f"tracing {model}: {'forward, loss and backward' if train else 'its forward'}, op by op" if traced
                  else f"planning {model}'s kernels and costing them on {device}")
-    result = api.roofline(model, options.parse_sets(sets), device=device, dtype=dtype,
+    result = api.roofline(model, options.parse_sets(sets), device=device.split(",") if several else device, dtype=dtype,
                           batch=options.parse_batch(batch), depth=depth, input_shape=options.parse_inputs(input_),
                           peak=parse_rate(peak, "--peak"), bandwidth=parse_rate(bandwidth, "--bandwidth"),
                           overhead_s=overhead_s, runtime=runtime, amp=amp, train=train, optimizer=optimizer,
