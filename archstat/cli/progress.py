@@ -36,88 +36,100 @@ def _tty() -> bool:
 
 class _State:
     def __init__(self):
-        self.progress: Any = None
+        self.active = False          # a command runs with stderr on a terminal
+        self.text = ""
+        self.progress: Any = None    # made when first shown (importing rich.progress costs ~75 ms)
         self.spinner: Any = None
         self.timer: Optional[threading.Timer] = None
-        self.started = False
-        self.lock = threading.Lock()
+        self.lock = threading.RLock()
 
 
 _STATE = _State()
 
 
 def begin(text: str) -> None:
-    """Open the command's display (when stderr is a terminal): a spinner saying ``text``, after ``DELAY``."""
+    """Open the command's display (when stderr is a terminal): a spinner saying ``text``, after ``DELAY``;
+    nothing is imported or drawn before then."""
     stop()
     if not _tty():
         return
-    from rich.console import Console
-    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
-    from archstat.report.sanitize import rich_text
-
     s = _STATE
-    s.progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(bar_width=24),
-                          TimeElapsedColumn(), console=Console(file=sys.stderr, force_terminal=True),
-                          transient=True, redirect_stdout=False, redirect_stderr=False)
-    s.spinner = s.progress.add_task(rich_text(_short(text)), total=None)
-    s.timer = threading.Timer(DELAY, _start)
+    s.active, s.text = True, text
+    s.timer = threading.Timer(DELAY, _show)
     s.timer.daemon = True
     s.timer.start()
 
 
-def _start() -> None:
+def _made() -> Any:
+    """The rich Progress, made and started on first use (the caller holds the lock)."""
+    s = _STATE
+    if s.progress is None:
+        from rich.console import Console
+        from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+        s.progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(bar_width=24),
+                              TimeElapsedColumn(), console=Console(file=sys.stderr, force_terminal=True),
+                              transient=True, redirect_stdout=False, redirect_stderr=False)
+        s.progress.start()
+    return s.progress
+
+
+def _show() -> None:
     s = _STATE
     with s.lock:
-        if s.progress is not None and not s.started:
-            s.progress.start()
-            s.started = True
+        if s.active and s.progress is None:
+            from archstat.report.sanitize import rich_text
+
+            s.spinner = _made().add_task(rich_text(_short(s.text)), total=None)
 
 
 def say(text: str) -> None:
     """What the command is doing now (the spinner's text)."""
     s = _STATE
-    if s.progress is not None and s.spinner is not None:
-        from archstat.report.sanitize import rich_text
+    with s.lock:
+        s.text = text
+        if s.progress is not None and s.spinner is not None:
+            from archstat.report.sanitize import rich_text
 
-        s.progress.update(s.spinner, description=rich_text(_short(text)))
-        if s.started:
+            s.progress.update(s.spinner, description=rich_text(_short(text)))
             s.progress.refresh()
 
 
 class Bar:
-    """A bar of ``total`` steps; nothing on a pipe."""
+    """A bar of ``total`` steps, shown at once; nothing on a pipe."""
 
     def __init__(self, text: str, total: int):
         s = _STATE
         self.task = None
-        if s.progress is None:
-            return
-        from archstat.report.sanitize import rich_text
+        with s.lock:
+            if not s.active:
+                return
+            from archstat.report.sanitize import rich_text
 
-        if s.spinner is not None:   # the bar says what is going on now
-            s.progress.remove_task(s.spinner)
-            s.spinner = None
-        self.task = s.progress.add_task(rich_text(_short(text)), total=total)
-        _start()
+            progress = _made()
+            if s.spinner is not None:   # the bar says what is going on now
+                progress.remove_task(s.spinner)
+                s.spinner = None
+            self.task = progress.add_task(rich_text(_short(text)), total=total)
 
     def update(self, done: int, text: Optional[str] = None) -> None:
         s = _STATE
-        if self.task is None or s.progress is None:
-            return
-        if text is None:
-            s.progress.update(self.task, completed=done)
-        else:
+        with s.lock:
+            if self.task is None or s.progress is None:
+                return
+            if text is None:
+                s.progress.update(self.task, completed=done)
+                return
             from archstat.report.sanitize import rich_text
 
             s.progress.update(self.task, completed=done, description=rich_text(_short(text)))
-            if s.started:
-                s.progress.refresh()   # a new step is shown even when it ends before the next refresh
+            s.progress.refresh()   # a new step is shown even when it ends before the next refresh
 
     def done(self) -> None:
         s = _STATE
-        if self.task is not None and s.progress is not None:
-            s.progress.remove_task(self.task)
+        with s.lock:
+            if self.task is not None and s.progress is not None:
+                s.progress.remove_task(self.task)
             self.task = None
 
 
@@ -131,6 +143,6 @@ def stop() -> None:
     with s.lock:
         if s.timer is not None:
             s.timer.cancel()
-        if s.progress is not None and s.started:
+        if s.progress is not None:
             s.progress.stop()
-        s.progress, s.spinner, s.timer, s.started = None, None, None, False
+        s.active, s.progress, s.spinner, s.timer = False, None, None, None
