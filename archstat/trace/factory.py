@@ -261,6 +261,13 @@ def offline_call(target: str, factory, kwargs: dict) -> str | None:
     (``…:fasterrcnn_resnet50_fpn(weights=None, weights_backbone=None)``), or None when it takes none."""
     import inspect
 
+    _where, attr, args, _kw = parse_target(target)
+    torchvision = sys.modules.get("torchvision")
+    if attr == "get_model" and args and isinstance(args[0], str) and torchvision is not None:
+        try:   # torchvision's get_model('name', **kwargs): the builder's arguments
+            factory = torchvision.models.get_model_builder(args[0])
+        except Exception:
+            pass
     try:
         params = inspect.signature(factory).parameters
     except (TypeError, ValueError):
@@ -277,7 +284,6 @@ def offline_call(target: str, factory, kwargs: dict) -> str | None:
     if not off:
         return None
     head = target.split("(", 1)[0]
-    _where, _attr, args, _kw = parse_target(target)
     merged = {**kwargs, **off}
     shown = [repr(a) for a in args] + [f"{k}={v!r}" for k, v in merged.items()]
     return f"{head}({', '.join(shown)})"
