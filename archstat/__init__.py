@@ -15,7 +15,8 @@ from archstat import (
     llm,  # the subpackage, made callable as archstat.api.llm below
 )
 from archstat._version import __version__
-from archstat.api import build, compare, load, load_spec, roofline
+from archstat.api import build, compare, load, load_spec
+from archstat.api import roofline as _roofline
 from archstat.errors import (
     ArchstatError,
     ArgumentTypeError,
@@ -53,6 +54,16 @@ class _CallableLLM(_types.ModuleType):
         return _llm
 
 
+def roofline(*args, **kwargs):
+    return _roofline_shown(_roofline(*args, **kwargs))
+
+
+def _roofline_shown(result):
+    _display.install_roofline()   # a Roofline prints its table, shows HTML in a notebook, has to_dict()
+    return result
+
+
+roofline.__doc__, roofline.__wrapped__ = _roofline.__doc__, _roofline   # type: ignore[attr-defined]
 _sys.modules["archstat.analyze"].__class__ = _CallableModule
 _sys.modules["archstat.llm"].__class__ = _CallableLLM
 _display.install()   # results show themselves in notebooks, rich and the REPL (report/display.py)

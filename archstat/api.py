@@ -88,17 +88,21 @@ def _with_input(spec: Spec, shape: tuple[int, ...]) -> Spec:
 
 
 def analyze(model: str | Path | Spec | Graph, params: Optional[dict[str, Any]] = None, *,
-            input_shape: Optional[InputShape] = None, batch: int = 1, dtype: str = "float32",
-            fold: bool = True, depth: Optional[int] = None, mode: str = "eval", optimizer: str = "adam",
-            amp: bool = False, convention: Optional[str] = None) -> ModelStats:
+            input_shape: Optional[InputShape] = None, input_data=None, batch: Optional[int] = None,
+            dtype: str = "float32", fold: bool = True, depth: Optional[int] = None, mode: str = "eval",
+            optimizer: str = "adam", amp: bool = False, convention: Optional[str] = None) -> ModelStats:
     """Per-layer rows, totals and published-vs-computed checks for a config (a zoo name, a path,
-    a Spec or a Graph), or for any ``nn.Module`` or ``"module:PKG.MOD:FACTORY"`` with ``input_shape``.
+    a Spec or a Graph), or for any ``nn.Module`` or ``"module:PKG.MOD:FACTORY"``.
 
-    ``input_shape``: one per-sample shape ((3, 224, 224), or '3x224x224' in the ``--input``
+    ``input_shape``: one sample's shape, without the batch ((3, 224, 224), or '3x224x224' in the ``--input``
     grammar), or for a module a list of them (positional inputs) or a dict of name → shape
     (keyword inputs), e.g. ``{'input_ids': 'int64:128', 'decoder_input_ids': 'int64:16'}``.
-    ``convention`` (a module): also compute what fvcore, flop_counter, ptflops, thop or torchinfo
-    would print (``stats.conventions``).
+    ``input_data``: real inputs instead, batch first, as torchinfo's ``input_data``: a tensor, a list or tuple
+    of them, or a dict of name → tensor (the batch is their first dimension unless ``batch`` is given).
+    A module without either takes its own input, as the command line finds it: the factory's example inputs,
+    timm's pretrained config, a torchvision weights' transforms, a detector's transform.
+    ``batch``: default 1. ``convention`` (a module): also compute what fvcore, flop_counter, ptflops, thop or
+    torchinfo would print (``stats.conventions``).
 
     ``mode='eval'`` leaves auxiliary heads out of the rows and totals; ``'train'`` counts them and
     adds the training-memory estimate (``optimizer`` sgd|momentum|adam, ``amp`` for autocast).
@@ -115,29 +119,34 @@ def analyze(model: str | Path | Spec | Graph, params: Optional[dict[str, Any]] =
     if mode == "train" and dtype == "int8":
         raise UsageError("--dtype int8 with --mode train: int8 is an inference format; training memory is "
                          "estimated for float32, float16 or bfloat16 (or --amp)")
-    argcheck.expect_int(batch, fn, "batch", 1, MAX_BATCH)
+    if batch is not None:   # None: 1, or input_data's own batch
+        argcheck.expect_int(batch, fn, "batch", 1, MAX_BATCH)
     argcheck.expect_int(depth, fn, "depth", 1, optional=True)
     argcheck.expect_bool(fold, fn, "fold")
     argcheck.expect_bool(amp, fn, "amp")
-    if params and (isinstance(model, Graph) or argcheck.is_module(model)
-                   or (isinstance(model, str) and model.startswith("module:"))):
+    is_module = hasattr(model, "named_modules") and hasattr(model, "forward")   # an nn.Module (torch is loaded)
+    is_target = isinstance(model, str) and model.startswith("module:")
+    if params and (isinstance(model, Graph) or argcheck.is_module(model) or is_target):
         raise argcheck.ArgumentValueError("a Graph or a module declares no params to set (params apply to configs)",
                                           path=f"{fn}: params")
+    if input_data is not None:
+        input_shape, batch = _from_data(input_data, input_shape, batch, is_module or is_target, fn)
+    batch = 1 if batch is None else batch
     if isinstance(model, Graph):
         return analyze_graph(model, batch=batch, dtype=dtype, fold=fold, depth=depth, mode=mode,
                              optimizer=optimizer, amp=amp)
-    if hasattr(model, "named_modules") and hasattr(model, "forward"):  # an nn.Module (torch is loaded)
+    options: dict[str, Any] = dict(batch=batch, dtype=dtype, fold=fold, depth=depth, mode=mode,
+                                   optimizer=optimizer, amp=amp, convention=convention)
+    if is_module:
         from archstat.trace.analyze import analyze_module
+        from archstat.trace.factory import find_input, with_sample_hint
 
-        if input_shape is None:
-            raise UsageError("analyzing an nn.Module needs input_shape, e.g. (3, 224, 224)")
-        return analyze_module(model, input_shape, batch=batch, dtype=dtype, fold=fold, depth=depth,
-                              mode=mode, optimizer=optimizer, amp=amp, convention=convention)
-    if isinstance(model, str) and model.startswith("module:"):
+        inputs = find_input(model, input_shape)   # given, else the model's own, else an error
+        return with_sample_hint(inputs, lambda: analyze_module(model, inputs, **options))
+    if is_target:
         from archstat.trace.factory import analyze_target
 
-        return analyze_target(model, input_shape, batch=batch, dtype=dtype, fold=fold, depth=depth, mode=mode,
-                              optimizer=optimizer, amp=amp, convention=convention)
+        return analyze_target(str(model), input_shape, **options)
     if convention is not None:
         raise UsageError(f"--convention {convention}: applies to modules (module:… targets); a config's MACs "
                          "follow archstat's convention")
@@ -153,6 +162,24 @@ def analyze(model: str | Path | Spec | Graph, params: Optional[dict[str, Any]] =
         stats.references_skipped = (f"{len(spec.figures)} published figures are for the input "
                                     f"{'×'.join(map(str, spec.input))} and are not checked at this one")
     return stats
+
+
+def _from_data(input_data, input_shape, batch: Optional[int], module: bool, fn: str):
+    """torchinfo's ``input_data`` → (input_shape, batch): the inputs of one sample and the tensors' batch
+    (unless ``batch`` is given). A config takes one tensor (its C×H×W is the config's input)."""
+    if input_shape is not None:
+        raise argcheck.ArgumentValueError("give input_shape or input_data, not both", path=f"{fn}: input_data")
+    from archstat.builder import require_torch
+
+    require_torch()
+    from archstat.trace.inputs import from_data
+
+    inputs, data_batch = from_data(input_data, f"{fn}: input_data")
+    if not module:
+        if len(inputs.specs) != 1 or inputs.specs[0].name:
+            raise argcheck.ArgumentValueError("a config takes one tensor (batch, C, H, W)", path=f"{fn}: input_data")
+        return tuple(inputs.specs[0].shape), batch or data_batch
+    return inputs, batch or data_batch
 
 
 def build(model: str | Path | Spec | Graph, params: Optional[dict[str, Any]] = None, *,
@@ -244,7 +271,7 @@ def compare(models, *, input_shape: Optional[InputShape] = None, batch: int = 1,
     return align_models(compared)
 
 
-def roofline(model, params: Optional[dict[str, Any]] = None, *, device: str, dtype: str = "fp32", batch: int = 1,
+def roofline(model, params: Optional[dict[str, Any]] = None, *, device, dtype: str = "fp32", batch: int = 1,
              depth: Optional[int] = None, input_shape=None, peak: Optional[float] = None,
              bandwidth: Optional[float] = None, overhead_s: Optional[float] = None, runtime: str = "eager",
              amp: bool = False, train: bool = False, optimizer: str = "sgd", tf32: Optional[bool] = None,
@@ -256,28 +283,40 @@ def roofline(model, params: Optional[dict[str, Any]] = None, *, device: str, dty
     override the device's figures, each finite and within ``argcheck.ROOF_LIMITS``; ``tf32`` forces
     float32 convolutions and matmuls in or out of TF32 (default: PyTorch's, convolutions only).
 
+    ``device``: one device (a Roofline), or several, a list or a comma string (``"h100,a100"``: a list of
+    Rooflines in that order). The model is traced (or its recipes planned) once and predicted on each.
+
     ``archstat.roofline("resnet50", device="h100", dtype="bf16", batch=64).predicted_s``
     """
     from archstat import calibration
     from archstat.analyze import devices
     from archstat.prediction import check_precision, predict_run
 
-    check_roofline_arguments("archstat.roofline", model=model, params=params, device=device, dtype=dtype,
+    fn = "archstat.roofline"
+    if not isinstance(device, (list, tuple)):
+        argcheck.expect_str(device, fn, "device", "a device name such as 'h100', 'a100', 'cpu' or 'cuda' (or a "
+                            "list of them)")
+    names = _devices_of(device, fn)
+    check_roofline_arguments(fn, model=model, params=params, device=names[0], dtype=dtype,
                              batch=batch, depth=depth, peak=peak, bandwidth=bandwidth, overhead_s=overhead_s,
                              runtime=runtime, amp=amp, train=train, optimizer=optimizer, tf32=tf32,
                              channels_last=channels_last)
     model = as_target(model)
     _storage, peak_key = devices.resolve_dtype(dtype)
     check_precision(peak_key, runtime=runtime, amp=amp, train=train)
-    roof = calibration.roof(device, peak_key, peak=peak, bandwidth=bandwidth, overhead_s=overhead_s)
+    # every device's roof first: a misspelt device fails before the model is traced
+    roofs = [calibration.roof(name, peak_key, peak=peak, bandwidth=bandwidth, overhead_s=overhead_s)
+             for name in names]
     stats, calls = program(model, params, input_shape=input_shape, batch=batch, train=train)
     grouped = None
     if depth is not None and not train:
         grouped = analyze(model, params, input_shape=input_shape, batch=batch, depth=depth)
     tf32_settings = None if tf32 is None else {"conv": bool(tf32), "matmul": bool(tf32)}
-    return predict_run(stats, calls, roof, device=devices.device_key(device), peak_key=peak_key, batch=batch,
-                       runtime=runtime, amp=amp, tf32=tf32_settings,
-                       channels_last=channels_last, optimizer=optimizer if train else None, grouped=grouped)
+    results = [predict_run(stats, calls, roof, device=devices.device_key(name), peak_key=peak_key, batch=batch,
+                           runtime=runtime, amp=amp, tf32=tf32_settings, channels_last=channels_last,
+                           optimizer=optimizer if train else None, grouped=grouped)
+               for name, roof in zip(names, roofs)]
+    return results[0] if isinstance(device, str) and len(names) == 1 else results
 
 
 def program(model, params=None, *, input_shape=None, batch: int, train: bool = False):
@@ -292,9 +331,11 @@ def program(model, params=None, *, input_shape=None, batch: int, train: bool = F
 
         mode = "train" if train else "eval"
         if is_module:
-            if input_shape is None:
-                raise UsageError("analyzing an nn.Module needs input_shape, e.g. (3, 224, 224)")
-            stats = analyze_module(model, tuple(input_shape), batch=batch, mode=mode, backward=train)
+            from archstat.trace.factory import find_input, with_sample_hint
+
+            inputs = find_input(model, input_shape)   # given, else the model's own, else an error
+            stats = with_sample_hint(inputs, lambda: analyze_module(model, inputs, batch=batch, mode=mode,
+                                                                     backward=train))
         else:
             from archstat.trace.factory import analyze_target
 

@@ -75,7 +75,7 @@ def test_load_rejects_a_list_of_params():
     (lambda: archstat.compare(["vgg16"]), ArgumentValueError,
      "archstat.compare: models: compare takes 2 to 26 models, got 1"),
     (lambda: archstat.roofline("resnet50", device=None), ArgumentTypeError,
-     "archstat.roofline: device: expected a device name such as 'h100', 'a100', 'cpu' or 'cuda', got NoneType None"),
+     "archstat.roofline: device: expected a device name such as 'h100', 'a100', 'cpu' or 'cuda' (or a list of them), got NoneType None"),
     (lambda: archstat.roofline("resnet50", device="h100", peak=float("nan")), ArgumentValueError,
      "archstat.roofline: peak: nan: expected a finite number of FLOP/s"),
     (lambda: archstat.roofline("resnet50", device="h100", overhead_s=-1e-6), ArgumentValueError,

@@ -358,7 +358,8 @@ def test_a_failing_factory_is_a_usage_error_in_every_command(cli, command):
     # inputs, a timm or torchvision model declares its size); a plain Linear has neither
     built = "module:torch.nn:Linear(4, 2)"
     assert one_error(cli(command, built)) == (
-        f"error: '{built}': a module needs --input (e.g. --input 3x224x224)")
+        f"error: '{built}': archstat cannot tell this module's input (its factory gives no example inputs, and it "
+        "has no timm pretrained config or torchvision weights to read it from): give --input (e.g. --input 3x224x224)")
 
 
 def test_module_help_says_it_runs_code(cli):

@@ -14,7 +14,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "archstat"
 # lowest first; a module may import from its own layer and every layer above it in this list
 LAYERS = [
     ("base", ["archstat._version", "archstat.errors", "archstat.text", "archstat.enums", "archstat.dtypes",
-              "archstat.graph", "archstat.zoo"]),
+              "archstat.graph", "archstat.zoo", "archstat.install"]),
     ("ops", ["archstat.ops"]),                       # the pure half of each op: Args, shapes, params, MACs
     ("ir", ["archstat.ir"]),                         # the operator log trace writes and perf reads; the aten table
     ("config", ["archstat.config"]),                 # YAML → Spec → Graph, checked against the op registry

@@ -120,4 +120,4 @@ def test_cli_module_errors(cli, target, message):
 
 def test_cli_module_needs_input(cli):
     r = cli("table", f"module:{FIXTURE}:make")
-    assert r.exit_code == 2 and "needs --input" in r.stderr
+    assert r.exit_code == 2 and "give --input" in r.stderr

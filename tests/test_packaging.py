@@ -52,11 +52,22 @@ def test_fresh_venv_without_torch(wheel, tmp_path):
                  ["roofline", "resnet18", "--device", "h100", "--dtype", "bf16"]):
         r = run(*args)
         assert r.returncode == 0 and r.stdout and r.stderr == "", (args, r.stderr)
-    install = "(pip install 'archstat[torch]')"
+    # archstat is not on the package index: the hint installs the extra from the wheel it came from, with the
+    # pip of the environment it runs in (issue 33 item 2), never 'archstat[torch]' from an index
+    install = f"(venv/bin/pip install '{wheel}[torch]')"   # run from tmp_path: its venv, not the one on PATH
     for args in (["verify", "vgg16"], ["profile", "resnet18"]):
         r = run(*args)
         assert r.returncode == 1 and r.stdout == ""
         assert r.stderr == f"error: this command needs torch, which is not installed {install}\n"
+    wheel_gone = wheel.with_name("gone-" + wheel.name)
+    wheel.rename(wheel_gone)
+    try:   # the wheel file is gone: the extra's own requirements
+        r = run("verify", "vgg16")
+        assert r.returncode == 1 and r.stderr.startswith("error: this command needs torch, which is not installed "
+                                                         "(venv/bin/pip install '"), r.stderr
+        assert "'torch>=2.2'" in r.stderr and "'fvcore>=0.1.5'" in r.stderr and "archstat[" not in r.stderr
+    finally:
+        wheel_gone.rename(wheel)
 
 
 def test_wheel_ships_py_typed(wheel):

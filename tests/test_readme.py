@@ -22,15 +22,43 @@ def readme_commands():
 
 
 def test_readme_opens_with_the_two_commands():
+    """The README's first lines are the two commands a newcomer runs: nothing but a sentence before each."""
     first, second = readme_commands()[:2]
     assert first.endswith("archstat table vgg16")
     assert "pytest" in second
+    head = TEXT[:TEXT.index(second)]
+    assert head.count("```sh") == 2 and len([line for line in head.splitlines() if line.strip()]) <= 9
+
+
+def _steps(command: str) -> list[str]:
+    return [step.strip() for step in command.split("&&")]
+
+
+def test_the_test_command_installs_cpu_torch_before_the_test_extra():
+    """Issue 33 item 3: the CPU build of torch is a step of the test command itself, before the `test` extra
+    (whose `torch>=2.2` would otherwise pull the default, CUDA, build), in the order .ci/run runs them."""
+    steps = _steps(readme_commands()[1])
+    torch_step = next(i for i, s in enumerate(steps) if "pip install torch==" in s)
+    extra_step = next(i for i, s in enumerate(steps) if "pip install -e '.[test]'" in s)
+    test_step = next(i for i, s in enumerate(steps) if "pytest" in s)
+    assert steps[0] == "python3 -m venv .venv" and torch_step < extra_step < test_step
+    assert "--extra-index-url https://download.pytorch.org/whl/cpu" in steps[torch_step]
+    # no note after the command says to do something else first
+    after = TEXT[TEXT.index(readme_commands()[1]):].split("---")[0]
+    assert "first" not in after.replace("torch's CPU build first", "")
 
 
 def test_ci_runs_the_readme_test_command():
     ci = (ROOT / ".ci" / "run").read_text().splitlines()
-    assert readme_commands()[1] in ci
-    assert any("torch==2.13.0" in line for line in ci)
+    command = readme_commands()[1]
+    assert command in ci
+    pinned = next(s.split("torch==")[1].split()[0] for s in _steps(command) if "torch==" in s)
+    assert pinned == "2.13.0"
+    # any torch that CI installs apart comes before the README's command, and is the same version
+    at = ci.index(command)
+    for i, line in enumerate(ci):
+        if "pip install" in line and "torch==" in line and line != command:
+            assert i < at and f"torch=={pinned}" in line
 
 
 # -- every example command ------------------------------------------------------------------------
@@ -183,3 +211,15 @@ def test_the_first_config_runs(cli, in_tmp):
     assert r.exit_code == 0, r.stderr
     conv1 = json.loads(r.stdout)["layers"][1]
     assert (conv1["params"], conv1["macs"]) == (448, 442_368)
+
+
+def test_the_printed_table_is_what_the_command_prints(cli):
+    """The README's `COLUMNS=100 archstat table vgg16` block: every line it shows (" ..." elides rows) is a
+    line of the command's output, in order."""
+    block = re.search(r"\$ COLUMNS=100 archstat table vgg16\n(.+?)\n```", TEXT, re.S).group(1)
+    shown = [line for line in block.splitlines() if line.strip() not in ("...", "")]
+    out = [line for line in cli("table", "vgg16", env={"COLUMNS": "100"}).stdout.splitlines() if line.strip()]
+    at = 0
+    for line in shown:
+        assert line in out[at:], line
+        at = out.index(line, at) + 1

@@ -45,4 +45,4 @@ def test_cli_verify_incomplete_module_exits_3(cli):
 
 def test_cli_verify_module_needs_input(cli):
     r = cli("verify", f"module:{NETS}:Swin")
-    assert r.exit_code == 2 and "needs --input" in r.stderr
+    assert r.exit_code == 2 and "give --input" in r.stderr

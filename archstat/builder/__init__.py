@@ -5,15 +5,16 @@ from __future__ import annotations
 
 from archstat.errors import RuntimeFailure
 
-INSTALL_HINT = "pip install 'archstat[torch]'"
-
 
 def require_torch():
-    """Import torch, or fail with the line that says how to install it (exit code 1)."""
+    """Import torch, or fail with the line that says how to install it where archstat was installed from
+    (``archstat/install.py``; exit code 1)."""
     try:
         import torch
     except ImportError:
-        raise RuntimeFailure(f"this command needs torch, which is not installed ({INSTALL_HINT})") from None
+        from archstat.install import install_hint
+
+        raise RuntimeFailure(f"this command needs torch, which is not installed ({install_hint('torch')})") from None
     return torch
 
 

@@ -70,10 +70,19 @@ class ArchstatGroup(TyperGroup):
     """Runs a command inside the error boundary, also under typer's test runner."""
 
     def invoke(self, ctx):
+        from archstat.cli import progress
+        from archstat.trace.inputs import CALLER
+
+        token = CALLER.set("cli")   # messages name the command line's options (--input), not the API's
+        words = [*(getattr(ctx, "_protected_args", None) or []), *ctx.args]   # the command and its first word
+        progress.begin(" ".join(["archstat", *words[:2]]))   # a spinner on a terminal once it runs ~1 s
         try:
             return super().invoke(ctx)
         except KeyboardInterrupt:
             raise _Interrupted() from None
+        finally:
+            progress.stop()
+            CALLER.reset(token)
 
     def main(self, args: Sequence[str] | None = None, prog_name: str | None = None, complete_var: str | None = None,
              standalone_mode: bool = True, windows_expand_args: bool = True, **extra: Any) -> Any:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import string
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -58,7 +58,7 @@ def compare_models(
     models: list[str] = typer.Argument(..., help="Two or more zoo names, config paths or module:PKG.MOD:FACTORY "
                                        "targets (a module takes --input, else the first config's input).",
                                        metavar="A B [C]..."),
-    fmt: options.Format = "table",
+    fmt: options.ReportFormat = "table",
     depth: options.Depth = None,
     batch: options.Batch = 1,
     input_: options.Inputs = None,
@@ -80,7 +80,8 @@ def compare_models(
                          "compares two settings)")
     if len(models) > MAX_MODELS:
         raise UsageError(f"compare takes at most {MAX_MODELS} models")
-    fmt = options.choice(fmt, options.FORMATS, "--format")
+    fmt = options.choice(fmt, options.FORMATS + ("html",), "--format")
+    device = options.one_device(device, "compare")
     units = options.choice(units, options.UNITS, "--units")
     mode = options.choice(mode, options.MODES, "--mode")
     depth = options.parse_depth(depth)
@@ -90,17 +91,23 @@ def compare_models(
     from archstat.zoo import as_target
 
     configs = [m for m in models if not as_target(m).startswith("module:")]
+    from archstat.cli import progress
+
     for label, model, params in zip(string.ascii_uppercase, models, per_model):
+        progress.say(f"analysing {label}: {model} ({string.ascii_uppercase.index(label) + 1}/{len(models)})")
         if as_target(model).startswith("module:") and params:
             raise UsageError(f"--set: {model} is a module, which declares no params")
-        own: InputShape | None = shape
-        # beside a config, a module takes the config's input; a zoo module has its own
-        if own is None and model.startswith("module:") and configs:
+        run: dict[str, Any] = dict(batch=options.parse_batch(batch), dtype=options.parse_dtype(dtype), depth=depth,
+                                   mode=mode)
+        if as_target(model).startswith("module:"):
             from archstat.api import load_spec
+            from archstat.trace.factory import analyze_target
 
-            own = load_spec(configs[0]).input   # beside a config: the config's input
-        stats = analyze(model, params, input_shape=own, batch=options.parse_batch(batch),
-                        dtype=options.parse_dtype(dtype), depth=depth, mode=mode)
+            # the module's input as every command finds it; one that has none of its own takes the config's
+            beside: InputShape | None = load_spec(configs[0]).input if configs else None
+            stats = analyze_target(as_target(model), shape, fallback=beside, **run)
+        else:
+            stats = analyze(model, params, input_shape=shape, **run)
         compared.append(Compared(label, model, stats, {k: stats.params[k] for k in params}))
         rows = sum(len(c.stats.rows) for c in compared)
         if rows > MAX_ROWS:

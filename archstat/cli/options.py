@@ -80,7 +80,18 @@ Amp = Annotated[bool, typer.Option("--amp", help="Mixed precision training memor
 _DEVICE = typer.Option("--device", help="A devices.yaml entry (archstat devices lists them: h100, a100, l4, "
                        "rtx4090, …), or cpu / cuda / cuda:N (calibrated figures).")
 RooflineDevice = Annotated[Optional[str], _DEVICE]
-RequiredDevice = Annotated[str, _DEVICE]   # roofline's: typer's required marker ``...`` as its default
+_DEVICES = typer.Option("--device", help="A devices.yaml entry (archstat devices lists them: h100, a100, l4, "
+                        "rtx4090, …), or cpu / cuda / cuda:N (calibrated figures); or several, comma-separated "
+                        "(h100,h200,b200): the model is traced once and predicted on each, a column per device.")
+RequiredDevice = Annotated[str, _DEVICES]   # roofline's: typer's required marker ``...`` as its default
+
+
+def one_device(device: Optional[str], command: str) -> Optional[str]:
+    """--device of a command that predicts on one device: a list is a usage error naming roofline's."""
+    if device is not None and "," in device:
+        raise UsageError(f"--device {device}: {command} predicts on one device; archstat roofline MODEL --device "
+                         f"{device} compares devices")
+    return device
 Wide = Annotated[bool, typer.Option("--wide", help="Every column with exact numbers, whatever the width.")]
 Columns = Annotated[Optional[str], typer.Option("--columns", help="Only these columns, in this order, e.g. "
                                                "layer,label,output,macs (the names the footer lists when some "

@@ -57,7 +57,10 @@ def _color() -> bool:
 
 def emit(renderable) -> None:
     """Print a rendered result (a str, a fitted ``Doc`` or a rich renderable) to stdout, whole."""
+    from archstat.cli import progress
     from archstat.report.fit import Doc
+
+    progress.stop()   # the progress display is gone before the data comes
 
     if isinstance(renderable, Doc):
         color = _color()

@@ -33,6 +33,9 @@ def plot(
 ):
     """Pictures where a picture says it faster: where memory and params sit, what accuracy costs,
     how cost grows."""
+    from archstat.cli import progress
+
+    progress.say("analysing and drawing")
     names = list(models or [])
     if depth is not None and (depth < 1 or zoo or sweep or roofline):
         raise UsageError(f"--depth {depth}: must be at least 1" if depth < 1 else
@@ -72,9 +75,10 @@ def _roofline(name: str, out: Optional[str], device: Optional[str], dtype: str, 
 
     if not device:
         raise UsageError("--roofline needs --device (h100, a100, cpu, …)")
+    device = options.one_device(device, "plot --roofline")
     rl = predict_roofline(name, options.parse_sets(sets), device=device, dtype=dtype,
                           batch=options.parse_batch(int(batches)) if batches else 1,
-                          input_shape=options.parse_input(inputs[0] if inputs else None))
+                          input_shape=options.parse_inputs(inputs))   # a config's one, or a module's any
     return roofline_figure(rl), out or f"{rl.model}-roofline-{rl.roof.device}.png"
 
 
@@ -99,7 +103,7 @@ def _layers(name: str, out: Optional[str], inputs, batches, sets, depth: Optiona
         raise UsageError("--input takes one size without --sweep")
     if batches is not None and not batches.strip().isdigit():
         raise UsageError(f"--batch '{batches}': expected one positive integer without --sweep")
-    stats = analyze(name, options.parse_sets(sets), input_shape=options.parse_input(inputs[0] if inputs else None),
+    stats = analyze(name, options.parse_sets(sets), input_shape=options.parse_inputs(inputs),
                     batch=options.parse_batch(int(batches)) if batches else 1, depth=depth)
     return plots.layers_figure(stats), out or default_name(stats.model, ".png")
 

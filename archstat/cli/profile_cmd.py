@@ -81,24 +81,16 @@ def profile_model(
     shape = inputs.plain_shape('profile') if inputs is not None else None
     params = options.parse_sets(sets)
     results, stopped = [], ""
-    bar = None
-    if sys.stderr.isatty():
-        from rich.console import Console
-        from rich.progress import Progress
+    from archstat.cli import progress
 
-        bar = Progress(console=Console(stderr=True), transient=True)
-        bar.start()
-    from archstat.report.sanitize import rich_text
-
-    shown = rich_text(model)   # a name as typed: no escape sequence or rich markup runs
     try:
         for b in batches:
-            task = bar.add_task(f"{shown} batch {b}", total=warmup + iters) if bar else None
+            # a terminal only: building and tracing, then the steps (progress.py escapes the model's name)
+            progress.say(f"{model} batch {b}: building, tracing and the per-layer pass")
+            task = progress.bar(f"{model} batch {b}", warmup + iters)
 
             def on_progress(phase, done, total, _task=task, _b=b):
-                if bar:
-                    bar.update(_task, description=f"{shown} batch {_b}: {phase}",
-                               completed=done if phase == "warm-up" else warmup + done)
+                _task.update(done if phase == "warm-up" else warmup + done, f"{model} batch {_b}: {phase}")
 
             try:
                 results.append(profile(model, device=device, batch=b, dtype=dtype, mode=mode, optimizer=optimizer,
@@ -112,9 +104,9 @@ def profile_model(
                     stopped = f"stopped at batch {b}: {exc.message}"
                     break
                 raise
+            task.done()
     finally:
-        if bar:
-            bar.stop()
+        progress.stop()
     emit(profile_report.render(results, fmt, top, output.view(None, wide), per_layer))
     if stopped:
         sys.stderr.write(stopped + "\n")

@@ -96,6 +96,14 @@ def roofline_cmd(
     if optimizer != "sgd" and not train:
         raise UsageError(f"--optimizer {optimizer}: the optimizer applies only with --train")
     overhead_s = parse_overhead(overhead)
+    several = "," in device
+    if several and not all(d.strip() for d in device.split(",")):
+        raise UsageError(f"--device '{device}': an empty device name (give names separated by commas: h100,a100)")
+    if several and calibrate:
+        raise UsageError(f"--calibrate measures one device of this machine, not a list ({device})")
+    if several and columns:
+        raise UsageError("--columns chooses the per-layer columns of one device; with several devices the table "
+                         "has a column per device (--format json gives every device's rows)")
     if calibrate:
         from archstat.profile.calibrate import measure
 
@@ -108,9 +116,18 @@ def roofline_cmd(
             raise UsageError("roofline needs a model (or --calibrate)")
         emit(roofline_report.roof_lines(calibration.roof(device, peak_key)))
         return
-    result = api.roofline(model, options.parse_sets(sets), device=device, dtype=dtype,
+    from archstat.cli import progress
+    from archstat.zoo import as_target
+
+    traced = as_target(model).startswith("module:") or train
+    progress.say(f"tracing {model}: {'forward, loss and backward' if train else 'its forward'}, op by op" if traced
+                 else f"planning {model}'s kernels and costing them on {device}")
+    result = api.roofline(model, options.parse_sets(sets), device=device.split(",") if several else device, dtype=dtype,
                           batch=options.parse_batch(batch), depth=depth, input_shape=options.parse_inputs(input_),
                           peak=parse_rate(peak, "--peak"), bandwidth=parse_rate(bandwidth, "--bandwidth"),
                           overhead_s=overhead_s, runtime=runtime, amp=amp, train=train, optimizer=optimizer,
                           tf32=tf32, channels_last=channels_last)
+    if isinstance(result, list):   # --device h100,a100: traced once, predicted on each
+        emit(roofline_report.render_devices(result, fmt, output.view(None, wide)))
+        return
     emit(roofline_report.render(result, fmt, output.view(columns, wide)))

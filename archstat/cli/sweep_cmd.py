@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Optional
 
 import typer
@@ -54,7 +53,8 @@ def parse_grid(inputs: Optional[list[str]], batches: Optional[str], sets: Option
 
 @app.command("sweep")
 def sweep(
-    model: str = typer.Argument(..., help="A zoo name or a config path.", metavar="NAME|PATH"),
+    model: str = typer.Argument(..., help="A zoo name, a config path or module:PKG.MOD:FACTORY (its input: "
+                               "--input, else its own).", metavar="NAME|PATH|module:..."),
     inputs: options.InputSizes = None,
     batches: options.Batches = None,
     sets: options.GridSets = None,
@@ -78,23 +78,13 @@ def sweep(
     total = len(shapes) * len(batch_values)
     for values in grid.values():
         total *= len(values)
-    progress = None
-    if sys.stderr.isatty() and total > 20:
-        from rich.console import Console
-        from rich.progress import Progress
+    from archstat.cli import progress
 
-        bar = Progress(console=Console(stderr=True), transient=True)
-        from archstat.report.sanitize import rich_text
-
-        task = bar.add_task(f"sweeping {rich_text(model)}", total=total)
-        bar.start()
-        progress = lambda done, n: bar.update(task, completed=done)
-    try:
-        result = run_sweep(model, shapes, batch_values, grid, dtype=options.parse_dtype(dtype),
-                           optimizer=options.choice(optimizer or "adam", options.OPTIMIZERS, "--optimizer"), amp=amp,
-                           budget=budget, progress=progress)
-    finally:
-        if progress:
-            bar.stop()
+    # a terminal only, nothing on a pipe: a bar for a long grid, the command's spinner for a short one
+    progress.say(f"sweeping {model}")
+    shown = progress.bar(f"sweeping {model}", total) if total > 20 else None
+    result = run_sweep(model, shapes, batch_values, grid, dtype=options.parse_dtype(dtype),
+                       optimizer=options.choice(optimizer or "adam", options.OPTIMIZERS, "--optimizer"), amp=amp,
+                       budget=budget, progress=None if shown is None else lambda done, n: shown.update(done))
     result.budget_text = fits or ""
     emit(sweep_report.render(result, fmt, output.view(columns, wide)))

@@ -50,6 +50,12 @@ def table(
         from archstat.trace.conventions import PEERS
 
         convention = options.choice(convention, tuple(PEERS), "--convention")
+    from archstat.zoo import as_target
+
+    if as_target(model).startswith("module:"):
+        from archstat.cli import progress
+
+        progress.say(f"tracing {model} (its forward, op by op)")
     stats = analyze(model, options.parse_sets(sets), input_shape=options.parse_inputs(input_),
                     batch=options.parse_batch(batch), dtype=options.parse_dtype(dtype), fold=not unfold,
                     depth=depth, mode=mode, optimizer=options.parse_optimizer(optimizer, mode),

@@ -45,11 +45,12 @@ def verify_models(
         raise UsageError("verify needs model names or --all")
     require_torch()
     params = options.parse_sets(sets)
+    from archstat.cli import progress
+
     checks = []
+    shown = progress.bar(f"verifying {one_line(names[0])}", len(names))   # a terminal only; nothing on a pipe
     for i, name in enumerate(names, 1):
-        if sys.stderr.isatty():
-            sys.stderr.write(f"\rverifying {one_line(name)} ({i}/{len(names)})…\033[K")
-            sys.stderr.flush()
+        shown.update(i - 1, f"verifying {one_line(name)} ({i}/{len(names)})")
         target = as_target(name)   # a zoo module's name → its module: target
         if target.startswith("module:"):
             from archstat.verify.module_check import verify_module
@@ -58,9 +59,10 @@ def verify_models(
                                         memory_cap=memory_cap * 1_000_000))
         else:
             checks.extend(verify(name, params, fvcore=not no_fvcore))
-    if sys.stderr.isatty():
-        sys.stderr.write("\r\033[K")
+    shown.done()
     emit(verify_report.render(checks, fmt))
+    if fmt in ("json", "csv"):   # the table and markdown end with it; beside data it is a diagnostic
+        sys.stderr.write(verify_report.summary(checks) + "\n")
     failed = [c for c in checks if c.status == FAIL]
     if failed:
         raise CheckFailed(f"{len(failed)} of {len(checks)} checks found a mismatch "

@@ -17,6 +17,7 @@ is stored under that device's key (``cuda:1``) in the XDG cache folder
 from __future__ import annotations
 
 import datetime
+import os
 import statistics
 import time
 from collections.abc import Callable
@@ -70,6 +71,10 @@ def measure(device: str = "cpu", dtype: str = "fp32", *, size: Optional[int] = N
     cuda = dev.type == "cuda"
     if dtype == "tf32" and not cuda:
         raise UsageError("--calibrate --dtype tf32: TF32 is a mode of CUDA tensor cores; on the CPU measure fp32")
+    from archstat.profile.environment import load_average
+    from archstat.report.profile_report import load_text
+
+    load = load_text(load_average(), os.cpu_count())   # before measuring: what else ran
     n = size or (8192 if cuda else 1024)
     nbytes = copy_bytes or (2 * 10**9 if cuda else 256 * 10**6)
     place = tensor_device(dev)
@@ -118,5 +123,6 @@ def measure(device: str = "cpu", dtype: str = "fp32", *, size: Optional[int] = N
         "overhead_s": overhead_s,
         "method": {"peak": f"{dtype} matmul {n}×{n} (2·n³ FLOP){math_note}, best of {repeats}",
                    "bandwidth": f"copy_ of {nbytes // 4 * 4:,} bytes (read + write), best of {repeats}",
-                   "overhead": f"in-place ReLU module on one element, median of {repeats}"},
+                   "overhead": f"in-place ReLU module on one element, median of {repeats}",
+                   **({"load": f"{load} when it began"} if load else {})},
     }

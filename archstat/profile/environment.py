@@ -73,6 +73,14 @@ def _uuid(props) -> Optional[str]:
     return text if text.startswith(("GPU-", "MIG-")) else f"GPU-{text}"
 
 
+def load_average() -> Optional[float]:
+    """This machine's 1-minute load average (runnable processes, ours included), or None where there is none."""
+    try:
+        return round(os.getloadavg()[0], 2)
+    except (AttributeError, OSError):
+        return None
+
+
 def collect(torch, dev, math=None, cudnn_benchmark: Optional[bool] = None) -> dict:
     """The environment of a run on ``dev`` (math: the precision.Math in force during it)."""
     from archstat._version import __version__
@@ -81,6 +89,7 @@ def collect(torch, dev, math=None, cudnn_benchmark: Optional[bool] = None) -> di
         "archstat_version": __version__, **{f"archstat_{k}": v for k, v in git_commit().items()},
         "python": platform.python_version(), "platform": platform.platform(), "torch": torch.__version__,
         "cpu_model": cpu_name(), "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+        "load_average": load_average(),   # before the run: what else was running
     }
     if dev.type == "cuda":
         props = torch.cuda.get_device_properties(dev)

@@ -89,6 +89,7 @@ class Profile:
     cudnn_benchmark: Optional[bool] = None
     layer_method: str = ""
     layer_passes_ms: list[float] = field(default_factory=list)   # the whole passes of the per-layer pass
+    layer_plain_ms: list[float] = field(default_factory=list)    # plain steps run between those passes
     environment: dict = field(default_factory=dict)
     device_entry: Optional[dict] = None   # the devices.yaml entry the device maps to: {key, how}
     peak_note: str = ""                   # what peak_flops is (the math per kind, the entry)
@@ -137,6 +138,19 @@ class Profile:
             return None
         return self.layer_pass_ms - self.layers_sum_ms
 
+    @property
+    def hooks_share(self) -> Optional[float]:
+        """What the per-layer pass's clock reads cost: its whole step ÷ plain steps run between its passes,
+        less one (the same minutes, so the same load)."""
+        if not self.layer_plain_ms or not self.layer_pass_ms:
+            return None
+        return self.layer_pass_ms / statistics.median(self.layer_plain_ms) - 1.0
+
+    @property
+    def pass_to_step(self) -> Optional[float]:
+        """The per-layer pass's whole step ÷ the measured median step."""
+        return self.layer_pass_ms / self.median_ms if self.layer_pass_ms and self.median_ms else None
+
 
 def resolve_device(text: str):
     """'cpu', 'cuda', 'cuda:N' or 'mps' → torch.device, or a one-line failure naming what exists."""
@@ -154,7 +168,8 @@ def resolve_device(text: str):
         if not torch.cuda.is_available():
             reason = "torch was built without CUDA" if torch.version.cuda is None else "no CUDA GPU is visible"
             raise RuntimeFailure(f"CUDA is not available on this machine ({reason}); available devices: "
-                                 f"{', '.join(available)}")
+                                 f"{', '.join(available)}; without a GPU, archstat roofline MODEL --device h100 "
+                                 "predicts the time on one (archstat devices lists the GPUs it knows)")
         index = text.split(":", 1)[1] if ":" in text else str(torch.cuda.current_device())
         if not index.isdigit() or int(index) >= torch.cuda.device_count():
             raise RuntimeFailure(f"no device {text}; available devices: {', '.join(available)}")
@@ -399,8 +414,8 @@ def profile(target: str, *, device: str = "cpu", batch: int = 1, dtype: str = "f
             else:
                 peak = sampler.increase
                 method = "peak resident memory increase of the process, sampled every 0.5 ms"
-            layers, passes, layer_method = (_layer_times(module, step, dev, row_macs, stats, layer_repeats)
-                                            if per_layer else ([], [], ""))
+            layers, passes, plain, layer_method = (
+                _layer_times(module, step, dev, row_macs, stats, layer_repeats) if per_layer else ([], [], [], ""))
         except Exception as exc:
             if is_oom(exc):
                 if dev.type == "cuda":
@@ -434,7 +449,8 @@ def profile(target: str, *, device: str = "cpu", batch: int = 1, dtype: str = "f
                    measured_peak_bytes=peak, weights_bytes=weights, estimate_bytes=estimate, layers=layers,
                    peak_flops=peak_flops, memory_method=method, prediction=prediction, prediction_note=why,
                    precision=precision, math=math, tf32=tf32_record, cudnn_benchmark=bench,
-                   layer_method=layer_method, layer_passes_ms=passes, environment=environment, device_entry=entry,
+                   layer_method=layer_method, layer_passes_ms=passes, layer_plain_ms=plain,
+                   environment=_with_load_after(environment), device_entry=entry,
                    peak_note=peak_note, runtime=runtime)
 
 
@@ -444,6 +460,12 @@ def _environment(torch, dev, live, bench) -> dict:
     return collect(torch, dev, live, bench)
 
 
+def _with_load_after(environment: dict) -> dict:
+    from archstat.profile.environment import load_average
+
+    return {**environment, "load_average_after": load_average()}
+
+
 def _build(target, params, input_shape, batch, dtype, mode, optimizer, amp):
     """(analytic stats, the module on the CPU, the input shape, the model's name)."""
     torch = require_torch()
@@ -451,11 +473,13 @@ def _build(target, params, input_shape, batch, dtype, mode, optimizer, amp):
 
     if target.startswith("module:"):
         from archstat.trace.analyze import analyze_module
-        from archstat.trace.factory import build_target_on_cpu, require_input
+        from archstat.trace.factory import find_input, load_target_on_cpu
         from archstat.zoo import shown_name
 
-        shape = require_input(target, input_shape)
-        module = build_target_on_cpu(target)   # a failing factory is a usage error, as in table and verify
+        built = load_target_on_cpu(target)   # a failing factory is a usage error, as in table and verify
+        module = built.model
+        # the input as every command finds it (--input, the factory's, the model's own), one plain tensor
+        shape = find_input(module, input_shape, target=target, example=built.inputs).plain_shape("profile")
         stats = analyze_module(module, shape, name=shown_name(target), batch=batch, dtype=dtype)
         return stats, module, shape, shown_name(target)
     graph = load(target, params, input_shape=input_shape)
@@ -672,12 +696,15 @@ def _timed(step, dev) -> float:
 
 
 def _layer_times(module, step, dev, row_macs: dict, stats, repeats: int = 3):
-    """A separate pass: each row's own time in each of ``repeats`` steps, and each step's whole time.
+    """A separate pass: each row's own time in each of ``repeats`` steps, and each step's whole time; on the
+    CPU and MPS after each, one plain step without the hooks (the same minutes, so the same load: what the
+    hooks cost is the difference; the measured median, taken earlier, may have seen another load).
     On CUDA a pair of events per row call, recorded by hooks on dev's current stream and read after ONE
     synchronisation at the end; on the CPU the host clock (CPU ops complete before they return); on MPS
     the host clock with a synchronisation in each hook (MPS has no per-stream timing events here).
     A row's own time is its call's time less the calls of rows nested in it (a merge holding its
-    branches). Returns (layers, the whole passes in ms, how they were timed)."""
+    branches). Returns (layers, the whole passes in ms, the plain steps between them in ms, how they were
+    timed)."""
     torch = require_torch()
     ops = {r.name: r.op for r in stats.rows}
     modules = dict(module.named_modules())
@@ -698,30 +725,41 @@ def _layer_times(module, step, dev, row_macs: dict, stats, repeats: int = 3):
 
     calls: list[list] = []         # [name, start mark, end mark, index of the enclosing row call or None]
     open_calls: list[int] = []
-    hooks = []
-    for name in row_macs:
-        if name in modules and name:
-            m = modules[name]
+    hooks: list = []
 
-            def pre(mod, inp, _n=name):
-                calls.append([_n, mark(), None, open_calls[-1] if open_calls else None])
-                open_calls.append(len(calls) - 1)
+    def hook_rows() -> None:
+        for name in row_macs:
+            if name in modules and name:
+                m = modules[name]
 
-            def post(mod, inp, out, _n=name):
-                if open_calls:
-                    calls[open_calls.pop()][2] = mark()
+                def pre(mod, inp, _n=name):
+                    calls.append([_n, mark(), None, open_calls[-1] if open_calls else None])
+                    open_calls.append(len(calls) - 1)
 
-            hooks += [m.register_forward_pre_hook(pre), m.register_forward_hook(post)]
-    passes = []
+                def post(mod, inp, out, _n=name):
+                    if open_calls:
+                        calls[open_calls.pop()][2] = mark()
+
+                hooks.extend([m.register_forward_pre_hook(pre), m.register_forward_hook(post)])
+
+    def unhook() -> None:
+        for h in hooks:
+            h.remove()
+        hooks.clear()
+
+    passes, plain = [], []
     try:
         for _ in range(repeats):
+            hook_rows()
             begin = mark()
             first = len(calls)
             step()
             passes.append((begin, mark(), first, len(calls)))
+            unhook()
+            if not cuda:   # CUDA's events are read after one synchronisation at the end: no plain steps between
+                plain.append(_timed(step, dev))
     finally:
-        for h in hooks:
-            h.remove()
+        unhook()
     _sync(dev)                     # once, after every mark of every pass is recorded
     inclusive = [elapsed_ms(c[1], c[2]) if c[2] is not None else 0.0 for c in calls]
     own = list(inclusive)
@@ -739,7 +777,7 @@ def _layer_times(module, step, dev, row_macs: dict, stats, repeats: int = 3):
     layers = [LayerTime(n, ops.get(n, ""), statistics.median(v), row_macs.get(n, 0), v) for n, v in times.items()]
     method = (f"CUDA events per row on {dev}'s stream, read after one synchronisation" if cuda else
               "host clock per row, synchronising MPS in every hook" if mps else "host clock per row")
-    return layers, whole, method
+    return layers, whole, plain, method
 
 
 def _cpu_name() -> str:

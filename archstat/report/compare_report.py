@@ -135,6 +135,10 @@ def render(c: Comparison, fmt: str, units: str, view=None):
         return csv_text(lines)
     if fmt == "markdown":
         return _markdown(c, units)
+    if fmt == "html":
+        from archstat.report.html_report import comparison_page
+
+        return comparison_page(c, units)
     return _fitted(c, units, view)
 
 

@@ -39,9 +39,13 @@ def _value(d: Device, k: str) -> object:
 
 
 def _num(v) -> str:
+    """A figure as people read it: 4 significant digits (2.9568 TFLOP/s → 2.957), whole numbers from 1,000
+    up (3352.0 GB/s → 3352); JSON and CSV keep the figure as the document gives it."""
     if v is None:
         return "—"
-    return f"{v:g}" if isinstance(v, float) else str(v)
+    if not isinstance(v, float):
+        return str(v)
+    return f"{v:.0f}" if abs(v) >= 1000 else f"{v:.4g}"
 
 
 def cells(d: Device) -> dict:

@@ -1,6 +1,7 @@
 """How results show themselves: as HTML in Jupyter (``_repr_html_``), as the fitted text table in a
-rich console or REPL (``__rich_console__``, e.g. after ``rich.pretty.install()``), and as a one-line
-``repr``.
+rich console or REPL (``__rich_console__``, e.g. after ``rich.pretty.install()``) and to ``str()`` and
+``print()`` (fitted to the terminal's width), as a one-line ``repr``, and as data: ``to_dict()`` (what the
+command line's ``--format json`` prints, parsed) and ``to_json()`` (that text).
 
 report/ owns this: ``RENDERERS`` maps each result type (``ModelStats``, ``Comparison``, ``Sweep``) to
 its three renderers, looked up by type (a subclass finds its base's), never by the class's name. The
@@ -13,13 +14,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, Optional
 
 from archstat.analyze.compare import Comparison
 from archstat.analyze.stats import ModelStats
 from archstat.analyze.sweep import Sweep
 from archstat.llm.result import LLMResult
 from archstat.text import clean
+
+if TYPE_CHECKING:
+    from archstat.perf.roofline import Roofline
 
 __all__ = ["RENDERERS", "Renderers", "html", "install", "register", "renderers_of", "summary", "text"]
 
@@ -29,14 +33,15 @@ class Renderers:
     summary: Callable[[Any], str]          # one line: what repr() shows
     html: Callable[[Any], str]             # a fragment for a notebook
     text: Callable[[Any, Any], Any]        # (result, report.fit.View) → the fitted table
+    json: Optional[Callable[..., str]] = None   # (result, **options) → the command line's --format json text
 
 
 RENDERERS: dict[type, Renderers] = {}
 
 
 def register(cls: type, summary: Callable[[Any], str], html: Callable[[Any], str],
-             text: Callable[[Any, Any], Any]) -> None:
-    RENDERERS[cls] = Renderers(summary, html, text)
+             text: Callable[[Any, Any], Any], json: Optional[Callable[..., str]] = None) -> None:
+    RENDERERS[cls] = Renderers(summary, html, text, json)
 
 
 def renderers_of(result: Any) -> Renderers:
@@ -81,6 +86,12 @@ def _stats_text(s: ModelStats, view) -> Any:
     return render(s, "macs", view)
 
 
+def _stats_json(s: ModelStats, units: str = "macs") -> str:
+    from archstat.report.json_report import render
+
+    return render(s, units)
+
+
 def _comparison_summary(c: Comparison) -> str:
     return f"<Comparison {' vs '.join(m.stats.model for m in c.models)} (display it for the table)>"
 
@@ -97,6 +108,12 @@ def _comparison_text(c: Comparison, view) -> Any:
     return render(c, "table", "macs", view)
 
 
+def _comparison_json(c: Comparison, units: str = "macs") -> str:
+    from archstat.report.compare_report import render
+
+    return render(c, "json", units)
+
+
 def _sweep_summary(s: Sweep) -> str:
     return f"<Sweep {s.model}: {len(s.points)} points (display it for the table)>"
 
@@ -111,6 +128,37 @@ def _sweep_text(s: Sweep, view) -> Any:
     from archstat.report.sweep_report import render
 
     return render(s, "table", view)
+
+
+def _sweep_json(s: Sweep) -> str:
+    from archstat.report.sweep_report import render
+
+    return render(s, "json")
+
+
+def _roofline_summary(r: Roofline) -> str:
+    return (f"<Roofline {r.model} on {r.roof.device}: {r.predicted_s * 1e3:.3f} ms per "
+            f"{'step' if r.train else 'batch'} ({r.bound}-bound), {r.throughput:,.1f} samples/s (display it for the "
+            "table)>")
+
+
+def _roofline_html(r: Roofline) -> str:
+    from archstat.report import roofline_report
+    from archstat.report.sanitize import html as escape
+
+    return f"<pre>{escape(roofline_report.render(r, 'table').text())}</pre>"
+
+
+def _roofline_text(r: Roofline, view) -> Any:
+    from archstat.report import roofline_report
+
+    return roofline_report.render(r, "table", view)
+
+
+def _roofline_json(r: Roofline) -> str:
+    from archstat.report import roofline_report
+
+    return roofline_report.render(r, "json")
 
 
 def _llm_summary(r: LLMResult) -> str:
@@ -132,10 +180,20 @@ def _llm_text(r: LLMResult, view) -> Any:
     return llm_report.fitted([r], view)
 
 
-register(ModelStats, _stats_summary, _stats_html, _stats_text)
+register(ModelStats, _stats_summary, _stats_html, _stats_text, _stats_json)
 register(LLMResult, _llm_summary, _llm_html, _llm_text)
-register(Comparison, _comparison_summary, _comparison_html, _comparison_text)
-register(Sweep, _sweep_summary, _sweep_html, _sweep_text)
+register(Comparison, _comparison_summary, _comparison_html, _comparison_text, _comparison_json)
+register(Sweep, _sweep_summary, _sweep_html, _sweep_text, _sweep_json)
+
+
+def install_roofline() -> None:
+    """Roofline's hooks, once the performance model is loaded (importing it at start-up would slow every
+    command by ~80 ms): ``archstat.roofline`` calls this."""
+    from archstat.perf.roofline import Roofline
+
+    if Roofline not in RENDERERS:
+        register(Roofline, _roofline_summary, _roofline_html, _roofline_text, _roofline_json)
+        install()
 
 
 # -- the hooks a notebook, rich and the REPL call ---------------------------------------------------------
@@ -152,10 +210,40 @@ def _rich_console(self, console, options):
     yield text(self, options.max_width)
 
 
+def _str(self) -> str:
+    """The fitted table as plain text, at the terminal's width (100 columns where there is none): print(stats)."""
+    import os
+    import shutil
+
+    env = os.environ.get("COLUMNS", "").strip()
+    width = int(env) if env.isdigit() and int(env) > 0 else shutil.get_terminal_size((100, 24)).columns
+    shown = text(self, max(40, width))
+    return shown.text() if hasattr(shown, "text") else str(shown)
+
+
+def _to_json(self, **options) -> str:
+    """The command line's ``--format json`` text (``units='flops'`` where the command takes ``--units``)."""
+    renderer = renderers_of(self).json
+    if renderer is None:
+        raise TypeError(f"{type(self).__name__} has no JSON form")
+    return renderer(self, **options)
+
+
+def _to_dict(self, **options) -> dict:
+    """The command line's ``--format json``, parsed: the same keys and values."""
+    import json
+
+    return json.loads(_to_json(self, **options))
+
+
 def install() -> None:
     """Give every registered result type its display hooks (idempotent)."""
-    for cls in RENDERERS:
+    for cls, renderers in RENDERERS.items():
         hooked: Any = cls   # the class is given methods it does not declare: typed as what it may become
         hooked.__repr__ = _repr
+        hooked.__str__ = _str
         hooked._repr_html_ = _repr_html_
         hooked.__rich_console__ = _rich_console
+        if renderers.json is not None and "to_dict" not in vars(cls):
+            hooked.to_dict = _to_dict
+            hooked.to_json = _to_json

@@ -126,6 +126,7 @@ def choose(cols: list[Col], view: View) -> Fitted:
     fit.step_down(100)             # then every number may be compact,
     wrap_to = fit.wrap_width()     # text wraps,
     fit.drop(100, wrap_to)         # and last, columns by priority
+    fit.relax(wrap_to)             # a column stepped down that fits exact again (another step made room) is exact
     return Fitted(fit.cols, fit.levels, fit.widths(wrap_to), fit.short, fit.dropped)
 
 
@@ -163,12 +164,33 @@ class _Fitting:
         return [c.width(lv, self.short, wrap_to) for c, lv in zip(self.cols, self.levels, strict=True)]
 
     def step_down(self, below: int) -> None:
-        """The least important column first, one variant at a time."""
+        """The least important column first, one variant at a time; a step that makes its column no narrower
+        is not taken (a column of biases that are all below 1,000 reads the same compact: it stays exact)."""
         while self.total(self.widths()) > self.limit:
-            candidates = [i for i, c in enumerate(self.cols) if c.keep < below and self.levels[i] + 1 < len(c.variants)]
+            candidates = [i for i, c in enumerate(self.cols) if c.keep < below and self._narrower(i) is not None]
             if not candidates:
                 return
-            self.levels[min(candidates, key=lambda i: self.cols[i].keep)] += 1
+            i = min(candidates, key=lambda i: self.cols[i].keep)
+            self.levels[i] = self._narrower(i)
+
+    def _narrower(self, i: int):
+        """The next variant of column ``i`` that is narrower than the one shown, or None."""
+        c, level = self.cols[i], self.levels[i]
+        now = c.width(level, self.short)
+        for nxt in range(level + 1, len(c.variants)):
+            if c.width(nxt, self.short) < now:
+                return nxt
+        return None
+
+    def relax(self, wrap_to=None) -> None:
+        """Columns turned compact that fit exact again, the most important first: numbers in one table are
+        exact wherever the width allows (the steps are taken in order, so an early one may not be needed)."""
+        for i in sorted(range(len(self.cols)), key=lambda i: -self.cols[i].keep):
+            while self.levels[i] > 0:
+                self.levels[i] -= 1
+                if self.total(self.widths(wrap_to)) > self.limit:
+                    self.levels[i] += 1
+                    break
 
     def drop(self, below: int, wrap_to=None) -> None:
         while self.total(self.widths(wrap_to)) > self.limit:

@@ -10,7 +10,15 @@ from __future__ import annotations
 from archstat.analyze.stats import ModelStats
 from archstat.report.rows import cells, describe_run, header, total_cells
 from archstat.report.sanitize import html as escape  # clean, then HTML-escaped
-from archstat.report.units import compute_unit, fmt_bytes, fmt_bytes_compact, fmt_compact, fmt_computed
+from archstat.report.units import (
+    compute_unit,
+    fmt_bytes,
+    fmt_bytes_compact,
+    fmt_compact,
+    fmt_computed,
+    fmt_int,
+    fmt_shape,
+)
 
 NUMERIC = {"activations", "memory", "weights", "biases", "params", "macs", "flops", "rf", "saved"}
 NARROW_HIDDEN = ("output", "activations", "weights", "biases")   # hidden below 640 px
@@ -35,10 +43,12 @@ CSS = """
 .archstat .status{font-weight:700}.archstat .ok{color:#1a7f37}.archstat .bad{color:#cf222e}
 .archstat .pub{color:#0969da}
 .archstat .plot{overflow-x:auto}.archstat svg{width:100%;height:auto;display:block}
-.archstat .c{display:none}
+.archstat .c{display:none}.archstat .plot .narrow{display:none}
 @media (max-width:640px){.archstat{font-size:12.5px}.archstat .narrow-hide{display:none}
-.archstat .x{display:none}.archstat .c{display:inline}.archstat .plot svg{min-width:720px}
-.archstat th,.archstat td{padding:3px 3px}.archstat .scroll{border:0}}
+.archstat .x{display:none}.archstat .c{display:inline}.archstat .plot .wide.has-narrow{display:none}
+.archstat .plot .narrow{display:block;max-width:480px}
+.archstat th,.archstat td{padding:3px 3px}.archstat .scroll{border:0}
+.archstat td:first-child{white-space:normal;overflow-wrap:anywhere;min-width:5em}}
 """
 
 SORT_JS = """
@@ -125,19 +135,68 @@ def checks_html(checks) -> str:
     return "".join(out)
 
 
+NARROW_ROWS = 60   # up to this many rows, a phone gets the chart turned on its side: one line per layer
+
+
 def plot_svg(stats: ModelStats) -> str:
     """Activation memory, params and MACs per row as three bar panels sharing the layer axis;
-    each bar's tooltip names the row and its exact value. Drawn directly: no matplotlib needed."""
+    each bar's tooltip names the row and its exact value. Drawn directly: no matplotlib needed. On a
+    phone (below 640 px) a model of up to ``NARROW_ROWS`` rows shows ``narrow_svg`` instead: the same
+    bars turned on their side, one line per layer, which fits the width without scrolling."""
+    narrow = len(stats.rows) <= NARROW_ROWS
+    return _wide_svg(stats, narrow) + (narrow_svg(stats) if narrow else "")
+
+
+def _panels(stats: ModelStats):
+    rows = stats.rows
+    return [("activation memory", [r.activation_bytes for r in rows], fmt_bytes, "#4C72B0"),
+            ("params", [r.params for r in rows], fmt_compact, "#DD8452"),
+            ("MACs", [r.macs for r in rows], fmt_compact, "#55A868")]
+
+
+def narrow_svg(stats: ModelStats) -> str:
+    """The phone's chart: a line per layer (its label, then three thin bars: activation memory, params,
+    MACs, each scaled to its own largest row), 360 units wide, scaling to the screen."""
+    rows = stats.rows
+    panels = _panels(stats)
+    width, label_w, row_h, top = 360, 96, 18, 94
+    bar_w = width - label_w - 8
+    height = top + row_h * len(rows) + 6
+    out = [f'<svg class="narrow" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" role="img" '
+           f'aria-label="{escape(stats.model)}: activation memory, params and MACs per layer" '
+           f'font-family="system-ui,sans-serif" font-size="11">',
+           f'<text x="0" y="12" font-weight="600">{escape(stats.model)}: per layer</text>',
+           f'<text x="0" y="26" fill="#57606a">input {escape("×".join(map(str, stats.input_shape)))} · batch '
+           f'{stats.batch} · {escape(stats.dtype)}</text>']
+    for p, (name, values, fmt, color) in enumerate(panels):
+        y = 42 + p * 13
+        out.append(f'<rect x="0" y="{y - 8}" width="9" height="9" fill="{color}"/><text x="13" y="{y}" '
+                   f'fill="#57606a">{escape(name)} (max {escape(fmt(max(values, default=0)))})</text>')
+    out.append('<text x="0" y="81" fill="#57606a">each bar a share of its largest row</text>')
+    peaks = [max(values, default=0) or 1 for _, values, _, _ in panels]
+    for i, row in enumerate(rows):
+        y = top + i * row_h
+        out.append(f'<text x="0" y="{y + 12}"><title>{escape(row.name)}</title>{escape(row.label[:16])}</text>')
+        for p, (_name, values, fmt, color) in enumerate(panels):
+            w = bar_w * values[i] / peaks[p]
+            if w <= 0:
+                continue
+            out.append(f'<rect x="{label_w}" y="{y + 2 + 5 * p}" width="{max(w, 0.8):.2f}" height="4" fill="{color}">'
+                       f'<title>{escape(row.name)}: {escape(fmt(values[i]))}</title></rect>')
+    out.append("</svg>")
+    return "".join(out)
+
+
+def _wide_svg(stats: ModelStats, has_narrow: bool) -> str:
     rows = stats.rows
     n = max(1, len(rows))
     left, right, panel, gap, label_h = 70, 10, 110, 34, (84 if n <= 60 else 24)
     width = max(960, left + right + 12 * n) if n <= 60 else 1200
     bw = (width - left - right) / n
-    panels = [("activation memory", [r.activation_bytes for r in rows], fmt_bytes, "#4C72B0"),
-              ("params", [r.params for r in rows], fmt_compact, "#DD8452"),
-              ("MACs", [r.macs for r in rows], fmt_compact, "#55A868")]
+    panels = _panels(stats)
     height = 24 + len(panels) * (panel + gap) + label_h
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" role="img" '
+    cls = "wide has-narrow" if has_narrow else "wide"
+    out = [f'<svg class="{cls}" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" role="img" '
            f'aria-label="{escape(stats.model)}: activation memory, params and MACs per layer" '
            f'font-family="system-ui,sans-serif" font-size="13" style="max-width:{width}px">',
            f'<text x="{left}" y="14" font-weight="600">{escape(stats.model)}: per layer (input '
@@ -218,15 +277,69 @@ def simple_table(heads: list[str], rows: list[list[str]], numeric: set[int], tit
     return "".join(out)
 
 
-def comparison_html(c, units: str = "macs") -> str:
-    """A Comparison in a notebook: the totals (exact, with ratios) and the rows matched by name."""
-    from archstat.report.compare_report import _title, breakdown_cells, breakdown_header, totals_lines
+def _pair(exact: str, compact: str) -> str:
+    """A cell with its exact text and, for narrow screens, its compact one."""
+    if exact == compact:
+        return escape(exact)
+    return f'<span class="x">{escape(exact)}</span><span class="c">{escape(compact)}</span>'
 
-    totals = simple_table(["Total", *(_title(m) for m in c.models)], totals_lines(c, units),
-                          set(range(1, len(c.models) + 1)), " vs ".join(_title(m) for m in c.models))
-    head = breakdown_header(c, units)
-    return totals + simple_table(head, breakdown_cells(c, units), set(range(1, len(head))),
-                                 "Rows matched by name (— : no such row)")
+
+def comparison_html(c, units: str = "macs", title_tag: str = "h2") -> str:
+    """A Comparison in a notebook (and ``compare --format html``'s page): the totals (exact, with ratios;
+    compact on a phone), each model's published-vs-computed checks, and the rows matched by name."""
+    from archstat.report.compare_report import MISSING, _title, totals_rows
+
+    unit, factor = compute_unit(units)
+    out = [f"<style>{CSS}</style>", '<div class="archstat">',
+           f"<{title_tag}>{escape(' vs '.join(_title(m) for m in c.models))}</{title_tag}>",
+           '<div class="scroll"><table><thead><tr><th>Total</th>']
+    out += [f'<th class="n">{_pair(_title(m), m.label)}</th>' for m in c.models]
+    out.append("</tr></thead><tbody>")
+    for name, exact, compact in totals_rows(c, units):
+        out.append(f"<tr><td>{escape(name)}</td>" + "".join(f'<td class="n">{_pair(e, k)}</td>'
+                                                             for e, k in zip(exact, compact)) + "</tr>")
+    out.append("</tbody></table></div>")
+    for m in c.models:
+        if m.stats.references:
+            out.append(f"<h2>Published vs computed: {escape(_title(m))} (per image, at the published "
+                       f"precision)</h2>{checks_html(m.stats.references)}")
+        elif m.stats.references_skipped:
+            out.append(f'<p class="meta">{escape(_title(m))}: {escape(m.stats.references_skipped)}</p>')
+    out.append('<h2>Rows matched by name (— : no such row)</h2><div class="scroll"><table><thead><tr><th>Layer</th>')
+    for m in c.models:
+        out += [f'<th class="narrow-hide">{escape(m.label)} output</th>',
+                f'<th class="n">{escape(m.label)} params</th>', f'<th class="n">{escape(m.label)} {escape(unit)}</th>']
+    out.append("</tr></thead><tbody>")
+    for aligned in c.rows:
+        cells = [f"<td>{escape(aligned.name)}</td>"]
+        for row in aligned.rows:
+            if row is None:
+                cells += [f'<td class="narrow-hide">{MISSING}</td>', f'<td class="n">{MISSING}</td>',
+                          f'<td class="n">{MISSING}</td>']
+                continue
+            cells += [f'<td class="narrow-hide">{escape(fmt_shape(row.output_shape))}</td>',
+                      f'<td class="n">{_pair(fmt_int(row.params), fmt_compact(row.params))}</td>',
+                      f'<td class="n">{_pair(fmt_int(row.macs * factor), fmt_compact(row.macs * factor))}</td>']
+        out.append("<tr>" + "".join(cells) + "</tr>")
+    out.append("</tbody></table></div></div>")
+    return "".join(out)
+
+
+def comparison_page(c, units: str = "macs") -> str:
+    """``archstat compare … --format html``: one self-contained page (no network), readable on a phone."""
+    from archstat._version import __version__
+
+    title = " vs ".join(m.stats.model for m in c.models)
+    first = c.models[0]
+    meta = (f"batch {first.stats.batch} · {first.stats.dtype} · mode {first.stats.mode} · ratios (×) are to "
+            f"{first.label}; MACs = multiply-accumulates of conv, linear and matmul, bias excluded; compact numbers "
+            "(1.85 G) are rounded to 3 digits")
+    body = comparison_html(c, units, title_tag="h1").replace(
+        "</h1>", f'</h1><p class="meta">{escape(meta)}</p>', 1)
+    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            '<meta name="viewport" content="width=device-width, initial-scale=1">'
+            f"<title>{escape(title)} — archstat</title></head><body>{body}"
+            f'<p class="archstat meta">archstat {escape(__version__)}</p></body></html>\n')
 
 
 def sweep_html(sweep) -> str:

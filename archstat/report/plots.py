@@ -21,7 +21,9 @@ def _pyplot():
     try:
         import matplotlib
     except ImportError:
-        raise RuntimeFailure("plots need matplotlib, which is not installed (pip install 'archstat[plot]')") from None
+        from archstat.install import install_hint
+
+        raise RuntimeFailure(f"plots need matplotlib, which is not installed ({install_hint('plot')})") from None
     matplotlib.use("Agg")
     # text.parse_math off: a '$' in a model's name or label is a dollar sign, never mathtext
     matplotlib.rcParams.update({"svg.hashsalt": "archstat", "svg.fonttype": "none", "font.size": 9,

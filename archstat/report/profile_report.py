@@ -24,7 +24,8 @@ def prediction_dict(p) -> dict:
             "peak_dtype": rl.roof.dtype, "peak_flop_per_s": rl.roof.peak_flops,
             "bandwidth_bytes_per_s": rl.roof.bandwidth, "overhead_s": rl.roof.overhead_s,
             "sources": dict(rl.roof.sources), "math": dict(p.math), "runtime": rl.runtime,
-            "precision": rl.precision, "host_s": rl.host_s, "device_s": rl.device_s, "band": rl.band,
+            "precision": rl.precision, "host_s": rl.host_s, "device_s": rl.device_s, "bound": rl.bound,
+            "band": rl.band,
             "warnings": list(rl.warnings),
             "note": "the performance model's latency of this run (eager, this dtype and layout, each op kind at "
                     "the math that ran; a training step with its backward and update): see archstat roofline"}
@@ -62,7 +63,8 @@ def profile_dict(p, top: int | None = None) -> dict:
                     "predicted_ms": predicted.get(x.name)} for x in layers],
         "layers_timing": {"method": p.layer_method or None, "rows_sum_ms": p.layers_sum_ms,
                           "pass_ms": p.layer_pass_ms, "gap_ms": p.layers_gap_ms,
-                          "passes_ms": list(p.layer_passes_ms)},
+                          "passes_ms": list(p.layer_passes_ms), "plain_steps_ms": list(p.layer_plain_ms),
+                          "pass_to_step": p.pass_to_step, "hooks_share": p.hooks_share},
         "prediction": prediction_dict(p),
         "environment": p.environment,
     })
@@ -106,6 +108,8 @@ def render(profiles: list, fmt: str, top: int | None = None, view=None, per_laye
         slow = p.layers if per_layer else sorted(p.layers, key=lambda x: -x.time_ms)[: top or 10]
         if len(profiles) == 1 and slow and p.layers_gap_ms is not None:
             doc.add(wrap(_gap_line(p), width, "    "))
+            if p.pass_to_step is not None:
+                doc.add(wrap(pass_line(p), width, "    "))
         if len(profiles) == 1 and slow:
             doc.add("")
             how = p.layer_method or "separate pass"
@@ -134,6 +138,40 @@ def _gap_line(p) -> str:
             "ops in no row's module and the gaps between kernels")
     return (f"rows sum {p.layers_sum_ms:.3f} ms of the {p.layer_pass_ms:.3f} ms whole pass (median of "
             f"{len(p.layer_passes_ms)}): gap {gap:.3f} ms ({100 * share:.1f} %: {what})")
+
+
+BUSY = 0.5   # a 1-minute load average above this share of the CPUs: other processes share the cores
+
+
+def load_text(load: float | None, cpus: int | None) -> str:
+    """'load 3.62 (1-minute average) on 2 CPUs: busy, other processes shared the cores', or ''."""
+    if load is None:
+        return ""
+    busy = cpus is not None and load > BUSY * cpus
+    return (f"load {load:.2f} (1-minute average) on {cpus or '?'} CPUs"
+            + (": busy, other processes shared the cores (times vary with their work)" if busy else ""))
+
+
+def pass_line(p) -> str:
+    """Why the per-layer pass's step differs from the measured one (issue 33 item 9): what the hooks cost
+    (plain steps run between the passes, in the same minutes) and what the machine's load changed."""
+    text = (f"per-layer pass {p.layer_pass_ms:.3f} ms per step against the measured median {p.median_ms:.3f} ms "
+            f"({p.pass_to_step:.2f}×)")
+    hooks = p.hooks_share
+    if hooks is None:
+        return text + ": the rows are times within that pass; compare them with each other"
+    plain = p.layer_pass_ms / (1 + hooks)
+    text += (f"; plain steps run between its passes took {plain:.3f} ms, so reading the clock around every row "
+             f"cost {100 * hooks:+.0f} %")
+    drift = plain / p.median_ms - 1
+    if abs(drift) > 0.2:
+        env = p.environment or {}
+        load = load_text(env.get("load_average"), env.get("cpu_count"))
+        after = env.get("load_average_after")
+        text += (f", and the machine itself ran {100 * drift:+.0f} % {'slower' if drift > 0 else 'faster'} than "
+                 f"while the steps were measured" + (f" ({load}; {after:.2f} after)" if load and after is not None
+                                                      else f" ({load})" if load else ""))
+    return text + ": the rows are each one's time within the pass; compare them with each other"
 
 
 def _math_text(p) -> str:
@@ -172,6 +210,9 @@ def _summary(p) -> list[str]:
     if p.device_entry is not None:
         lines.append(f"device entry        {p.device_entry['key'] or 'none'} ({p.device_entry['how']})")
     env = p.environment or {}
+    load = load_text(env.get("load_average"), env.get("cpu_count"))
+    if load:
+        lines.append(f"machine             {load}, before the run")
     if env.get("cuda_runtime") or env.get("nvidia_smi"):
         smi = env.get("nvidia_smi") or {}
         driver = smi.get("driver_version") or smi.get("error") or "?"
@@ -199,12 +240,14 @@ def _prediction_line(p) -> str:
     rl = p.prediction
     if rl is None:
         return f"predicted           — ({p.prediction_note})"
-    from archstat.report.roofline_report import sources_text
+    from archstat.report.roofline_report import calibration_load, sources_text
 
     calibrated_on = (rl.roof.calibration or {}).get("hardware")
     here = f"{p.device_name}, {p.threads} threads" if p.threads else p.device_name
     warn = (f" — calibrated on {calibrated_on}, run on {here}: recalibrate"
             if calibrated_on and calibrated_on != here else "")
     at = f" at {_math_text(p).split(' (')[0]}" if p.math else ""
-    return (f"predicted           {rl.predicted_s * 1e3:.3f} ms (roofline on {rl.roof.name}{at}; "
-            f"{sources_text(rl.roof)}{warn}); measured / predicted = {p.median_ms / (rl.predicted_s * 1e3):.2f}")
+    load = calibration_load(rl.roof)
+    return (f"predicted           {rl.predicted_s * 1e3:.3f} ms · bound: {rl.bound} (roofline on {rl.roof.name}{at}; "
+            f"{sources_text(rl.roof)}{warn}{'; ' + load if load else ''}); measured / predicted = "
+            f"{p.median_ms / (rl.predicted_s * 1e3):.2f}")

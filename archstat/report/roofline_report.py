@@ -109,9 +109,22 @@ def _roof_line(roof: Roof, prediction: bool = True) -> str:
             f"sources: {sources_text(roof, overhead)}")
 
 
+def calibration_load(roof: Roof) -> str:
+    """'calibration: load 3.62 (1-minute average) on 2 CPUs: busy, … when it began', or '' (no calibration,
+    or one taken before archstat recorded the load); a busy machine's says to calibrate again when idle."""
+    load = ((roof.calibration or {}).get("method") or {}).get("load", "")
+    if not load or not any(str(s).startswith("calibrated") for s in roof.sources.values()):
+        return ""
+    busy = "busy" in load
+    return (f"calibration: {load}" + ("; its peak, bandwidth and overhead are what the machine gave then: "
+                                      "calibrate again when it is idle" if busy else ""))
+
+
 def roof_lines(roof: Roof) -> str:
     """The roof of a device alone (what --calibrate shows): figures, their sources, the method."""
     lines = [f"{roof.name} ({roof.device}) · {roof.dtype}", _roof_line(roof, prediction=False)]
+    if calibration_load(roof):
+        lines.append(calibration_load(roof))
     if "datasheet" in roof.sources:
         lines.append(f"datasheet: {roof.sources['datasheet']}")
     for what, how in ((roof.calibration or {}).get("method") or {}).items():
@@ -133,6 +146,8 @@ def header_lines(rl: Roofline) -> list[str]:
     step = "one training step" if rl.train else "one forward"
     lines = [f"{rl.model} on {roof.name} ({roof.device}) · {rl.runtime} · {_math_text(rl)} · batch {rl.batch} · "
              f"{step}", _roof_line(roof)]
+    if calibration_load(roof):
+        lines.append(calibration_load(roof))
     if "datasheet" in roof.sources:
         lines.append(f"datasheet: {roof.sources['datasheet']}")
     lines += [f"traffic: {TRAFFIC_MODEL}", f"time: {TIME_MODEL}"]
@@ -157,7 +172,8 @@ def total_lines(rl: Roofline) -> list[str]:
     what = "step" if rl.train else "batch"
     gpu = rl.device.kind == "gpu"
     bound = ("bound: host (launching takes longer than the GPU runs: it waits between kernels)"
-             if rl.bound == "host" and gpu else "bound: device" if gpu else "host and device in series (a CPU)")
+             if rl.bound == "host" and gpu else "bound: device" if gpu else
+             f"bound: {rl.bound} (a CPU: host and device in series)")
     lines = [f"predicted latency   {fmt_time(rl.predicted_s)} per {what}{mark} · {bound}",
              f"                    device {fmt_time(rl.device_s)} busy, host {fmt_time(rl.host_s)} launching "
              f"{rl.kernels:,} kernels" + (f", device idle {fmt_time(rl.idle_s)}" if rl.idle_s > 0 else ""),
@@ -183,7 +199,8 @@ def render(rl: Roofline, fmt: str, view=None):
             lines.append([d[c] for c in COLUMNS])
         t = totals_dict(rl)
         lines.append(["TOTAL", "", "", "", t["macs"], t["flops"], "", "", "", "", t["bytes"],
-                      t["intensity_flop_per_byte"], "", "", "", "", t["device_s"], t["host_s"], t["kernels"], 1.0])
+                      t["intensity_flop_per_byte"], t["bound"], "", "", "", t["device_s"], t["host_s"], t["kernels"],
+                      1.0])
         return csv_text(lines)
     if fmt == "markdown":
         head = "\n".join(header_lines(rl)).split("\n")
@@ -234,6 +251,107 @@ def compare_extras(rooflines: list[Roofline]) -> list[ExtraTotal]:
         ExtraTotal("predicted_latency_s", f"predicted latency ({where})", [r.predicted_s for r in rooflines],
                    [fmt_time(r.predicted_s) + ("" if i == 0 or not first else f" ×{r.predicted_s / first:.3g}")
                     for i, r in enumerate(rooflines)]),
+        ExtraTotal("bound", "bound (what sets the latency)", [r.bound for r in rooflines],
+                   [r.bound for r in rooflines]),
         ExtraTotal("memory_bound_time_share", "memory-bound time", [r.memory_bound_time_share for r in rooflines],
                    [f"{100 * r.memory_bound_time_share:.0f} %" for r in rooflines]),
     ]
+
+
+# -- several devices: one model traced once, predicted on each ---------------------------------------------
+
+def band_cell(rl: Roofline) -> str:
+    """The band of the total in a few words: '0.82–1.31× (median 9 %, 212 runs)', or 'none' (no public
+    measurement validates this regime); the full sentence is ``band_text``'s."""
+    b = rl.band
+    if not b or not b.get("n"):
+        return "none validated"
+    lo, hi = b["band"]
+    return f"{lo:.2f}–{hi:.2f}× (median {100 * b['median_error']:.0f} %, {b['n']:,} runs)"
+
+
+def _bound_cell(rl: Roofline) -> str:
+    return rl.bound if rl.device.kind == "gpu" else f"{rl.bound} (a CPU: host and device in series)"
+
+
+DEVICES_COLUMNS = ["device", "name", "predicted_s", "throughput_samples_per_s", "bound", "device_s", "host_s",
+                   "idle_s", "kernels", "memory_bound_time_share", "coefficient_set", "band_low", "band_high",
+                   "band_median_error", "band_n", "band_regime", "warnings"]
+
+
+def _device_row(rl: Roofline) -> dict:
+    b = rl.band if rl.band and rl.band.get("n") else {}
+    lo, hi = b.get("band", (None, None))
+    return {"device": rl.roof.device, "name": rl.roof.name, "predicted_s": rl.predicted_s,
+            "throughput_samples_per_s": rl.throughput, "bound": rl.bound, "device_s": rl.device_s,
+            "host_s": rl.host_s, "idle_s": rl.idle_s, "kernels": rl.kernels,
+            "memory_bound_time_share": rl.memory_bound_time_share, "coefficient_set": rl.coefficient_set,
+            "band_low": lo, "band_high": hi, "band_median_error": b.get("median_error"), "band_n": b.get("n"),
+            "band_regime": b.get("regime"), "warnings": " · ".join(rl.warnings)}
+
+
+def _devices_head(results: list[Roofline]) -> str:
+    rl = results[0]
+    step = "one training step" if rl.train else "one forward"
+    return (f"{rl.model} on {len(results)} devices · {rl.runtime} · {rl.precision} · batch {rl.batch} · {step} "
+            "(traced once, predicted on each)")
+
+
+def _device_metrics(results: list[Roofline]) -> list[tuple[str, list[str]]]:
+    first = results[0].predicted_s
+    what = "step" if results[0].train else "batch"
+    return [
+        ("part", [rl.roof.name for rl in results]),
+        (f"latency/{what}", [fmt_time(rl.predicted_s) + ("" if i == 0 or not first else
+                                                             f" ×{rl.predicted_s / first:.2f}")
+                                 for i, rl in enumerate(results)]),
+        ("throughput", [f"{rl.throughput:,.1f}/s" for rl in results]),
+        ("bound", [_bound_cell(rl) for rl in results]),
+        ("device busy", [fmt_time(rl.device_s) for rl in results]),
+        ("host launching", [fmt_time(rl.host_s) for rl in results]),
+        ("kernels", [f"{rl.kernels:,}" for rl in results]),
+        ("memory-bound time", [f"{100 * rl.memory_bound_time_share:.0f} %" for rl in results]),
+        ("coefficients", [rl.coefficient_set or "—" for rl in results]),
+        ("band", [band_cell(rl) for rl in results]),
+    ]
+
+
+def render_devices(results: list[Roofline], fmt: str, view=None):
+    """One model on several devices: JSON a list (each object as for one device, in the order given); CSV
+    and markdown a row per device; the table a column per device."""
+    if fmt == "json":
+        return to_json([as_dict(rl) for rl in results])
+    if fmt == "csv":
+        return csv_text([DEVICES_COLUMNS] + [[_device_row(rl)[c] for c in DEVICES_COLUMNS] for rl in results])
+    metrics = _device_metrics(results)
+    if fmt == "markdown":
+        out = [f"## {md_text(results[0].model)}: roofline on {len(results)} devices", "",
+               f"- {md_text(_devices_head(results))}", ""]
+        out += [md_row(["device"] + [name for name, _ in metrics]),
+                md_rule(["---", "---", "---:", "---:", "---", "---:", "---:", "---:", "---:", "---", "---"])]
+        out += [md_row([rl.roof.device] + [cells[i] for _, cells in metrics]) for i, rl in enumerate(results)]
+        out += [""] + [f"- {md_text(rl.roof.device)}: {md_text(x)}" for rl in results
+                       for x in [*rl.notes, *(f"warning: {w}" for w in rl.warnings)]]
+        return "\n".join(out) + "\n"
+    from archstat.report.fit import Col, Doc, View, wrap
+    from archstat.report.fit import render as fit_render
+
+    view = view or View()
+    width = view.width if not view.wide else 10**6
+    doc = Doc().add(wrap(_devices_head(results), width), "bold")
+    doc.add(wrap("latency: the host launching kernels ahead of the device, overlapped (bound: which of the two sets "
+                 "it; ×: to the first device); band: where 80 % of the public measurements of the prediction's regime "
+                 "ran, as measured ÷ predicted throughput, their median error and number; per-layer rows: --device "
+                 "with one device, or --format json", width, "  "), "dim")
+    doc.add("")
+    cols = [Col("total", "", [[name for name, _ in metrics]], keep=100, wrap=12)]
+    for i, rl in enumerate(results):
+        cols.append(Col(rl.roof.device, rl.roof.device, [[cells[i] for _, cells in metrics]], keep=100,
+                        wrap=12))   # every device stays: columns wrap, none is dropped
+    doc.extend(fit_render(cols, View(view.width, None, view.wide), what="devices"))
+    for rl in results:
+        for line in [*(f"note     {n}" for n in rl.notes), *(f"warning  {w}" for w in rl.warnings)]:
+            doc.add(wrap(f"{rl.roof.device}: {line}", width, "  "))
+    for rl in results:
+        doc.add(wrap(f"{rl.roof.device}: {_roof_line(rl.roof).replace(chr(10), ' · ')}", width, "  "), "dim")
+    return doc

@@ -8,8 +8,13 @@ False, None): never evaluated as code.
 A factory returns a module, ``(module, example_inputs)`` (a tensor, a tuple of positional inputs
 or a dict of keyword inputs) or ``(module, args, kwargs)``; see ``inputs.from_example``. Its code
 runs with stdout sent to stderr and its ``SystemExit`` turned into a located error (``run.py``).
-Without ``--input``, a timm model's ``pretrained_cfg['input_size']`` or a torchvision model's
-weights (their transforms' crop or resize size, a video's clip length) give the input.
+**One way to find a module's input** (``find_input``), for every command and the API: ``--input`` (the
+API's ``input_shape`` / ``input_data``) when given; else the factory's example inputs; else the model's own:
+a timm model's ``pretrained_cfg['input_size']``, a torchvision model's weights (their transforms' crop or
+resize size, a video's clip length), a detector's own transform; else a one-line error naming ``--input``.
+
+A factory that tries to download weights and cannot (offline) is named as such, with the call that
+builds it without them (``weights=None``, ``weights_backbone=None``, ``pretrained=False``).
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ import os
 import sys
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 from archstat.builder import require_torch
 from archstat.errors import ArchstatError, UsageError
@@ -97,13 +102,19 @@ def load_factory(target: str):
 
 def build_target_on_cpu(target: str):
     """The module a target makes, with real CPU tensors (its buffers hold their values)."""
+    return load_target_on_cpu(target).model
+
+
+def load_target_on_cpu(target: str) -> Target:
+    """What a target makes, built on the CPU with real tensors: the module and the factory's example inputs."""
     torch = require_torch()
     factory, args, kwargs = load_factory(target)
     if isinstance(factory, torch.nn.Module):
         import copy
 
-        return copy.deepcopy(factory).to("cpu")
-    return _split(target, _on_cpu(target, factory, args, kwargs), torch)[0]
+        return Target(copy.deepcopy(factory).to("cpu"), [])
+    model, inputs = _split(target, _on_cpu(target, factory, args, kwargs), torch)
+    return Target(model, [], inputs)
 
 
 def build_target(target: str) -> tuple[Any, list[str]]:
@@ -133,6 +144,8 @@ def load_target(target: str) -> Target:
     except ArchstatError:
         raise
     except Exception as meta_exc:
+        if is_download_failure(meta_exc):   # offline: trying again on the CPU would only download again
+            raise download_error(target, factory, kwargs, meta_exc) from None
         try:  # computations on the CPU, each parameter sent to the meta device as it is made
             with _parameters_on_meta(torch), user_code(f"'{target}': the factory"):
                 made = factory(*args, **kwargs)
@@ -216,25 +229,109 @@ def _on_cpu(target, factory, args, kwargs):
     except ArchstatError:
         raise
     except Exception as exc:
+        if is_download_failure(exc):
+            raise download_error(target, factory, kwargs, exc) from None
         raise UsageError(f"'{target}': calling the factory failed: {type(exc).__name__}: {exc}") from None
 
 
-def require_input(target: str, input_shape):
-    """A module has no input shape of its own: the command line must give one (a plain shape
-    stays a tuple; several, named or typed inputs are an InputSet)."""
-    if input_shape is None:
-        raise UsageError(f"'{target}': a module needs --input (e.g. --input 3x224x224)")
-    if isinstance(input_shape, (tuple, list)) and all(isinstance(d, int) for d in input_shape):
-        return tuple(input_shape)
-    from archstat.trace.inputs import normalize
-
-    return normalize(input_shape, "--input")
+# what a failed download raises: urllib (torch.hub, torchvision), requests/httpx/urllib3 (Hugging Face, timm),
+# the socket underneath, huggingface_hub's offline errors
+_DOWNLOAD_ERRORS = {"URLError", "HTTPError", "ContentTooShortError", "gaierror", "ConnectionError",
+                    "ConnectTimeout", "ReadTimeout", "MaxRetryError", "NewConnectionError", "NameResolutionError",
+                    "SSLError", "ConnectError", "LocalEntryNotFoundError", "OfflineModeIsEnabled",
+                    "ConnectionRefusedError", "ConnectionResetError", "IncompleteRead"}
+# a factory's arguments that fetch pretrained weights, and the value that builds without them
+WEIGHT_ARGUMENTS = {"weights": None, "weights_backbone": None, "pretrained": False, "pretrained_backbone": False}
 
 
-def default_input(target: str, model):
+def is_download_failure(exc: BaseException) -> bool:
+    """Whether a factory failed fetching something over the network (pretrained weights, a config)."""
+    seen: set[int] = set()
+    e: BaseException | None = exc
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        if any(cls.__name__ in _DOWNLOAD_ERRORS for cls in type(e).__mro__):
+            return True
+        e = e.__cause__ or e.__context__
+    return False
+
+
+def offline_call(target: str, factory, kwargs: dict) -> str | None:
+    """The target with every weight-fetching argument of the factory turned off
+    (``…:fasterrcnn_resnet50_fpn(weights=None, weights_backbone=None)``), or None when it takes none."""
+    import inspect
+
+    _where, attr, args, _kw = parse_target(target)
+    torchvision = sys.modules.get("torchvision")
+    if attr == "get_model" and args and isinstance(args[0], str) and torchvision is not None:
+        try:   # torchvision's get_model('name', **kwargs): the builder's arguments
+            factory = torchvision.models.get_model_builder(args[0])
+        except Exception:
+            pass
+    try:
+        params = inspect.signature(factory).parameters
+    except (TypeError, ValueError):
+        return None
+    off = {}
+    for name, value in WEIGHT_ARGUMENTS.items():
+        if name in params:
+            current = kwargs.get(name, params[name].default)
+            if current is not inspect.Parameter.empty and current not in (None, False):
+                off[name] = value
+    if not off and "pretrained" not in kwargs and any(p.kind is inspect.Parameter.VAR_KEYWORD
+                                                      for p in params.values()):
+        off = {"pretrained": False}   # timm's create_model(name, pretrained=…, **kwargs)
+    if not off:
+        return None
+    head = target.split("(", 1)[0]
+    merged = {**kwargs, **off}
+    shown = [repr(a) for a in args] + [f"{k}={v!r}" for k, v in merged.items()]
+    return f"{head}({', '.join(shown)})"
+
+
+def download_error(target: str, factory, kwargs: dict, exc: BaseException) -> UsageError:
+    fix = offline_call(target, factory, kwargs)
+    detail = f"{type(exc).__name__}: {exc}"
+    return UsageError(f"'{target}': the factory tried to download pretrained weights and could not ({detail}); "
+                      + (f"offline, build it without them: '{fix}' (the counts do not depend on the weights)"
+                         if fix else "run it where the download works once (torch.hub and Hugging Face cache "
+                                     "what they fetch), or give a factory that builds without weights"))
+
+
+INPUT_HINT = "--input (e.g. --input 3x224x224)"
+API_HINT = "input_shape (one sample's shape, e.g. (3, 224, 224)) or input_data (tensors, as torchinfo's)"
+
+
+def find_input(model, given=None, *, target: Optional[str] = None, example=None, fallback=None,
+               api: Optional[bool] = None):
+    """THE input of a module, for every command and the API (table, compare, roofline, profile, verify, sweep,
+    plot, ``analyze``, ``roofline``): ``given`` (``--input``, ``input_shape``) when given; else the factory's
+    example inputs (``example``); else the model's own (``default_input``: timm's pretrained config, a
+    torchvision weights' transforms, a detector's transform); else ``fallback`` (compare: the config beside
+    it); else a one-line UsageError naming ``--input`` (from the Python API, ``api``: ``input_shape``).
+    Returns an InputSet."""
+    from archstat.trace.inputs import from_api, normalize
+
+    api = from_api() if api is None else api
+    inputs = normalize(given, "input_shape" if api else "--input")
+    if inputs is None:
+        inputs = example or default_input(target, model)
+    if inputs is None and fallback is not None:
+        inputs = normalize(fallback, "--input")
+    if inputs is None:
+        what = f"'{target}'" if target else f"a {type(model).__name__}"
+        raise UsageError(f"{what}: archstat cannot tell this module's input (its factory gives no example inputs, "
+                         f"and it has no timm pretrained config or torchvision weights to read it from): give "
+                         f"{API_HINT if api else INPUT_HINT}")
+    return inputs
+
+
+def default_input(target: Optional[str], model):
     """The model's own input (an InputSet), or None: a timm model's ``pretrained_cfg['input_size']``;
     a torchvision model's weights: a classifier's crop size, a video model's crop and clip length,
-    segmentation's resize size, a detector's transform size, optical flow's minimum size (two images)."""
+    segmentation's resize size, a detector's transform size, optical flow's minimum size (two images).
+    ``target``: the ``module:`` target that made it (its builder's name); None for a module given as an
+    object, whose builder is the one of its class whose weights have its number of parameters."""
     from archstat.trace.inputs import InputSet, InputSpec
 
     cfg = getattr(model, "pretrained_cfg", None) or getattr(model, "default_cfg", None)
@@ -247,13 +344,15 @@ def default_input(target: str, model):
     import re
 
     torchvision = sys.modules.get("torchvision")
-    _where, attr, args, _kwargs = parse_target(target)
-    builder = args[0] if attr == "get_model" and args and isinstance(args[0], str) else attr
     if torchvision is None:   # a class of torchvision.models, yet torchvision not imported: nothing to ask
         return None
-    try:
-        weights = torchvision.models.get_model_weights(builder).DEFAULT
-    except Exception:
+    own = getattr(model, "transform", None)
+    min_size = getattr(own, "min_size", None)
+    if type(model).__module__.startswith("torchvision.models.detection") and min_size:
+        s = int(min_size[0])
+        return InputSet((InputSpec((3, s, s)),), f"the detector's own transform: min_size {s}")
+    weights = _torchvision_weights(torchvision, target, model)
+    if weights is None:
         return None
     transforms = weights.transforms()
     kind = type(transforms).__name__
@@ -275,12 +374,6 @@ def default_input(target: str, model):
     if kind == "SemanticSegmentation" and resize:
         h, w = (resize * 2)[:2]
         return InputSet((InputSpec((3, h, w)),), f"{said}: resize {h}×{w}")
-    if kind == "ObjectDetection":
-        own = getattr(model, "transform", None)
-        min_size = getattr(own, "min_size", None)
-        if min_size:
-            s = int(min_size[0])
-            return InputSet((InputSpec((3, s, s)),), f"the detector's own transform: min_size {s}")
     if kind == "OpticalFlow":
         h, w = weights.meta.get("min_size", (128, 128))
         return InputSet((InputSpec((3, h, w)), InputSpec((3, h, w))),
@@ -288,19 +381,69 @@ def default_input(target: str, model):
     return None
 
 
-def analyze_target(target: str, input_shape, **kw):
-    """The CLI's ``module:...`` models: the input given, else the factory's example inputs, else
-    the model's own (timm, torchvision), else a usage error."""
+def _torchvision_weights(torchvision, target: Optional[str], model):
+    """The DEFAULT weights of the torchvision builder that made ``model``: the target's builder; for a module
+    given as an object, the builder of its class whose weights count its parameters (None when not one)."""
+    if target is not None:
+        _where, attr, args, _kwargs = parse_target(target)
+        builder = args[0] if attr == "get_model" and args and isinstance(args[0], str) else attr
+        try:
+            return torchvision.models.get_model_weights(builder).DEFAULT
+        except Exception:
+            pass
+    cls = type(model)
+    try:
+        names = torchvision.models.list_models()
+    except Exception:
+        return None
+    found = []
+    for name in names:
+        try:
+            builder = torchvision.models.get_model_builder(name)
+            if builder.__module__ != cls.__module__:
+                continue
+            found.append(torchvision.models.get_model_weights(name).DEFAULT)
+        except Exception:
+            continue
+    if len({_input_of(w) for w in found}) == 1:   # every builder of the class takes the same input
+        return found[0]
+    count = sum(p.numel() for p in model.parameters())
+    same = [w for w in found if w.meta.get("num_params") == count]
+    return same[0] if len({_input_of(w) for w in same}) == 1 else None
+
+
+def _input_of(weights) -> tuple:
+    t = weights.transforms()
+    return (type(t).__name__, tuple(getattr(t, "crop_size", None) or ()), tuple(getattr(t, "resize_size", None) or ()))
+
+
+def analyze_target(target: str, input_shape, *, api: Optional[bool] = None, fallback=None, **kw):
+    """``module:...`` models, with their input found by ``find_input`` (``api``: errors name the Python API's
+    arguments, not the command line's; ``fallback``: the input when the module has none of its own)."""
     from archstat.trace.analyze import analyze_module
-    from archstat.trace.inputs import normalize
 
     built = load_target(target)
-    inputs = normalize(input_shape, "--input")
-    if inputs is None:
-        inputs = built.inputs or default_input(target, built.model)
-    if inputs is None:
-        raise UsageError(f"'{target}': a module needs --input (e.g. --input 3x224x224)")
+    inputs = find_input(built.model, input_shape, target=target, example=built.inputs, fallback=fallback, api=api)
     from archstat.zoo import shown_name
 
-    return analyze_module(built.model, inputs, name=shown_name(target), notes=tuple(built.notes),
-                          cpu_model=lambda: build_target_on_cpu(target), **kw)
+    return with_sample_hint(inputs, lambda: analyze_module(
+        built.model, inputs, name=shown_name(target), notes=tuple(built.notes),
+        cpu_model=lambda: build_target_on_cpu(target), **kw), api=api)
+
+
+def with_sample_hint(inputs, trace, api: Optional[bool] = None):
+    """``trace()``; when the forward fails on one input shaped like a batch of one ((1, 3, 224, 224): torchinfo's
+    ``input_size``), the error says the shape is one sample and what was probably meant."""
+    from archstat.trace.inputs import from_api, one_sample_hint
+
+    api = from_api() if api is None else api
+    try:
+        return trace()
+    except ArchstatError as exc:
+        hint = one_sample_hint(inputs, api)
+        if hint is None:
+            raise
+        from archstat.errors import ArgumentValueError
+
+        cls = ArgumentValueError if api else UsageError
+        raise cls(f"{hint}; with {inputs.text()} as one sample: {exc.message}") from None

@@ -22,6 +22,7 @@ Nothing here imports torch; ``InputSet.make`` builds the tensors (torch imported
 from __future__ import annotations
 
 import re
+from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from typing import Any, Optional, overload
 
@@ -126,7 +127,7 @@ class InputSet:
         """The one positional float input with its batch first, as a shape (what ``profile`` feeds)."""
         s = self.specs[0]
         if len(self.specs) != 1 or s.name or s.dtype not in (None, "float32") or s.batch_dim != 0 or s.is_value:
-            raise UsageError(f"--input: {what} measures one plain input (a shape such as 3x224x224), got "
+            raise UsageError(f"{self.source}: {what} measures one plain input (a shape such as 3x224x224), got "
                              f"{self.text()}")
         return tuple(s.shape)
 
@@ -353,4 +354,56 @@ def _example_spec(value, where: str, name: Optional[str]) -> InputSpec:
     return InputSpec((), None, name, None, value=value, is_value=True)
 
 
-__all__ = ["DTYPES", "GRAMMAR", "InputSet", "InputSpec", "from_example", "normalize", "parse_all", "parse_one"]
+# who is asking: the command line (its messages name --input, --batch) or the Python API (input_shape, batch=);
+# the command line's error boundary sets it for the command it runs
+CALLER: ContextVar[str] = ContextVar("archstat_caller", default="api")
+
+
+def from_api() -> bool:
+    """Whether the call came from the Python API (else from the command line)."""
+    return CALLER.get() != "cli"
+
+
+def one_sample_hint(inputs: Optional[InputSet], api: bool = False) -> Optional[str]:
+    """When a forward failed on one plain input whose shape starts with 1 (``(1, 3, 224, 224)``, torchinfo's
+    ``input_size`` with its batch), what it probably meant: the shape is one sample, without the batch."""
+    if inputs is None or len(inputs.specs) != 1:
+        return None
+    s = inputs.specs[0]
+    if s.is_value or s.name or s.batch_dim != 0 or len(s.shape) < 2 or s.shape[0] != 1:
+        return None
+    rest = tuple(s.shape[1:])
+    if api:
+        return f"input_shape is one sample, without the batch: did you mean {rest!r}? (batch= sets the batch)"
+    return f"--input is one sample, without the batch: did you mean --input {'x'.join(map(str, rest))}? (--batch " \
+           "sets the batch)"
+
+
+def from_data(data, where: str = "input_data") -> tuple[InputSet, int]:
+    """torchinfo's ``input_data``: a tensor, a list or tuple of positional inputs, or a dict of keyword inputs,
+    each tensor with its batch first → (the InputSet of one sample, the batch: the first tensor's dim 0)."""
+    import torch
+
+    args: tuple = ()
+    kwargs: dict = {}
+    if isinstance(data, torch.Tensor):
+        args = (data,)
+    elif isinstance(data, (tuple, list)):
+        args = tuple(data)
+    elif isinstance(data, dict):
+        kwargs = dict(data)
+    else:
+        raise ArgumentTypeError(f"{where}: expected a tensor, a list or tuple of them or a dict of name → tensor, "
+                                f"got {_shown(data)}")
+    tensors = [t for t in (*args, *kwargs.values()) if isinstance(t, torch.Tensor)]
+    if not tensors:
+        raise ArgumentValueError(f"{where}: no tensor in it (give the forward's inputs, batch first)")
+    first = tensors[0]
+    if first.dim() == 0:
+        raise ArgumentValueError(f"{where}: a 0-d tensor has no batch dimension (give the inputs batch first, "
+                                 "e.g. torch.randn(1, 3, 224, 224))")
+    return _checked(replace(from_example(args, kwargs, where), source="input_data"), where), int(first.shape[0])
+
+
+__all__ = ["DTYPES", "GRAMMAR", "InputSet", "InputSpec", "from_data", "from_example", "normalize", "one_sample_hint",
+           "parse_all", "parse_one"]

@@ -156,8 +156,9 @@ def _fvcore_checks(graph: Graph, model: str) -> list[Check]:
             warnings.simplefilter("ignore")  # importing fvcore runs torch.jit.script, deprecated in torch 2.x
             from fvcore.nn import FlopCountAnalysis
     except ImportError:
-        return [Check(model, "MACs vs fvcore", "", "", SKIP, "fvcore is not installed "
-                      "(pip install 'archstat[torch]')")]
+        from archstat.install import install_hint
+
+        return [Check(model, "MACs vs fvcore", "", "", SKIP, f"fvcore is not installed ({install_hint('torch')})")]
     stats = analyze_graph(graph, batch=1, fold=False, mode="eval")
     rows = {r.name: r for r in stats.rows}
     ops = all_ops()

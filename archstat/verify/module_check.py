@@ -28,17 +28,13 @@ def verify_module(target: str, input_shape, *, fvcore: bool = True,
                   memory_cap: int = DEFAULT_CAP) -> list[Check]:
     """``input_shape``: anything ``trace.inputs.normalize`` takes; None: the factory's example
     inputs or the model's own size (timm, torchvision), as ``table`` does."""
-    from archstat.errors import UsageError
     from archstat.trace.analyze import analyze_module
-    from archstat.trace.factory import build_target_on_cpu, default_input, load_target
-    from archstat.trace.inputs import normalize
+    from archstat.trace.factory import build_target_on_cpu, find_input, load_target
 
     torch = require_torch()
     built = load_target(target)
     model = built.model
-    inputs = normalize(input_shape, "--input") or built.inputs or default_input(target, model)
-    if inputs is None:
-        raise UsageError(f"'{target}': a module needs --input (e.g. --input 3x224x224)")
+    inputs = find_input(model, input_shape, target=target, example=built.inputs)
     from archstat.zoo import shown_name
 
     name = shown_name(target)
@@ -135,7 +131,9 @@ def _fvcore(name, real, inputs, stats) -> Check:
             warnings.simplefilter("ignore")
             from fvcore.nn import FlopCountAnalysis
     except ImportError:
-        return Check(name, "MACs vs fvcore", "", "", SKIP, "fvcore is not installed (pip install 'archstat[torch]')")
+        from archstat.install import install_hint
+
+        return Check(name, "MACs vs fvcore", "", "", SKIP, f"fvcore is not installed ({install_hint('torch')})")
     logging.getLogger("fvcore").setLevel(logging.ERROR)
     try:
         with torch.no_grad(), warnings.catch_warnings():
