@@ -97,9 +97,30 @@ def render_list(entries: list[Device], fmt: str, view=None):
     return doc
 
 
+def performance_model(d: Device) -> dict:
+    """What the performance model makes of the part: the coefficient set that costs it (its generation's,
+    or the nearest measured one's), and the share of its boost clock its power limit lets it hold running
+    dense fp16 products back to back (``perf.cost.full_load_clock``)."""
+    from archstat.perf.cost import full_load_clock
+    from archstat.perf.device import from_device, set_name
+    from archstat.perf.predict import coefficients
+
+    c = coefficients()
+    spec = from_device(d)
+    name, own = set_name(c, spec) if "sets" in c else (spec.kind, True)
+    math = "fp16" if spec.peak("fp16") else "fp32"
+    share = full_load_clock(spec, c, math)
+    return {"coefficient_set": name, "measured_generation": own, "full_load_math": math,
+            "full_load_clock_share": share,
+            "full_load_clock_mhz": share * spec.clock_mhz if share is not None and spec.clock_mhz else None}
+
+
 def render_match(m: DeviceMatch, fmt: str, view=None):
     if fmt == "json":
-        return json.dumps(m.as_dict(), indent=2, allow_nan=False)
+        found = m.as_dict()
+        if m.device is not None:
+            found["performance_model"] = performance_model(m.device)
+        return json.dumps(found, indent=2, allow_nan=False)
     d = m.device
     if d is None:   # the command reports a failed match itself (cli/devices_cmd.py); only JSON shows one
         raise ValueError(f"{m.query!r} matched no device: {m.how}")
@@ -135,6 +156,15 @@ def render_match(m: DeviceMatch, fmt: str, view=None):
                  f" · host link {link} · NVLink {_num(d.nvlink_gb_s)} GB/s")
     if d.mig_profiles:
         lines.append(f"  MIG profiles: {', '.join(d.mig_profiles)}")
+    pm = performance_model(d)
+    line = f"  performance model: the {pm['coefficient_set']} coefficients" + (
+        "" if pm["measured_generation"] else f" (no public measurement of {d.arch or 'its generation'}: the "
+                                             "nearest measured generation's)")
+    if pm["full_load_clock_share"] is not None:
+        share = pm["full_load_clock_share"]
+        line += (f" · dense {pm['full_load_math']} products back to back hold {100 * share:.0f} % of the boost "
+                 f"clock ({pm['full_load_clock_mhz']:.0f} MHz) under its {_num(d.power_w)} W limit")
+    lines.append(line)
     for what, text in d.sources.items():
         lines.append(f"  source {what}: {text}")
     if d.note:
