@@ -65,3 +65,27 @@ def test_calibration_nested_deep_is_unreadable_not_internal(cli, xdg_cache):
     (folder / "calibration.json").write_text("[" * 200_000 + "]" * 200_000)
     line = one_error(cli("roofline", "resnet18", "--device", "cpu"))
     assert "unreadable calibration (nested too deep for a calibration); delete it" in line
+
+
+# -- 8. the roofline's JSON says the dtype the run stores and whether TF32 ran -------------------------
+
+@pytest.mark.parametrize("args, dtype, tf32", [
+    (("--dtype", "fp16"), "float16", {"conv": False, "matmul": False}),
+    (("--dtype", "fp16", "--tf32"), "float16", {"conv": False, "matmul": False}),   # no float32 product runs
+    (("--dtype", "bf16", "--no-tf32"), "bfloat16", {"conv": False, "matmul": False}),
+    (("--dtype", "fp16", "--amp"), "float32", {"conv": False, "matmul": False}),     # autocast: fp32 master weights
+    (("--runtime", "engine", "--dtype", "int8"), "int8", {"conv": False, "matmul": False}),
+    (("--tf32",), "float32", {"conv": True, "matmul": True}),
+    ((), "float32", {"conv": True, "matmul": False}),                                 # PyTorch's defaults on a GPU
+])
+def test_roofline_json_dtype_and_tf32_are_the_runs(cli, args, dtype, tf32):
+    r = cli("roofline", "resnet18", "--device", "a100", *args, "--format", "json")
+    assert r.exit_code == 0, r.stderr
+    d = json.loads(r.stdout)
+    assert (d["dtype"], d["tf32"]) == (dtype, tf32)
+
+
+def test_roofline_json_tf32_is_off_on_a_cpu(cli):
+    d = json.loads(cli("roofline", "resnet18", "--device", "cpu", "--peak", "1T", "--bandwidth", "100G",
+                       "--format", "json").stdout)
+    assert (d["dtype"], d["tf32"]) == ("float32", {"conv": False, "matmul": False})
