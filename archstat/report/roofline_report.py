@@ -76,7 +76,8 @@ def _tf32(rl: Roofline) -> dict:
 def as_dict(rl: Roofline) -> dict:
     return {"archstat_version": __version__, "model": rl.model, "device": device_dict(rl), "batch": rl.batch,
             "runtime": rl.runtime, "precision": rl.precision, "train": rl.train, "tf32": _tf32(rl),
-            "dtype": _RUN_DTYPE.get(rl.precision, rl.storage_dtype), "depth": rl.depth, "traffic_model": TRAFFIC_MODEL, "time_model": TIME_MODEL,
+            "dtype": _RUN_DTYPE.get(rl.precision, rl.storage_dtype), "depth": rl.depth, "traffic_model": TRAFFIC_MODEL,
+            "time_model": TIME_MODEL,
             "layers": [row_dict(r) for r in rl.rows], "totals": totals_dict(rl), "band": rl.band,
             "warnings": list(rl.warnings), "notes": list(rl.notes)}
 

@@ -43,6 +43,16 @@ def analyze_module(model, input_shape, *, name: Optional[str] = None, batch: int
     fit under ``memory_cap`` bytes. ``device='cpu'`` runs real tensors from the start.
     ``backward`` (with ``mode='train'``) also runs a stand-in loss and its backward pass, whose
     operators join the kernel log (``stats.op_calls``, phase "backward") but not the rows."""
+    from archstat.trace.run import recursion_room
+
+    with recursion_room(model):
+        return _analyze_module(model, input_shape, name=name, batch=batch, dtype=dtype, fold=fold, depth=depth,
+                               mode=mode, optimizer=optimizer, amp=amp, notes=notes, device=device,
+                               cpu_model=cpu_model, memory_cap=memory_cap, convention=convention, backward=backward)
+
+
+def _analyze_module(model, input_shape, *, name, batch, dtype, fold, depth, mode, optimizer, amp, notes, device,
+                    cpu_model, memory_cap, convention, backward) -> ModelStats:
     dtype = canonical(dtype, STORAGE, path=None)
     inputs = _checked_inputs(model, input_shape, batch)
     said = list(notes)   # the notes given, and those the trace adds
@@ -74,6 +84,7 @@ def analyze_module(model, input_shape, *, name: Optional[str] = None, batch: int
                        aux_params=aux_params, training=training, notes=said,
                        macs_by_op=dict(rec.by_op), inputs=[s.as_dict(batch) for s in inputs.specs], outputs=outputs,
                        input_source=inputs.source, output_full_shape=full, batch_trace=bt, op_calls=list(rec.op_calls),
+                       outputs_total=max(bt.outputs_total, len(outputs)),
                        module_calls=getattr(rec, "module_calls", bt.main.module_calls))
     if convention is not None:
         from archstat.trace.conventions import peer_count
@@ -82,12 +93,12 @@ def analyze_module(model, input_shape, *, name: Optional[str] = None, batch: int
     return stats
 
 
-def _checked_inputs(model, input_shape, batch: int) -> InputSet:
+def _checked_inputs(model, input_shape, batch: int, where: str = "input_shape") -> InputSet:
     """The step before tracing: a module, and its inputs resolved for it (token ids for an Embedding)."""
     torch = require_torch()
     if not isinstance(model, torch.nn.Module):
         raise UsageError(f"expected an nn.Module, got {type(model).__name__}")
-    inputs = normalize(input_shape)
+    inputs = normalize(input_shape, where)
     if inputs is None:
         raise UsageError("analyzing an nn.Module needs input_shape, e.g. (3, 224, 224)")
     if batch > 1 and not inputs.batched:
@@ -104,6 +115,7 @@ def _traced(model, inputs: InputSet, batch: int, device: str, mode: str, saved: 
     try:
         if device != "meta":
             raise _RealTensors()
+        materialize_lazy(work, inputs, batch, "meta", mode)
         return _trace_pair(work, inputs, batch, "meta", mode, saved, backward), device, work
     except ArchstatError:
         raise
@@ -112,6 +124,7 @@ def _traced(model, inputs: InputSet, batch: int, device: str, mode: str, saved: 
             meta_exc = _at_asked_batch(meta_exc, work, inputs, batch, mode, saved, backward)
             _may_fall_back(meta_exc, work, inputs, batch, memory_cap)
         real = cpu_model() if cpu_model is not None else copy.deepcopy(model)
+        materialize_lazy(real, inputs, batch, "cpu", mode)
         if any(p.device.type == "meta" for p in real.parameters()):
             real = real.to_empty(device="cpu")
         try:
@@ -201,9 +214,18 @@ def _after_data(rec) -> set[str]:
 
 
 def _inputs_text(inputs: InputSet, batch: int) -> str:
-    shapes = ", ".join((f"{s.name}=" if s.name else "") + ("×".join(map(str, s.whole(batch))) or "scalar")
-                       for s in inputs.specs if not s.is_value)
-    return f"a {shapes} input" if len(inputs.specs) == 1 else f"inputs {shapes}"
+    """'a 1×3×8×8 input', 'inputs 1×8, mask=1×8', 'an input of type int' (a value passed as it is)."""
+    shapes = [(f"{s.name}=" if s.name else "") + (f"{type(s.value).__name__} {_short_value(s.value)}" if s.is_value
+                                                   else "×".join(map(str, s.whole(batch))) or "scalar")
+              for s in inputs.specs]
+    if len(shapes) == 1:
+        return f"an input of type {shapes[0]}" if inputs.specs[0].is_value else f"a {shapes[0]} input"
+    return f"inputs {', '.join(shapes)}"
+
+
+def _short_value(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _short(exc: BaseException, limit: int = 300) -> str:
@@ -247,11 +269,53 @@ def _may_fall_back(meta_exc: Exception, model, inputs: InputSet, batch: int, cap
                           "(--memory-cap)")
 
 
-def meta_copy(model):
-    """A copy of a real module on the meta device, without copying its data."""
+def lazy_names(model) -> list[str]:
+    """The parameters and buffers of lazy modules not yet materialised (``nn.LazyLinear`` before its first
+    forward)."""
+    from torch.nn.parameter import is_lazy
+
+    return [n for n, t in (*model.named_parameters(), *model.named_buffers()) if is_lazy(t)]
+
+
+def materialize_lazy(model, inputs: InputSet, batch: int, device: str, mode: str = "eval") -> None:
+    """Lazy modules take their shapes from their first forward: one dry forward (not traced) on ``model`` (a
+    copy archstat made) materialises them, as torch's documentation says to do; one that does not is refused
+    by name."""
+    lazy = lazy_names(model)
+    if not lazy:
+        return
     torch = sys.modules["torch"]
+    from archstat.trace.run import user_code
+
+    shown = ", ".join(lazy[:4]) + (f" and {len(lazy) - 4} more" if len(lazy) > 4 else "")
+    model.train(mode == "train")
+    args, kwargs = inputs.make(model, batch, device)
+    try:
+        with torch.no_grad(), user_code("the forward"):
+            model(*args, **kwargs)
+    except ArchstatError:
+        raise
+    except Exception as exc:
+        raise ConfigError(f"lazy modules ({shown}) take their shapes from a first forward, which failed on "
+                          f"{_inputs_text(inputs, batch)}: {type(exc).__name__}: {_short(exc)}") from None
+    left = lazy_names(model)
+    if left:
+        raise UsageError(f"lazy parameters {', '.join(left[:4])} are not materialised by a forward on "
+                         f"{_inputs_text(inputs, batch)} (their modules never ran): archstat cannot count them")
+
+
+def meta_copy(model):
+    """A copy of a real module on the meta device, without copying its data (a lazy module's parameters stay
+    lazy, on the meta device)."""
+    torch = sys.modules["torch"]
+    from torch.nn.parameter import UninitializedBuffer, UninitializedParameter, is_lazy
+
     memo = {}
     for t in (*model.parameters(), *model.buffers()):
+        if is_lazy(t):
+            memo[id(t)] = UninitializedParameter(requires_grad=t.requires_grad, device="meta") if isinstance(
+                t, torch.nn.Parameter) else UninitializedBuffer(requires_grad=t.requires_grad, device="meta")
+            continue
         meta = torch.empty_like(t, device="meta")
         memo[id(t)] = torch.nn.Parameter(meta, requires_grad=t.requires_grad) if isinstance(
             t, torch.nn.Parameter) else meta

@@ -150,6 +150,7 @@ class BatchTrace:
     aligned: bool = True        # every row and every operator call found in both traces
     outputs: list = field(default_factory=list)   # (path, TensorTrace | type name)
     loop_rows: list[str] = field(default_factory=list)   # rows of one trace only (a loop over the samples)
+    outputs_total: int = 0      # how many outputs the model returned (``outputs`` lists the first MAX_OUTPUTS)
 
     def call_pair(self):
         """The two traces' kernel logs as a ``ir.program.BatchPair`` (raises BatchMismatch when
@@ -189,7 +190,7 @@ def _other_values(acc) -> dict[str, int]:
 
 def compare(main, other, out_a, out_b, a: int, b: int) -> BatchTrace:
     """Two recorded forwards (at batches ``a`` and ``b``) → a BatchTrace."""
-    from archstat.trace.outputs import flatten
+    from archstat.trace.outputs import count, flatten
 
     bt = BatchTrace((a, b), main, other, out_a, out_b)
     other_rows = {acc.name: acc for acc in other.rows}
@@ -227,6 +228,7 @@ def compare(main, other, out_a, out_b, a: int, b: int) -> BatchTrace:
             bt.ops.append(OpTrace(name, x.op, _tensors(x.inputs, y.inputs, a, b), _tensors(x.outputs, y.outputs, a, b),
                                   x.macs, scaling(x.macs, y.macs, a, b), a))
     fa, fb = flatten(out_a), dict((p, v) for p, v in flatten(out_b))
+    bt.outputs_total = count(out_a)
     for path, value in fa:
         other_value = fb.get(path)
         if isinstance(value, tuple) and isinstance(other_value, tuple):
@@ -260,11 +262,27 @@ def trace_batches(model, inputs, batch: int = 1, *, other: Optional[int] = None,
                   mode: str = "eval", saved_nbytes: int = 4) -> BatchTrace:
     """Trace ``model`` on ``inputs`` (an InputSet, or anything ``inputs.normalize`` takes) at
     ``batch`` and at ``other`` (default ``batch + 1``), and compare the two."""
-    from archstat.trace.inputs import normalize
+    from archstat import argcheck
+    from archstat.analyze.stats import MODES
+    from archstat.trace.analyze import _checked_inputs, meta_copy
     from archstat.trace.run import run_forward
 
-    inputs = normalize(inputs)
-    other = other or other_batch(batch)
+    fn = "archstat.trace.batch.trace_batches"
+    argcheck.expect_int(batch, fn, "batch", 1, argcheck.MAX_BATCH)
+    argcheck.expect_int(other, fn, "other", 1, argcheck.MAX_BATCH, optional=True)
+    other = other_batch(batch) if other is None else other
+    if other == batch:
+        raise argcheck.ArgumentValueError(f"the second batch must differ from the first ({batch}): two traces at "
+                                          "one batch cannot tell which dimension is the batch",
+                                          path=argcheck.where(fn, "other"))
+    argcheck.expect_choice(device, fn, "device", ("meta", "cpu"))
+    argcheck.expect_choice(mode, fn, "mode", MODES)
+    argcheck.expect_int(saved_nbytes, fn, "saved_nbytes", 1, 8)
+    if inputs is None:
+        raise argcheck.ArgumentTypeError("expected the inputs, e.g. (3, 224, 224)", path=argcheck.where(fn, "inputs"))
+    inputs = _checked_inputs(model, inputs, max(batch, other), where=argcheck.where(fn, "inputs"))
+    if device == "meta" and not all(t.device.type == "meta" for t in (*model.parameters(), *model.buffers())):
+        model = meta_copy(model)   # a real module is traced on a copy, left untouched
     main, out_a = run_forward(model, inputs, batch, device, mode, saved_nbytes)
     second, out_b = run_forward(model, inputs, other, device, mode, saved_nbytes)
     return compare(main, second, out_a, out_b, batch, other)

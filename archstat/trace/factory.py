@@ -238,8 +238,14 @@ def default_input(target: str, model):
     from archstat.trace.inputs import InputSet, InputSpec
 
     cfg = getattr(model, "pretrained_cfg", None) or getattr(model, "default_cfg", None)
-    if isinstance(cfg, dict) and cfg.get("input_size"):
-        timm_size = tuple(int(d) for d in cfg["input_size"])
+    if isinstance(cfg, dict) and cfg.get("input_size") is not None:
+        size = cfg["input_size"]
+        if not (isinstance(size, (tuple, list)) and size and all(
+                isinstance(d, int) and not isinstance(d, bool) and 1 <= d <= 10**7 for d in size)):
+            shown = repr(size) if len(repr(size)) <= 40 else repr(size)[:37] + "..."
+            raise UsageError(f"'{target}': the model's pretrained_cfg['input_size'] is {type(size).__name__} "
+                             f"{shown}, not a shape such as (3, 224, 224): give --input")
+        timm_size = tuple(size)
         return InputSet((InputSpec(timm_size),),
                         f"timm's pretrained_cfg['input_size'] {'×'.join(map(str, timm_size))}")
     if not type(model).__module__.startswith("torchvision.models"):

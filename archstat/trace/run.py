@@ -34,6 +34,49 @@ def user_code(what: str):
         except SystemExit as exc:
             raise UsageError(f"{what} raised SystemExit({exc.code!r}){_where(exc)}: a factory returns a module, "
                              "it does not exit") from None
+        except RecursionError:
+            raise UsageError(f"{what} recursed past Python's limit of {sys.getrecursionlimit():,} frames: code that "
+                             "calls itself without end (a forward calling its own module)") from None
+
+
+MAX_MODULE_DEPTH = 1000   # modules nested deeper are refused by name (each level is a few Python frames)
+FRAMES_PER_LEVEL = 8      # nn.Module.__call__, _call_impl, forward and the hooks' frames, per nesting level
+
+
+def module_depth(model) -> int:
+    """How deep the module tree nests (the model itself is 0), walked without recursion (a module that
+    holds itself as a child is counted once)."""
+    deepest, seen, stack = 0, set(), [(model, 0)]
+    while stack:
+        m, d = stack.pop()
+        if id(m) in seen:
+            continue
+        seen.add(id(m))
+        deepest = max(deepest, d)
+        stack.extend((c, d + 1) for c in getattr(m, "_modules", {}).values() if c is not None)
+    return deepest
+
+
+@contextlib.contextmanager
+def recursion_room(model):
+    """Room on Python's stack for a forward through ``model``'s nesting (torch runs 200 nested Sequentials;
+    each level costs a few frames under hooks): the recursion limit raised for the call and put back after.
+    A module nested past MAX_MODULE_DEPTH is refused by name before anything runs, and a RecursionError left
+    (a forward that calls itself) is said as such."""
+    depth = module_depth(model)
+    if depth > MAX_MODULE_DEPTH:
+        raise UsageError(f"the module nests {depth:,} modules deep, more than the {MAX_MODULE_DEPTH:,} archstat "
+                         "traces (each level is a Python call of nn.Module.__call__)")
+    old = sys.getrecursionlimit()
+    need = old + FRAMES_PER_LEVEL * depth
+    sys.setrecursionlimit(need)
+    try:
+        yield
+    except RecursionError:   # outside the user's code (a forward's own is said by user_code)
+        raise UsageError(f"tracing the module recursed past Python's limit of {need:,} frames (it nests {depth:,} "
+                         "deep)") from None
+    finally:
+        sys.setrecursionlimit(old)
 
 
 def _where(exc: BaseException) -> str:
@@ -60,18 +103,52 @@ def needs_data(exc: BaseException, rec: Recorder | None) -> bool:
     return "meta" in text or "data-dependent" in text or "data dependent" in text
 
 
-def stand_in_loss(output):
+def stand_in_loss(output, model=None):
     """What a training step's loss costs: cross-entropy against class 0 on (batch, classes) logits (as
-    timm's train benchmark), else the mean of the first output."""
+    timm's train benchmark), else the mean of the first floating output. A forward whose output has no
+    floating tensor, or a model with nothing that trains, is the user's usage error, said as such."""
     import torch
 
     from archstat.trace.recorder import tensors_in
 
-    out = tensors_in(output)[0]
+    floating = [t for t in tensors_in(output) if t.is_floating_point() or t.is_complex()]
+    if not floating:
+        raise UsageError(no_loss_message(output))
+    out = floating[0]
     if out.dim() == 2 and out.is_floating_point():
         target = torch.zeros(out.shape[0], dtype=torch.long, device=out.device)
-        return torch.nn.functional.cross_entropy(out, target)
-    return out.float().mean()
+        loss = torch.nn.functional.cross_entropy(out, target)
+    else:
+        loss = out.float().mean()
+    if not loss.requires_grad:
+        raise UsageError(nothing_to_train(model))
+    return loss
+
+
+def no_loss_message(output) -> str:
+    """Why a training step cannot take a loss of ``output`` (no tensor; only integer or bool tensors)."""
+    from archstat.trace.recorder import tensors_in
+
+    tensors = tensors_in(output)
+    kind = "None" if output is None else type(output).__name__
+    if not tensors:
+        return (f"a training step takes a loss of the forward's output, and it returned {kind}, no tensor: "
+                "profile or trace it in eval mode")
+    dtypes = ", ".join(sorted({str(t.dtype).replace("torch.", "") for t in tensors}))
+    return (f"a training step takes a loss of the forward's output, and it returned only {dtypes} tensors, which "
+            "have no gradient: profile or trace it in eval mode")
+
+
+def nothing_to_train(model) -> str:
+    """The message for a training step of a model none of whose parameters takes a gradient."""
+    params = list(model.parameters()) if model is not None else []
+    if not params:
+        why = "the model has no parameters"
+    elif not any(p.requires_grad for p in params):
+        why = f"all {len(params)} of its parameters are frozen (requires_grad=False)"
+    else:
+        why = "no parameter that requires a gradient reaches the output"
+    return f"nothing to train: {why}; profile or trace it in eval mode"
 
 
 def run_forward(model, inputs, batch: int, device: str, mode: str, saved_nbytes: int, what: str = "the forward",
@@ -121,7 +198,7 @@ def run_forward(model, inputs, batch: int, device: str, mode: str, saved_nbytes:
                         for p in model.parameters():   # gradients start empty (zero_grad(set_to_none=True))
                             p.grad = None
                         rec.phase = "backward"
-                        stand_in_loss(output).backward()
+                        stand_in_loss(output, model).backward()
                         rec.phase = "forward"
                         for p in model.parameters():
                             p.grad = None
