@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import copy
 import sys
-from typing import Optional
+from typing import Any, Optional
 
 from archstat.analyze.stats import ModelStats, Row, Totals, accumulate, collapse
 from archstat.builder import require_torch
@@ -311,10 +311,11 @@ def meta_copy(model):
     from torch.nn.parameter import UninitializedBuffer, UninitializedParameter, is_lazy
 
     memo = {}
+    on_meta: dict[str, Any] = {"device": "meta"}   # (the stubs leave out the factory keywords torch takes)
     for t in (*model.parameters(), *model.buffers()):
         if is_lazy(t):
-            memo[id(t)] = UninitializedParameter(requires_grad=t.requires_grad, device="meta") if isinstance(
-                t, torch.nn.Parameter) else UninitializedBuffer(requires_grad=t.requires_grad, device="meta")
+            memo[id(t)] = UninitializedParameter(requires_grad=t.requires_grad, **on_meta) if isinstance(
+                t, torch.nn.Parameter) else UninitializedBuffer(requires_grad=t.requires_grad, **on_meta)
             continue
         meta = torch.empty_like(t, device="meta")
         memo[id(t)] = torch.nn.Parameter(meta, requires_grad=t.requires_grad) if isinstance(
