@@ -1,7 +1,8 @@
 """Running user code safely: one forward pass under the recorder, and a factory's call.
 
-- The user's code (a factory, a module's forward) prints to stderr, not stdout: archstat's data on
-  stdout (JSON, CSV) stays whole whatever the code prints.
+- The user's code (a factory, a module's forward) prints to stderr, not stdout: ``sys.stdout`` and file
+  descriptor 1 (``os.write``, ``os.system``, a C library's printf) point at stderr while it runs, so
+  archstat's data on stdout (JSON, CSV) stays whole whatever the code prints.
 - ``sys.exit()`` or ``raise SystemExit`` inside it becomes a one-line usage error saying where
   (file:line), not archstat exiting with the code's status and no output.
 - The operator a failing forward was in is kept (``Recorder.failed_op``): it tells a forward that
@@ -25,10 +26,49 @@ NEEDS_DATA = frozenset({"_local_scalar_dense", "item", "is_nonzero", "nonzero", 
                         "allclose", "tolist"})
 
 
+def _flush_stdio() -> None:
+    """Python's stdout and C's stdio buffers flushed, so what they hold goes where fd 1 points now."""
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        sys.stdout.flush()
+    try:
+        import ctypes
+
+        ctypes.CDLL(None).fflush(None)
+    except (OSError, AttributeError, TypeError):   # no C library to ask (Windows)
+        pass
+
+
+@contextlib.contextmanager
+def fd1_to_stderr():
+    """File descriptor 1 pointed at stderr for the call (``os.write(1, …)``, ``os.system``, a C library's
+    printf), and put back after; nothing when either descriptor is closed. The command line keeps fd 1 on
+    stderr for the whole command too (``cli.output.data_channel``): data never goes through fd 1."""
+    _flush_stdio()
+    try:
+        saved = os.dup(1)
+    except OSError:
+        yield
+        return
+    try:
+        os.dup2(2, 1)
+    except OSError:
+        os.close(saved)
+        yield
+        return
+    try:
+        yield
+    finally:
+        _flush_stdio()
+        with contextlib.suppress(OSError):
+            os.dup2(saved, 1)
+        os.close(saved)
+
+
 @contextlib.contextmanager
 def user_code(what: str):
-    """Run a factory's or a forward's code: its prints to stderr, its SystemExit a located error."""
-    with contextlib.redirect_stdout(sys.stderr):
+    """Run a factory's or a forward's code: its prints to stderr (Python's and file descriptor 1's), its
+    SystemExit a located error."""
+    with contextlib.redirect_stdout(sys.stderr), fd1_to_stderr():
         try:
             yield
         except SystemExit as exc:

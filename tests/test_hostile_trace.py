@@ -1,0 +1,79 @@
+"""Hostile input, round 4 (issue 34) against the tracer itself: work in other threads (2), one output
+channel user code cannot reach (3), dtypes the meta device does not check (4), batch tracing that refuses
+what it cannot prove (5), a factory's example values kept (6)."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import ROOT
+
+torch = pytest.importorskip("torch")
+
+import archstat  # noqa: E402
+from tests.fixtures import hostile_nets as hn  # noqa: E402
+
+HN = ROOT / "tests" / "fixtures" / "hostile_nets.py"
+
+
+# -- 3. one output channel that user code cannot reach ------------------------------------------------
+
+def _run(*args, env=None):
+    """archstat in a fresh process, stdout and stderr as bytes (fd 1 is a real pipe there)."""
+    return subprocess.run([sys.executable, "-m", "archstat", *args], cwd=ROOT, capture_output=True,
+                          env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}, timeout=300)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("target", ["writes_fd1", "factory_writes_fd1"])
+@pytest.mark.parametrize("fmt", ["json", "csv"])
+def test_writes_to_fd_1_never_reach_the_data(target, fmt):
+    r = _run("table", f"module:{HN}:{target}", "--input", "8", "--format", fmt)
+    assert r.returncode == 0, r.stderr
+    out = r.stdout.decode("utf-8")
+    if fmt == "json":
+        assert json.loads(out)["totals"]["macs"] == 64
+    else:
+        assert out.splitlines()[0].startswith("name,") and out.splitlines()[-1].startswith("TOTAL,")
+    err = r.stderr.decode("utf-8", "replace")
+    if target == "writes_fd1":   # every way of writing to fd 1 went to stderr (twice: the two traced batches)
+        for said in ("os.write to fd 1", "a shell command wrote this", "C printf, buffered", "a Python print"):
+            assert said in err and said not in out
+    else:
+        assert "the factory wrote to fd 1" in err and "the factory wrote" not in out
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("encoding", ["ascii", "latin-1", "utf-8"])
+def test_json_and_csv_are_utf8_whatever_the_locale(encoding):
+    for fmt in ("json", "csv"):
+        r = _run("table", f"module:{HN}:non_ascii_names", "--input", "8", "--format", fmt,
+                 env={"PYTHONIOENCODING": encoding, "LC_ALL": "C"})
+        assert r.returncode == 0, r.stderr
+        text = r.stdout.decode("utf-8")           # UTF-8 bytes, never escapes or latin-1
+        assert "größe×2" in text and "\\x" not in text
+        if fmt == "json":
+            assert json.loads(text)["layers"][1]["name"] == "größe×2"
+
+
+def test_user_code_writing_to_fd_1_goes_to_stderr_in_the_api(capfd):
+    stats = archstat.analyze(hn.WritesFd1(), input_shape=(8,))
+    assert stats.totals.macs == 64
+    out, err = capfd.readouterr()
+    assert "os.write to fd 1" in err and "os.write to fd 1" not in out
+    assert "C printf, buffered" in err and "C printf" not in out
+
+
+def test_data_channel_sends_fd_1_to_stderr_and_keeps_the_data(capfd, monkeypatch):
+    from archstat.cli.output import data_channel, write_stdout
+
+    monkeypatch.setattr(sys, "stdout", open(1, "w", closefd=False))   # a real fd-1 stdout
+    with data_channel():
+        os.write(1, b"stray\n")
+        write_stdout('{"data": "×"}')
+    os.write(1, b"after\n")
+    out, err = capfd.readouterr()
+    assert out == '{"data": "×"}\nafter\n' and err == "stray\n"
