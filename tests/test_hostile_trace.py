@@ -12,6 +12,7 @@ import pytest
 from tests.conftest import ROOT
 
 torch = pytest.importorskip("torch")
+from torch import nn  # noqa: E402
 
 import archstat  # noqa: E402
 from tests.fixtures import hostile_nets as hn  # noqa: E402
@@ -77,3 +78,46 @@ def test_data_channel_sends_fd_1_to_stderr_and_keeps_the_data(capfd, monkeypatch
     os.write(1, b"after\n")
     out, err = capfd.readouterr()
     assert out == '{"data": "×"}\nafter\n' and err == "stray\n"
+
+
+# -- 2. the recorder sees every thread -------------------------------------------------------------------
+
+@pytest.mark.parametrize("make, width, macs", [
+    (hn.Threaded, 64, 3 * 64 * 64),           # three Linears 64→64, one in a thread
+    (hn.ThreadedFunctional, 8, 64 + 64),      # x @ w (8·8) in a thread, then a Linear 8→8
+    (hn.Pooled, 16, 16 * 16),                 # a Linear submitted to a ThreadPoolExecutor
+])
+@pytest.mark.parametrize("batch", [1, 3])
+def test_work_in_threads_the_forward_starts_is_traced(make, width, macs, batch):
+    stats = archstat.analyze(make(), input_shape=(width,), batch=batch)
+    assert stats.totals.macs == macs * batch and stats.totals.complete
+
+
+def test_work_in_a_thread_started_before_the_forward_makes_the_total_a_lower_bound():
+    from concurrent.futures import ThreadPoolExecutor
+
+    pool = ThreadPoolExecutor(1)
+    pool.submit(lambda: None).result()        # its worker thread exists before the trace
+
+    class OldPool(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(16, 16)
+
+        def forward(self, x):
+            return pool.submit(self.fc, x).result()
+
+    try:
+        stats = archstat.analyze(OldPool(), input_shape=(16,))
+    finally:
+        pool.shutdown()
+    assert not stats.totals.complete
+    (entry,) = stats.totals.uncounted
+    assert entry["op"].startswith("work in a thread archstat does not follow") and entry["rows"] == ["fc"]
+
+
+def test_profile_macs_per_second_counts_the_threads_work(cli):
+    r = cli("profile", f"module:{HN}:Threaded", "--input", "64", "--iters", "1", "--warmup", "0", "--no-layers",
+            "--format", "json")
+    assert r.exit_code == 0, r.stderr
+    assert json.loads(r.stdout)["macs_per_step"] == 3 * 64 * 64

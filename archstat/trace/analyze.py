@@ -159,7 +159,7 @@ def _totals(rows: list[Row], rec) -> Totals:
     totals = Totals()
     for r in rows:
         accumulate(totals, r)
-    totals.uncounted = uncounted(rec.rows)
+    totals.uncounted = uncounted(rec.rows) + foreign_work(rec)
     totals.complete = not totals.uncounted
     totals.data_dependent = data_dependent(rec.rows)
     return totals
@@ -469,6 +469,17 @@ def uncounted(accs: list[Acc]) -> list[dict]:
             entry["calls"] += n
             entry["rows"].append(acc.name)
     return list(found.values())
+
+
+FOREIGN = "work in a thread archstat does not follow (started before the forward): its operators are not seen"
+
+
+def foreign_work(rec) -> list[dict]:
+    """Module calls made in a thread the trace did not follow: the total is a lower bound."""
+    foreign = getattr(rec, "foreign", {})
+    if not foreign:
+        return []
+    return [{"op": FOREIGN, "calls": sum(foreign.values()), "rows": list(foreign)}]
 
 
 def data_dependent(accs: list[Acc]) -> list[dict]:

@@ -341,7 +341,7 @@ def derive(bt: BatchTrace, n: int):
 
     calls = BatchPair(bt.main.op_calls, bt.other.op_calls, a, bt.batches[1]).at(n)   # BatchMismatch: not aligned
     return SimpleNamespace(rows=rows, by_op=by_op, called=bt.main.called, counted_storages=bt.main.counted_storages,
-                           op_calls=calls, modules=bt.main.modules)
+                           op_calls=calls, modules=bt.main.modules, foreign=bt.main.foreign)
 
 
 def _or_share(q: int, scale: str, a: int, n: int) -> int:

@@ -26,6 +26,7 @@ module pre/post hooks keep the stack of running modules, so each operator lands 
 from __future__ import annotations
 
 import sys
+import threading
 from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any, NamedTuple, Optional
@@ -101,8 +102,11 @@ class Recorder:
         for pname, p in model.named_parameters():
             self.param_storages.setdefault(storage_key(p), []).append((pname, p))
         self.counted_storages: set[int] = set()
-        # (module name, its leaf row or None, its input TInfos)
-        self.stack: list[tuple[str, Optional[Acc], list[TInfo]]] = []
+        # per thread: (module name, its leaf row or None, its input TInfos) of the modules running in it; a
+        # thread the forward starts begins with its parent's stack (``enter_thread``); a thread archstat does
+        # not follow has none, and the modules it runs are kept in ``foreign``
+        self.stacks: dict[int, list[tuple[str, Optional[Acc], list[TInfo]]]] = {threading.get_ident(): []}
+        self.foreign: dict[str, int] = {}     # module → calls run in a thread whose operators were not seen
         self.rows: list[Acc] = []
         self.calls: dict[str, int] = {}
         self.fn_counts: dict[tuple[str, str], int] = {}
@@ -129,10 +133,32 @@ class Recorder:
         # without dispatch, an index list, cannot take a freed activation's identity)
         self.hold: Optional[list] = None
 
+    # -- threads --------------------------------------------------------------------------------
+    @property
+    def stack(self) -> list:
+        """The running modules of this thread (an empty list for a thread archstat does not follow)."""
+        return self.stacks.get(threading.get_ident(), [])
+
+    def followed(self) -> bool:
+        return threading.get_ident() in self.stacks
+
+    def snapshot(self) -> list:
+        return list(self.stack)
+
+    def enter_thread(self, parent: list) -> None:
+        """A thread the forward started: its operators land under the modules running where it started."""
+        self.stacks[threading.get_ident()] = list(parent)
+
+    def leave_thread(self) -> None:
+        self.stacks.pop(threading.get_ident(), None)   # (a later thread may reuse the identifier)
+
     # -- modules --------------------------------------------------------------------------------
     def pre(self, module, args, kwargs=None):
-        self.module_calls += 1
         name = self.names.get(id(module), type(module).__name__)
+        if not self.followed():   # hooks are global, dispatch modes are not: its operators go unseen
+            self.foreign[name] = self.foreign.get(name, 0) + 1
+            return
+        self.module_calls += 1
         self.called.add(name)
         tensors = tensors_in(args) + tensors_in(kwargs or {})
         ins = [info(t) for t in tensors]
@@ -149,7 +175,7 @@ class Recorder:
 
     def post(self, module, args, kwargs, output):
         """A forward hook registered ``with_kwargs=True``."""
-        if not self.stack:
+        if not self.followed() or not self.stack:
             return
         name, acc, ins = self.stack.pop()
         outs = tensors_in(output)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import threading
 import traceback
 
 from archstat.errors import UsageError
@@ -191,6 +192,38 @@ def nothing_to_train(model) -> str:
     return f"nothing to train: {why}; profile or trace it in eval mode"
 
 
+@contextlib.contextmanager
+def threads_followed(rec: Recorder, modes):
+    """Threads the forward starts (``threading.Thread``, and so ``concurrent.futures``' pools) are traced too:
+    each runs under fresh instances of the recorder's modes (torch keeps modes per thread), with the grad mode
+    of the thread that started it, its operators landing under the modules running where it started. Work
+    in a thread started before the forward (a pool made in ``__init__``) is not seen; its module calls are
+    (hooks are global) and make the total a lower bound (``Recorder.foreign``)."""
+    import torch
+
+    original = threading.Thread.start
+
+    def start(thread: threading.Thread) -> None:
+        parent, grad, inner = rec.snapshot(), torch.is_grad_enabled(), thread.run
+
+        def run():
+            rec.enter_thread(parent)
+            try:
+                with torch.set_grad_enabled(grad), modes():
+                    inner()
+            finally:
+                rec.leave_thread()
+
+        thread.run = run  # type: ignore[method-assign]
+        original(thread)
+
+    threading.Thread.start = start  # type: ignore[method-assign, assignment]
+    try:
+        yield
+    finally:
+        threading.Thread.start = original  # type: ignore[method-assign]
+
+
 def run_forward(model, inputs, batch: int, device: str, mode: str, saved_nbytes: int, what: str = "the forward",
                 backward: bool = False):
     """Run the forward once at ``batch`` under the recorder: (recorder, output); with ``backward`` (a
@@ -229,10 +262,21 @@ def run_forward(model, inputs, batch: int, device: str, mode: str, saved_nbytes:
     try:
         if fastpath:  # the same operators on meta and CPU: MultiheadAttention's math, not its fused kernel
             fastpath.set_fastpath_enabled(False)
-        with user_code(what):
+        pack, unpack = rec.saved_hooks(saved_nbytes)
+
+        def modes():
+            """What a thread runs under to be traced: the function and dispatch modes (per thread in torch)
+            and, training, the saved-tensor hooks."""
+            stack = contextlib.ExitStack()
             if train:
-                pack, unpack = rec.saved_hooks(saved_nbytes)
-                with torch.autograd.graph.saved_tensors_hooks(pack, unpack), rec.functions(), Dispatch():
+                stack.enter_context(torch.autograd.graph.saved_tensors_hooks(pack, unpack))
+            stack.enter_context(rec.functions())
+            stack.enter_context(Dispatch())
+            return stack
+
+        with user_code(what), threads_followed(rec, modes):
+            if train:
+                with modes():
                     output = model(*args, **kwargs)
                     if backward:
                         for p in model.parameters():   # gradients start empty (zero_grad(set_to_none=True))
@@ -243,7 +287,7 @@ def run_forward(model, inputs, batch: int, device: str, mode: str, saved_nbytes:
                         for p in model.parameters():
                             p.grad = None
             else:
-                with torch.no_grad(), rec.functions(), Dispatch():
+                with torch.no_grad(), modes():
                     output = model(*args, **kwargs)
     except Exception as exc:
         # the partial trace rides on whatever the model raised; trace/analyze.py reads it back with getattr
