@@ -4,12 +4,14 @@ what it cannot prove (5), a factory's example values kept (6)."""
 
 import json
 import os
+import re
 import subprocess
 import sys
 
 import pytest
 
 from tests.conftest import ROOT
+from tests.test_hostile import one_error
 
 torch = pytest.importorskip("torch")
 from torch import nn  # noqa: E402
@@ -121,3 +123,49 @@ def test_profile_macs_per_second_counts_the_threads_work(cli):
             "--format", "json")
     assert r.exit_code == 0, r.stderr
     assert json.loads(r.stdout)["macs_per_step"] == 3 * 64 * 64
+
+
+# -- 4. what the meta device does not check: operand dtypes of matrix products and convolutions --------------
+
+@pytest.mark.parametrize("target, given", [
+    ("linear8", "bool:8"), ("linear8", "float16:8"), ("linear8", "int64:8"), ("linear8", "bfloat16:8"),
+    ("MatmulWeight", "int64:8"), ("MatmulWeight", "float16:8"),
+    ("conv3", "float16:3x8x8"), ("conv3", "int32:3x8x8"), ("conv3_no_bias", "float16:3x8x8"),
+    ("conv3_no_bias", "bfloat16:3x8x8"),
+])
+def test_operands_of_another_dtype_are_refused_as_a_real_run_would(cli, target, given):
+    line = one_error(cli("table", f"module:{HN}:{target}", "--input", given))
+    # archstat's check, or the meta kernel's own where it has one (a convolution's bias)
+    assert re.search(r"on operands of different dtypes \((float32 and \w+|\w+ and float32)\), which a real run "
+                     r"refuses|Input type \(.+\) and bias type \(float\) should be the same", line), line
+    with pytest.raises(RuntimeError, match=r"dtype|type"):     # the real forward fails on it too
+        dtype, _, shape = given.partition(":")
+        getattr(hn, target)()(torch.zeros(1, *map(int, shape.split("x")), dtype=getattr(torch, dtype)))
+
+
+def test_bool_operands_are_refused():
+    class BoolMM(nn.Module):
+        def forward(self, x):
+            return x @ x.t()
+
+    with pytest.raises(archstat.errors.ConfigError, match="mm on bool operands, which no real kernel implements"):
+        archstat.analyze(BoolMM(), input_shape="bool:4")
+
+
+@pytest.mark.parametrize("target, given, macs", [
+    ("CastsFirst", "int64:8", 8 * 4),          # the model casts its input: nothing to refuse
+    ("linear8", "float32:8", 8 * 8),
+])
+def test_inputs_a_real_run_takes_are_traced(cli, target, given, macs):
+    r = cli("table", f"module:{HN}:{target}", "--input", given, "--format", "json")
+    assert r.exit_code == 0, r.stderr
+    assert json.loads(r.stdout)["totals"]["macs"] == macs
+
+
+def test_integer_matrix_products_are_allowed():
+    class IntMM(nn.Module):
+        def forward(self, x):
+            return x @ torch.ones(4, 3, dtype=torch.int64, device=x.device)
+
+    IntMM()(torch.zeros(2, 4, dtype=torch.int64))       # the CPU runs it
+    assert archstat.analyze(IntMM(), input_shape="int64:4").totals.macs == 4 * 3

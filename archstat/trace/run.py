@@ -131,6 +131,35 @@ def _where(exc: BaseException) -> str:
     return f" at {frames[-1].filename}:{frames[-1].lineno}" if frames else ""
 
 
+# matrix products and convolutions: their kernels (CPU and CUDA) take operands of one dtype, never bool; the
+# meta device's kernels check shapes only, so a trace there checks the dtypes itself
+ONE_DTYPE = frozenset({"mm", "addmm", "bmm", "baddbmm", "addbmm", "mv", "addmv", "dot", "vdot", "matmul", "linear",
+                       "_addmm_activation", "convolution", "_convolution", "conv1d", "conv2d", "conv3d",
+                       "conv_transpose1d", "conv_transpose2d", "conv_transpose3d", "_convolution_mode"})
+
+
+class OperandDtypes(RuntimeError):
+    """A matrix product or convolution on operands a real kernel refuses (which the meta device lets pass)."""
+
+
+def check_operand_dtypes(func, args, kwargs) -> None:
+    """Raise OperandDtypes when ``func`` (a matrix product or a convolution) is given operands of several dtypes,
+    or bool ones, as a CPU or CUDA run would (``expected m1 and m2 to have the same dtype``)."""
+    import torch
+
+    name = func._schema.name.split("::")[-1]
+    if name not in ONE_DTYPE:
+        return
+    tensors = [a for a in (*args, *kwargs.values()) if isinstance(a, torch.Tensor)]
+    dtypes = list(dict.fromkeys(str(t.dtype).replace("torch.", "") for t in tensors))
+    if len(dtypes) > 1:
+        raise OperandDtypes(f"{name} on operands of different dtypes ({' and '.join(dtypes)}), which a real run "
+                            "refuses (a matrix product or convolution takes one dtype): give the input the "
+                            "model's dtype (--input float32:…), or cast it in the model")
+    if dtypes == ["bool"]:
+        raise OperandDtypes(f"{name} on bool operands, which no real kernel implements")
+
+
 def needs_data(exc: BaseException, rec: Recorder | None) -> bool:
     """Whether a failure on the meta device is one that real tensors would not have (the forward
     reads values, or an operator has no meta kernel), as opposed to a shape error that a CPU run
@@ -241,6 +270,8 @@ def run_forward(model, inputs, batch: int, device: str, mode: str, saved_nbytes:
         def __torch_dispatch__(self, func, types, args=(), kwargs=None):
             kwargs = kwargs or {}
             try:
+                if device == "meta":   # what the meta kernels do not check (CPU kernels do, themselves)
+                    check_operand_dtypes(func, args, kwargs)
                 out = func(*args, **kwargs)
             except BaseException:
                 if rec.failed_op is None:
