@@ -169,3 +169,29 @@ def test_integer_matrix_products_are_allowed():
 
     IntMM()(torch.zeros(2, 4, dtype=torch.int64))       # the CPU runs it
     assert archstat.analyze(IntMM(), input_shape="int64:4").totals.macs == 4 * 3
+
+
+# -- 6. the factory's example values are kept -----------------------------------------------------------------
+
+@pytest.mark.parametrize("target, macs", [("needs_ones", 64), ("arange_index", 0)])
+def test_the_factorys_example_values_reach_a_forward_that_reads_them(cli, target, macs):
+    r = cli("table", f"module:{HN}:{target}", "--format", "json")
+    assert r.exit_code == 0, r.stderr
+    d = json.loads(r.stdout)
+    assert d["totals"]["macs"] == macs and any("ran on real CPU tensors" in n for n in d["notes"])
+
+
+def test_the_note_says_the_values_were_the_factorys(cli):
+    d = json.loads(cli("table", f"module:{HN}:selects_positive", "--format", "json").stdout)
+    (note,) = [n for n in d["notes"] if n.startswith("data-dependent ops")]
+    assert "for this input (the factory's example values)" in note and "(zeros)" not in note
+    d = json.loads(cli("table", f"module:{HN}:SelectsPositive", "--input", "8", "--format", "json").stdout)
+    (note,) = [n for n in d["notes"] if n.startswith("data-dependent ops")]
+    assert "for this input (zeros)" in note
+
+
+def test_example_values_too_big_for_a_second_run_are_not_kept(cli):
+    d = json.loads(cli("table", f"module:{HN}:big_example", "--format", "json").stdout)
+    assert d["totals"]["macs"] == 2**28 // 8 * 64          # the shapes stand: 2^25 rows × 8·8
+    assert any(n.startswith("the factory's example values could not be kept (MemoryError: a tensor of "
+                            "268,435,456 elements") for n in d["notes"])

@@ -76,7 +76,7 @@ def _analyze_module(model, input_shape, *, name, batch, dtype, fold, depth, mode
                                                                                                                  False)
     first_data = next((i for i, acc in enumerate(rec.rows) if acc.data), None)
     if first_data is not None:
-        said.append(_data_note(rec, first_data, rows))
+        said.append(_data_note(rec, first_data, rows, inputs))
     stats = ModelStats(model=name or type(model).__name__, description=DESCRIPTION.format(device=device),
                        input_shape=inputs.first_shape(), output_shape=out_shape, batch=batch, dtype=dtype,
                        bytes_per_element=nbytes, rows=rows, totals=totals, per_sample=per_sample, folded=fold,
@@ -493,12 +493,30 @@ def data_dependent(accs: list[Acc]) -> list[dict]:
     return list(found.values())
 
 
-def _data_note(rec: Recorder, first: int, rows: list[Row]) -> str:
+def _data_note(rec: Recorder, first: int, rows: list[Row], inputs: InputSet) -> str:
     dep = [r for r in rows if r.depends_on_data]
     macs = sum(r.macs for r in dep)
     ops = ", ".join(f"{d['op']} ×{d['calls']}" for d in data_dependent(rec.rows))
     return (f"data-dependent ops ({ops}): the {len(dep)} rows from {rec.rows[first].name} on ran on what they returned "
-            f"for this input (zeros), so their MACs ({macs:,}), operations and activations depend on the data")
+            f"for this input ({values_text(inputs)}), so their MACs ({macs:,}), operations and activations depend on "
+            "the data")
+
+
+def values_text(inputs: InputSet) -> str:
+    """What the input tensors held: the factory's example values where it gave real ones, else zeros (ones for
+    masks and bools), as ``inputs.make_tensor`` makes them."""
+    kinds = []
+    for s in inputs.specs:
+        if s.is_value:
+            continue
+        if s.value is not None and getattr(s.value, "device", None) is not None and s.value.device.type != "meta":
+            kinds.append("the factory's example values")
+        elif s.dtype == "bool" or "mask" in (s.name or "").lower():
+            kinds.append("ones")
+        else:
+            kinds.append("zeros")
+    unique = list(dict.fromkeys(kinds))
+    return unique[0] if len(unique) == 1 else " and ".join(unique) if unique else "no tensor"
 
 
 def _per_sample(rows: list[Row], batch: int, totals: Totals) -> Totals:
