@@ -195,3 +195,52 @@ def test_example_values_too_big_for_a_second_run_are_not_kept(cli):
     assert d["totals"]["macs"] == 2**28 // 8 * 64          # the shapes stand: 2^25 rows × 8·8
     assert any(n.startswith("the factory's example values could not be kept (MemoryError: a tensor of "
                             "268,435,456 elements") for n in d["notes"])
+
+
+# -- 5. batch tracing that refuses what it cannot prove ---------------------------------------------------------
+
+def test_a_forward_that_branches_on_batch_one_is_refused_at_batch_one(cli):
+    line = one_error(cli("table", f"module:{HN}:BranchesOnBatchOne", "--input", "8"))
+    # 12 Linears 64→64 at batch 1 (12 · 4,096), against 8·4 per sample at batches 2 and 3
+    assert ("the forward does other work at batch 1 (49,152 MACs) than the traces at batches 2 and 3 give one "
+            "sample (32): it branches on the batch size") in line
+    d = json.loads(cli("table", f"module:{HN}:BranchesOnBatchOne", "--input", "8", "--batch", "4",
+                       "--format", "json").stdout)
+    assert d["totals"]["macs"] == 4 * 32            # at batch 4 (and 5) it runs the small Linear
+
+
+@pytest.mark.parametrize("batch", ["1", "4"])
+def test_a_forward_that_does_more_each_call_is_refused(cli, batch):
+    line = one_error(cli("table", f"module:{HN}:more_each_call", "--input", "8", "--batch", batch))
+    assert "the forward is not deterministic: two traces at batch" in line
+    assert "its cost changes from one call to the next: it keeps state between calls" in line
+
+
+@pytest.mark.parametrize("cls", ["RandomDepth", "RandomWidth", "NumpyCoin"])
+@pytest.mark.parametrize("batch", ["1", "3"])
+def test_a_forward_that_branches_on_random_numbers_is_named_as_such(cli, cls, batch):
+    line = one_error(cli("table", f"module:{HN}:{cls}", "--input", "64" if cls == "RandomWidth" else "8",
+                         "--batch", batch))
+    assert "the forward is not deterministic" in line and "with the random numbers it draws" in line
+
+
+def test_random_numbers_that_change_no_cost_are_fine(cli):
+    import random
+
+    state = random.getstate()
+    d = json.loads(cli("table", f"module:{HN}:DrawsButCostsTheSame", "--input", "8", "--format", "json").stdout)
+    assert d["totals"]["macs"] == 64
+    assert random.getstate() == state               # the caller's generator is left as it was
+
+
+def test_a_loop_over_the_samples_is_still_one_sample_each(cli):
+    for batch in (1, 2, 5):
+        d = json.loads(cli("table", f"module:{HN}:PerSampleLoop", "--input", "8", "--batch", str(batch),
+                           "--format", "json").stdout)
+        assert d["totals"]["macs"] == 32 * batch
+
+
+def test_a_first_call_that_fills_a_cache_is_traced_as_later_calls_run(cli):
+    d = json.loads(cli("table", f"module:{HN}:FillsACacheOnce", "--input", "16", "--format", "json").stdout)
+    assert d["totals"]["macs"] == 256                # the Linear; the table's 4,096 only on the first call
+    assert any("the first call of the forward did work later calls skip" in n for n in d["notes"])

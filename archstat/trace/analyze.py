@@ -20,7 +20,7 @@ from archstat.builder import require_torch
 from archstat.dtypes import DTYPES, STORAGE, canonical
 from archstat.errors import ArchstatError, ConfigError, UsageError
 from archstat.ops.registry import numel
-from archstat.trace.batch import UNKNOWN, BatchTrace, check, compare, other_batch
+from archstat.trace.batch import UNKNOWN, BatchTrace, compare, other_batch, signature
 from archstat.trace.inputs import InputSet, normalize, takes_tokens  # noqa: F401  (takes_tokens: API)
 from archstat.trace.recorder import Acc, Recorder, storage_key
 
@@ -59,7 +59,7 @@ def _analyze_module(model, input_shape, *, name, batch, dtype, fold, depth, mode
     saved = DTYPES[dtype].bytes if not amp else 2
     backward = backward and mode == "train"
     bt, device, work = _traced(model, inputs, batch, device, mode, saved, backward, cpu_model, memory_cap, said)
-    check(bt, _after_data(bt.main))
+    bt = _proven(bt, work, inputs, batch, device, mode, saved, backward, said)
     rec, bt = _at_batch(bt, work, inputs, batch, device, mode, saved, backward)
     nbytes = DTYPES[dtype].bytes
     aux_params, unused = _params_left(work, rec)
@@ -172,10 +172,10 @@ def first_traced(batch: int) -> int:
     return max(batch, 2)
 
 
-def _run(model, inputs, batch, device, mode, saved, backward=False):
+def _run(model, inputs, batch, device, mode, saved, backward=False, seed: int = 0):
     from archstat.trace.run import run_forward
 
-    return run_forward(model, inputs, batch, device, mode, saved, backward=backward)
+    return run_forward(model, inputs, batch, device, mode, saved, backward=backward, seed=seed)
 
 
 def _trace_pair(model, inputs: InputSet, batch: int, device: str, mode: str, saved: int,
@@ -185,6 +185,55 @@ def _trace_pair(model, inputs: InputSet, batch: int, device: str, mode: str, sav
     main, out_a = _run(model, inputs, a, device, mode, saved, backward)
     second, out_b = _run(model, inputs, b, device, mode, saved, backward)
     return compare(main, second, out_a, out_b, a, b)
+
+
+RANDOM_SEEDS = 8   # traces at other seeds of a forward that draws random numbers (a fair coin slips past 1 in 128)
+
+
+def _proven(bt: BatchTrace, model, inputs, batch: int, device, mode, saved, backward, notes: list) -> BatchTrace:
+    """The pair of traces, once nothing it says is left unproven: every row's cost fixed or in proportion to the
+    batch, rows only one trace has from a loop over the samples, the same forward at one batch from one call to
+    the next and whatever random numbers it draws. A first call that does work later calls skip (a cache it
+    fills) is traced again; anything else is refused, saying which it is."""
+    message = _problem(bt)
+    if message:
+        again = _trace_pair(model, inputs, batch, device, mode, saved, backward)
+        if _problem(again) is None and _repeats(again, model, inputs, device, mode, saved, backward):
+            notes.append("the first call of the forward did work later calls skip (a cache it fills): counted as "
+                         "a later call runs")
+            bt, message = again, None
+        elif signature(again.main) != signature(bt.main):
+            raise UsageError(_changes(bt, again.main, "from one call to the next: it keeps state between calls"))
+    if message:
+        raise UsageError(message)
+    if bt.main.drew_random or bt.other.drew_random:
+        a = bt.batches[0]
+        for seed in range(1, RANDOM_SEEDS):
+            other, _ = _run(model, inputs, a, device, mode, saved, backward, seed=seed)
+            if signature(other) != signature(bt.main):
+                raise UsageError(_changes(bt, other, f"with the random numbers it draws (seeds 0 and {seed})"))
+    return bt
+
+
+def _problem(bt: BatchTrace):
+    from archstat.trace.batch import problem
+
+    return problem(bt, _after_data(bt.main) | _after_data(bt.other))
+
+
+def _repeats(bt: BatchTrace, model, inputs, device, mode, saved, backward) -> bool:
+    """Whether the forward at the pair's first batch does the same work once more."""
+    again, _ = _run(model, inputs, bt.batches[0], device, mode, saved, backward)
+    return signature(again) == signature(bt.main)
+
+
+def _changes(bt: BatchTrace, other, why: str) -> str:
+    a = bt.batches[0]
+    first, second = sum(acc.macs for acc in bt.main.rows), sum(acc.macs for acc in other.rows)
+    rows = (f"{len(bt.main.rows):,} and {len(other.rows):,} rows" if len(bt.main.rows) != len(other.rows)
+            else "other costs")
+    return (f"the forward is not deterministic: two traces at batch {a} ran {first:,} and {second:,} MACs "
+            f"({rows}), so its cost changes {why}; archstat cannot give one count")
 
 
 def _at_batch(bt: BatchTrace, model, inputs, batch: int, device, mode, saved, backward=False):
@@ -197,14 +246,54 @@ def _at_batch(bt: BatchTrace, model, inputs, batch: int, device, mode, saved, ba
 
     if bt.batches[0] == batch:
         return bt.main, bt
+    one, out_one = _run(model, inputs, batch, device, mode, saved, backward)
+    _same_share(one, bt, batch)
     if not bt.loop_rows:
         try:
             return derive(bt, batch), bt
         except BatchMismatch:   # the two traces ran other operators: batch 1 gets its own trace
             pass
-    one, out_one = _run(model, inputs, batch, device, mode, saved, backward)
     pair = compare(one, bt.main, out_one, bt.output, batch, bt.batches[0])
     return one, pair
+
+
+def _same_share(one, bt: BatchTrace, batch: int) -> None:
+    """The trace at batch 1 against what the pair at 2 and 3 says one sample costs: torch may run other operators
+    at batch 1 (a view for a copy, ``addmm`` for ``mm``), but the same MACs, row by row; a forward that branches
+    on the batch size does other work, which no per-sample cost describes, and is refused."""
+    a, b = bt.batches
+    after = _after_data(one) | _after_data(bt.main) | _after_data(bt.other)
+    at_a, at_b, traced = (_macs_by_module(rec, after) for rec in (bt.main, bt.other, one))
+    share = {}
+    for name in set(at_a) | set(at_b):
+        x, y = at_a.get(name, 0), at_b.get(name, 0)
+        share[name] = x - (x - y) // (a - b) * (a - batch) if (x - y) % (a - b) == 0 else None
+    if bt.loop_rows:   # a loop over the samples: the totals only
+        expected = sum(at_a.values()) - (sum(at_a.values()) - sum(at_b.values())) // (a - b) * (a - batch)
+        found = sum(traced.values())
+        if found == expected:
+            return
+    else:
+        differ = sorted(n for n in set(share) | set(traced) if share.get(n, 0) != traced.get(n, 0))
+        if not differ:
+            return
+        expected, found = sum(v or 0 for v in share.values()), sum(traced.values())
+    raise UsageError(f"the forward does other work at batch {batch} ({found:,} MACs) than the traces at batches "
+                     f"{a} and {b} give one sample ({expected:,}): it branches on the batch size, so no per-sample "
+                     f"cost describes it; trace it at another batch (--batch {a} or more)")
+
+
+def _macs_by_module(rec, left_out: set[str]) -> dict[str, int]:
+    """MACs per module: a leaf's row, and the operators run outside a leaf under the module that ran them (at
+    batch 1 torch may run ``addmm`` where larger batches run ``mm``, a row of another name under the same
+    module)."""
+    out: dict[str, int] = {}
+    for acc in rec.rows:
+        if acc.name in left_out:
+            continue
+        owner = acc.name.split("#")[0] if acc.module is not None else acc.name.rpartition(".")[0]
+        out[owner] = out.get(owner, 0) + acc.macs
+    return out
 
 
 def _after_data(rec) -> set[str]:

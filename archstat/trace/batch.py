@@ -294,13 +294,54 @@ HOW = ("the samples of a batch mix: an input whose batch is not where the model 
 
 
 def check(bt: BatchTrace, after_data: frozenset[str] | set[str] = frozenset()) -> None:
-    """Refuse when a row's cost is neither fixed nor in proportion to the batch (rows computed on
-    what a data-dependent op returned, ``after_data``, depend on the data and are left out)."""
+    """Refuse when a row's cost is neither fixed nor in proportion to the batch, or a kind of row runs a number of
+    times that is neither fixed nor grows with the batch (rows computed on what a data-dependent op returned,
+    ``after_data``, depend on the data and are left out)."""
+    message = problem(bt, after_data)
+    if message:
+        raise UsageError(message)
+
+
+def problem(bt: BatchTrace, after_data: frozenset[str] | set[str] = frozenset()) -> Optional[str]:
+    """What ``check`` refuses, or None."""
     problems = [text for name, text in bt.row_problems() if name not in after_data]
     if problems:
         more = f" (and {len(problems) - 1} more rows)" if len(problems) > 1 else ""
-        raise UsageError(f"cannot tell which dimension is the batch: {problems[0]}{more}, neither the same nor in "
-                         f"proportion; {HOW}")
+        return (f"cannot tell which dimension is the batch: {problems[0]}{more}, neither the same nor in "
+                f"proportion; {HOW}")
+    loops = loop_problems(bt, after_data)
+    if loops:
+        more = f" (and {len(loops) - 1} more)" if len(loops) > 1 else ""
+        return (f"the forward runs other operators at the two batches: {loops[0]}{more}, neither a fixed number "
+                "nor a number that grows with the batch (a loop over the samples), so archstat cannot tell what "
+                "one sample costs")
+    return None
+
+
+def loop_problems(bt: BatchTrace, after_data: frozenset[str] | set[str] = frozenset()) -> list[str]:
+    """Rows that only one trace has (``loop_rows``) must come from a loop over the samples: each kind of row
+    (``rpn.clamp12`` → ``rpn.clamp``) runs c + k·n times at batch n (c fixed, k per sample, both ≥ 0)."""
+    from collections import Counter
+
+    a, b = bt.batches
+    kinds = {_group(n) for n in bt.loop_rows if n not in after_data}
+    if not kinds:
+        return []
+    ca = Counter(_group(acc.name) for acc in bt.main.rows if acc.name not in after_data)
+    cb = Counter(_group(acc.name) for acc in bt.other.rows if acc.name not in after_data)
+    out = []
+    for kind in sorted(kinds):
+        x, y = ca.get(kind, 0), cb.get(kind, 0)
+        k, rest = divmod(y - x, b - a)
+        if rest or k < 0 or x - k * a < 0:
+            out.append(f"'{kind}' runs {x:,} time{'s' if x != 1 else ''} at batch {a} and {y:,} at batch {b}")
+    return out
+
+
+def signature(rec) -> list[tuple]:
+    """What a trace costs, row by row (name, MACs, operations, allocated elements): two traces of one forward at
+    one batch are the same forward when their signatures are equal."""
+    return [(acc.name, *_row_values(acc).values()) for acc in rec.rows]
 
 
 

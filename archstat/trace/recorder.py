@@ -128,6 +128,7 @@ class Recorder:
         self.failed_op: Optional[str] = None  # the operator that raised, if the forward failed in one
         self.phase = "forward"                # what the operators logged now belong to (backward, optimizer)
         self.module_calls = 0                 # nn.Module calls (each a Python call: host time in eager)
+        self.drew_random = False              # the forward drew random numbers (run.seeded)
         # on the meta device every tensor an operator makes is kept until the trace ends (it costs no
         # memory there): no storage address is reused, so each storage is one tensor's (a tensor made
         # without dispatch, an index list, cannot take a freed activation's identity)

@@ -253,8 +253,41 @@ def threads_followed(rec: Recorder, modes):
         threading.Thread.start = original  # type: ignore[method-assign]
 
 
+@contextlib.contextmanager
+def seeded(seed: int):
+    """The forward draws the same random numbers in every trace at one seed (Python's ``random``, NumPy's global
+    generator, torch's CPU generator), so a trace is repeatable; the caller's generators are put back after.
+    Yields a list that holds True afterwards when the forward drew any (its cost may then depend on them)."""
+    import random
+
+    import torch
+
+    np = sys.modules.get("numpy")
+    saved = (random.getstate(), torch.default_generator.get_state(), np.random.get_state() if np else None)
+    random.seed(seed)
+    torch.default_generator.manual_seed(seed)
+    if np is not None:
+        np.random.seed(seed)
+    start = (random.getstate(), torch.default_generator.get_state(), np.random.get_state() if np else None)
+    drew: list[bool] = []
+    try:
+        yield drew
+    finally:
+        numpy_drew = False
+        start_np = start[2]
+        if np is not None and start_np is not None:
+            now_np = np.random.get_state()
+            numpy_drew = not (np.array_equal(now_np[1], start_np[1]) and tuple(now_np[2:]) == tuple(start_np[2:]))
+        drew.append(random.getstate() != start[0] or not torch.equal(torch.default_generator.get_state(), start[1])
+                    or numpy_drew)
+        random.setstate(saved[0])
+        torch.default_generator.set_state(saved[1])
+        if np is not None:
+            np.random.set_state(saved[2])
+
+
 def run_forward(model, inputs, batch: int, device: str, mode: str, saved_nbytes: int, what: str = "the forward",
-                backward: bool = False):
+                backward: bool = False, seed: int = 0):
     """Run the forward once at ``batch`` under the recorder: (recorder, output); with ``backward`` (a
     training step) also a stand-in loss and its backward pass, whose operators join the kernel log
     (phase "backward") but not the rows. On failure the exception propagates with
@@ -305,7 +338,7 @@ def run_forward(model, inputs, batch: int, device: str, mode: str, saved_nbytes:
             stack.enter_context(Dispatch())
             return stack
 
-        with user_code(what), threads_followed(rec, modes):
+        with user_code(what), threads_followed(rec, modes), seeded(seed) as drew:
             if train:
                 with modes():
                     output = model(*args, **kwargs)
@@ -329,4 +362,5 @@ def run_forward(model, inputs, batch: int, device: str, mode: str, saved_nbytes:
             h.remove()
         if fastpath:
             fastpath.set_fastpath_enabled(was_fast)
+    rec.drew_random = bool(drew and drew[0])
     return rec, output
