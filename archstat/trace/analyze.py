@@ -89,7 +89,7 @@ def _analyze_module(model, input_shape, *, name, batch, dtype, fold, depth, mode
     if convention is not None:
         from archstat.trace.conventions import peer_count
 
-        stats.conventions = peer_count(convention, stats, bt, work, inputs)
+        stats.conventions = peer_count(convention, stats, bt, work, inputs, traced=bt.traced.get(batch))
     return stats
 
 
@@ -248,6 +248,7 @@ def _at_batch(bt: BatchTrace, model, inputs, batch: int, device, mode, saved, ba
         return bt.main, bt
     one, out_one = _run(model, inputs, batch, device, mode, saved, backward)
     _same_share(one, bt, batch)
+    bt.traced[batch] = one
     if not bt.loop_rows:
         try:
             return derive(bt, batch), bt

@@ -151,6 +151,7 @@ class BatchTrace:
     outputs: list = field(default_factory=list)   # (path, TensorTrace | type name)
     loop_rows: list[str] = field(default_factory=list)   # rows of one trace only (a loop over the samples)
     outputs_total: int = 0      # how many outputs the model returned (``outputs`` lists the first MAX_OUTPUTS)
+    traced: dict = field(default_factory=dict)   # batch → the Recorder traced at it (the pair's, and batch 1's)
 
     def call_pair(self):
         """The two traces' kernel logs as a ``ir.program.BatchPair`` (raises BatchMismatch when
@@ -193,6 +194,7 @@ def compare(main, other, out_a, out_b, a: int, b: int) -> BatchTrace:
     from archstat.trace.outputs import count, flatten
 
     bt = BatchTrace((a, b), main, other, out_a, out_b)
+    bt.traced = {a: main, b: other}
     other_rows = {acc.name: acc for acc in other.rows}
     main_names = {acc.name for acc in main.rows}
     for acc in main.rows:

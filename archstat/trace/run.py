@@ -302,6 +302,7 @@ def run_forward(model, inputs, batch: int, device: str, mode: str, saved_nbytes:
     class Dispatch(TorchDispatchMode):
         def __torch_dispatch__(self, func, types, args=(), kwargs=None):
             kwargs = kwargs or {}
+            rec.in_kernel += 1   # a kernel written in Python (a meta kernel) may call torch.mm: not the model's
             try:
                 if device == "meta":   # what the meta kernels do not check (CPU kernels do, themselves)
                     check_operand_dtypes(func, args, kwargs)
@@ -310,6 +311,8 @@ def run_forward(model, inputs, batch: int, device: str, mode: str, saved_nbytes:
                 if rec.failed_op is None:
                     rec.failed_op = func._schema.name.split("::")[-1]
                 raise
+            finally:
+                rec.in_kernel -= 1
             rec.op(func, args, kwargs, out)
             return out
 
@@ -338,7 +341,7 @@ def run_forward(model, inputs, batch: int, device: str, mode: str, saved_nbytes:
             stack.enter_context(Dispatch())
             return stack
 
-        with user_code(what), threads_followed(rec, modes), seeded(seed) as drew:
+        with user_code(what), threads_followed(rec, modes), seeded(seed) as drew, rec.patched():
             if train:
                 with modes():
                     output = model(*args, **kwargs)
