@@ -277,3 +277,15 @@ def test_profile_of_a_model_too_big_to_build_is_out_of_memory_with_the_estimate(
     line = one_error(cli("profile", f"module:{HN}:trillion", "--input", "1000000", "--iters", "1"), code=1)
     assert "out of memory: the model's parameters and buffers take 4,000.0 GB (1,000,001,000,000 parameters)" in line
     assert "archstat's estimate for the run at batch 1:" in line
+
+
+def test_the_limits_table_states_round_4s_bounds():
+    from archstat.analyze.stats import ModelStats  # noqa: F401  (the layer the outputs_total field lives in)
+    from archstat.trace import analyze, factory, outputs, run
+    from tests.test_hostile import _limits_rows
+
+    text = " ".join(" ".join(r) for r in _limits_rows())
+    assert f"{run.MAX_MODULE_DEPTH:,} modules deep" in text
+    assert f"the first {outputs.MAX_OUTPUTS:,} listed, every one counted (up to {outputs.MAX_COUNTED:,}" in text
+    assert f"no tensor may exceed {factory.EXAMPLE_CAP // 2**20} MiB" in text
+    assert f"traced at {analyze.RANDOM_SEEDS} seeds in all" in text
