@@ -289,3 +289,28 @@ def test_the_limits_table_states_round_4s_bounds():
     assert f"the first {outputs.MAX_OUTPUTS:,} listed, every one counted (up to {outputs.MAX_COUNTED:,}" in text
     assert f"no tensor may exceed {factory.EXAMPLE_CAP // 2**20} MiB" in text
     assert f"traced at {analyze.RANDOM_SEEDS} seeds in all" in text
+
+
+# -- 14. os._exit in user code -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("target, what", [
+    ("ExitsHard", "the forward called os._exit(0) at "),
+    ("exits_in_the_factory", "the factory called os._exit(3) at "),
+])
+def test_os_exit_in_user_code_is_a_located_error(cli, target, what):
+    line = one_error(cli("table", f"module:{HN}:{target}", "--input", "8"))
+    assert what in line and "hostile_nets.py:" in line and "which would end archstat at once with no output" in line
+    assert os._exit.__module__ in ("posix", "nt")              # put back
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="POSIX only")
+def test_a_forked_child_still_exits():
+    import archstat
+
+    assert archstat.analyze(hn_module("ForksAChild"), input_shape=(8,)).totals.macs == 64
+
+
+def hn_module(name):
+    from tests.fixtures import hostile_nets
+
+    return getattr(hostile_nets, name)()

@@ -65,16 +65,45 @@ def fd1_to_stderr():
         os.close(saved)
 
 
+class _OsExit(BaseException):
+    """``os._exit`` called by the user's code (a BaseException: an ``except Exception`` in it lets it pass)."""
+
+    def __init__(self, code):
+        super().__init__(code)
+        self.code = code
+
+
+@contextlib.contextmanager
+def _os_exit_caught():
+    """``os._exit(n)`` from the user's Python code becomes an exception for the call, instead of ending the
+    process with exit n and no output; a child process the code forked still exits for real."""
+    real, pid = os._exit, os.getpid()
+
+    def guarded(code):
+        if os.getpid() != pid:   # a fork's child (multiprocessing ends its children with os._exit)
+            real(code)
+        raise _OsExit(code)
+
+    os._exit = guarded
+    try:
+        yield
+    finally:
+        os._exit = real
+
+
 @contextlib.contextmanager
 def user_code(what: str):
     """Run a factory's or a forward's code: its prints to stderr (Python's and file descriptor 1's), its
-    SystemExit a located error."""
-    with contextlib.redirect_stdout(sys.stderr), fd1_to_stderr():
+    SystemExit or os._exit a located error."""
+    with contextlib.redirect_stdout(sys.stderr), fd1_to_stderr(), _os_exit_caught():
         try:
             yield
         except SystemExit as exc:
             raise UsageError(f"{what} raised SystemExit({exc.code!r}){_where(exc)}: a factory returns a module, "
                              "it does not exit") from None
+        except _OsExit as exc:
+            raise UsageError(f"{what} called os._exit({exc.code!r}){_where(exc)}, which would end archstat at once "
+                             "with no output") from None
         except RecursionError:
             raise UsageError(f"{what} recursed past Python's limit of {sys.getrecursionlimit():,} frames: code that "
                              "calls itself without end (a forward calling its own module)") from None
