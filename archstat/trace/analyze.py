@@ -60,7 +60,7 @@ def _analyze_module(model, input_shape, *, name, batch, dtype, fold, depth, mode
     backward = backward and mode == "train"
     bt, device, work = _traced(model, inputs, batch, device, mode, saved, backward, cpu_model, memory_cap, said)
     bt = _proven(bt, work, inputs, batch, device, mode, saved, backward, said)
-    rec, bt = _at_batch(bt, work, inputs, batch, device, mode, saved, backward)
+    rec, bt = _at_batch(bt, work, inputs, batch, device, mode, saved, backward, said)
     nbytes = DTYPES[dtype].bytes
     aux_params, unused = _params_left(work, rec)
     rows = _module_rows(rec, inputs, batch, nbytes, bt, fold, unused)
@@ -236,7 +236,7 @@ def _changes(bt: BatchTrace, other, why: str) -> str:
             f"({rows}), so its cost changes {why}; archstat cannot give one count")
 
 
-def _at_batch(bt: BatchTrace, model, inputs, batch: int, device, mode, saved, backward=False):
+def _at_batch(bt: BatchTrace, model, inputs, batch: int, device, mode, saved, backward=False, notes=None):
     """(the rows at ``batch``, the BatchTrace their batch dims come from). Batch 1 is derived from
     the traces at 2 and 3 (one sample's share of each sample-wise cost), unless the forward loops
     over the samples (rows only one trace has) or its two traces do not run the same operators,
@@ -244,9 +244,25 @@ def _at_batch(bt: BatchTrace, model, inputs, batch: int, device, mode, saved, ba
     from archstat.ir.program import BatchMismatch
     from archstat.trace.batch import derive
 
+    notes = notes if notes is not None else []
     if bt.batches[0] == batch:
         return bt.main, bt
-    one, out_one = _run(model, inputs, batch, device, mode, saved, backward)
+    try:
+        one, out_one = _run(model, inputs, batch, device, mode, saved, backward)
+    except ArchstatError:
+        raise
+    except Exception as exc:   # a forward that refuses one sample (batch norm in training): the pair's share
+        failed = ConfigError(f"the module's forward failed on {_inputs_text(inputs, batch)}: {type(exc).__name__}: "
+                             f"{_short(exc)}")
+        if bt.loop_rows:
+            raise failed from None
+        try:
+            derived = derive(bt, batch)
+        except BatchMismatch:
+            raise failed from None
+        notes.append(f"the forward fails at batch {batch} ({type(exc).__name__}: {_short(exc, 120)}): the rows are "
+                     f"one sample's share of the traces at batches {bt.batches[0]} and {bt.batches[1]}")
+        return derived, bt
     _same_share(one, bt, batch)
     bt.traced[batch] = one
     if not bt.loop_rows:
