@@ -314,3 +314,10 @@ def hn_module(name):
     from tests.fixtures import hostile_nets
 
     return getattr(hostile_nets, name)()
+
+
+def test_profile_materialises_lazy_modules(cli):
+    r = cli("profile", f"module:{HN}:lazy_linear", "--input", "8", "--iters", "1", "--warmup", "0", "--no-layers",
+            "--format", "json")
+    assert r.exit_code == 0, r.stderr
+    assert json.loads(r.stdout)["macs_per_step"] == 8 * 8 + 8 * 2

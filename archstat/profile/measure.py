@@ -478,6 +478,10 @@ def _build(target, params, input_shape, batch, dtype, mode, optimizer, amp, dev=
                 raise RuntimeFailure(_oom_message(stats, torch.device("cpu"), batch, memory_estimate(stats), exc)
                                      ) from None
             raise
+        from archstat.trace.analyze import materialize_lazy
+        from archstat.trace.inputs import InputSet
+
+        materialize_lazy(module, InputSet((spec,)), 1, "cpu")   # lazy modules take their shapes from a forward
         return stats, module, tuple(spec.shape), shown_name(target), spec.dtype
     graph = load(target, params, input_shape=input_shape)
     stats = analyze(target, params, input_shape=input_shape, batch=batch, mode=mode, optimizer=optimizer,
