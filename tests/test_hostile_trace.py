@@ -244,3 +244,19 @@ def test_a_first_call_that_fills_a_cache_is_traced_as_later_calls_run(cli):
     d = json.loads(cli("table", f"module:{HN}:FillsACacheOnce", "--input", "16", "--format", "json").stdout)
     assert d["totals"]["macs"] == 256                # the Linear; the table's 4,096 only on the first call
     assert any("the first call of the forward did work later calls skip" in n for n in d["notes"])
+
+
+@pytest.mark.parametrize("make, given, kernel", [
+    (lambda: nn.Sequential(nn.ReLU()), "bool:8", "relu on bool tensors"),
+    (lambda: nn.Softmax(-1), "int64:8", "_softmax on int64 tensors"),
+    (lambda: nn.GELU(), "int32:8", "gelu on int32 tensors"),
+])
+def test_kernels_the_cpu_lacks_for_a_dtype_are_refused(make, given, kernel):
+    with pytest.raises(archstat.errors.ConfigError, match=f"{kernel}, which a real run refuses"):
+        archstat.analyze(make(), input_shape=given)
+
+
+def test_integer_inputs_the_cpu_takes_are_traced():
+    m = nn.Sequential(nn.Embedding(10, 4), nn.Flatten(), nn.Linear(20, 2))
+    assert archstat.analyze(m, input_shape="int64:5").totals.macs == 20 * 2
+    assert archstat.analyze(nn.AvgPool1d(2), input_shape="int64:2x8").totals.complete

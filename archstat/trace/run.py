@@ -189,6 +189,66 @@ def check_operand_dtypes(func, args, kwargs) -> None:
         raise OperandDtypes(f"{name} on bool operands, which no real kernel implements")
 
 
+_KERNEL_DTYPES: dict[tuple, str] = {}   # (op, the dtypes and ranks of its tensors) → '' or the CPU's refusal
+_NO_KERNEL = ("not implemented for", "not supported", "does not support")
+
+
+def check_kernel_dtypes(func, args, kwargs) -> None:
+    """An operator given integer or bool tensors on the meta device (which checks no dtype) is asked of the CPU
+    once, on small stand-ins (each dimension at most 8) of the same dtypes and ranks: a kernel the CPU has no
+    implementation of for those dtypes (``relu`` of bools, ``softmax`` or ``gelu`` of integers) raises
+    OperandDtypes, as the real forward would fail. Only that refusal counts: a size error of the
+    stand-ins says nothing about dtypes and is ignored; an operator with a size argument of more than 4,096
+    elements is not asked."""
+    import torch
+
+    tensors = [a for a in (*args, *kwargs.values()) if isinstance(a, torch.Tensor)]
+    if not any(t.dtype == torch.bool or not (t.is_floating_point() or t.is_complex()) for t in tensors):
+        return
+    key = (str(func), tuple((str(t.dtype), t.dim()) for t in tensors))
+    if key not in _KERNEL_DTYPES:
+        _KERNEL_DTYPES[key] = _cpu_refusal(func, args, kwargs)
+    if _KERNEL_DTYPES[key]:
+        name = func._schema.name.split("::")[-1]
+        raise OperandDtypes(f"{name} on {', '.join(dict.fromkeys(str(t.dtype).replace('torch.', '') for t in tensors))}"
+                            f" tensors, which a real run refuses ({_KERNEL_DTYPES[key]}): give the input a dtype "
+                            "the model computes in, or cast it in the model")
+
+
+def _cpu_refusal(func, args, kwargs) -> str:
+    import torch
+    from torch.utils._python_dispatch import _disable_current_modes
+
+    def small(value):
+        if isinstance(value, (list, tuple)) and all(isinstance(v, int) for v in value):
+            n = 1
+            for v in value:
+                n *= max(abs(v), 1)
+            return n <= 4096
+        return True
+
+    if not all(small(a) for a in (*args, *kwargs.values())):
+        return ""
+
+    def stand_in(value):
+        if isinstance(value, torch.Tensor):   # each dimension at most 8: a kernel's size checks still pass
+            return torch.zeros([min(d, 8) for d in value.shape], dtype=value.dtype)
+        if isinstance(value, (list, tuple)):
+            return type(value)(stand_in(v) for v in value)
+        if isinstance(value, torch.device):
+            return torch.device("cpu")
+        return value
+
+    try:
+        with _disable_current_modes():
+            func(*stand_in(list(args)), **{k: ("cpu" if k == "device" else stand_in(v)) for k, v in kwargs.items()})
+    except Exception as exc:   # what the CPU says of these dtypes (a size error of the stand-ins is no answer)
+        text = " ".join(str(exc).split())
+        if isinstance(exc, NotImplementedError) or any(t in text for t in _NO_KERNEL):
+            return text[:120]
+    return ""
+
+
 def needs_data(exc: BaseException, rec: Recorder | None) -> bool:
     """Whether a failure on the meta device is one that real tensors would not have (the forward
     reads values, or an operator has no meta kernel), as opposed to a shape error that a CPU run
@@ -335,6 +395,7 @@ def run_forward(model, inputs, batch: int, device: str, mode: str, saved_nbytes:
             try:
                 if device == "meta":   # what the meta kernels do not check (CPU kernels do, themselves)
                     check_operand_dtypes(func, args, kwargs)
+                    check_kernel_dtypes(func, args, kwargs)
                 out = func(*args, **kwargs)
             except BaseException:
                 if rec.failed_op is None:
