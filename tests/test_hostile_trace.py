@@ -62,6 +62,14 @@ def test_json_and_csv_are_utf8_whatever_the_locale(encoding):
             assert json.loads(text)["layers"][1]["name"] == "größe×2"
 
 
+@pytest.mark.slow
+def test_archstats_own_stdout_is_still_stdout():
+    r = _run("--version")
+    assert r.returncode == 0 and r.stdout.decode().startswith("archstat ") and not r.stderr
+    r = _run("--help")
+    assert r.returncode == 0 and b"Usage: archstat" in r.stdout
+
+
 def test_user_code_writing_to_fd_1_goes_to_stderr_in_the_api(capfd):
     stats = archstat.analyze(hn.WritesFd1(), input_shape=(8,))
     assert stats.totals.macs == 64

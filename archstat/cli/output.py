@@ -32,6 +32,7 @@ MIN_WIDTH = 40
 # private duplicate of the original stdout, which no user code (a forward's os.write, os.system, a C library's
 # printf, a thread that outlives its call, a buffer libc flushes at exit) can reach.
 _DATA_FD: Optional[int] = None
+_TERMINAL_ENCODING = "utf-8"   # the encoding stdout had (a table shown on a terminal is written in it)
 
 
 def _flush_c_stdio() -> None:
@@ -69,11 +70,18 @@ def data_channel() -> Iterator[None]:
         yield
         return
     _DATA_FD = saved
+    # archstat's own writes through sys.stdout (--help, --version) go to the data too; the user's code has its
+    # sys.stdout sent to stderr while it runs (trace.run.user_code)
+    original = sys.stdout
+    global _TERMINAL_ENCODING
+    _TERMINAL_ENCODING = getattr(original, "encoding", None) or "utf-8"
+    sys.stdout = open(saved, "w", encoding="utf-8", errors="backslashreplace", closefd=False)
     try:
         yield
     finally:
         with contextlib.suppress(OSError, ValueError, AttributeError):
             sys.stdout.flush()
+        sys.stdout = original
         _flush_c_stdio()
         _DATA_FD = None
         with contextlib.suppress(OSError):
@@ -208,8 +216,9 @@ def write_stdout(text: str, *, styled: bool = False, for_people: bool = False) -
         text += "\n"
     stream = sys.stdout
     if _DATA_FD is not None:   # the data channel: fd 1 is stderr now, the data goes to the saved descriptor
-        tty = _stdout_isatty()
-        encoding = (getattr(stream, "encoding", None) or "utf-8") if for_people and tty else "utf-8"
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            stream.flush()   # what went through sys.stdout before goes first
+        encoding = _TERMINAL_ENCODING if for_people and _stdout_isatty() else "utf-8"
         write_all(_DATA_FD, text.encode(encoding, errors="backslashreplace"))
         return
     if stream is None:   # started with stdout closed (>&-): Python has no sys.stdout at all
