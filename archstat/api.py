@@ -124,6 +124,10 @@ def analyze(model: str | Path | Spec | Graph, params: Optional[dict[str, Any]] =
     argcheck.expect_int(depth, fn, "depth", 1, optional=True)
     argcheck.expect_bool(fold, fn, "fold")
     argcheck.expect_bool(amp, fn, "amp")
+    if convention is not None:
+        from archstat.trace.conventions import PEERS  # no torch: the peers' names
+
+        argcheck.expect_choice(convention, fn, "convention", PEERS)
     is_module = hasattr(model, "named_modules") and hasattr(model, "forward")   # an nn.Module (torch is loaded)
     is_target = isinstance(model, str) and model.startswith("module:")
     if params and (isinstance(model, Graph) or argcheck.is_module(model) or is_target):
@@ -300,7 +304,7 @@ def roofline(model, params: Optional[dict[str, Any]] = None, *, device, dtype: s
     check_roofline_arguments(fn, model=model, params=params, device=names[0], dtype=dtype,
                              batch=batch, depth=depth, peak=peak, bandwidth=bandwidth, overhead_s=overhead_s,
                              runtime=runtime, amp=amp, train=train, optimizer=optimizer, tf32=tf32,
-                             channels_last=channels_last)
+                             channels_last=channels_last, input_shape=input_shape)
     model = as_target(model)
     _storage, peak_key = devices.resolve_dtype(dtype)
     check_precision(peak_key, runtime=runtime, amp=amp, train=train)
@@ -361,7 +365,7 @@ def program(model, params=None, *, input_shape=None, batch: int, train: bool = F
 
 def check_roofline_arguments(fn: str, *, model, params, device, dtype, batch, depth, peak, bandwidth,
                              overhead_s, runtime="eager", amp=False, train=False, optimizer="sgd", tf32=None,
-                             channels_last=False) -> None:
+                             channels_last=False, input_shape=None) -> None:
     """The roofline's arguments, typed and in range."""
     argcheck.expect_model(model, fn, "model", module=True)
     argcheck.expect_mapping(params, fn)
@@ -380,6 +384,10 @@ def check_roofline_arguments(fn: str, *, model, params, device, dtype, batch, de
         argcheck.expect_bool(tf32, fn, "tf32")
     for name, value in (("peak", peak), ("bandwidth", bandwidth), ("overhead_s", overhead_s)):
         argcheck.roof_figure(value, fn, name)
+    if input_shape is not None:   # parsed (a string is never iterated), before anything is traced
+        from archstat.trace.inputs import normalize  # no torch
+
+        normalize(input_shape, f"{fn}: input_shape")
 
 
 def _evaluator(spec: Spec, stats: ModelStats):

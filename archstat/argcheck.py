@@ -94,7 +94,7 @@ def expect_choice(value: Any, fn: str, arg: str, choices: Iterable[str]) -> str:
     choices = list(choices)
     expect_str(value, fn, arg, f"one of {', '.join(choices)}")
     if value not in choices:
-        guess = did_you_mean(value, choices)
+        guess = next((c for c in choices if c.lower() == value.lower()), None) or did_you_mean(value, choices)
         raise ArgumentValueError(f"unknown {arg} '{value}'" + ("" if guess else f" (choose from {', '.join(choices)})"),
                                  path=where(fn, arg), hint=f"did you mean '{guess}'?" if guess else None)
     return value

@@ -9,6 +9,7 @@ which stays pure).
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import math
 import os
@@ -42,8 +43,13 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")   # no name archstat measures hol
 
 
 def cache_dir() -> Path:
-    """$XDG_CACHE_HOME/archstat, or ~/.cache/archstat."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    """$XDG_CACHE_HOME/archstat, or ~/.cache/archstat. A relative ``XDG_CACHE_HOME`` is invalid by the XDG
+    Base Directory specification ("all paths set in these environment variables must be absolute; if an
+    implementation encounters a relative path it should consider the path invalid and ignore it"): ignored, so
+    a calibration never lands under whatever folder archstat was started in."""
+    base = os.environ.get("XDG_CACHE_HOME", "")
+    if not os.path.isabs(base):
+        base = str(Path.home() / ".cache")
     return Path(base) / "archstat"
 
 
@@ -156,23 +162,46 @@ def load_calibrations() -> dict:
         data = json.loads(text, parse_constant=lambda c: (_ for _ in ()).throw(ValueError(f"bare {c}")))
     except ValueError as exc:
         raise _unreadable(path, f"not JSON: {exc}") from None
+    except RecursionError:   # [[[[…]]]] a few hundred thousand deep: no calibration nests past two levels
+        raise _unreadable(path, "nested too deep for a calibration") from None
     return validate_calibrations(data, path)
 
 
 @contextlib.contextmanager
 def _locked(lock_path: Path):
-    """An exclusive lock on ``lock_path`` (fcntl where the platform has it)."""
+    """An exclusive lock on ``lock_path`` (fcntl where the platform has it). The lock file is opened without
+    following a symbolic link (``O_NOFOLLOW``) and must be a regular file: a link planted in the cache is
+    refused, never followed to create or open its target elsewhere."""
     try:
         import fcntl
     except ImportError:  # pragma: no cover - no fcntl (Windows): writers are not serialised there
         yield
         return
-    with open(lock_path, "a+") as f:
-        fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+    flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(
+        os, "O_NONBLOCK", 0)
+    if os.path.islink(lock_path):
+        raise _lock_refused(lock_path, "a symbolic link")
+    try:
+        fd = os.open(lock_path, flags, 0o600)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:   # a link made between the check and the open
+            raise _lock_refused(lock_path, "a symbolic link") from None
+        raise
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise _lock_refused(lock_path, "not a regular file")
+        fcntl.flock(fd, fcntl.LOCK_EX)
         try:
             yield
         finally:
-            fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+def _lock_refused(lock_path: Path, what: str) -> ConfigError:
+    return ConfigError(f"{lock_path}: the calibration lock is {what}; archstat does not follow it (delete it and "
+                       "calibrate again)")
 
 
 def store_calibration(device: str, result: dict) -> Path:

@@ -119,6 +119,7 @@ class ModelStats:  # shown by report/display.py (HTML in notebooks, the table in
     macs_by_op: dict = field(default_factory=dict)   # a traced module: MACs per aten op
     inputs: list = field(default_factory=list)       # a traced module: each input (name, shape, dtype, batch_dim)
     outputs: list = field(default_factory=list)      # a traced module: each output (name, shape | type, batch_dim)
+    outputs_total: Optional[int] = None              # … how many there are (outputs lists at most 1,000)
     input_source: str = ""                           # where a module's input came from (--input, timm's cfg)
     conventions: Any = None                          # --convention: a peer's count (trace.conventions)
     output_full_shape: bool = False                  # output_shape is a module output's whole shape

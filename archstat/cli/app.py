@@ -89,9 +89,12 @@ class ArchstatGroup(TyperGroup):
         debug = "--debug" in (sys.argv[1:] if args is None else list(args))
         if not windows_expand_args:   # passed on only when given: click before 8.0.1 has no such parameter
             extra["windows_expand_args"] = windows_expand_args
+        from archstat.cli.output import data_channel
+
         try:
-            rv = super().main(args=args, prog_name=prog_name or "archstat", complete_var=complete_var,
-                              standalone_mode=False, **extra)
+            with data_channel():   # fd 1 is stderr while the command runs; the data goes to a saved descriptor
+                rv = super().main(args=args, prog_name=prog_name or "archstat", complete_var=complete_var,
+                                  standalone_mode=False, **extra)
         except ArchstatError as exc:
             if debug:
                 raise

@@ -16,16 +16,88 @@ complete.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import stat
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Optional
 
 PIPE_WIDTH = 160
 MIN_WIDTH = 40
+
+# The data channel: while a command runs, file descriptor 1 points at stderr and archstat's data goes to a
+# private duplicate of the original stdout, which no user code (a forward's os.write, os.system, a C library's
+# printf, a thread that outlives its call, a buffer libc flushes at exit) can reach.
+_DATA_FD: Optional[int] = None
+_TERMINAL_ENCODING = "utf-8"   # the encoding stdout had (a table shown on a terminal is written in it)
+
+
+def _flush_c_stdio() -> None:
+    """Flush C's stdio buffers (a C library's printf), so that what it wrote goes where fd 1 points now."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None).fflush(None)
+    except (OSError, AttributeError, TypeError):   # no C library to ask (Windows): nothing buffered we can flush
+        pass
+
+
+@contextlib.contextmanager
+def data_channel() -> Iterator[None]:
+    """For one command: stdout's data kept apart from anything else written to file descriptor 1. When
+    ``sys.stdout`` is fd 1, fd 1 is duplicated for archstat's data and pointed at stderr (or /dev/null when
+    stderr is closed) until the command ends; elsewhere (a test runner's stream, stdout closed) it does
+    nothing."""
+    global _DATA_FD
+    if _DATA_FD is not None or _fd(sys.stdout) != 1:
+        yield
+        return
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        sys.stdout.flush()
+    _flush_c_stdio()
+    try:
+        saved = os.dup(1)          # not inheritable: a child process never gets it
+        try:
+            os.dup2(2, 1)
+        except OSError:            # no stderr: what user code writes is dropped, never mixed into the data
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, 1)
+            os.close(devnull)
+    except OSError:
+        yield
+        return
+    _DATA_FD = saved
+    # archstat's own writes through sys.stdout (--help, --version) go to the data too; the user's code has its
+    # sys.stdout sent to stderr while it runs (trace.run.user_code)
+    original = sys.stdout
+    global _TERMINAL_ENCODING
+    _TERMINAL_ENCODING = getattr(original, "encoding", None) or "utf-8"
+    sys.stdout = open(saved, "w", encoding="utf-8", errors="backslashreplace", closefd=False)
+    try:
+        yield
+    finally:
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            sys.stdout.flush()
+        sys.stdout = original
+        _flush_c_stdio()
+        _DATA_FD = None
+        with contextlib.suppress(OSError):
+            os.dup2(saved, 1)
+        with contextlib.suppress(OSError):
+            os.close(saved)
+
+
+def _stdout_isatty() -> bool:
+    """Whether archstat's data goes to a terminal (the data channel's descriptor once claimed)."""
+    if _DATA_FD is not None:
+        try:
+            return os.isatty(_DATA_FD)
+        except OSError:
+            return False
+    return _isatty(sys.stdout)
 
 
 
@@ -33,10 +105,10 @@ def width() -> int:
     env = os.environ.get("COLUMNS", "").strip()
     if env.isdigit() and int(env) > 0:
         return max(MIN_WIDTH, int(env))
-    for stream in (sys.stdout, sys.stderr):
+    for fd in (_DATA_FD if _DATA_FD is not None else _fd(sys.stdout), _fd(sys.stderr)):
         try:
-            if stream.isatty():
-                return max(MIN_WIDTH, os.get_terminal_size(stream.fileno()).columns)
+            if fd is not None and os.isatty(fd):
+                return max(MIN_WIDTH, os.get_terminal_size(fd).columns)
         except (AttributeError, OSError, ValueError):
             continue
     return PIPE_WIDTH
@@ -49,10 +121,7 @@ def view(columns: Optional[str] = None, wide: bool = False):
 
 
 def _color() -> bool:
-    try:
-        return sys.stdout.isatty() and "NO_COLOR" not in os.environ
-    except (AttributeError, ValueError):
-        return False
+    return _stdout_isatty() and "NO_COLOR" not in os.environ
 
 
 def emit(renderable) -> None:
@@ -64,19 +133,19 @@ def emit(renderable) -> None:
 
     if isinstance(renderable, Doc):
         color = _color()
-        write_stdout(renderable.ansi() if color else renderable.text(), styled=color)
-    elif isinstance(renderable, str):
+        write_stdout(renderable.ansi() if color else renderable.text(), styled=color, for_people=True)
+    elif isinstance(renderable, str):   # JSON, CSV, markdown, HTML, DOT: UTF-8 bytes whatever the locale
         write_stdout(renderable)
     else:   # rich (verify's table): rendered to text first, written like the rest
         import io
 
         from rich.console import Console
 
-        tty = _isatty(sys.stdout)
+        tty = _stdout_isatty()
         buf = io.StringIO()
         Console(file=buf, highlight=False, soft_wrap=False, width=width(), no_color=not tty, force_terminal=tty,
                 color_system="auto" if tty else None).print(renderable)
-        write_stdout(buf.getvalue(), styled=tty)
+        write_stdout(buf.getvalue(), styled=tty, for_people=True)
 
 
 def _isatty(stream) -> bool:
@@ -136,9 +205,11 @@ def _cut_back(fd: int, start: Optional[int]) -> bool:
         return False
 
 
-def write_stdout(text: str, *, styled: bool = False) -> None:
+def write_stdout(text: str, *, styled: bool = False, for_people: bool = False) -> None:
     """``text`` to stdout, whole, or an ``OutputError``. ``styled``: it holds archstat's own ANSI
-    styles (its content was cleaned before they were added), so it is not cleaned again."""
+    styles (its content was cleaned before they were added), so it is not cleaned again. The bytes are
+    UTF-8 whatever the locale says (``PYTHONIOENCODING=ascii`` or ``latin-1`` never turn a JSON or CSV into
+    escapes or other bytes), except a table for people shown on a terminal, in the terminal's encoding."""
     from archstat.errors import OutputError
     from archstat.report.sanitize import clean_lines
 
@@ -147,6 +218,12 @@ def write_stdout(text: str, *, styled: bool = False) -> None:
     if not text.endswith("\n"):
         text += "\n"
     stream = sys.stdout
+    if _DATA_FD is not None:   # the data channel: fd 1 is stderr now, the data goes to the saved descriptor
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            stream.flush()   # what went through sys.stdout before goes first
+        encoding = _TERMINAL_ENCODING if for_people and _stdout_isatty() else "utf-8"
+        write_all(_DATA_FD, text.encode(encoding, errors="backslashreplace"))
+        return
     if stream is None:   # started with stdout closed (>&-): Python has no sys.stdout at all
         raise OutputError("cannot write the output: stdout is closed (redirect it to a file or a pipe instead)")
     fd = _fd(stream)
@@ -164,7 +241,7 @@ def write_stdout(text: str, *, styled: bool = False) -> None:
         except ValueError as exc:   # "I/O operation on closed file"
             raise OutputError(f"cannot write the output: stdout is closed ({exc})") from None
         return
-    encoding = getattr(stream, "encoding", None) or "utf-8"
+    encoding = (getattr(stream, "encoding", None) or "utf-8") if for_people and _isatty(stream) else "utf-8"
     data = text.encode(encoding, errors="backslashreplace")
     try:
         stream.flush()   # anything written through sys.stdout before goes first

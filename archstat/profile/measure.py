@@ -312,8 +312,13 @@ def make_step(module, x, mode: str, optimizer: Optional[str], *, amp_dtype=None,
             with torch.inference_mode(), autocast():
                 return module(x)
         return StepFn(infer, autocast=amp_dtype)
+    from archstat.trace.recorder import tensors_in
+    from archstat.trace.run import no_loss_message, nothing_to_train
+
     module.train()
     params = [p for p in module.parameters() if p.requires_grad]
+    if not params:
+        raise UsageError(nothing_to_train(module))
     if optimizer == "sgd":
         opt = torch.optim.SGD(params, lr=1e-3)
     elif optimizer == "momentum":
@@ -325,8 +330,13 @@ def make_step(module, x, mode: str, optimizer: Optional[str], *, amp_dtype=None,
     def train():
         with autocast():
             out = module(x)
-            outs = out if isinstance(out, tuple) else (out,)
-            loss = sum(o.float().square().mean() for o in outs)   # a stand-in loss: every output gets a gradient
+            outs = [o for o in tensors_in(out) if o.is_floating_point()]
+            if not outs:
+                raise UsageError(no_loss_message(out))
+            # a stand-in loss: every floating output gets a gradient
+            loss = sum((o.float().square().mean() for o in outs), torch.zeros((), device=x.device))
+        if not loss.requires_grad:
+            raise UsageError(nothing_to_train(module))
         if scaler is not None:
             scaler.scale(loss).backward()
             scaler.step(opt)
@@ -385,7 +395,7 @@ def profile(target: str, *, device: str = "cpu", batch: int = 1, dtype: str = "f
         per_layer = False
     torch_dtype = getattr(torch, dtype)
     amp = precision == "amp"
-    stats, module, shape, name = _build(target, params, input_shape, batch, dtype, mode, optimizer, amp)
+    stats, module, shape, name, in_dtype = _build(target, params, input_shape, batch, dtype, mode, optimizer, amp)
     if channels_last and len(shape) != 3:
         raise UsageError(f"--channels-last: NHWC applies to image inputs (C×H×W); this input is "
                          f"{'×'.join(map(str, shape))}")
@@ -404,7 +414,7 @@ def profile(target: str, *, device: str = "cpu", batch: int = 1, dtype: str = "f
             with sampler:
                 latencies, weights, base, step, module = _measure(
                     module, shape, dev, torch_dtype, batch, mode, optimizer, channels_last, warmup, iters,
-                    time_budget, on_progress, amp, runtime)
+                    time_budget, on_progress, amp, runtime, in_dtype)
             if dev.type == "cuda":
                 peak = torch.cuda.max_memory_allocated(dev) - base
                 method = f"torch.cuda.max_memory_allocated({dev}) (allocator peak)"
@@ -436,7 +446,7 @@ def profile(target: str, *, device: str = "cpu", batch: int = 1, dtype: str = "f
     memory_bytes = getattr(props, "total_memory", None)
     sms = getattr(props, "multi_processor_count", None)
     try:
-        kernels = prediction_calls(target, params, input_shape, module, shape, batch, mode)
+        kernels = prediction_calls(target, params, input_shape, module, shape, batch, mode, in_dtype)
     except Exception:
         kernels = None
     prediction, why, peak_flops, peak_note, entry = _predict(
@@ -466,27 +476,67 @@ def _with_load_after(environment: dict) -> dict:
     return {**environment, "load_average_after": load_average()}
 
 
-def _build(target, params, input_shape, batch, dtype, mode, optimizer, amp):
-    """(analytic stats, the module on the CPU, the input shape, the model's name)."""
+def _build(target, params, input_shape, batch, dtype, mode, optimizer, amp, dev=None):
+    """(analytic stats, the module on the CPU, the input shape, the model's name, the input's dtype or None)."""
     torch = require_torch()
     from archstat.api import analyze, build, load
 
     if target.startswith("module:"):
         from archstat.trace.analyze import analyze_module
-        from archstat.trace.factory import find_input, load_target_on_cpu
+        from archstat.trace.factory import build_target_on_cpu, load_target
         from archstat.zoo import shown_name
 
-        built = load_target_on_cpu(target)   # a failing factory is a usage error, as in table and verify
-        module = built.model
-        # the input as every command finds it (--input, the factory's, the model's own), one plain tensor
-        shape = find_input(module, input_shape, target=target, example=built.inputs).plain_shape("profile")
-        stats = analyze_module(module, shape, name=shown_name(target), batch=batch, dtype=dtype)
-        return stats, module, shape, shown_name(target)
+        built = load_target(target)   # on the meta device: what it holds is known before anything is allocated
+        spec = _module_input(target, built, input_shape)
+        stats = analyze_module(built.model, spec, name=shown_name(target), batch=batch, dtype=dtype,
+                               notes=tuple(built.notes), cpu_model=lambda: build_target_on_cpu(target))
+        _fits_on_the_host(built.model, stats, batch)
+        try:
+            module = build_target_on_cpu(target)   # a failing factory is a usage error, as in table and verify
+        except RuntimeFailure:
+            raise
+        except Exception as exc:
+            if is_oom(exc):
+                raise RuntimeFailure(_oom_message(stats, torch.device("cpu"), batch, memory_estimate(stats), exc)
+                                     ) from None
+            raise
+        from archstat.trace.analyze import materialize_lazy
+        from archstat.trace.inputs import InputSet
+
+        materialize_lazy(module, InputSet((spec,)), 1, "cpu")   # lazy modules take their shapes from a forward
+        return stats, module, tuple(spec.shape), shown_name(target), spec.dtype
     graph = load(target, params, input_shape=input_shape)
     stats = analyze(target, params, input_shape=input_shape, batch=batch, mode=mode, optimizer=optimizer,
                     dtype=dtype, fold=False, amp=amp and mode == "train")
     torch.manual_seed(0)
-    return stats, build(graph), graph.input_shape, graph.name
+    return stats, build(graph), graph.input_shape, graph.name, None
+
+
+def _module_input(target: str, built, input_shape):
+    """The one positional input profile feeds a module: ``--input``, else the factory's example input, else the
+    model's own size (timm, torchvision); its dtype resolved for the model (token ids for an Embedding)."""
+    from archstat.trace.factory import find_input
+
+    # the input as every command finds it (--input, the factory's, the model's own), else a one-line error
+    inputs = find_input(built.model, input_shape, target=target, example=built.inputs or None)
+    s = inputs.resolved(built.model).specs[0]
+    if len(inputs.specs) != 1 or s.name or s.batch_dim != 0 or s.is_value:
+        raise UsageError(f"{inputs.source}: profile measures one plain input (a shape such as 3x224x224), got "
+                         f"{inputs.text()}")
+    return s
+
+
+def _fits_on_the_host(model, stats, batch: int) -> None:
+    """A module is built on the CPU before it moves to its device: refuse, as out of memory with the estimate,
+    one whose parameters and buffers alone exceed the memory this machine has available."""
+    torch = require_torch()
+    held = sum(t.numel() * t.element_size() for t in (*model.parameters(), *model.buffers()))
+    capacity, what = _capacity(torch.device("cpu"))
+    if capacity and held > capacity:
+        raise RuntimeFailure(f"out of memory: the model's parameters and buffers take {held / 1e9:,.1f} GB "
+                             f"({stats.totals.params:,} parameters), more than {what} ({capacity / 1e9:,.1f} GB) "
+                             f"to build it on the CPU; archstat's estimate for the run at batch {batch}: "
+                             f"{memory_estimate(stats) / 2**30:,.2f} GiB")
 
 
 def math_kinds(dtype: str, live, props) -> dict:
@@ -505,7 +555,8 @@ def math_kinds(dtype: str, live, props) -> dict:
 CONV_KINDS = ("conv", "depthwise")
 
 
-def prediction_calls(target, params, input_shape, module, shape, batch: int, mode: str):
+def prediction_calls(target, params, input_shape, module, shape, batch: int, mode: str,
+                     in_dtype: Optional[str] = None):
     """The operators the prediction plans: a config's from its recipes (inference: ``api.program``),
     else the module's (the one measured), traced on the meta device at ``batch`` (with its backward
     pass for a training step)."""
@@ -515,8 +566,10 @@ def prediction_calls(target, params, input_shape, module, shape, batch: int, mod
         from archstat.api import program
 
         return program(target, params, input_shape=input_shape, batch=batch)[1]
-    return analyze_module(module, tuple(shape), batch=batch, mode="train" if mode == "train" else "eval",
-                          backward=mode == "train").op_calls
+    from archstat.trace.inputs import InputSpec
+
+    return analyze_module(module, InputSpec(tuple(shape), in_dtype), batch=batch,
+                          mode="train" if mode == "train" else "eval", backward=mode == "train").op_calls
 
 
 def _predict(stats, device: str, device_name: str, mode: str, math: dict, memory_bytes=None, sms=None, *,
@@ -640,7 +693,7 @@ def _oom_message(stats, dev, batch, estimate, exc=None) -> str:
 
 
 def _measure(module, shape, dev, torch_dtype, batch, mode, optimizer, channels_last, warmup, iters, time_budget,
-             on_progress, amp: bool = False, runtime: str = "eager"):
+             on_progress, amp: bool = False, runtime: str = "eager", in_dtype: Optional[str] = None):
     """Move the module, warm up, time the steps: (latencies ms, weight bytes, allocator base, step, module)."""
     torch = require_torch()
     place = tensor_device(dev)
@@ -657,7 +710,14 @@ def _measure(module, shape, dev, torch_dtype, batch, mode, optimizer, channels_l
     weights = (torch.cuda.memory_allocated(dev) - base) if dev.type == "cuda" else \
         sum(p.numel() * p.element_size() for p in module.parameters())
     x_dtype = torch.float32 if amp else torch_dtype
-    x = torch.randn(batch, *shape, device=place, dtype=x_dtype)
+    from archstat.trace.inputs import takes_tokens
+
+    if in_dtype in ("int64", "int32") or (in_dtype is None and takes_tokens(module)):   # token ids, as table reads
+        x = torch.zeros(batch, *shape, device=place, dtype=getattr(torch, in_dtype or "int64"))
+    elif in_dtype == "bool":
+        x = torch.ones(batch, *shape, device=place, dtype=torch.bool)
+    else:
+        x = torch.randn(batch, *shape, device=place, dtype=x_dtype)
     if channels_last:
         x = x.contiguous(memory_format=memory_format)
     # --runtime compile: torch.compile with Inductor's defaults (it compiles during the warm-up steps)

@@ -22,8 +22,8 @@ def render(stats: ModelStats, units: str = "macs") -> str:
                     r.macs * factor, r.ops, r.rf.size[0] if r.rf else "", int(r.aux), r.formula,
                     " ".join(r.folded + r.contains)])
     t = stats.totals
-    first = stats.outputs[0]["shape"] if stats.outputs and "shape" in stats.outputs[0] else [stats.batch,
-                                                                                            *stats.output_shape]
+    first = (stats.outputs[0]["shape"] if stats.outputs and "shape" in stats.outputs[0] else
+             [] if stats.source == "module" else [stats.batch, *stats.output_shape])   # a module's: no tensor
     rows.append(["TOTAL", "", "", "x".join(map(str, first)),
                 t.activation_elements, t.activation_bytes, t.weights, t.biases, t.params,
                 t.macs * factor, t.ops, "", "", "", ""])

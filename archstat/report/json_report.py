@@ -78,7 +78,7 @@ def stats_dict(stats: ModelStats, units: str = "macs") -> dict:
         "folded": stats.folded,
         "depth": stats.depth,
         "output_shape": (stats.outputs[0]["shape"] if stats.outputs and "shape" in stats.outputs[0]
-                         else [stats.batch, *stats.output_shape]),
+                         else None if stats.source == "module" else [stats.batch, *stats.output_shape]),
         "mode": stats.mode,
         "layers_with_weights": stats.layers,
         "receptive_field": rf_dict(stats.receptive_field),
@@ -108,7 +108,8 @@ def _module_keys(stats: ModelStats) -> dict:
     if stats.source != "module":
         return {}
     d = {"inputs": [dict(i) for i in stats.inputs], "input_source": stats.input_source,
-         "outputs": [dict(o) for o in stats.outputs]}
+         "outputs": [dict(o) for o in stats.outputs],
+         "outputs_total": stats.outputs_total if stats.outputs_total is not None else len(stats.outputs)}
     if stats.conventions is not None:
         d["peer_convention"] = stats.conventions.as_dict()
     return d

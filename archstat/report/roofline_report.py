@@ -59,10 +59,25 @@ def totals_dict(rl: Roofline) -> dict:
             "memory_bound_time_share": rl.memory_bound_time_share, "complete": rl.complete}
 
 
+# the dtype a run keeps its tensors in, by its precision (the trace itself is float32): a pure fp16 run stores
+# float16; autocast keeps float32 weights (the master copy); an engine's int8 plan stores int8 weights
+_RUN_DTYPE = {"fp32": "float32", "tf32": "float32", "fp16": "float16", "bf16": "bfloat16", "amp-fp16": "float32",
+              "amp-bf16": "float32", "int8": "int8"}
+
+
+def _tf32(rl: Roofline) -> dict:
+    """Whether float32 convolutions and matmuls ran in TF32: only a float32 run on a GPU with TF32 tensor cores
+    (compute capability 8.0 and later) has any; under fp16, bf16, int8 or autocast no float32 product runs."""
+    applies = (rl.precision in ("fp32", "tf32") and rl.device.kind == "gpu"
+               and rl.device.compute_capability >= 8.0)
+    return {k: bool(applies and rl.tf32.get(k, False)) for k in ("conv", "matmul")}
+
+
 def as_dict(rl: Roofline) -> dict:
     return {"archstat_version": __version__, "model": rl.model, "device": device_dict(rl), "batch": rl.batch,
-            "runtime": rl.runtime, "precision": rl.precision, "train": rl.train, "tf32": dict(rl.tf32),
-            "dtype": rl.storage_dtype, "depth": rl.depth, "traffic_model": TRAFFIC_MODEL, "time_model": TIME_MODEL,
+            "runtime": rl.runtime, "precision": rl.precision, "train": rl.train, "tf32": _tf32(rl),
+            "dtype": _RUN_DTYPE.get(rl.precision, rl.storage_dtype), "depth": rl.depth, "traffic_model": TRAFFIC_MODEL,
+            "time_model": TIME_MODEL,
             "layers": [row_dict(r) for r in rl.rows], "totals": totals_dict(rl), "band": rl.band,
             "warnings": list(rl.warnings), "notes": list(rl.notes)}
 

@@ -52,6 +52,10 @@ def outputs_lines(stats: ModelStats) -> list[str]:
                  "batch dim unknown" if bd is None else f"batch dim {bd}" + (
                      f", {o['per_sample']} per sample" if o.get("per_sample") else ""))
         lines.append(f"{o['name']}: {fmt_shape(o['shape']) or 'scalar'} {o['dtype']} ({where})")
+    total = stats.outputs_total or len(stats.outputs)
+    if total > len(stats.outputs):   # never a cut list shown as the whole
+        lines.append(f"… and {total - len(stats.outputs):,} more ({total:,} outputs in all, the first "
+                     f"{len(stats.outputs):,} listed)")
     return lines
 
 
@@ -116,8 +120,11 @@ def total_cells(stats: ModelStats, units: str) -> list[str]:
     _, factor = compute_unit(units)
     t = stats.totals
     out = fmt_shape(stats.output_shape) + (" (whole tensor)" if stats.output_full_shape else "")
-    if len(stats.outputs) > 1:
-        out = f"{len(stats.outputs)} outputs"
+    total = max(stats.outputs_total or 0, len(stats.outputs))
+    if total > 1:
+        out = f"{total:,} outputs"
+    elif stats.source == "module" and stats.outputs and "shape" not in stats.outputs[0]:
+        out = stats.outputs[0]["type"]   # no tensor: its type, never an invented shape
     return ["TOTAL", "", "", out, fmt_int(t.activation_elements),
             fmt_bytes(t.activation_bytes), fmt_int(t.weights), fmt_int(t.biases), fmt_int(t.params),
             ("" if t.complete else "≥ ") + fmt_int(t.macs * factor), final_field_text(stats)] + (

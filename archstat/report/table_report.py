@@ -104,7 +104,8 @@ def render(stats: ModelStats, units: str = "macs", view: Optional[View] = None) 
         doc.add(wrap(line, width, "    "))
     if stats.source == "module" and stats.outputs:
         lines = outputs_lines(stats)
-        doc.add(wrap("outputs      " + (lines[0] if len(lines) == 1 else f"{len(lines)}:"), width, "    "))
+        total = max(stats.outputs_total or 0, len(stats.outputs))
+        doc.add(wrap("outputs      " + (lines[0] if len(lines) == 1 else f"{total:,}:"), width, "    "))
         for line in lines[1:] if len(lines) == 1 else lines:
             doc.add(wrap("  " + line, width, "    "))
     if stats.conventions is not None:

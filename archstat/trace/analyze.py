@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import copy
 import sys
-from typing import Optional
+from typing import Any, Optional
 
 from archstat.analyze.stats import ModelStats, Row, Totals, accumulate, collapse
 from archstat.builder import require_torch
 from archstat.dtypes import DTYPES, STORAGE, canonical
 from archstat.errors import ArchstatError, ConfigError, UsageError
 from archstat.ops.registry import numel
-from archstat.trace.batch import UNKNOWN, BatchTrace, check, compare, other_batch
+from archstat.trace.batch import UNKNOWN, BatchTrace, compare, other_batch, signature
 from archstat.trace.inputs import InputSet, normalize, takes_tokens  # noqa: F401  (takes_tokens: API)
 from archstat.trace.recorder import Acc, Recorder, storage_key
 
@@ -43,14 +43,24 @@ def analyze_module(model, input_shape, *, name: Optional[str] = None, batch: int
     fit under ``memory_cap`` bytes. ``device='cpu'`` runs real tensors from the start.
     ``backward`` (with ``mode='train'``) also runs a stand-in loss and its backward pass, whose
     operators join the kernel log (``stats.op_calls``, phase "backward") but not the rows."""
+    from archstat.trace.run import recursion_room
+
+    with recursion_room(model):
+        return _analyze_module(model, input_shape, name=name, batch=batch, dtype=dtype, fold=fold, depth=depth,
+                               mode=mode, optimizer=optimizer, amp=amp, notes=notes, device=device,
+                               cpu_model=cpu_model, memory_cap=memory_cap, convention=convention, backward=backward)
+
+
+def _analyze_module(model, input_shape, *, name, batch, dtype, fold, depth, mode, optimizer, amp, notes, device,
+                    cpu_model, memory_cap, convention, backward) -> ModelStats:
     dtype = canonical(dtype, STORAGE, path=None)
     inputs = _checked_inputs(model, input_shape, batch)
     said = list(notes)   # the notes given, and those the trace adds
     saved = DTYPES[dtype].bytes if not amp else 2
     backward = backward and mode == "train"
     bt, device, work = _traced(model, inputs, batch, device, mode, saved, backward, cpu_model, memory_cap, said)
-    check(bt, _after_data(bt.main))
-    rec, bt = _at_batch(bt, work, inputs, batch, device, mode, saved, backward)
+    bt = _proven(bt, work, inputs, batch, device, mode, saved, backward, said)
+    rec, bt = _at_batch(bt, work, inputs, batch, device, mode, saved, backward, said)
     nbytes = DTYPES[dtype].bytes
     aux_params, unused = _params_left(work, rec)
     rows = _module_rows(rec, inputs, batch, nbytes, bt, fold, unused)
@@ -66,7 +76,7 @@ def analyze_module(model, input_shape, *, name: Optional[str] = None, batch: int
                                                                                                                  False)
     first_data = next((i for i, acc in enumerate(rec.rows) if acc.data), None)
     if first_data is not None:
-        said.append(_data_note(rec, first_data, rows))
+        said.append(_data_note(rec, first_data, rows, inputs))
     stats = ModelStats(model=name or type(model).__name__, description=DESCRIPTION.format(device=device),
                        input_shape=inputs.first_shape(), output_shape=out_shape, batch=batch, dtype=dtype,
                        bytes_per_element=nbytes, rows=rows, totals=totals, per_sample=per_sample, folded=fold,
@@ -74,20 +84,21 @@ def analyze_module(model, input_shape, *, name: Optional[str] = None, batch: int
                        aux_params=aux_params, training=training, notes=said,
                        macs_by_op=dict(rec.by_op), inputs=[s.as_dict(batch) for s in inputs.specs], outputs=outputs,
                        input_source=inputs.source, output_full_shape=full, batch_trace=bt, op_calls=list(rec.op_calls),
+                       outputs_total=max(bt.outputs_total, len(outputs)),
                        module_calls=getattr(rec, "module_calls", bt.main.module_calls))
     if convention is not None:
         from archstat.trace.conventions import peer_count
 
-        stats.conventions = peer_count(convention, stats, bt, work, inputs)
+        stats.conventions = peer_count(convention, stats, bt, work, inputs, traced=bt.traced.get(batch))
     return stats
 
 
-def _checked_inputs(model, input_shape, batch: int) -> InputSet:
+def _checked_inputs(model, input_shape, batch: int, where: str = "input_shape") -> InputSet:
     """The step before tracing: a module, and its inputs resolved for it (token ids for an Embedding)."""
     torch = require_torch()
     if not isinstance(model, torch.nn.Module):
         raise UsageError(f"expected an nn.Module, got {type(model).__name__}")
-    inputs = normalize(input_shape)
+    inputs = normalize(input_shape, where)
     if inputs is None:
         raise UsageError("analyzing an nn.Module needs input_shape, e.g. (3, 224, 224)")
     if batch > 1 and not inputs.batched:
@@ -104,6 +115,7 @@ def _traced(model, inputs: InputSet, batch: int, device: str, mode: str, saved: 
     try:
         if device != "meta":
             raise _RealTensors()
+        materialize_lazy(work, inputs, batch, "meta", mode)
         return _trace_pair(work, inputs, batch, "meta", mode, saved, backward), device, work
     except ArchstatError:
         raise
@@ -112,6 +124,7 @@ def _traced(model, inputs: InputSet, batch: int, device: str, mode: str, saved: 
             meta_exc = _at_asked_batch(meta_exc, work, inputs, batch, mode, saved, backward)
             _may_fall_back(meta_exc, work, inputs, batch, memory_cap)
         real = cpu_model() if cpu_model is not None else copy.deepcopy(model)
+        materialize_lazy(real, inputs, batch, "cpu", mode)
         if any(p.device.type == "meta" for p in real.parameters()):
             real = real.to_empty(device="cpu")
         try:
@@ -146,7 +159,7 @@ def _totals(rows: list[Row], rec) -> Totals:
     totals = Totals()
     for r in rows:
         accumulate(totals, r)
-    totals.uncounted = uncounted(rec.rows)
+    totals.uncounted = uncounted(rec.rows) + foreign_work(rec)
     totals.complete = not totals.uncounted
     totals.data_dependent = data_dependent(rec.rows)
     return totals
@@ -159,10 +172,10 @@ def first_traced(batch: int) -> int:
     return max(batch, 2)
 
 
-def _run(model, inputs, batch, device, mode, saved, backward=False):
+def _run(model, inputs, batch, device, mode, saved, backward=False, seed: int = 0):
     from archstat.trace.run import run_forward
 
-    return run_forward(model, inputs, batch, device, mode, saved, backward=backward)
+    return run_forward(model, inputs, batch, device, mode, saved, backward=backward, seed=seed)
 
 
 def _trace_pair(model, inputs: InputSet, batch: int, device: str, mode: str, saved: int,
@@ -174,7 +187,56 @@ def _trace_pair(model, inputs: InputSet, batch: int, device: str, mode: str, sav
     return compare(main, second, out_a, out_b, a, b)
 
 
-def _at_batch(bt: BatchTrace, model, inputs, batch: int, device, mode, saved, backward=False):
+RANDOM_SEEDS = 8   # traces at other seeds of a forward that draws random numbers (a fair coin slips past 1 in 128)
+
+
+def _proven(bt: BatchTrace, model, inputs, batch: int, device, mode, saved, backward, notes: list) -> BatchTrace:
+    """The pair of traces, once nothing it says is left unproven: every row's cost fixed or in proportion to the
+    batch, rows only one trace has from a loop over the samples, the same forward at one batch from one call to
+    the next and whatever random numbers it draws. A first call that does work later calls skip (a cache it
+    fills) is traced again; anything else is refused, saying which it is."""
+    message = _problem(bt)
+    if message:
+        again = _trace_pair(model, inputs, batch, device, mode, saved, backward)
+        if _problem(again) is None and _repeats(again, model, inputs, device, mode, saved, backward):
+            notes.append("the first call of the forward did work later calls skip (a cache it fills): counted as "
+                         "a later call runs")
+            bt, message = again, None
+        elif signature(again.main) != signature(bt.main):
+            raise UsageError(_changes(bt, again.main, "from one call to the next: it keeps state between calls"))
+    if message:
+        raise UsageError(message)
+    if bt.main.drew_random or bt.other.drew_random:
+        a = bt.batches[0]
+        for seed in range(1, RANDOM_SEEDS):
+            other, _ = _run(model, inputs, a, device, mode, saved, backward, seed=seed)
+            if signature(other) != signature(bt.main):
+                raise UsageError(_changes(bt, other, f"with the random numbers it draws (seeds 0 and {seed})"))
+    return bt
+
+
+def _problem(bt: BatchTrace):
+    from archstat.trace.batch import problem
+
+    return problem(bt, _after_data(bt.main) | _after_data(bt.other))
+
+
+def _repeats(bt: BatchTrace, model, inputs, device, mode, saved, backward) -> bool:
+    """Whether the forward at the pair's first batch does the same work once more."""
+    again, _ = _run(model, inputs, bt.batches[0], device, mode, saved, backward)
+    return signature(again) == signature(bt.main)
+
+
+def _changes(bt: BatchTrace, other, why: str) -> str:
+    a = bt.batches[0]
+    first, second = sum(acc.macs for acc in bt.main.rows), sum(acc.macs for acc in other.rows)
+    rows = (f"{len(bt.main.rows):,} and {len(other.rows):,} rows" if len(bt.main.rows) != len(other.rows)
+            else "other costs")
+    return (f"the forward is not deterministic: two traces at batch {a} ran {first:,} and {second:,} MACs "
+            f"({rows}), so its cost changes {why}; archstat cannot give one count")
+
+
+def _at_batch(bt: BatchTrace, model, inputs, batch: int, device, mode, saved, backward=False, notes=None):
     """(the rows at ``batch``, the BatchTrace their batch dims come from). Batch 1 is derived from
     the traces at 2 and 3 (one sample's share of each sample-wise cost), unless the forward loops
     over the samples (rows only one trace has) or its two traces do not run the same operators,
@@ -182,16 +244,73 @@ def _at_batch(bt: BatchTrace, model, inputs, batch: int, device, mode, saved, ba
     from archstat.ir.program import BatchMismatch
     from archstat.trace.batch import derive
 
+    notes = notes if notes is not None else []
     if bt.batches[0] == batch:
         return bt.main, bt
+    try:
+        one, out_one = _run(model, inputs, batch, device, mode, saved, backward)
+    except ArchstatError:
+        raise
+    except Exception as exc:   # a forward that refuses one sample (batch norm in training): the pair's share
+        failed = ConfigError(f"the module's forward failed on {_inputs_text(inputs, batch)}: {type(exc).__name__}: "
+                             f"{_short(exc)}")
+        if bt.loop_rows:
+            raise failed from None
+        try:
+            derived = derive(bt, batch)
+        except BatchMismatch:
+            raise failed from None
+        notes.append(f"the forward fails at batch {batch} ({type(exc).__name__}: {_short(exc, 120)}): the rows are "
+                     f"one sample's share of the traces at batches {bt.batches[0]} and {bt.batches[1]}")
+        return derived, bt
+    _same_share(one, bt, batch)
+    bt.traced[batch] = one
     if not bt.loop_rows:
         try:
             return derive(bt, batch), bt
         except BatchMismatch:   # the two traces ran other operators: batch 1 gets its own trace
             pass
-    one, out_one = _run(model, inputs, batch, device, mode, saved, backward)
     pair = compare(one, bt.main, out_one, bt.output, batch, bt.batches[0])
     return one, pair
+
+
+def _same_share(one, bt: BatchTrace, batch: int) -> None:
+    """The trace at batch 1 against what the pair at 2 and 3 says one sample costs: torch may run other operators
+    at batch 1 (a view for a copy, ``addmm`` for ``mm``), but the same MACs, row by row; a forward that branches
+    on the batch size does other work, which no per-sample cost describes, and is refused."""
+    a, b = bt.batches
+    after = _after_data(one) | _after_data(bt.main) | _after_data(bt.other)
+    at_a, at_b, traced = (_macs_by_module(rec, after) for rec in (bt.main, bt.other, one))
+    share = {}
+    for name in set(at_a) | set(at_b):
+        x, y = at_a.get(name, 0), at_b.get(name, 0)
+        share[name] = x - (x - y) // (a - b) * (a - batch) if (x - y) % (a - b) == 0 else None
+    if bt.loop_rows:   # a loop over the samples: the totals only
+        expected = sum(at_a.values()) - (sum(at_a.values()) - sum(at_b.values())) // (a - b) * (a - batch)
+        found = sum(traced.values())
+        if found == expected:
+            return
+    else:
+        differ = sorted(n for n in set(share) | set(traced) if share.get(n, 0) != traced.get(n, 0))
+        if not differ:
+            return
+        expected, found = sum(v or 0 for v in share.values()), sum(traced.values())
+    raise UsageError(f"the forward does other work at batch {batch} ({found:,} MACs) than the traces at batches "
+                     f"{a} and {b} give one sample ({expected:,}): it branches on the batch size, so no per-sample "
+                     f"cost describes it; trace it at another batch (--batch {a} or more)")
+
+
+def _macs_by_module(rec, left_out: set[str]) -> dict[str, int]:
+    """MACs per module: a leaf's row, and the operators run outside a leaf under the module that ran them (at
+    batch 1 torch may run ``addmm`` where larger batches run ``mm``, a row of another name under the same
+    module)."""
+    out: dict[str, int] = {}
+    for acc in rec.rows:
+        if acc.name in left_out:
+            continue
+        owner = acc.name.split("#")[0] if acc.module is not None else acc.name.rpartition(".")[0]
+        out[owner] = out.get(owner, 0) + acc.macs
+    return out
 
 
 def _after_data(rec) -> set[str]:
@@ -201,9 +320,18 @@ def _after_data(rec) -> set[str]:
 
 
 def _inputs_text(inputs: InputSet, batch: int) -> str:
-    shapes = ", ".join((f"{s.name}=" if s.name else "") + ("×".join(map(str, s.whole(batch))) or "scalar")
-                       for s in inputs.specs if not s.is_value)
-    return f"a {shapes} input" if len(inputs.specs) == 1 else f"inputs {shapes}"
+    """'a 1×3×8×8 input', 'inputs 1×8, mask=1×8', 'an input of type int' (a value passed as it is)."""
+    shapes = [(f"{s.name}=" if s.name else "") + (f"{type(s.value).__name__} {_short_value(s.value)}" if s.is_value
+                                                   else "×".join(map(str, s.whole(batch))) or "scalar")
+              for s in inputs.specs]
+    if len(shapes) == 1:
+        return f"an input of type {shapes[0]}" if inputs.specs[0].is_value else f"a {shapes[0]} input"
+    return f"inputs {', '.join(shapes)}"
+
+
+def _short_value(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _short(exc: BaseException, limit: int = 300) -> str:
@@ -247,11 +375,54 @@ def _may_fall_back(meta_exc: Exception, model, inputs: InputSet, batch: int, cap
                           "(--memory-cap)")
 
 
-def meta_copy(model):
-    """A copy of a real module on the meta device, without copying its data."""
+def lazy_names(model) -> list[str]:
+    """The parameters and buffers of lazy modules not yet materialised (``nn.LazyLinear`` before its first
+    forward)."""
+    from torch.nn.parameter import is_lazy
+
+    return [n for n, t in (*model.named_parameters(), *model.named_buffers()) if is_lazy(t)]
+
+
+def materialize_lazy(model, inputs: InputSet, batch: int, device: str, mode: str = "eval") -> None:
+    """Lazy modules take their shapes from their first forward: one dry forward (not traced) on ``model`` (a
+    copy archstat made) materialises them, as torch's documentation says to do; one that does not is refused
+    by name."""
+    lazy = lazy_names(model)
+    if not lazy:
+        return
     torch = sys.modules["torch"]
+    from archstat.trace.run import user_code
+
+    shown = ", ".join(lazy[:4]) + (f" and {len(lazy) - 4} more" if len(lazy) > 4 else "")
+    model.train(mode == "train")
+    args, kwargs = inputs.make(model, batch, device)
+    try:
+        with torch.no_grad(), user_code("the forward"):
+            model(*args, **kwargs)
+    except ArchstatError:
+        raise
+    except Exception as exc:
+        raise ConfigError(f"lazy modules ({shown}) take their shapes from a first forward, which failed on "
+                          f"{_inputs_text(inputs, batch)}: {type(exc).__name__}: {_short(exc)}") from None
+    left = lazy_names(model)
+    if left:
+        raise UsageError(f"lazy parameters {', '.join(left[:4])} are not materialised by a forward on "
+                         f"{_inputs_text(inputs, batch)} (their modules never ran): archstat cannot count them")
+
+
+def meta_copy(model):
+    """A copy of a real module on the meta device, without copying its data (a lazy module's parameters stay
+    lazy, on the meta device)."""
+    torch = sys.modules["torch"]
+    from torch.nn.parameter import UninitializedBuffer, UninitializedParameter, is_lazy
+
     memo = {}
+    on_meta: dict[str, Any] = {"device": "meta"}   # (the stubs leave out the factory keywords torch takes)
     for t in (*model.parameters(), *model.buffers()):
+        if is_lazy(t):
+            memo[id(t)] = UninitializedParameter(requires_grad=t.requires_grad, **on_meta) if isinstance(
+                t, torch.nn.Parameter) else UninitializedBuffer(requires_grad=t.requires_grad, **on_meta)
+            continue
         meta = torch.empty_like(t, device="meta")
         memo[id(t)] = torch.nn.Parameter(meta, requires_grad=t.requires_grad) if isinstance(
             t, torch.nn.Parameter) else meta
@@ -406,6 +577,17 @@ def uncounted(accs: list[Acc]) -> list[dict]:
     return list(found.values())
 
 
+FOREIGN = "work in a thread archstat does not follow (started before the forward): its operators are not seen"
+
+
+def foreign_work(rec) -> list[dict]:
+    """Module calls made in a thread the trace did not follow: the total is a lower bound."""
+    foreign = getattr(rec, "foreign", {})
+    if not foreign:
+        return []
+    return [{"op": FOREIGN, "calls": sum(foreign.values()), "rows": list(foreign)}]
+
+
 def data_dependent(accs: list[Acc]) -> list[dict]:
     """The data-dependent operators (nms, roi_align, nonzero): kind, calls, and their rows."""
     found: dict[str, dict] = {}
@@ -417,12 +599,30 @@ def data_dependent(accs: list[Acc]) -> list[dict]:
     return list(found.values())
 
 
-def _data_note(rec: Recorder, first: int, rows: list[Row]) -> str:
+def _data_note(rec: Recorder, first: int, rows: list[Row], inputs: InputSet) -> str:
     dep = [r for r in rows if r.depends_on_data]
     macs = sum(r.macs for r in dep)
     ops = ", ".join(f"{d['op']} ×{d['calls']}" for d in data_dependent(rec.rows))
     return (f"data-dependent ops ({ops}): the {len(dep)} rows from {rec.rows[first].name} on ran on what they returned "
-            f"for this input (zeros), so their MACs ({macs:,}), operations and activations depend on the data")
+            f"for this input ({values_text(inputs)}), so their MACs ({macs:,}), operations and activations depend on "
+            "the data")
+
+
+def values_text(inputs: InputSet) -> str:
+    """What the input tensors held: the factory's example values where it gave real ones, else zeros (ones for
+    masks and bools), as ``inputs.make_tensor`` makes them."""
+    kinds = []
+    for s in inputs.specs:
+        if s.is_value:
+            continue
+        if s.value is not None and getattr(s.value, "device", None) is not None and s.value.device.type != "meta":
+            kinds.append("the factory's example values")
+        elif s.dtype == "bool" or "mask" in (s.name or "").lower():
+            kinds.append("ones")
+        else:
+            kinds.append("zeros")
+    unique = list(dict.fromkeys(kinds))
+    return unique[0] if len(unique) == 1 else " and ".join(unique) if unique else "no tensor"
 
 
 def _per_sample(rows: list[Row], batch: int, totals: Totals) -> Totals:

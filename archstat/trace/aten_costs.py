@@ -187,4 +187,40 @@ def whole_attrs(op: str, args, kwargs) -> dict:
     kwargs = kwargs or {}
     mask = args[3] if len(args) > 3 else kwargs.get("attn_mask")
     causal = args[5] if len(args) > 5 else kwargs.get("is_causal", False)
-    return {"is_causal": bool(causal), "mask": mask is not None}
+    return {"is_causal": bool(causal), "mask": mask is not None, "cpu_kernel": cpu_sdpa_kernel(args, kwargs)}
+
+
+def cpu_sdpa_kernel(args, kwargs) -> str:
+    """The kernel ``scaled_dot_product_attention`` runs on the CPU for these arguments ('math': the matmuls and
+    softmax it decomposes into; 'flash': the fused CPU kernel), as torch's own choice (``torch._fused_sdp_choice``)
+    asked with CPU stand-ins of the traced tensors (their sizes and dtypes; the last dimension dense, one row of
+    memory), so that a counter run on real CPU tensors (FlopCounterMode) can be followed; '' when it cannot
+    tell."""
+    import torch
+
+    names = ("query", "key", "value", "attn_mask", "dropout_p", "is_causal")
+    values = dict(zip(names, args))
+    values.update({k: v for k, v in kwargs.items() if k in (*names, "scale", "enable_gqa")})
+
+    def stand_in(t):
+        if not isinstance(t, torch.Tensor):
+            return t
+        if t.device.type == "cpu":
+            return t
+        if t.dim() == 0:
+            return torch.empty((), dtype=t.dtype)
+        row = torch.empty(max(t.shape[-1], 1), dtype=t.dtype)
+        return row.as_strided(t.shape, [0] * (t.dim() - 1) + [1])
+
+    from torch.utils._python_dispatch import _disable_current_modes  # nothing here is the model's: not traced
+
+    try:
+        with _disable_current_modes():
+            q, k, v = (stand_in(values[n]) for n in ("query", "key", "value"))
+            extra = {n: values[n] for n in ("scale", "enable_gqa") if n in values}
+            choice = torch._fused_sdp_choice(q, k, v, stand_in(values.get("attn_mask")),
+                                             values.get("dropout_p", 0.0), bool(values.get("is_causal", False)),
+                                             **extra)
+    except Exception:   # an argument torch refuses there: the call itself says so when it runs
+        return ""
+    return "math" if int(choice) == 0 else "flash" if int(choice) == 1 else f"backend {int(choice)}"

@@ -150,6 +150,8 @@ class BatchTrace:
     aligned: bool = True        # every row and every operator call found in both traces
     outputs: list = field(default_factory=list)   # (path, TensorTrace | type name)
     loop_rows: list[str] = field(default_factory=list)   # rows of one trace only (a loop over the samples)
+    outputs_total: int = 0      # how many outputs the model returned (``outputs`` lists the first MAX_OUTPUTS)
+    traced: dict = field(default_factory=dict)   # batch → the Recorder traced at it (the pair's, and batch 1's)
 
     def call_pair(self):
         """The two traces' kernel logs as a ``ir.program.BatchPair`` (raises BatchMismatch when
@@ -189,9 +191,10 @@ def _other_values(acc) -> dict[str, int]:
 
 def compare(main, other, out_a, out_b, a: int, b: int) -> BatchTrace:
     """Two recorded forwards (at batches ``a`` and ``b``) → a BatchTrace."""
-    from archstat.trace.outputs import flatten
+    from archstat.trace.outputs import count, flatten
 
     bt = BatchTrace((a, b), main, other, out_a, out_b)
+    bt.traced = {a: main, b: other}
     other_rows = {acc.name: acc for acc in other.rows}
     main_names = {acc.name for acc in main.rows}
     for acc in main.rows:
@@ -227,6 +230,7 @@ def compare(main, other, out_a, out_b, a: int, b: int) -> BatchTrace:
             bt.ops.append(OpTrace(name, x.op, _tensors(x.inputs, y.inputs, a, b), _tensors(x.outputs, y.outputs, a, b),
                                   x.macs, scaling(x.macs, y.macs, a, b), a))
     fa, fb = flatten(out_a), dict((p, v) for p, v in flatten(out_b))
+    bt.outputs_total = count(out_a)
     for path, value in fa:
         other_value = fb.get(path)
         if isinstance(value, tuple) and isinstance(other_value, tuple):
@@ -260,11 +264,27 @@ def trace_batches(model, inputs, batch: int = 1, *, other: Optional[int] = None,
                   mode: str = "eval", saved_nbytes: int = 4) -> BatchTrace:
     """Trace ``model`` on ``inputs`` (an InputSet, or anything ``inputs.normalize`` takes) at
     ``batch`` and at ``other`` (default ``batch + 1``), and compare the two."""
-    from archstat.trace.inputs import normalize
+    from archstat import argcheck
+    from archstat.analyze.stats import MODES
+    from archstat.trace.analyze import _checked_inputs, meta_copy
     from archstat.trace.run import run_forward
 
-    inputs = normalize(inputs)
-    other = other or other_batch(batch)
+    fn = "archstat.trace.batch.trace_batches"
+    argcheck.expect_int(batch, fn, "batch", 1, argcheck.MAX_BATCH)
+    argcheck.expect_int(other, fn, "other", 1, argcheck.MAX_BATCH, optional=True)
+    other = other_batch(batch) if other is None else other
+    if other == batch:
+        raise argcheck.ArgumentValueError(f"the second batch must differ from the first ({batch}): two traces at "
+                                          "one batch cannot tell which dimension is the batch",
+                                          path=argcheck.where(fn, "other"))
+    argcheck.expect_choice(device, fn, "device", ("meta", "cpu"))
+    argcheck.expect_choice(mode, fn, "mode", MODES)
+    argcheck.expect_int(saved_nbytes, fn, "saved_nbytes", 1, 8)
+    if inputs is None:
+        raise argcheck.ArgumentTypeError("expected the inputs, e.g. (3, 224, 224)", path=argcheck.where(fn, "inputs"))
+    inputs = _checked_inputs(model, inputs, max(batch, other), where=argcheck.where(fn, "inputs"))
+    if device == "meta" and not all(t.device.type == "meta" for t in (*model.parameters(), *model.buffers())):
+        model = meta_copy(model)   # a real module is traced on a copy, left untouched
     main, out_a = run_forward(model, inputs, batch, device, mode, saved_nbytes)
     second, out_b = run_forward(model, inputs, other, device, mode, saved_nbytes)
     return compare(main, second, out_a, out_b, batch, other)
@@ -276,13 +296,54 @@ HOW = ("the samples of a batch mix: an input whose batch is not where the model 
 
 
 def check(bt: BatchTrace, after_data: frozenset[str] | set[str] = frozenset()) -> None:
-    """Refuse when a row's cost is neither fixed nor in proportion to the batch (rows computed on
-    what a data-dependent op returned, ``after_data``, depend on the data and are left out)."""
+    """Refuse when a row's cost is neither fixed nor in proportion to the batch, or a kind of row runs a number of
+    times that is neither fixed nor grows with the batch (rows computed on what a data-dependent op returned,
+    ``after_data``, depend on the data and are left out)."""
+    message = problem(bt, after_data)
+    if message:
+        raise UsageError(message)
+
+
+def problem(bt: BatchTrace, after_data: frozenset[str] | set[str] = frozenset()) -> Optional[str]:
+    """What ``check`` refuses, or None."""
     problems = [text for name, text in bt.row_problems() if name not in after_data]
     if problems:
         more = f" (and {len(problems) - 1} more rows)" if len(problems) > 1 else ""
-        raise UsageError(f"cannot tell which dimension is the batch: {problems[0]}{more}, neither the same nor in "
-                         f"proportion; {HOW}")
+        return (f"cannot tell which dimension is the batch: {problems[0]}{more}, neither the same nor in "
+                f"proportion; {HOW}")
+    loops = loop_problems(bt, after_data)
+    if loops:
+        more = f" (and {len(loops) - 1} more)" if len(loops) > 1 else ""
+        return (f"the forward runs other operators at the two batches: {loops[0]}{more}, neither a fixed number "
+                "nor a number that grows with the batch (a loop over the samples), so archstat cannot tell what "
+                "one sample costs")
+    return None
+
+
+def loop_problems(bt: BatchTrace, after_data: frozenset[str] | set[str] = frozenset()) -> list[str]:
+    """Rows that only one trace has (``loop_rows``) must come from a loop over the samples: each kind of row
+    (``rpn.clamp12`` → ``rpn.clamp``) runs c + k·n times at batch n (c fixed, k per sample, both ≥ 0)."""
+    from collections import Counter
+
+    a, b = bt.batches
+    kinds = {_group(n) for n in bt.loop_rows if n not in after_data}
+    if not kinds:
+        return []
+    ca = Counter(_group(acc.name) for acc in bt.main.rows if acc.name not in after_data)
+    cb = Counter(_group(acc.name) for acc in bt.other.rows if acc.name not in after_data)
+    out = []
+    for kind in sorted(kinds):
+        x, y = ca.get(kind, 0), cb.get(kind, 0)
+        k, rest = divmod(y - x, b - a)
+        if rest or k < 0 or x - k * a < 0:
+            out.append(f"'{kind}' runs {x:,} time{'s' if x != 1 else ''} at batch {a} and {y:,} at batch {b}")
+    return out
+
+
+def signature(rec) -> list[tuple]:
+    """What a trace costs, row by row (name, MACs, operations, allocated elements): two traces of one forward at
+    one batch are the same forward when their signatures are equal."""
+    return [(acc.name, *_row_values(acc).values()) for acc in rec.rows]
 
 
 
@@ -323,7 +384,7 @@ def derive(bt: BatchTrace, n: int):
 
     calls = BatchPair(bt.main.op_calls, bt.other.op_calls, a, bt.batches[1]).at(n)   # BatchMismatch: not aligned
     return SimpleNamespace(rows=rows, by_op=by_op, called=bt.main.called, counted_storages=bt.main.counted_storages,
-                           op_calls=calls, modules=bt.main.modules)
+                           op_calls=calls, modules=bt.main.modules, foreign=bt.main.foreign)
 
 
 def _or_share(q: int, scale: str, a: int, n: int) -> int:

@@ -163,7 +163,75 @@ def load_target(target: str) -> Target:
                      f"it was built on the CPU, taking {size / 1e6:.1f} MB of parameters and buffers")
         return Target(model, notes, inputs)
     model, inputs = _split(target, made, torch)
+    if inputs is not None and any(_on_meta(s.value) for s in inputs.specs):
+        inputs = _with_values(target, factory, args, kwargs, inputs, notes, torch)
     return Target(model, notes, inputs)
+
+
+def _on_meta(value) -> bool:
+    return getattr(getattr(value, "device", None), "type", None) == "meta"
+
+
+EXAMPLE_CAP = 256 * 2**20   # bytes one tensor may take while the factory runs again for its example values
+
+
+def _with_values(target, factory, args, kwargs, inputs, notes: list, torch):
+    """The factory's example inputs with their values: made under the meta device they hold none, so the
+    factory runs once more on the CPU, every parameter and buffer sent to the meta device as it is registered
+    and no tensor over EXAMPLE_CAP allowed (``_memory_guard``), and its example tensors are taken when they
+    have the same shapes and dtypes. When that run fails, the shapes are kept and a note says the values were
+    not (zeros stand in where a real run needs them)."""
+    try:
+        with _parameters_on_meta(torch), _memory_guard(torch), user_code(f"'{target}': the factory"):
+            made = factory(*args, **kwargs)
+        _model, real = _split(target, made, torch)
+    except Exception as exc:   # (an ArchstatError too: the first run succeeded, its shapes stand)
+        notes.append(f"the factory's example values could not be kept ({type(exc).__name__}: "
+                     f"{_short(str(exc))}): zeros stand in for them where a real run needs values")
+        return inputs
+    def layout(s):
+        return (s.name, s.shape, s.dtype, s.is_value, type(s.value).__name__)
+    if real is None or [layout(s) for s in real.specs] != [layout(s) for s in inputs.specs]:
+        notes.append("the factory's example inputs differ from one call to the next: their values were not kept "
+                     "(zeros stand in for them where a real run needs values)")
+        return inputs
+    return real
+
+
+@contextmanager
+def _memory_guard(torch):
+    """While a factory runs again for its example values: any tensor over EXAMPLE_CAP refused before it is made
+    (a creation op's size argument) or as soon as it is (any other op), so that a second run never allocates a
+    model's worth of memory."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    def too_big(numel: int, dtype) -> bool:
+        return numel * (dtype.itemsize if dtype is not None else 8) > EXAMPLE_CAP
+
+    class Guard(TorchDispatchMode):
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            kwargs = kwargs or {}
+            size = next((a for a, spec in zip(args, func._schema.arguments) if spec.name == "size"),
+                        kwargs.get("size"))
+            if isinstance(size, (list, tuple)) and all(isinstance(d, int) for d in size):
+                numel = 1
+                for d in size:
+                    numel *= d
+                if too_big(numel, kwargs.get("dtype")) and kwargs.get("device") != torch.device("meta"):
+                    raise MemoryError(f"a tensor of {numel:,} elements while making the example inputs")
+            out = func(*args, **kwargs)
+            for t in (out if isinstance(out, (tuple, list)) else (out,)):
+                if isinstance(t, torch.Tensor) and t.device.type != "meta" and too_big(t.numel(), t.dtype):
+                    raise MemoryError(f"a tensor of {t.numel():,} elements while making the example inputs")
+            return out
+
+    with Guard():
+        yield
+
+
+def _short(text: str, limit: int = 160) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 SHAPES = "a factory returns a module, (module, example_inputs) or (module, args, kwargs)"
@@ -335,8 +403,14 @@ def default_input(target: Optional[str], model):
     from archstat.trace.inputs import InputSet, InputSpec
 
     cfg = getattr(model, "pretrained_cfg", None) or getattr(model, "default_cfg", None)
-    if isinstance(cfg, dict) and cfg.get("input_size"):
-        timm_size = tuple(int(d) for d in cfg["input_size"])
+    if isinstance(cfg, dict) and cfg.get("input_size") is not None:
+        size = cfg["input_size"]
+        if not (isinstance(size, (tuple, list)) and size and all(
+                isinstance(d, int) and not isinstance(d, bool) and 1 <= d <= 10**7 for d in size)):
+            shown = repr(size) if len(repr(size)) <= 40 else repr(size)[:37] + "..."
+            raise UsageError(f"'{target}': the model's pretrained_cfg['input_size'] is {type(size).__name__} "
+                             f"{shown}, not a shape such as (3, 224, 224): give --input")
+        timm_size = tuple(size)
         return InputSet((InputSpec(timm_size),),
                         f"timm's pretrained_cfg['input_size'] {'×'.join(map(str, timm_size))}")
     if not type(model).__module__.startswith("torchvision.models"):

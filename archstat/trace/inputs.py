@@ -348,6 +348,9 @@ def _example_spec(value, where: str, name: Optional[str]) -> InputSpec:
     if isinstance(value, str):
         return _shape_spec(value, where, name)
     if isinstance(value, torch.Tensor) and value.dim() >= 1:
+        if value.shape[0] == 0:
+            raise UsageError(f"{where}: an empty batch ({'×'.join(map(str, value.shape))}): an example input holds "
+                             "at least one sample along dim 0")
         sample = value[0].detach()
         dtype = str(value.dtype).replace("torch.", "")
         return InputSpec(tuple(value.shape[1:]), dtype, name, 0, value=sample)

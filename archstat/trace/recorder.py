@@ -25,9 +25,10 @@ module pre/post hooks keep the stack of running modules, so each operator lands 
 
 from __future__ import annotations
 
+import contextlib
 import sys
+import threading
 from dataclasses import dataclass, field
-from types import FrameType
 from typing import Any, NamedTuple, Optional
 
 from archstat.trace import aten_costs
@@ -101,8 +102,11 @@ class Recorder:
         for pname, p in model.named_parameters():
             self.param_storages.setdefault(storage_key(p), []).append((pname, p))
         self.counted_storages: set[int] = set()
-        # (module name, its leaf row or None, its input TInfos)
-        self.stack: list[tuple[str, Optional[Acc], list[TInfo]]] = []
+        # per thread: (module name, its leaf row or None, its input TInfos) of the modules running in it; a
+        # thread the forward starts begins with its parent's stack (``enter_thread``); a thread archstat does
+        # not follow has none, and the modules it runs are kept in ``foreign``
+        self.stacks: dict[int, list[tuple[str, Optional[Acc], list[TInfo]]]] = {threading.get_ident(): []}
+        self.foreign: dict[str, int] = {}     # module → calls run in a thread whose operators were not seen
         self.rows: list[Acc] = []
         self.calls: dict[str, int] = {}
         self.fn_counts: dict[tuple[str, str], int] = {}
@@ -118,21 +122,46 @@ class Recorder:
         # storage → whether its contents derive from the model's input (set at every write, so a storage
         # address reused after a free takes the status of its new contents)
         self.derived: dict[int, bool] = {}
-        self.functions_log: list[tuple] = []  # Python-level calls other counters count (conventions.py)
+        self.functions_log: list[FnCall] = []  # top-level torch calls (what fvcore's trace sees; conventions.py)
+        self.patched_log: list[FnCall] = []    # calls through what ptflops patches (conventions.py)
         self.packed: set[int] = set()         # quantized ops' prepacked weights already counted
         self.modules: list[tuple] = []        # every module call: (name, module, input TInfos, output TInfos)
         self.failed_op: Optional[str] = None  # the operator that raised, if the forward failed in one
         self.phase = "forward"                # what the operators logged now belong to (backward, optimizer)
         self.module_calls = 0                 # nn.Module calls (each a Python call: host time in eager)
+        self.drew_random = False              # the forward drew random numbers (run.seeded)
+        self.in_kernel = 0                    # > 0 while an operator's kernel runs (its Python calls are not logged)
         # on the meta device every tensor an operator makes is kept until the trace ends (it costs no
         # memory there): no storage address is reused, so each storage is one tensor's (a tensor made
         # without dispatch, an index list, cannot take a freed activation's identity)
         self.hold: Optional[list] = None
 
+    # -- threads --------------------------------------------------------------------------------
+    @property
+    def stack(self) -> list:
+        """The running modules of this thread (an empty list for a thread archstat does not follow)."""
+        return self.stacks.get(threading.get_ident(), [])
+
+    def followed(self) -> bool:
+        return threading.get_ident() in self.stacks
+
+    def snapshot(self) -> list:
+        return list(self.stack)
+
+    def enter_thread(self, parent: list) -> None:
+        """A thread the forward started: its operators land under the modules running where it started."""
+        self.stacks[threading.get_ident()] = list(parent)
+
+    def leave_thread(self) -> None:
+        self.stacks.pop(threading.get_ident(), None)   # (a later thread may reuse the identifier)
+
     # -- modules --------------------------------------------------------------------------------
     def pre(self, module, args, kwargs=None):
-        self.module_calls += 1
         name = self.names.get(id(module), type(module).__name__)
+        if not self.followed():   # hooks are global, dispatch modes are not: its operators go unseen
+            self.foreign[name] = self.foreign.get(name, 0) + 1
+            return
+        self.module_calls += 1
         self.called.add(name)
         tensors = tensors_in(args) + tensors_in(kwargs or {})
         ins = [info(t) for t in tensors]
@@ -149,11 +178,17 @@ class Recorder:
 
     def post(self, module, args, kwargs, output):
         """A forward hook registered ``with_kwargs=True``."""
-        if not self.stack:
+        if not self.followed() or not self.stack:
             return
         name, acc, ins = self.stack.pop()
         outs = tensors_in(output)
         plain = {k: v for k, v in (kwargs or {}).items() if isinstance(v, (bool, int, float, str, type(None)))}
+        if len(args) >= 3:   # self-attention: query, key and value one tensor (nn.MultiheadAttention's fast path)
+            plain["_same_qkv"] = args[0] is args[1] is args[2]
+        masks = [kwargs.get(k) for k in ("attn_mask", "key_padding_mask") if kwargs] + [
+            args[i] for i in (3, 5) if len(args) > i]
+        plain["_float_mask"] = any(getattr(m, "is_floating_point", lambda: False)() for m in masks
+                                   if m is not None and hasattr(m, "dtype"))
         self.modules.append((name, module, ins, [info(t) for t in outs], plain))
         if acc is not None:
             acc.outs = [info(t, storage_key(t) in acc.allocated) for t in outs]
@@ -325,7 +360,8 @@ class Recorder:
                                             sum(p.macs for p in parts))
 
     def functions(self):
-        """A TorchFunctionMode that records ``scaled_dot_product_attention`` as one op."""
+        """A TorchFunctionMode that records ``scaled_dot_product_attention`` as one op and logs the Python-level
+        torch calls a counter that traces (fvcore) sees at the top level (``functions_log``)."""
         torch = sys.modules["torch"]
         from torch.overrides import TorchFunctionMode
 
@@ -337,11 +373,13 @@ class Recorder:
         class Whole(TorchFunctionMode):
             def __torch_function__(self, func, types, args=(), kwargs=None):
                 kwargs = kwargs or {}
+                func = _original(func)   # one of ours, wrapped for ptflops' view
                 name = logged.get(func)
-                if name is not None and recorder.whole is None:
-                    recorder.log_function(name, args, kwargs)
                 if func is not sdpa or recorder.whole is not None:
-                    return func(*args, **kwargs)
+                    out = func(*args, **kwargs)
+                    if name is not None and recorder.whole is None:
+                        recorder.functions_log.append(recorder.fn_call(name, args, kwargs, out))
+                    return out
                 recorder.begin_whole("scaled_dot_product_attention", args, kwargs)
                 try:
                     out = func(*args, **kwargs)
@@ -349,22 +387,47 @@ class Recorder:
                     recorder.whole, recorder.whole_index = None, -1
                     raise
                 recorder.end_whole(out)
+                if name is not None:
+                    recorder.functions_log.append(recorder.fn_call(name, args, kwargs, out))
                 return out
 
         return Whole()
 
-    def log_function(self, name: str, args, kwargs) -> None:
-        """A Python-level torch call other counters see (``F.relu``, ``torch.matmul``, ``F.interpolate``):
-        (name, the innermost module, its tensors' shapes, its plain arguments)."""
+    def fn_call(self, name: str, args, kwargs, out=None) -> FnCall:
+        """One Python-level call: its name, the innermost running module, its arguments (a tensor by its shape)
+        and the shape of its first tensor output."""
+        outs = tensors_in(out) if out is not None else []
+        return FnCall(name, self.stack[-1][0] if self.stack else "", tuple(_arg(a) for a in args),
+                      {k: _arg(v) for k, v in kwargs.items()}, Shape(outs[0].shape) if outs else None)
+
+    def patched(self):
+        """The functions ptflops patches, wrapped the same way for the trace (``patched_log``): ptflops sees a call
+        through the attribute it patched (``F.relu``, ``torch.bmm``, ``Tensor.add``) wherever it is made, inside
+        torch's own functions too (``nn.ReLU`` calling ``F.relu``, ``multi_head_attention_forward`` calling
+        ``torch.bmm``), and never an operator (``x + y``, ``x @ w``) or ``F.linear``."""
         torch = sys.modules["torch"]
-        if name.startswith("Tensor.") and _operator_form():
-            name = f"Tensor.__{name[7:]}__"   # x + y, x * y, x @ y: what a patch of Tensor.add never sees
-        shapes = [tuple(a.shape) if isinstance(a, torch.Tensor) else None for a in args]
-        plain = {k: v for k, v in kwargs.items() if isinstance(v, (int, float, str, bool, tuple, list, type(None)))
-                 and not isinstance(v, torch.Tensor)}
-        plain.update({i: a for i, a in enumerate(args) if isinstance(a, (int, float, str, bool, tuple, list))})
-        module = self.stack[-1][0] if self.stack else ""
-        self.functions_log.append((name, module, shapes, plain))
+        recorder = self
+        F = torch.nn.functional
+        targets = [(F, n, f"F.{n}") for n in PTFLOPS_FUNCTIONAL if hasattr(F, n)]
+        targets += [(torch, n, f"torch.{n}") for n in PTFLOPS_TENSOR_OPS]
+        targets += [(torch.Tensor, n, f"Tensor.{n}") for n in PTFLOPS_TENSOR_METHODS]
+
+        @contextlib.contextmanager
+        def patch():
+            saved = [(owner, n, getattr(owner, n)) for owner, n, _ in targets]
+            for (owner, n, shown), (_, _, original) in zip(targets, saved):
+                setattr(owner, n, _wrapped(recorder, shown, original))
+            try:
+                yield
+            finally:
+                for owner, n, original in saved:
+                    setattr(owner, n, original)
+
+        return patch()
+
+    def log_patched(self, name: str, args, kwargs) -> None:
+        if self.followed() and self.whole is None and not self.in_kernel:
+            self.patched_log.append(self.fn_call(name, args, kwargs))
 
     def claim_packed(self, acc: Acc, packed) -> None:
         """A quantized op's prepacked weight and bias (not nn.Parameters): counted once, in its row."""
@@ -402,42 +465,67 @@ class Recorder:
         return pack, (lambda t: t)
 
 
+class Shape(tuple):
+    """A tensor argument of a logged call, by its shape (apart from a tuple given as a value)."""
+
+
+class FnCall(NamedTuple):
+    """A Python-level torch call: ``args`` and ``kwargs`` hold each tensor's Shape, each plain value as it is
+    (numbers, strings, tuples of them) and None for anything else; ``out``: its first output's Shape."""
+    name: str
+    module: str
+    args: tuple
+    kwargs: dict
+    out: Optional[Shape]
+
+
+def _arg(value):
+    torch = sys.modules["torch"]
+    if isinstance(value, torch.Tensor):
+        return Shape(value.shape)
+    if isinstance(value, (bool, int, float, str, type(None))):
+        return value
+    if isinstance(value, (tuple, list)) and all(isinstance(v, (bool, int, float)) for v in value):
+        return tuple(value)
+    return None
+
+
+def _wrapped(recorder: Recorder, name: str, original):
+    def wrapper(*args, **kwargs):
+        recorder.log_patched(name, args, kwargs)
+        return original(*args, **kwargs)
+
+    wrapper.__archstat_original__ = original  # type: ignore[attr-defined]
+    return wrapper
+
+
+# what ptflops 0.7.5 patches while it counts (pytorch_engine.py: patch_functional, patch_tensor_ops)
+PTFLOPS_FUNCTIONAL = ("relu", "prelu", "elu", "relu6", "gelu", "avg_pool1d", "avg_pool2d", "avg_pool3d",
+                      "max_pool1d", "max_pool2d", "max_pool3d", "adaptive_avg_pool1d", "adaptive_avg_pool2d",
+                      "adaptive_avg_pool3d", "adaptive_max_pool1d", "adaptive_max_pool2d", "adaptive_max_pool3d",
+                      "softmax", "upsample", "interpolate", "silu")
+PTFLOPS_TENSOR_OPS = ("matmul", "mm", "bmm", "addmm", "baddbmm", "mul", "add")
+PTFLOPS_TENSOR_METHODS = ("matmul", "mm", "bmm", "addmm", "mul", "add")
+
 _LOGGED: dict = {}
 
 
-def _operator_form() -> bool:
-    """Whether the Python line that called a Tensor method wrote it as an operator (``x + y``): the
-    caller's current instruction is a binary operation, not a call."""
-    import dis
-
-    frame: Optional[FrameType] = sys._getframe(2)
-    while frame is not None and ("torch" + "/overrides" in frame.f_code.co_filename.replace("\\", "/")
-                                 or frame.f_code.co_filename == __file__):
-        frame = frame.f_back
-    if frame is None:
-        return False
-    try:
-        op = dis.opname[frame.f_code.co_code[frame.f_lasti]]
-    except (IndexError, AttributeError):
-        return False
-    return op.startswith(("BINARY_", "INPLACE_"))
+def _original(func):
+    """A function as torch defines it (not the wrapper ``patched`` put in its place)."""
+    return getattr(func, "__archstat_original__", func)
 
 
 def _logged_functions(torch) -> dict:
-    """The torch functions whose calls other counters count, by object → 'F.relu', 'torch.matmul'."""
+    """The torch functions whose top-level calls a tracing counter (fvcore) sees, by object → 'F.layer_norm'."""
     if not _LOGGED:
         F = torch.nn.functional
-        for n in ("relu", "prelu", "elu", "relu6", "gelu", "silu", "softmax", "interpolate", "upsample", "linear",
-                  "avg_pool1d", "avg_pool2d", "avg_pool3d", "max_pool1d", "max_pool2d", "max_pool3d",
-                  "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_avg_pool3d", "adaptive_max_pool1d",
-                  "adaptive_max_pool2d", "adaptive_max_pool3d", "grid_sample", "scaled_dot_product_attention"):
+        for n in ("batch_norm", "instance_norm", "layer_norm", "group_norm", "interpolate", "upsample",
+                  "upsample_nearest", "upsample_bilinear", "adaptive_avg_pool2d", "grid_sample", "linear",
+                  "scaled_dot_product_attention"):
             if hasattr(F, n):
-                _LOGGED[getattr(F, n)] = f"F.{n}"
-        for n in ("matmul", "mm", "bmm", "addmm", "baddbmm", "mul", "add", "einsum"):
-            _LOGGED[getattr(torch, n)] = f"torch.{n}"
-            if hasattr(torch.Tensor, n):
-                _LOGGED[getattr(torch.Tensor, n)] = f"Tensor.{n}"
-        _LOGGED[torch.Tensor.__matmul__] = "Tensor.__matmul__"
+                _LOGGED[_original(getattr(F, n))] = f"F.{n}"
+        for n in ("matmul", "mm", "bmm", "einsum"):
+            _LOGGED[_original(getattr(torch, n))] = f"torch.{n}"
     return _LOGGED
 
 
