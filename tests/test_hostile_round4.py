@@ -197,7 +197,9 @@ def test_a_forward_that_recurses_without_end_is_named():
                       "least one sample along dim 0"),
     ("cfg_string", "the model's pretrained_cfg['input_size'] is str '3x224x224', not a shape such as (3, 224, 224): "
                    "give --input"),
-    ("cfg_none", "a module needs --input (e.g. --input 3x224x224)"),
+    ("cfg_none", "archstat cannot tell this module's input (its factory gives no example inputs, and it has no "
+                 "timm pretrained config or torchvision weights to read it from): give --input (e.g. --input "
+                 "3x224x224)"),
 ])
 def test_factories_own_inputs_that_are_not_inputs(cli, target, expected):
     assert expected in one_error(cli("table", f"module:{HN}:{target}"))
