@@ -52,7 +52,13 @@ def test_train_mode_takes_real_optimizer_steps():
     p = profile("googlenet-inception3b", device="cpu", mode="train", optimizer="sgd", warmup=0, iters=2,
                 per_layer=False)
     assert p.mode == "train" and p.optimizer == "sgd"
-    assert p.macs_per_step == 3 * archstat.analyze("googlenet-inception3b").totals.macs
+    # the step's MACs from its traced backward (perf's one training rule), not forward × 3: every conv's grad
+    # weight (= its forward MACs, 304,267,264 in all), grad input only where the input needs a gradient — the
+    # 3x3 and 5x5 convs after their reduces (173,408,256 + 60,211,200); the convs reading the block's input
+    # (which needs none) compute no grad input
+    forward = archstat.analyze("googlenet-inception3b").totals.macs
+    assert forward == 304_267_264
+    assert p.macs_per_step == forward + 304_267_264 + 173_408_256 + 60_211_200
     assert p.estimate_bytes == archstat.analyze("googlenet-inception3b", mode="train", optimizer="sgd").training.total
 
 
@@ -87,3 +93,21 @@ def test_cuda_profile():
     p = profile("resnet18", device="cuda", batch=8, warmup=2, iters=5)
     assert p.measured_peak_bytes > p.weights_bytes > 0 and p.median_ms > 0
     assert p.layers_sum_ms <= p.layer_pass_ms * 1.01
+
+
+def test_a_training_step_without_its_traced_backward_reports_no_mac_rate():
+    """Where the backward could not be traced, the step's MACs are unknown: no rate is made up (forward × 3)."""
+    import dataclasses
+
+    from archstat.profile.measure import _step_macs
+    from archstat.report.profile_report import render
+
+    stats = archstat.analyze("conv7x7")
+    assert _step_macs(stats, None, "train") is None
+    assert _step_macs(stats, None, "eval") == stats.totals.macs
+    p = dataclasses.replace(profile("conv7x7", device="cpu", warmup=0, iters=2, per_layer=False), mode="train",
+                            optimizer="sgd", macs_per_step=None)
+    assert p.macs_per_s is None and p.peak_share is None
+    assert "the training step's backward could not be traced" in render([p], "text").text()
+    assert json.loads(render([p], "json"))["macs_per_s"] is None
+    assert render([p], "csv").splitlines()[1].split(",")[9] == ""

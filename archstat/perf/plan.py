@@ -32,7 +32,7 @@ from archstat.enums import StrEnum
 from archstat.ir import aten
 from archstat.ir.aten import Epilogue, Kind, Sub
 from archstat.ir.program import IdSpace, OpCall, Phase, numel
-from archstat.perf.runtime import RuntimeRecord, record
+from archstat.perf.runtime import Runtime, RuntimeRecord, record
 
 # memory kernels a generated kernel (compile, engine) can take in
 FUSIBLE = frozenset({Sub.POINTWISE, Sub.REDUCTION, Sub.NORM, Sub.SOFTMAX, Sub.POOL, Sub.COPY, Sub.GATHER, Sub.CAST})
@@ -257,6 +257,15 @@ def plan(calls: list[OpCall], runtime: str, target: Target, *, precision: str = 
     for s in kernels:
         s.weight_read = min(s.read, sum(n for t, n in dict(s.inputs).items() if t in weights))
     return Plan(rt.name, precision, kernels, tf32, builder.notes, builder.unknown)
+
+
+def step_macs(calls: list[OpCall], target: Optional[Target] = None) -> int:
+    """The multiply-accumulates a traced step runs: its operators' own (the forward's) and those the plan
+    derives for the backward's (``convolution_backward``: grad input and grad weight as its output mask
+    asks; a matrix product's backward is traced as products already). The one training rule: ``profile``'s
+    achieved MAC/s of a training step; the
+    prediction's totals sum the same kernels' MACs."""
+    return sum(s.macs for s in plan(calls, Runtime.EAGER, target or Target()).kernels)
 
 
 def _io(k: OpCall) -> dict:

@@ -74,7 +74,7 @@ class Profile:
     warmup: int
     iters: int
     latencies_ms: list[float]
-    macs_per_step: int
+    macs_per_step: Optional[int]   # None: a training step whose backward could not be traced
     measured_peak_bytes: int
     weights_bytes: int
     estimate_bytes: int
@@ -113,12 +113,13 @@ class Profile:
         return self.batch / (self.median_ms / 1e3)
 
     @property
-    def macs_per_s(self) -> float:
-        return self.macs_per_step / (self.median_ms / 1e3)
+    def macs_per_s(self) -> Optional[float]:
+        return None if self.macs_per_step is None else self.macs_per_step / (self.median_ms / 1e3)
 
     @property
     def peak_share(self) -> Optional[float]:
-        return None if not self.peak_flops else 2 * self.macs_per_s / self.peak_flops
+        rate = self.macs_per_s
+        return None if not self.peak_flops or rate is None else 2 * rate / self.peak_flops
 
     @property
     def layers_sum_ms(self) -> Optional[float]:
@@ -401,7 +402,6 @@ def profile(target: str, *, device: str = "cpu", batch: int = 1, dtype: str = "f
                          f"{'×'.join(map(str, shape))}")
     row_macs = {r.name: r.macs for r in stats.rows}
     estimate = memory_estimate(stats)
-    macs = stats.totals.macs * (3 if mode == "train" else 1)   # backward ≈ 2 × forward (input and weight grads)
     with on_device(dev), fp32math.use(torch, conv=tf32, matmul=tf32), \
             fp32math.cudnn_benchmark(torch, cudnn_benchmark):
         live = fp32math.read(torch) if dev.type == "cuda" else None
@@ -449,6 +449,7 @@ def profile(target: str, *, device: str = "cpu", batch: int = 1, dtype: str = "f
         kernels = prediction_calls(target, params, input_shape, module, shape, batch, mode, in_dtype)
     except Exception:
         kernels = None
+    macs = _step_macs(stats, kernels, mode)
     prediction, why, peak_flops, peak_note, entry = _predict(
         stats, str(dev), device_name, mode, math, memory_bytes, sms, kernels=kernels, batch=batch, dtype=dtype,
         precision=precision, channels_last=channels_last, optimizer=optimizer, runtime=runtime)
@@ -462,6 +463,18 @@ def profile(target: str, *, device: str = "cpu", batch: int = 1, dtype: str = "f
                    layer_method=layer_method, layer_passes_ms=passes, layer_plain_ms=plain,
                    environment=_with_load_after(environment), device_entry=entry,
                    peak_note=peak_note, runtime=runtime)
+
+
+def _step_macs(stats, kernels, mode: str) -> Optional[int]:
+    """The MACs one measured step runs: the forward's (the table's total); a training step's from its traced
+    backward as the performance model plans it (``perf.plan.step_macs``), None when that trace failed."""
+    if mode != "train":
+        return stats.totals.macs
+    if kernels is None:
+        return None
+    from archstat.perf.plan import step_macs
+
+    return step_macs(kernels)
 
 
 def _environment(torch, dev, live, bench) -> dict:

@@ -92,7 +92,8 @@ def render(profiles: list, fmt: str, top: int | None = None, view=None, per_laye
         for p in profiles:
             lines.append([p.model, p.device, p.dtype, p.batch, p.mode, f"{p.median_ms:.4f}",
                           f"{p.percentile(0.1):.4f}", f"{p.percentile(0.9):.4f}", f"{p.throughput:.2f}",
-                          f"{p.macs_per_s:.0f}", p.measured_peak_bytes, p.estimate_bytes, p.precision,
+                          "" if p.macs_per_s is None else f"{p.macs_per_s:.0f}", p.measured_peak_bytes,
+                          p.estimate_bytes, p.precision,
                           p.math.get("conv", ""), p.math.get("matmul", ""), p.channels_last])
         return csv_text(lines)
     md = fmt == "markdown"
@@ -225,8 +226,10 @@ def _summary(p) -> list[str]:
         f"latency per batch   median {p.median_ms:.3f} ms   p10 {p.percentile(0.1):.3f} ms   "
         f"p90 {p.percentile(0.9):.3f} ms   ({p.iters} steps after {p.warmup} warm-up)",
         f"throughput          {p.throughput:,.1f} samples/s",
-        f"achieved            {fmt_si(p.macs_per_s)}MAC/s{share}"
-        + (" (train: forward MACs × 3)" if p.mode == "train" else ""),
+        (f"achieved            {fmt_si(p.macs_per_s)}MAC/s{share}"
+         + (" (train: forward and traced backward MACs)" if p.mode == "train" else "")
+         if p.macs_per_s is not None else
+         "achieved            — (the training step's backward could not be traced: its MACs are unknown)"),
         _prediction_line(p),
         f"memory measured     {fmt_bytes_both(p.measured_peak_bytes)}  [{p.memory_method}]",
         f"  weights           {fmt_bytes_both(p.weights_bytes)}",
