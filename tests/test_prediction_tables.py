@@ -66,6 +66,18 @@ def test_per_accelerator_value_and_power_cap():
     assert row["dtype"] == "fp8" and not row["replayable"] and "FP8" in row["why"]
 
 
+def test_a_mig_row_is_what_its_one_slice_ran(mlperf_resnet50):
+    """Azure v3.0, 'NVIDIA A100-PCIe-80GB (1x1g.10gb MIG)' on a 4-GPU system: 5,361.73 samples/s offline is one
+    1g.10gb slice's (a seventh of the 38,717 one whole A100-PCIe-80GB ran in that round is 5,531), not 5,361.73 / 4."""
+    row = next(r for r in mlperf_resnet50 if r["round"] == "v3.0" and "MIG" in r["accelerator"]
+               and r["scenario"] == "Offline")
+    assert row["accelerator_count"] == 4 and row["device"] == "a100-pcie-mig-1g.10gb"
+    assert row["samples_per_s"] == 5361.73
+    whole = next(r for r in mlperf_resnet50 if r["round"] == "v3.0" and r["system"] == "NC96ads_A100_v4_TRT"
+                 and r["scenario"] == "Offline")
+    assert whole["samples_per_s"] == pytest.approx(154868 / 4)
+
+
 def test_accelerator_names_are_cleaned_before_matching():
     assert tables.clean_accelerator("NVIDIA A100-PCIe-80GB (1x1g.10gb MIG)")[0] == "NVIDIA A100-PCIe-80GB MIG 1g.10gb"
     assert tables.clean_accelerator("NVIDIA H100-SXM-80GB [parsed from system id; system JSON not read]")[0] == \

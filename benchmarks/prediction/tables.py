@@ -165,6 +165,13 @@ def mlperf_rows(table: Table) -> list[dict]:
             else:
                 batch = int(row["config_batch"]) if row["config_batch"] else 0
                 samples = float(row["per_accelerator"].split()[0])
+                mig = re.search(r"\((\d+)x\dg\.\d+gb MIG\)$", row["accelerator"])
+                if mig:
+                    # a MIG row's value is what its N instances ran ("1x1g.10gb": one slice), not per GPU of the
+                    # system: the file's power note says "MIG slice of one GPU", and Azure's v3.0 1g.10gb
+                    # results (bert-99 491.5, resnet50 5,361.7 samples/s offline) are a seventh of one whole
+                    # A100-PCIe-80GB's in the same round (3,114 and 38,717 per GPU: 445 and 5,531), not of four
+                    samples = value / int(mig.group(1))
                 step_ms = 1000.0 * batch / samples if batch else None
                 batch_from = ("config" + (f" ({row['config_note']})" if row["config_note"] else "")
                               if batch else "no config states it")
