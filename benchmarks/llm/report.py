@@ -70,7 +70,8 @@ def results_markdown(rows, summary, table, source_of, fmt_summary) -> str:
         "output, beam search of 4 decoded as 4 sequences; Llama 2 70B: 294 in, 294.45 out), Llama 2 70B at TP 2 on "
         "80–94 GB parts and TP 1 on 141–144 GB parts, MLPerf in fp8 with an fp8 KV cache, TensorRT-LLM's FP8 rows "
         "with an fp8 KV cache, its 'GH200 120GB' as devices.yaml's gh200 (96 GB HBM3), the links between GPUs "
-        "from `archstat/llm/comm.py`'s table (devices.yaml has none yet). Falcon 180B (not in the zoo) and MLPerf "
+        "from each part's devices.yaml entry (`nvlink_gb_s`, else its PCIe host link; read by "
+        "`archstat/llm/comm.py`). Falcon 180B (not in the zoo) and MLPerf "
         "MaxQ (power-capped) rows are left out.",
         "",
         "## Summary",
