@@ -436,16 +436,19 @@ def quiet():
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()), \
             warnings.catch_warnings():
         warnings.simplefilter("ignore")
+        before = logging.root.manager.disable
         logging.disable(logging.WARNING)
         try:
             yield
         finally:
-            logging.disable(logging.NOTSET)
+            logging.disable(before)   # as it was (a caller's own setting kept)
 
 
 def make(factory):
-    torch.manual_seed(0)
-    return factory().eval()
+    """A fresh model from ``factory``, its weights drawn at seed 0 (the caller's generator put back after)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        return factory().eval()
 
 
 def example(shape, batch: int):
@@ -461,8 +464,9 @@ def example(shape, batch: int):
 def peer_total(peer: str, factory, shape, batch: int) -> int:
     """What ``peer`` prints for a fresh model from ``factory`` on a batch of ``batch`` samples."""
     model = make(factory)
-    torch.manual_seed(1)
-    x = example(shape, batch)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(1)
+        x = example(shape, batch)
     with quiet():
         if peer == "fvcore":
             from fvcore.nn import FlopCountAnalysis

@@ -275,9 +275,15 @@ def test_a_value_input_is_named_in_a_failure(cli):
     assert "the module's forward failed on an input of type int 3: RuntimeError: mat1 and mat2" in line
 
 
-def test_profile_of_a_model_too_big_to_build_is_out_of_memory_with_the_estimate(cli):
+def test_profile_of_a_model_too_big_to_build_is_out_of_memory_with_the_estimate(cli, monkeypatch):
+    from archstat.profile import measure
+
+    # the host's memory fixed (64 GB), so the refusal does not depend on this machine (or on /proc/meminfo)
+    monkeypatch.setattr(measure, "_capacity", lambda dev: (64 * 10**9, "this machine's available memory"))
     line = one_error(cli("profile", f"module:{HN}:trillion", "--input", "1000000", "--iters", "1"), code=1)
+    # Linear(10^6, 10^6): 10^12 weights + 10^6 biases = 1,000,001,000,000 parameters × 4 B = 4,000.0 GB
     assert "out of memory: the model's parameters and buffers take 4,000.0 GB (1,000,001,000,000 parameters)" in line
+    assert "more than this machine's available memory (64.0 GB)" in line
     assert "archstat's estimate for the run at batch 1:" in line
 
 
@@ -299,17 +305,24 @@ def test_the_limits_table_states_round_4s_bounds():
     ("ExitsHard", "the forward called os._exit(0) at "),
     ("exits_in_the_factory", "the factory called os._exit(3) at "),
 ])
-def test_os_exit_in_user_code_is_a_located_error(cli, target, what):
+def test_os_exit_in_user_code_is_a_located_error(cli, monkeypatch, target, what):
+    def not_caught(code):   # the guard wraps whatever os._exit is: were it broken, this fails the test
+        pytest.fail(f"os._exit({code}) reached the real exit: archstat's guard did not catch it")
+
+    monkeypatch.setattr(os, "_exit", not_caught)
     line = one_error(cli("table", f"module:{HN}:{target}", "--input", "8"))
     assert what in line and "hostile_nets.py:" in line and "which would end archstat at once with no output" in line
-    assert os._exit.__module__ in ("posix", "nt")              # put back
+    assert os._exit is not_caught                              # put back
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="POSIX only")
 def test_a_forked_child_still_exits():
     import archstat
+    from tests.fixtures import hostile_nets
 
+    hostile_nets.CHILD_STATUS.clear()
     assert archstat.analyze(hn_module("ForksAChild"), input_shape=(8,)).totals.macs == 64
+    assert hostile_nets.CHILD_STATUS and all(s == 0 for s in hostile_nets.CHILD_STATUS)   # exited, status 0
 
 
 def hn_module(name):

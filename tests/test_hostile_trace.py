@@ -126,6 +126,43 @@ def test_work_in_a_thread_started_before_the_forward_makes_the_total_a_lower_bou
     assert entry["op"].startswith("work in a thread archstat does not follow") and entry["rows"] == ["fc"]
 
 
+def test_a_pool_the_forward_starts_and_keeps_is_left_untraced_after_the_trace():
+    """A forward that makes a pool on its first call and keeps it: its worker thread outlives the trace. Once the
+    trace is over, the recorder's modes that thread still holds pass every call through (nothing is recorded into
+    a finished trace), and the next trace, which does not follow that older thread, says its work is unseen."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from archstat.trace.inputs import InputSet, InputSpec
+    from archstat.trace.run import run_forward
+
+    kept: list = []
+
+    class KeptPool(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(16, 16)
+
+        def forward(self, x):
+            if not kept:
+                kept.append(ThreadPoolExecutor(1))
+            return kept[0].submit(self.fc, x).result()
+
+    model = KeptPool()
+    try:
+        rec, _ = run_forward(model, InputSet((InputSpec((16,)),)), 2, "cpu", "eval", 4)
+        assert rec.closed and rec.outlived == 1
+        calls = len(rec.op_calls)
+        assert calls and sum(c.macs for c in rec.op_calls) == 2 * 16 * 16      # the Linear, traced in the pool
+        kept[0].submit(lambda: nn.Linear(16, 16)(torch.ones(4, 16))).result()   # work after the trace
+        assert len(rec.op_calls) == calls                                       # nothing recorded into it
+        stats = archstat.analyze(model, input_shape=(16,))       # a second trace: the pool is older than it
+    finally:
+        kept[0].shutdown()
+    assert not stats.totals.complete
+    (entry,) = stats.totals.uncounted
+    assert "kept from an earlier call" in entry["op"] and entry["rows"] == ["fc"]
+
+
 def test_profile_macs_per_second_counts_the_threads_work(cli):
     r = cli("profile", f"module:{HN}:Threaded", "--input", "64", "--iters", "1", "--warmup", "0", "--no-layers",
             "--format", "json")

@@ -111,3 +111,34 @@ def test_a_training_step_without_its_traced_backward_reports_no_mac_rate():
     assert "the training step's backward could not be traced" in render([p], "text").text()
     assert json.loads(render([p], "json"))["macs_per_s"] is None
     assert render([p], "csv").splitlines()[1].split(",")[9] == ""
+
+
+def test_every_output_takes_a_gradient_in_the_traced_and_the_measured_step():
+    """One loss for the step profile measures and the backward the prediction traces (trace.run.stand_in_loss):
+    a model with two heads trains both. Per sample: forward 8·16 (trunk) + 16·4 + 16·4 (heads) = 256 MACs;
+    backward: every weight's gradient (256 again) and the heads' grad inputs (16·4 · 2 = 128), none for the
+    trunk's input (the data needs no gradient): 640 per sample, 1,280 at batch 2."""
+    from torch import nn
+
+    from archstat.perf.plan import step_macs
+    from archstat.trace.analyze import analyze_module
+    from archstat.trace.inputs import InputSpec
+
+    class TwoHeads(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.trunk, self.a, self.b = nn.Linear(8, 16), nn.Linear(16, 4), nn.Linear(16, 4)
+
+        def forward(self, x):
+            h = self.trunk(x)
+            return self.a(h), self.b(h)
+
+    traced = analyze_module(TwoHeads(), InputSpec((8,)), batch=2, mode="train", backward=True)
+    assert step_macs(traced.op_calls) == 1_280
+    model = TwoHeads()
+    step = make_step(model, torch.randn(2, 8), "train", "sgd")
+    step()
+    assert all(p.grad is None for p in model.parameters())       # zeroed after the step…
+    before = [p.detach().clone() for p in model.parameters()]
+    step()
+    assert all(not torch.equal(a, b) for a, b in zip(before, model.parameters()))   # …and every head trained

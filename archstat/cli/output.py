@@ -60,13 +60,19 @@ def data_channel() -> Iterator[None]:
     _flush_c_stdio()
     try:
         saved = os.dup(1)          # not inheritable: a child process never gets it
+    except OSError:
+        yield
+        return
+    try:
         try:
             os.dup2(2, 1)
         except OSError:            # no stderr: what user code writes is dropped, never mixed into the data
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, 1)
             os.close(devnull)
-    except OSError:
+    except OSError:                # fd 1 is left as it was: the descriptor kept for the data is not needed
+        with contextlib.suppress(OSError):
+            os.close(saved)
         yield
         return
     _DATA_FD = saved
@@ -75,13 +81,16 @@ def data_channel() -> Iterator[None]:
     original = sys.stdout
     global _TERMINAL_ENCODING
     _TERMINAL_ENCODING = getattr(original, "encoding", None) or "utf-8"
-    sys.stdout = open(saved, "w", encoding="utf-8", errors="backslashreplace", closefd=False)
+    wrapper = open(saved, "w", encoding="utf-8", errors="backslashreplace", closefd=False)
+    sys.stdout = wrapper
     try:
         yield
     finally:
         with contextlib.suppress(OSError, ValueError, AttributeError):
             sys.stdout.flush()
         sys.stdout = original
+        with contextlib.suppress(OSError, ValueError):   # closed now (closefd=False: the descriptor stays),
+            wrapper.close()                              # never flushed later into a reused descriptor
         _flush_c_stdio()
         _DATA_FD = None
         with contextlib.suppress(OSError):

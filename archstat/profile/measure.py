@@ -313,8 +313,7 @@ def make_step(module, x, mode: str, optimizer: Optional[str], *, amp_dtype=None,
             with torch.inference_mode(), autocast():
                 return module(x)
         return StepFn(infer, autocast=amp_dtype)
-    from archstat.trace.recorder import tensors_in
-    from archstat.trace.run import no_loss_message, nothing_to_train
+    from archstat.trace.run import nothing_to_train, stand_in_loss
 
     module.train()
     params = [p for p in module.parameters() if p.requires_grad]
@@ -330,14 +329,8 @@ def make_step(module, x, mode: str, optimizer: Optional[str], *, amp_dtype=None,
 
     def train():
         with autocast():
-            out = module(x)
-            outs = [o for o in tensors_in(out) if o.is_floating_point()]
-            if not outs:
-                raise UsageError(no_loss_message(out))
-            # a stand-in loss: every floating output gets a gradient
-            loss = sum((o.float().square().mean() for o in outs), torch.zeros((), device=x.device))
-        if not loss.requires_grad:
-            raise UsageError(nothing_to_train(module))
+            # the loss the prediction's traced backward ran (every floating output takes a gradient)
+            loss = stand_in_loss(module(x), module)
         if scaler is not None:
             scaler.scale(loss).backward()
             scaler.step(opt)
@@ -445,14 +438,17 @@ def profile(target: str, *, device: str = "cpu", batch: int = 1, dtype: str = "f
                        "settings": live.as_dict(), "device_has_tf32": fp32math.device_has_tf32(props)}
     memory_bytes = getattr(props, "total_memory", None)
     sms = getattr(props, "multi_processor_count", None)
+    untraced = ""
     try:
         kernels = prediction_calls(target, params, input_shape, module, shape, batch, mode, in_dtype)
-    except Exception:
-        kernels = None
+    except Exception as exc:   # the measurement stands; the prediction (and a step's MACs) say why they cannot
+        kernels, untraced = None, " ".join(f"{type(exc).__name__}: {exc}".split())[:200]
     macs = _step_macs(stats, kernels, mode)
     prediction, why, peak_flops, peak_note, entry = _predict(
         stats, str(dev), device_name, mode, math, memory_bytes, sms, kernels=kernels, batch=batch, dtype=dtype,
         precision=precision, channels_last=channels_last, optimizer=optimizer, runtime=runtime)
+    if untraced and prediction is None:
+        why = f"{why} ({untraced})"
     return Profile(model=name, device=str(dev), device_name=device_name, torch_version=torch.__version__,
                    dtype=dtype, batch=batch, mode=mode, optimizer=optimizer if mode == "train" else None,
                    channels_last=channels_last, threads=torch.get_num_threads() if dev.type == "cpu" else None,
@@ -489,7 +485,7 @@ def _with_load_after(environment: dict) -> dict:
     return {**environment, "load_average_after": load_average()}
 
 
-def _build(target, params, input_shape, batch, dtype, mode, optimizer, amp, dev=None):
+def _build(target, params, input_shape, batch, dtype, mode, optimizer, amp):
     """(analytic stats, the module on the CPU, the input shape, the model's name, the input's dtype or None)."""
     torch = require_torch()
     from archstat.api import analyze, build, load

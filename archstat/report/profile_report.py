@@ -229,7 +229,8 @@ def _summary(p) -> list[str]:
         (f"achieved            {fmt_si(p.macs_per_s)}MAC/s{share}"
          + (" (train: forward and traced backward MACs)" if p.mode == "train" else "")
          if p.macs_per_s is not None else
-         "achieved            — (the training step's backward could not be traced: its MACs are unknown)"),
+         "achieved            — (the training step's backward could not be traced: its MACs are unknown; the "
+         "prediction line says why)"),
         _prediction_line(p),
         f"memory measured     {fmt_bytes_both(p.measured_peak_bytes)}  [{p.memory_method}]",
         f"  weights           {fmt_bytes_both(p.weights_bytes)}",

@@ -206,6 +206,10 @@ def _proven(bt: BatchTrace, model, inputs, batch: int, device, mode, saved, back
             raise UsageError(_changes(bt, again.main, "from one call to the next: it keeps state between calls"))
     if message:
         raise UsageError(message)
+    if bt.main.outlived:
+        notes.append(f"the forward started {bt.main.outlived:,} thread{'s' if bt.main.outlived > 1 else ''} (a pool "
+                     "kept between calls) still running after it: work they do after a forward is not counted, "
+                     "and a later forward's work in them is not seen")
     if bt.main.drew_random or bt.other.drew_random:
         a = bt.batches[0]
         for seed in range(1, RANDOM_SEEDS):
@@ -577,7 +581,8 @@ def uncounted(accs: list[Acc]) -> list[dict]:
     return list(found.values())
 
 
-FOREIGN = "work in a thread archstat does not follow (started before the forward): its operators are not seen"
+FOREIGN = ("work in a thread archstat does not follow (started before this forward, such as a pool made in "
+           "__init__ or kept from an earlier call): its operators are not seen")
 
 
 def foreign_work(rec) -> list[dict]:

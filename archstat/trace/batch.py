@@ -10,7 +10,8 @@ whose rank changes, or in which more than one dimension changes, has none archst
 Every row's MACs, operations and allocated elements must be the same at both batches (a fixed
 cost) or in proportion to the batch (a sample-wise cost). Anything else (a row that costs 4× at
 twice the batch: the samples of the batch are mixed, the batch read as a sequence) means archstat
-cannot tell what one sample costs, and ``check`` refuses with the row and its two figures.
+cannot tell what one sample costs, and ``problem`` says so with the row and its two figures (the
+refusal ``analyze`` gives).
 
 The API for other code (the performance model reads shapes at any batch from one pair of traces):
 
@@ -29,8 +30,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any, Optional
-
-from archstat.errors import UsageError
 
 
 @dataclass(frozen=True)
@@ -295,17 +294,12 @@ HOW = ("the samples of a batch mix: an input whose batch is not where the model 
        "--input unbatched:8x256)")
 
 
-def check(bt: BatchTrace, after_data: frozenset[str] | set[str] = frozenset()) -> None:
-    """Refuse when a row's cost is neither fixed nor in proportion to the batch, or a kind of row runs a number of
-    times that is neither fixed nor grows with the batch (rows computed on what a data-dependent op returned,
-    ``after_data``, depend on the data and are left out)."""
-    message = problem(bt, after_data)
-    if message:
-        raise UsageError(message)
-
-
 def problem(bt: BatchTrace, after_data: frozenset[str] | set[str] = frozenset()) -> Optional[str]:
-    """What ``check`` refuses, or None."""
+    """Why the pair cannot be read as one sample's cost times the batch (the message the refusal gives), or
+    None: a row's cost neither fixed nor in proportion to the batch, or a kind of row run a number of times
+    that is neither fixed nor grows with the batch (rows computed on what a data-dependent op returned,
+    ``after_data``, depend on the data and are left out). ``analyze`` refuses with it once a second pair of
+    traces has not explained it (a first call that fills a cache)."""
     problems = [text for name, text in bt.row_problems() if name not in after_data]
     if problems:
         more = f" (and {len(problems) - 1} more rows)" if len(problems) > 1 else ""

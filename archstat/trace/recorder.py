@@ -135,6 +135,10 @@ class Recorder:
         # memory there): no storage address is reused, so each storage is one tensor's (a tensor made
         # without dispatch, an index list, cannot take a freed activation's identity)
         self.hold: Optional[list] = None
+        # the trace is over: a thread the forward started and left running (a pool kept between calls) still
+        # holds this recorder's modes, which then pass every call through untouched
+        self.closed = False
+        self.outlived = 0                     # threads the forward started that were still running after it
 
     # -- threads --------------------------------------------------------------------------------
     @property
@@ -157,6 +161,8 @@ class Recorder:
 
     # -- modules --------------------------------------------------------------------------------
     def pre(self, module, args, kwargs=None):
+        if self.closed:
+            return
         name = self.names.get(id(module), type(module).__name__)
         if not self.followed():   # hooks are global, dispatch modes are not: its operators go unseen
             self.foreign[name] = self.foreign.get(name, 0) + 1
@@ -374,6 +380,8 @@ class Recorder:
             def __torch_function__(self, func, types, args=(), kwargs=None):
                 kwargs = kwargs or {}
                 func = _original(func)   # one of ours, wrapped for ptflops' view
+                if recorder.closed:
+                    return func(*args, **kwargs)
                 name = logged.get(func)
                 if func is not sdpa or recorder.whole is not None:
                     out = func(*args, **kwargs)
@@ -426,7 +434,7 @@ class Recorder:
         return patch()
 
     def log_patched(self, name: str, args, kwargs) -> None:
-        if self.followed() and self.whole is None and not self.in_kernel:
+        if not self.closed and self.followed() and self.whole is None and not self.in_kernel:
             self.patched_log.append(self.fn_call(name, args, kwargs))
 
     def claim_packed(self, acc: Acc, packed) -> None:
@@ -453,6 +461,8 @@ class Recorder:
         seen: set[int] = set()
 
         def pack(t):
+            if self.closed:
+                return t
             key = storage_key(t)
             if key not in seen and key not in self.param_storages and self.last is not None:
                 seen.add(key)

@@ -91,11 +91,18 @@ def _os_exit_caught():
         os._exit = real
 
 
+# What user code runs under is process-wide (sys.stdout, file descriptor 1, os._exit, threading.Thread.start,
+# the random generators, the recursion limit, torch functions patched for the peers' views): one caller at a
+# time, so two threads calling archstat.analyze cannot interleave their saves and restores. Re-entrant: a
+# factory that traces another model in the same thread is fine.
+_USER_CODE_LOCK = threading.RLock()
+
+
 @contextlib.contextmanager
 def user_code(what: str):
     """Run a factory's or a forward's code: its prints to stderr (Python's and file descriptor 1's), its
-    SystemExit or os._exit a located error."""
-    with contextlib.redirect_stdout(sys.stderr), fd1_to_stderr(), _os_exit_caught():
+    SystemExit or os._exit a located error. One thread at a time (``_USER_CODE_LOCK``)."""
+    with _USER_CODE_LOCK, contextlib.redirect_stdout(sys.stderr), fd1_to_stderr(), _os_exit_caught():
         try:
             yield
         except SystemExit as exc:
@@ -137,16 +144,17 @@ def recursion_room(model):
     if depth > MAX_MODULE_DEPTH:
         raise UsageError(f"the module nests {depth:,} modules deep, more than the {MAX_MODULE_DEPTH:,} archstat "
                          "traces (each level is a Python call of nn.Module.__call__)")
-    old = sys.getrecursionlimit()
-    need = old + FRAMES_PER_LEVEL * depth
-    sys.setrecursionlimit(need)
-    try:
-        yield
-    except RecursionError:   # outside the user's code (a forward's own is said by user_code)
-        raise UsageError(f"tracing the module recursed past Python's limit of {need:,} frames (it nests {depth:,} "
-                         "deep)") from None
-    finally:
-        sys.setrecursionlimit(old)
+    with _USER_CODE_LOCK:   # process-wide, like what user_code sets: one caller at a time
+        old = sys.getrecursionlimit()
+        need = old + FRAMES_PER_LEVEL * depth
+        sys.setrecursionlimit(need)
+        try:
+            yield
+        except RecursionError:   # outside the user's code (a forward's own is said by user_code)
+            raise UsageError(f"tracing the module recursed past Python's limit of {need:,} frames (it nests "
+                             f"{depth:,} deep)") from None
+        finally:
+            sys.setrecursionlimit(old)
 
 
 def _where(exc: BaseException) -> str:
@@ -240,7 +248,8 @@ def _cpu_refusal(func, args, kwargs) -> str:
         return value
 
     try:
-        with _disable_current_modes():
+        # the caller's generator untouched: a random op's stand-in must not look like the forward drawing numbers
+        with _disable_current_modes(), torch.random.fork_rng(devices=[]):
             func(*stand_in(list(args)), **{k: ("cpu" if k == "device" else stand_in(v)) for k, v in kwargs.items()})
     except Exception as exc:   # what the CPU says of these dtypes (a size error of the stand-ins is no answer)
         text = " ".join(str(exc).split())
@@ -263,8 +272,9 @@ def needs_data(exc: BaseException, rec: Recorder | None) -> bool:
 
 
 def stand_in_loss(output, model=None):
-    """What a training step's loss costs: cross-entropy against class 0 on (batch, classes) logits (as
-    timm's train benchmark), else the mean of the first floating output. A forward whose output has no
+    """THE training step's loss, traced (``run_forward``) and measured (``profile``'s ``make_step``) alike, so
+    every floating output takes a gradient in both: per output, cross-entropy against class 0 on (batch,
+    classes) logits (as timm's train benchmark), else its mean; their sum. A forward whose output has no
     floating tensor, or a model with nothing that trains, is the user's usage error, said as such."""
     import torch
 
@@ -273,12 +283,16 @@ def stand_in_loss(output, model=None):
     floating = [t for t in tensors_in(output) if t.is_floating_point() or t.is_complex()]
     if not floating:
         raise UsageError(no_loss_message(output))
-    out = floating[0]
-    if out.dim() == 2 and out.is_floating_point():
-        target = torch.zeros(out.shape[0], dtype=torch.long, device=out.device)
-        loss = torch.nn.functional.cross_entropy(out, target)
-    else:
-        loss = out.float().mean()
+    terms = []
+    for out in floating:
+        if out.dim() == 2 and out.is_floating_point():
+            target = torch.zeros(out.shape[0], dtype=torch.long, device=out.device)
+            terms.append(torch.nn.functional.cross_entropy(out, target))
+        else:
+            terms.append(out.float().mean())
+    loss = terms[0]
+    for term in terms[1:]:
+        loss = loss + term
     if not loss.requires_grad:
         raise UsageError(nothing_to_train(model))
     return loss
@@ -315,14 +329,22 @@ def threads_followed(rec: Recorder, modes):
     """Threads the forward starts (``threading.Thread``, and so ``concurrent.futures``' pools) are traced too:
     each runs under fresh instances of the recorder's modes (torch keeps modes per thread), with the grad mode
     of the thread that started it, its operators landing under the modules running where it started. Work
-    in a thread started before the forward (a pool made in ``__init__``) is not seen; its module calls are
-    (hooks are global) and make the total a lower bound (``Recorder.foreign``)."""
+    in a thread started before the forward (a pool made in ``__init__``, or one an earlier trace's forward
+    started and kept) is not seen; its module calls are (hooks are global) and make the total a lower bound
+    (``Recorder.foreign``). Only threads started from a followed thread are wrapped (not another library's
+    timer started meanwhile), and once the trace is over (``Recorder.closed``) a thread still running passes
+    every call through untouched; those still alive then are counted in ``Recorder.outlived``."""
     import torch
 
     original = threading.Thread.start
+    started: list[threading.Thread] = []
 
     def start(thread: threading.Thread) -> None:
+        if rec.closed or not rec.followed():
+            original(thread)
+            return
         parent, grad, inner = rec.snapshot(), torch.is_grad_enabled(), thread.run
+        started.append(thread)
 
         def run():
             rec.enter_thread(parent)
@@ -340,6 +362,7 @@ def threads_followed(rec: Recorder, modes):
         yield
     finally:
         threading.Thread.start = original  # type: ignore[method-assign]
+        rec.outlived = sum(t.is_alive() for t in started)
 
 
 @contextlib.contextmanager
@@ -391,6 +414,8 @@ def run_forward(model, inputs, batch: int, device: str, mode: str, saved_nbytes:
     class Dispatch(TorchDispatchMode):
         def __torch_dispatch__(self, func, types, args=(), kwargs=None):
             kwargs = kwargs or {}
+            if rec.closed:   # a thread the forward left running, after the trace: not ours to record
+                return func(*args, **kwargs)
             rec.in_kernel += 1   # a kernel written in Python (a meta kernel) may call torch.mm: not the model's
             try:
                 if device == "meta":   # what the meta kernels do not check (CPU kernels do, themselves)
@@ -451,6 +476,7 @@ def run_forward(model, inputs, batch: int, device: str, mode: str, saved_nbytes:
         exc.archstat_recorder = rec  # type: ignore[attr-defined]
         raise
     finally:
+        rec.closed = True
         for h in handles:
             h.remove()
         if fastpath:
