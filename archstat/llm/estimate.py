@@ -130,8 +130,17 @@ def _phase(name: str, build, c: LLMConfig, spec, *, runtime: str, act: str, batc
 
     sampled = sample_layers(c) if sample else list(range(c.layers))
     calls = build(sampled if sample else None)
+    steady = {signature(c, i): f"layers.{i}" for i in sampled}      # the last sampled layer of each kind
+    runs = {f"layers.{i}": 1 for i in sampled}      # how many layers each written layer stands for
+    for i in range(c.layers):
+        if f"layers.{i}" not in runs:
+            runs[steady[signature(c, i)]] += 1
+
+    def repeats(k) -> int:   # the clock a power limit holds is the whole program's, every layer counted
+        return runs.get(_layer_key(k.rows[0]), 1) if k.rows else 1
+
     p = predict(calls, spec, batch=batch, runtime=runtime, dtype="fp16" if act == "float16" else "bf16",
-                coefficients_=coefficients)
+                coefficients_=coefficients, repeats=repeats if sample else None)
     stats: dict[str, _Stat] = {}
     for x in p.costs:
         k = x.kernel
@@ -151,7 +160,6 @@ def _phase(name: str, build, c: LLMConfig, spec, *, runtime: str, act: str, batc
                 stats[_layer_key(k.row)].comm_s += comm.all_reduce_s(k.inputs[0].nbytes, tp, link)
             elif k.op == "all_gather_into_tensor":
                 stats[_layer_key(k.row)].comm_s += comm.all_gather_s(k.inputs[0].nbytes, tp, link)
-    steady = {signature(c, i): f"layers.{i}" for i in sampled}      # the last sampled layer of each kind
     rows = {"embed": stats.get("embed", _Stat())}
     extra = 0.0
     for i in range(c.layers):

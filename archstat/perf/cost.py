@@ -47,6 +47,7 @@ scalar helpers, or numpy in the fit), so the fit evaluates exactly what a predic
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -346,30 +347,36 @@ def _at_boost(f: Features, device: DeviceSpec, c: dict, l2_bw: float, transpose_
     return _AtBoost(compute, l2, dram, dram_bytes, cached, float(s.flops) * scale, f.math_class)
 
 
-def sustained_clock(boost: list[_AtBoost], device: DeviceSpec, c: dict) -> float:
+def sustained_clock(boost: list[_AtBoost], device: DeviceSpec, c: dict,
+                    weights: Optional[list[float]] = None) -> float:
     """The share of the boost clock ``device`` holds over the program (``clock_share``); 1 without a
-    power limit (a CPU, a part whose entry states none)."""
+    power limit (a CPU, a part whose entry states none). ``weights``: how many times each kernel runs in
+    the whole program (a program written with one layer standing for several: the llm's sampled layers)."""
     if device.kind != "gpu" or not device.power_w:
         return 1.0
-    core = other = flop_j = 0.0
-    for b in boost:
+    w = weights or [1.0] * len(boost)
+    core = other = flop_j = byte_bytes = 0.0
+    for b, n in zip(boost, w):
         if b.compute >= b.dram + b.l2:
-            core += b.compute
+            core += n * b.compute
         else:
-            core += b.l2
-            other += b.dram
-        other += c["kernel_s"]
-    for b in boost:
-        flop_j += b.flops * math_energy_pj(b.math_class, c) * 1e-12
-    byte_j = sum(b.dram_bytes for b in boost) * byte_energy_pj(device.memory, c) * 1e-12
+            core += n * b.l2
+            other += n * b.dram
+        other += n * c["kernel_s"]
+        flop_j += n * b.flops * math_energy_pj(b.math_class, c) * 1e-12
+        byte_bytes += n * b.dram_bytes
+    byte_j = byte_bytes * byte_energy_pj(device.memory, c) * 1e-12
     if core + other <= 0:
         return 1.0
     return clock_share(max(core, 1e-30), other, flop_j, byte_j, c["static_share"] * device.power_w,
                        busy_power(device.sms, device.clock_mhz, c), device.power_w, device.min_clock_share)
 
 
-def costs(plan: Plan, device: DeviceSpec, coefficients: dict) -> tuple[list[KernelCost], float]:
-    """The cost of every kernel of ``plan`` on ``device``, and the share of the boost clock it ran at."""
+def costs(plan: Plan, device: DeviceSpec, coefficients: dict,
+          repeats: Optional[Callable[[DeviceKernel], float]] = None) -> tuple[list[KernelCost], float]:
+    """The cost of every kernel of ``plan`` on ``device``, and the share of the boost clock it ran at.
+    ``repeats``: how many times a kernel runs in the whole program when ``plan`` writes a repeated part
+    once (the power limit's clock is the whole program's); None: each once."""
     c = coefficient_set(coefficients, device)
     rt = record(plan.runtime)
     table = coefficients["host"][device.kind].get(plan.host_key or rt.host_key, {})
@@ -378,7 +385,9 @@ def costs(plan: Plan, device: DeviceSpec, coefficients: dict) -> tuple[list[Kern
     l2_bw = l2_bandwidth(device.sms, device.clock_mhz, c)
     feats = features(plan, device)
     boost = [_at_boost(f, device, c, l2_bw, share) if f.kernel.kind != Kind.HOST else None for f in feats]
-    clock = sustained_clock([b for b in boost if b is not None], device, c) if any(boost) else 1.0
+    ran = [(b, f.kernel) for b, f in zip(boost, feats) if b is not None]
+    weights = [float(repeats(k)) for _, k in ran] if repeats is not None else None
+    clock = sustained_clock([b for b, _ in ran], device, c, weights) if ran else 1.0
     out = []
     for f, b in zip(feats, boost):
         s = f.kernel

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Optional
@@ -16,7 +17,7 @@ from archstat.ir.program import IdSpace, OpCall
 from archstat.perf import precision as precision_mod
 from archstat.perf.cost import KernelCost, costs
 from archstat.perf.device import DeviceSpec
-from archstat.perf.plan import Plan, Target, plan
+from archstat.perf.plan import DeviceKernel, Plan, Target, plan
 from archstat.perf.runtime import record
 from archstat.perf.schedule import Schedule, schedule
 
@@ -100,16 +101,19 @@ def run_plan(calls: list[OpCall], device: DeviceSpec, *, runtime: str = "eager",
 def predict(calls: list[OpCall], device: DeviceSpec, *, batch: int, runtime: str = "eager", dtype: str = "fp32",
             amp: bool = False, tf32: Optional[dict] = None, channels_last: bool = False,
             optimizer: Optional[str] = None, foreach: bool = True, sdpa: str = "auto",
-            coefficients_: Optional[dict] = None, host: str = "") -> Prediction:
+            coefficients_: Optional[dict] = None, host: str = "",
+            repeats: Optional[Callable[[DeviceKernel], float]] = None) -> Prediction:
     """The latency of ``kernels`` (one traced program at ``batch``) on ``device`` under ``runtime``.
 
     ``dtype``: fp32, tf32, fp16, bf16 (a model stored in it, or with ``amp`` the autocast dtype over an
     fp32 model) or int8 (an engine's). ``tf32``: for float32 on a GPU, whether convolutions and matmuls
-    run in TF32 (PyTorch's defaults: convolutions yes, matmuls no; ``dtype='tf32'``: both)."""
+    run in TF32 (PyTorch's defaults: convolutions yes, matmuls no; ``dtype='tf32'``: both). ``repeats``: how
+    many times a device kernel runs in the whole program, for a program that writes a repeated part once
+    (``perf.cost.costs``)."""
     c = coefficients_ or coefficients()
     the_plan = run_plan(calls, device, runtime=runtime, dtype=dtype, amp=amp, tf32=tf32,
                         channels_last=channels_last, optimizer=optimizer, foreach=foreach, sdpa=sdpa, host=host)
-    kernel_costs, clock = costs(the_plan, device, c)
+    kernel_costs, clock = costs(the_plan, device, c, repeats)
     hosts = c["host"][device.kind]
     sched = schedule(kernel_costs, overlap=device.kind == "gpu",
                      launch_s=0.0 if record(runtime).per_op_host else hosts.get("engine_launch_s", 0.0),
