@@ -160,7 +160,13 @@ def test_overrides_replace_the_datasheet(cli):
     # nothing runs faster than the overridden roofs: the peak, and the bandwidth for what crosses DRAM (the
     # reads the L2 serves come at the L2's own bandwidth)
     assert conv1["compute_s"] >= 2 * conv1["macs"] / 1e14
-    assert conv1["memory_s"] >= (conv1["bytes"] - conv1["cached_bytes"]) / 1e12
+    # channels_last: no NCHW↔NHWC transposes, whose bytes the plan lists in full while the framework build pays
+    # only its fitted share of them (host.gpu.eager's nchw_transpose_share)
+    r = cli("roofline", "resnet50", "--device", "h100", "--dtype", "bf16", "--batch", "64", "--peak", "100T",
+            "--bandwidth", "1e12", "--overhead", "0", "--channels-last", "--format", "json")
+    for row in json.loads(r.stdout)["layers"]:
+        assert row["compute_s"] >= 2 * row["macs"] / 1e14 * (1 - 1e-9)
+        assert row["memory_s"] >= (row["bytes"] - row["cached_bytes"]) / 1e12 * (1 - 1e-9)
 
 
 @pytest.mark.parametrize("args, message", [
