@@ -142,6 +142,11 @@ def predict_run(stats, calls, roof, *, device: str, peak_key: str, batch: int, r
                          notes=notes, coefficient_set=used)
 
 
+# the fewest measurements a band (the 10–90 % range of measured ÷ predicted) is quoted from: with fewer, its
+# ends are single rows, not a range a tenth of the measurements fell outside of
+MIN_BAND_ROWS = 10
+
+
 def trust(c: dict, spec, runtime: str, train: bool, prediction) -> tuple[Optional[dict], list[str]]:
     """The validation band a prediction quotes, and warnings where it is outside what was validated.
 
@@ -157,18 +162,25 @@ def trust(c: dict, spec, runtime: str, train: bool, prediction) -> tuple[Optiona
     measured = validation.get("devices") or {}
     warnings: list[str] = []
     band = None
-    if key in (measured.get(spec.key) or ()) and key in (validation.get("regimes") or {}):
-        band = dict(validation["regimes"][key], regime=key, how="cross-validated by architecture")
+    own = (validation.get("regimes") or {}).get(key)
+    rows = int((own or {}).get("n") or 0)
+    if key in (measured.get(spec.key) or ()) and own is not None and rows >= MIN_BAND_ROWS:
+        band = dict(own, regime=key, how="cross-validated by architecture")
     else:
         coarse = coarse_regime(spec.kind, str(runtime), train)
         lodo = (validation.get("unmeasured") or {}).get(coarse)
         seen = ", ".join(sorted(d for d, keys in measured.items() if any(k.startswith(coarse) for k in keys)))
-        if lodo is not None:
+        if lodo is not None and int(lodo.get("n") or 0) >= MIN_BAND_ROWS:
             band = dict(lodo, regime=coarse, how="leave-one-device-out")
             why = ("was never measured" if spec.key not in measured else
-                   f"was never measured in this regime ({key})")
+                   f"was never measured in this regime ({key})" if key not in measured[spec.key] else
+                   f"was measured in this regime ({key}) {rows:,} time{'s' if rows != 1 else ''} in all, too few "
+                   f"for a band of its own (at least {MIN_BAND_ROWS})")
             warnings.append(f"{spec.key} {why}: the band is how far devices the fit never saw landed "
                             f"(leave-one-device-out over {seen})")
+        elif lodo is not None:
+            warnings.append(f"only {int(lodo.get('n') or 0):,} public measurements validate "
+                            f"{coarse.replace('-', ' ')} predictions, too few for an error band")
         elif measured:
             warnings.append(f"no public measurements validate {coarse.replace('-', ' ')} predictions: no error band")
     if "sets" in c:

@@ -24,6 +24,8 @@ import core  # noqa: E402
 import numpy as np  # noqa: E402
 from tables import ALL_TABLES, by_key  # noqa: E402
 
+from archstat.prediction import MIN_BAND_ROWS  # noqa: E402
+
 CACHE = HERE / ".cache"
 
 
@@ -178,8 +180,9 @@ def main() -> int:
            line(["---"] * 5)]
     for k, s in sorted(out["regimes"].items()):
         if s["n"]:
-            md.append(line([k, s["n"], pct(s["median_error"]), pct(s["within_50"]),
-                            f"{s['band'][0]:.2f}–{s['band'][1]:.2f}"]))
+            shown = (f"{s['band'][0]:.2f}–{s['band'][1]:.2f}" if s["n"] >= MIN_BAND_ROWS else
+                     f"none quoted (fewer than {MIN_BAND_ROWS} rows)")
+            md.append(line([k, s["n"], pct(s["median_error"]), pct(s["within_50"]), shown]))
     md += ["", line(["leave one device out", "rows", "median error", "within ±50 %", "band"]), line(["---"] * 5)]
     for k, s in sorted(out["unmeasured"].items()):
         if s["n"]:
