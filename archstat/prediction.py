@@ -8,31 +8,73 @@ it: a config's operators from its op recipes, a module's from a trace), so it ne
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from typing import Optional
 
+from archstat.enums import StrEnum
 from archstat.errors import UsageError
-
-# the batch ranges a validation band is kept apart for: a batch of 1 is the host's, large ones the device's
-BATCH_RANGES = ((1, 1, "1"), (2, 16, "2-16"), (17, 128, "17-128"), (129, None, "129+"))
+from archstat.perf.schedule import Bound
 
 
-def batch_range(batch: int) -> str:
+class BatchRange(StrEnum):
+    """The batch ranges a validation band is kept apart for: a batch of 1 is the host's, large ones the
+    device's."""
+
+    ONE = "1"
+    SMALL = "2-16"
+    MEDIUM = "17-128"
+    LARGE = "129+"
+
+
+class Work(StrEnum):
+    """What a prediction times: one inference forward or one training step."""
+
+    INFER = "infer"
+    TRAIN = "train"
+
+
+# each range's smallest and largest batch (None: no largest)
+BATCH_RANGES = ((1, 1, BatchRange.ONE), (2, 16, BatchRange.SMALL), (17, 128, BatchRange.MEDIUM),
+                (129, None, BatchRange.LARGE))
+
+
+def batch_range(batch: int) -> BatchRange:
     """'1', '2-16', '17-128' or '129+': the batch range of a row or a prediction."""
     for lo, hi, name in BATCH_RANGES:
         if batch >= lo and (hi is None or batch <= hi):
             return name
-    return BATCH_RANGES[0][2]
+    return BatchRange.ONE
+
+
+@dataclass(frozen=True)
+class Regime:
+    """The validation regime a prediction (or a measured row) belongs to; its ``key`` names the band
+    perf.yaml keeps for it (``gpu-eager-infer-b129+-device``), ``coarse`` the leave-one-device-out band's."""
+
+    kind: str                 # the device kind: gpu or cpu
+    runtime: str              # a Runtime
+    work: Work
+    batch: BatchRange
+    bound: Bound
+
+    @property
+    def key(self) -> str:
+        return f"{self.kind}-{self.runtime}-{self.work}-b{self.batch}-{self.bound}"
+
+    @property
+    def coarse(self) -> str:
+        return coarse_regime(self.kind, self.runtime, self.work == Work.TRAIN)
 
 
 def regime(kind: str, runtime: str, train: bool, batch: int, bound: str) -> str:
     """The key of the validation band a prediction quotes: the device kind, the runtime, inference or a
     training step, the batch range and what sets the latency (``gpu-eager-infer-b129+-device``)."""
-    return f"{kind}-{runtime}-{'train' if train else 'infer'}-b{batch_range(batch)}-{bound}"
+    return Regime(kind, str(runtime), Work.TRAIN if train else Work.INFER, batch_range(batch), Bound(bound)).key
 
 
 def coarse_regime(kind: str, runtime: str, train: bool) -> str:
     """The leave-one-device-out band's key: kind, runtime, inference or training."""
-    return f"{kind}-{runtime}-{'train' if train else 'infer'}"
+    return f"{kind}-{runtime}-{Work.TRAIN if train else Work.INFER}"
 
 
 def _spec_for(roof, device: str, peak_key: str):

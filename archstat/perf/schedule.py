@@ -15,7 +15,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from archstat.enums import StrEnum
 from archstat.perf.cost import KernelCost
+
+
+class Bound(StrEnum):
+    """What sets a program's latency: launching its kernels (``host``) or running them (``device``)."""
+
+    HOST = "host"
+    DEVICE = "device"
 
 
 @dataclass(frozen=True)
@@ -27,10 +35,10 @@ class Schedule:
     host_bound: bool                # the host took longer to launch the program than the device to run it
 
     @property
-    def bound(self) -> str:
+    def bound(self) -> Bound:
         """What sets the latency: ``host`` when launching the program takes longer than running it on the
         device (the device waits between kernels), else ``device``."""
-        return "host" if self.host_bound else "device"
+        return Bound.HOST if self.host_bound else Bound.DEVICE
 
 
 def schedule(costs: list[KernelCost], *, overlap: bool = True, launch_s: float = 0.0, sync_s: float = 0.0) -> Schedule:

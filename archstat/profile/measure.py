@@ -28,10 +28,21 @@ from typing import Any, Optional
 
 from archstat import dtypes
 from archstat.builder import require_torch
+from archstat.enums import StrEnum
 from archstat.errors import RuntimeFailure, UsageError
 from archstat.perf.runtime import Runtime, measurable
 
-PRECISIONS = ("auto", "amp", "pure")
+
+class PrecisionMode(StrEnum):
+    """How ``profile`` runs a low-precision dtype: ``amp`` (autocast over fp32 master weights), ``pure`` (the
+    module cast to the dtype), or ``auto`` (amp for a float16/bfloat16 training step, else pure)."""
+
+    AUTO = "auto"
+    AMP = "amp"
+    PURE = "pure"
+
+
+PRECISIONS = tuple(PrecisionMode)
 # allocation failures that are out-of-memory whatever library raised them
 OOM_TEXT = ("out of memory", "cudnn_status_alloc_failed", "cublas_status_alloc_failed", "cufft_alloc_failed",
             "cusolver_status_alloc_failed", "cusparse_status_alloc_failed", "cudnn_status_not_enough_workspace",
@@ -347,9 +358,9 @@ def resolve_precision(precision: str, dtype: str, mode: str) -> str:
     """'auto' → 'amp' for float16/bfloat16 training, else 'pure'; 'amp' needs a low-precision dtype."""
     if precision not in PRECISIONS:
         raise UsageError(f"--precision {precision}: expected one of {', '.join(PRECISIONS)}")
-    if precision == "auto":
-        return "amp" if mode == "train" and dtype != "float32" else "pure"
-    if precision == "amp" and dtype == "float32":
+    if precision == PrecisionMode.AUTO:
+        return PrecisionMode.AMP if mode == "train" and dtype != "float32" else PrecisionMode.PURE
+    if precision == PrecisionMode.AMP and dtype == "float32":
         raise UsageError("--precision amp: autocast runs in float16 or bfloat16; pass --dtype float16 or bfloat16")
     return precision
 
@@ -388,7 +399,7 @@ def profile(target: str, *, device: str = "cpu", batch: int = 1, dtype: str = "f
     if runtime == Runtime.COMPILE:
         per_layer = False
     torch_dtype = getattr(torch, dtype)
-    amp = precision == "amp"
+    amp = precision == PrecisionMode.AMP
     stats, module, shape, name, in_dtype = _build(target, params, input_shape, batch, dtype, mode, optimizer, amp)
     if channels_last and len(shape) != 3:
         raise UsageError(f"--channels-last: NHWC applies to image inputs (C×H×W); this input is "
@@ -621,7 +632,7 @@ def _predict(stats, device: str, device_name: str, mode: str, math: dict, memory
     roof, why = roof_for_run(device, device_name, low, memory_bytes=memory_bytes, sms=sms)
     if roof is None:
         return None, why, peak_flops, peak_note, entry
-    amp = precision == "amp" and dtype != "float32"
+    amp = precision == PrecisionMode.AMP and dtype != "float32"
     tf32 = {"conv": math.get("conv") == "tf32", "matmul": math.get("matmul") == "tf32"}
     perf_optimizer = None
     if mode == "train":
