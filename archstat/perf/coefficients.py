@@ -58,8 +58,13 @@ DEVICE: dict[str, Coefficient] = {
                                      "at full speed in 8 bits than in fp16"),
     "energy_fp32_pj": Coefficient(0.5, 40.0, "pJ/FLOP", "the board's energy per fp32 CUDA-core FLOP at the boost "
                                   "clock"),
-    "energy_byte_hbm_pj": Coefficient(5.0, 200.0, "pJ/byte", "energy of a byte moved to or from HBM"),
-    "energy_byte_gddr_pj": Coefficient(5.0, 300.0, "pJ/byte", "energy of a byte moved to or from GDDR"),
+    # a byte between DRAM and the chip: the memory device's energy and its interface's. Device energies per
+    # bit: HBM2E 6.0, GDDR6 7.5, GDDR6X 7.25 pJ (Kylo Lab's memory comparison, kylolab.com/ultra-bandwidth-
+    # solutions); GDDR's PHY draws 3.5–4.5× HBM2's power for its bandwidth (Rambus, S. Woo, Semiconductor
+    # Engineering 2019). So HBM 3–8 pJ/bit and GDDR 7–20 pJ/bit, ×8 per byte: the two ranges do not overlap
+    # (HBM moves a byte for less), whatever the fit prefers
+    "energy_byte_hbm_pj": Coefficient(24.0, 64.0, "pJ/byte", "energy of a byte moved to or from HBM"),
+    "energy_byte_gddr_pj": Coefficient(56.0, 160.0, "pJ/byte", "energy of a byte moved to or from GDDR"),
     "busy_power_w": Coefficient(0.005, 0.5, "W/(SM·GHz³)", "dynamic power of a busy SM whatever it computes "
                                 "(clocks, schedulers, caches): × SMs × (clock in GHz)³, as power follows f·V² "
                                 "and the voltage the clock"),
