@@ -49,7 +49,7 @@ def batch_range(batch: int) -> BatchRange:
 @dataclass(frozen=True)
 class Regime:
     """The validation regime a prediction (or a measured row) belongs to; its ``key`` names the band
-    perf.yaml keeps for it (``gpu-eager-infer-b129+-device``), ``coarse`` the leave-one-device-out band's."""
+    perf.yaml keeps for it (``gpu-eager-infer-b129+-device``)."""
 
     kind: str                 # the device kind: gpu or cpu
     runtime: str              # a Runtime
@@ -60,10 +60,6 @@ class Regime:
     @property
     def key(self) -> str:
         return f"{self.kind}-{self.runtime}-{self.work}-b{self.batch}-{self.bound}"
-
-    @property
-    def coarse(self) -> str:
-        return coarse_regime(self.kind, self.runtime, self.work == Work.TRAIN)
 
 
 def regime(kind: str, runtime: str, train: bool, batch: int, bound: str) -> str:

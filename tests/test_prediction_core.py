@@ -113,3 +113,9 @@ def test_batch_ranges_are_the_predictions():
     assert [batch_range(b) for b in (1, 2, 16, 17, 128, 129, 4096)] == ["1", "2-16", "2-16", "17-128", "17-128",
                                                                         "129+", "129+"]
     assert core.batch_range(64) == batch_range(64)
+
+
+def test_like_for_like_rows_leave_out_what_is_predicted_but_never_fitted():
+    rows = [{"table": "rtx4090-eager"}, {"table": "mlperf-bert", "fit": False},
+            {"table": "mlperf-bert", "not_fitted": "unpadded variable-length sequences"}, {"fit": True}]
+    assert core.like_for_like(rows) == [True, False, False, True]

@@ -196,6 +196,13 @@ def batch_range(batch: int) -> str:
     return shared(batch)
 
 
+def like_for_like(preds: Sequence[dict]) -> list[bool]:
+    """Which rows measured the work their prediction costs: every row but those the tables mark as predicted,
+    never fitted (MLPerf's BERT, run on unpadded sequences); the bands and every figure but their own table's
+    are made of these."""
+    return [bool(p.get("fit", True)) and not p.get("not_fitted") for p in preds]
+
+
 def stats(log_ratios: Sequence[float]) -> dict:
     """Median |error|, shares within ±25 % and ±50 %, worst, geometric mean of measured ÷ predicted, and
     the 10–90 % band of measured ÷ predicted, from log(predicted / measured) per row."""

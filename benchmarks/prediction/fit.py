@@ -416,7 +416,7 @@ def report_figures(preds, r_all, oof, lodo, held_runtime, held_batch, host_bound
     quote are of like-for-like rows only."""
     out: dict = {"in_sample": {}, "by_table": {}, "by_device": {}, "regimes": {}, "unmeasured": {},
                  "held_out_runtime": {}, "held_out_batch": {}, "devices": {}, "not_like_for_like": {}}
-    like = np.asarray([not p.get("not_fitted") and p.get("fit", True) for p in preds])
+    like = np.asarray(core.like_for_like(preds))
     keys = [regime(p["kind"], p["runtime"], p["train"], p["batch"], "host" if hb else "device")
             for p, hb in zip(preds, host_bound)]
     coarse = [coarse_regime(p["kind"], p["runtime"], p["train"]) for p in preds]
